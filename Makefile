@@ -79,6 +79,7 @@ test-aarch64: aarch64
 
 bench: deps all
 	tools/bench.sh $(BUILD)
+	tools/bench_maskrcnn.sh $(BUILD)
 
 demo: deps all
 	tools/demo.sh $(BUILD)

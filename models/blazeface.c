@@ -700,7 +700,7 @@ static int bf_postprocess(detc_model *m, detc_pipeline *p, const detc_image *img
                         m->g.model_name, s->num_boxes);
         return -1;
     }
-    float min_score = opts && opts->threshold > 0.0f ? opts->threshold : s->min_score_thresh;
+    float min_score = detc_score_threshold(opts, s->min_score_thresh);
     const float *raw_boxes = reg->data, *raw_scores = cls->data;
     int n = 0;
     for (int i = 0; i < s->num_boxes; i++) {

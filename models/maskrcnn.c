@@ -16,7 +16,9 @@
  *   (M + 2) / M around its centre and truncated to integers, the padded mask resized bilinearly to the
  *   box size (w = x1 - x0 + 1, h = y1 - y0 + 1) and pasted where it overlaps the image; mask = prob >
  *   mask_threshold (0.5). ("mask_padding" other than 1 pads by that many pixels, scale (M + 2p) / M.)
- * Detections below the score threshold (detect option, default 0.5) are not returned. */
+ * Detections below the score threshold (detect option) are not returned: opts->threshold as given,
+ * 0 included (every detection the graph returns); NULL options, a negative or a NaN threshold mean
+ * the default 0.5. */
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
 #endif
@@ -375,7 +377,7 @@ static int mr_postprocess(detc_model *m, detc_pipeline *p, const detc_image *img
                           detc_detections *out, detc_errors *errs)
 {
     const mr_state *s = p->state;
-    float threshold = opts && opts->threshold > 0.0f ? opts->threshold : 0.5f;
+    float threshold = detc_score_threshold(opts, 0.5f);
     const float *boxes = m->g.tensors[s->boxes].data, *scores = m->g.tensors[s->scores].data;
     const int32_t *labels = m->g.tensors[s->labels].data;
     int32_t count;

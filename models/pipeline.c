@@ -205,6 +205,13 @@ void detc_pipeline_free(detc_pipeline *p)
     free(p);
 }
 
+float detc_score_threshold(const detc_detect_options *opts, float model_default)
+{
+    if (!opts || opts->threshold == 0.0f || isnan(opts->threshold))
+        return model_default;
+    return opts->threshold < 0.0f ? -INFINITY : opts->threshold;
+}
+
 const char *detc_pipeline_name(const detc_model *m)
 {
     return m->pipeline ? m->pipeline->kind->name : NULL;

@@ -52,6 +52,9 @@ int detc_image_input_load(detc_model *m, const struct cJSON *in, detc_image_inpu
 /* Resizes img to the input size with `mode` and writes (p - mean) / std in the input's dtype. */
 int detc_image_input_fill(detc_model *m, const detc_image_input *in, const detc_image *img, detc_resize_mode mode,
                           detc_errors *errs);
+/* The minimum score a detection needs: opts->threshold when positive, `model_default` when it is 0 (or
+ * opts is NULL, or NaN), and every detection (-inf) when it is negative. */
+float detc_score_threshold(const detc_detect_options *opts, float model_default);
 /* Resolves a tensor name from obj[key] to a graph tensor of dtype f32 and rank `rank` (-1 if invalid). */
 int detc_pipeline_output(detc_model *m, detc_errors *errs, const struct cJSON *obj, const char *key, int rank);
 

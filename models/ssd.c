@@ -69,7 +69,7 @@ static int ssd_postprocess(detc_model *m, detc_pipeline *p, const detc_image *im
                            detc_detections *out, detc_errors *errs)
 {
     const ssd_state *s = p->state;
-    float threshold = opts && opts->threshold > 0.0f ? opts->threshold : 0.5f;
+    float threshold = detc_score_threshold(opts, 0.5f);
     const float *boxes = m->g.tensors[s->boxes].data, *scores = m->g.tensors[s->scores].data,
                 *classes = m->g.tensors[s->classes].data, *count = m->g.tensors[s->count].data;
     int d = m->g.tensors[s->scores].dims[1];

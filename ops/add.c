@@ -87,12 +87,9 @@ static bool add_prepare(detc_prep *p)
     bool quantized = false;
     if (!check_operands(p, &quantized) || !attrs_ok)
         return false;
-    add_data *d = calloc(1, sizeof *d);
-    if (!d) {
-        detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
+    add_data *d = op_new_data(p, sizeof *d);
+    if (!d)
         return false;
-    }
-    p->node->op_data = d;
     int rank = 0;
     int32_t dims[DETC_MAX_RANK];
     if (!op_broadcast_prepare(p, &d->bc, &rank, dims))

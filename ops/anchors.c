@@ -144,4 +144,5 @@ const detc_op detc_op_anchors = {
     .prepare = anchors_prepare,
     .eval = anchors_eval,
     .release = anchors_release,
+    .shape_only_inputs = 3, /* feature and image: shapes only, so the node is folded at load */
 };

@@ -106,16 +106,9 @@ static bool check_operands(detc_prep *p, bd_data *d)
 
 static bool bd_prepare(detc_prep *p)
 {
-    if (p->node->op_data) {
-        free(p->node->op_data);
-        p->node->op_data = NULL;
-    }
-    bd_data *d = calloc(1, sizeof *d);
-    if (!d) {
-        detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
+    bd_data *d = op_new_data(p, sizeof *d);
+    if (!d)
         return false;
-    }
-    p->node->op_data = d;
     bool ok = op_check_counts(p);
     ok = parse_attrs(p, d) && ok;
     if (!ok || !check_operands(p, d))

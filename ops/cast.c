@@ -97,12 +97,9 @@ static bool cast_prepare(detc_prep *p)
         return false;
     if (qside->quant.count == 1 && quantize && !op_check_output_quant(p, 0))
         return false;
-    cast_data *d = calloc(1, sizeof *d);
-    if (!d) {
-        detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
+    cast_data *d = op_new_data(p, sizeof *d);
+    if (!d)
         return false;
-    }
-    p->node->op_data = d;
     d->from = x->dtype;
     d->to = to;
     d->count = detc_tensor_count(x);

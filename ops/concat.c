@@ -162,12 +162,9 @@ static bool concat_prepare(detc_prep *p)
         return false;
     if (quantized && !op_check_output_quant(p, 0))
         return false;
-    concat_data *d = calloc(1, sizeof *d);
-    if (!d) {
-        detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
+    concat_data *d = op_new_data(p, sizeof *d);
+    if (!d)
         return false;
-    }
-    p->node->op_data = d;
     d->axis = ax;
     d->n_inputs = p->node->n_inputs;
     d->dtype = t0->dtype;

@@ -49,65 +49,78 @@ static void conv_release(void *op_data)
 
 /* ---------------- prepare ---------------- */
 
-static bool check_operands(detc_prep *p, bool *quantized)
+/* What check_operands found usable, so that later checks run whenever their operands allow. */
+typedef struct {
+    bool quantized;
+    bool x_ok;       /* input present, f32/u8/i8, rank 4 */
+    bool w_ok;       /* filter present, rank 4 */
+    bool types_ok;   /* filter and bias dtypes match the input's */
+    bool b_rank_ok;  /* bias absent or rank 1 */
+} conv_operands;
+
+static bool check_operands(detc_prep *p, conv_operands *o)
 {
     const detc_tensor *x = detc_prep_in(p, 0), *w = detc_prep_in(p, 1), *b = detc_prep_in(p, 2);
     bool ok = op_check_counts(p);
     if (!detc_prep_require_input(p, 0, "input"))
         return false;
-    ok = detc_prep_require_input(p, 1, "filter") && ok;
-    ok = detc_prep_dtype(p, 0, DETC_MASK(DETC_F32) | DETC_MASK(DETC_U8) | DETC_MASK(DETC_I8),
-                         "convert the model to f32, or quantize it to u8 (per-tensor) or i8 (per-channel)") &&
-         ok;
-    ok = detc_prep_rank(p, 0, 4, 4) && ok;
-    *quantized = x->dtype == DETC_U8 || x->dtype == DETC_I8;
-    bool x_dtype_ok = x->dtype == DETC_F32 || *quantized;
-    if (w && x_dtype_ok) {
+    bool w_present = detc_prep_require_input(p, 1, "filter");
+    ok = w_present && ok;
+    bool x_dtype = detc_prep_dtype(p, 0, DETC_MASK(DETC_F32) | DETC_MASK(DETC_U8) | DETC_MASK(DETC_I8),
+                                   "convert the model to f32, or quantize it to u8 (per-tensor) or i8 (per-channel)");
+    bool x_rank = detc_prep_rank(p, 0, 4, 4);
+    o->quantized = x->dtype == DETC_U8 || x->dtype == DETC_I8;
+    o->x_ok = x_dtype && x_rank;
+    o->types_ok = x_dtype;
+    if (w && x_dtype) {
         const char *fix = x->dtype == DETC_F32 ? "give an f32 input an f32 filter (dequantize the weights when converting)"
                           : x->dtype == DETC_U8 ? "quantize the filter to u8 per tensor, like the input"
                                                 : "quantize the filter to i8 (per-channel on axis 0, zero point 0), "
                                                   "like the input";
-        ok = detc_prep_dtype(p, 1, DETC_MASK(x->dtype), fix) && ok;
+        o->types_ok = detc_prep_dtype(p, 1, DETC_MASK(x->dtype), fix) && o->types_ok;
     }
-    ok = detc_prep_rank(p, 1, 4, 4) && ok;
-    if (b && x_dtype_ok) {
-        ok = detc_prep_dtype(p, 2, DETC_MASK(*quantized ? DETC_I32 : DETC_F32),
-                             *quantized ? "quantize the bias to i32 with scale = input scale x filter scale"
-                                        : "give an f32 conv an f32 bias") &&
-             ok;
-        ok = detc_prep_rank(p, 2, 1, 1) && ok;
-    }
-    if (*quantized) {
+    bool w_rank = detc_prep_rank(p, 1, 4, 4);
+    o->w_ok = w_present && w_rank;
+    o->b_rank_ok = true;
+    if (b && x_dtype)
+        o->types_ok = detc_prep_dtype(p, 2, DETC_MASK(o->quantized ? DETC_I32 : DETC_F32),
+                                      o->quantized ? "quantize the bias to i32 with scale = input scale x filter scale"
+                                                   : "give an f32 conv an f32 bias") &&
+                      o->types_ok;
+    if (b)
+        o->b_rank_ok = detc_prep_rank(p, 2, 1, 1);
+    ok = o->x_ok && o->types_ok && w_rank && o->b_rank_ok && ok;
+    if (o->quantized) {
         ok = detc_prep_constant(p, 1, "its per-channel sums are precomputed") && ok;
         ok = detc_prep_constant(p, 2, "it is folded with the zero-point corrections") && ok;
     }
     return ok;
 }
 
-static bool check_shapes(detc_prep *p)
+/* Channel counts of filter and bias against the input's; x and w are present with rank 4. */
+static bool check_shapes(detc_prep *p, const conv_operands *o)
 {
     const detc_tensor *x = detc_prep_in(p, 0), *w = detc_prep_in(p, 1), *b = detc_prep_in(p, 2);
     bool ok = true;
-    char xs[128], ws[128];
+    char xs[128], ws[128], xd[600], wd[600];
     detc_shape_str(x->rank, x->dims, xs, sizeof xs);
     detc_shape_str(w->rank, w->dims, ws, sizeof ws);
+    detc_prep_operand_desc(p, 0, xd, sizeof xd);
+    detc_prep_operand_desc(p, 1, wd, sizeof wd);
     if (w->dims[3] != x->dims[3]) {
         detc_prep_error(p, DETC_ERR_SHAPE,
-                        "filter %s (OHWI) has %d input channels but the input %s has %d; the filter must be "
+                        "%s: filter %s (OHWI) has %d input channels but %s %s has %d; the filter must be "
                         "[out_channels, kernel_h, kernel_w, %d]",
-                        ws, (int)w->dims[3], xs, (int)x->dims[3], (int)x->dims[3]);
+                        wd, ws, (int)w->dims[3], xd, xs, (int)x->dims[3], (int)x->dims[3]);
         ok = false;
     }
-    if (b && b->rank == 1 && b->dims[0] != w->dims[0]) {
-        detc_prep_error(p, DETC_ERR_SHAPE, "bias has %d entries, expected %d (the filter's output channels)",
-                        (int)b->dims[0], (int)w->dims[0]);
+    if (b && o->b_rank_ok && b->dims[0] != w->dims[0]) {
+        char bd[600];
+        detc_prep_operand_desc(p, 2, bd, sizeof bd);
+        detc_prep_error(p, DETC_ERR_SHAPE, "%s: bias has %d entries, expected %d (the output channels of filter %s)",
+                        bd, (int)b->dims[0], (int)w->dims[0], ws);
         ok = false;
     }
-    for (int i = 0; i < 4; i++)
-        if (x->dims[i] < 1 || w->dims[i] < 1) {
-            detc_prep_error(p, DETC_ERR_SHAPE, "input %s and filter %s must have positive dimensions", xs, ws);
-            return false;
-        }
     return ok;
 }
 
@@ -133,10 +146,9 @@ static int64_t max_depth(detc_dtype dt)
     return dt == DETC_U8 ? INT32_MAX / (255 * 255) : dt == DETC_I8 ? INT32_MAX / (128 * 128) : INT32_MAX;
 }
 
+/* After op_requant_prepare: the bias with the zero-point corrections folded in. */
 static bool prepare_quantized(detc_prep *p, conv_data *d)
 {
-    if (!op_requant_prepare(p, d->out_c, 0, d->win.act, &d->rq))
-        return false;
     const detc_tensor *w = detc_prep_in(p, 1);
     d->bias_adj = calloc((size_t)d->out_c, sizeof *d->bias_adj);
     if (!d->bias_adj) {
@@ -166,23 +178,24 @@ static void plan_scratch(detc_prep *p, conv_data *d, bool quantized)
     p->node->scratch_bytes = d->slot_bytes * OP_MAX_PARTS;
 }
 
+/* Reports every problem at once: operand dtypes and ranks, channel counts, attributes, the output's
+ * declaration and (quantized) every operand's quantization are checked whenever their own operands allow,
+ * not only when everything before them passed. */
 static bool conv_prepare(detc_prep *p)
 {
-    bool quantized = false;
-    conv_data *d = calloc(1, sizeof *d);
-    if (!d) {
-        detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
+    conv_data *d = op_new_data(p, sizeof *d);
+    if (!d)
         return false;
-    }
-    p->node->op_data = d;
     bool attrs_ok = op_parse_window_attrs(p, &d->win);
-    if (!check_operands(p, &quantized) || !check_shapes(p) || !attrs_ok)
-        return false;
+    conv_operands o = {0};
+    bool ok = check_operands(p, &o) && attrs_ok;
+    if (!o.x_ok || !o.w_ok)
+        return false; /* no geometry without a rank-4 input and filter */
+    ok = check_shapes(p, &o) && ok;
     const detc_tensor *x = detc_prep_in(p, 0), *w = detc_prep_in(p, 1);
-    if (!op_parse_window_padding(p, x->dims[1], x->dims[2], w->dims[1], w->dims[2], &d->win))
+    if (!attrs_ok || !op_parse_window_padding(p, x->dims[1], x->dims[2], w->dims[1], w->dims[2], &d->win))
         return false;
     fill_geometry(d, x, w);
-    bool ok = true;
     if ((int64_t)d->k > max_depth(d->dtype)) {
         detc_prep_error(p, DETC_ERR_UNSUPPORTED,
                         "the filter window holds %d values (KH x KW x Ci), more than the %lld a %s conv can "
@@ -191,13 +204,17 @@ static bool conv_prepare(detc_prep *p)
         ok = false;
     }
     int32_t dims[4] = {d->batch, d->win.out_h, d->win.out_w, d->out_c};
-    ok = detc_prep_set_output(p, 0, d->dtype, 4, dims, NULL, quantized) && ok;
-    if (quantized)
-        ok = prepare_quantized(p, d) && ok; /* also reports quantization problems when the output was refused */
+    ok = detc_prep_set_output(p, 0, d->dtype, 4, dims, NULL, o.quantized) && ok;
+    if (o.quantized && o.types_ok && o.b_rank_ok) {
+        /* validates input, filter, bias and output quantization even when something above failed */
+        bool q_ok = op_requant_prepare(p, d->out_c, 0, d->win.act, &d->rq);
+        /* the zero-point corrections read the filter and bias data: only when every check passed */
+        ok = q_ok && ok && prepare_quantized(p, d);
+    }
     if (!ok)
         return false;
     detc_activation_range_f(d->win.act, &d->act_lo, &d->act_hi);
-    plan_scratch(p, d, quantized);
+    plan_scratch(p, d, o.quantized);
     return true;
 }
 

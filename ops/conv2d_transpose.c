@@ -71,10 +71,6 @@ static bool parse_attrs(detc_prep *p, int64_t stride[2], int64_t pads[4], int64_
 
 static bool ct_prepare(detc_prep *p)
 {
-    if (p->node->op_data) {
-        free(p->node->op_data);
-        p->node->op_data = NULL;
-    }
     int64_t stride[2], pads[4], opad[2];
     detc_activation act;
     bool ok = op_check_counts(p);
@@ -127,12 +123,9 @@ static bool ct_prepare(detc_prep *p)
     int32_t dims[4] = {x->dims[0], (int32_t)oh, (int32_t)ow, w->dims[0]};
     if (!detc_prep_set_output(p, 0, DETC_F32, 4, dims, NULL, false))
         return false;
-    ct_data *d = calloc(1, sizeof *d);
-    if (!d) {
-        detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
+    ct_data *d = op_new_data(p, sizeof *d);
+    if (!d)
         return false;
-    }
-    p->node->op_data = d;
     *d = (ct_data){.batch = x->dims[0], .in_h = x->dims[1], .in_w = x->dims[2], .in_c = x->dims[3],
                    .out_h = (int)oh, .out_w = (int)ow, .out_c = w->dims[0], .k_h = w->dims[1], .k_w = w->dims[2],
                    .stride_h = (int)stride[0], .stride_w = (int)stride[1], .pad_top = (int)pads[0],

@@ -1,10 +1,17 @@
 /* depthwise_conv2d: NHWC input [N,H,W,C], filter [1,KH,KW,C*M], optional bias [C*M]; output channel
  * c*M + m reads input channel c. f32, u8 per-tensor and i8 per-channel with TFLite's arithmetic:
  *   acc = bias + sum((x - xz) * (w - wz)),  out = clamp(MultiplyByQuantizedMultiplier(acc) + oz).
- * Taps that fall into the padding contribute nothing (the padding is real 0, i.e. x == xz). */
+ * Taps that fall into the padding contribute nothing (the padding is real 0, i.e. x == xz).
+ *
+ * Quantized with depth multiplier 1 (every MobileNet): the kernel table's dwconv_q8, vectorized across
+ * channels. Prepare folds the input zero point into the bias (bias - xz * sum(w - wz), checked to fit in
+ * int32) and packs the filter in tap pairs; eval gives the kernel one pointer per tap and output pixel
+ * (an indirection buffer), padding taps pointing at a row of xz, whose products the folded bias cancels
+ * exactly. Other multipliers take the per-pixel loop below. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels.h"
 #include "op_util.h"
 #include "ops.h"
 #include "threadpool.h"
@@ -20,6 +27,10 @@ typedef struct {
     float act_lo, act_hi;
     op_requant rq;
     int16_t *w_centered; /* quantized: w - wz, [KH*KW*out_c] */
+    /* Quantized, multiplier 1: dwconv_q8's parameters and arrays, and C bytes of the input zero point. */
+    bool fast;
+    detc_dwconv_q8_params kp;
+    uint8_t *zero_row;
 } dw_data;
 
 static void dw_release(void *op_data)
@@ -29,6 +40,12 @@ static void dw_release(void *op_data)
         return;
     op_requant_free(&d->rq);
     free(d->w_centered);
+    free((void *)d->kp.w);
+    free((void *)d->kp.bias);
+    free((void *)d->kp.mult);
+    free((void *)d->kp.lshift);
+    free((void *)d->kp.rshift);
+    free(d->zero_row);
     free(d);
 }
 
@@ -100,6 +117,59 @@ static bool check_shapes(detc_prep *p, int64_t mult)
     return ok;
 }
 
+/* Taps per output pixel the indirection buffer holds at most (eval keeps it on the stack). */
+#define DW_MAX_PTRS 1024
+
+/* dwconv_q8's packed filter, folded bias and requantization arrays. Leaves d->fast false (the per-pixel
+ * loop) for depth multipliers above 1, very large kernels, or a folded bias outside int32. */
+static bool prepare_fast(detc_prep *p, dw_data *d)
+{
+    int C = d->out_c, taps = d->k_h * d->k_w, P = (taps + 1) / 2;
+    if (d->mult != 1 || 2 * P > DW_MAX_PTRS)
+        return true;
+    int16_t *w = calloc((size_t)P * C * 2, sizeof *w);
+    int32_t *bias = malloc((size_t)C * sizeof *bias), *mult = malloc((size_t)C * sizeof *mult);
+    int32_t *lshift = malloc((size_t)C * sizeof *lshift), *rshift = malloc((size_t)C * sizeof *rshift);
+    d->zero_row = malloc((size_t)C);
+    d->kp = (detc_dwconv_q8_params){.channels = C,
+                                    .tap_pairs = P,
+                                    .is_signed = d->dtype == DETC_I8,
+                                    .w = w,
+                                    .bias = bias,
+                                    .mult = mult,
+                                    .lshift = lshift,
+                                    .rshift = rshift,
+                                    .out_zp = d->rq.out_zp,
+                                    .act_min = d->rq.act_min,
+                                    .act_max = d->rq.act_max};
+    if (!w || !bias || !mult || !lshift || !rshift || !d->zero_row) {
+        detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
+        return false;
+    }
+    memset(d->zero_row, (uint8_t)d->rq.x_zp, (size_t)C);
+    for (int c = 0; c < C; c++) {
+        int64_t sum = 0;
+        for (int t = 0; t < taps; t++) {
+            int16_t v = d->w_centered[(int64_t)t * C + c];
+            w[((int64_t)(t / 2) * C + c) * 2 + t % 2] = v;
+            sum += v;
+        }
+        /* (The kernels wrap, so even a folded bias outside int32 would give TFLite's sum whenever that fits;
+         * refusing it keeps the fast path within plain int32 arithmetic.) */
+        int64_t folded = (int64_t)d->rq.bias[c] - (int64_t)d->rq.x_zp * sum;
+        if (folded < INT32_MIN || folded > INT32_MAX)
+            return true;
+        bias[c] = (int32_t)folded;
+        mult[c] = d->rq.mul[c].multiplier;
+        lshift[c] = d->rq.mul[c].shift > 0 ? d->rq.mul[c].shift : 0;
+        rshift[c] = d->rq.mul[c].shift > 0 ? 0 : -d->rq.mul[c].shift;
+    }
+    d->fast = true;
+    free(d->w_centered); /* only the per-pixel loop reads it */
+    d->w_centered = NULL;
+    return true;
+}
+
 static bool prepare_quantized(detc_prep *p, dw_data *d)
 {
     if (!op_requant_prepare(p, d->out_c, 3, d->win.act, &d->rq))
@@ -115,19 +185,16 @@ static bool prepare_quantized(detc_prep *p, dw_data *d)
         int32_t v = d->dtype == DETC_U8 ? ((const uint8_t *)w->data)[i] : ((const int8_t *)w->data)[i];
         d->w_centered[i] = (int16_t)(v - d->rq.w_zp[i % d->out_c]);
     }
-    return true;
+    return prepare_fast(p, d);
 }
 
 static bool dw_prepare(detc_prep *p)
 {
     bool quantized = false;
     int64_t mult = 1;
-    dw_data *d = calloc(1, sizeof *d);
-    if (!d) {
-        detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
+    dw_data *d = op_new_data(p, sizeof *d);
+    if (!d)
         return false;
-    }
-    p->node->op_data = d;
     bool attrs_ok = op_parse_window_attrs(p, &d->win);
     attrs_ok = detc_attr_int(p, "depth_multiplier", false, 1, 1, 65536, &mult) && attrs_ok;
     if (!check_operands(p, &quantized) || !attrs_ok || !check_shapes(p, mult))
@@ -158,6 +225,7 @@ static bool dw_prepare(detc_prep *p)
 
 typedef struct {
     const dw_data *d;
+    const detc_kernels *kernels;
     const void *x;
     const void *w;
     const void *bias;
@@ -229,11 +297,58 @@ static void pixel_quant(const dw_job *j, int n, int oy, int ox, int ky0, int ky1
     }
 }
 
+/* One output row through dwconv_q8, in chunks of pixels whose tap pointers fit the stack buffer. */
+static void row_fast(const dw_job *j, int n, int oy)
+{
+    const dw_data *d = j->d;
+    const int C = d->out_c, kh = d->k_h, kw = d->k_w, taps = kh * kw, ptrs = 2 * d->kp.tap_pairs;
+    const int chunk = DW_MAX_PTRS / ptrs, sw = d->win.stride_w, dw = d->win.dil_w, in_w = d->in_w;
+    const uint8_t *x = (const uint8_t *)j->x + (int64_t)n * d->in_h * in_w * C;
+    uint8_t *out = (uint8_t *)j->out + ((int64_t)n * d->win.out_h + oy) * d->win.out_w * C;
+    const uint8_t *tp[DW_MAX_PTRS];
+    const uint8_t *rows[DW_MAX_PTRS]; /* per kernel row: the input row, or NULL in the padding */
+    int iy0 = oy * d->win.stride_h - d->win.pads.top;
+    bool all_rows = true;
+    for (int ky = 0; ky < kh; ky++) {
+        int iy = iy0 + ky * d->win.dil_h;
+        rows[ky] = iy >= 0 && iy < d->in_h ? x + (int64_t)iy * in_w * C : NULL;
+        all_rows = all_rows && rows[ky];
+    }
+    for (int ox0 = 0; ox0 < d->win.out_w; ox0 += chunk) {
+        int cnt = d->win.out_w - ox0 < chunk ? d->win.out_w - ox0 : chunk;
+        const uint8_t **q = tp;
+        for (int ox = ox0; ox < ox0 + cnt; ox++) {
+            int ix0 = ox * sw - d->win.pads.left;
+            if (all_rows && ix0 >= 0 && ix0 + (kw - 1) * dw < in_w) { /* every tap inside the input */
+                for (int ky = 0; ky < kh; ky++) {
+                    const uint8_t *r = rows[ky] + (int64_t)ix0 * C;
+                    for (int kx = 0; kx < kw; kx++)
+                        *q++ = r + (int64_t)kx * dw * C;
+                }
+            } else {
+                for (int ky = 0; ky < kh; ky++)
+                    for (int kx = 0; kx < kw; kx++) {
+                        int ix = ix0 + kx * dw;
+                        *q++ = rows[ky] && ix >= 0 && ix < in_w ? rows[ky] + (int64_t)ix * C : d->zero_row;
+                    }
+            }
+            if (taps % 2)
+                *q++ = d->zero_row; /* the weight-0 tap that completes the last pair */
+        }
+        j->kernels->dwconv_q8(&d->kp, cnt, tp, out + (int64_t)ox0 * C);
+    }
+}
+
 /* Rows are (image, output row) pairs. */
 static void run_rows(void *ctx, int begin, int end)
 {
     const dw_job *j = ctx;
     const dw_data *d = j->d;
+    if (d->fast) {
+        for (int r = begin; r < end; r++)
+            row_fast(j, r / d->win.out_h, r % d->win.out_h);
+        return;
+    }
     for (int r = begin; r < end; r++) {
         int n = r / d->win.out_h, oy = r % d->win.out_h;
         int ky0, ky1;
@@ -255,6 +370,7 @@ static detc_code dw_eval(const detc_exec *x, detc_node *node)
     const detc_tensor *b = detc_in(x->g, node, 2);
     dw_job j = {
         .d = d,
+        .kernels = x->kernels,
         .x = detc_in(x->g, node, 0)->data,
         .w = detc_in(x->g, node, 1)->data,
         .bias = b ? b->data : NULL,

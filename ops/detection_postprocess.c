@@ -179,12 +179,9 @@ static bool set_outputs(detc_prep *p, const dpp_data *d)
 
 static bool dpp_prepare(detc_prep *p)
 {
-    dpp_data *d = calloc(1, sizeof *d);
-    if (!d) {
-        detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
+    dpp_data *d = op_new_data(p, sizeof *d);
+    if (!d)
         return false;
-    }
-    p->node->op_data = d;
     bool ok = op_check_counts(p);
     ok = parse_attrs(p, d) && ok;
     bool inputs_ok = check_input(p, 0, "box encodings", 3);

@@ -20,10 +20,6 @@ typedef struct {
 
 static bool fc_prepare(detc_prep *p)
 {
-    if (p->node->op_data) {
-        free(p->node->op_data);
-        p->node->op_data = NULL;
-    }
     detc_activation act;
     bool ok = op_check_counts(p);
     ok = detc_attr_activation(p, &act) && ok;
@@ -62,12 +58,9 @@ static bool fc_prepare(detc_prep *p)
     int32_t dims[2] = {x->dims[0], w->dims[0]};
     if (!detc_prep_set_output(p, 0, DETC_F32, 2, dims, NULL, false))
         return false;
-    fc_data *d = calloc(1, sizeof *d);
-    if (!d) {
-        detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
+    fc_data *d = op_new_data(p, sizeof *d);
+    if (!d)
         return false;
-    }
-    p->node->op_data = d;
     d->rows = x->dims[0];
     d->k = (int)k;
     d->n = w->dims[0];

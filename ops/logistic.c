@@ -68,12 +68,9 @@ static bool logistic_prepare(detc_prep *p)
         return false;
     if (!detc_prep_set_output(p, 0, x->dtype, x->rank, x->dims, NULL, quantized))
         return false;
-    logistic_data *d = calloc(1, sizeof *d);
-    if (!d) {
-        detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
+    logistic_data *d = op_new_data(p, sizeof *d);
+    if (!d)
         return false;
-    }
-    p->node->op_data = d;
     d->dtype = x->dtype;
     if (!quantized)
         return true;

@@ -16,10 +16,6 @@ typedef struct {
 
 static bool ms_prepare(detc_prep *p)
 {
-    if (p->node->op_data) {
-        free(p->node->op_data);
-        p->node->op_data = NULL;
-    }
     bool ok = op_check_counts(p);
     if (!detc_prep_require_input(p, 0, "mask_logits") || !detc_prep_require_input(p, 1, "labels") ||
         !detc_prep_require_input(p, 2, "count"))
@@ -52,12 +48,9 @@ static bool ms_prepare(detc_prep *p)
     int32_t dims[3] = {m->dims[0], m->dims[1], m->dims[2]};
     if (!detc_prep_set_output(p, 0, DETC_F32, 3, dims, NULL, false))
         return false;
-    ms_data *d = calloc(1, sizeof *d);
-    if (!d) {
-        detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
+    ms_data *d = op_new_data(p, sizeof *d);
+    if (!d)
         return false;
-    }
-    p->node->op_data = d;
     *d = (ms_data){m->dims[0], m->dims[1], m->dims[2], m->dims[3]};
     return true;
 }

@@ -62,12 +62,9 @@ static bool check_windows_reach_input(detc_prep *p, const maxpool_data *d)
 
 static bool maxpool_prepare(detc_prep *p)
 {
-    maxpool_data *d = calloc(1, sizeof *d);
-    if (!d) {
-        detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
+    maxpool_data *d = op_new_data(p, sizeof *d);
+    if (!d)
         return false;
-    }
-    p->node->op_data = d;
     const detc_tensor *x = detc_prep_in(p, 0);
     bool ok = op_check_counts(p);
     ok = op_parse_window_attrs(p, &d->win) && ok;

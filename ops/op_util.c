@@ -6,6 +6,15 @@
 
 #include "threadpool.h"
 
+void *op_new_data(detc_prep *p, size_t size)
+{
+    void *d = calloc(1, size);
+    if (!d)
+        detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
+    p->node->op_data = d;
+    return d;
+}
+
 int op_parts(const detc_exec *x, int64_t items, int64_t min_per_part)
 {
     int64_t parts = detc_threadpool_size(x->pool);
@@ -219,8 +228,10 @@ static float filter_scale(const detc_tensor *w, int c)
     return w->quant.scale[w->quant.count > 1 ? c : 0];
 }
 
-/* Bias: i32, zero point 0, scale == x.scale * filter.scale[c] within relative 1e-6. */
-static bool check_bias_quant(detc_prep *p, int channels)
+/* Bias: i32, zero point 0, scale == x.scale * filter.scale[c] within relative 1e-6. scales_known: the
+ * input's and filter's quantization passed their checks; otherwise only what does not depend on them (the
+ * count and the zero points) is checked, so that those problems are reported in the same pass. */
+static bool check_bias_quant(detc_prep *p, int channels, bool scales_known)
 {
     const detc_tensor *x = detc_prep_in(p, 0), *w = detc_prep_in(p, 1), *b = detc_prep_in(p, 2);
     if (!b)
@@ -233,6 +244,17 @@ static bool check_bias_quant(detc_prep *p, int channels)
                         "scale and zero point 0; fix: give it a \"quant\" entry when converting",
                         desc, b->quant.count, channels);
         return false;
+    }
+    if (!scales_known) {
+        for (int i = 0; i < b->quant.count; i++)
+            if (b->quant.zero_point[i] != 0) {
+                detc_prep_error(p, DETC_ERR_QUANT,
+                                "%s (bias) has zero point %d%s, expected 0; fix: requantize the bias when converting "
+                                "(its scale is checked against input scale x filter scale once those are valid)",
+                                desc, (int)b->quant.zero_point[i], b->quant.count > 1 ? " on a channel" : "");
+                return false;
+            }
+        return true;
     }
     int bad = 0, first_bad = -1;
     double first_expected = 0.0;
@@ -293,8 +315,8 @@ static bool compute_multipliers(detc_prep *p, op_requant *rq)
             return false;
         }
         rq->w_zp[c] = w->quant.zero_point[w->quant.count > 1 ? c : 0];
-        if (b && b->kind == DETC_TENSOR_CONSTANT && b->data)
-            rq->bias[c] = op_read_i32(b, c);
+        if (b && b->kind == DETC_TENSOR_CONSTANT && b->data && b->rank == 1 && c < b->dims[0])
+            rq->bias[c] = op_read_i32(b, c); /* a bias of the wrong length was reported by the op */
     }
     return true;
 }
@@ -307,9 +329,7 @@ bool op_requant_prepare(detc_prep *p, int channels, int w_axis, detc_activation 
     }
     bool ok = op_require_per_tensor_quant(p, 0, "input");
     bool filter_ok = check_filter_quant(p, channels, w_axis);
-    ok = filter_ok && ok;
-    if (ok)
-        ok = check_bias_quant(p, channels);
+    ok = check_bias_quant(p, channels, ok && filter_ok) && filter_ok && ok;
     ok = op_check_output_quant(p, 0) && ok;
     if (!ok || !compute_multipliers(p, rq))
         return false;

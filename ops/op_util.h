@@ -21,6 +21,10 @@ static inline size_t op_align(size_t n)
     return (n + OP_ALIGN - 1) & ~(size_t)(OP_ALIGN - 1);
 }
 
+/* Zeroed per-node data of `size` bytes, attached as the node's op_data (the runtime releases it before a
+ * node is prepared again and when the model is freed). NULL, with the error reported, when memory runs out. */
+void *op_new_data(detc_prep *p, size_t size);
+
 /* Number of parts for `items` units of work, at least `min_per_part` units each. */
 int op_parts(const detc_exec *x, int64_t items, int64_t min_per_part);
 

@@ -29,5 +29,6 @@ extern const detc_op detc_op_resize_nearest;
 extern const detc_op detc_op_fully_connected;
 extern const detc_op detc_op_conv2d_transpose;
 extern const detc_op detc_op_mask_select;
+extern const detc_op detc_op_non_max_suppression;
 
 #endif

@@ -105,12 +105,9 @@ static bool pad_prepare(detc_prep *p)
     int64_t pads[DETC_MAX_RANK][2];
     if (!parse_pads(p, x->rank, pads))
         return false;
-    pad_data *d = calloc(1, sizeof *d);
-    if (!d) {
-        detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
+    pad_data *d = op_new_data(p, sizeof *d);
+    if (!d)
         return false;
-    }
-    p->node->op_data = d;
     d->rank = x->rank;
     d->esize = detc_dtype_size(x->dtype);
     int32_t dims[DETC_MAX_RANK];

@@ -67,12 +67,9 @@ bool op_relux_prepare(detc_prep *p, float act_max)
     bool quantized = x->dtype != DETC_F32;
     if (quantized && !op_require_per_tensor_quant(p, 0, "input"))
         return false;
-    relux_data *d = calloc(1, sizeof *d);
-    if (!d) {
-        detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
+    relux_data *d = op_new_data(p, sizeof *d);
+    if (!d)
         return false;
-    }
-    p->node->op_data = d;
     d->dtype = x->dtype;
     d->act_max = act_max;
     d->count = detc_tensor_count(x);

@@ -18,12 +18,13 @@
  *   The float operations are done in torchvision's order, so results match its CPU kernel closely
  *   (only the order of the per-channel sum is the same; it is not fused).
  * mode "tf_crop_and_resize": one map; boxes (y0, x0, y1, x1) normalised to [0, 1] over the map;
- *   tf.image.crop_and_resize(method="bilinear", extrapolation_value=0) semantics (samples at
- *   y0*(h-1) + i*(y1-y0)*(h-1)/(SH-1), outside [0, h-1] -> 0); sampling_ratio and aligned are unused.
+ *   tf.image.crop_and_resize(method="bilinear") semantics (samples at y0*(h-1) + i*(y1-y0)*(h-1)/(SH-1),
+ *   outside [0, h-1] -> extrapolation_value, default 0); sampling_ratio and aligned are unused.
  *
  * Attributes: output_size (S or [SH, SW], required), sampling_ratio (default 2; <= 0 adaptive), aligned
  * (false), spatial_scales (list, one per map; required in torchvision mode), canonical_scale (224),
- * canonical_level (4), mode. f32 only. Boxes are split across the thread pool. */
+ * canonical_level (4), mode, extrapolation_value (tf_crop_and_resize only; default 0). f32 only. Boxes are
+ * split across the thread pool. */
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
 #endif
@@ -50,6 +51,7 @@ typedef struct {
     int map_h[RA_MAX_MAPS], map_w[RA_MAX_MAPS];
     int k_min, k_max;
     float canonical_scale, canonical_level;
+    float extrapolation; /* tf_crop_and_resize */
 } ra_data;
 
 /* ---------------- prepare ---------------- */
@@ -96,6 +98,16 @@ static bool parse_attrs(detc_prep *p, ra_data *d)
     d->sampling_ratio = (int)sr;
     d->canonical_scale = (float)cs;
     d->canonical_level = (float)cl;
+    if (d->mode == RA_TF_CROP) {
+        double ev;
+        ok = detc_attr_float(p, "extrapolation_value", false, 0.0, -3.4e38, 3.4e38, &ev) && ok;
+        d->extrapolation = (float)ev;
+    } else if (detc_attr_get(p, "extrapolation_value")) {
+        detc_prep_error(p, DETC_ERR_ATTR,
+                        "attribute 'extrapolation_value' applies to mode \"tf_crop_and_resize\" only (torchvision "
+                        "mode counts samples outside the map as 0); drop it");
+        ok = false;
+    }
     if (!ok)
         return false;
     if (d->mode == RA_TORCHVISION && n_scales != d->n_maps) {
@@ -193,16 +205,9 @@ static bool check_operands(detc_prep *p, ra_data *d)
 
 static bool ra_prepare(detc_prep *p)
 {
-    if (p->node->op_data) {
-        free(p->node->op_data);
-        p->node->op_data = NULL;
-    }
-    ra_data *d = calloc(1, sizeof *d);
-    if (!d) {
-        detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
+    ra_data *d = op_new_data(p, sizeof *d);
+    if (!d)
         return false;
-    }
-    p->node->op_data = d;
     if (p->node->n_outputs != 1) {
         detc_prep_error(p, DETC_ERR_GRAPH, "has %d outputs, roi_align produces 1", p->node->n_outputs);
         return false;
@@ -321,7 +326,13 @@ static void pool_torchvision(const ra_job *j, int r)
         }
 }
 
-/* tensorflow/core/kernels/image/crop_and_resize_op.cc, bilinear, extrapolation value 0. */
+static void fill(float *o, size_t n, float v)
+{
+    for (size_t i = 0; i < n; i++)
+        o[i] = v;
+}
+
+/* tensorflow/core/kernels/image/crop_and_resize_op.cc, bilinear, extrapolation_value outside the map. */
 static void pool_tf(const ra_job *j, int r)
 {
     const ra_data *d = j->d;
@@ -337,7 +348,7 @@ static void pool_tf(const ra_job *j, int r)
                                   : (float)(0.5 * (double)(y1 + y2) * (double)(H - 1));
         float *row = out + (size_t)y * d->out_w * C;
         if (!(in_y >= 0 && in_y <= (float)(H - 1))) { /* NaN too */
-            memset(row, 0, (size_t)d->out_w * C * sizeof *row);
+            fill(row, (size_t)d->out_w * C, d->extrapolation);
             continue;
         }
         int top = (int)floorf(in_y), bottom = (int)ceilf(in_y);
@@ -347,7 +358,7 @@ static void pool_tf(const ra_job *j, int r)
                                       : (float)(0.5 * (double)(x1 + x2) * (double)(W - 1));
             float *o = row + (size_t)x * C;
             if (!(in_x >= 0 && in_x <= (float)(W - 1))) {
-                memset(o, 0, (size_t)C * sizeof *o);
+                fill(o, (size_t)C, d->extrapolation);
                 continue;
             }
             int left = (int)floorf(in_x), right = (int)ceilf(in_x);

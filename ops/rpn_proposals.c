@@ -93,16 +93,9 @@ static bool check_level(detc_prep *p, rpn_data *d, int level)
 
 static bool rpn_prepare(detc_prep *p)
 {
-    if (p->node->op_data) {
-        free(p->node->op_data);
-        p->node->op_data = NULL;
-    }
-    rpn_data *d = calloc(1, sizeof *d);
-    if (!d) {
-        detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
+    rpn_data *d = op_new_data(p, sizeof *d);
+    if (!d)
         return false;
-    }
-    p->node->op_data = d;
     int64_t pre = 0;
     bool ok = op_check_counts(p);
     ok = parse_attrs(p, d, &pre) && ok;

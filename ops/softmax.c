@@ -44,12 +44,9 @@ static bool softmax_prepare(detc_prep *p)
         return false;
     }
     int a = (int)(axis < 0 ? axis + x->rank : axis);
-    softmax_data *d = calloc(1, sizeof *d);
-    if (!d) {
-        detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
+    softmax_data *d = op_new_data(p, sizeof *d);
+    if (!d)
         return false;
-    }
-    p->node->op_data = d;
     d->outer = d->inner = 1;
     for (int i = 0; i < a; i++)
         d->outer *= x->dims[i];

@@ -156,12 +156,9 @@ static size_t take(size_t *cursor, size_t bytes)
 
 static bool sdo_prepare(detc_prep *p)
 {
-    sdo_data *d = calloc(1, sizeof *d);
-    if (!d) {
-        detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
+    sdo_data *d = op_new_data(p, sizeof *d);
+    if (!d)
         return false;
-    }
-    p->node->op_data = d;
     bool ok = op_check_counts(p);
     ok = parse_attrs(p, d) && ok;
     /* the operands are checked whenever num_classes is usable, so shape problems are reported too */

@@ -82,6 +82,10 @@ typedef struct {
     int threads;       /* worker threads including the caller; 0 or 1 = single-threaded */
     int profile;       /* record per-node timings */
     int no_reuse;      /* give every activation its own memory (debugging) */
+    int no_fold;       /* keep nodes whose inputs are all constants in the graph, run on every detc_run,
+                        * instead of evaluating them once at load (their outputs then live in the arena,
+                        * not in heap memory beside the mapped weights). Environment: DETC_FOLD=0 does
+                        * the same for every load; DETC_FOLD=1 or unset leaves folding on. */
 } detc_options;
 
 detc_model *detc_model_load(const char *path, const detc_options *opts, detc_errors *errs);
@@ -94,12 +98,13 @@ typedef struct {
     int rank;
     const int32_t *dims;
     int is_constant, is_input, is_output;
+    int is_folded;          /* a constant computed at load time by node `producer` (is_constant is 1) */
     int quant_count;        /* 0: not quantized, 1: per tensor, >1: per channel */
     int quant_axis;
     const float *scale;
     const int32_t *zero_point;
     size_t nbytes;
-    int producer;           /* node index, -1 for constants and inputs */
+    int producer;           /* node index, -1 for inputs and constants from the file */
 } detc_tensor_info;
 
 typedef struct {
@@ -111,6 +116,7 @@ typedef struct {
     size_t scratch_bytes;
     double total_us;        /* accumulated eval time when profiling */
     int calls;
+    int folded;             /* evaluated once at load (inputs all constant); detc_run skips it */
 } detc_node_info;
 
 typedef struct {
@@ -118,6 +124,9 @@ typedef struct {
     const char *path;
     int n_tensors, n_nodes, n_inputs, n_outputs;
     size_t constant_bytes;  /* mapped weights */
+    int n_folded;           /* nodes evaluated once at load (see detc_options.no_fold) */
+    size_t folded_bytes;    /* heap bytes of the constants those nodes produced */
+    size_t folded_source_bytes; /* mapped weights only folded nodes read (not needed after load) */
     size_t arena_bytes;     /* planned peak of activations + scratch */
     size_t unplanned_bytes; /* sum of all activation + scratch sizes without reuse */
     int threads;
@@ -132,7 +141,9 @@ int detc_node_get_info(const detc_model *m, int node, detc_node_info *info);
 int detc_find_tensor(const detc_model *m, const char *name); /* -1 if absent */
 int detc_input_tensor(const detc_model *m, int i);           /* i-th graph input's tensor index */
 int detc_output_tensor(const detc_model *m, int i);
-int detc_node_order(const detc_model *m, int step);           /* node index executed at step */
+/* Node index at position `step` (0 .. n_nodes-1) of the topological order; folded nodes keep their place
+ * there (detc_node_info.folded) but detc_run skips them and never calls the observer for them. */
+int detc_node_order(const detc_model *m, int step);
 const char *detc_label(const detc_model *m, int class_id);  /* NULL if none */
 
 /* Changes a graph input's shape (same rank): every op's prepare step runs again for the new shapes and
@@ -143,7 +154,8 @@ int detc_model_set_input_shape(detc_model *m, int tensor, int rank, const int64_
 /* Copies data into the graph input. dtype and shape must equal the declared ones exactly. */
 int detc_set_input(detc_model *m, int tensor, const char *dtype, int rank, const int64_t *dims, const void *data,
                    size_t nbytes, detc_errors *errs);
-/* Called after each node with that node's index; its outputs are readable with detc_get_tensor. */
+/* Called after each executed node with that node's index; its outputs are readable with detc_tensor_data.
+ * Folded nodes are not executed: their outputs are constants, readable at any time. */
 typedef int (*detc_observer)(detc_model *m, int node, void *user);
 int detc_run(detc_model *m, detc_observer observer, void *user, detc_errors *errs);
 /* Pointer into the model's memory; valid until the next run (activations are reused). */
@@ -166,7 +178,8 @@ typedef struct {
 } detc_detections;
 
 typedef struct {
-    float threshold;     /* minimum score, default 0.5 */
+    float threshold;     /* minimum score; 0: the pipeline's default (0.5; BlazeFace: its min_score_thresh);
+                          * negative: every detection the model returns */
     const char *resize;  /* override the pipeline's resize mode ("nearest", "bilinear", "area_aa"), or NULL */
 } detc_detect_options;
 

@@ -65,8 +65,8 @@ int detc_run(detc_model *m, detc_observer observer, void *user, detc_errors *err
 {
     detc_graph *g = &m->g;
     detc_exec x = {.g = g, .pool = m->pool, .kernels = m->kernels};
-    for (int s = 0; s < g->n_nodes; s++) {
-        detc_node *n = &g->nodes[g->order[s]];
+    for (int s = 0; s < g->n_run; s++) { /* folded nodes ran once at load */
+        detc_node *n = &g->nodes[g->run_order[s]];
         x.scratch = n->scratch_bytes ? m->arena + n->scratch_offset : NULL;
         double t0 = m->opts.profile ? now_us() : 0.0;
         detc_code rc = n->op->eval(&x, n);
@@ -115,6 +115,9 @@ void detc_model_get_info(const detc_model *m, detc_model_info *info)
     info->n_inputs = m->g.n_inputs;
     info->n_outputs = m->g.n_outputs;
     info->constant_bytes = m->constant_bytes;
+    info->n_folded = m->g.n_folded;
+    info->folded_bytes = m->g.folded_bytes;
+    info->folded_source_bytes = m->g.folded_source_bytes;
     info->arena_bytes = m->arena_bytes;
     info->unplanned_bytes = m->unplanned_bytes;
     info->threads = detc_threadpool_size(m->pool);
@@ -136,6 +139,7 @@ int detc_tensor_get_info(const detc_model *m, int tensor, detc_tensor_info *info
         .is_constant = t->kind == DETC_TENSOR_CONSTANT,
         .is_input = t->kind == DETC_TENSOR_INPUT,
         .is_output = t->is_output,
+        .is_folded = t->folded,
         .quant_count = t->quant.count,
         .quant_axis = t->quant.axis,
         .scale = t->quant.scale,
@@ -161,6 +165,7 @@ int detc_node_get_info(const detc_model *m, int node, detc_node_info *info)
         .scratch_bytes = n->scratch_bytes,
         .total_us = n->total_us,
         .calls = n->calls,
+        .folded = n->folded,
     };
     return 0;
 }

@@ -36,10 +36,12 @@ typedef struct detc_tensor {
     int32_t declared_dims[DETC_MAX_RANK];
     detc_quant quant;
     detc_tensor_kind kind;
+    bool folded;         /* computed at load time by a folded node: kind is CONSTANT, data is heap memory owned
+                          * by the model (freed on unload); producer still names that node */
     bool is_output;
     bool poisoned;       /* its definition is broken: consumers skip their checks to avoid cascades */
     int producer;        /* node index, -1 for constants and inputs */
-    void *data;          /* constants: into the mapped file; others: into the arena */
+    void *data;          /* constants: into the mapped file (folded ones: the heap); others: into the arena */
     size_t nbytes;
     uint64_t file_offset;  /* constants */
     size_t arena_offset;
@@ -61,6 +63,8 @@ typedef struct detc_node {
     double total_us;
     int calls;
     bool invalid;              /* structurally broken (reported at load); never prepared or run */
+    bool folded;               /* its inputs are constants: evaluated once at load, its outputs made constants;
+                                * not in the run order, op_data released */
 } detc_node;
 
 typedef struct detc_graph {
@@ -68,7 +72,12 @@ typedef struct detc_graph {
     int n_tensors, n_nodes;
     detc_tensor *tensors;
     detc_node *nodes;
-    int *order;               /* topological order of node indices */
+    int *order;               /* topological order of node indices (every node, folded ones included) */
+    int *run_order;           /* the nodes detc_run executes: `order` without the folded ones */
+    int n_run;
+    int n_folded;             /* nodes evaluated at load time */
+    size_t folded_bytes;      /* heap bytes of the constants they produced */
+    size_t folded_source_bytes; /* mapped constants read by folded nodes and by no executed node */
     int n_inputs, n_outputs;
     int *inputs, *outputs;    /* tensor indices */
 } detc_graph;
@@ -99,6 +108,9 @@ typedef struct detc_op {
     /* Compute. Returns DETC_OK or an error code (runtime failures only: everything checkable was checked). */
     detc_code (*eval)(const detc_exec *x, detc_node *node);
     void (*release)(void *op_data); /* optional; default free() */
+    /* Bit k set: eval never reads input k's data, only its shape (fixed by prepare). When every other
+     * input is a constant the node is folded at load time like a node whose inputs are all constants. */
+    uint32_t shape_only_inputs;
 } detc_op;
 
 const detc_op *detc_op_find(const char *name);
@@ -157,7 +169,8 @@ typedef struct {
 } detc_pads;
 typedef enum { DETC_ACT_NONE, DETC_ACT_RELU, DETC_ACT_RELU6, DETC_ACT_RELU_N1_TO_1 } detc_activation;
 bool detc_attr_activation(detc_prep *p, detc_activation *out);
-/* Parses padding ("same"/"valid"/[t,l,b,r]) and computes the output size of one spatial dim. */
+/* Parses padding ("same"/"valid"/[t,l,b,r]) and computes the output size of one spatial dim. The window
+ * slides over the node's input 0 (named when it does not fit). */
 bool detc_attr_padding(detc_prep *p, int in_h, int in_w, int k_h, int k_w, int s_h, int s_w, int d_h, int d_w,
                        detc_pads *pads, int *out_h, int *out_w);
 

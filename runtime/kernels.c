@@ -46,6 +46,8 @@ static void overlay(detc_kernels *dst, const detc_kernels *src)
         dst->gemm_s8_i32 = src->gemm_s8_i32;
     if (src->gemm_f32)
         dst->gemm_f32 = src->gemm_f32;
+    if (src->dwconv_q8)
+        dst->dwconv_q8 = src->dwconv_q8;
 }
 
 /* One composed table per variant prefix: "auto" uses all supported variants; a name uses the portable

@@ -7,6 +7,22 @@
 
 #include <stdint.h>
 
+/* Quantized depthwise convolution with depth multiplier 1 (see dwconv_q8 below). Built once at load by
+ * ops/depthwise_conv2d.c; every variant reads the same layout. Taps (kernel positions, row-major) are
+ * taken in pairs: tap 2p and 2p+1 of channel c are adjacent int16 in w, so that SIMD variants multiply
+ * two taps with one 16-bit multiply-add; an odd tap count is padded with a tap of weight 0. */
+typedef struct detc_dwconv_q8_params {
+    int channels;          /* C: channels of every input tap and of the output pixel */
+    int tap_pairs;         /* P */
+    int is_signed;         /* 0: u8 input and output, 1: i8 */
+    const int16_t *w;      /* [P][C][2]: filter - filter zero point (|w| <= 255) */
+    const int32_t *bias;   /* [C]: bias - x_zero_point * sum over taps of w (the input zero point folded in) */
+    const int32_t *mult;   /* [C]: TFLite requantization multiplier, in [2^30, 2^31) or 0 */
+    const int32_t *lshift; /* [C]: max(shift, 0) */
+    const int32_t *rshift; /* [C]: max(-shift, 0), at most 31 */
+    int32_t out_zp, act_min, act_max;
+} detc_dwconv_q8_params;
+
 typedef struct detc_kernels {
     const char *name;
     /* C[m*ldc + n] = sum_k A[m*lda + k] * B[n*ldb + k]   (int32 accumulate, no zero points) */
@@ -16,6 +32,16 @@ typedef struct detc_kernels {
                         int ldc);
     /* C[m*ldc + n] = sum_k A[m*lda + k] * B[n*ldb + k]   (float) */
     void (*gemm_f32)(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc);
+    /* Depthwise conv (multiplier 1), n output pixels of C channels written one after the other to out:
+     *   acc = bias[c] + sum_p x[2p][c] * w[p][c][0] + x[2p+1][c] * w[p][c][1]   (int32, wrapping)
+     *   out[i*C + c] = clamp(MultiplyByQuantizedMultiplier(acc, mult[c], shift[c]) + out_zp, act_min, act_max)
+     * where x[t] = taps[i*2P + t] points at tap t's C input channels (u8, or i8 when is_signed); a tap in the
+     * padding points at C bytes of the input zero point, which the folded bias cancels exactly. The
+     * requantization is TFLite's (gemmlowp rounding), bit for bit. Portable C is the reference; x86 has AVX2
+     * and AVX-512 VNNI variants; a NEON one would sit in its own table (vqrdmulhq_s32 is exactly
+     * SaturatingRoundingDoublingHighMul; vrshlq_s32 alone rounds negative ties up, so RoundingDivideByPOT
+     * needs gemmlowp's sign fixup first). */
+    void (*dwconv_q8)(const detc_dwconv_q8_params *prm, int n, const uint8_t *const *taps, uint8_t *out);
 } detc_kernels;
 
 extern const detc_kernels detc_kernels_portable;

@@ -1,6 +1,8 @@
 /* Portable C kernels: the reference every SIMD variant is tested against. */
 #include "kernels.h"
 
+#include "quant.h"
+
 static void gemm_u8_i32(int M, int N, int K, const uint8_t *A, int lda, const uint8_t *B, int ldb, int32_t *C,
                         int ldc)
 {
@@ -45,9 +47,62 @@ static void gemm_f32(int M, int N, int K, const float *A, int lda, const float *
     }
 }
 
+/* dwconv_q8: channels in blocks of DW_BLOCK with a constant trip count, which gcc vectorizes even at -O2
+ * (its cheap cost model refuses loops that need an epilogue), then the remaining channels one by one.
+ * Accumulation is in uint32 so that it wraps exactly as the SIMD variants do (the sum itself fits in
+ * int32 whenever TFLite's does). */
+#define DW_BLOCK 16
+
+static inline uint8_t dw_requant(const detc_dwconv_q8_params *prm, int c, uint32_t acc)
+{
+    detc_qmul m = {prm->mult[c], prm->lshift[c] - prm->rshift[c]};
+    int32_t v = detc_qmul_apply((int32_t)acc, m) + prm->out_zp;
+    return (uint8_t)(v < prm->act_min ? prm->act_min : (v > prm->act_max ? prm->act_max : v));
+}
+
+#define DW_ACCUMULATE(T, NB)                                                                                   \
+    for (int p = 0; p < P; p++) {                                                                              \
+        const T *x0 = (const T *)t[2 * p] + c0, *x1 = (const T *)t[2 * p + 1] + c0;                            \
+        const int16_t *w = prm->w + ((long)p * C + c0) * 2;                                                    \
+        for (int c = 0; c < (NB); c++)                                                                         \
+            acc[c] += (uint32_t)(x0[c] * w[2 * c] + x1[c] * w[2 * c + 1]);                                     \
+    }
+
+static void dwconv_q8(const detc_dwconv_q8_params *prm, int n, const uint8_t *const *taps, uint8_t *out)
+{
+    const int C = prm->channels, P = prm->tap_pairs;
+    for (int i = 0; i < n; i++) {
+        const uint8_t *const *t = taps + (long)i * 2 * P;
+        uint8_t *o = out + (long)i * C;
+        int c0 = 0;
+        for (; c0 + DW_BLOCK <= C; c0 += DW_BLOCK) {
+            uint32_t acc[DW_BLOCK];
+            for (int c = 0; c < DW_BLOCK; c++)
+                acc[c] = (uint32_t)prm->bias[c0 + c];
+            if (prm->is_signed) {
+                DW_ACCUMULATE(int8_t, DW_BLOCK)
+            } else {
+                DW_ACCUMULATE(uint8_t, DW_BLOCK)
+            }
+            for (int c = 0; c < DW_BLOCK; c++)
+                o[c0 + c] = dw_requant(prm, c0 + c, acc[c]);
+        }
+        for (; c0 < C; c0++) {
+            uint32_t acc[1] = {(uint32_t)prm->bias[c0]};
+            if (prm->is_signed) {
+                DW_ACCUMULATE(int8_t, 1)
+            } else {
+                DW_ACCUMULATE(uint8_t, 1)
+            }
+            o[c0] = dw_requant(prm, c0, acc[0]);
+        }
+    }
+}
+
 const detc_kernels detc_kernels_portable = {
     .name = "portable",
     .gemm_u8_i32 = gemm_u8_i32,
     .gemm_s8_i32 = gemm_s8_i32,
     .gemm_f32 = gemm_f32,
+    .dwconv_q8 = dwconv_q8,
 };

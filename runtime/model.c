@@ -895,6 +895,209 @@ static int load_graph(detc_model *m, const char *file, detc_errors *errs)
     return errs->count > before || errs->dropped ? -1 : 0;
 }
 
+/* ---- load-time constant folding ----
+ * A node whose inputs are all constants (or, for inputs its op reads only the shape of, anything)
+ * computes the same outputs on every run: it is evaluated once here, after every op was prepared, and its
+ * outputs become constants in heap memory owned by the model. The node stays in the graph (inspect lists
+ * it, bench profiles it as never run) but not in the run order, and the memory plan reserves nothing for
+ * its outputs or scratch. Example: converted TensorFlow graphs that dequantize u8 weights with a cast per
+ * layer. Folding trades memory for speed (an f32 constant from a u8 weight is 4x its size), hence
+ * detc_options.no_fold and DETC_FOLD=0. */
+
+#define FOLD_ALIGN 64
+
+static size_t fold_align(size_t n)
+{
+    return (n ? n + FOLD_ALIGN - 1 : FOLD_ALIGN) / FOLD_ALIGN * FOLD_ALIGN;
+}
+
+static bool foldable(const detc_graph *g, const detc_node *n)
+{
+    if (n->invalid || !n->op)
+        return false;
+    for (int k = 0; k < n->n_inputs; k++) {
+        int t = n->inputs[k];
+        if (t < 0 || (k < 32 && (n->op->shape_only_inputs >> k & 1u)))
+            continue;
+        if (g->tensors[t].kind != DETC_TENSOR_CONSTANT)
+            return false;
+    }
+    return true;
+}
+
+static void release_op_data(detc_node *n)
+{
+    if (n->op_data) {
+        if (n->op && n->op->release)
+            n->op->release(n->op_data);
+        else
+            free(n->op_data);
+    }
+    n->op_data = NULL;
+}
+
+/* Evaluates n into fresh heap buffers. False (nothing changed) when memory runs out or eval fails: the
+ * node then stays in the run order, where a failure is reported as usual. */
+static bool fold_node(detc_model *m, detc_node *n)
+{
+    detc_graph *g = &m->g;
+    void *scratch = n->scratch_bytes ? aligned_alloc(FOLD_ALIGN, fold_align(n->scratch_bytes)) : NULL;
+    bool ok = !n->scratch_bytes || scratch;
+    for (int k = 0; ok && k < n->n_outputs; k++) {
+        detc_tensor *t = &g->tensors[n->outputs[k]];
+        t->data = aligned_alloc(FOLD_ALIGN, fold_align(t->nbytes));
+        if (t->data)
+            memset(t->data, 0, fold_align(t->nbytes));
+        ok = t->data != NULL;
+    }
+    if (ok) {
+        detc_exec x = {.g = g, .pool = m->pool, .kernels = m->kernels, .scratch = scratch};
+        ok = n->op->eval(&x, n) == DETC_OK;
+    }
+    free(scratch);
+    for (int k = 0; k < n->n_outputs; k++) {
+        detc_tensor *t = &g->tensors[n->outputs[k]];
+        if (!ok) {
+            free(t->data);
+            t->data = NULL;
+            continue;
+        }
+        t->kind = DETC_TENSOR_CONSTANT;
+        t->folded = true;
+        g->folded_bytes += t->nbytes;
+    }
+    if (ok) {
+        n->folded = true;
+        g->n_folded++;
+        release_op_data(n); /* never evaluated again (anchors keeps its boxes there) */
+    }
+    return ok;
+}
+
+/* Turns folded constants back into activations and forgets the run order (before prepare runs again). */
+static void unfold(detc_graph *g)
+{
+    for (int i = 0; i < g->n_tensors; i++) {
+        detc_tensor *t = &g->tensors[i];
+        if (!t->folded)
+            continue;
+        free(t->data);
+        t->data = NULL;
+        t->folded = false;
+        t->kind = DETC_TENSOR_ACTIVATION;
+    }
+    for (int i = 0; i < g->n_nodes; i++)
+        g->nodes[i].folded = false;
+    free(g->run_order);
+    g->run_order = NULL;
+    g->n_run = g->n_folded = 0;
+    g->folded_bytes = g->folded_source_bytes = 0;
+}
+
+typedef struct {
+    int key, late, pos, node;
+} run_slot;
+
+static int cmp_run_slot(const void *a, const void *b)
+{
+    const run_slot *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    if (x->late != y->late)
+        return x->late < y->late ? -1 : 1;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* Folds what can be folded (unless m->opts.no_fold) and builds the run order. Constant-only nodes that
+ * stay in the graph (folding off, or a fold that failed) are moved to just before their first consumer
+ * that is not constant-only: otherwise they all run first (Kahn's order starts with every node without
+ * computed inputs) and their outputs, dequantized weights, all live in the arena at once. */
+static int fold_constants(detc_model *m, detc_errors *errs)
+{
+    detc_graph *g = &m->g;
+    int nn = g->n_nodes;
+    g->run_order = malloc(((size_t)nn + 1) * sizeof *g->run_order);
+    uint8_t *use = calloc((size_t)g->n_tensors + 1, 1); /* bit 0: read by an executed node, bit 1: folded;
+                                                          * bit 2: constant or computed from constants only */
+    int *deadline = malloc(((size_t)nn + 1) * sizeof *deadline);
+    run_slot *slots = malloc(((size_t)nn + 1) * sizeof *slots);
+    if (!g->run_order || !use || !deadline || !slots) {
+        free(use);
+        free(deadline);
+        free(slots);
+        detc_errors_add(errs, DETC_ERR_NOMEM, -1, "%s: out of memory", g->model_name);
+        return -1;
+    }
+    for (int i = 0; i < g->n_tensors; i++)
+        if (g->tensors[i].kind == DETC_TENSOR_CONSTANT)
+            use[i] |= 4;
+    for (int s = 0; s < nn; s++) {
+        detc_node *n = &g->nodes[g->order[s]];
+        bool folded = !m->opts.no_fold && foldable(g, n) && fold_node(m, n);
+        bool konst = !n->invalid && n->op;
+        for (int k = 0; k < n->n_inputs; k++)
+            if (n->inputs[k] >= 0) {
+                use[n->inputs[k]] |= folded ? 2 : 1;
+                konst = konst && (use[n->inputs[k]] & 4);
+            }
+        for (int k = 0; konst && k < n->n_outputs; k++)
+            use[n->outputs[k]] |= 4;
+        deadline[n->index] = konst && !folded ? nn : -1; /* -1: not deferred (or folded) */
+    }
+    /* Latest position of each deferred node: before the first executed node that needs it, directly or
+     * through other deferred nodes (consumers come later in `order`, so one backward pass settles it). */
+    for (int s = nn - 1; s >= 0; s--) {
+        const detc_node *n = &g->nodes[g->order[s]];
+        if (n->folded)
+            continue;
+        int key = deadline[n->index] >= 0 ? deadline[n->index] : s;
+        for (int k = 0; k < n->n_inputs; k++) {
+            int t = n->inputs[k];
+            int p = t >= 0 ? g->tensors[t].producer : -1;
+            if (p >= 0 && deadline[p] > key)
+                deadline[p] = key;
+        }
+    }
+    int ns = 0;
+    for (int s = 0; s < nn; s++) {
+        const detc_node *n = &g->nodes[g->order[s]];
+        if (n->folded)
+            continue;
+        bool deferred = deadline[n->index] >= 0;
+        slots[ns++] = (run_slot){deferred ? deadline[n->index] : s, deferred ? 0 : 1, s, n->index};
+    }
+    qsort(slots, (size_t)ns, sizeof *slots, cmp_run_slot);
+    for (int i = 0; i < ns; i++)
+        g->run_order[i] = slots[i].node;
+    g->n_run = ns;
+    for (int i = 0; i < g->n_tensors; i++) {
+        const detc_tensor *t = &g->tensors[i];
+        if (t->kind == DETC_TENSOR_CONSTANT && !t->folded && (use[i] & 3) == 2 && !t->is_output)
+            g->folded_source_bytes += t->nbytes;
+    }
+    free(use);
+    free(deadline);
+    free(slots);
+    return 0;
+}
+
+/* DETC_FOLD: unset, "1": fold (unless the caller's options say no_fold); "0": never fold. */
+static int read_fold_env(detc_model *m, detc_errors *errs)
+{
+    const char *v = getenv("DETC_FOLD");
+    if (!v || strcmp(v, "1") == 0)
+        return 0;
+    if (strcmp(v, "0") == 0) {
+        m->opts.no_fold = 1;
+        return 0;
+    }
+    detc_errors_add(errs, DETC_ERR_ARG, -1,
+                    "DETC_FOLD='%s' must be 0 (run nodes whose inputs are all constant on every run) or 1 "
+                    "(evaluate them once at load and keep their outputs, the default)",
+                    v);
+    return -1;
+}
+
 static void load_labels(detc_model *m)
 {
     const cJSON *labels = cJSON_GetObjectItemCaseSensitive(m->json, "labels");
@@ -956,12 +1159,14 @@ detc_model *detc_model_load(const char *path, const detc_options *opts, detc_err
                         getenv("DETC_KERNELS"));
         goto fail;
     }
+    if (read_fold_env(m, errs) != 0)
+        goto fail;
     m->pool = detc_threadpool_create(m->opts.threads);
     if (!m->pool) {
         detc_errors_add(errs, DETC_ERR_NOMEM, -1, "cannot create the thread pool");
         goto fail;
     }
-    if (detc_plan_memory(m, errs) != 0)
+    if (fold_constants(m, errs) != 0 || detc_plan_memory(m, errs) != 0)
         goto fail;
     return m;
 fail:
@@ -975,14 +1180,10 @@ void detc_model_free(detc_model *m)
         return;
     detc_pipeline_free(m->pipeline);
     detc_threadpool_destroy(m->pool);
+    unfold(&m->g); /* frees the folded constants and the run order */
     for (int i = 0; i < m->g.n_nodes; i++) {
         detc_node *n = &m->g.nodes[i];
-        if (n->op_data) {
-            if (n->op && n->op->release)
-                n->op->release(n->op_data);
-            else
-                free(n->op_data);
-        }
+        release_op_data(n);
         free(n->inputs);
         free(n->outputs);
     }
@@ -1006,15 +1207,10 @@ void detc_model_free(detc_model *m)
 static void reset_prepared(detc_model *m)
 {
     detc_graph *g = &m->g;
+    unfold(g); /* the folded outputs may depend on input shapes (anchors): computed again below */
     for (int i = 0; i < g->n_nodes; i++) {
         detc_node *n = &g->nodes[i];
-        if (n->op_data) {
-            if (n->op && n->op->release)
-                n->op->release(n->op_data);
-            else
-                free(n->op_data);
-        }
-        n->op_data = NULL;
+        release_op_data(n);
         n->scratch_bytes = 0;
     }
     for (int i = 0; i < g->n_tensors; i++) {
@@ -1039,6 +1235,8 @@ static int reprepare(detc_model *m, detc_errors *errs)
     prepare_nodes(&L);
     size_activations(&L);
     if (errs->count > before)
+        return -1;
+    if (fold_constants(m, errs) != 0)
         return -1;
     return detc_plan_memory(m, errs);
 }

@@ -1,4 +1,5 @@
-/* Memory plan: every activation and every node's scratch buffer gets an offset in one arena. Buffers
+/* Memory plan: every activation and every executed node's scratch buffer gets an offset in one arena
+ * (constants, folded ones included, live outside it). Buffers
  * whose lifetimes (in execution steps) do not overlap may share bytes. Greedy by size, largest first,
  * each at the lowest offset that fits beside the already placed buffers it overlaps in time - the same
  * strategy as TFLite's arena planner, good to within a few percent of optimal on CNNs. */
@@ -37,13 +38,18 @@ static int by_offset(const void *a, const void *b)
 int detc_plan_memory(detc_model *m, detc_errors *errs)
 {
     detc_graph *g = &m->g;
-    int steps = g->n_nodes;
+    /* Steps are the executed nodes only: folded nodes' outputs are constants now (skipped below) and
+     * they need no scratch. */
+    int steps = g->n_run;
     for (int i = 0; i < g->n_tensors; i++) {
-        g->tensors[i].first_step = g->tensors[i].kind == DETC_TENSOR_INPUT ? 0 : steps;
-        g->tensors[i].last_step = g->tensors[i].is_output ? steps : -1;
+        bool input = g->tensors[i].kind == DETC_TENSOR_INPUT;
+        g->tensors[i].first_step = input ? 0 : steps;
+        /* a graph input is written by detc_set_input even when no executed node reads it (only folded
+         * ones, or none): it always gets memory */
+        g->tensors[i].last_step = g->tensors[i].is_output ? steps : input ? 0 : -1;
     }
     for (int s = 0; s < steps; s++) {
-        const detc_node *n = &g->nodes[g->order[s]];
+        const detc_node *n = &g->nodes[g->run_order[s]];
         for (int k = 0; k < n->n_outputs; k++) {
             detc_tensor *t = &g->tensors[n->outputs[k]];
             if (s < t->first_step)
@@ -72,7 +78,7 @@ int detc_plan_memory(detc_model *m, detc_errors *errs)
                               .last = t->last_step, .tensor = i};
     }
     for (int s = 0; s < steps; s++) {
-        const detc_node *n = &g->nodes[g->order[s]];
+        const detc_node *n = &g->nodes[g->run_order[s]];
         if (n->scratch_bytes)
             bufs[nb++] = (buffer){.size = align_up(n->scratch_bytes), .first = s, .last = s, .tensor = -1 - n->index};
     }

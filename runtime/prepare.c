@@ -402,11 +402,14 @@ bool detc_attr_padding(detc_prep *p, int in_h, int in_w, int k_h, int k_w, int s
     int64_t ph = (int64_t)in_h + pads->top + pads->bottom - eff_h;
     int64_t pw = (int64_t)in_w + pads->left + pads->right - eff_w;
     if (ph < 0 || pw < 0) {
+        /* every caller slides the window over input 0 */
+        char desc[600];
+        detc_prep_operand_desc(p, 0, desc, sizeof desc);
         detc_prep_error(p, DETC_ERR_SHAPE,
-                        "the %lldx%lld window (kernel %dx%d, dilation %dx%d) does not fit the %dx%d input with padding "
+                        "the %lldx%lld window (kernel %dx%d, dilation %dx%d) does not fit the %dx%d %s with padding "
                         "[%d, %d, %d, %d]; use a smaller kernel or more padding",
-                        (long long)eff_h, (long long)eff_w, k_h, k_w, d_h, d_w, in_h, in_w, pads->top, pads->left,
-                        pads->bottom, pads->right);
+                        (long long)eff_h, (long long)eff_w, k_h, k_w, d_h, d_w, in_h, in_w, desc, pads->top,
+                        pads->left, pads->bottom, pads->right);
         return false;
     }
     *out_h = (int)(ph / s_h + 1);

@@ -38,7 +38,10 @@ SHARED = os.environ.get("DETC_SHARED", os.path.join(ROOT, "..", "shared"))
 TFLITE = os.path.join(SHARED, "models", "blazeface_short_range", "face_detection_short_range.tflite")
 IMAGES = os.path.join(SHARED, "images")
 PIPELINE = os.path.join(ROOT, "models", "blazeface_pipeline.json")
-ASTRONAUT = os.environ.get("DETC_FACE_IMAGE", "/usr/lib/python3/dist-packages/skimage/data/astronaut.png")
+ASTRONAUT = os.environ.get("DETC_FACE_IMAGE") or next(
+    (p for p in ("/usr/lib/python3/dist-packages/skimage/data/astronaut.png",
+                 os.path.join(ROOT, "tools", "face_photo", "astronaut.png")) if os.path.exists(p)),
+    "/usr/lib/python3/dist-packages/skimage/data/astronaut.png")
 DETC = os.environ.get("DETC_BIN", os.path.join(ROOT, "build", "detc"))
 REQUIRE_REFS = os.environ.get("DETC_REQUIRE_REFS") == "1"
 RAW_TOL = 1e-4

@@ -622,6 +622,8 @@ def test_graph_problems_are_reported_together():
     err = expect_clean_failure(["tf", write("bad.pb", g), "-o", os.path.join(TMP, "b.detc")])
     assert "node 'c' (Conv2D)" in err and "does not match the input's 2 channels" in err, err
     assert "node 'bn' (FusedBatchNorm)" in err and "is_training is true" in err, err
+    # 's' fails only because its inputs did: one summary line, not a cascade of "has no value" messages
+    assert "node 's'" not in err and "(1 node(s) that depend on these were not converted either)" in err, err
     g2 = node("x", "Placeholder", dtype=a_type(DT_FLOAT)) + node("r", "Relu", ["x"])
     expect_clean_failure(["tf", write("noshape.pb", g2), "-o", os.path.join(TMP, "n.detc")],
                          ["node 'x' (Placeholder)", "--input-shape x=1,HEIGHT,WIDTH,3"])

@@ -7,6 +7,8 @@
 
 #include "check.h"
 #include "kernels.h"
+#include "op_harness.h"
+#include "quant.h"
 
 static uint32_t rng = 1;
 static uint32_t next(void)
@@ -81,6 +83,213 @@ static void check_f32_gemm(const detc_kernels *k)
     free(C);
 }
 
+/* Depthwise conv (multiplier 1) on a random NHWC image: a naive TFLite-style reference (sum of
+ * (x - xz) * (w - wz) over the taps inside the input, then detc_qmul_apply from quant.h) against the kernel
+ * fed as ops/depthwise_conv2d.c feeds it (packed tap pairs, folded bias, one pointer per tap, padding
+ * taps at a row of xz). */
+typedef struct {
+    int H, W, C, KH, KW, stride, pad, dil, is_signed, per_channel, zero_weights;
+} dw_case;
+
+static int check_dw_case(const detc_kernels *k, const dw_case *t)
+{
+    const int C = t->C, T = t->KH * t->KW, P = (T + 1) / 2;
+    const int OH = (t->H + 2 * t->pad - t->dil * (t->KH - 1) - 1) / t->stride + 1;
+    const int OW = (t->W + 2 * t->pad - t->dil * (t->KW - 1) - 1) / t->stride + 1;
+    uint8_t *x = malloc((size_t)t->H * t->W * C), *wq = malloc((size_t)T * C), *zero = malloc((size_t)C);
+    uint8_t *out = malloc((size_t)OH * OW * C + 1), *ref = malloc((size_t)OH * OW * C);
+    int16_t *wp = calloc((size_t)P * C * 2, sizeof *wp);
+    int32_t *bias = malloc(sizeof(int32_t) * C), *fbias = malloc(sizeof(int32_t) * C);
+    int32_t *mult = malloc(sizeof(int32_t) * C), *lsh = malloc(sizeof(int32_t) * C), *rsh = malloc(sizeof(int32_t) * C);
+    const uint8_t **taps = malloc(sizeof *taps * (size_t)OW * 2 * P);
+    int lo = t->is_signed ? -128 : 0, hi = t->is_signed ? 127 : 255;
+    int32_t xz = lo + (int32_t)(next() % 256), wz = t->is_signed ? 0 : (int32_t)(next() % 256);
+    int32_t oz = lo + (int32_t)(next() % 256), amin = lo + (int32_t)(next() % 40), amax = hi - (int32_t)(next() % 40);
+    for (int i = 0; i < t->H * t->W * C; i++)
+        x[i] = (uint8_t)next();
+    for (int i = 0; i < T * C; i++)
+        wq[i] = t->zero_weights ? (uint8_t)wz : (uint8_t)next();
+    memset(zero, (uint8_t)xz, (size_t)C);
+    detc_qmul q0 = {0, 0};
+    for (int c = 0; c < C; c++) {
+        /* multipliers in [2^30, 2^31) with shifts from -31 to +2; biases small, or anywhere in int32 when
+         * the weights are all zero (the accumulator is then the bias: requantization of extreme values) */
+        detc_qmul q = {(int32_t)((1u << 30) + (next() % (1u << 30))), -(int)(next() % 34) + 2};
+        if (c == 0 || t->per_channel)
+            q0 = q;
+        q = q0;
+        mult[c] = q.multiplier;
+        lsh[c] = q.shift > 0 ? q.shift : 0;
+        rsh[c] = q.shift > 0 ? 0 : -q.shift;
+        bias[c] = t->zero_weights ? (int32_t)next() : (int32_t)(next() % 200001) - 100000;
+        if (t->zero_weights && c < 4)
+            bias[c] = c == 0 ? INT32_MIN : c == 1 ? INT32_MAX : c == 2 ? -1 : 0;
+        int64_t sum = 0;
+        for (int tp = 0; tp < T; tp++) {
+            int32_t v = (t->is_signed ? (int32_t)(int8_t)wq[tp * C + c] : (int32_t)wq[tp * C + c]) - wz;
+            wp[((tp / 2) * C + c) * 2 + tp % 2] = (int16_t)v;
+            sum += v;
+        }
+        fbias[c] = (int32_t)(bias[c] - (int64_t)xz * sum);
+    }
+    detc_dwconv_q8_params prm = {.channels = C, .tap_pairs = P, .is_signed = t->is_signed, .w = wp, .bias = fbias,
+                                 .mult = mult, .lshift = lsh, .rshift = rsh, .out_zp = oz, .act_min = amin,
+                                 .act_max = amax};
+#define XV(v) (t->is_signed ? (int32_t)(int8_t)(v) : (int32_t)(v))
+    for (int oy = 0; oy < OH; oy++)
+        for (int ox = 0; ox < OW; ox++)
+            for (int c = 0; c < C; c++) {
+                int64_t acc = bias[c];
+                for (int ky = 0; ky < t->KH; ky++)
+                    for (int kx = 0; kx < t->KW; kx++) {
+                        int iy = oy * t->stride - t->pad + ky * t->dil, ix = ox * t->stride - t->pad + kx * t->dil;
+                        if (iy >= 0 && iy < t->H && ix >= 0 && ix < t->W)
+                            acc += (int64_t)(XV(x[(iy * t->W + ix) * C + c]) - xz) *
+                                   (XV(wq[(ky * t->KW + kx) * C + c]) - wz);
+                    }
+                detc_qmul q = {mult[c], lsh[c] - rsh[c]};
+                int32_t v = detc_qmul_apply((int32_t)acc, q) + oz;
+                ref[(oy * OW + ox) * C + c] = (uint8_t)(v < amin ? amin : v > amax ? amax : v);
+            }
+    int bad = 0;
+    out[OH * OW * C] = 0xa5; /* guard byte */
+    for (int oy = 0; oy < OH; oy++) {
+        const uint8_t **q = taps;
+        for (int ox = 0; ox < OW; ox++) {
+            for (int ky = 0; ky < t->KH; ky++)
+                for (int kx = 0; kx < t->KW; kx++) {
+                    int iy = oy * t->stride - t->pad + ky * t->dil, ix = ox * t->stride - t->pad + kx * t->dil;
+                    *q++ = iy >= 0 && iy < t->H && ix >= 0 && ix < t->W ? x + (iy * t->W + ix) * C : zero;
+                }
+            if (T % 2)
+                *q++ = zero;
+        }
+        k->dwconv_q8(&prm, OW, taps, out + oy * OW * C);
+    }
+    for (int i = 0; i < OH * OW * C; i++)
+        bad += out[i] != ref[i];
+    bad += out[OH * OW * C] != 0xa5;
+#undef XV
+    free(x);
+    free(wq);
+    free(zero);
+    free(out);
+    free(ref);
+    free(wp);
+    free(bias);
+    free(fbias);
+    free(mult);
+    free(lsh);
+    free(rsh);
+    free(taps);
+    return bad;
+}
+
+static void check_dwconv(const detc_kernels *k)
+{
+    static const int Cs[] = {1, 3, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 40, 64, 100, 129};
+    int bad_cases = 0, cases = 0;
+    for (size_t ic = 0; ic < sizeof Cs / sizeof Cs[0]; ic++)
+        for (int variant = 0; variant < 12; variant++) {
+            dw_case t = {.C = Cs[ic],
+                         .H = 1 + (int)(next() % 9),
+                         .W = 1 + (int)(next() % 11),
+                         .KH = variant % 4 == 3 ? 1 + (int)(next() % 5) : 3,
+                         .KW = variant % 4 == 3 ? 1 + (int)(next() % 5) : 3,
+                         .stride = 1 + variant % 2,
+                         .pad = (int)(next() % 3),
+                         .dil = variant == 7 ? 2 : 1,
+                         .is_signed = (variant / 2) % 2,
+                         .per_channel = variant >= 4 && (variant / 2) % 2,
+                         .zero_weights = variant >= 8 && variant < 10};
+            int span_h = t.dil * (t.KH - 1) + 1, span_w = t.dil * (t.KW - 1) + 1;
+            if (t.H + 2 * t.pad < span_h)
+                t.H = span_h;
+            if (t.W + 2 * t.pad < span_w)
+                t.W = span_w;
+            int bad = check_dw_case(k, &t);
+            if (bad)
+                printf("  %s dwconv_q8: C %d, %dx%d input, %dx%d kernel, stride %d, pad %d, dilation %d, %s%s: "
+                       "%d wrong\n",
+                       k->name, t.C, t.H, t.W, t.KH, t.KW, t.stride, t.pad, t.dil, t.is_signed ? "i8" : "u8",
+                       t.zero_weights ? " (zero weights, extreme biases)" : "", bad);
+            bad_cases += bad != 0;
+            cases++;
+        }
+    CHECK(bad_cases == 0, "%s dwconv_q8: %d wrong of %d cases", k->name, bad_cases, cases);
+}
+
+/* The depthwise op itself on its dwconv_q8 path with i8 per-channel weights (the op fixtures in
+ * test_ops_quantized.c reach that path with u8 only): 37 channels, 3x3, stride 2, SAME padding, a non-zero
+ * input zero point (folded into the bias), against the same naive reference, 1 and 2 threads, portable and
+ * best kernels. */
+static void check_dw_op_i8(void)
+{
+    enum { H = 9, W = 8, C = 37, OH = 5, OW = 4 };
+    static int8_t x[H * W * C], w[9 * C];
+    static int32_t bias[C], zps[C];
+    static float wscale[C];
+    const float xs = 0.05f, os = 0.11f;
+    const int32_t xz = -7, oz = 3;
+    for (int i = 0; i < H * W * C; i++)
+        x[i] = (int8_t)next();
+    for (int i = 0; i < 9 * C; i++)
+        w[i] = (int8_t)(next() % 255 - 127);
+    for (int c = 0; c < C; c++) {
+        bias[c] = (int32_t)(next() % 20001) - 10000;
+        wscale[c] = 0.001f + 0.0001f * (float)c;
+        zps[c] = 0;
+    }
+    /* SAME, stride 2: total padding (OH-1)*2 + 3 - H = 2 rows (top 1), (OW-1)*2 + 3 - W = 1 column (left 0) */
+    uint8_t ref[OH * OW * C];
+    for (int oy = 0; oy < OH; oy++)
+        for (int ox = 0; ox < OW; ox++)
+            for (int c = 0; c < C; c++) {
+                int64_t acc = bias[c];
+                for (int ky = 0; ky < 3; ky++)
+                    for (int kx = 0; kx < 3; kx++) {
+                        int iy = oy * 2 - 1 + ky, ix = ox * 2 + kx;
+                        if (iy >= 0 && iy < H && ix >= 0 && ix < W)
+                            acc += (int64_t)(x[(iy * W + ix) * C + c] - xz) * w[(ky * 3 + kx) * C + c];
+                    }
+                detc_qmul q;
+                detc_qmul_from_double((double)xs * (double)wscale[c] / (double)os, &q);
+                int32_t v = detc_qmul_apply((int32_t)acc, q) + oz;
+                ref[(oy * OW + ox) * C + c] = (uint8_t)(int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
+            }
+    static const int32_t xd[4] = {1, H, W, C}, wd[4] = {1, 3, 3, C}, bd[1] = {C};
+    for (int threads = 1; threads <= 2; threads++)
+        for (int best = 0; best < 2; best++) {
+            oh_case c;
+            oh_init(&c, "depthwise_conv2d", "{\"stride\": [2, 2], \"padding\": \"same\"}");
+            c.kernels = best ? NULL : "portable";
+            int ti = oh_input(&c, DETC_I8, 4, xd, x, false);
+            int tw = oh_input(&c, DETC_I8, 4, wd, w, true);
+            int tb = oh_input(&c, DETC_I32, 1, bd, bias, true);
+            int to = oh_output(&c, DETC_I8);
+            oh_quant1(&c, ti, xs, xz);
+            oh_quant(&c, tw, C, 3, wscale, zps);
+            float bscale[C];
+            for (int k = 0; k < C; k++)
+                bscale[k] = xs * wscale[k];
+            oh_quant(&c, tb, C, 0, bscale, zps);
+            oh_quant1(&c, to, os, oz);
+            bool ok = oh_prepare(&c);
+            if (!ok)
+                oh_print_errors(&c);
+            int bad = -1;
+            if (ok && oh_eval(&c, threads) == DETC_OK) {
+                const uint8_t *got = oh_data(&c, to);
+                bad = 0;
+                for (int i = 0; i < OH * OW * C; i++)
+                    bad += got[i] != ref[i];
+            }
+            CHECK(bad == 0, "depthwise op i8 per-channel M=1 (%d thread(s), %s kernels): %d wrong of %d", threads,
+                  best ? "best" : "portable", bad, OH * OW * C);
+            oh_free(&c);
+        }
+}
+
 int main(void)
 {
     static const char *names[] = {"portable", "avx2", "avx512vnni", "blas", "neon", "auto"};
@@ -93,7 +302,9 @@ int main(void)
         printf("kernels '%s' -> %s\n", names[i], k->name);
         check_int_gemms(k);
         check_f32_gemm(k);
+        check_dwconv(k);
     }
+    check_dw_op_i8();
     CHECK(detc_kernels_select("no-such-table") == NULL, "unknown table names are refused");
     return check_summary("test_kernels");
 }

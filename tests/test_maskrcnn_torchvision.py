@@ -22,8 +22,10 @@ its ops exist; a stage whose ops `detc validate` reports unknown is skipped, nam
            (stored mode: rpn_proposals and box_detections, whose inputs are stored whole)
   chained  the graph from the image as far as detc's ops go, every stage output compared
   preprocess  `detc run MODEL --image` (the maskrcnn pipeline's input) against torchvision's input
-  detect   `detc detect --json --threshold 0.000001` (all the graph returns): boxes in original pixels, scores, labels, pasted masks
+  detect   `detc detect --json --threshold 0` (all the graph returns): boxes in original pixels, scores, labels, pasted masks
   mAP      detc and torchvision on the 40 val images, bbox and segm, tools/coco_eval.py
+  threshold  `detc detect --threshold 0 / 0.3 / 0.5` and no option: detections per image equal
+           torchvision's with score >= T (0 means 0, not "the default 0.5")
   r50      (live only) torchvision's maskrcnn_resnet50_fpn with seeded random weights at size 320 on
            a 200x300 picture: the whole graph and `detc detect` (resize, scale-back, pasting)
 Tolerances: feature maps |a-b| <= 1e-3*|b| + 1e-4*max|b|; scores 1e-4; boxes IoU >= 0.999 (same
@@ -449,9 +451,8 @@ def preprocess(model, ref, tag, image):
 def detect_json(model, images, out):
     if UNKNOWN:
         raise Skip("the full model needs ops detc does not have yet: %s" % ", ".join(sorted(UNKNOWN)))
-    # every detection the graph returns (box_detections keeps scores > 0.05); detect's --threshold 0
-    # means "the default" for the maskrcnn pipeline, so ask for a tiny positive one
-    rc, so, err = sh([DETC, "detect", model] + images + ["--json", out, "--threshold", "0.000001", "--threads",
+    # every detection the graph returns (box_detections keeps scores > 0.05): --threshold 0
+    rc, so, err = sh([DETC, "detect", model] + images + ["--json", out, "--threshold", "0", "--threads",
                                                         str(min(4, os.cpu_count() or 1))])
     if rc != 0:
         msg = (err or so).strip()
@@ -512,6 +513,48 @@ def map_stage(model, tv_results):
             if abs(a - b) > 0.002:
                 raise AssertionError("; ".join(out) + ": differ by more than 0.2 points")
         return "; ".join(out)
+    return fn
+
+
+def threshold_stage(model, tv_results):
+    """`detc detect --threshold T` returns exactly torchvision's detections with score >= T: T = 0 all of
+    them (an explicit 0 is not "unset"), T = 0.3 and 0.5 fewer, no option the default 0.5. On val
+    images where torchvision has scores below 0.3 and none within 1e-3 of a threshold, so that each
+    count differs from the others."""
+    def fn():
+        if UNKNOWN:
+            raise Skip("the full model needs ops detc does not have yet: %s" % ", ".join(sorted(UNKNOWN)))
+        gt = json.load(open(GT))
+        files = {im["id"]: im["file_name"] for im in gt["images"]}
+        scores = {}
+        for d in json.load(open(tv_results)):
+            scores.setdefault(d["image_id"], []).append(d["score"])
+        thrs = (0.3, 0.5)
+        picked = [i for i in sorted(scores)
+                  if min(scores[i]) < 0.3 and max(scores[i]) >= 0.5
+                  and all(abs(v - t) > 1e-3 for v in scores[i] for t in thrs)][:3]
+        if not picked:
+            raise Skip("torchvision has no val image with scores both below 0.3 and above 0.5 (nothing to tell "
+                       "the thresholds apart)")
+        paths = [os.path.join(VAL, os.path.basename(files[i])) for i in picked]
+        notes = []
+        for opt, thr in ((["--threshold", "0"], 0.0), (["--threshold", "0.3"], 0.3), (["--threshold", "0.5"], 0.5),
+                         ([], 0.5)):
+            out = os.path.join(TMP, "thr_%s.json" % ("_".join(opt) or "default"))
+            rc, so, err = sh([DETC, "detect", model] + paths + ["--json", out] + opt)
+            if rc != 0:
+                raise AssertionError("detc detect %s failed (exit %d): %s" % (" ".join(opt), rc, (err or so)[-800:]))
+            js = json.load(open(out))
+            got = [len(im["detections"]) for im in js["images"]]
+            want = [sum(1 for v in scores[i] if v >= thr) for i in picked]
+            low = [min((d["score"] for d in im["detections"]), default=1.0) for im in js["images"]]
+            if got != want:
+                raise AssertionError("detect %s: %s detections per image, torchvision has %s with score >= %g"
+                                     % (" ".join(opt) or "(no --threshold)", got, want, thr))
+            if any(v < thr for v in low):
+                raise AssertionError("detect %s returned a score below %g" % (" ".join(opt), thr))
+            notes.append("%s: %s" % (" ".join(opt) or "default", got))
+        return "%d images; detections per image %s" % (len(picked), "; ".join(notes))
     return fn
 
 
@@ -633,6 +676,7 @@ def main():
         r.report("%s preprocess" % im, preprocess(model, ref, im, png))
         r.report("%s detect" % im, detect_stage(model, ref, im, png))
     r.report("mAP on the 40 val images", map_stage(model, os.path.join(base, "tv_results.json")))
+    r.report("detect --threshold 0 / 0.3 / 0.5 / default", threshold_stage(model, os.path.join(base, "tv_results.json")))
     r.report("random ResNet-50 chained + detect", r50_stage())
     if not os.environ.get("DETC_KEEP_TMP"):
         shutil.rmtree(TMP, ignore_errors=True)   # sub-models and dumps (hundreds of MB); keep with DETC_KEEP_TMP=1

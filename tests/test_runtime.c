@@ -1,12 +1,20 @@
-/* Runtime building blocks: dtype facts, f16 conversion, TFLite fixed-point arithmetic, thread pool.
+/* Runtime building blocks: dtype facts, f16 conversion, TFLite fixed-point arithmetic, thread pool,
+ * load-time constant folding.
  * References: IEEE-754 bit patterns worked out by hand; TFLite's documented QuantizeMultiplier values;
- * exact integer arithmetic in 128-bit-free form (int64 with round-half-away) for requantization. */
+ * exact integer arithmetic in 128-bit-free form (int64 with round-half-away) for requantization;
+ * folding: the same graph loaded unfolded (detc_options.no_fold, DETC_FOLD=0) and values computed here. */
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
+#include "detc.h"
 #include "dtype.h"
+#include "pipeline.h"
 #include "quant.h"
 #include "threadpool.h"
 
@@ -131,11 +139,266 @@ static void test_threadpool(void)
     CHECK(hits[0] == 1 && hits[2] == 1, "NULL pool runs inline");
 }
 
+/* ---- load-time constant folding ----
+ * Graph (x f32 [B,8,8,4] graph input, wq u8 [1,8,8,4] the only constant, scale 0.5 zero point 10):
+ *   0 deq   cast  wq -> wf (f32)          \
+ *   1 req   cast  wf -> wi (i8, 0.25, 0)   | constant-only: folded
+ *   2 deq2  cast  wi -> w2 (f32)           |
+ *   3 sum   add   wf, w2 -> c              /
+ *   4 addx  add   x, c -> y                  executed
+ *   5 sig   logistic y -> out                executed
+ *   6 anc   anchors feat, img -> boxes       shape-only inputs (two graph inputs): folded
+ * so out = sigmoid(x + 2 wf) with wf = 0.5 (q - 10) (wi = 2 wf exactly, no clamping), and boxes are
+ * torchvision anchors for size 8, ratio 1 on a [1,4,4,1] map of a [1,16,16,1] image (stride 4). */
+#define FOLD_ELEMS 256
+
+static bool write_fold_model(const char *path)
+{
+    static const char json[] =
+        "{\"format\":\"detc\",\"version\":1,\"name\":\"fold\",\"inputs\":[\"x\",\"feat\",\"img\"],"
+        "\"outputs\":[\"out\",\"boxes\"],\"tensors\":["
+        "{\"name\":\"x\",\"dtype\":\"f32\",\"shape\":[1,8,8,4]},"
+        "{\"name\":\"feat\",\"dtype\":\"f32\",\"shape\":[1,4,4,1]},"
+        "{\"name\":\"img\",\"dtype\":\"f32\",\"shape\":[1,16,16,1]},"
+        "{\"name\":\"wq\",\"dtype\":\"u8\",\"shape\":[1,8,8,4],\"offset\":0,\"length\":256,"
+        "\"quant\":{\"scale\":[0.5],\"zero_point\":[10],\"axis\":-1}},"
+        "{\"name\":\"wf\",\"dtype\":\"f32\"},"
+        "{\"name\":\"wi\",\"dtype\":\"i8\",\"quant\":{\"scale\":[0.25],\"zero_point\":[0],\"axis\":-1}},"
+        "{\"name\":\"w2\",\"dtype\":\"f32\"},{\"name\":\"c\",\"dtype\":\"f32\"},"
+        "{\"name\":\"y\",\"dtype\":\"f32\"},{\"name\":\"out\",\"dtype\":\"f32\"},"
+        "{\"name\":\"boxes\",\"dtype\":\"f32\"}],"
+        "\"nodes\":["
+        "{\"name\":\"deq\",\"op\":\"cast\",\"inputs\":[\"wq\"],\"outputs\":[\"wf\"],\"attrs\":{\"to\":\"f32\"}},"
+        "{\"name\":\"req\",\"op\":\"cast\",\"inputs\":[\"wf\"],\"outputs\":[\"wi\"],\"attrs\":{\"to\":\"i8\"}},"
+        "{\"name\":\"deq2\",\"op\":\"cast\",\"inputs\":[\"wi\"],\"outputs\":[\"w2\"],\"attrs\":{\"to\":\"f32\"}},"
+        "{\"name\":\"sum\",\"op\":\"add\",\"inputs\":[\"wf\",\"w2\"],\"outputs\":[\"c\"]},"
+        "{\"name\":\"addx\",\"op\":\"add\",\"inputs\":[\"x\",\"c\"],\"outputs\":[\"y\"]},"
+        "{\"name\":\"sig\",\"op\":\"logistic\",\"inputs\":[\"y\"],\"outputs\":[\"out\"]},"
+        "{\"name\":\"anc\",\"op\":\"anchors\",\"inputs\":[\"feat\",\"img\"],\"outputs\":[\"boxes\"],"
+        "\"attrs\":{\"sizes\":[8],\"aspect_ratios\":[1]}}]}";
+    uint8_t data[FOLD_ELEMS];
+    for (int i = 0; i < FOLD_ELEMS; i++)
+        data[i] = (uint8_t)(i % 40);
+    uint32_t jl = (uint32_t)strlen(json);
+    uint64_t data_off = (32u + jl + 63u) / 64u * 64u, data_len = sizeof data;
+    uint8_t header[32] = {'D', 'E', 'T', 'C', 'M', 'O', 'D', 'L', 1, 0, 0, 0};
+    for (int i = 0; i < 4; i++)
+        header[12 + i] = (uint8_t)(jl >> (8 * i));
+    for (int i = 0; i < 8; i++) {
+        header[16 + i] = (uint8_t)(data_off >> (8 * i));
+        header[24 + i] = (uint8_t)(data_len >> (8 * i));
+    }
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return false;
+    bool ok = fwrite(header, 1, 32, f) == 32 && fwrite(json, 1, jl, f) == jl;
+    for (uint64_t p = 32u + jl; ok && p < data_off; p++)
+        ok = fputc(0, f) != EOF;
+    ok = ok && fwrite(data, 1, sizeof data, f) == sizeof data;
+    return fclose(f) == 0 && ok;
+}
+
+typedef struct {
+    int calls;
+    int seen[8];
+} fold_observer;
+
+static int count_nodes(detc_model *m, int node, void *user)
+{
+    (void)m;
+    fold_observer *o = user;
+    o->calls++;
+    if (node >= 0 && node < 8)
+        o->seen[node]++;
+    return 0;
+}
+
+static detc_model *load_fold(const char *path, int no_fold, detc_errors *errs)
+{
+    detc_options opts = {.threads = 2, .no_fold = no_fold};
+    detc_errors_init(errs);
+    detc_model *m = detc_model_load(path, &opts, errs);
+    for (int i = 0; i < errs->count; i++)
+        printf("  load: %s\n", errs->items[i].message);
+    return m;
+}
+
+/* Runs with x[i] = (i % 7) * 0.25 - 1 on `batch` images; out copied to `out`, observer counts kept. */
+static bool run_fold(detc_model *m, int batch, float *out, fold_observer *obs)
+{
+    static float x[2 * FOLD_ELEMS];
+    for (int i = 0; i < batch * FOLD_ELEMS; i++)
+        x[i] = (float)(i % 7) * 0.25f - 1.0f;
+    detc_errors errs;
+    detc_errors_init(&errs);
+    int64_t dims[4] = {batch, 8, 8, 4};
+    int rc = detc_set_input(m, detc_find_tensor(m, "x"), "f32", 4, dims, x, sizeof(float) * batch * FOLD_ELEMS,
+                            &errs);
+    if (rc == 0)
+        rc = detc_run(m, count_nodes, obs, &errs);
+    for (int i = 0; i < errs.count; i++)
+        printf("  run: %s\n", errs.items[i].message);
+    detc_errors_free(&errs);
+    if (rc != 0)
+        return false;
+    memcpy(out, detc_tensor_data(m, detc_find_tensor(m, "out")), sizeof(float) * batch * FOLD_ELEMS);
+    return true;
+}
+
+static void test_constant_folding(void)
+{
+    char path[] = "/tmp/detc_test_fold_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0 && write_fold_model(path), "write the folding test model");
+    if (fd < 0)
+        return;
+    close(fd);
+    detc_errors e1, e0;
+    detc_model *mf = load_fold(path, 0, &e1), *mu = load_fold(path, 1, &e0);
+    CHECK(mf && mu, "the folding model loads folded and unfolded");
+    if (!mf || !mu)
+        goto done;
+    detc_model_info fi, ui;
+    detc_model_get_info(mf, &fi);
+    detc_model_get_info(mu, &ui);
+    CHECK(fi.n_folded == 5 && ui.n_folded == 0, "5 nodes folded (4 constant + anchors), none with no_fold: %d, %d",
+          fi.n_folded, ui.n_folded);
+    /* wf, w2, c f32 (1 KiB each), wi i8 (256 B), boxes 16 x 4 f32 (256 B); the only source: wq (256 B) */
+    CHECK(fi.folded_bytes == 3 * 1024 + 256 + 256 && ui.folded_bytes == 0, "folded bytes %zu",
+          fi.folded_bytes);
+    CHECK(fi.folded_source_bytes == 256 && fi.constant_bytes == 256, "folded source bytes %zu of %zu",
+          fi.folded_source_bytes, fi.constant_bytes);
+    CHECK(fi.arena_bytes < ui.arena_bytes, "the arena shrinks when folding: %zu < %zu", fi.arena_bytes,
+          ui.arena_bytes);
+    /* folded: x, y, out and the two shape-only inputs (each rounded to 64 B) at most, nothing of wf..c */
+    CHECK(fi.arena_bytes <= 3 * 1024 + 64 + 1024, "folded arena %zu holds only x, y, out, feat, img",
+          fi.arena_bytes);
+    for (int n = 0; n < 7; n++) {
+        detc_node_info a, b;
+        detc_node_get_info(mf, n, &a);
+        detc_node_get_info(mu, n, &b);
+        bool want = n <= 3 || n == 6;
+        CHECK(a.folded == want && !b.folded, "node %d '%s' folded=%d (expected %d), unfolded model %d", n, a.name,
+              a.folded, want, b.folded);
+    }
+    const char *folded_names[] = {"wf", "wi", "w2", "c", "boxes"};
+    for (int k = 0; k < 5; k++) {
+        detc_tensor_info t;
+        int idx = detc_find_tensor(mf, folded_names[k]);
+        CHECK(detc_tensor_get_info(mf, idx, &t) == 0 && t.is_folded && t.is_constant && t.producer >= 0 &&
+                  detc_tensor_data(mf, idx) != NULL,
+              "'%s' is a folded constant with data before any run", folded_names[k]);
+        CHECK(detc_tensor_get_info(mu, detc_find_tensor(mu, folded_names[k]), &t) == 0 && !t.is_folded &&
+                  !t.is_constant,
+              "'%s' stays an activation unfolded", folded_names[k]);
+    }
+    const float *wf = detc_tensor_data(mf, detc_find_tensor(mf, "wf"));
+    const float *c = detc_tensor_data(mf, detc_find_tensor(mf, "c"));
+    int bad = 0;
+    for (int i = 0; i < FOLD_ELEMS; i++)
+        bad += wf[i] != 0.5f * (float)(i % 40 - 10) || c[i] != 2.0f * wf[i];
+    CHECK(bad == 0, "folded constants hold the dequantized values (%d wrong)", bad);
+
+    static float of[FOLD_ELEMS], ou[FOLD_ELEMS];
+    fold_observer obf = {0}, obu = {0};
+    CHECK(run_fold(mf, 1, of, &obf) && run_fold(mu, 1, ou, &obu), "both run");
+    CHECK(obf.calls == 2 && obf.seen[4] == 1 && obf.seen[5] == 1, "folded model executes only addx and sig (%d calls)",
+          obf.calls);
+    CHECK(obu.calls == 7, "unfolded model executes all 7 nodes (%d calls)", obu.calls);
+    int diff = 0, far = 0;
+    for (int i = 0; i < FOLD_ELEMS; i++) {
+        float x = (float)(i % 7) * 0.25f - 1.0f, wv = 0.5f * (float)(i % 40 - 10);
+        double ref = 1.0 / (1.0 + exp(-((double)x + 2.0 * wv)));
+        diff += memcmp(&of[i], &ou[i], sizeof of[i]) != 0;
+        far += !(fabs(of[i] - ref) <= 1e-6);
+    }
+    CHECK(diff == 0, "folded and unfolded outputs are bit-identical (%d differ)", diff);
+    CHECK(far == 0, "outputs equal sigmoid(x + 2 wf) within 1e-6 (%d off)", far);
+    const float *bf = detc_tensor_data(mf, detc_find_tensor(mf, "boxes"));
+    const float *bu = detc_tensor_data(mu, detc_find_tensor(mu, "boxes"));
+    CHECK(memcmp(bf, bu, 16 * 4 * sizeof(float)) == 0, "folded anchors equal the executed ones");
+    CHECK(bf[5 * 4 + 0] == 4.0f - 4.0f && bf[5 * 4 + 1] == 4.0f - 4.0f && bf[15 * 4 + 3] == 12.0f + 4.0f,
+          "anchor 5 at (4, 4) and anchor 15 at (12, 12), stride 4");
+
+    /* a shape-only graph input read by no executed node still takes input */
+    static float img[16 * 16];
+    int64_t idims[4] = {1, 16, 16, 1};
+    detc_errors ie;
+    detc_errors_init(&ie);
+    CHECK(detc_set_input(mf, detc_find_tensor(mf, "img"), "f32", 4, idims, img, sizeof img, &ie) == 0,
+          "set_input on an input only folded nodes read");
+    detc_errors_free(&ie);
+
+    /* new input shapes: prepare runs again and the folded nodes are evaluated again for them */
+    detc_errors se;
+    detc_errors_init(&se);
+    int64_t x2[4] = {2, 8, 8, 4}, f2[4] = {1, 2, 2, 1};
+    CHECK(detc_model_set_input_shape(mf, detc_find_tensor(mf, "x"), 4, x2, &se) == 0 &&
+              detc_model_set_input_shape(mf, detc_find_tensor(mf, "feat"), 4, f2, &se) == 0,
+          "new input shapes accepted");
+    detc_errors_free(&se);
+    detc_model_get_info(mf, &fi);
+    CHECK(fi.n_folded == 5, "still 5 folded nodes after a new shape (%d)", fi.n_folded);
+    static float o2[2 * FOLD_ELEMS];
+    obf = (fold_observer){0};
+    CHECK(run_fold(mf, 2, o2, &obf) && obf.calls == 2, "runs with batch 2, 2 nodes executed");
+    CHECK(memcmp(o2, of, sizeof of) == 0 && memcmp(o2 + FOLD_ELEMS, of, sizeof of) != 0,
+          "batch 2: image 0 as before (image 1 has other x values)");
+    detc_tensor_info bt;
+    detc_tensor_get_info(mf, detc_find_tensor(mf, "boxes"), &bt);
+    bf = detc_tensor_data(mf, detc_find_tensor(mf, "boxes"));
+    CHECK(bt.is_folded && bt.rank == 2 && bt.dims[0] == 4 && bf[3 * 4 + 0] == 8.0f - 4.0f &&
+              bf[3 * 4 + 3] == 8.0f + 4.0f,
+          "anchors folded again for the 2x2 map: stride 8");
+
+    /* DETC_FOLD=0 turns folding off for every load; other values are refused */
+    detc_errors ee;
+    setenv("DETC_FOLD", "0", 1);
+    detc_model *me = load_fold(path, 0, &ee);
+    detc_model_info ei;
+    if (me)
+        detc_model_get_info(me, &ei);
+    CHECK(me && ei.n_folded == 0 && ei.arena_bytes == ui.arena_bytes, "DETC_FOLD=0 loads unfolded");
+    detc_model_free(me);
+    detc_errors_free(&ee);
+    setenv("DETC_FOLD", "yes", 1);
+    detc_errors_init(&ee);
+    detc_options opts = {0};
+    me = detc_model_load(path, &opts, &ee);
+    CHECK(!me && ee.count == 1 && ee.items[0].code == DETC_ERR_ARG && strstr(ee.items[0].message, "DETC_FOLD='yes'"),
+          "DETC_FOLD=yes is refused");
+    detc_model_free(me);
+    detc_errors_free(&ee);
+    unsetenv("DETC_FOLD");
+done:
+    detc_model_free(mf);
+    detc_model_free(mu);
+    detc_errors_free(&e1);
+    detc_errors_free(&e0);
+    unlink(path);
+}
+
+/* detect's threshold: 0 or absent = the model's default, negative = everything, NaN = default. */
+static void test_score_threshold(void)
+{
+    detc_detect_options o = {0};
+    CHECK(detc_score_threshold(NULL, 0.5f) == 0.5f, "no options: the default");
+    CHECK(detc_score_threshold(&o, 0.25f) == 0.25f, "threshold 0: the default");
+    o.threshold = 0.7f;
+    CHECK(detc_score_threshold(&o, 0.5f) == 0.7f, "a positive threshold is used as given");
+    o.threshold = -1.0f;
+    CHECK(isinf(detc_score_threshold(&o, 0.5f)) && detc_score_threshold(&o, 0.5f) < 0, "negative: keep all");
+    o.threshold = NAN;
+    CHECK(detc_score_threshold(&o, 0.5f) == 0.5f, "NaN: the default");
+}
+
 int main(void)
 {
+    test_score_threshold();
     test_dtype_table();
     test_f16();
     test_quant();
     test_threadpool();
+    test_constant_folding();
     return check_summary("test_runtime");
 }

@@ -2,17 +2,20 @@
 # Installs what the two reference runners need (see tools/README.md). Idempotent; Debian 12, as root.
 #   tools/tflite_ref/run.mjs : Node.js >= 18 and npm, then the pinned npm package in tools/tflite_ref
 #   tools/armnn_ref.py       : Debian's Arm NN 20.08 (pyarmnn, TFLite parser, CpuRef backend) and numpy
-# Usage: sh tools/install-reference-runners.sh [--no-armnn] [--no-tflite]
+#   tools/face_photo/astronaut.png: a photo with a face for tests/test_blazeface.py (from a Debian package)
+# Usage: sh tools/install-reference-runners.sh [--no-armnn] [--no-tflite] [--no-face-photo]
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 want_armnn=1
 want_tflite=1
+want_face=1
 for arg in "$@"; do
     case "$arg" in
         --no-armnn) want_armnn=0 ;;
         --no-tflite) want_tflite=0 ;;
-        *) echo "usage: $0 [--no-armnn] [--no-tflite]" >&2; exit 2 ;;
+        --no-face-photo) want_face=0 ;;
+        *) echo "usage: $0 [--no-armnn] [--no-tflite] [--no-face-photo]" >&2; exit 2 ;;
     esac
 done
 
@@ -62,6 +65,26 @@ if [ "$want_tflite" -eq 1 ]; then
         # The project .npmrc (legacy-peer-deps=true) keeps npm from pulling tfjs-core, a peer the
         # runner does not use.
         npm ci --no-audit --no-fund
+    fi
+fi
+
+# A photo with a human face for the BlazeFace test (the shared photos have none): scikit-image's
+# public-domain NASA portrait, taken out of Debian's python3-skimage package without installing it
+# and its dependencies.
+if [ "$want_face" -eq 1 ]; then
+    face="$here/face_photo/astronaut.png"
+    if [ -f /usr/lib/python3/dist-packages/skimage/data/astronaut.png ] || [ -f "$face" ]; then
+        echo "install-reference-runners: face photo already present"
+    else
+        tmp=$(mktemp -d)
+        chown _apt "$tmp" 2>/dev/null || true # apt downloads as its own user when it can
+        (cd "$tmp" && apt-get download -q python3-skimage)
+        mkdir -p "$here/face_photo"
+        dpkg-deb --fsys-tarfile "$tmp"/python3-skimage_*.deb |
+            tar -xO ./usr/lib/python3/dist-packages/skimage/data/astronaut.png > "$face.part"
+        mv "$face.part" "$face"
+        rm -rf "$tmp"
+        echo "install-reference-runners: wrote $face"
     fi
 fi
 

@@ -9,10 +9,18 @@ to a detc op into a .detc model plus NHWC inputs and expected outputs:
     Conv (incl. pads/strides/dilations/auto_pad; group 1 -> conv2d, depthwise -> depthwise_conv2d; 1-D as
     2-D with H = 1), MaxPool / AveragePool (ceil_mode as extra end padding, count_include_pad),
     Add / Mul (numpy broadcasting, also opset-1 `broadcast`/`axis`), Pad (constant 0), Relu, Softmax
-    (opset < 13 flattens at `axis`: reshape + softmax + reshape), Sigmoid (logistic).
+    (opset < 13 flattens at `axis`: reshape + softmax + reshape), Sigmoid (logistic),
+    NonMaxSuppression (non_max_suppression; its max_output_boxes_per_class / iou_threshold /
+    score_threshold inputs become attributes; expected rows padded with zeros to detc's capacity),
+    RoiAlign (roi_align, one map, avg mode, batch index 0; half_pixel = aligned),
+    Resize / Upsample mode nearest over H, W (resize_nearest, rules "onnx"), Resize linear
+    tf_crop_and_resize over H, W (roi_align mode tf_crop_and_resize, one box),
+    Concat (concat), Reshape / Flatten / Transposes that only move size-1 axes (reshape; Reshape's 0
+    "copy this dimension" is resolved here, as a converter would).
 
 ONNX is NCHW, detc NHWC: spatial ops get their inputs/weights transposed and their outputs transposed
-back before comparison; elementwise ops, Pad and Softmax keep ONNX's layout (they do not care).
+back before comparison; elementwise ops, Pad, Softmax, Concat, Reshape and NonMaxSuppression keep
+ONNX's layout (they do not care).
 
     /usr/bin/python3 tools/onnx_testdata.py            # list every case: mapped or why skipped
     /usr/bin/python3 tools/onnx_testdata.py --root DIR  # another copy of onnx/backend/test/data
@@ -230,6 +238,7 @@ class Case:
         self.feeds = {}         # detc input name -> array (detc layout)
         self.expected = []      # (detc output name, expected array in detc layout)
         self.op = None          # the detc op under test
+        self.tolerance = {}     # detc output name -> (atol, rtol) where the expected values are rounded
         self.n = 0
 
     def tmp(self, stem):
@@ -468,7 +477,214 @@ def _map_pad(c, node, vals, shapes, out, opset):
     return [("y", out[1])]
 
 
-MAPPED = ("Conv", "MaxPool", "AveragePool", "Add", "Mul", "Pad", "Relu", "Softmax", "Sigmoid")
+def _const_input(node, values, k):
+    """The value of node input k (a constant tensor or a test data input), None when omitted or empty."""
+    ins = node["inputs"]
+    if k >= len(ins) or not ins[k] or ins[k] not in values:
+        return None
+    v = values[ins[k]]
+    return None if v.size == 0 else v
+
+
+def _map_nms(c, node, vals, shapes, out):
+    """NonMaxSuppression -> non_max_suppression (ONNX layout kept). max_output_boxes_per_class, iou_threshold
+    and score_threshold are inputs in ONNX; their values become attributes."""
+    values, want = out
+    boxes, scores = (values[n] for n in node["inputs"][:2])
+    if boxes.dtype != np.float32 or scores.dtype != np.float32:
+        raise Skip("NonMaxSuppression on %s boxes/scores (detc's op takes f32)" % boxes.dtype)
+    mo, iou, st = (_const_input(node, values, k) for k in (2, 3, 4))
+    attrs = {"max_output_boxes_per_class": int(mo.reshape(-1)[0]) if mo is not None else 0,
+             "iou_threshold": float(iou.reshape(-1)[0]) if iou is not None else 0.0}
+    if st is not None:
+        attrs["score_threshold"] = float(st.reshape(-1)[0])
+    cpb = int(node["attrs"].get("center_point_box", 0))
+    if cpb:
+        attrs["center_point_box"] = cpb
+    if attrs["max_output_boxes_per_class"] > 2 ** 31 - 1:
+        attrs["max_output_boxes_per_class"] = 2 ** 31 - 1   # more than any box count: no limit
+    B, N = boxes.shape[0], boxes.shape[1]
+    C = scores.shape[1]
+    rows = max(B * C * min(attrs["max_output_boxes_per_class"], N), 1)
+    if want.ndim != 2 or want.shape[1] != 3 or want.shape[0] > rows:
+        raise Skip("expected output shape %s does not fit [%d, 3]" % (list(want.shape), rows))
+    for name, arr in (("boxes", boxes), ("scores", scores)):
+        c.feeds[name] = np.ascontiguousarray(arr)
+        c.writer.add_activation(name, "f32", arr.shape)
+    c.writer.add_activation("selected", "i32")
+    c.writer.add_activation("count", "i32")
+    c.writer.add_node("n0", "non_max_suppression", ["boxes", "scores"], ["selected", "count"], attrs)
+    c.op = "non_max_suppression"
+    sel = np.zeros((rows, 3), np.int32)        # rows after count are zero by contract
+    sel[:want.shape[0]] = want.astype(np.int32)
+    return [("selected", sel), ("count", np.array([want.shape[0]], np.int32))]
+
+
+def _map_roialign(c, node, vals, shapes, out, opset):
+    """RoiAlign (mode avg) -> roi_align, one feature map: torchvision's RoIAlign, which ONNX's matches
+    (opset 16 half_pixel = aligned, output_half_pixel and opset 10 = not aligned)."""
+    values, want = out
+    a = node["attrs"]
+    X, rois, bidx = (values[n] for n in node["inputs"][:3])
+    if a.get("mode", "avg") != "avg":
+        raise Skip("RoiAlign mode %r (detc's roi_align averages the samples)" % a.get("mode"))
+    if X.dtype != np.float32 or rois.dtype != np.float32:
+        raise Skip("RoiAlign on %s (detc's roi_align is f32)" % X.dtype)
+    if np.any(bidx != 0):
+        raise Skip("RoiAlign batch_indices other than 0 (detc's roi_align pools from one image)")
+    ctm = a.get("coordinate_transformation_mode", "half_pixel" if opset >= 16 else "output_half_pixel")
+    if ctm not in ("half_pixel", "output_half_pixel"):
+        raise Skip("RoiAlign coordinate_transformation_mode %r" % ctm)
+    attrs = {"output_size": [int(a.get("output_height", 1)), int(a.get("output_width", 1))],
+             "sampling_ratio": int(a.get("sampling_ratio", 0)), "aligned": ctm == "half_pixel",
+             "spatial_scales": [float(a.get("spatial_scale", 1.0))]}
+    c.feeds["rois"] = np.ascontiguousarray(rois)
+    c.feeds["x"] = _nchw_to_nhwc(X[:1])    # only image 0 is referenced
+    c.writer.add_activation("rois", "f32", rois.shape)
+    c.writer.add_constant("count", "i32", [1], np.array([len(rois)], np.int32))
+    c.writer.add_activation("x", "f32", c.feeds["x"].shape)
+    c.writer.add_activation("y", "f32")
+    c.writer.add_node("n0", "roi_align", ["rois", "count", "x"], ["y"], attrs)
+    c.op = "roi_align"
+    # ONNX's roialign cases store X and Y rounded to 4 decimals, Y computed from the unrounded X
+    # (onnx/backend/test/case/node/roialign.py): the input rounding (<= 5e-5, through a bilinear average
+    # whose weights sum to <= 1) plus the output rounding (<= 5e-5) bound the difference at 1e-4.
+    c.tolerance["y"] = (1.0e-4 + 1e-6, 0.0)
+    return [("y", _nchw_to_nhwc(want))]
+
+
+ONNX_RESIZE_NEAREST_DEFAULTS = {"coordinate_transformation_mode": "half_pixel", "nearest_mode": "round_prefer_floor"}
+
+
+def _map_resize(c, node, vals, shapes, out, opset):
+    """Resize / Upsample over H and W of an NCHW tensor: mode nearest -> resize_nearest (rules "onnx");
+    mode linear with tf_crop_and_resize -> roi_align (mode tf_crop_and_resize)."""
+    values, want = out
+    a = node["attrs"]
+    X = values[node["inputs"][0]]
+    if X.dtype != np.float32 or X.ndim != 4:
+        raise Skip("Resize of a %d-D %s tensor (detc resizes f32 NHWC images)" % (X.ndim, X.dtype))
+    mode = a.get("mode", "nearest")
+    upsample = node["op"] == "Upsample"
+    if upsample:
+        scales = a.get("scales")
+        scales = np.array(scales, np.float32) if scales is not None else _const_input(node, values, 1)
+        sizes, roi, ctm = None, None, "asymmetric"
+        if scales is None:
+            raise Skip("Upsample without scales")
+    elif opset < 11:
+        raise Skip("Resize-10 (its nearest rounding is not specified)")
+    else:
+        roi, scales, sizes = (_const_input(node, values, k) for k in (1, 2, 3))
+        ctm = a.get("coordinate_transformation_mode", "half_pixel")
+    in_size = np.array(X.shape)
+    if sizes is not None:
+        out_size = sizes.astype(np.int64)
+    elif scales is not None:
+        if ctm == "tf_crop_and_resize":
+            raise Skip("tf_crop_and_resize with scales")
+        out_size = np.floor(in_size * scales.astype(np.float64)).astype(np.int64)
+    else:
+        raise Skip("Resize without scales or sizes")
+    if list(out_size) != list(want.shape):
+        raise Skip("output size %s from the inputs differs from the expected %s" % (list(out_size), list(want.shape)))
+    if ctm == "tf_crop_and_resize":
+        return _map_crop_and_resize(c, node, X, roi, out_size, want, mode)
+    if mode != "nearest":
+        raise Skip("Resize mode %r has no detc op (detc resizes tensors by nearest neighbour only)" % mode)
+    if list(out_size[:2]) != list(in_size[:2]) or (scales is not None and np.any(scales[:2] != 1)):
+        raise Skip("Resize of the N or C axis")
+    attrs = {"rules": "onnx", "size": [int(out_size[2]), int(out_size[3])]}
+    if upsample:
+        if np.any(scales < 1):
+            raise Skip("Upsample downscaling (runtimes disagree on its nearest rule)")
+        attrs.update(coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+    else:
+        for k, default in ONNX_RESIZE_NEAREST_DEFAULTS.items():
+            if a.get(k, default) != default:
+                attrs[k] = a[k]
+    if scales is not None and sizes is None:
+        attrs["scales"] = [float(scales[2]), float(scales[3])]
+    c.feeds["x"] = _nchw_to_nhwc(X)
+    c.writer.add_activation("x", "f32", c.feeds["x"].shape)
+    c.writer.add_activation("y", "f32")
+    c.writer.add_node("n0", "resize_nearest", ["x"], ["y"], attrs)
+    c.op = "resize_nearest"
+    return [("y", _nchw_to_nhwc(want))]
+
+
+def _map_crop_and_resize(c, node, X, roi, out_size, want, mode):
+    """ONNX Resize tf_crop_and_resize (linear) = TF crop_and_resize with one box: detc's roi_align in mode
+    tf_crop_and_resize, when N and C are untouched (roi 0..1 and the same size on those axes)."""
+    a = node["attrs"]
+    if mode != "linear":
+        raise Skip("tf_crop_and_resize with mode %r (detc's crop_and_resize is bilinear)" % mode)
+    if roi is None or roi.size != 8:
+        raise Skip("tf_crop_and_resize without a 4-D roi")
+    start, end = roi[:4].astype(np.float64), roi[4:].astype(np.float64)
+    if X.shape[0] != 1 or list(out_size[:2]) != [1, X.shape[1]] or list(start[:2]) != [0, 0] \
+            or list(end[:2]) != [1, 1]:
+        raise Skip("tf_crop_and_resize over the N or C axis")
+    ext = float(a.get("extrapolation_value", 0.0))
+    attrs = {"mode": "tf_crop_and_resize", "output_size": [int(out_size[2]), int(out_size[3])]}
+    if ext != 0.0:
+        attrs["extrapolation_value"] = ext   # TF crop_and_resize's extrapolation_value, ONNX's too
+    box = np.array([[start[2], start[3], end[2], end[3]]], np.float32)   # (y0, x0, y1, x1)
+    c.feeds["x"] = _nchw_to_nhwc(X)
+    c.writer.add_constant("box", "f32", [1, 4], box)
+    c.writer.add_constant("count", "i32", [1], np.array([1], np.int32))
+    c.writer.add_activation("x", "f32", c.feeds["x"].shape)
+    c.writer.add_activation("y", "f32")
+    c.writer.add_node("n0", "roi_align", ["box", "count", "x"], ["y"], attrs)
+    c.op = "roi_align"
+    return [("y", _nchw_to_nhwc(want))]
+
+
+def _map_concat(c, node, vals, shapes, out):
+    values, want = out
+    ts = [_operand(c, n, values[n], vals) for n in node["inputs"]]
+    c.writer.add_activation("y", "f32")
+    c.writer.add_node("n0", "concat", ts, ["y"], {"axis": int(node["attrs"]["axis"])})
+    c.op = "concat"
+    return [("y", want)]
+
+
+def _map_reshape(c, node, vals, shapes, out):
+    """Reshape (shape from the `shape` input or opset-1..4 attribute), Flatten, and Transposes that do not
+    move data (only size-1 axes change place) -> reshape. ONNX's 0 ("copy this input dimension", allowzero
+    0) is resolved here, since detc's reshape takes only positive sizes and -1."""
+    values, want = out
+    X = values[node["inputs"][0]]
+    a = node["attrs"]
+    op = node["op"]
+    if op == "Flatten":
+        axis = int(a.get("axis", 1))
+        axis += X.ndim if axis < 0 else 0
+        shape = [int(np.prod(X.shape[:axis])), int(np.prod(X.shape[axis:]))]
+    elif op == "Transpose":
+        perm = list(a.get("perm", range(X.ndim - 1, -1, -1)))
+        moved = [p for p in perm if X.shape[p] != 1]
+        if moved != sorted(moved):
+            raise Skip("Transpose that moves data (perm %s) has no detc op" % perm)
+        shape = [X.shape[p] for p in perm]
+    else:
+        shape = _const_input(node, values, 1)
+        shape = [int(v) for v in (shape if shape is not None else a.get("shape", []))]
+        if 0 in shape:
+            if a.get("allowzero", 0):
+                raise Skip("Reshape with allowzero=1 and a 0 size (detc has no zero-sized tensors)")
+            shape = [X.shape[i] if v == 0 else v for i, v in enumerate(shape)]
+    if X.size == 0 or want.size == 0:
+        raise Skip("zero-sized tensor (detc has no zero-sized tensors)")
+    t = _operand(c, node["inputs"][0], X, vals)
+    c.writer.add_activation("y", "f32")
+    c.writer.add_node("n0", "reshape", [t], ["y"], {"shape": shape})
+    c.op = "reshape"
+    return [("y", want)]
+
+
+MAPPED = ("Conv", "MaxPool", "AveragePool", "Add", "Mul", "Pad", "Relu", "Softmax", "Sigmoid",
+          "NonMaxSuppression", "RoiAlign", "Resize", "Upsample", "Concat", "Reshape", "Flatten", "Transpose")
 
 
 def convert(case_dir):
@@ -520,13 +736,24 @@ def convert(case_dir):
             exp = _map_unary(c, node, const_vals, shapes, out)
         elif op == "Softmax":
             exp = _map_softmax(c, node, const_vals, shapes, out, model["opset"])
-        else:
+        elif op == "Pad":
             exp = _map_pad(c, node, const_vals, shapes, out, model["opset"])
+        elif op == "NonMaxSuppression":
+            exp = _map_nms(c, node, const_vals, shapes, out)
+        elif op == "RoiAlign":
+            exp = _map_roialign(c, node, const_vals, shapes, out, model["opset"])
+        elif op in ("Resize", "Upsample"):
+            exp = _map_resize(c, node, const_vals, shapes, out, model["opset"])
+        elif op == "Concat":
+            exp = _map_concat(c, node, const_vals, shapes, out)
+        else:  # Reshape, Flatten, Transpose
+            exp = _map_reshape(c, node, const_vals, shapes, out)
         c.writer.inputs = list(c.feeds)
         c.writer.outputs = [e[0] for e in exp]
         c.expected = [(n, np.ascontiguousarray(a)) for n, a in exp]
         c.onnx_op = op
         c.opset = model["opset"]
+        c.onnx_node, c.onnx_values = node, values
         cases.append(c)
     return cases
 

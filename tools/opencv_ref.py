@@ -3,7 +3,7 @@
 
     /usr/bin/python3 tools/opencv_ref.py MODEL.pb [--config TEXT.pbtxt]
         (--image IMAGE [--size WxH] [--mean M,M,M] [--scale S] [--swap-rb] | --input [NAME=]FILE.npy)
-        --out DIR [--tensors NAME,...] [--map MAP.json] [--threads N] [--time N] [--raw]
+        --out DIR [--tensors NAME,...] [--map MAP.json] [--threads N] [--time N | --runs N] [--raw]
 
 Runs cv2.dnn.readNetFromTensorflow(MODEL, TEXT) on one input and writes DIR/manifest.json and one .npy per
 tensor, in detc's dump convention: the file name is the tensor name with every byte outside [A-Za-z0-9._-]
@@ -26,7 +26,7 @@ outputs first, then the --tensors (OpenCV layer names; `--tensors list` prints t
 - --map FILE writes {"OpenCV tensor name": "detc tensor name"} for every tensor written (detc-convert
   keeps TensorFlow's node names, so the names are the same), for
   `detc compare DIR DETC_DUMP --map FILE` (A = OpenCV, B = detc).
-- --time N: runs net.forward() N more times on the same input and prints the median, min and max in
+- --time N (or --runs N): runs net.forward() N more times on the same input and prints the median, min and max in
   milliseconds (after one warm-up run); --threads N calls cv2.setNumThreads(N) first.
 Exit status: 0 written; 1 OpenCV failed; 2 bad usage or input.
 """
@@ -102,7 +102,8 @@ def main(argv=None):
     p.add_argument("--tensors", default="", help="OpenCV layer names to dump as well (or 'list')")
     p.add_argument("--map", metavar="MAP.json", help="write {OpenCV name: detc name} for detc compare --map")
     p.add_argument("--threads", type=int, help="cv2.setNumThreads(N)")
-    p.add_argument("--time", type=int, default=0, metavar="N", help="time N forward passes")
+    p.add_argument("--time", "--runs", dest="time", type=int, default=0, metavar="N",
+                   help="time N forward passes (--runs is the same option, named as detc bench names it)")
     p.add_argument("--raw", action="store_true", help="also write DetectionOutput's [1,1,K,7] array")
     a = p.parse_args(argv)
     if cv2 is None:

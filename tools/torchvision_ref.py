@@ -6,6 +6,9 @@
                                               [--results RESULTS.json [--gt GT.json]] [--compact]
                                               [--only NAME,...]
     /usr/bin/python3 tools/torchvision_ref.py --random-r50 SEED --out DIR [--image IMG ...]
+    /usr/bin/python3 tools/torchvision_ref.py (CKPT.pth --config CONFIG.json | --random-r50 SEED --out DIR)
+                                              --image IMG ... --time [--runs N] [--warmup N] [--threads T]
+                                              [--time-scope graph|full]
 
 Needs Debian's python3-torch (1.13) and python3-torchvision (0.14). Runs torchvision's MaskRCNN in
 eval mode on CPU (torch.set_num_threads(--threads), default 4) and, with forward hooks, writes what
@@ -48,6 +51,16 @@ go to final.json as RLE.
 --results FILE writes all images' final detections as a COCO results list (category_id = the
 torchvision label, image_id from --gt's file names, else the file stem), masks as compressed RLE of
 prob > 0.5 (what tools/coco_eval.py and torchvision's own references evaluate).
+
+--time: latency instead of dumps (for tools/bench_maskrcnn.sh). Per image, after --warmup runs (default
+1, not timed), --runs timed runs (default 10) under torch.no_grad() in eval mode with
+torch.set_num_threads(--threads) (and one inter-op thread); prints one line per image:
+  torchvision_ref time: FILE scope SCOPE input HpxWp threads T runs N median_ms M min_ms A max_ms B detections D
+and then peak RSS lines (ru_maxrss after loading the model, after the runs). Scope `graph` (default)
+times what `detc bench` times: from the transformed, padded image tensor to the roi_heads outputs
+(backbone, rpn, roi_heads; masks as 28x28 probabilities), the transform (normalise, resize, pad) done
+once before; `full` times model([image]) (transform and postprocess with mask pasting included).
+With --time, --out is only used by --random-r50 (where it writes the weights).
 
 --random-r50 SEED: torchvision's maskrcnn_resnet50_fpn(weights=None, num_classes=91) with weights
 drawn from torch.manual_seed(SEED) (BatchNorm statistics and the predictor scaled so that the
@@ -564,6 +577,48 @@ def load_image(torchvision, path):
         return to_tensor(im.convert("RGB"))
 
 
+def _maxrss_kib():
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss   # KiB on Linux
+
+
+def time_model(torch, torchvision, model, images, args):
+    """--time: per image, median/min/max latency over args.runs runs after args.warmup runs."""
+    rss_loaded = _maxrss_kib()
+    model.eval()
+    for path in images:
+        img = load_image(torchvision, path)
+        with torch.no_grad():
+            if args.time_scope == "graph":
+                il, _ = model.transform([img])
+
+                def step():
+                    feats = model.backbone(il.tensors)
+                    props, _ = model.rpn(il, feats)
+                    dets, _ = model.roi_heads(feats, props, il.image_sizes)
+                    return dets[0]
+                hp, wp = il.tensors.shape[-2:]
+            else:
+                def step():
+                    return model([img])[0]
+                hp, wp = model.transform([img])[0].tensors.shape[-2:]
+            for _ in range(args.warmup):
+                step()
+            times = []
+            for _ in range(args.runs):
+                t0 = time.perf_counter()
+                res = step()
+                times.append((time.perf_counter() - t0) * 1e3)
+        print("torchvision_ref time: %s scope %s input %dx%d threads %d runs %d median_ms %.3f min_ms %.3f "
+              "max_ms %.3f detections %d" % (os.path.basename(path), args.time_scope, hp, wp, torch.get_num_threads(),
+                                             args.runs, float(np.median(times)), min(times), max(times),
+                                             len(res["boxes"])))
+        sys.stdout.flush()
+    print("torchvision_ref peak RSS: after loading the model %d KiB, after the runs %d KiB"
+          % (rss_loaded, _maxrss_kib()))
+    return 0
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
@@ -572,7 +627,7 @@ def main(argv=None):
     p.add_argument("--random-r50", type=int, metavar="SEED",
                    help="use torchvision's maskrcnn_resnet50_fpn with seeded random weights instead")
     p.add_argument("--image", action="append", default=[], help="input image (repeatable; a directory = its images)")
-    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--out", help="output directory (required, except with --time and a checkpoint)")
     p.add_argument("--stage-inputs", action="store_true", help="also dump what each stage received")
     p.add_argument("--compact", action="store_true", help="small dumps (sampled big tensors) for committing")
     p.add_argument("--no-dumps", action="store_true", help="write only --results (no per-stage dumps)")
@@ -580,10 +635,24 @@ def main(argv=None):
     p.add_argument("--gt", help="COCO ground truth, for image ids in --results")
     p.add_argument("--only", metavar="NAME,...", help="dump only these tensors (default: all)")
     p.add_argument("--threads", type=int, default=4)
+    p.add_argument("--time", action="store_true", help="time the model instead of dumping (see below)")
+    p.add_argument("--runs", type=int, default=10, help="--time: timed runs per image (default 10)")
+    p.add_argument("--warmup", type=int, default=1, help="--time: untimed runs first (default 1)")
+    p.add_argument("--time-scope", choices=("graph", "full"), default="graph",
+                   help="--time: graph (as detc bench: transform excluded) or full (model([image]))")
     args = p.parse_args(argv)
     if (args.checkpoint is None) == (args.random_r50 is None):
         p.error("give a checkpoint (with --config) or --random-r50 SEED")
+    if args.out is None and (not args.time or args.random_r50 is not None):
+        p.error("the following arguments are required: --out")
+    if args.time and (args.runs < 1 or args.warmup < 0 or args.threads < 1):
+        p.error("--time needs --runs >= 1, --warmup >= 0, --threads >= 1")
     torch, torchvision = load_torch(args.threads)
+    if args.time:
+        try:
+            torch.set_num_interop_threads(1)
+        except RuntimeError:
+            pass
     t0 = time.time()
     if args.random_r50 is not None:
         model, cfg = random_r50(torch, torchvision, args.random_r50, args.out)
@@ -607,6 +676,8 @@ def main(argv=None):
             images.append(a)
     if not images:
         return 0
+    if args.time:
+        return time_model(torch, torchvision, model, images, args)
     ids = {}
     if args.gt:
         with open(args.gt) as f:

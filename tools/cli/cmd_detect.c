@@ -22,7 +22,8 @@ static const char *USAGE =
     "                label, class_id, score, box and, for models with masks, the mask as COCO RLE\n"
     "  --draw OUT    write the image with boxes, labels and masks drawn (.jpg or .png); with several\n"
     "                images OUT is a directory that receives NAME.jpg per image\n"
-    "  --threshold T minimum score (default 0.5)\n"
+    "  --threshold T minimum score, 0 to 1 (default: the model's, 0.5 for SSD and Mask R-CNN;\n"
+    "                0 keeps every detection the model returns)\n"
     "  --threads N   worker threads (default 1)\n"
     "  --resize MODE override the model's resize mode for the input image\n";
 
@@ -89,6 +90,14 @@ static int collect_images(const char *arg, path_list *out)
     return 0;
 }
 
+/* What to print for a class the model has no label for. */
+static const char *class_name(int class_id)
+{
+    static char buf[32];
+    snprintf(buf, sizeof buf, "class %d", class_id);
+    return buf;
+}
+
 static const char *base_of(const char *path)
 {
     const char *s = strrchr(path, '/');
@@ -139,7 +148,7 @@ static void print_text(const char *path, const detc_detections *d)
     printf("%s: %dx%d, %d detection%s\n", path, d->image_width, d->image_height, d->count, d->count == 1 ? "" : "s");
     for (int i = 0; i < d->count; i++) {
         const detc_detection *det = &d->items[i];
-        printf("  %-16s %.3f  [%.1f, %.1f, %.1f, %.1f]%s\n", det->label ? det->label : "?", det->score, det->x0,
+        printf("  %-16s %.3f  [%.1f, %.1f, %.1f, %.1f]%s\n", det->label ? det->label : class_name(det->class_id), det->score, det->x0,
                det->y0, det->x1, det->y1, det->mask ? "  +mask" : "");
     }
 }
@@ -169,8 +178,9 @@ static int draw_to(const char *draw, bool many, const char *path, detc_image *im
 int cmd_detect(int argc, char **argv)
 {
     const char *json_path = NULL, *draw = NULL, *model_path = NULL, *resize = NULL;
-    float threshold = 0.5f;
+    float threshold = 0.0f; /* 0 here: the model's default (detc_detect_options) */
     int threads = 1;
+    bool threshold_given = false;
     path_list images = {0};
     int rc = EXIT_OK;
     for (int i = 1; i < argc; i++) {
@@ -190,6 +200,7 @@ int cmd_detect(int argc, char **argv)
         } else if (cli_option_value(argc, argv, &i, "--threshold", &v)) {
             if (!v || !cli_parse_float("detect", "--threshold", v, 0.0f, 1.0f, &threshold))
                 return v ? EXIT_USAGE : cli_usage_error("detect", "--threshold needs a value");
+            threshold_given = true;
         } else if (cli_option_value(argc, argv, &i, "--threads", &v)) {
             if (!v || !cli_parse_int("detect", "--threads", v, 1, 256, &threads))
                 return v ? EXIT_USAGE : cli_usage_error("detect", "--threads needs a value");
@@ -226,7 +237,9 @@ int cmd_detect(int argc, char **argv)
     cJSON_AddStringToObject(root, "model", model_path);
     cJSON *jimages = cJSON_AddArrayToObject(root, "images");
     bool progress = many && isatty(STDERR_FILENO);
-    detc_detect_options opts = {.threshold = threshold, .resize = resize};
+    /* an explicit --threshold 0 keeps everything, which the C API spells as a negative threshold */
+    detc_detect_options opts = {.threshold = threshold_given && threshold == 0.0f ? -1.0f : threshold,
+                                .resize = resize};
     for (int i = 0; i < images.count; i++) {
         const char *path = images.items[i];
         if (progress)

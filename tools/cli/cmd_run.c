@@ -247,6 +247,12 @@ int cmd_run(int argc, char **argv)
         detc_model_get_info(m, &info);
         for (int i = 0; i < info.n_inputs; i++)
             dump_tensor(m, &d, detc_input_tensor(m, i));
+        /* outputs of nodes folded at load: constants now, never passed to the observer */
+        for (int i = 0; i < info.n_tensors; i++) {
+            detc_tensor_info t;
+            if (detc_tensor_get_info(m, i, &t) == 0 && t.is_folded)
+                dump_tensor(m, &d, i);
+        }
     }
     if (rc == EXIT_OK && detc_run(m, dump_dir ? observe : NULL, &d, &errs) != 0)
         rc = EXIT_FAILED;

@@ -129,6 +129,17 @@ def _read_pipeline(path):
     return obj
 
 
+def _take_pipeline_labels(writer, args):
+    """A pipeline file may name the classes ("labels": ["face"]), so that one file describes a model family;
+    --labels, when given, wins."""
+    labels = writer.pipeline.pop("labels", None)
+    if labels is None or args.labels:
+        return
+    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+        raise ConvertError("%s: \"labels\" must be a list of strings" % args.pipeline_json)
+    writer.labels = labels
+
+
 def _convert_tflite(args, notes):
     from . import from_tflite, tflite
     with open(args.source, "rb") as f:
@@ -144,6 +155,7 @@ def _convert_tflite(args, notes):
         writer.labels = _read_labels(args.labels)
     if args.pipeline_json:
         writer.pipeline = _read_pipeline(args.pipeline_json)
+        _take_pipeline_labels(writer, args)
     else:
         pipeline, why_not = from_tflite.ssd_pipeline(model, writer)
         if pipeline is not None:
@@ -195,6 +207,7 @@ def _convert_torchvision(args, notes):
         writer.labels = labels
     if args.pipeline_json:
         writer.pipeline = _read_pipeline(args.pipeline_json)
+        _take_pipeline_labels(writer, args)
     return writer
 
 
@@ -224,6 +237,7 @@ def _convert_tf(args, notes):
         writer.labels = list(preset["labels"])
     if args.pipeline_json:
         writer.pipeline = _read_pipeline(args.pipeline_json)
+        _take_pipeline_labels(writer, args)
     else:
         mean = from_tf.parse_floats(args.mean, "--mean") if args.mean else preset.get("mean")
         std = from_tf.parse_floats(args.std, "--std") if args.std else preset.get("std")

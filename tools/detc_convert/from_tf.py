@@ -215,6 +215,7 @@ class _Converter:
     def __init__(self, nodes, opts):
         self.opts = opts
         self.errors = []
+        self.failed = set()  # names of nodes that could not be converted
         self.notes = []
         self.nodes = nodes            # OrderedDict name -> node dict
         self.values = {}              # (node, port) -> Value
@@ -450,17 +451,26 @@ class _Converter:
             raise ConvertError("unsupported TensorFlow ops: " + "; ".join(lines) +
                                "\ndetc-convert tf handles: " + ", ".join(sorted((GRAPH_OPS | FOLD_OPS) - {"PriorBox"})) +
                                ", and PriorBox/DetectionOutput from an OpenCV text graph (--config)")
+        downstream = 0  # nodes left out only because an input's node failed: one line for all of them
         for name in self.order:
             node = self.nodes[name]
             try:
                 if name in self.absorbed:
                     continue
+                if self.errors and any(r not in self.values and r[0] in self.failed
+                                       for r in self.inputs_of(node)):
+                    self.failed.add(name)
+                    downstream += 1
+                    continue
                 self.visit(node)
             except ConvertError as e:
+                self.failed.add(name)
                 self.err(node, str(e))
                 if len(self.errors) > 50:
                     break
         if self.errors:
+            if downstream:
+                self.errors.append("(%d node(s) that depend on these were not converted either)" % downstream)
             raise ConvertError("\n".join(self.errors))
 
     def visit(self, node):
