@@ -8,6 +8,14 @@
 
 void *op_new_data(detc_prep *p, size_t size)
 {
+    detc_node *n = p->node;
+    if (n->op_data) { /* prepared before (the runtime releases first, callers like tests may not) */
+        if (n->op && n->op->release)
+            n->op->release(n->op_data);
+        else
+            free(n->op_data);
+        n->op_data = NULL;
+    }
     void *d = calloc(1, size);
     if (!d)
         detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");

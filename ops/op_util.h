@@ -21,8 +21,9 @@ static inline size_t op_align(size_t n)
     return (n + OP_ALIGN - 1) & ~(size_t)(OP_ALIGN - 1);
 }
 
-/* Zeroed per-node data of `size` bytes, attached as the node's op_data (the runtime releases it before a
- * node is prepared again and when the model is freed). NULL, with the error reported, when memory runs out. */
+/* Zeroed per-node data of `size` bytes, attached as the node's op_data (released first if the node still
+ * has some from an earlier prepare; the runtime releases it when the model is freed). NULL, with the error
+ * reported, when memory runs out. */
 void *op_new_data(detc_prep *p, size_t size);
 
 /* Number of parts for `items` units of work, at least `min_per_part` units each. */
