@@ -6,9 +6,11 @@
  * the OHWI filter already is the GEMM's B matrix (one row of K values per output channel). 1x1 convs
  * with stride 1 and no padding read the input in place.
  *
- * Quantized: the GEMM multiplies raw values; the zero points are folded in afterwards:
+ * Quantized: the kernel table's conv_q8 multiplies raw values and folds the zero points in:
  *   sum((x - xz)(w - wz)) = sum(x w) - wz sum(x) - xz sum(w) + K xz wz
- * with sum(w) per channel precomputed into the bias and sum(x) per pixel computed from the row. */
+ * with sum(w) per channel precomputed into the bias and sum(x) per pixel computed from the row, then
+ * requantizes and writes the output bytes directly. The filter is packed for the table's conv_q8 once, at
+ * prepare (for detc_prep.kernels; eval repacks if it is handed another table's conv_q8). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +20,10 @@
 #include "ops.h"
 #include "threadpool.h"
 
-/* Output pixels per GEMM call: bounds the im2col and accumulator tiles. */
+/* Output pixels per GEMM call: bounds the im2col tile. Quantized direct convs need no tile memory and hand
+ * conv_q8 up to CONV_TILE_M_DIRECT rows at once (it blocks them itself). */
 #define CONV_TILE_M 32
+#define CONV_TILE_M_DIRECT 1024
 /* Do not split convs smaller than this many output pixels per part across threads. */
 #define CONV_MIN_PIXELS_PER_PART 16
 
@@ -34,7 +38,11 @@ typedef struct {
     op_requant rq;
     uint32_t *bias_adj; /* quantized: bias - xz*sum(w) + K*xz*wz, modulo 2^32 */
     bool need_rowsum;   /* a filter zero point is non-zero */
-    size_t col_bytes, acc_bytes, slot_bytes;
+    detc_conv_q8_params kp;  /* quantized: conv_q8's parameters (kp.packed is `packed`) */
+    void *packed;            /* the filter as packed_by lays it out, for conv_fn (the same table's conv_q8) */
+    void *(*packed_by)(int n, int k, const uint8_t *w, int is_signed);
+    void (*conv_fn)(const detc_conv_q8_params *prm, int m, const uint8_t *a, int lda, uint8_t *out, int ldo);
+    size_t col_bytes, slot_bytes;
 } conv_data;
 
 static void conv_release(void *op_data)
@@ -44,6 +52,10 @@ static void conv_release(void *op_data)
         return;
     op_requant_free(&d->rq);
     free(d->bias_adj);
+    free(d->packed);
+    free((void *)d->kp.mult);
+    free((void *)d->kp.lshift);
+    free((void *)d->kp.rshift);
     free(d);
 }
 
@@ -146,7 +158,20 @@ static int64_t max_depth(detc_dtype dt)
     return dt == DETC_U8 ? INT32_MAX / (255 * 255) : dt == DETC_I8 ? INT32_MAX / (128 * 128) : INT32_MAX;
 }
 
-/* After op_requant_prepare: the bias with the zero-point corrections folded in. */
+/* The filter w in the layout of k's conv_q8 (replacing any earlier packing). False when memory runs out. */
+static bool pack_filter(conv_data *d, const detc_kernels *k, const void *w)
+{
+    void *(*pack)(int, int, const uint8_t *, int) = k->conv_q8_pack;
+    d->conv_fn = k->conv_q8;
+    free(d->packed);
+    d->packed = pack(d->out_c, d->k, w, d->dtype == DETC_I8);
+    d->packed_by = d->packed ? pack : NULL;
+    d->kp.packed = d->packed;
+    return d->packed != NULL;
+}
+
+/* After op_requant_prepare: the bias with the zero-point corrections folded in, conv_q8's requantization
+ * arrays, and the packed filter. */
 static bool prepare_quantized(detc_prep *p, conv_data *d)
 {
     const detc_tensor *w = detc_prep_in(p, 1);
@@ -166,15 +191,41 @@ static bool prepare_quantized(detc_prep *p, conv_data *d)
         if (wz != 0)
             d->need_rowsum = true;
     }
+    int32_t *mult = malloc((size_t)d->out_c * sizeof *mult), *lshift = malloc((size_t)d->out_c * sizeof *lshift);
+    int32_t *rshift = malloc((size_t)d->out_c * sizeof *rshift);
+    d->kp = (detc_conv_q8_params){.n = d->out_c,
+                                  .k = d->k,
+                                  .is_signed = d->dtype == DETC_I8,
+                                  .bias = (const int32_t *)d->bias_adj,
+                                  .w_zp = d->need_rowsum ? d->rq.w_zp : NULL,
+                                  .mult = mult,
+                                  .lshift = lshift,
+                                  .rshift = rshift,
+                                  .out_zp = d->rq.out_zp,
+                                  .act_min = d->rq.act_min,
+                                  .act_max = d->rq.act_max};
+    if (!mult || !lshift || !rshift) {
+        detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
+        return false;
+    }
+    for (int c = 0; c < d->out_c; c++) {
+        mult[c] = d->rq.mul[c].multiplier;
+        lshift[c] = d->rq.mul[c].shift > 0 ? d->rq.mul[c].shift : 0;
+        rshift[c] = d->rq.mul[c].shift > 0 ? 0 : -d->rq.mul[c].shift;
+    }
+    /* for the table eval will run with; eval repacks if it is handed another */
+    if (!pack_filter(d, p->kernels ? p->kernels : &detc_kernels_portable, w->data)) {
+        detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
+        return false;
+    }
     return true;
 }
 
-static void plan_scratch(detc_prep *p, conv_data *d, bool quantized)
+static void plan_scratch(detc_prep *p, conv_data *d)
 {
     size_t esize = detc_dtype_size(d->dtype);
     d->col_bytes = d->direct ? 0 : op_align((size_t)CONV_TILE_M * (size_t)d->k * esize);
-    d->acc_bytes = quantized ? op_align((size_t)CONV_TILE_M * (size_t)d->out_c * sizeof(int32_t)) : 0;
-    d->slot_bytes = d->col_bytes + d->acc_bytes;
+    d->slot_bytes = d->col_bytes;
     p->node->scratch_bytes = d->slot_bytes * OP_MAX_PARTS;
 }
 
@@ -214,7 +265,7 @@ static bool conv_prepare(detc_prep *p)
     if (!ok)
         return false;
     detc_activation_range_f(d->win.act, &d->act_lo, &d->act_hi);
-    plan_scratch(p, d, o.quantized);
+    plan_scratch(p, d);
     return true;
 }
 
@@ -243,8 +294,15 @@ static void im2col(const conv_data *d, const uint8_t *x, int64_t p0, int m, uint
         int n = (int)(pix / per_image);
         int oy = (int)(pix % per_image / wn->out_w), ox = (int)(pix % wn->out_w);
         uint8_t *row = col + (size_t)i * (size_t)d->k * esize;
+        int ix0 = ox * wn->stride_w - wn->pads.left, ix1 = ix0 + (d->k_w - 1) * wn->dil_w;
+        bool whole_rows = wn->dil_w == 1 && ix0 >= 0 && ix1 < d->in_w; /* the KW taps are adjacent pixels */
         for (int ky = 0; ky < d->k_h; ky++) {
             int iy = oy * wn->stride_h - wn->pads.top + ky * wn->dil_h;
+            if (whole_rows && iy >= 0 && iy < d->in_h) {
+                memcpy(row, x + (((int64_t)n * d->in_h + iy) * d->in_w + ix0) * (int64_t)run, run * (size_t)d->k_w);
+                row += run * (size_t)d->k_w;
+                continue;
+            }
             for (int kx = 0; kx < d->k_w; kx++, row += run) {
                 int ix = ox * wn->stride_w - wn->pads.left + kx * wn->dil_w;
                 if (iy < 0 || iy >= d->in_h || ix < 0 || ix >= d->in_w)
@@ -279,38 +337,11 @@ static void tile_f32(const conv_job *j, uint8_t *slot, int64_t p0, int m)
         }
 }
 
-static int32_t row_sum(const uint8_t *row, int k, bool is_signed)
-{
-    int32_t s = 0;
-    if (is_signed)
-        for (int i = 0; i < k; i++)
-            s += (int8_t)row[i];
-    else
-        for (int i = 0; i < k; i++)
-            s += row[i];
-    return s;
-}
-
 static void tile_quant(const conv_job *j, uint8_t *slot, int64_t p0, int m)
 {
     const conv_data *d = j->d;
-    bool is_signed = d->dtype == DETC_I8;
     const uint8_t *a = rows_for(j, slot, p0, m, 1, (int)(uint8_t)d->rq.x_zp);
-    int32_t *acc = (int32_t *)(slot + d->col_bytes);
-    if (is_signed)
-        j->kernels->gemm_s8_i32(m, d->out_c, d->k, (const int8_t *)a, d->k, j->w, d->k, acc, d->out_c);
-    else
-        j->kernels->gemm_u8_i32(m, d->out_c, d->k, a, d->k, j->w, d->k, acc, d->out_c);
-    for (int i = 0; i < m; i++) {
-        uint32_t rs = d->need_rowsum ? (uint32_t)row_sum(a + (size_t)i * d->k, d->k, is_signed) : 0;
-        const int32_t *ar = acc + (size_t)i * d->out_c;
-        uint8_t *out = j->out + (p0 + i) * d->out_c;
-        for (int c = 0; c < d->out_c; c++) {
-            /* modulo-2^32 sum: exact whenever the true accumulator fits int32, as in TFLite */
-            uint32_t v = (uint32_t)ar[c] + d->bias_adj[c] - (uint32_t)d->rq.w_zp[c] * rs;
-            out[c] = (uint8_t)op_requantize((int32_t)v, &d->rq, c);
-        }
-    }
+    d->conv_fn(&d->kp, m, a, d->k, j->out + p0 * d->out_c, d->out_c);
 }
 
 static void run_parts(void *ctx, int begin, int end)
@@ -319,8 +350,9 @@ static void run_parts(void *ctx, int begin, int end)
     for (int part = begin; part < end; part++) {
         uint8_t *slot = j->scratch ? j->scratch + (size_t)part * j->d->slot_bytes : NULL;
         int64_t p = j->pixels * part / j->parts, p_end = j->pixels * (part + 1) / j->parts;
-        for (; p < p_end; p += CONV_TILE_M) {
-            int m = (int)(p_end - p < CONV_TILE_M ? p_end - p : CONV_TILE_M);
+        int tile = j->d->direct && j->d->dtype != DETC_F32 ? CONV_TILE_M_DIRECT : CONV_TILE_M;
+        for (; p < p_end; p += tile) {
+            int m = (int)(p_end - p < tile ? p_end - p : tile);
             if (j->d->dtype == DETC_F32)
                 tile_f32(j, slot, p, m);
             else
@@ -331,7 +363,11 @@ static void run_parts(void *ctx, int begin, int end)
 
 static detc_code conv_eval(const detc_exec *x, detc_node *node)
 {
-    const conv_data *d = node->op_data;
+    conv_data *d = node->op_data;
+    /* eval runs with another table than prepare packed for (tests pick tables per run): repack once */
+    if (d->dtype != DETC_F32 && x->kernels->conv_q8_pack != d->packed_by &&
+        !pack_filter(d, x->kernels, detc_in(x->g, node, 1)->data))
+        return DETC_ERR_NOMEM;
     const detc_tensor *b = detc_in(x->g, node, 2);
     conv_job j = {
         .d = d,

@@ -88,6 +88,8 @@ typedef struct detc_prep {
     detc_node *node;
     detc_errors *errs;
     bool failed;
+    const struct detc_kernels *kernels; /* the table eval will run with: ops that lay out constants for a
+                                         * kernel (conv2d packs its filter) read it; NULL = portable */
 } detc_prep;
 
 /* What eval sees. */

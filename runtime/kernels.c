@@ -48,6 +48,10 @@ static void overlay(detc_kernels *dst, const detc_kernels *src)
         dst->gemm_f32 = src->gemm_f32;
     if (src->dwconv_q8)
         dst->dwconv_q8 = src->dwconv_q8;
+    if (src->conv_q8) { /* the packed layout belongs to the variant: both or neither */
+        dst->conv_q8_pack = src->conv_q8_pack;
+        dst->conv_q8 = src->conv_q8;
+    }
 }
 
 /* One composed table per variant prefix: "auto" uses all supported variants; a name uses the portable
@@ -66,21 +70,24 @@ const detc_kernels *detc_kernels_select(const char *name)
             return NULL;
     }
     int slot = want < 0 ? N_VARIANTS : want;
-    detc_kernels *t = &composed[slot];
-    char *label = composed_names[slot];
-    *t = detc_kernels_portable;
-    label[0] = '\0';
+    /* Composed in locals and copied whole: selecting again (another model loading) rewrites the shared
+     * table with the same values, so a model running meanwhile never sees a half-composed table (a
+     * conv_q8 from one variant with a conv_q8_pack from another would misread its packed filter). */
+    detc_kernels t = detc_kernels_portable;
+    char label[128] = "";
     for (int i = 0; i < N_VARIANTS; i++) {
         if ((want >= 0 && i != want && i != 0) || !variants[i].supported())
             continue;
         if (want >= 0 && i == 0 && want != 0)
             continue;
-        overlay(t, variants[i].table);
+        overlay(&t, variants[i].table);
         size_t used = strlen(label);
-        snprintf(label + used, 128 - used, "%s%s", used ? "+" : "", variants[i].table->name);
+        snprintf(label + used, sizeof label - used, "%s%s", used ? "+" : "", variants[i].table->name);
     }
     if (want > 0)
-        snprintf(label, 128, "%s", variants[want].table->name);
-    t->name = label;
-    return t;
+        snprintf(label, sizeof label, "%s", variants[want].table->name);
+    memcpy(composed_names[slot], label, sizeof label);
+    t.name = composed_names[slot];
+    composed[slot] = t;
+    return &composed[slot];
 }

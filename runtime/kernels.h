@@ -23,6 +23,20 @@ typedef struct detc_dwconv_q8_params {
     int32_t out_zp, act_min, act_max;
 } detc_dwconv_q8_params;
 
+/* Quantized conv GEMM with fused requantization (conv_q8 below). The filter is packed once by the same
+ * table's conv_q8_pack (each variant picks its own layout); everything else is shared. */
+typedef struct detc_conv_q8_params {
+    int n, k;              /* N output channels, K depth (KH*KW*Ci) */
+    int is_signed;         /* 0: u8 input, filter and output, 1: i8 */
+    const void *packed;    /* conv_q8_pack(N, K, filter, is_signed) of the same table */
+    const int32_t *bias;   /* [N]: bias - xz*sum(w) + K*xz*wz[c], modulo 2^32 */
+    const int32_t *w_zp;   /* [N]: filter zero points, or NULL when all are 0 */
+    const int32_t *mult;   /* [N]: TFLite requantization multiplier, in [2^30, 2^31) or 0 */
+    const int32_t *lshift; /* [N]: max(shift, 0) */
+    const int32_t *rshift; /* [N]: max(-shift, 0), at most 31 */
+    int32_t out_zp, act_min, act_max;
+} detc_conv_q8_params;
+
 typedef struct detc_kernels {
     const char *name;
     /* C[m*ldc + n] = sum_k A[m*lda + k] * B[n*ldb + k]   (int32 accumulate, no zero points) */
@@ -42,6 +56,14 @@ typedef struct detc_kernels {
      * SaturatingRoundingDoublingHighMul; vrshlq_s32 alone rounds negative ties up, so RoundingDivideByPOT
      * needs gemmlowp's sign fixup first). */
     void (*dwconv_q8)(const detc_dwconv_q8_params *prm, int n, const uint8_t *const *taps, uint8_t *out);
+    /* Quantized conv GEMM, M rows of A (K bytes each, lda apart) against the packed filter:
+     *   acc = sum_k A[m][k] * W[c][k] + bias[c] - w_zp[c] * sum_k A[m][k]   (raw values, int32 wrapping)
+     *   out[m*ldo + c] = clamp(MultiplyByQuantizedMultiplier(acc, mult[c], shift[c]) + out_zp, act_min, act_max)
+     * conv_q8_pack lays out the [N][K] filter (u8, or i8 when is_signed) for this table's conv_q8 and returns
+     * a buffer to release with free(), or NULL when memory runs out. The two always come from the same
+     * variant (the table composition takes them together). */
+    void *(*conv_q8_pack)(int n, int k, const uint8_t *w, int is_signed);
+    void (*conv_q8)(const detc_conv_q8_params *prm, int m, const uint8_t *a, int lda, uint8_t *out, int ldo);
 } detc_kernels;
 
 extern const detc_kernels detc_kernels_portable;

@@ -1,6 +1,9 @@
 /* Portable C kernels: the reference every SIMD variant is tested against. */
 #include "kernels.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #include "quant.h"
 
 static void gemm_u8_i32(int M, int N, int K, const uint8_t *A, int lda, const uint8_t *B, int ldb, int32_t *C,
@@ -99,10 +102,69 @@ static void dwconv_q8(const detc_dwconv_q8_params *prm, int n, const uint8_t *co
     }
 }
 
+/* conv_q8: the filter as given ([N][K]), one output element at a time. Accumulation in uint32, which
+ * wraps exactly as the SIMD variants do. */
+static void *conv_q8_pack(int n, int k, const uint8_t *w, int is_signed)
+{
+    (void)is_signed;
+    size_t bytes = (size_t)n * (size_t)k;
+    void *p = malloc(bytes ? bytes : 1);
+    if (p && bytes)
+        memcpy(p, w, bytes);
+    return p;
+}
+
+/* dot[c] = sum_q a[q] * b[c*K + q] for c < N (wrapping). */
+#define CONV_Q8_DOT(NAME, T)                                                                                   \
+    static void NAME(int N, int K, const T *a, const T *b, uint32_t *dot)                                     \
+    {                                                                                                          \
+        for (int c = 0; c < N; c++, b += K) {                                                                  \
+            uint32_t acc = 0;                                                                                  \
+            for (int q = 0; q < K; q++)                                                                        \
+                acc += (uint32_t)((int32_t)a[q] * (int32_t)b[q]);                                              \
+            dot[c] = acc;                                                                                      \
+        }                                                                                                      \
+    }
+CONV_Q8_DOT(conv_q8_dot_u8, uint8_t)
+CONV_Q8_DOT(conv_q8_dot_s8, int8_t)
+
+#define CONV_Q8_BLOCK 64
+
+static void conv_q8(const detc_conv_q8_params *prm, int m, const uint8_t *a8, int lda, uint8_t *out, int ldo)
+{
+    const int N = prm->n, K = prm->k;
+    const uint8_t *w = prm->packed;
+    uint32_t dot[CONV_Q8_BLOCK];
+    for (int i = 0; i < m; i++) {
+        const uint8_t *a = a8 + (long)i * lda;
+        uint8_t *o = out + (long)i * ldo;
+        uint32_t rs = 0;
+        if (prm->w_zp)
+            for (int q = 0; q < K; q++)
+                rs += prm->is_signed ? (uint32_t)(int32_t)(int8_t)a[q] : (uint32_t)a[q];
+        for (int c0 = 0; c0 < N; c0 += CONV_Q8_BLOCK) {
+            int nc = N - c0 < CONV_Q8_BLOCK ? N - c0 : CONV_Q8_BLOCK;
+            if (prm->is_signed)
+                conv_q8_dot_s8(nc, K, (const int8_t *)a, (const int8_t *)w + (long)c0 * K, dot);
+            else
+                conv_q8_dot_u8(nc, K, a, w + (long)c0 * K, dot);
+            for (int c = 0; c < nc; c++) {
+                int ch = c0 + c;
+                uint32_t v = dot[c] + (uint32_t)prm->bias[ch] - (prm->w_zp ? (uint32_t)prm->w_zp[ch] * rs : 0);
+                detc_qmul q = {prm->mult[ch], prm->lshift[ch] - prm->rshift[ch]};
+                int32_t r = detc_qmul_apply((int32_t)v, q) + prm->out_zp;
+                o[ch] = (uint8_t)(r < prm->act_min ? prm->act_min : (r > prm->act_max ? prm->act_max : r));
+            }
+        }
+    }
+}
+
 const detc_kernels detc_kernels_portable = {
     .name = "portable",
     .gemm_u8_i32 = gemm_u8_i32,
     .gemm_s8_i32 = gemm_s8_i32,
     .gemm_f32 = gemm_f32,
     .dwconv_q8 = dwconv_q8,
+    .conv_q8_pack = conv_q8_pack,
+    .conv_q8 = conv_q8,
 };

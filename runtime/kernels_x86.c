@@ -1,11 +1,14 @@
-/* x86 SIMD kernels: AVX2 and AVX-512 VNNI integer GEMMs and quantized depthwise convolutions. Compiled
- * with target attributes, so the build needs no -march flag and the CPU is probed at run time
- * (kernels.c). Results are identical to the portable kernels (integer arithmetic, no overflow: |a*b| <=
- * 255*255 and K < 2^15 per i32 lane; the depthwise requantization is TFLite's, lane by lane). */
+/* x86 SIMD kernels: AVX2 and AVX-512 VNNI integer GEMMs, quantized conv GEMMs with fused requantization
+ * (conv_q8) and quantized depthwise convolutions. Compiled with target attributes, so the build needs no
+ * -march flag and the CPU is probed at run time (kernels.c). Results are identical to the portable kernels
+ * (integer arithmetic, no overflow: |a*b| <= 255*255 and K < 2^15 per i32 lane; conv_q8 accumulators wrap
+ * modulo 2^32 as the portable ones do; the requantization is TFLite's, lane by lane). */
 #include "kernels.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "quant.h"
 
@@ -295,8 +298,185 @@ static void dwconv_q8_avx2(const detc_dwconv_q8_params *prm, int n, const uint8_
         (prm->is_signed ? dw_avx2_s8 : dw_avx2_u8)(prm, n, taps, out);
 }
 
+/* ---------------- quantized conv GEMM, AVX2 (conv_q8) ---------------- */
+
+/* Packed filter: int16, channels in blocks of 8, [N8/8][K2][8 channels][2 values of K] (K padded to even and
+ * N to 8 with zero weights). A row's values are widened to int16 in chunks and taken in pairs (one int32
+ * broadcast); vpmaddwd sums the two products exactly (|a*w| <= 255*255), so the accumulator is the plain
+ * sum a*w and acc = dot + bias[c] - w_zp[c] * sum(a), modulo 2^32. */
+#define CQ2_MR 4   /* rows per micro-tile */
+#define CQ2_NB 2   /* 8-channel blocks per micro-tile */
+#define CQ2_KC 256 /* values of K widened at a time (even) */
+#define CQ2_MC 64  /* rows sharing one pass over the packed filter */
+
+static size_t cq2_weight_bytes(int n, int k)
+{
+    return (size_t)((n + 7) / 8) * (size_t)((k + 1) / 2) * 32;
+}
+
+static void *conv_q8_pack_avx2(int n, int k, const uint8_t *w, int is_signed)
+{
+    const int K2 = (k + 1) / 2;
+    size_t total = (cq2_weight_bytes(n, k) + 63) & ~(size_t)63;
+    int16_t *p = aligned_alloc(64, total ? total : 64);
+    if (!p)
+        return NULL;
+    memset(p, 0, total ? total : 64);
+    for (int c = 0; c < n; c++)
+        for (int q = 0; q < k; q++) {
+            uint8_t b = w[(size_t)c * k + q];
+            p[((size_t)(c / 8) * K2 + q / 2) * 16 + (c % 8) * 2 + q % 2] = is_signed ? (int16_t)(int8_t)b : (int16_t)b;
+        }
+    return p;
+}
+
+INLINE_AVX2 dw_rq8 cq2_rq8_load(const detc_conv_q8_params *prm, int c, __m256i mk)
+{
+    dw_rq8 r;
+    r.mult = _mm256_maskload_epi32(prm->mult + c, mk);
+    r.mult_odd = _mm256_srli_epi64(r.mult, 32);
+    r.lsh = _mm256_maskload_epi32(prm->lshift + c, mk);
+    r.rsh = _mm256_maskload_epi32(prm->rshift + c, mk);
+    r.rmask = _mm256_sub_epi32(_mm256_sllv_epi32(_mm256_set1_epi32(1), r.rsh), _mm256_set1_epi32(1));
+    r.rthr = _mm256_srli_epi32(r.rmask, 1);
+    r.zp = _mm256_set1_epi32(prm->out_zp);
+    r.lo = _mm256_set1_epi32(prm->act_min);
+    r.hi = _mm256_set1_epi32(prm->act_max);
+    return r;
+}
+
+/* CQ2_MR rows (a[i]; rows past mr repeat row 0 and are not stored) x NB 8-channel blocks from block blk. */
+INLINE_AVX2 void cq2_tile(const detc_conv_q8_params *prm, const uint8_t *const *a, const uint32_t *rs, int mr,
+                          int blk, int NB, int is_signed, uint8_t *out, int ldo)
+{
+    const int K = prm->k;
+    const size_t bstride = (size_t)(K + 1) / 2 * 16; /* int16 values per block */
+    const int16_t *b = (const int16_t *)prm->packed + (size_t)blk * bstride;
+    int16_t buf[CQ2_MR][CQ2_KC] __attribute__((aligned(32)));
+    __m256i acc[CQ2_MR][CQ2_NB];
+#pragma GCC unroll 4
+    for (int i = 0; i < CQ2_MR; i++)
+#pragma GCC unroll 2
+        for (int j = 0; j < NB; j++)
+            acc[i][j] = _mm256_setzero_si256();
+    for (int k0 = 0; k0 < K; k0 += CQ2_KC) {
+        const int kc = K - k0 < CQ2_KC ? K - k0 : CQ2_KC, pairs = (kc + 1) / 2;
+        for (int i = 0; i < CQ2_MR; i++) {
+            const uint8_t *src = a[i] + k0;
+            int q = 0;
+            for (; q + 16 <= kc; q += 16) {
+                __m128i v = _mm_loadu_si128((const __m128i *)(src + q));
+                _mm256_store_si256((__m256i *)(buf[i] + q), is_signed ? _mm256_cvtepi8_epi16(v) : _mm256_cvtepu8_epi16(v));
+            }
+            for (; q < kc; q++)
+                buf[i][q] = is_signed ? (int16_t)(int8_t)src[q] : (int16_t)src[q];
+            if (kc % 2)
+                buf[i][kc] = 0;
+        }
+        const int16_t *bk = b + (size_t)k0 * 8;
+        for (int s = 0; s < pairs; s++) {
+            __m256i vb[CQ2_NB];
+#pragma GCC unroll 2
+            for (int j = 0; j < NB; j++)
+                vb[j] = _mm256_load_si256((const __m256i *)(bk + j * bstride + (size_t)s * 16));
+#pragma GCC unroll 4
+            for (int i = 0; i < CQ2_MR; i++) {
+                int32_t pair;
+                memcpy(&pair, buf[i] + 2 * s, 4);
+                __m256i va = _mm256_set1_epi32(pair);
+#pragma GCC unroll 2
+                for (int j = 0; j < NB; j++)
+                    acc[i][j] = _mm256_add_epi32(acc[i][j], _mm256_madd_epi16(va, vb[j]));
+            }
+        }
+    }
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+#pragma GCC unroll 2
+    for (int j = 0; j < NB; j++) {
+        const int c = (blk + j) * 8, left = prm->n - c;
+        const __m256i mk = _mm256_cmpgt_epi32(_mm256_set1_epi32(left), lane);
+        const dw_rq8 r = cq2_rq8_load(prm, c, mk);
+        const __m256i bias = _mm256_maskload_epi32(prm->bias + c, mk);
+        const __m256i wzp = prm->w_zp ? _mm256_maskload_epi32(prm->w_zp + c, mk) : _mm256_setzero_si256();
+#pragma GCC unroll 4
+        for (int i = 0; i < CQ2_MR; i++) {
+            if (i >= mr)
+                break;
+            __m256i v = _mm256_sub_epi32(_mm256_add_epi32(acc[i][j], bias),
+                                         _mm256_mullo_epi32(wzp, _mm256_set1_epi32((int32_t)rs[i])));
+            v = dw_requant8(v, &r);
+            __m128i s16 = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+            __m128i bytes = is_signed ? _mm_packs_epi16(s16, s16) : _mm_packus_epi16(s16, s16);
+            uint8_t *dst = out + (long)i * ldo + c;
+            if (left >= 8) {
+                _mm_storel_epi64((__m128i *)dst, bytes);
+            } else {
+                uint8_t tmp[16];
+                _mm_storeu_si128((__m128i *)tmp, bytes);
+                memcpy(dst, tmp, (size_t)left);
+            }
+        }
+    }
+}
+
+INLINE_AVX2 void cq2_body(const detc_conv_q8_params *prm, int m, const uint8_t *A, int lda, uint8_t *out, int ldo,
+                          int is_signed)
+{
+    const int NBLK = (prm->n + 7) / 8, K = prm->k;
+    uint32_t rs[CQ2_MC + CQ2_MR];
+    for (int m0 = 0; m0 < m; m0 += CQ2_MC) {
+        const int mc = m - m0 < CQ2_MC ? m - m0 : CQ2_MC;
+        for (int i = 0; i < mc + CQ2_MR; i++) {
+            uint32_t sum = 0;
+            if (i < mc && prm->w_zp) {
+                const uint8_t *row = A + (long)(m0 + i) * lda;
+                for (int q = 0; q < K; q++)
+                    sum += is_signed ? (uint32_t)(int32_t)(int8_t)row[q] : (uint32_t)row[q];
+            }
+            rs[i] = sum;
+        }
+        for (int g = 0; g < NBLK; g += CQ2_NB) {
+            const int nb = NBLK - g < CQ2_NB ? NBLK - g : CQ2_NB;
+            for (int i = 0; i < mc; i += CQ2_MR) {
+                const int mr = mc - i < CQ2_MR ? mc - i : CQ2_MR;
+                const uint8_t *a[CQ2_MR];
+                for (int r = 0; r < CQ2_MR; r++)
+                    a[r] = A + (long)(m0 + i + (r < mr ? r : 0)) * lda;
+                uint8_t *o = out + (long)(m0 + i) * ldo;
+                if (nb == 2)
+                    cq2_tile(prm, a, rs + i, mr, g, 2, is_signed, o, ldo);
+                else
+                    cq2_tile(prm, a, rs + i, mr, g, 1, is_signed, o, ldo);
+            }
+        }
+    }
+}
+
+AVX2 static void conv_q8_avx2_u8(const detc_conv_q8_params *prm, int m, const uint8_t *a, int lda, uint8_t *out,
+                                 int ldo)
+{
+    cq2_body(prm, m, a, lda, out, ldo, 0);
+}
+
+AVX2 static void conv_q8_avx2_s8(const detc_conv_q8_params *prm, int m, const uint8_t *a, int lda, uint8_t *out,
+                                 int ldo)
+{
+    cq2_body(prm, m, a, lda, out, ldo, 1);
+}
+
+static void conv_q8_avx2(const detc_conv_q8_params *prm, int m, const uint8_t *a, int lda, uint8_t *out, int ldo)
+{
+    (prm->is_signed ? conv_q8_avx2_s8 : conv_q8_avx2_u8)(prm, m, a, lda, out, ldo);
+}
+
 const detc_kernels detc_kernels_avx2 = {
-    .name = "avx2", .gemm_u8_i32 = gemm_u8_avx2, .gemm_s8_i32 = gemm_s8_avx2, .dwconv_q8 = dwconv_q8_avx2};
+    .name = "avx2",
+    .gemm_u8_i32 = gemm_u8_avx2,
+    .gemm_s8_i32 = gemm_s8_avx2,
+    .dwconv_q8 = dwconv_q8_avx2,
+    .conv_q8_pack = conv_q8_pack_avx2,
+    .conv_q8 = conv_q8_avx2,
+};
 /* dwconv_q8 with 16 channels per zmm: two taps' bytes interleaved and widened to 16-bit, vpdpwssd
  * multiplies the pairs and accumulates; the requantization is dw_requant8's on 16 lanes. */
 #define INLINE_VNNI VNNI __attribute__((always_inline)) static inline
@@ -404,8 +584,216 @@ static void dwconv_q8_vnni(const detc_dwconv_q8_params *prm, int n, const uint8_
         (prm->is_signed ? dw_vnni_s8 : dw_vnni_u8)(prm, n, taps, out);
 }
 
+/* ---------------- quantized conv GEMM (conv_q8) ---------------- */
+
+/* Packed filter: channels in blocks of 16, [N16/16][K4][16 channels][4 bytes of K] (K padded to a multiple
+ * of 4 and N to 16 with zero weights), then int32 corr[N16]. u8 weights are stored as b - 128 (s8) and
+ * corr is 0; i8 weights as they are and corr[c] = -128 * sum_k w[c][k], since the kernel feeds vpdpbusd's
+ * unsigned operand a + 128. So, with dot = the vpdpbusd sum:
+ *   u8: sum a*w = dot + 128 * sum(a)      i8: sum a*w = dot + corr[c]
+ * and the accumulator is dot + bias[c] + corr[c] + (128 [u8] - w_zp[c]) * sum(a), modulo 2^32. */
+#define CQ_MR 4  /* rows per micro-tile */
+#define CQ_NB 4  /* 16-channel blocks per micro-tile */
+#define CQ_MC 64 /* rows sharing one pass over the packed filter */
+
+static size_t cq_weight_bytes(int n, int k)
+{
+    return (size_t)((n + 15) / 16) * (size_t)((k + 3) / 4) * 64;
+}
+
+static void *conv_q8_pack_vnni(int n, int k, const uint8_t *w, int is_signed)
+{
+    const int K4 = (k + 3) / 4, N16 = (n + 15) / 16 * 16;
+    size_t wbytes = cq_weight_bytes(n, k), total = (wbytes + (size_t)N16 * 4 + 63) & ~(size_t)63;
+    uint8_t *p = aligned_alloc(64, total);
+    if (!p)
+        return NULL;
+    memset(p, 0, total);
+    int32_t *corr = (int32_t *)(p + wbytes);
+    for (int c = 0; c < n; c++) {
+        uint32_t sum = 0;
+        for (int q = 0; q < k; q++) {
+            uint8_t b = w[(size_t)c * k + q];
+            p[((size_t)(c / 16) * K4 + q / 4) * 64 + (c % 16) * 4 + q % 4] = is_signed ? b : (uint8_t)(b ^ 0x80);
+            sum += (uint32_t)(int32_t)(int8_t)b;
+        }
+        corr[c] = is_signed ? (int32_t)(0u - 128u * sum) : 0;
+    }
+    return p;
+}
+
+static inline int32_t cq_load4(const uint8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* The last K % 4 bytes of a row, zero-extended (their weights are 0 anyway). */
+static inline int32_t cq_load_tail(const uint8_t *p, int n)
+{
+    uint32_t v = 0;
+    for (int t = 0; t < n; t++)
+        v |= (uint32_t)p[t] << (8 * t);
+    return (int32_t)v;
+}
+
+/* Sum of the first k bytes (u8, or i8 when is_signed) of a row, modulo 2^32. */
+INLINE_VNNI uint32_t cq_row_sum(const uint8_t *a, int k, int is_signed)
+{
+    const __m512i flip = _mm512_set1_epi8((char)0x80), zero = _mm512_setzero_si512();
+    __m512i s = zero;
+    for (int q = 0; q < k; q += 64) {
+        __mmask64 mask = k - q >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (k - q)) - 1);
+        __m512i v = _mm512_maskz_loadu_epi8(mask, a + q);
+        if (is_signed)
+            v = _mm512_maskz_mov_epi8(mask, _mm512_xor_si512(v, flip)); /* a + 128 */
+        s = _mm512_add_epi64(s, _mm512_sad_epu8(v, zero));
+    }
+    uint64_t t = (uint64_t)_mm512_reduce_add_epi64(s);
+    return (uint32_t)t - (is_signed ? 128u * (uint32_t)k : 0u);
+}
+
+/* Requantization constants of channels c..c+15 (lanes past N masked to 0). */
+INLINE_VNNI dw_rq16 cq_rq16_load(const detc_conv_q8_params *prm, int c, __mmask16 mk)
+{
+    dw_rq16 r;
+    r.mult = _mm512_maskz_loadu_epi32(mk, prm->mult + c);
+    r.mult_odd = _mm512_srli_epi64(r.mult, 32);
+    r.lsh = _mm512_maskz_loadu_epi32(mk, prm->lshift + c);
+    r.rsh = _mm512_maskz_loadu_epi32(mk, prm->rshift + c);
+    r.rmask = _mm512_sub_epi32(_mm512_sllv_epi32(_mm512_set1_epi32(1), r.rsh), _mm512_set1_epi32(1));
+    r.rthr = _mm512_srli_epi32(r.rmask, 1);
+    r.zp = _mm512_set1_epi32(prm->out_zp);
+    r.lo = _mm512_set1_epi32(prm->act_min);
+    r.hi = _mm512_set1_epi32(prm->act_max);
+    return r;
+}
+
+/* CQ_MR rows (a[i]; rows past mr repeat row 0 and are not stored) x NB blocks starting at block blk. */
+INLINE_VNNI void cq_tile(const detc_conv_q8_params *prm, const uint8_t *const *a, const uint32_t *rs, int mr,
+                         int blk, int NB, int is_signed, uint8_t *out, int ldo)
+{
+    const int K = prm->k, kf = K >> 2, kt = K & 3;
+    const size_t bstride = (size_t)(K + 3) / 4 * 64;
+    const uint8_t *b = (const uint8_t *)prm->packed + (size_t)blk * bstride;
+    const int32_t flip = is_signed ? (int32_t)0x80808080u : 0;
+    __m512i acc[CQ_MR][CQ_NB];
+#pragma GCC unroll 4
+    for (int i = 0; i < CQ_MR; i++)
+#pragma GCC unroll 4
+        for (int j = 0; j < NB; j++)
+            acc[i][j] = _mm512_setzero_si512();
+    for (int s = 0; s < kf; s++) {
+        __m512i vb[CQ_NB];
+#pragma GCC unroll 4
+        for (int j = 0; j < NB; j++)
+            vb[j] = _mm512_load_si512(b + j * bstride + (size_t)s * 64);
+#pragma GCC unroll 4
+        for (int i = 0; i < CQ_MR; i++) {
+            __m512i va = _mm512_set1_epi32(cq_load4(a[i] + 4 * s) ^ flip);
+#pragma GCC unroll 4
+            for (int j = 0; j < NB; j++)
+                acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], va, vb[j]);
+        }
+    }
+    if (kt) {
+        __m512i vb[CQ_NB];
+#pragma GCC unroll 4
+        for (int j = 0; j < NB; j++)
+            vb[j] = _mm512_load_si512(b + j * bstride + (size_t)kf * 64);
+#pragma GCC unroll 4
+        for (int i = 0; i < CQ_MR; i++) {
+            __m512i va = _mm512_set1_epi32(cq_load_tail(a[i] + 4 * kf, kt) ^ flip);
+#pragma GCC unroll 4
+            for (int j = 0; j < NB; j++)
+                acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], va, vb[j]);
+        }
+    }
+    const int32_t *corr = (const int32_t *)((const uint8_t *)prm->packed + cq_weight_bytes(prm->n, K));
+#pragma GCC unroll 4
+    for (int j = 0; j < NB; j++) {
+        const int c = (blk + j) * 16, left = prm->n - c;
+        const __mmask16 mk = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+        const dw_rq16 r = cq_rq16_load(prm, c, mk);
+        __m512i base = _mm512_add_epi32(_mm512_maskz_loadu_epi32(mk, prm->bias + c), _mm512_load_si512(corr + c));
+        __m512i coef = _mm512_set1_epi32(is_signed ? 0 : 128);
+        if (prm->w_zp)
+            coef = _mm512_sub_epi32(coef, _mm512_maskz_loadu_epi32(mk, prm->w_zp + c));
+#pragma GCC unroll 4
+        for (int i = 0; i < CQ_MR; i++) {
+            if (i >= mr)
+                break;
+            __m512i v = _mm512_add_epi32(_mm512_add_epi32(acc[i][j], base),
+                                         _mm512_mullo_epi32(coef, _mm512_set1_epi32((int32_t)rs[i])));
+            /* clamped to the output range already: truncating to bytes is exact */
+            _mm512_mask_cvtepi32_storeu_epi8(out + (long)i * ldo + c, mk, dw_requant16(v, &r));
+        }
+    }
+}
+
+INLINE_VNNI void cq_body(const detc_conv_q8_params *prm, int m, const uint8_t *A, int lda, uint8_t *out, int ldo,
+                         int is_signed)
+{
+    const int NBLK = (prm->n + 15) / 16;
+    const int need_rs = !is_signed || prm->w_zp;
+    uint32_t rs[CQ_MC + CQ_MR];
+    for (int m0 = 0; m0 < m; m0 += CQ_MC) {
+        const int mc = m - m0 < CQ_MC ? m - m0 : CQ_MC;
+        for (int i = 0; i < mc + CQ_MR; i++)
+            rs[i] = i < mc && need_rs ? cq_row_sum(A + (long)(m0 + i) * lda, prm->k, is_signed) : 0;
+        for (int g = 0; g < NBLK; g += CQ_NB) {
+            const int nb = NBLK - g < CQ_NB ? NBLK - g : CQ_NB;
+            for (int i = 0; i < mc; i += CQ_MR) {
+                const int mr = mc - i < CQ_MR ? mc - i : CQ_MR;
+                const uint8_t *a[CQ_MR];
+                for (int r = 0; r < CQ_MR; r++)
+                    a[r] = A + (long)(m0 + i + (r < mr ? r : 0)) * lda;
+                uint8_t *o = out + (long)(m0 + i) * ldo;
+                switch (nb) {
+                case 4:
+                    cq_tile(prm, a, rs + i, mr, g, 4, is_signed, o, ldo);
+                    break;
+                case 3:
+                    cq_tile(prm, a, rs + i, mr, g, 3, is_signed, o, ldo);
+                    break;
+                case 2:
+                    cq_tile(prm, a, rs + i, mr, g, 2, is_signed, o, ldo);
+                    break;
+                default:
+                    cq_tile(prm, a, rs + i, mr, g, 1, is_signed, o, ldo);
+                    break;
+                }
+            }
+        }
+    }
+}
+
+VNNI static void conv_q8_vnni_u8(const detc_conv_q8_params *prm, int m, const uint8_t *a, int lda, uint8_t *out,
+                                 int ldo)
+{
+    cq_body(prm, m, a, lda, out, ldo, 0);
+}
+
+VNNI static void conv_q8_vnni_s8(const detc_conv_q8_params *prm, int m, const uint8_t *a, int lda, uint8_t *out,
+                                 int ldo)
+{
+    cq_body(prm, m, a, lda, out, ldo, 1);
+}
+
+static void conv_q8_vnni(const detc_conv_q8_params *prm, int m, const uint8_t *a, int lda, uint8_t *out, int ldo)
+{
+    (prm->is_signed ? conv_q8_vnni_s8 : conv_q8_vnni_u8)(prm, m, a, lda, out, ldo);
+}
+
 const detc_kernels detc_kernels_avx512vnni = {
-    .name = "avx512vnni", .gemm_u8_i32 = gemm_u8_vnni, .gemm_s8_i32 = gemm_s8_vnni, .dwconv_q8 = dwconv_q8_vnni};
+    .name = "avx512vnni",
+    .gemm_u8_i32 = gemm_u8_vnni,
+    .gemm_s8_i32 = gemm_s8_vnni,
+    .dwconv_q8 = dwconv_q8_vnni,
+    .conv_q8_pack = conv_q8_pack_vnni,
+    .conv_q8 = conv_q8_vnni,
+};
 
 int detc_cpu_has_avx2(void)
 {

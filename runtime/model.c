@@ -770,7 +770,7 @@ static void prepare_nodes(loader *L)
                 skip = true;
             }
         }
-        detc_prep p = {.g = g, .node = n, .errs = L->errs};
+        detc_prep p = {.g = g, .node = n, .errs = L->errs, .kernels = L->m->kernels};
         if (!skip && n->op)
             n->op->prepare(&p);
         if (skip || p.failed || !n->op) {
@@ -1143,6 +1143,13 @@ detc_model *detc_model_load(const char *path, const detc_options *opts, detc_err
                         file, pos);
         goto fail;
     }
+    /* before the graph: prepare steps lay out constants for the table eval will use */
+    m->kernels = detc_kernels_select(getenv("DETC_KERNELS"));
+    if (!m->kernels) {
+        detc_errors_add(errs, DETC_ERR_ARG, -1, "DETC_KERNELS='%s' names no kernel table this CPU supports",
+                        getenv("DETC_KERNELS"));
+        goto fail;
+    }
     int graph_rc = load_graph(m, file, errs);
     if (graph_rc != 0 && !m->g.tensors)
         goto fail; /* no tensor table: nothing more can be checked */
@@ -1153,12 +1160,6 @@ detc_model *detc_model_load(const char *path, const detc_options *opts, detc_err
     int pipeline_rc = graph_rc == 0 || m->g.n_inputs > 0 ? detc_pipeline_load(m, errs) : 0;
     if (graph_rc != 0 || pipeline_rc != 0)
         goto fail;
-    m->kernels = detc_kernels_select(getenv("DETC_KERNELS"));
-    if (!m->kernels) {
-        detc_errors_add(errs, DETC_ERR_ARG, -1, "DETC_KERNELS='%s' names no kernel table this CPU supports",
-                        getenv("DETC_KERNELS"));
-        goto fail;
-    }
     if (read_fold_env(m, errs) != 0)
         goto fail;
     m->pool = detc_threadpool_create(m->opts.threads);

@@ -219,6 +219,106 @@ static void check_dwconv(const detc_kernels *k)
     CHECK(bad_cases == 0, "%s dwconv_q8: %d wrong of %d cases", k->name, bad_cases, cases);
 }
 
+/* conv_q8 (quantized conv GEMM with fused requantization) on random cases: sizes with M, N and K tails
+ * around the SIMD tile sizes, u8 and i8, zero and non-zero filter zero points, per-channel multipliers
+ * with left and right shifts, activation clamps, extreme biases. Each table packs its own filter; the
+ * output (with lda > K, ldo > N and guard bytes around every row) must equal a naive reference computed
+ * here bit for bit, and so every table equals the portable one. */
+static int check_conv_q8_case(const detc_kernels *k, int M, int N, int K, int is_signed, int wzp_mode,
+                              int extreme)
+{
+    const int lda = K + 5, ldo = N + 3;
+    uint8_t *A = malloc((size_t)M * lda), *W = malloc((size_t)N * K), *out = malloc((size_t)M * ldo);
+    uint8_t *ref = malloc((size_t)M * ldo);
+    int32_t *bias = malloc(sizeof(int32_t) * N), *wzp = malloc(sizeof(int32_t) * N);
+    int32_t *mult = malloc(sizeof(int32_t) * N), *lsh = malloc(sizeof(int32_t) * N), *rsh = malloc(sizeof(int32_t) * N);
+    int lo = is_signed ? -128 : 0, hi = is_signed ? 127 : 255;
+    for (int i = 0; i < M * lda; i++)
+        A[i] = extreme == 1 ? (uint8_t)(is_signed ? 0x80 : 0xff) : (uint8_t)next();
+    for (int i = 0; i < N * K; i++)
+        W[i] = extreme == 1 ? (uint8_t)(i % 2 ? 0x80 : 0x7f) : (uint8_t)next();
+    int32_t wz0 = lo + (int32_t)(next() % 256);
+    for (int c = 0; c < N; c++) {
+        /* wzp_mode 0: none (NULL); 1: one per-tensor zero point; 2: per channel */
+        wzp[c] = wzp_mode == 2 ? lo + (int32_t)(next() % 256) : wz0;
+        detc_qmul q = {(int32_t)((1u << 30) + (next() % (1u << 30))), -(int)(next() % 34) + 2};
+        if (next() % 16 == 0)
+            q.multiplier = 0;
+        mult[c] = q.multiplier;
+        lsh[c] = q.shift > 0 ? q.shift : 0;
+        rsh[c] = q.shift > 0 ? 0 : -q.shift;
+        bias[c] = extreme == 2 ? (int32_t)next() : (int32_t)(next() % 400001) - 200000;
+        if (extreme == 2 && c < 4)
+            bias[c] = c == 0 ? INT32_MIN : c == 1 ? INT32_MAX : c == 2 ? -1 : 0;
+    }
+    int32_t oz = lo + (int32_t)(next() % 256), amin = lo + (int32_t)(next() % 40), amax = hi - (int32_t)(next() % 40);
+    detc_conv_q8_params prm = {.n = N, .k = K, .is_signed = is_signed, .bias = bias,
+                               .w_zp = wzp_mode ? wzp : NULL, .mult = mult, .lshift = lsh, .rshift = rsh,
+                               .out_zp = oz, .act_min = amin, .act_max = amax};
+#define XV(v) (is_signed ? (int64_t)(int8_t)(v) : (int64_t)(uint8_t)(v))
+    memset(ref, 0x5a, (size_t)M * ldo);
+    for (int m = 0; m < M; m++) {
+        int64_t rs = 0;
+        for (int q = 0; q < K; q++)
+            rs += XV(A[m * lda + q]);
+        for (int c = 0; c < N; c++) {
+            int64_t acc = bias[c] - (wzp_mode ? (int64_t)wzp[c] * rs : 0);
+            for (int q = 0; q < K; q++)
+                acc += XV(A[m * lda + q]) * XV(W[c * K + q]);
+            detc_qmul q = {mult[c], lsh[c] - rsh[c]};
+            int32_t v = detc_qmul_apply((int32_t)(uint32_t)(uint64_t)acc, q) + oz;
+            ref[m * ldo + c] = (uint8_t)(v < amin ? amin : v > amax ? amax : v);
+        }
+    }
+#undef XV
+    memset(out, 0x5a, (size_t)M * ldo);
+    void *packed = k->conv_q8_pack(N, K, W, is_signed);
+    int bad = -1;
+    if (packed) {
+        prm.packed = packed;
+        k->conv_q8(&prm, M, A, lda, out, ldo);
+        bad = 0;
+        for (int i = 0; i < M * ldo; i++)
+            bad += out[i] != ref[i];
+    }
+    free(packed);
+    free(A);
+    free(W);
+    free(out);
+    free(ref);
+    free(bias);
+    free(wzp);
+    free(mult);
+    free(lsh);
+    free(rsh);
+    return bad;
+}
+
+static void check_conv_q8(const detc_kernels *k)
+{
+    static const int Ms[] = {1, 2, 3, 4, 5, 7, 8, 9, 31, 63, 64, 65, 67, 130};
+    static const int Ns[] = {1, 3, 12, 15, 16, 17, 24, 31, 32, 33, 48, 63, 64, 65, 80, 100, 129, 273};
+    static const int Ks[] = {1, 2, 3, 4, 5, 7, 8, 15, 27, 32, 63, 64, 65, 129, 300, 1024};
+    int bad_cases = 0, cases = 0;
+    for (int t = 0; t < 400; t++) {
+        int M = Ms[next() % (sizeof Ms / sizeof Ms[0])], N = Ns[next() % (sizeof Ns / sizeof Ns[0])];
+        int K = Ks[next() % (sizeof Ks / sizeof Ks[0])];
+        if (t < 2 * (int)(sizeof Ks / sizeof Ks[0]))
+            K = Ks[t / 2], N = 17 + t % 2 * 48, M = 6; /* every K with a channel tail */
+        int is_signed = t % 2, wzp_mode = (t / 2) % 3, extreme = t % 7 == 3 ? 1 : t % 7 == 5 ? 2 : 0;
+        if (extreme == 1 && K > 1024)
+            K = 1024;
+        int bad = check_conv_q8_case(k, M, N, K, is_signed, wzp_mode, extreme);
+        if (bad)
+            printf("  %s conv_q8: M %d N %d K %d %s, filter zero points %s%s: %d wrong\n", k->name, M, N, K,
+                   is_signed ? "i8" : "u8", wzp_mode == 0 ? "none" : wzp_mode == 1 ? "per tensor" : "per channel",
+                   extreme == 1 ? ", extreme values" : extreme == 2 ? ", extreme biases" : "", bad);
+        bad_cases += bad != 0;
+        cases++;
+    }
+    CHECK(bad_cases == 0, "%s conv_q8: %d wrong of %d cases", k->name, bad_cases, cases);
+}
+
 /* The depthwise op itself on its dwconv_q8 path with i8 per-channel weights (the op fixtures in
  * test_ops_quantized.c reach that path with u8 only): 37 channels, 3x3, stride 2, SAME padding, a non-zero
  * input zero point (folded into the bias), against the same naive reference, 1 and 2 threads, portable and
@@ -303,6 +403,7 @@ int main(void)
         check_int_gemms(k);
         check_f32_gemm(k);
         check_dwconv(k);
+        check_conv_q8(k);
     }
     check_dw_op_i8();
     CHECK(detc_kernels_select("no-such-table") == NULL, "unknown table names are refused");
