@@ -1,4 +1,5 @@
-/* conv2d: NHWC input, OHWI filter, optional bias. f32, u8 (per-tensor, TFLite uint8 arithmetic) and i8
+/* conv2d: NHWC input, OHWI filter, optional bias, optional row count (op_util.h: only the first count
+ * images of the batch are computed, the rest are zero). f32, u8 (per-tensor, TFLite uint8 arithmetic) and i8
  * (per-channel, TFLite int8 arithmetic).
  *
  * Every path is an im2col + GEMM through the kernel table: each output pixel's receptive field is laid
@@ -101,6 +102,7 @@ static bool check_operands(detc_prep *p, conv_operands *o)
                       o->types_ok;
     if (b)
         o->b_rank_ok = detc_prep_rank(p, 2, 1, 1);
+    ok = op_check_row_count(p, 3) && ok;
     ok = o->x_ok && o->types_ok && w_rank && o->b_rank_ok && ok;
     if (o->quantized) {
         ok = detc_prep_constant(p, 1, "its per-channel sums are precomputed") && ok;
@@ -377,19 +379,26 @@ static detc_code conv_eval(const detc_exec *x, detc_node *node)
         .bias_f32 = b && d->dtype == DETC_F32 ? b->data : NULL,
         .out = detc_out(x->g, node, 0)->data,
         .scratch = x->scratch,
-        .pixels = (int64_t)d->batch * d->win.out_h * d->win.out_w,
     };
     if (d->slot_bytes && !x->scratch)
         return DETC_ERR_RUNTIME;
+    int rows = op_row_count(x, node, 3, d->batch);
+    int64_t per_row = (int64_t)d->win.out_h * d->win.out_w;
+    j.pixels = rows * per_row;
     j.parts = op_parts(x, j.pixels, CONV_MIN_PIXELS_PER_PART);
-    detc_parallel_for(x->pool, j.parts, 1, run_parts, &j);
+    if (j.pixels > 0)
+        detc_parallel_for(x->pool, j.parts, 1, run_parts, &j);
+    size_t esize = detc_dtype_size(d->dtype);
+    /* rows past the count: real 0 (all-zero bytes for f32, the zero point when quantized) */
+    memset(j.out + (size_t)j.pixels * d->out_c * esize, d->dtype == DETC_F32 ? 0 : (int)(uint8_t)d->rq.out_zp,
+           (size_t)((d->batch - rows) * per_row) * d->out_c * esize);
     return DETC_OK;
 }
 
 const detc_op detc_op_conv2d = {
     .name = "conv2d",
     .min_inputs = 2,
-    .max_inputs = 3,
+    .max_inputs = 4,
     .n_outputs = 1,
     .prepare = conv_prepare,
     .eval = conv_eval,

@@ -1,6 +1,7 @@
 /* conv2d_transpose: the gradient of conv2d with respect to its input (PyTorch ConvTranspose2d, TFLite
  * TRANSPOSE_CONV), NHWC. x [N, H, W, Ci], filter [Co, KH, KW, Ci] (a PyTorch ConvTranspose2d weight
- * [Ci, Co, KH, KW] permuted to (1, 2, 3, 0)), bias [Co] optional.
+ * [Ci, Co, KH, KW] permuted to (1, 2, 3, 0)), bias [Co] optional, row count optional (op_util.h: only the
+ * first count images are computed, the rest are zero).
  *
  *   out[n, oy, ox, co] = bias[co] + sum over iy, ix, ky, kx, ci with oy = iy*sh - pad_top + ky and
  *                        ox = ix*sw - pad_left + kx of x[n, iy, ix, ci] * filter[co, ky, kx, ci]
@@ -84,6 +85,7 @@ static bool ct_prepare(detc_prep *p)
     ok = detc_prep_rank(p, 0, 4, 4) && ok;
     ok = detc_prep_rank(p, 1, 4, 4) && ok;
     ok = detc_prep_rank(p, 2, 1, 1) && ok;
+    ok = op_check_row_count(p, 3) && ok;
     if (!ok || !attrs)
         return false;
     const detc_tensor *x = detc_prep_in(p, 0), *w = detc_prep_in(p, 1), *b = detc_prep_in(p, 2);
@@ -221,16 +223,21 @@ static detc_code ct_eval(const detc_exec *x, detc_node *node)
                 .b = b ? b->data : NULL,
                 .out = detc_out(x->g, node, 0)->data,
                 .scratch = x->scratch,
-                .items = d->batch * d->n_blocks};
+                .items = 0};
+    int rows = op_row_count(x, node, 3, d->batch);
+    j.items = rows * d->n_blocks;
     j.parts = op_parts(x, j.items, 1);
-    detc_parallel_for(x->pool, j.parts, 1, ct_parts, &j);
+    if (j.items > 0)
+        detc_parallel_for(x->pool, j.parts, 1, ct_parts, &j);
+    size_t per_row = (size_t)d->out_h * d->out_w * d->out_c;
+    memset(j.out + (size_t)rows * per_row, 0, (size_t)(d->batch - rows) * per_row * sizeof(float));
     return DETC_OK;
 }
 
 const detc_op detc_op_conv2d_transpose = {
     .name = "conv2d_transpose",
     .min_inputs = 2,
-    .max_inputs = 3,
+    .max_inputs = 4,
     .n_outputs = 1,
     .prepare = ct_prepare,
     .eval = ct_eval,

@@ -23,6 +23,32 @@ void *op_new_data(detc_prep *p, size_t size)
     return d;
 }
 
+bool op_check_row_count(detc_prep *p, int slot)
+{
+    const detc_tensor *c = detc_prep_in(p, slot);
+    if (!c)
+        return true;
+    bool ok = detc_prep_dtype(p, slot, DETC_MASK(DETC_I32),
+                              "give the detection count (i32 [1], as box_detections produces it)");
+    if (ok && (c->rank != 1 || c->dims[0] != 1)) {
+        char cd[600], cs[128];
+        detc_prep_operand_desc(p, slot, cd, sizeof cd);
+        detc_shape_str(c->rank, c->dims, cs, sizeof cs);
+        detc_prep_error(p, DETC_ERR_SHAPE, "%s: the row count must have shape [1], found %s", cd, cs);
+        ok = false;
+    }
+    return ok;
+}
+
+int op_row_count(const detc_exec *x, const detc_node *n, int slot, int rows)
+{
+    const detc_tensor *c = detc_in(x->g, n, slot);
+    if (!c)
+        return rows;
+    int32_t v = op_read_i32(c, 0);
+    return v < 0 ? 0 : v > rows ? rows : v;
+}
+
 int op_parts(const detc_exec *x, int64_t items, int64_t min_per_part)
 {
     int64_t parts = detc_threadpool_size(x->pool);

@@ -26,6 +26,14 @@ static inline size_t op_align(size_t n)
  * reported, when memory runs out. */
 void *op_new_data(detc_prep *p, size_t size);
 
+/* The optional `count` operand (i32 [1]) of row-wise ops in detection heads (conv2d, conv2d_transpose,
+ * relu): only rows [0, count) of the batch axis are computed and later rows are set to zero (the zero
+ * point when quantized), so a mask head sized for 100 detections costs what the detections cost. True
+ * when the slot is absent or holds an i32 [1] tensor; otherwise reports why. */
+bool op_check_row_count(detc_prep *p, int slot);
+/* Rows to compute: the count operand clamped to [0, rows], or rows when the slot is absent. */
+int op_row_count(const detc_exec *x, const detc_node *n, int slot, int rows);
+
 /* Number of parts for `items` units of work, at least `min_per_part` units each. */
 int op_parts(const detc_exec *x, int64_t items, int64_t min_per_part);
 

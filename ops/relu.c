@@ -1,11 +1,13 @@
 /* relu: max(x, 0). f32, and u8/i8 with TensorFlow Lite's quantized RELU (the output may carry its own
  * quantization; the input is rescaled to it). relu6 (ops/relu6.c) shares this implementation with an
- * upper bound of 6; ops/relu.h has the arithmetic. */
+ * upper bound of 6; ops/relu.h has the arithmetic. An optional second operand, a row count (op_util.h),
+ * limits the work to the first count rows of axis 0; later rows are zero. */
 #include "relu.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "op_util.h"
 #include "ops.h"
@@ -17,7 +19,9 @@
 typedef struct {
     detc_dtype dtype;
     float act_max;
-    int64_t count;
+    int64_t count;       /* elements */
+    int64_t batch;       /* rows of axis 0, for the optional row count operand */
+    uint8_t zero_byte;   /* what a row past the count holds: real 0 in the output's encoding */
     uint8_t table[256]; /* quantized: output byte for each input byte */
 } relux_data;
 
@@ -60,9 +64,14 @@ bool op_relux_prepare(detc_prep *p, float act_max)
     bool ok = op_check_counts(p);
     if (!detc_prep_require_input(p, 0, "input") || !ok)
         return false;
+    ok = op_check_row_count(p, 1);
+    if (ok && detc_prep_in(p, 1) && x->rank < 1) {
+        detc_prep_error(p, DETC_ERR_SHAPE, "a row count needs an input with a batch axis; this input is a scalar");
+        ok = false;
+    }
     char fix[128];
     snprintf(fix, sizeof fix, "%s takes f32, or quantized u8/i8; cast the input to f32 first", p->node->op_name);
-    if (!detc_prep_dtype(p, 0, DETC_MASK(DETC_F32) | DETC_MASK(DETC_U8) | DETC_MASK(DETC_I8), fix))
+    if (!detc_prep_dtype(p, 0, DETC_MASK(DETC_F32) | DETC_MASK(DETC_U8) | DETC_MASK(DETC_I8), fix) || !ok)
         return false;
     bool quantized = x->dtype != DETC_F32;
     if (quantized && !op_require_per_tensor_quant(p, 0, "input"))
@@ -73,18 +82,23 @@ bool op_relux_prepare(detc_prep *p, float act_max)
     d->dtype = x->dtype;
     d->act_max = act_max;
     d->count = detc_tensor_count(x);
+    d->batch = x->rank >= 1 ? x->dims[0] : 1;
     if (!detc_prep_set_output(p, 0, x->dtype, x->rank, x->dims, NULL, quantized))
         return false;
     if (!quantized)
         return true;
     const detc_tensor *out = detc_out(p->g, p->node, 0);
-    return op_check_output_quant(p, 0) && relux_table(p, d, x, out);
+    if (!op_check_output_quant(p, 0))
+        return false;
+    d->zero_byte = (uint8_t)out->quant.zero_point[0];
+    return relux_table(p, d, x, out);
 }
 
 typedef struct {
     const relux_data *d;
     const void *x;
     void *out;
+    int64_t n; /* elements to compute */
     int parts;
 } relux_job;
 
@@ -93,7 +107,7 @@ static void relux_parts(void *ctx, int begin, int end)
     const relux_job *j = ctx;
     const relux_data *d = j->d;
     for (int part = begin; part < end; part++) {
-        int64_t lo = d->count * part / j->parts, hi = d->count * (part + 1) / j->parts;
+        int64_t lo = j->n * part / j->parts, hi = j->n * (part + 1) / j->parts;
         if (d->dtype == DETC_F32) {
             const float *src = j->x;
             float *dst = j->out, top = d->act_max;
@@ -114,8 +128,15 @@ detc_code op_relux_eval(const detc_exec *x, detc_node *node)
 {
     const relux_data *d = node->op_data;
     relux_job j = {.d = d, .x = detc_in(x->g, node, 0)->data, .out = detc_out(x->g, node, 0)->data};
-    j.parts = op_parts(x, d->count, RELU_MIN_PER_PART);
-    detc_parallel_for(x->pool, j.parts, 1, relux_parts, &j);
+    int64_t per_row = d->count / d->batch, rows = op_row_count(x, node, 1, (int)d->batch);
+    j.n = rows * per_row;
+    j.parts = op_parts(x, j.n, RELU_MIN_PER_PART);
+    if (j.n > 0)
+        detc_parallel_for(x->pool, j.parts, 1, relux_parts, &j);
+    size_t esize = d->dtype == DETC_F32 ? sizeof(float) : 1;
+    /* rows past the count: real 0 */
+    memset((uint8_t *)j.out + (size_t)j.n * esize, d->dtype == DETC_F32 ? 0 : d->zero_byte,
+           (size_t)(d->count - j.n) * esize);
     return DETC_OK;
 }
 
@@ -127,7 +148,7 @@ static bool relu_prepare(detc_prep *p)
 const detc_op detc_op_relu = {
     .name = "relu",
     .min_inputs = 1,
-    .max_inputs = 1,
+    .max_inputs = 2,
     .n_outputs = 1,
     .prepare = relu_prepare,
     .eval = op_relux_eval,

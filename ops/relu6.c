@@ -12,7 +12,7 @@ static bool relu6_prepare(detc_prep *p)
 const detc_op detc_op_relu6 = {
     .name = "relu6",
     .min_inputs = 1,
-    .max_inputs = 1,
+    .max_inputs = 2,
     .n_outputs = 1,
     .prepare = relu6_prepare,
     .eval = op_relux_eval,

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "dtype.h"
 #include "data/maskrcnn_ops/onnx_refs.h"
 #include "data/maskrcnn_ops/torch_refs.h"
 #include "image.h"
@@ -444,6 +445,102 @@ static void test_hostile_values(void)
     oh_free(&c);
 }
 
+/* The optional row count of conv2d, conv2d_transpose and relu: the first `count` rows equal a run without
+ * it, later rows are real 0 (the zero point when quantized); a bad count operand is refused at prepare. */
+static void run_rows(const char *op, detc_dtype dt, const int32_t *xd, const void *x, const int32_t *wd,
+                     const void *w, int32_t count, bool with_count, void *out, size_t out_bytes)
+{
+    oh_case c;
+    oh_init(&c, op, NULL);
+    int xi = oh_input(&c, dt, 4, xd, x, false);
+    if (dt == DETC_U8)
+        oh_quant1(&c, xi, 0.05f, 7);
+    if (wd) {
+        int wi = oh_input(&c, dt, 4, wd, w, true);
+        if (dt == DETC_U8)
+            oh_quant1(&c, wi, 0.02f, 120);
+        oh_omit_input(&c); /* no bias */
+    }
+    static const int32_t one[1] = {1};
+    if (with_count)
+        oh_input(&c, DETC_I32, 1, one, &count, false);
+    int o = oh_output(&c, dt == DETC_U8 ? DETC_U8 : DETC_DTYPE_INVALID);
+    if (dt == DETC_U8)
+        oh_quant1(&c, o, 0.1f, 11);
+    bool ok = oh_prepare(&c) && oh_eval(&c, 2) == DETC_OK;
+    if (!ok)
+        oh_print_errors(&c);
+    memcpy(out, ok ? oh_data(&c, o) : out, out_bytes);
+    CHECK(ok, "%s runs with%s a row count", op, with_count ? "" : "out");
+    oh_free(&c);
+}
+
+static void test_row_count(void)
+{
+    static const int32_t xd[4] = {5, 4, 4, 3}, wd[4] = {6, 3, 3, 3}, td[4] = {6, 2, 2, 3};
+    float x[5 * 4 * 4 * 3], w[6 * 3 * 3 * 3];
+    uint8_t xq[5 * 4 * 4 * 3], wq[6 * 3 * 3 * 3];
+    for (size_t i = 0; i < sizeof x / sizeof x[0]; i++) {
+        x[i] = (float)((int)(i * 37 % 23) - 11) / 7.0f;
+        xq[i] = (uint8_t)(i * 91 % 256);
+    }
+    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) {
+        w[i] = (float)((int)(i * 13 % 17) - 8) / 9.0f;
+        wq[i] = (uint8_t)(i * 53 % 256);
+    }
+    struct {
+        const char *op;
+        detc_dtype dt;
+        const int32_t *wd;
+        size_t out_elems, row_elems;
+        int zero; /* byte value of a row past the count */
+    } cases[] = {
+        {"conv2d", DETC_F32, wd, 5 * 2 * 2 * 6, 2 * 2 * 6, 0},
+        {"conv2d", DETC_U8, wd, 5 * 2 * 2 * 6, 2 * 2 * 6, 11},
+        {"conv2d_transpose", DETC_F32, td, 5 * 5 * 5 * 6, 5 * 5 * 6, 0},
+        {"relu", DETC_F32, NULL, 5 * 4 * 4 * 3, 4 * 4 * 3, 0},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        size_t es = cases[k].dt == DETC_F32 ? 4 : 1, bytes = cases[k].out_elems * es;
+        const void *xv = cases[k].dt == DETC_F32 ? (const void *)x : (const void *)xq;
+        const void *wv = cases[k].dt == DETC_F32 ? (const void *)w : (const void *)wq;
+        uint8_t *full = malloc(bytes), *part = malloc(bytes);
+        run_rows(cases[k].op, cases[k].dt, xd, xv, cases[k].wd, wv, 0, false, full, bytes);
+        for (int32_t count = -1; count <= 6; count += 2) {
+            memset(part, 0xA5, bytes);
+            run_rows(cases[k].op, cases[k].dt, xd, xv, cases[k].wd, wv, count, true, part, bytes);
+            size_t keep = (size_t)(count < 0 ? 0 : count > 5 ? 5 : count) * cases[k].row_elems * es;
+            bool head = memcmp(full, part, keep) == 0, tail = true;
+            for (size_t i = keep; i < bytes; i += es)
+                tail = tail && (es == 4 ? ((float *)(void *)part)[i / 4] == 0.0f : part[i] == cases[k].zero);
+            CHECK(head && tail, "%s (%s) with count %d: first rows as without it (%d), the rest zero (%d)",
+                  cases[k].op, detc_dtype_name(cases[k].dt), (int)count, head, tail);
+        }
+        free(full);
+        free(part);
+    }
+
+    /* a count that is not i32 [1] */
+    oh_case c;
+    static const int32_t two[1] = {2};
+    oh_init(&c, "conv2d", NULL);
+    oh_input(&c, DETC_F32, 4, xd, x, false);
+    oh_input(&c, DETC_F32, 4, wd, w, true);
+    oh_omit_input(&c);
+    oh_input(&c, DETC_I32, 1, two, NULL, false);
+    oh_output(&c, DETC_DTYPE_INVALID);
+    CHECK(!oh_prepare(&c) && oh_has_error(&c, DETC_ERR_SHAPE, "row count must have shape [1]", NULL),
+          "conv2d refuses a count of shape [2]");
+    oh_free(&c);
+    static const int32_t one[1] = {1};
+    oh_init(&c, "relu", NULL);
+    oh_input(&c, DETC_F32, 4, xd, x, false);
+    oh_input(&c, DETC_F32, 1, one, NULL, false);
+    oh_output(&c, DETC_DTYPE_INVALID);
+    CHECK(!oh_prepare(&c) && oh_has_error(&c, DETC_ERR_DTYPE, "detection count", NULL), "relu refuses an f32 count");
+    oh_free(&c);
+}
+
 int main(void)
 {
     run_fixtures(onnx_roi_align, COUNT(onnx_roi_align));
@@ -459,5 +556,6 @@ int main(void)
     test_other_errors();
     test_reprepare();
     test_hostile_values();
+    test_row_count();
     return check_summary("test_maskrcnn_ops");
 }

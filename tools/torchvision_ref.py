@@ -110,7 +110,7 @@ STAGES = OrderedDict([
                          "image_size"],
                         ["detections/boxes", "detections/scores", "detections/labels", "detections/count"])),
     ("mask_roi_align", (["detections/boxes", "detections/count", "P2", "P3", "P4", "P5"], ["mask/roi_features"])),
-    ("mask_head", (["mask/roi_features"], ["mask/logits"])),
+    ("mask_head", (["mask/roi_features", "detections/count"], ["mask/logits"])),  # count: rows to compute
     ("mask_select", (["mask/logits", "detections/labels", "detections/count"], ["mask/probs"])),
 ])
 
@@ -463,7 +463,9 @@ class Recorder:
             self._stage("mask_roi_align", t)
         h.append(m.roi_heads.mask_roi_pool.register_forward_pre_hook(mask_pool_pre))
         h.append(m.roi_heads.mask_head.register_forward_pre_hook(
-            lambda mod, inp: self._stage("mask_head", {"mask/roi_features": pad_rows(nhwc(inp[0]), D)})))
+            lambda mod, inp: self._stage("mask_head", {
+                "mask/roi_features": pad_rows(nhwc(inp[0]), D),
+                "detections/count": np.array([inp[0].shape[0]], dtype=np.int32)})))
 
         orig_post = m.roi_heads.postprocess_detections
 

@@ -264,9 +264,10 @@ class _Converter:
         return name
 
     def conv(self, out, x, wkey, bias=None, bn=None, stride=1, pad=0, dilation=1, activation="none",
-             consts=None):
+             consts=None, count=None):
         """conv2d node; weights from `wkey` (OIHW), bias from key `bias` or folded from BN `bn`.
-        `consts` reuses already written constants (shared RPN head)."""
+        `consts` reuses already written constants (shared RPN head); `count` names a row count tensor
+        (only that many images of the batch are computed: the mask head runs on the detections only)."""
         if consts is None:
             w = self.get(wkey, 4)
             if bn is not None:
@@ -284,7 +285,7 @@ class _Converter:
         wn, bname, shape = consts
         attrs = OrderedDict([("stride", [stride, stride]), ("dilation", [dilation, dilation]),
                              ("padding", [pad, pad, pad, pad]), ("activation", activation)])
-        self.w.add_node(out, "conv2d", [x, wn, bname], [self.act(out)], attrs)
+        self.w.add_node(out, "conv2d", [x, wn, bname] + ([count] if count else []), [self.act(out)], attrs)
         return out, consts
 
     def add(self, out, a, b, activation="none"):
@@ -502,7 +503,8 @@ class _Converter:
             raise ConvertError("config's mask head has layers %s, the checkpoint's has %s" % (cfg.mask_layers, widths))
         d = cfg.mask_dilation
         for i, (wk, bk) in enumerate(layers):
-            x, _ = self.conv("mask/fcn%d" % (i + 1), x, wk, bias=bk, pad=d, dilation=d, activation="relu")
+            x, _ = self.conv("mask/fcn%d" % (i + 1), x, wk, bias=bk, pad=d, dilation=d, activation="relu",
+                             count="detections/count")
         wt = self.get("roi_heads.mask_predictor.conv5_mask.weight", 4)   # [Ci, Co, 2, 2]
         bt = self.get("roi_heads.mask_predictor.conv5_mask.bias", 1)
         if wt.shape[0] != widths[-1] or wt.shape[2:] != (2, 2) or bt.shape != (wt.shape[1],):
@@ -510,16 +512,19 @@ class _Converter:
                                "/ [Co]" % (list(wt.shape), list(bt.shape), widths[-1]))
         self.const("mask/deconv/filter", wt.transpose(1, 2, 3, 0))
         self.const("mask/deconv/bias", bt)
-        self.w.add_node("mask/deconv", "conv2d_transpose", [x, "mask/deconv/filter", "mask/deconv/bias"],
+        # the mask head runs on the `detections/count` rows only (the rest of the 100 are zero)
+        self.w.add_node("mask/deconv", "conv2d_transpose",
+                        [x, "mask/deconv/filter", "mask/deconv/bias", "detections/count"],
                         [self.act("mask/deconv")],
                         OrderedDict([("stride", [2, 2]), ("padding", [0, 0, 0, 0])]))
-        self.w.add_node("mask/deconv_relu", "relu", ["mask/deconv"], [self.act("mask/deconv_relu")], {})
+        self.w.add_node("mask/deconv_relu", "relu", ["mask/deconv", "detections/count"],
+                        [self.act("mask/deconv_relu")], {})
         lw = self.sd.get("roi_heads.mask_predictor.mask_fcn_logits.weight", np.zeros((0,))).shape
         if tuple(lw) != (self.num_classes, wt.shape[1], 1, 1):
             raise ConvertError("roi_heads.mask_predictor.mask_fcn_logits.weight has shape %s, expected [%d, %d, 1, 1]"
                                % (list(lw), self.num_classes, wt.shape[1]))
         self.conv("mask/logits", "mask/deconv_relu", "roi_heads.mask_predictor.mask_fcn_logits.weight",
-                  bias="roi_heads.mask_predictor.mask_fcn_logits.bias")
+                  bias="roi_heads.mask_predictor.mask_fcn_logits.bias", count="detections/count")
         self.w.add_node("mask/probs", "mask_select", ["mask/logits", "detections/labels", "detections/count"],
                         [self.act("mask/probs")], {})
 
