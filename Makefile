@@ -8,6 +8,8 @@
 #   make maskrcnn-refs  torchvision reference outputs for tests/test_maskrcnn_torchvision.py, written to
 #                   tests/data/maskrcnn (needs python3-torch, python3-torchvision and ../shared; commit them)
 #   CC=clang make   any of the above with clang
+#   make fuzz CC=clang     libFuzzer harnesses (tests/fuzz/) with ASan+UBSan in build-fuzz/
+#   make fuzz-run CC=clang FUZZ_SECONDS=60   each harness for that long on generated seeds; fails on any crash
 
 CC ?= cc
 BUILD ?= build
@@ -31,7 +33,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
 .SECONDARY:
 
-.PHONY: tests-bin all deps test asan test-asan aarch64 test-aarch64 bench demo clean check-deps zoo
+.PHONY: tests-bin all deps test asan test-asan aarch64 test-aarch64 bench demo clean check-deps zoo fuzz fuzz-run
 
 all: $(BUILD)/detc $(BUILD)/libdetc.a
 
@@ -51,6 +53,9 @@ $(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT_OBJ) $(BUILD)/libdetc.a
 	$(CC) $(CFLAGS) -Itests $< $(TEST_SUPPORT_OBJ) $(BUILD)/libdetc.a $(LDFLAGS) $(LDLIBS) -o $@
 
 tests-bin: $(TEST_BIN)
+
+# The replay test compiles the fuzz harnesses in (tests/fuzz/README.md).
+$(BUILD)/tests/test_fuzz_regressions: $(wildcard tests/fuzz/*.c tests/fuzz/*.h)
 
 # Installs missing Debian packages (needs root and apt); a no-op when everything is present.
 deps:
@@ -99,7 +104,44 @@ maskrcnn-refs:
 		--results tests/data/maskrcnn/tv_results.json --gt $(MASKRCNN_SHAPES)/val/instances_val.json
 	@du -sh tests/data/maskrcnn
 
+# Coverage-guided fuzzing of every loader of untrusted bytes (tests/fuzz/README.md). Own flags and folder:
+# the main build's CFLAGS, BUILD and objects are not touched. Needs clang (libFuzzer).
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_HARNESSES := model image npy
+FUZZ_CFLAGS = -std=c11 -Wall -Wextra -Werror -g -O1 -fno-omit-frame-pointer -Iruntime -Iops -Imodels -Itests/fuzz \
+	-fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_BIN := $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/fuzz_%)
+
+fuzz: $(FUZZ_BIN)
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@case "$$($(CC) --version 2>/dev/null)" in *clang*) ;; *) echo "make fuzz: needs clang (libFuzzer): make fuzz CC=clang" >&2; exit 1;; esac
+	@mkdir -p $(dir $@)
+	$(CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(FUZZ_LIB_OBJ)
+	$(CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_LIB_OBJ) $(LDLIBS) -o $@
+
+# Each harness runs FUZZ_SECONDS on its corpus (build-fuzz/corpus/<harness>, grown run after run) seeded
+# from tests/fuzz/make_seeds.py and the saved regressions. Crash inputs land in build-fuzz/crashes/<harness>/.
+fuzz-run: fuzz
+	/usr/bin/python3 tests/fuzz/make_seeds.py $(FUZZ_BUILD)/seeds
+	@fail=0; for h in $(FUZZ_HARNESSES); do \
+		mkdir -p $(FUZZ_BUILD)/corpus/$$h $(FUZZ_BUILD)/crashes/$$h tests/fuzz/regressions/$$h; \
+		echo "== fuzz_$$h for $(FUZZ_SECONDS) s"; \
+		ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		$(FUZZ_BUILD)/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=1048576 \
+			-print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/crashes/$$h/ \
+			$(FUZZ_BUILD)/corpus/$$h $(FUZZ_BUILD)/seeds/$$h tests/fuzz/regressions/$$h \
+			> $(FUZZ_BUILD)/fuzz_$$h.log 2>&1 || fail=1; \
+		grep -E 'ERROR|runtime error|SUMMARY|stat::|Done ' $(FUZZ_BUILD)/fuzz_$$h.log | tail -n 25; \
+		[ -z "$$(ls -A $(FUZZ_BUILD)/crashes/$$h)" ] || { echo "fuzz_$$h: crash inputs in $(FUZZ_BUILD)/crashes/$$h/"; fail=1; }; \
+	done; exit $$fail
+
 clean:
 	rm -rf build build-asan build-aarch64
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_SUPPORT_OBJ:.o=.d)
+-include $(wildcard $(FUZZ_BUILD)/obj/*/*.d)

@@ -639,7 +639,12 @@ static void weighted_nms(bf_state *s, int n)
         }
         bf_detection w = *top;
         const float *kp_out = s->kp + (size_t)top->box * (size_t)nk;
-        if (n_cluster > 0) {
+        /* scores that underflow to 0 (sigmoid of a clipped -100 logit) kept by a negative threshold sum to 0:
+         * the average is then undefined and the top box stands for its cluster */
+        float cluster_total = 0.0f;
+        for (int c = 0; c < n_cluster; c++)
+            cluster_total += s->dets[s->cluster[c]].score;
+        if (n_cluster > 0 && cluster_total > 0.0f && isfinite(cluster_total)) {
             float wx0 = 0.0f, wy0 = 0.0f, wx1 = 0.0f, wy1 = 0.0f, total = 0.0f;
             float *kps = s->kp_acc;
             memset(kps, 0, (size_t)nk * sizeof *kps);
@@ -730,6 +735,11 @@ static int bf_postprocess(detc_model *m, detc_pipeline *p, const detc_image *img
     float ay = (float)p->input.height * H / (float)g.height, by = -(float)g.top * H / (float)g.height;
     for (int i = 0; i < s->n_kept; i++) {
         const bf_detection *d = &s->kept[i];
+        /* weighted NMS divides by the cluster's total score: with scores summing to 0 (no sigmoid, threshold
+         * below 0) or overflowing, the averaged box is NaN, which is no detection */
+        if (!isfinite(d->xmin) || !isfinite(d->ymin) || !isfinite(d->xmin + d->width) ||
+            !isfinite(d->ymin + d->height))
+            continue;
         detc_detection *det = &out->items[out->count++];
         det->x0 = clampf(d->xmin * ax + bx, 0, W);
         det->y0 = clampf(d->ymin * ay + by, 0, H);

@@ -398,6 +398,8 @@ static int mr_postprocess(detc_model *m, detc_pipeline *p, const detc_image *img
             continue;
         const float *b = boxes + (size_t)i * 4;
         float ob[4] = {b[0] * rw, b[1] * rh, b[2] * rw, b[3] * rh};
+        if (!isfinite(ob[0]) || !isfinite(ob[1]) || !isfinite(ob[2]) || !isfinite(ob[3]))
+            continue; /* a NaN or infinite box (broken weights) is no detection */
         detc_detection *det = &out->items[out->count];
         if (masks) {
             det->mask = malloc((size_t)img->width * (size_t)img->height);

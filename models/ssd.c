@@ -87,6 +87,8 @@ static int ssd_postprocess(detc_model *m, detc_pipeline *p, const detc_image *im
         const float *b = boxes + 4 * i;
         float y0 = s->box_yxyx ? b[0] : b[1], x0 = s->box_yxyx ? b[1] : b[0];
         float y1 = s->box_yxyx ? b[2] : b[3], x1 = s->box_yxyx ? b[3] : b[2];
+        if (!isfinite(x0) || !isfinite(y0) || !isfinite(x1) || !isfinite(y1))
+            continue; /* a NaN or infinite box (broken weights) is no detection */
         detc_detection *det = &out->items[out->count++];
         det->x0 = clampf(x0 * W, 0, W);
         det->y0 = clampf(y0 * H, 0, H);

@@ -1,5 +1,6 @@
 /* The public image functions of detc.h: thin wrappers that turn image.c's messages into detc_errors,
  * and drawing of detections (draw.c). */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -52,9 +53,18 @@ void detc_draw_detections(detc_image *img, const detc_detections *d)
         uint8_t rgb[3];
         detc_palette_color(det->class_id, rgb);
         detc_draw_box(img, det->x0, det->y0, det->x1, det->y1, rgb[0], rgb[1], rgb[2], thickness);
+        if (!isfinite(det->x0) || !isfinite(det->y0))
+            continue; /* detc_draw_box drew nothing either */
         char text[160];
-        snprintf(text, sizeof text, "%s %.2f", det->label ? det->label : "?", det->score);
+        if (det->label)
+            snprintf(text, sizeof text, "%s %.2f", det->label, det->score);
+        else
+            snprintf(text, sizeof text, "class %d %.2f", det->class_id, det->score);
         static const uint8_t white[3] = {255, 255, 255};
-        detc_draw_label(img, (int)det->x0, (int)det->y0, text, white, rgb, text_scale);
+        /* clamped before the conversion: a float outside int's range converts to anything (undefined) */
+        const float lim = 1 << 24;
+        float lx = det->x0 < -lim ? -lim : det->x0 > lim ? lim : det->x0;
+        float ly = det->y0 < -lim ? -lim : det->y0 > lim ? lim : det->y0;
+        detc_draw_label(img, (int)lx, (int)ly, text, white, rgb, text_scale);
     }
 }
