@@ -82,6 +82,11 @@ typedef struct {
     int threads;       /* worker threads including the caller; 0 or 1 = single-threaded */
     int profile;       /* record per-node timings */
     int no_reuse;      /* give every activation its own memory (debugging) */
+    size_t max_memory; /* bytes the model may allocate for activations and folded constants; 0: the machine's
+                        * physical memory. A model beyond it is refused at load (DETC_ERR_NOMEM) instead of
+                        * running out of memory later: a broken or hostile file can declare huge tensors. The
+                        * folded constants count too (detc_model_info.folded_bytes + arena_bytes); no_fold
+                        * trades them for a larger arena, often smaller in all. */
     int no_fold;       /* keep nodes whose inputs are all constants in the graph, run on every detc_run,
                         * instead of evaluating them once at load (their outputs then live in the arena,
                         * not in heap memory beside the mapped weights). Environment: DETC_FOLD=0 does

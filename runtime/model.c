@@ -941,6 +941,12 @@ static void release_op_data(detc_node *n)
 static bool fold_node(detc_model *m, detc_node *n)
 {
     detc_graph *g = &m->g;
+    /* within the memory limit (the node then runs in the arena, where the plan checks the limit again) */
+    size_t need = fold_align(n->scratch_bytes), limit = detc_memory_limit(m);
+    for (int k = 0; k < n->n_outputs; k++)
+        need += fold_align(g->tensors[n->outputs[k]].nbytes);
+    if (need > limit || g->folded_bytes > limit - need)
+        return false;
     void *scratch = n->scratch_bytes ? aligned_alloc(FOLD_ALIGN, fold_align(n->scratch_bytes)) : NULL;
     bool ok = !n->scratch_bytes || scratch;
     for (int k = 0; ok && k < n->n_outputs; k++) {

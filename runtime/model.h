@@ -32,6 +32,9 @@ struct detc_model {
     struct detc_pipeline *pipeline; /* built by models/ at load; NULL when the file has none */
 };
 
+/* Bytes the model may allocate beside its mapped file (detc_options.max_memory, else physical memory). */
+size_t detc_memory_limit(const detc_model *m);
+
 /* Memory plan (runtime/planner.c): assigns arena offsets to activations and scratch buffers. */
 int detc_plan_memory(detc_model *m, detc_errors *errs);
 

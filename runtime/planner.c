@@ -5,6 +5,7 @@
  * strategy as TFLite's arena planner, good to within a few percent of optimal on CNNs. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "model.h"
 
@@ -33,6 +34,16 @@ static int by_offset(const void *a, const void *b)
 {
     const buffer *x = *(const buffer *const *)a, *y = *(const buffer *const *)b;
     return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+size_t detc_memory_limit(const detc_model *m)
+{
+    if (m->opts.max_memory)
+        return m->opts.max_memory;
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0)
+        return SIZE_MAX;
+    return (uint64_t)pages > SIZE_MAX / (uint64_t)page ? SIZE_MAX : (size_t)pages * (size_t)page;
 }
 
 int detc_plan_memory(detc_model *m, detc_errors *errs)
@@ -111,6 +122,17 @@ int detc_plan_memory(detc_model *m, detc_errors *errs)
     }
     m->arena_bytes = peak;
     m->unplanned_bytes = total;
+    size_t limit = detc_memory_limit(m), folded = g->folded_bytes;
+    if (peak > limit || folded > limit - peak) {
+        free(bufs);
+        free(placed);
+        detc_errors_add(errs, DETC_ERR_NOMEM, -1,
+                        "%s: the graph needs %.1f MB of activation memory (planned peak)%s, more than the %.1f MB "
+                        "allowed (%s); check the tensor shapes in the file, or raise detc_options.max_memory",
+                        g->model_name, (double)peak / 1e6, folded ? " besides its folded constants" : "",
+                        (double)limit / 1e6, m->opts.max_memory ? "detc_options.max_memory" : "physical memory");
+        return -1;
+    }
     m->arena = peak ? aligned_alloc(ALIGN, peak) : NULL;
     if (peak && !m->arena) {
         free(bufs);

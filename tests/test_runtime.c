@@ -299,6 +299,27 @@ static void test_constant_folding(void)
         bad += wf[i] != 0.5f * (float)(i % 40 - 10) || c[i] != 2.0f * wf[i];
     CHECK(bad == 0, "folded constants hold the dequantized values (%d wrong)", bad);
 
+    /* detc_options.max_memory covers the arena and the folded constants: just enough loads, a byte less is
+     * refused with the reason, folded or not */
+    for (int no_fold = 0; no_fold <= 1; no_fold++) {
+        size_t need = no_fold ? ui.arena_bytes : fi.arena_bytes + fi.folded_bytes;
+        detc_options tight = {.max_memory = need, .no_fold = no_fold}, over = {.max_memory = need - 1, .no_fold = no_fold};
+        detc_errors lim;
+        detc_errors_init(&lim);
+        detc_model *mm = detc_model_load(path, &tight, &lim);
+        CHECK(mm != NULL, "max_memory = %zu bytes (no_fold %d): the model loads", need, no_fold);
+        detc_model_free(mm);
+        detc_errors_free(&lim);
+        detc_errors_init(&lim);
+        mm = detc_model_load(path, &over, &lim);
+        CHECK(!mm && lim.count == 1 && lim.items[0].code == DETC_ERR_NOMEM &&
+                  strstr(lim.items[0].message, "allowed (detc_options.max_memory)"),
+              "max_memory one byte less (no_fold %d): refused: %s", no_fold,
+              lim.count ? lim.items[0].message : "(no message)");
+        detc_model_free(mm);
+        detc_errors_free(&lim);
+    }
+
     static float of[FOLD_ELEMS], ou[FOLD_ELEMS];
     fold_observer obf = {0}, obu = {0};
     CHECK(run_fold(mf, 1, of, &obf) && run_fold(mu, 1, ou, &obu), "both run");

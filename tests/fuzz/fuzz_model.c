@@ -155,6 +155,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     write_model(data, size, path, sizeof path);
     detc_options opts;
     memset(&opts, 0, sizeof opts);
+    opts.max_memory = (size_t)1 << 30; /* a file declaring huge tensors is refused, not allocated */
     detc_errors errs;
     detc_errors_init(&errs);
     detc_model *m = detc_model_load(path, &opts, &errs);

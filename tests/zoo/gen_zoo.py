@@ -425,6 +425,14 @@ def _(f):
     return w.build(), ["%s: tensor 'x' of shape [1, %d, %d, 3] is over 1 TiB" % (f, BIG, BIG)]
 
 
+@case("activations_beyond_memory", kind="memory/limit")
+def _(f):
+    # every tensor under 1 TiB, but y and out (640 GB each) are live together: no machine holds that
+    w = tiny(x_shape=(1, 200000, 200000, 3))
+    return w.build(), ["%s: the graph needs 1280000.0 MB of activation memory (planned peak), more than the" % f,
+                       "MB allowed (physical memory); check the tensor shapes in the file"]
+
+
 @case("shape_zero_dim", kind="shape/dim")
 def _(f):
     w = tiny()
