@@ -7,7 +7,14 @@
  * channels. Prepare folds the input zero point into the bias (bias - xz * sum(w - wz), checked to fit in
  * int32) and packs the filter in tap pairs; eval gives the kernel one pointer per tap and output pixel
  * (an indirection buffer), padding taps pointing at a row of xz, whose products the folded bias cancels
- * exactly. Other multipliers take the per-pixel loop below. */
+ * exactly. Other multipliers take the per-pixel loop below.
+ *
+ * f32 with depth multiplier 1 (MobileNet, BlazeFace): the kernel table's dwconv_f32 on the same indirection
+ * buffer, padding taps pointing at a row of zeros, the filter tensor read as it is ([1,KH,KW,C] is the
+ * kernel's [taps][C]). It sums the taps in the per-pixel loop's order (adding 0 for a padding tap), so the
+ * SIMD variants differ from that loop only by FMA rounding (within 1e-5 of sum |x*w| + |bias|, checked by
+ * tests/test_kernels.c; tests/test_ssd_float.py and test_blazeface.py hold whole models to their
+ * references). Other multipliers take the per-pixel loop. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +38,9 @@ typedef struct {
     bool fast;
     detc_dwconv_q8_params kp;
     uint8_t *zero_row;
+    /* f32, multiplier 1: dwconv_f32, with C zeros for the padding taps (and the bias when there is none). */
+    bool fast_f32;
+    float *zero_f32;
 } dw_data;
 
 static void dw_release(void *op_data)
@@ -46,6 +56,7 @@ static void dw_release(void *op_data)
     free((void *)d->kp.lshift);
     free((void *)d->kp.rshift);
     free(d->zero_row);
+    free(d->zero_f32);
     free(d);
 }
 
@@ -217,6 +228,14 @@ static bool dw_prepare(detc_prep *p)
         ok = prepare_quantized(p, d) && ok; /* also reports quantization problems when the output was refused */
     if (!ok)
         return false;
+    if (!quantized && d->mult == 1 && d->k_h * d->k_w <= DW_MAX_PTRS) {
+        d->zero_f32 = calloc((size_t)d->out_c, sizeof *d->zero_f32);
+        if (!d->zero_f32) {
+            detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
+            return false;
+        }
+        d->fast_f32 = true;
+    }
     detc_activation_range_f(d->win.act, &d->act_lo, &d->act_hi);
     return true;
 }
@@ -297,46 +316,65 @@ static void pixel_quant(const dw_job *j, int n, int oy, int ox, int ky0, int ky1
     }
 }
 
-/* One output row through dwconv_q8, in chunks of pixels whose tap pointers fit the stack buffer. */
+/* One output row through dwconv_q8 or dwconv_f32, in chunks of pixels whose tap pointers fit the stack
+ * buffer. Addresses are formed in bytes (es per element); f32 keeps them as float pointers. */
 static void row_fast(const dw_job *j, int n, int oy)
 {
     const dw_data *d = j->d;
-    const int C = d->out_c, kh = d->k_h, kw = d->k_w, taps = kh * kw, ptrs = 2 * d->kp.tap_pairs;
+    const bool f32 = d->fast_f32;
+    const int C = d->out_c, kh = d->k_h, kw = d->k_w, taps = kh * kw, ptrs = f32 ? taps : 2 * d->kp.tap_pairs;
     const int chunk = DW_MAX_PTRS / ptrs, sw = d->win.stride_w, dw = d->win.dil_w, in_w = d->in_w;
-    const uint8_t *x = (const uint8_t *)j->x + (int64_t)n * d->in_h * in_w * C;
-    uint8_t *out = (uint8_t *)j->out + ((int64_t)n * d->win.out_h + oy) * d->win.out_w * C;
-    const uint8_t *tp[DW_MAX_PTRS];
+    const int64_t es = f32 ? (int64_t)sizeof(float) : 1, row_bytes = (int64_t)in_w * C * es;
+    const uint8_t *x = (const uint8_t *)j->x + (int64_t)n * d->in_h * row_bytes;
+    uint8_t *out = (uint8_t *)j->out + ((int64_t)n * d->win.out_h + oy) * d->win.out_w * C * es;
+    const uint8_t *zero = f32 ? (const uint8_t *)d->zero_f32 : d->zero_row;
+    union {
+        const uint8_t *q[DW_MAX_PTRS];
+        const float *f[DW_MAX_PTRS];
+    } tp;
     const uint8_t *rows[DW_MAX_PTRS]; /* per kernel row: the input row, or NULL in the padding */
     int iy0 = oy * d->win.stride_h - d->win.pads.top;
     bool all_rows = true;
     for (int ky = 0; ky < kh; ky++) {
         int iy = iy0 + ky * d->win.dil_h;
-        rows[ky] = iy >= 0 && iy < d->in_h ? x + (int64_t)iy * in_w * C : NULL;
+        rows[ky] = iy >= 0 && iy < d->in_h ? x + (int64_t)iy * row_bytes : NULL;
         all_rows = all_rows && rows[ky];
     }
+    detc_dwconv_f32_params kf = {0};
+    if (f32)
+        kf = (detc_dwconv_f32_params){.channels = C,
+                                      .taps = taps,
+                                      .w = j->w,
+                                      .bias = j->bias ? j->bias : d->zero_f32,
+                                      .act_lo = d->act_lo,
+                                      .act_hi = d->act_hi};
+#define DW_PUT(p) (f32 ? (void)(tp.f[k++] = (const float *)(const void *)(p)) : (void)(tp.q[k++] = (p)))
     for (int ox0 = 0; ox0 < d->win.out_w; ox0 += chunk) {
-        int cnt = d->win.out_w - ox0 < chunk ? d->win.out_w - ox0 : chunk;
-        const uint8_t **q = tp;
+        int cnt = d->win.out_w - ox0 < chunk ? d->win.out_w - ox0 : chunk, k = 0;
         for (int ox = ox0; ox < ox0 + cnt; ox++) {
             int ix0 = ox * sw - d->win.pads.left;
             if (all_rows && ix0 >= 0 && ix0 + (kw - 1) * dw < in_w) { /* every tap inside the input */
                 for (int ky = 0; ky < kh; ky++) {
-                    const uint8_t *r = rows[ky] + (int64_t)ix0 * C;
+                    const uint8_t *r = rows[ky] + (int64_t)ix0 * C * es;
                     for (int kx = 0; kx < kw; kx++)
-                        *q++ = r + (int64_t)kx * dw * C;
+                        DW_PUT(r + (int64_t)kx * dw * C * es);
                 }
             } else {
                 for (int ky = 0; ky < kh; ky++)
                     for (int kx = 0; kx < kw; kx++) {
                         int ix = ix0 + kx * dw;
-                        *q++ = rows[ky] && ix >= 0 && ix < in_w ? rows[ky] + (int64_t)ix * C : d->zero_row;
+                        DW_PUT(rows[ky] && ix >= 0 && ix < in_w ? rows[ky] + (int64_t)ix * C * es : zero);
                     }
             }
-            if (taps % 2)
-                *q++ = d->zero_row; /* the weight-0 tap that completes the last pair */
+            if (!f32 && taps % 2)
+                DW_PUT(zero); /* the weight-0 tap that completes the last pair */
         }
-        j->kernels->dwconv_q8(&d->kp, cnt, tp, out + (int64_t)ox0 * C);
+        if (f32)
+            j->kernels->dwconv_f32(&kf, cnt, tp.f, (float *)(void *)(out + (int64_t)ox0 * C * es));
+        else
+            j->kernels->dwconv_q8(&d->kp, cnt, tp.q, out + (int64_t)ox0 * C);
     }
+#undef DW_PUT
 }
 
 /* Rows are (image, output row) pairs. */
@@ -344,7 +382,7 @@ static void run_rows(void *ctx, int begin, int end)
 {
     const dw_job *j = ctx;
     const dw_data *d = j->d;
-    if (d->fast) {
+    if (d->fast || d->fast_f32) {
         for (int r = begin; r < end; r++)
             row_fast(j, r / d->win.out_h, r % d->win.out_h);
         return;

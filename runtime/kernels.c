@@ -48,6 +48,8 @@ static void overlay(detc_kernels *dst, const detc_kernels *src)
         dst->gemm_f32 = src->gemm_f32;
     if (src->dwconv_q8)
         dst->dwconv_q8 = src->dwconv_q8;
+    if (src->dwconv_f32)
+        dst->dwconv_f32 = src->dwconv_f32;
     if (src->conv_q8) { /* the packed layout belongs to the variant: both or neither */
         dst->conv_q8_pack = src->conv_q8_pack;
         dst->conv_q8 = src->conv_q8;

@@ -37,6 +37,16 @@ typedef struct detc_conv_q8_params {
     int32_t out_zp, act_min, act_max;
 } detc_conv_q8_params;
 
+/* Float depthwise convolution with depth multiplier 1 (dwconv_f32 below). ops/depthwise_conv2d.c passes
+ * the filter tensor as it is: a [1, KH, KW, C] filter is already [taps][C]. */
+typedef struct detc_dwconv_f32_params {
+    int channels;          /* C: channels of every input tap and of the output pixel */
+    int taps;              /* T: kernel positions, row-major */
+    const float *w;        /* [T][C] */
+    const float *bias;     /* [C] (a row of zeros when the op has no bias) */
+    float act_lo, act_hi;  /* fused activation clamp (-inf, +inf for none) */
+} detc_dwconv_f32_params;
+
 typedef struct detc_kernels {
     const char *name;
     /* C[m*ldc + n] = sum_k A[m*lda + k] * B[n*ldb + k]   (int32 accumulate, no zero points) */
@@ -56,6 +66,16 @@ typedef struct detc_kernels {
      * SaturatingRoundingDoublingHighMul; vrshlq_s32 alone rounds negative ties up, so RoundingDivideByPOT
      * needs gemmlowp's sign fixup first). */
     void (*dwconv_q8)(const detc_dwconv_q8_params *prm, int n, const uint8_t *const *taps, uint8_t *out);
+    /* Float depthwise conv (multiplier 1), n output pixels of C channels written one after the other to out:
+     *   acc = 0;  acc += x[t][c] * w[t][c] for t = 0 .. T-1 in order;  v = acc + bias[c]
+     *   out[i*C + c] = min(max(v, act_lo), act_hi)   (a NaN passes through, as in the op's scalar loop)
+     * where x[t] = taps[i*T + t] points at tap t's C input floats; a tap in the padding points at C zeros
+     * (adding +-0 leaves the sum as it is, so the result is that of summing the taps inside the input).
+     * Portable C is the reference (a multiply and an add per tap, as the op's per-pixel loop); the x86
+     * AVX2 and AVX-512F variants vectorize over channels and fuse the multiply-add (FMA), which changes
+     * each step's rounding only: tests/test_kernels.c holds every table to
+     * |got - exact| <= 1e-5 * (sum |x*w| + |bias|) + 1e-6. */
+    void (*dwconv_f32)(const detc_dwconv_f32_params *prm, int n, const float *const *taps, float *out);
     /* Quantized conv GEMM, M rows of A (K bytes each, lda apart) against the packed filter:
      *   acc = sum_k A[m][k] * W[c][k] + bias[c] - w_zp[c] * sum_k A[m][k]   (raw values, int32 wrapping)
      *   out[m*ldo + c] = clamp(MultiplyByQuantizedMultiplier(acc, mult[c], shift[c]) + out_zp, act_min, act_max)

@@ -102,6 +102,40 @@ static void dwconv_q8(const detc_dwconv_q8_params *prm, int n, const uint8_t *co
     }
 }
 
+/* dwconv_f32: the op's per-pixel arithmetic (acc from 0, a product then a sum per tap in tap order, the
+ * bias last, clamp to act_lo then act_hi), channels in blocks of DW_BLOCK with a constant trip count so
+ * that gcc vectorizes them, then the rest one by one. */
+#define DW_F32_ACCUMULATE(NB)                                                                                  \
+    for (int tp = 0; tp < T; tp++) {                                                                           \
+        const float *x = t[tp] + c0, *w = prm->w + (long)tp * C + c0;                                          \
+        for (int c = 0; c < (NB); c++)                                                                         \
+            acc[c] += x[c] * w[c];                                                                             \
+    }                                                                                                          \
+    for (int c = 0; c < (NB); c++) {                                                                           \
+        float v = acc[c] + prm->bias[c0 + c];                                                                  \
+        v = v < lo ? lo : v;                                                                                   \
+        o[c0 + c] = v > hi ? hi : v;                                                                           \
+    }
+
+static void dwconv_f32(const detc_dwconv_f32_params *prm, int n, const float *const *taps, float *out)
+{
+    const int C = prm->channels, T = prm->taps;
+    const float lo = prm->act_lo, hi = prm->act_hi;
+    for (int i = 0; i < n; i++) {
+        const float *const *t = taps + (long)i * T;
+        float *o = out + (long)i * C;
+        int c0 = 0;
+        for (; c0 + DW_BLOCK <= C; c0 += DW_BLOCK) {
+            float acc[DW_BLOCK] = {0};
+            DW_F32_ACCUMULATE(DW_BLOCK)
+        }
+        for (; c0 < C; c0++) {
+            float acc[1] = {0};
+            DW_F32_ACCUMULATE(1)
+        }
+    }
+}
+
 /* conv_q8: the filter as given ([N][K]), one output element at a time. Accumulation in uint32, which
  * wraps exactly as the SIMD variants do. */
 static void *conv_q8_pack(int n, int k, const uint8_t *w, int is_signed)
@@ -165,6 +199,7 @@ const detc_kernels detc_kernels_portable = {
     .gemm_s8_i32 = gemm_s8_i32,
     .gemm_f32 = gemm_f32,
     .dwconv_q8 = dwconv_q8,
+    .dwconv_f32 = dwconv_f32,
     .conv_q8_pack = conv_q8_pack,
     .conv_q8 = conv_q8,
 };

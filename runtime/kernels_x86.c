@@ -1,8 +1,10 @@
 /* x86 SIMD kernels: AVX2 and AVX-512 VNNI integer GEMMs, quantized conv GEMMs with fused requantization
- * (conv_q8) and quantized depthwise convolutions. Compiled with target attributes, so the build needs no
- * -march flag and the CPU is probed at run time (kernels.c). Results are identical to the portable kernels
- * (integer arithmetic, no overflow: |a*b| <= 255*255 and K < 2^15 per i32 lane; conv_q8 accumulators wrap
- * modulo 2^32 as the portable ones do; the requantization is TFLite's, lane by lane). */
+ * (conv_q8), quantized depthwise convolutions, and float depthwise convolutions (dwconv_f32: AVX2 + FMA in
+ * the avx2 table, AVX-512F in the avx512vnni one). Compiled with target attributes, so the build needs no
+ * -march flag and the CPU is probed at run time (kernels.c). Integer results are identical to the portable
+ * kernels (integer arithmetic, no overflow: |a*b| <= 255*255 and K < 2^15 per i32 lane; conv_q8
+ * accumulators wrap modulo 2^32 as the portable ones do; the requantization is TFLite's, lane by lane);
+ * dwconv_f32 differs from the portable one only by FMA's single rounding of each multiply-add. */
 #include "kernels.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -298,6 +300,76 @@ static void dwconv_q8_avx2(const detc_dwconv_q8_params *prm, int n, const uint8_
         (prm->is_signed ? dw_avx2_s8 : dw_avx2_u8)(prm, n, taps, out);
 }
 
+/* ---------------- float depthwise conv, AVX2 + FMA (dwconv_f32) ---------------- */
+
+/* 8 channels per ymm, the pixel loop inside a channel block so that, in the kernels specialized for a tap
+ * count (3x3), the block's weights are loaded once per tile of DWF_TILE pixels and stay in registers. Per pixel the taps are summed
+ * in order into one accumulator starting at 0 with vfmadd (so only each step's rounding differs from the
+ * portable kernel's multiply and add), then the bias, then max(act_lo), min(act_hi) with the NaN-passing
+ * operand order. A channel tail is read and written with masks (no access past channel C). */
+#define AVX2FMA __attribute__((target("avx2,fma")))
+#define INLINE_AVX2FMA AVX2FMA __attribute__((always_inline)) static inline
+#define DWF_TILE 16
+#define DWF_PRELOAD 25 /* most taps whose weights a specialized kernel holds in registers */
+
+INLINE_AVX2FMA void dwf_block8_avx2(const detc_dwconv_f32_params *prm, int T, int preload, int n,
+                                    const float *const *taps, float *out, int c, int tail)
+{
+    const int C = prm->channels;
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(C - c), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+#define DWF_LD8(p) (tail ? _mm256_maskload_ps((p), mask) : _mm256_loadu_ps(p))
+    const __m256 lo = _mm256_set1_ps(prm->act_lo), hi = _mm256_set1_ps(prm->act_hi);
+    const __m256 b = DWF_LD8(prm->bias + c);
+    const float *w = prm->w + c;
+    __m256 wv[DWF_PRELOAD];
+    if (preload)
+        for (int tp = 0; tp < T; tp++)
+            wv[tp] = DWF_LD8(w + (long)tp * C);
+    for (int i = 0; i < n; i++) {
+        const float *const *t = taps + (long)i * T;
+        __m256 acc = _mm256_setzero_ps();
+        for (int tp = 0; tp < T; tp++)
+            acc = _mm256_fmadd_ps(DWF_LD8(t[tp] + c), preload ? wv[tp] : DWF_LD8(w + (long)tp * C), acc);
+        __m256 v = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_add_ps(acc, b)));
+        if (tail)
+            _mm256_maskstore_ps(out + (long)i * C + c, mask, v);
+        else
+            _mm256_storeu_ps(out + (long)i * C + c, v);
+    }
+#undef DWF_LD8
+}
+
+INLINE_AVX2FMA void dwf_avx2_body(const detc_dwconv_f32_params *prm, int T, int preload, int n,
+                                  const float *const *taps, float *out)
+{
+    const int C = prm->channels;
+    for (int i0 = 0; i0 < n; i0 += DWF_TILE) {
+        int m = n - i0 < DWF_TILE ? n - i0 : DWF_TILE;
+        const float *const *t = taps + (long)i0 * T;
+        float *o = out + (long)i0 * C;
+        int c = 0;
+        for (; c + 8 <= C; c += 8)
+            dwf_block8_avx2(prm, T, preload, m, t, o, c, 0);
+        if (c < C)
+            dwf_block8_avx2(prm, T, preload, m, t, o, c, 1);
+    }
+}
+
+AVX2FMA static void dwf_avx2_t9(const detc_dwconv_f32_params *prm, int n, const float *const *taps, float *out)
+{
+    dwf_avx2_body(prm, 9, 1, n, taps, out);
+}
+AVX2FMA static void dwf_avx2_any(const detc_dwconv_f32_params *prm, int n, const float *const *taps, float *out)
+{
+    dwf_avx2_body(prm, prm->taps, 0, n, taps, out);
+}
+
+/* 3x3 kernels get a fully unrolled tap loop with the weights in registers. */
+static void dwconv_f32_avx2(const detc_dwconv_f32_params *prm, int n, const float *const *taps, float *out)
+{
+    (prm->taps == 9 ? dwf_avx2_t9 : dwf_avx2_any)(prm, n, taps, out);
+}
+
 /* ---------------- quantized conv GEMM, AVX2 (conv_q8) ---------------- */
 
 /* Packed filter: int16, channels in blocks of 8, [N8/8][K2][8 channels][2 values of K] (K padded to even and
@@ -474,6 +546,7 @@ const detc_kernels detc_kernels_avx2 = {
     .gemm_u8_i32 = gemm_u8_avx2,
     .gemm_s8_i32 = gemm_s8_avx2,
     .dwconv_q8 = dwconv_q8_avx2,
+    .dwconv_f32 = dwconv_f32_avx2,
     .conv_q8_pack = conv_q8_pack_avx2,
     .conv_q8 = conv_q8_avx2,
 };
@@ -786,18 +859,89 @@ static void conv_q8_vnni(const detc_conv_q8_params *prm, int m, const uint8_t *a
     (prm->is_signed ? conv_q8_vnni_s8 : conv_q8_vnni_u8)(prm, m, a, lda, out, ldo);
 }
 
+/* ---------------- float depthwise conv, AVX-512F (dwconv_f32) ---------------- */
+
+/* dwconv_f32_avx2's scheme with 16 channels per zmm and mask registers for the channel tail; the 32 zmm
+ * registers hold a 5x5 kernel's weights as well as a 3x3 one's. */
+#define AVX512F __attribute__((target("avx512f")))
+#define INLINE_AVX512F AVX512F __attribute__((always_inline)) static inline
+
+INLINE_AVX512F void dwf_block16_avx512(const detc_dwconv_f32_params *prm, int T, int preload, int n,
+                                       const float *const *taps, float *out, int c, int tail)
+{
+    const int C = prm->channels;
+    const __mmask16 mask = tail ? (__mmask16)((1u << (C - c)) - 1) : (__mmask16)0xffff;
+#define DWF_LD16(p) (tail ? _mm512_maskz_loadu_ps(mask, (p)) : _mm512_loadu_ps(p))
+    const __m512 lo = _mm512_set1_ps(prm->act_lo), hi = _mm512_set1_ps(prm->act_hi);
+    const __m512 b = DWF_LD16(prm->bias + c);
+    const float *w = prm->w + c;
+    __m512 wv[DWF_PRELOAD];
+    if (preload)
+        for (int tp = 0; tp < T; tp++)
+            wv[tp] = DWF_LD16(w + (long)tp * C);
+    for (int i = 0; i < n; i++) {
+        const float *const *t = taps + (long)i * T;
+        __m512 acc = _mm512_setzero_ps();
+        for (int tp = 0; tp < T; tp++)
+            acc = _mm512_fmadd_ps(DWF_LD16(t[tp] + c), preload ? wv[tp] : DWF_LD16(w + (long)tp * C), acc);
+        __m512 v = _mm512_min_ps(hi, _mm512_max_ps(lo, _mm512_add_ps(acc, b)));
+        if (tail)
+            _mm512_mask_storeu_ps(out + (long)i * C + c, mask, v);
+        else
+            _mm512_storeu_ps(out + (long)i * C + c, v);
+    }
+#undef DWF_LD16
+}
+
+INLINE_AVX512F void dwf_avx512_body(const detc_dwconv_f32_params *prm, int T, int preload, int n,
+                                    const float *const *taps, float *out)
+{
+    const int C = prm->channels;
+    for (int i0 = 0; i0 < n; i0 += DWF_TILE) {
+        int m = n - i0 < DWF_TILE ? n - i0 : DWF_TILE;
+        const float *const *t = taps + (long)i0 * T;
+        float *o = out + (long)i0 * C;
+        int c = 0;
+        for (; c + 16 <= C; c += 16)
+            dwf_block16_avx512(prm, T, preload, m, t, o, c, 0);
+        if (c < C)
+            dwf_block16_avx512(prm, T, preload, m, t, o, c, 1);
+    }
+}
+
+AVX512F static void dwf_avx512_t9(const detc_dwconv_f32_params *prm, int n, const float *const *taps, float *out)
+{
+    dwf_avx512_body(prm, 9, 1, n, taps, out);
+}
+AVX512F static void dwf_avx512_t25(const detc_dwconv_f32_params *prm, int n, const float *const *taps, float *out)
+{
+    dwf_avx512_body(prm, 25, 1, n, taps, out);
+}
+AVX512F static void dwf_avx512_any(const detc_dwconv_f32_params *prm, int n, const float *const *taps, float *out)
+{
+    dwf_avx512_body(prm, prm->taps, 0, n, taps, out);
+}
+
+/* 3x3 and 5x5 kernels get a fully unrolled tap loop with the weights in registers. */
+static void dwconv_f32_avx512(const detc_dwconv_f32_params *prm, int n, const float *const *taps, float *out)
+{
+    (prm->taps == 9 ? dwf_avx512_t9 : prm->taps == 25 ? dwf_avx512_t25 : dwf_avx512_any)(prm, n, taps, out);
+}
+
 const detc_kernels detc_kernels_avx512vnni = {
     .name = "avx512vnni",
     .gemm_u8_i32 = gemm_u8_vnni,
     .gemm_s8_i32 = gemm_s8_vnni,
     .dwconv_q8 = dwconv_q8_vnni,
+    .dwconv_f32 = dwconv_f32_avx512,
     .conv_q8_pack = conv_q8_pack_vnni,
     .conv_q8 = conv_q8_vnni,
 };
 
+/* FMA too: dwconv_f32_avx2 uses it (every AVX2 CPU made has it). */
 int detc_cpu_has_avx2(void)
 {
-    return __builtin_cpu_supports("avx2");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
 int detc_cpu_has_avx512vnni(void)

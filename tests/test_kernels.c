@@ -1,6 +1,7 @@
 /* Every kernel table variant this CPU supports against a naive int64/double reference computed here,
  * on sizes that exercise SIMD tails (K, N not multiples of the vector widths) and extreme values.
- * Integer GEMMs must be exact; float GEMM within 1e-4 relative (summation order differs). */
+ * Integer GEMMs must be exact; float GEMM and dwconv_f32 within 1e-5 of the sum of the products'
+ * magnitudes (summation order, FMA). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,6 +220,109 @@ static void check_dwconv(const detc_kernels *k)
     CHECK(bad_cases == 0, "%s dwconv_q8: %d wrong of %d cases", k->name, bad_cases, cases);
 }
 
+/* dwconv_f32 on random NHWC images (channel counts 1..70, so every SIMD tail; 1x1, 3x3, 5x5 and odd
+ * kernels; strides 1 and 2; padding; relu6, relu and no clamp; with and without dilation), fed as
+ * ops/depthwise_conv2d.c feeds it (one pointer per tap, padding taps at a row of zeros), against a
+ * double-precision reference over the taps inside the input. Every table must be within
+ * |got - ref| <= 1e-5 * (sum |x*w| + |bias|) + 1e-6 (float rounding of the T products and sums, with or
+ * without FMA); the output row is followed by guard floats that must stay untouched. */
+typedef struct {
+    int H, W, C, KH, KW, stride, pad, dil, act; /* act 0: none, 1: relu6, 2: relu */
+} dwf_case;
+
+static int check_dwf_case(const detc_kernels *k, const dwf_case *t, double *worst)
+{
+    const int C = t->C, T = t->KH * t->KW;
+    const int OH = (t->H + 2 * t->pad - t->dil * (t->KH - 1) - 1) / t->stride + 1;
+    const int OW = (t->W + 2 * t->pad - t->dil * (t->KW - 1) - 1) / t->stride + 1;
+    float *x = malloc(sizeof(float) * (size_t)t->H * t->W * C), *w = malloc(sizeof(float) * (size_t)T * C);
+    float *bias = malloc(sizeof(float) * C), *zero = calloc((size_t)C, sizeof(float));
+    float *out = malloc(sizeof(float) * ((size_t)OW * C + 4));
+    const float **taps = malloc(sizeof *taps * (size_t)OW * T);
+    for (int i = 0; i < t->H * t->W * C; i++)
+        x[i] = (float)((int)(next() % 20001) - 10000) / 3000.0f;
+    for (int i = 0; i < T * C; i++)
+        w[i] = (float)((int)(next() % 20001) - 10000) / 7000.0f;
+    for (int c = 0; c < C; c++)
+        bias[c] = (float)((int)(next() % 20001) - 10000) / 5000.0f;
+    float lo = t->act ? 0.0f : -INFINITY, hi = t->act == 1 ? 6.0f : INFINITY;
+    detc_dwconv_f32_params prm = {.channels = C, .taps = T, .w = w, .bias = bias, .act_lo = lo, .act_hi = hi};
+    int bad = 0;
+    for (int oy = 0; oy < OH; oy++) {
+        const float **q = taps;
+        for (int ox = 0; ox < OW; ox++)
+            for (int ky = 0; ky < t->KH; ky++)
+                for (int kx = 0; kx < t->KW; kx++) {
+                    int iy = oy * t->stride - t->pad + ky * t->dil, ix = ox * t->stride - t->pad + kx * t->dil;
+                    *q++ = iy >= 0 && iy < t->H && ix >= 0 && ix < t->W ? x + (iy * t->W + ix) * C : zero;
+                }
+        for (int g = 0; g < 4; g++)
+            out[OW * C + g] = 12345.0f;
+        k->dwconv_f32(&prm, OW, taps, out);
+        for (int g = 0; g < 4; g++)
+            bad += out[OW * C + g] != 12345.0f;
+        for (int ox = 0; ox < OW; ox++)
+            for (int c = 0; c < C; c++) {
+                double acc = bias[c], mag = fabs(bias[c]);
+                for (int ky = 0; ky < t->KH; ky++)
+                    for (int kx = 0; kx < t->KW; kx++) {
+                        int iy = oy * t->stride - t->pad + ky * t->dil, ix = ox * t->stride - t->pad + kx * t->dil;
+                        if (iy >= 0 && iy < t->H && ix >= 0 && ix < t->W) {
+                            double p = (double)x[(iy * t->W + ix) * C + c] * w[(ky * t->KW + kx) * C + c];
+                            acc += p;
+                            mag += fabs(p);
+                        }
+                    }
+                acc = acc < lo ? lo : acc > hi ? hi : acc;
+                double err = fabs(out[ox * C + c] - acc), tol = 1e-5 * mag + 1e-6;
+                bad += !(err <= tol);
+                if (err / tol > *worst)
+                    *worst = err / tol;
+            }
+    }
+    free(x);
+    free(w);
+    free(bias);
+    free(zero);
+    free(out);
+    free(taps);
+    return bad;
+}
+
+static void check_dwconv_f32(const detc_kernels *k)
+{
+    int bad_cases = 0, cases = 0;
+    double worst = 0;
+    for (int C = 1; C <= 70; C++)
+        for (int variant = 0; variant < 6; variant++) {
+            static const int ks[6][2] = {{3, 3}, {3, 3}, {5, 5}, {1, 1}, {5, 5}, {0, 0}};
+            dwf_case t = {.C = C,
+                          .H = 1 + (int)(next() % 9),
+                          .W = 1 + (int)(next() % 19),
+                          .KH = ks[variant][0] ? ks[variant][0] : 1 + (int)(next() % 7),
+                          .KW = ks[variant][1] ? ks[variant][1] : 1 + (int)(next() % 7),
+                          .stride = 1 + (variant + C) % 2,
+                          .pad = (int)(next() % 3),
+                          .dil = variant == 5 && C % 3 == 0 ? 2 : 1,
+                          .act = (variant + C) % 3};
+            int span_h = t.dil * (t.KH - 1) + 1, span_w = t.dil * (t.KW - 1) + 1;
+            if (t.H + 2 * t.pad < span_h)
+                t.H = span_h;
+            if (t.W + 2 * t.pad < span_w)
+                t.W = span_w;
+            int bad = check_dwf_case(k, &t, &worst);
+            if (bad)
+                printf("  %s dwconv_f32: C %d, %dx%d input, %dx%d kernel, stride %d, pad %d, dilation %d, %s: "
+                       "%d wrong\n",
+                       k->name, t.C, t.H, t.W, t.KH, t.KW, t.stride, t.pad, t.dil,
+                       t.act == 1 ? "relu6" : t.act == 2 ? "relu" : "no clamp", bad);
+            bad_cases += bad != 0;
+            cases++;
+        }
+    printf("  %s dwconv_f32: worst error %.3f of the tolerance\n", k->name, worst);
+    CHECK(bad_cases == 0, "%s dwconv_f32: %d wrong of %d cases", k->name, bad_cases, cases);
+}
+
 /* conv_q8 (quantized conv GEMM with fused requantization) on random cases: sizes with M, N and K tails
  * around the SIMD tile sizes, u8 and i8, zero and non-zero filter zero points, per-channel multipliers
  * with left and right shifts, activation clamps, extreme biases. Each table packs its own filter; the
@@ -390,6 +494,76 @@ static void check_dw_op_i8(void)
         }
 }
 
+/* The depthwise op on its dwconv_f32 path, in what the float op fixtures (test_ops_float.c) leave out:
+ * batch 2, dilation, explicit asymmetric padding, stride 2 on one axis, no bias / a bias, 3x3 and 5x5, 37
+ * channels, against a double reference (tolerance as in check_dwconv_f32), 1 and 2 threads, portable and
+ * best kernels. */
+static void check_dw_op_f32(void)
+{
+    enum { N = 2, H = 7, W = 9, C = 37 };
+    static float x[N * H * W * C], w[25 * C], bias[C], ref[N * H * W * C];
+    for (int i = 0; i < N * H * W * C; i++)
+        x[i] = (float)((int)(next() % 20001) - 10000) / 3000.0f;
+    for (int i = 0; i < 25 * C; i++)
+        w[i] = (float)((int)(next() % 20001) - 10000) / 7000.0f;
+    for (int c = 0; c < C; c++)
+        bias[c] = (float)((int)(next() % 20001) - 10000) / 5000.0f;
+    for (int kcase = 0; kcase < 2; kcase++) {
+        const int K = kcase ? 5 : 3, dh = kcase ? 1 : 2, sw = 2, pt = 2, pl = 1, pb = 1, pr = 0;
+        const int OH = (H + pt + pb - dh * (K - 1) - 1) + 1, OW = (W + pl + pr - (K - 1) - 1) / sw + 1;
+        const bool with_bias = kcase == 1;
+        const float lo = kcase ? -INFINITY : 0.0f, hi = kcase ? INFINITY : 6.0f;
+        static double mag[N * H * W * C];
+        for (int n = 0; n < N; n++)
+            for (int oy = 0; oy < OH; oy++)
+                for (int ox = 0; ox < OW; ox++)
+                    for (int c = 0; c < C; c++) {
+                        double acc = with_bias ? bias[c] : 0.0, m = fabs(acc);
+                        for (int ky = 0; ky < K; ky++)
+                            for (int kx = 0; kx < K; kx++) {
+                                int iy = oy - pt + ky * dh, ix = ox * sw - pl + kx;
+                                if (iy >= 0 && iy < H && ix >= 0 && ix < W) {
+                                    double p = (double)x[((n * H + iy) * W + ix) * C + c] * w[(ky * K + kx) * C + c];
+                                    acc += p;
+                                    m += fabs(p);
+                                }
+                            }
+                        int o = ((n * OH + oy) * OW + ox) * C + c;
+                        ref[o] = (float)(acc < lo ? lo : acc > hi ? hi : acc);
+                        mag[o] = m;
+                    }
+        char attrs[200];
+        snprintf(attrs, sizeof attrs,
+                 "{\"stride\": [1, %d], \"dilation\": [%d, 1], \"padding\": [%d, %d, %d, %d], \"activation\": \"%s\"}",
+                 sw, dh, pt, pl, pb, pr, kcase ? "none" : "relu6");
+        const int32_t xd[4] = {N, H, W, C}, wd[4] = {1, K, K, C}, bd[1] = {C};
+        for (int threads = 1; threads <= 2; threads++)
+            for (int best = 0; best < 2; best++) {
+                oh_case c;
+                oh_init(&c, "depthwise_conv2d", attrs);
+                c.kernels = best ? NULL : "portable";
+                oh_input(&c, DETC_F32, 4, xd, x, false);
+                oh_input(&c, DETC_F32, 4, wd, w, true);
+                if (with_bias)
+                    oh_input(&c, DETC_F32, 1, bd, bias, true);
+                int to = oh_output(&c, DETC_F32);
+                bool ok = oh_prepare(&c);
+                if (!ok)
+                    oh_print_errors(&c);
+                int bad = -1;
+                if (ok && oh_eval(&c, threads) == DETC_OK) {
+                    const float *got = oh_data(&c, to);
+                    bad = 0;
+                    for (int i = 0; i < N * OH * OW * C; i++)
+                        bad += !(fabs(got[i] - (double)ref[i]) <= 1e-5 * mag[i] + 1e-6);
+                }
+                CHECK(bad == 0, "depthwise op f32 M=1 %dx%d (%d thread(s), %s kernels): %d wrong of %d", K, K,
+                      threads, best ? "best" : "portable", bad, N * OH * OW * C);
+                oh_free(&c);
+            }
+    }
+}
+
 int main(void)
 {
     static const char *names[] = {"portable", "avx2", "avx512vnni", "blas", "neon", "auto"};
@@ -403,9 +577,11 @@ int main(void)
         check_int_gemms(k);
         check_f32_gemm(k);
         check_dwconv(k);
+        check_dwconv_f32(k);
         check_conv_q8(k);
     }
     check_dw_op_i8();
+    check_dw_op_f32();
     CHECK(detc_kernels_select("no-such-table") == NULL, "unknown table names are refused");
     return check_summary("test_kernels");
 }
