@@ -27,6 +27,9 @@
 #define CONV_TILE_M_DIRECT 1024
 /* Do not split convs smaller than this many output pixels per part across threads. */
 #define CONV_MIN_PIXELS_PER_PART 16
+/* ... and this many multiply-adds: handing a part to another thread costs microseconds, which the small
+ * late layers of a quantized MobileNet (a few hundred thousand MACs) do not repay. */
+#define CONV_MIN_MACS_PER_PART (1 << 21)
 
 typedef struct {
     int batch, in_h, in_w, in_c;
@@ -385,7 +388,8 @@ static detc_code conv_eval(const detc_exec *x, detc_node *node)
     int rows = op_row_count(x, node, 3, d->batch);
     int64_t per_row = (int64_t)d->win.out_h * d->win.out_w;
     j.pixels = rows * per_row;
-    j.parts = op_parts(x, j.pixels, CONV_MIN_PIXELS_PER_PART);
+    int64_t macs_per_pixel = (int64_t)d->k * d->out_c, min_pixels = CONV_MIN_MACS_PER_PART / macs_per_pixel;
+    j.parts = op_parts(x, j.pixels, min_pixels > CONV_MIN_PIXELS_PER_PART ? min_pixels : CONV_MIN_PIXELS_PER_PART);
     if (j.pixels > 0)
         detc_parallel_for(x->pool, j.parts, 1, run_parts, &j);
     size_t esize = detc_dtype_size(d->dtype);

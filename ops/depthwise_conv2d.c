@@ -26,6 +26,8 @@
 /* Output channels accumulated together for one pixel (a stack array, so eval needs no scratch). */
 #define DW_BLOCK 64
 #define DW_MIN_ROWS_PER_PART 2
+/* ... and this many multiply-adds per part (see conv2d.c: a hand-off costs more than a small layer) */
+#define DW_MIN_MACS_PER_PART (1 << 19)
 
 typedef struct {
     int batch, in_h, in_w, in_c, mult, out_c, k_h, k_w;
@@ -415,7 +417,9 @@ static detc_code dw_eval(const detc_exec *x, detc_node *node)
         .out = detc_out(x->g, node, 0)->data,
     };
     int rows = d->batch * d->win.out_h;
-    int parts = op_parts(x, rows, DW_MIN_ROWS_PER_PART);
+    int64_t macs_per_row = (int64_t)d->win.out_w * d->out_c * d->k_h * d->k_w;
+    int64_t min_rows = DW_MIN_MACS_PER_PART / (macs_per_row > 0 ? macs_per_row : 1);
+    int parts = op_parts(x, rows, min_rows > DW_MIN_ROWS_PER_PART ? min_rows : DW_MIN_ROWS_PER_PART);
     detc_parallel_for(x->pool, rows, (rows + parts - 1) / parts, run_rows, &j);
     return DETC_OK;
 }
