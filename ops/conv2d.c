@@ -57,9 +57,6 @@ static void conv_release(void *op_data)
     op_requant_free(&d->rq);
     free(d->bias_adj);
     free(d->packed);
-    free((void *)d->kp.mult);
-    free((void *)d->kp.lshift);
-    free((void *)d->kp.rshift);
     free(d);
 }
 
@@ -196,28 +193,21 @@ static bool prepare_quantized(detc_prep *p, conv_data *d)
         if (wz != 0)
             d->need_rowsum = true;
     }
-    int32_t *mult = malloc((size_t)d->out_c * sizeof *mult), *lshift = malloc((size_t)d->out_c * sizeof *lshift);
-    int32_t *rshift = malloc((size_t)d->out_c * sizeof *rshift);
+    if (!op_requant_split(&d->rq)) {
+        detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
+        return false;
+    }
     d->kp = (detc_conv_q8_params){.n = d->out_c,
                                   .k = d->k,
                                   .is_signed = d->dtype == DETC_I8,
                                   .bias = (const int32_t *)d->bias_adj,
                                   .w_zp = d->need_rowsum ? d->rq.w_zp : NULL,
-                                  .mult = mult,
-                                  .lshift = lshift,
-                                  .rshift = rshift,
+                                  .mult = d->rq.mult,
+                                  .lshift = d->rq.lshift,
+                                  .rshift = d->rq.rshift,
                                   .out_zp = d->rq.out_zp,
                                   .act_min = d->rq.act_min,
                                   .act_max = d->rq.act_max};
-    if (!mult || !lshift || !rshift) {
-        detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
-        return false;
-    }
-    for (int c = 0; c < d->out_c; c++) {
-        mult[c] = d->rq.mul[c].multiplier;
-        lshift[c] = d->rq.mul[c].shift > 0 ? d->rq.mul[c].shift : 0;
-        rshift[c] = d->rq.mul[c].shift > 0 ? 0 : -d->rq.mul[c].shift;
-    }
     /* for the table eval will run with; eval repacks if it is handed another */
     if (!pack_filter(d, p->kernels ? p->kernels : &detc_kernels_portable, w->data)) {
         detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");

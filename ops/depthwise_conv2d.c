@@ -54,9 +54,6 @@ static void dw_release(void *op_data)
     free(d->w_centered);
     free((void *)d->kp.w);
     free((void *)d->kp.bias);
-    free((void *)d->kp.mult);
-    free((void *)d->kp.lshift);
-    free((void *)d->kp.rshift);
     free(d->zero_row);
     free(d->zero_f32);
     free(d);
@@ -141,21 +138,21 @@ static bool prepare_fast(detc_prep *p, dw_data *d)
     if (d->mult != 1 || 2 * P > DW_MAX_PTRS)
         return true;
     int16_t *w = calloc((size_t)P * C * 2, sizeof *w);
-    int32_t *bias = malloc((size_t)C * sizeof *bias), *mult = malloc((size_t)C * sizeof *mult);
-    int32_t *lshift = malloc((size_t)C * sizeof *lshift), *rshift = malloc((size_t)C * sizeof *rshift);
+    int32_t *bias = malloc((size_t)C * sizeof *bias);
+    bool split = op_requant_split(&d->rq);
     d->zero_row = malloc((size_t)C);
     d->kp = (detc_dwconv_q8_params){.channels = C,
                                     .tap_pairs = P,
                                     .is_signed = d->dtype == DETC_I8,
                                     .w = w,
                                     .bias = bias,
-                                    .mult = mult,
-                                    .lshift = lshift,
-                                    .rshift = rshift,
+                                    .mult = d->rq.mult,
+                                    .lshift = d->rq.lshift,
+                                    .rshift = d->rq.rshift,
                                     .out_zp = d->rq.out_zp,
                                     .act_min = d->rq.act_min,
                                     .act_max = d->rq.act_max};
-    if (!w || !bias || !mult || !lshift || !rshift || !d->zero_row) {
+    if (!w || !bias || !split || !d->zero_row) {
         detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
         return false;
     }
@@ -173,9 +170,6 @@ static bool prepare_fast(detc_prep *p, dw_data *d)
         if (folded < INT32_MIN || folded > INT32_MAX)
             return true;
         bias[c] = (int32_t)folded;
-        mult[c] = d->rq.mul[c].multiplier;
-        lshift[c] = d->rq.mul[c].shift > 0 ? d->rq.mul[c].shift : 0;
-        rshift[c] = d->rq.mul[c].shift > 0 ? 0 : -d->rq.mul[c].shift;
     }
     d->fast = true;
     free(d->w_centered); /* only the per-pixel loop reads it */

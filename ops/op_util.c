@@ -211,7 +211,29 @@ void op_requant_free(op_requant *rq)
     free(rq->mul);
     free(rq->w_zp);
     free(rq->bias);
+    free(rq->mult);
+    free(rq->lshift);
+    free(rq->rshift);
     memset(rq, 0, sizeof *rq);
+}
+
+bool op_requant_split(op_requant *rq)
+{
+    size_t n = (size_t)rq->channels;
+    if (!rq->mult)
+        rq->mult = malloc(n * sizeof *rq->mult);
+    if (!rq->lshift)
+        rq->lshift = malloc(n * sizeof *rq->lshift);
+    if (!rq->rshift)
+        rq->rshift = malloc(n * sizeof *rq->rshift);
+    if (!rq->mult || !rq->lshift || !rq->rshift)
+        return false;
+    for (size_t c = 0; c < n; c++) {
+        rq->mult[c] = rq->mul[c].multiplier;
+        rq->lshift[c] = rq->mul[c].shift > 0 ? rq->mul[c].shift : 0;
+        rq->rshift[c] = rq->mul[c].shift > 0 ? 0 : -rq->mul[c].shift;
+    }
+    return true;
 }
 
 /* Filter: u8 per tensor (any zero point), or i8 per tensor / per channel on w_axis with zero point 0. */

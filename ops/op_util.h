@@ -67,12 +67,17 @@ typedef struct {
     detc_qmul *mul;   /* [channels] */
     int32_t *w_zp;    /* [channels], filter zero point (0 for i8) */
     int32_t *bias;    /* [channels] */
+    /* mul as the kernel table's SIMD kernels take it (op_requant_split): multiplier, max(shift, 0),
+     * max(-shift, 0); NULL until split */
+    int32_t *mult, *lshift, *rshift;
 } op_requant;
 
 /* Validates x/filter/bias/output quantization of a conv-like op and fills rq. w_axis is the filter's
  * channel axis (0 for conv2d, 3 for depthwise). Reports every problem; returns false if any. */
 bool op_requant_prepare(detc_prep *p, int channels, int w_axis, detc_activation act, op_requant *rq);
 void op_requant_free(op_requant *rq);
+/* Fills rq->mult, lshift and rshift from rq->mul (after op_requant_prepare). False when memory runs out. */
+bool op_requant_split(op_requant *rq);
 
 static inline int32_t op_requantize(int32_t acc, const op_requant *rq, int c)
 {
