@@ -21,6 +21,7 @@
 #include "fuzz/fuzz_npy.c"
 
 #include "check.h"
+#include "test_files.h"
 
 typedef int (*harness_fn)(const uint8_t *data, size_t size);
 
@@ -45,31 +46,6 @@ static const char *regressions_dir(void)
     return "tests/fuzz/regressions";
 }
 
-static uint8_t *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    uint8_t *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 65536;
-            uint8_t *b = realloc(buf, cap);
-            if (!b)
-                break;
-            buf = b;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        if (got == 0)
-            break;
-        n += got;
-    }
-    fclose(f);
-    *len = n;
-    return buf;
-}
-
 static int by_name(const struct dirent **a, const struct dirent **b)
 {
     return strcmp((*a)->d_name, (*b)->d_name);
@@ -90,7 +66,7 @@ int main(void)
                 char path[1024];
                 snprintf(path, sizeof path, "%s/%s", dir, f);
                 size_t len = 0;
-                uint8_t *data = read_all(path, &len);
+                uint8_t *data = test_read_file(path, &len);
                 CHECK(data != NULL, "%s: cannot read", path);
                 if (data) {
                     fflush(stdout);

@@ -18,6 +18,7 @@
 #include "draw.h"
 #include "image.h"
 #include "npy.h"
+#include "test_files.h"
 
 static int passed, failed;
 
@@ -65,34 +66,6 @@ static char tmp_dir[256];
 static void tmp_path(char *out, size_t len, const char *name)
 {
     snprintf(out, len, "%s/%s", tmp_dir, name);
-}
-
-static uint8_t *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, n = 0;
-    uint8_t *buf = malloc(cap);
-    while (buf) {
-        if (n == cap) {
-            uint8_t *b = realloc(buf, cap * 2);
-            if (!b) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = b;
-            cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        if (got == 0)
-            break;
-        n += got;
-    }
-    fclose(f);
-    *len = n;
-    return buf;
 }
 
 /* A u1 H x W x C .npy as an image (no copy of ownership rules: pixels belong to the npy). */
@@ -383,7 +356,7 @@ static void test_malformed(void)
     /* a real JPEG, truncated at several points */
     snprintf(path, sizeof path, "%s/image/progressive.jpg", data_dir());
     size_t len = 0;
-    uint8_t *jpg = read_file(path, &len);
+    uint8_t *jpg = test_read_file(path, &len);
     check(jpg && len > 200, "read progressive.jpg (%zu bytes)", len);
     if (jpg) {
         err[0] = '\0';
@@ -400,7 +373,7 @@ static void test_malformed(void)
 
     /* a baseline JPEG with a huge declared size: refused before allocating */
     snprintf(path, sizeof path, "%s/image/gray.jpg", data_dir());
-    jpg = read_file(path, &len);
+    jpg = test_read_file(path, &len);
     int patched = 0;
     for (size_t i = 0; jpg && i + 9 < len; i++) {
         if (jpg[i] == 0xff && (jpg[i + 1] == 0xc0 || jpg[i + 1] == 0xc2)) { /* SOF0/SOF2 */
@@ -439,7 +412,7 @@ static void test_malformed(void)
     tmp_path(path, sizeof path, "small.png");
     detc_image_save_png(path, &small, err, sizeof err);
     detc_image_free(&small);
-    uint8_t *png = read_file(path, &len);
+    uint8_t *png = test_read_file(path, &len);
     size_t idat = png ? find_chunk(png, len, "IDAT") : 0;
     check(idat > 0, "small PNG written and its IDAT found");
     if (idat) {
@@ -492,7 +465,7 @@ static void test_mutations(void)
         char path[512], err[512];
         snprintf(path, sizeof path, "%s/image/%s", data_dir(), files[f]);
         size_t len = 0;
-        uint8_t *orig = read_file(path, &len);
+        uint8_t *orig = test_read_file(path, &len);
         if (!orig || len < 16) {
             clean = 0;
             free(orig);

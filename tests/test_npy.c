@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "npy.h"
+#include "test_files.h"
 
 static int passed, failed;
 
@@ -54,34 +55,6 @@ static const char *data_dir(void)
 }
 
 static char tmp_dir[256];
-
-static uint8_t *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, n = 0;
-    uint8_t *buf = malloc(cap);
-    while (buf) {
-        if (n == cap) {
-            uint8_t *b = realloc(buf, cap * 2);
-            if (!b) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = b;
-            cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        if (got == 0)
-            break;
-        n += got;
-    }
-    fclose(f);
-    *len = n;
-    return buf;
-}
 
 /* IEEE half to float, for checking <f2 values. */
 static float half_to_float(uint16_t h)
@@ -220,7 +193,7 @@ static void test_write_matches_numpy(void)
         snprintf(ref_path, sizeof ref_path, "%s/npy/%s", data_dir(), fx->file);
         int ok = detc_npy_write(path, fx->descr, fx->rank, fx->shape, data, err, sizeof err) == 0;
         size_t len = 0, ref_len = 0;
-        uint8_t *mine = ok ? read_file(path, &len) : NULL, *ref = read_file(ref_path, &ref_len);
+        uint8_t *mine = ok ? test_read_file(path, &len) : NULL, *ref = test_read_file(ref_path, &ref_len);
         int same = mine && ref && len == ref_len && memcmp(mine, ref, len) == 0;
         int aligned = mine && len >= 10 && (10 + (mine[8] | mine[9] << 8)) % 64 == 0 &&
                       mine[9 + (mine[8] | mine[9] << 8)] == '\n';
