@@ -6,7 +6,7 @@
 
 /* Variants, in increasing preference. A variant may implement only some entries (NULL elsewhere): the
  * selected table starts from the portable one and takes each supported variant's entries over it, so
- * e.g. integer GEMMs can come from AVX-512 VNNI while float GEMM comes from another variant. */
+ * e.g. the quantized conv can come from AVX-512 VNNI while float GEMM comes from another variant. */
 typedef struct {
     const detc_kernels *table;
     int (*supported)(void);
@@ -40,10 +40,6 @@ static const kernel_variant variants[] = {
 
 static void overlay(detc_kernels *dst, const detc_kernels *src)
 {
-    if (src->gemm_u8_i32)
-        dst->gemm_u8_i32 = src->gemm_u8_i32;
-    if (src->gemm_s8_i32)
-        dst->gemm_s8_i32 = src->gemm_s8_i32;
     if (src->gemm_f32)
         dst->gemm_f32 = src->gemm_f32;
     if (src->dwconv_q8)

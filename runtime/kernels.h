@@ -49,11 +49,6 @@ typedef struct detc_dwconv_f32_params {
 
 typedef struct detc_kernels {
     const char *name;
-    /* C[m*ldc + n] = sum_k A[m*lda + k] * B[n*ldb + k]   (int32 accumulate, no zero points) */
-    void (*gemm_u8_i32)(int M, int N, int K, const uint8_t *A, int lda, const uint8_t *B, int ldb, int32_t *C,
-                        int ldc);
-    void (*gemm_s8_i32)(int M, int N, int K, const int8_t *A, int lda, const int8_t *B, int ldb, int32_t *C,
-                        int ldc);
     /* C[m*ldc + n] = sum_k A[m*lda + k] * B[n*ldb + k]   (float) */
     void (*gemm_f32)(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc);
     /* Depthwise conv (multiplier 1), n output pixels of C channels written one after the other to out:

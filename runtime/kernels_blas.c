@@ -1,4 +1,4 @@
-/* OpenBLAS kernels: the float GEMM only (cblas_sgemm). Integer GEMMs stay with the portable/SIMD
+/* OpenBLAS kernels: the float GEMM only (cblas_sgemm). The integer kernels stay with the portable/SIMD
  * variants, which are exact; this table leaves them NULL so kernels.c keeps those.
  *
  * Threads: detc parallelises convolutions itself (each pool thread runs its own tiles and calls the GEMM

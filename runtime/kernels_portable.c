@@ -6,36 +6,6 @@
 
 #include "quant.h"
 
-static void gemm_u8_i32(int M, int N, int K, const uint8_t *A, int lda, const uint8_t *B, int ldb, int32_t *C,
-                        int ldc)
-{
-    for (int m = 0; m < M; m++) {
-        const uint8_t *a = A + (long)m * lda;
-        for (int n = 0; n < N; n++) {
-            const uint8_t *b = B + (long)n * ldb;
-            int32_t acc = 0;
-            for (int k = 0; k < K; k++)
-                acc += (int32_t)a[k] * (int32_t)b[k];
-            C[(long)m * ldc + n] = acc;
-        }
-    }
-}
-
-static void gemm_s8_i32(int M, int N, int K, const int8_t *A, int lda, const int8_t *B, int ldb, int32_t *C,
-                        int ldc)
-{
-    for (int m = 0; m < M; m++) {
-        const int8_t *a = A + (long)m * lda;
-        for (int n = 0; n < N; n++) {
-            const int8_t *b = B + (long)n * ldb;
-            int32_t acc = 0;
-            for (int k = 0; k < K; k++)
-                acc += (int32_t)a[k] * (int32_t)b[k];
-            C[(long)m * ldc + n] = acc;
-        }
-    }
-}
-
 static void gemm_f32(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc)
 {
     for (int m = 0; m < M; m++) {
@@ -195,8 +165,6 @@ static void conv_q8(const detc_conv_q8_params *prm, int m, const uint8_t *a8, in
 
 const detc_kernels detc_kernels_portable = {
     .name = "portable",
-    .gemm_u8_i32 = gemm_u8_i32,
-    .gemm_s8_i32 = gemm_s8_i32,
     .gemm_f32 = gemm_f32,
     .dwconv_q8 = dwconv_q8,
     .dwconv_f32 = dwconv_f32,
