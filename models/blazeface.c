@@ -641,16 +641,15 @@ static void weighted_nms(bf_state *s, int n)
         const float *kp_out = s->kp + (size_t)top->box * (size_t)nk;
         /* scores that underflow to 0 (sigmoid of a clipped -100 logit) kept by a negative threshold sum to 0:
          * the average is then undefined and the top box stands for its cluster */
-        float cluster_total = 0.0f;
+        float total = 0.0f;
         for (int c = 0; c < n_cluster; c++)
-            cluster_total += s->dets[s->cluster[c]].score;
-        if (n_cluster > 0 && cluster_total > 0.0f && isfinite(cluster_total)) {
-            float wx0 = 0.0f, wy0 = 0.0f, wx1 = 0.0f, wy1 = 0.0f, total = 0.0f;
+            total += s->dets[s->cluster[c]].score;
+        if (n_cluster > 0 && total > 0.0f && isfinite(total)) {
+            float wx0 = 0.0f, wy0 = 0.0f, wx1 = 0.0f, wy1 = 0.0f;
             float *kps = s->kp_acc;
             memset(kps, 0, (size_t)nk * sizeof *kps);
             for (int c = 0; c < n_cluster; c++) {
                 const bf_detection *d = &s->dets[s->cluster[c]];
-                total += d->score;
                 wx0 += d->xmin * d->score;
                 wy0 += d->ymin * d->score;
                 wx1 += (d->xmin + d->width) * d->score;
