@@ -257,6 +257,58 @@ def test_bad_pipeline(pj, tmp):
     check("num_coords = 4 + 2 * num_keypoints" in out, "the keypoint layout mismatch is reported: %s" % out.strip())
 
 
+def detc_header(model):
+    """The JSON header of a .detc file (weights/FORMAT.md: u32 json_length at byte 12, JSON from byte 32)."""
+    with open(model, "rb") as f:
+        raw = f.read()
+    n = int.from_bytes(raw[12:16], "little")
+    return json.loads(raw[32:32 + n].decode("utf-8"))
+
+
+def test_pipeline_labels(pj, tmp):
+    """The pipeline file names the class ("labels"); the converter writes it as the model's labels, does
+    not leave it in the pipeline, lets --labels override it, and refuses a malformed list."""
+    check(pj.get("labels") == ["face"], "models/blazeface_pipeline.json names its class: %r" % pj.get("labels"))
+    model = os.path.join(tmp, "from_pipeline.detc")
+    r = run([sys.executable, os.path.join(ROOT, "tools", "detc-convert"), "tflite", TFLITE, "--pipeline-json",
+             PIPELINE, "-o", model])
+    if check(r.returncode == 0, "detc-convert without --labels: %s" % r.stderr.strip()):
+        h = detc_header(model)
+        check(h.get("labels") == ["face"] and "labels" not in h.get("pipeline", {}),
+              "labels from the pipeline file: %r (pipeline keys %s)" % (h.get("labels"), sorted(h.get("pipeline", {}))))
+    other = os.path.join(tmp, "other_labels.txt")
+    with open(other, "w") as f:
+        f.write("person_face\n")
+    r = run([sys.executable, os.path.join(ROOT, "tools", "detc-convert"), "tflite", TFLITE, "--pipeline-json",
+             PIPELINE, "--labels", other, "-o", model])
+    check(r.returncode == 0 and detc_header(model).get("labels") == ["person_face"],
+          "--labels overrides the pipeline file's labels")
+    bad = dict(pj, labels="face")
+    path = os.path.join(tmp, "bad_labels.json")
+    with open(path, "w") as f:
+        json.dump(bad, f)
+    r = run([sys.executable, os.path.join(ROOT, "tools", "detc-convert"), "tflite", TFLITE, "--pipeline-json", path,
+             "-o", model])
+    check(r.returncode == 1 and '"labels" must be a list of strings' in r.stderr and "Traceback" not in r.stderr,
+          "a labels value that is not a list of strings is refused: %s" % r.stderr.strip())
+    # without any labels, detect names the class by its number (and JSON gives label null)
+    unlabeled = dict(pj)
+    del unlabeled["labels"]
+    with open(path, "w") as f:
+        json.dump(unlabeled, f)
+    r = run([sys.executable, os.path.join(ROOT, "tools", "detc-convert"), "tflite", TFLITE, "--pipeline-json", path,
+             "-o", model])
+    photo = os.path.join(IMAGES, "person.jpg")
+    if check(r.returncode == 0, "detc-convert without labels: %s" % r.stderr.strip()) and os.path.isfile(photo):
+        r = run([DETC, "detect", model, photo, "--threshold", "0", "--json", os.path.join(tmp, "unlabeled.json")])
+        with open(os.path.join(tmp, "unlabeled.json")) as f:
+            dets = json.load(f)["images"][0]["detections"]
+        lines = [l for l in r.stdout.splitlines() if l.startswith("  ")]
+        check(r.returncode == 0 and dets and len(lines) == len(dets) and
+              all(l.split()[:2] == ["class", "0"] for l in lines) and all(d["label"] is None for d in dets),
+              "unlabeled detections print as 'class 0', JSON label null: %r" % lines[:2])
+
+
 def main():
     if not os.path.isfile(TFLITE):
         skip("BlazeFace model not found at %s (../shared is absent)" % TFLITE)
@@ -275,18 +327,16 @@ def main():
                    "outputs and the transcription cross-check are not run"))
 
     with tempfile.TemporaryDirectory(prefix="detc_blazeface_") as tmp:
-        labels = os.path.join(tmp, "labels.txt")
-        with open(labels, "w") as f:
-            f.write("face\n")
         model = os.path.join(tmp, "blazeface.detc")
         r = run([sys.executable, os.path.join(ROOT, "tools", "detc-convert"), "tflite", TFLITE, "--pipeline-json",
-                 PIPELINE, "--labels", labels, "-o", model])
+                 PIPELINE, "-o", model])
         if not check(r.returncode == 0, "detc-convert failed: %s" % r.stderr.strip()):
             print("test_blazeface: %d passed, %d failed, %d skipped" % (passed, failed, skipped))
             return 1
         r = run([DETC, "validate", model])
         check(r.returncode == 0, "detc validate: %s" % (r.stdout + r.stderr).strip())
         test_bad_pipeline(pj, tmp)
+        test_pipeline_labels(pj, tmp)
 
         # 1. raw outputs on a random tensor
         if have_ref:

@@ -159,9 +159,8 @@ echo "== BlazeFace short range (f32), 128x128, person.jpg: detc vs TFLite"
 if [ ! -f "$blaze" ]; then
     echo "  skipped: $blaze not found"
 else
-    echo face >"$out/blazeface_labels.txt"
     if ! "$root/tools/detc-convert" tflite "$blaze" --pipeline-json "$root/models/blazeface_pipeline.json" \
-            --labels "$out/blazeface_labels.txt" -o "$out/blazeface.detc" >"$out/blazeface_convert.txt" 2>&1; then
+            -o "$out/blazeface.detc" >"$out/blazeface_convert.txt" 2>&1; then
         echo "  skipped: detc-convert failed: $(tail -n 1 "$out/blazeface_convert.txt")"
     else
         if have_tflite; then
