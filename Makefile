@@ -16,17 +16,26 @@ BUILD ?= build
 OPT ?= -O2
 ARCH_FLAGS ?=
 SAN ?=
-CFLAGS_BASE = -std=c11 -Wall -Wextra -Werror -g $(OPT) $(ARCH_FLAGS) $(SAN) -Iruntime -Iops -Imodels
+CFLAGS_BASE = -std=c11 -Wall -Wextra -Werror -g $(OPT) $(ARCH_FLAGS) $(SAN) -Iruntime -Iruntime/io -Iops -Imodels
 CFLAGS += $(CFLAGS_BASE)
-LDLIBS = -lcjson -ljpeg -lpng -lopenblas -lm -lpthread
+# The core (libdetc: engine, ops, kernels, pipelines, API) needs cJSON and a BLAS; the image layer
+# (libdetc-image: JPEG/PNG files, drawing, .npy) adds libjpeg and libpng.
+CORE_LDLIBS = -lcjson -lopenblas -lm -lpthread
+IMAGE_LDLIBS = -ljpeg -lpng
+LDLIBS = $(IMAGE_LDLIBS) $(CORE_LDLIBS)
 LDFLAGS += $(SAN)
 
-LIB_SRC := $(wildcard runtime/*.c) $(wildcard ops/*.c) $(wildcard models/*.c)
+CORE_SRC := $(wildcard runtime/*.c) $(wildcard runtime/api/*.c) $(wildcard ops/*.c) $(wildcard models/*.c)
+IMAGE_SRC := $(wildcard runtime/io/*.c)
+LIB_SRC := $(CORE_SRC) $(IMAGE_SRC)
 CLI_SRC := $(wildcard tools/cli/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_SUPPORT_SRC := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
+IMAGE_OBJ := $(IMAGE_SRC:%.c=$(BUILD)/obj/%.o)
+LIBS_A := $(BUILD)/libdetc-image.a $(BUILD)/libdetc.a
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SUPPORT_OBJ := $(TEST_SUPPORT_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -35,22 +44,26 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
 .PHONY: tests-bin all deps test asan test-asan aarch64 test-aarch64 bench demo clean check-deps zoo fuzz fuzz-run
 
-all: $(BUILD)/detc $(BUILD)/libdetc.a
+all: $(BUILD)/detc $(LIBS_A)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/libdetc.a: $(LIB_OBJ)
+$(BUILD)/libdetc.a: $(CORE_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/detc: $(CLI_OBJ) $(BUILD)/libdetc.a
-	$(CC) $(LDFLAGS) $(CLI_OBJ) $(BUILD)/libdetc.a $(LDLIBS) -o $@
+$(BUILD)/libdetc-image.a: $(IMAGE_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
 
-$(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT_OBJ) $(BUILD)/libdetc.a
+$(BUILD)/detc: $(CLI_OBJ) $(LIBS_A)
+	$(CC) $(LDFLAGS) $(CLI_OBJ) $(LIBS_A) $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT_OBJ) $(LIBS_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests $< $(TEST_SUPPORT_OBJ) $(BUILD)/libdetc.a $(LDFLAGS) $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) -Itests $< $(TEST_SUPPORT_OBJ) $(LIBS_A) $(LDFLAGS) $(LDLIBS) -o $@
 
 tests-bin: $(TEST_BIN)
 
@@ -109,7 +122,7 @@ maskrcnn-refs:
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_HARNESSES := model image npy
-FUZZ_CFLAGS = -std=c11 -Wall -Wextra -Werror -g -O1 -fno-omit-frame-pointer -Iruntime -Iops -Imodels -Itests/fuzz \
+FUZZ_CFLAGS = -std=c11 -Wall -Wextra -Werror -g -O1 -fno-omit-frame-pointer -Iruntime -Iruntime/io -Iops -Imodels -Itests/fuzz \
 	-fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_BIN := $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/fuzz_%)

@@ -49,7 +49,7 @@ typedef struct {
     float min_suppression_threshold;
     int max_num_detections; /* -1: no limit (the DEFAULT algorithm only, as in MediaPipe) */
     bf_anchor *anchors;     /* num_boxes */
-    /* postprocess work arrays, sized at load */
+    /* postprocess work arrays: NULL in the model's state, allocated in each context's copy (bf_new_work) */
     bf_detection *dets;     /* candidates, then sorted by score */
     bf_detection *kept;     /* NMS output */
     int *remained, *next, *cluster;
@@ -59,12 +59,8 @@ typedef struct {
     int n_kept;
 } bf_state;
 
-static void bf_free(void *state)
+static void free_work_arrays(bf_state *s)
 {
-    bf_state *s = state;
-    if (!s)
-        return;
-    free(s->anchors);
     free(s->dets);
     free(s->kept);
     free(s->remained);
@@ -73,6 +69,15 @@ static void bf_free(void *state)
     free(s->kp);
     free(s->kp_kept);
     free(s->kp_acc);
+}
+
+static void bf_free(void *state)
+{
+    bf_state *s = state;
+    if (!s)
+        return;
+    free(s->anchors);
+    free_work_arrays(s);
     free(s);
 }
 
@@ -352,7 +357,7 @@ static void read_nms_options(bf_reader *r, const cJSON *n, bf_state *s)
 /* Checks the raw outputs against each other and the decoding options. */
 static void check_outputs(detc_model *m, bf_state *s, detc_errors *errs)
 {
-    const detc_tensor *reg = &m->g.tensors[s->regressors], *cls = &m->g.tensors[s->classificators];
+    const detc_tensor *reg = &m->base->g.tensors[s->regressors], *cls = &m->base->g.tensors[s->classificators];
     char what[400];
     if (reg->dims[0] != 1 || cls->dims[0] != 1 || cls->dims[1] != reg->dims[1]) {
         snprintf(what, sizeof what,
@@ -389,6 +394,29 @@ static bool allocate_work(bf_state *s)
     return s->dets && s->kept && s->remained && s->next && s->cluster && s->kp && s->kp_kept && s->kp_acc;
 }
 
+/* A context's copy of the state: the configuration and the shared anchors, with its own work arrays. */
+static void *bf_new_work(const detc_pipeline *p)
+{
+    bf_state *w = malloc(sizeof *w);
+    if (!w)
+        return NULL;
+    *w = *(const bf_state *)p->state;
+    if (!allocate_work(w)) {
+        free_work_arrays(w);
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+static void bf_free_work(void *work)
+{
+    if (!work)
+        return;
+    free_work_arrays(work);
+    free(work);
+}
+
 static int bf_load(detc_model *m, detc_pipeline *p, const cJSON *pj, detc_errors *errs)
 {
     int before = errs->count;
@@ -423,7 +451,7 @@ static int bf_load(detc_model *m, detc_pipeline *p, const cJSON *pj, detc_errors
     read_nms_options(&r, detc_json_field(pj, "nms"), s);
     if (!input_ok || s->regressors < 0 || s->classificators < 0)
         return -1;
-    const detc_tensor *reg = &m->g.tensors[s->regressors], *cls = &m->g.tensors[s->classificators];
+    const detc_tensor *reg = &m->base->g.tensors[s->regressors], *cls = &m->base->g.tensors[s->classificators];
     s->num_boxes = reg->dims[1];
     s->num_coords = reg->dims[2];
     s->num_classes = cls->dims[2];
@@ -435,7 +463,7 @@ static int bf_load(detc_model *m, detc_pipeline *p, const cJSON *pj, detc_errors
         char what[300];
         snprintf(what, sizeof what,
                  "the \"anchors\" options give %d anchors, but the regressors '%s' have %d rows (one per anchor)",
-                 n_anchors, m->g.tensors[s->regressors].name, s->num_boxes);
+                 n_anchors, m->base->g.tensors[s->regressors].name, s->num_boxes);
         detc_pipeline_error(m, errs, what,
                             "use the model's SsdAnchorsCalculator options (num_layers, strides, aspect_ratios, "
                             "interpolated_scale_aspect_ratio, input size)");
@@ -443,7 +471,7 @@ static int bf_load(detc_model *m, detc_pipeline *p, const cJSON *pj, detc_errors
     if (errs->count > before)
         return -1;
     s->anchors = calloc((size_t)s->num_boxes, sizeof *s->anchors);
-    if (!s->anchors || !allocate_work(s)) {
+    if (!s->anchors) {
         detc_errors_add(errs, DETC_ERR_NOMEM, -1, "out of memory");
         return -1;
     }
@@ -475,15 +503,16 @@ static bf_placement placement(const detc_pipeline *p, const detc_image *img)
     return g;
 }
 
-static int bf_preprocess(detc_model *m, detc_pipeline *p, const detc_image *img, const detc_detect_options *opts,
+static int bf_preprocess(detc_context *c, const detc_pipeline *p, void *work, const detc_image *img, const detc_detect_options *opts,
                          detc_errors *errs)
 {
+    (void)work;
     const bf_state *s = p->state;
     detc_resize_mode mode = p->input.resize;
     if (opts && opts->resize)
         detc_resize_mode_parse(opts->resize, &mode); /* validated by detc_preprocess */
     if (!s->keep_aspect_ratio || !img || !img->pixels || img->channels != 3)
-        return detc_image_input_fill(m, &p->input, img, mode, errs);
+        return detc_image_input_fill(c, &p->input, img, mode, errs);
     /* Letterbox: resize into the placement on a zero canvas of the input size, then normalise the canvas
      * (a same-size resize copies it unchanged). */
     bf_placement g = placement(p, img);
@@ -498,7 +527,7 @@ static int bf_preprocess(detc_model *m, detc_pipeline *p, const detc_image *img,
     for (int y = 0; y < g.height; y++)
         memcpy(canvas.pixels + ((size_t)(g.top + y) * (size_t)canvas.width + (size_t)g.left) * 3,
                small.pixels + (size_t)y * (size_t)g.width * 3, (size_t)g.width * 3);
-    rc = detc_image_input_fill(m, &p->input, &canvas, mode, errs);
+    rc = detc_image_input_fill(c, &p->input, &canvas, mode, errs);
 done:
     detc_image_free(&small);
     detc_image_free(&canvas);
@@ -692,16 +721,17 @@ static float clampf(float v, float lo, float hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
-static int bf_postprocess(detc_model *m, detc_pipeline *p, const detc_image *img, const detc_detect_options *opts,
+static int bf_postprocess(detc_context *c, const detc_pipeline *p, void *work, const detc_image *img, const detc_detect_options *opts,
                           detc_detections *out, detc_errors *errs)
 {
-    bf_state *s = p->state;
-    const detc_tensor *reg = &m->g.tensors[s->regressors], *cls = &m->g.tensors[s->classificators];
+    (void)p;
+    bf_state *s = work; /* the context's copy: configuration plus its own work arrays */
+    const detc_tensor *reg = &c->g.tensors[s->regressors], *cls = &c->g.tensors[s->classificators];
     if (reg->dims[1] != s->num_boxes || reg->dims[2] != s->num_coords || cls->dims[2] != s->num_classes) {
         detc_errors_add(errs, DETC_ERR_ARG, -1,
                         "%s: the raw outputs no longer have the shapes the blazeface pipeline was loaded for (%d "
                         "anchors); detection needs the model's own input size",
-                        m->g.model_name, s->num_boxes);
+                        c->g.model_name, s->num_boxes);
         return -1;
     }
     float min_score = detc_score_threshold(opts, s->min_score_thresh);
@@ -746,13 +776,15 @@ static int bf_postprocess(detc_model *m, detc_pipeline *p, const detc_image *img
         det->y1 = clampf((d->ymin + d->height) * ay + by, 0, H);
         det->score = d->score;
         det->class_id = d->class_id;
-        det->label = detc_label(m, d->class_id);
+        det->label = detc_label(c->model, d->class_id);
     }
     return 0;
 }
 
 const detc_pipeline_kind detc_pipeline_blazeface = {
     .name = "blazeface",
+    .new_work = bf_new_work,
+    .free_work = bf_free_work,
     .load = bf_load,
     .preprocess = bf_preprocess,
     .postprocess = bf_postprocess,

@@ -45,8 +45,18 @@ typedef struct {
     float mask_threshold;
     int mask_padding;
     int size_divisible;
-    int resized_h, resized_w;                      /* of the last preprocessed image */
 } mr_state;
+
+/* Per context: what preprocessing did to the image, for postprocessing. */
+typedef struct {
+    int resized_h, resized_w;
+} mr_work;
+
+static void *mr_new_work(const detc_pipeline *p)
+{
+    (void)p;
+    return calloc(1, sizeof(mr_work));
+}
 
 /* ---------------- the numerics, shared with the tests ---------------- */
 
@@ -93,19 +103,16 @@ int detc_maskrcnn_fill_image(const detc_image *img, const float mean[3], const f
     return rc ? -1 : 0;
 }
 
-/* paste_masks_in_image for one detection: mask m x m probabilities, box (x0, y0, x1, y1) in image
- * pixels, expand_masks padding (torchvision: 1). Writes the probabilities (probs, im_h x im_w, zero
- * outside the box) and/or the 0/1 mask (bits, prob > threshold); either may be NULL. */
-int detc_maskrcnn_paste_mask(const float *mask, int m, int padding, float threshold, const float box[4], int im_h,
-                             int im_w, float *probs, uint8_t *bits)
+/* paste_masks_in_image's geometry for one detection: the m x m mask with an expand_masks border of
+ * `padding` (torchvision: 1), bilinearly resized to the expanded box (x0, y0, x1, y1, image pixels).
+ * *resized (rw wide, its top-left at image pixel origin) is malloc'ed; win = [x0, y0, x1, y1) is the
+ * part of it inside the image. *resized is NULL when nothing lands in the image. */
+static int paste_resized(const float *mask, int m, int padding, const float box[4], int im_h, int im_w,
+                         float **resized, int64_t win[4], int64_t origin[2], int64_t *rw)
 {
+    *resized = NULL;
     if (m < 1 || im_h < 1 || im_w < 1 || padding < 0 || padding > 1024)
         return -1;
-    size_t npx = (size_t)im_h * (size_t)im_w;
-    if (probs)
-        memset(probs, 0, npx * sizeof *probs);
-    if (bits)
-        memset(bits, 0, npx);
     /* expand_masks: zero border of `padding`; expand_boxes by scale = (M + 2p) / M (a double, applied in float) */
     int pm = m + 2 * padding;
     float scale = (float)((double)pm / (double)m);
@@ -133,26 +140,90 @@ int detc_maskrcnn_paste_mask(const float *mask, int m, int padding, float thresh
     if (w > 65536 || h > 65536)
         return -1;
     float *padded = calloc((size_t)pm * (size_t)pm, sizeof *padded);
-    float *resized = malloc((size_t)w * (size_t)h * sizeof *resized);
-    if (!padded || !resized) {
+    float *out = malloc((size_t)w * (size_t)h * sizeof *out);
+    if (!padded || !out) {
         free(padded);
-        free(resized);
+        free(out);
         return -1;
     }
     for (int y = 0; y < m; y++)
         memcpy(padded + (size_t)(y + padding) * pm + padding, mask + (size_t)y * m, (size_t)m * sizeof *mask);
-    int rc = detc_resize_bilinear_f32(padded, pm, pm, 1, resized, (int)w, (int)h);
-    for (int64_t y = y0; rc == 0 && y < y1; y++)
-        for (int64_t x = x0; x < x1; x++) {
-            float v = resized[(size_t)(y - b[1]) * (size_t)w + (size_t)(x - b[0])];
+    int rc = detc_resize_bilinear_f32(padded, pm, pm, 1, out, (int)w, (int)h);
+    free(padded);
+    if (rc != 0) {
+        free(out);
+        return -1;
+    }
+    *resized = out;
+    win[0] = x0;
+    win[1] = y0;
+    win[2] = x1;
+    win[3] = y1;
+    origin[0] = b[0];
+    origin[1] = b[1];
+    *rw = w;
+    return 0;
+}
+
+/* paste_masks_in_image for one detection into a full frame: writes the probabilities (probs, im_h x im_w,
+ * zero outside the box) and/or the 0/1 mask (bits, prob > threshold); either may be NULL. */
+int detc_maskrcnn_paste_mask(const float *mask, int m, int padding, float threshold, const float box[4], int im_h,
+                             int im_w, float *probs, uint8_t *bits)
+{
+    if (m < 1 || im_h < 1 || im_w < 1)
+        return -1;
+    size_t npx = (size_t)im_h * (size_t)im_w;
+    if (probs)
+        memset(probs, 0, npx * sizeof *probs);
+    if (bits)
+        memset(bits, 0, npx);
+    float *resized;
+    int64_t win[4], origin[2], w;
+    if (paste_resized(mask, m, padding, box, im_h, im_w, &resized, win, origin, &w) != 0)
+        return -1;
+    for (int64_t y = win[1]; resized && y < win[3]; y++)
+        for (int64_t x = win[0]; x < win[2]; x++) {
+            float v = resized[(size_t)(y - origin[1]) * (size_t)w + (size_t)(x - origin[0])];
             if (probs)
                 probs[(size_t)y * im_w + (size_t)x] = v;
             if (bits)
                 bits[(size_t)y * im_w + (size_t)x] = v > threshold;
         }
-    free(padded);
     free(resized);
-    return rc ? -1 : 0;
+    return 0;
+}
+
+/* The same 0/1 mask, box-local: det->mask covers only the pasted window, so a detection costs its box, not
+ * the whole image. A mask that lands nowhere in the image is an empty window (0 x 0, mask still set: the
+ * detection has a mask, all zeros). */
+static int paste_local(const float *mask, int m, int padding, float threshold, const float box[4], int im_h,
+                       int im_w, detc_detection *det)
+{
+    float *resized;
+    int64_t win[4], origin[2], w;
+    if (paste_resized(mask, m, padding, box, im_h, im_w, &resized, win, origin, &w) != 0)
+        return -1;
+    if (!resized) {
+        det->mask = calloc(1, 1);
+        det->mask_width = det->mask_height = 0;
+        return det->mask ? 0 : -1;
+    }
+    int ww = (int)(win[2] - win[0]), wh = (int)(win[3] - win[1]);
+    det->mask = malloc((size_t)ww * (size_t)wh);
+    if (!det->mask) {
+        free(resized);
+        return -1;
+    }
+    for (int y = 0; y < wh; y++)
+        for (int x = 0; x < ww; x++)
+            det->mask[(size_t)y * ww + x] =
+                resized[(size_t)(win[1] + y - origin[1]) * (size_t)w + (size_t)(win[0] + x - origin[0])] > threshold;
+    det->mask_x = (int)win[0];
+    det->mask_y = (int)win[1];
+    det->mask_width = ww;
+    det->mask_height = wh;
+    free(resized);
+    return 0;
 }
 
 /* ---------------- load ---------------- */
@@ -168,7 +239,7 @@ static int graph_input(detc_model *m, detc_errors *errs, const cJSON *in, const 
         return -1;
     }
     int t = detc_find_tensor(m, name);
-    if (t < 0 || m->g.tensors[t].kind != DETC_TENSOR_INPUT) {
+    if (t < 0 || m->base->g.tensors[t].kind != DETC_TENSOR_INPUT) {
         snprintf(msg, sizeof msg, "\"input\".\"%s\" names '%s', which is not a graph input", key, name);
         detc_pipeline_error(m, errs, msg, "name the graph input (models/maskrcnn.md: `image` and `image_size`)");
         return -1;
@@ -196,7 +267,7 @@ static int graph_output(detc_model *m, detc_errors *errs, const cJSON *outs, con
         detc_pipeline_error(m, errs, msg, "fix the name in \"outputs\"");
         return -1;
     }
-    const detc_tensor *tt = &m->g.tensors[t];
+    const detc_tensor *tt = &m->base->g.tensors[t];
     if (tt->poisoned)
         return -1;
     if (tt->dtype != dtype || tt->rank != rank) {
@@ -281,7 +352,7 @@ static int mr_load(detc_model *m, detc_pipeline *p, const cJSON *pj, detc_errors
                                      "non-zero",
                             "fix the pipeline");
     if (s->image >= 0) {
-        const detc_tensor *t = &m->g.tensors[s->image];
+        const detc_tensor *t = &m->base->g.tensors[s->image];
         if (t->dtype != DETC_F32 || t->rank != 4 || t->dims[0] != 1 || t->dims[3] != 3) {
             char shape[128], msg[300];
             detc_shape_str(t->rank, t->dims, shape, sizeof shape);
@@ -291,7 +362,7 @@ static int mr_load(detc_model *m, detc_pipeline *p, const cJSON *pj, detc_errors
         }
     }
     if (s->image_size >= 0) {
-        const detc_tensor *t = &m->g.tensors[s->image_size];
+        const detc_tensor *t = &m->base->g.tensors[s->image_size];
         if (t->dtype != DETC_I32 || t->rank != 1 || t->dims[0] != 2) {
             char msg[300];
             snprintf(msg, sizeof msg, "input '%s' must be i32 [2] (resized height, width)", t->name);
@@ -312,12 +383,12 @@ static int mr_load(detc_model *m, detc_pipeline *p, const cJSON *pj, detc_errors
     s->mask_threshold = (float)thr;
     s->mask_padding = (int)pad;
     if (s->boxes >= 0 && s->scores >= 0 && s->labels >= 0) {
-        const detc_tensor *b = &m->g.tensors[s->boxes], *sc = &m->g.tensors[s->scores], *l = &m->g.tensors[s->labels];
+        const detc_tensor *b = &m->base->g.tensors[s->boxes], *sc = &m->base->g.tensors[s->scores], *l = &m->base->g.tensors[s->labels];
         if (b->dims[1] != 4 || sc->dims[0] != b->dims[0] || l->dims[0] != b->dims[0])
             detc_pipeline_error(m, errs, "boxes must be [D, 4] and scores / labels [D] with the same D",
                                 "point the outputs at box_detections' outputs");
         if (s->masks >= 0) {
-            const detc_tensor *mk = &m->g.tensors[s->masks];
+            const detc_tensor *mk = &m->base->g.tensors[s->masks];
             if (mk->dims[0] != b->dims[0] || mk->dims[1] != mk->dims[2] || mk->dims[1] < 1)
                 detc_pipeline_error(m, errs, "masks must be [D, M, M] with the D of boxes",
                                     "point \"masks\" at mask_select's output");
@@ -328,15 +399,16 @@ static int mr_load(detc_model *m, detc_pipeline *p, const cJSON *pj, detc_errors
 
 /* ---------------- preprocess / postprocess ---------------- */
 
-static int mr_preprocess(detc_model *m, detc_pipeline *p, const detc_image *img, const detc_detect_options *opts,
+static int mr_preprocess(detc_context *c, const detc_pipeline *p, void *work, const detc_image *img, const detc_detect_options *opts,
                          detc_errors *errs)
 {
-    mr_state *s = p->state;
+    const mr_state *s = p->state;
+    mr_work *wk = work;
     if (opts && opts->resize && strcmp(opts->resize, "bilinear") != 0) {
         detc_errors_add(errs, DETC_ERR_ARG, -1,
                         "%s: a maskrcnn pipeline resizes as torchvision does (bilinear, aspect ratio kept); resize "
                         "mode '%s' does not apply: leave --resize out",
-                        m->g.model_name, opts->resize);
+                        c->g.model_name, opts->resize);
         return -1;
     }
     if (!img || !img->pixels || img->channels != 3 || img->width < 1 || img->height < 1) {
@@ -348,41 +420,42 @@ static int mr_preprocess(detc_model *m, detc_pipeline *p, const detc_image *img,
         detc_errors_add(errs, DETC_ERR_IMAGE, -1,
                         "%s: a %dx%d image cannot be resized with min_size %g and max_size %g (the result must "
                         "have 1..32768 pixels per side)",
-                        m->g.model_name, img->width, img->height, s->min_size, s->max_size);
+                        c->g.model_name, img->width, img->height, s->min_size, s->max_size);
         return -1;
     }
     int d = s->size_divisible;
     int64_t dims[4] = {1, ((int64_t)oh + d - 1) / d * d, ((int64_t)ow + d - 1) / d * d, 3};
-    if (detc_model_set_input_shape(m, s->image, 4, dims, errs) != 0)
+    if (detc_context_set_input_shape(c, s->image, 4, dims, errs) != 0)
         return -1;
-    detc_tensor *t = &m->g.tensors[s->image];
+    detc_tensor *t = &c->g.tensors[s->image];
     if (!t->data ||
         detc_maskrcnn_fill_image(img, s->mean, s->std, oh, ow, (int)dims[1], (int)dims[2], t->data) != 0) {
         detc_errors_add(errs, DETC_ERR_NOMEM, -1, "out of memory while resizing the image");
         return -1;
     }
     int32_t size[2] = {oh, ow};
-    detc_tensor *st = &m->g.tensors[s->image_size];
+    detc_tensor *st = &c->g.tensors[s->image_size];
     if (!st->data) {
-        detc_errors_add(errs, DETC_ERR_RUNTIME, -1, "%s: input '%s' has no memory", m->g.model_name, st->name);
+        detc_errors_add(errs, DETC_ERR_RUNTIME, -1, "%s: input '%s' has no memory", c->g.model_name, st->name);
         return -1;
     }
     memcpy(st->data, size, sizeof size);
-    s->resized_h = oh;
-    s->resized_w = ow;
+    wk->resized_h = oh;
+    wk->resized_w = ow;
     return 0;
 }
 
-static int mr_postprocess(detc_model *m, detc_pipeline *p, const detc_image *img, const detc_detect_options *opts,
+static int mr_postprocess(detc_context *c, const detc_pipeline *p, void *work, const detc_image *img, const detc_detect_options *opts,
                           detc_detections *out, detc_errors *errs)
 {
     const mr_state *s = p->state;
+    const mr_work *wk = work;
     float threshold = detc_score_threshold(opts, 0.5f);
-    const float *boxes = m->g.tensors[s->boxes].data, *scores = m->g.tensors[s->scores].data;
-    const int32_t *labels = m->g.tensors[s->labels].data;
+    const float *boxes = c->g.tensors[s->boxes].data, *scores = c->g.tensors[s->scores].data;
+    const int32_t *labels = c->g.tensors[s->labels].data;
     int32_t count;
-    memcpy(&count, m->g.tensors[s->count].data, sizeof count);
-    int D = m->g.tensors[s->scores].dims[0];
+    memcpy(&count, c->g.tensors[s->count].data, sizeof count);
+    int D = c->g.tensors[s->scores].dims[0];
     int n = count < 0 ? 0 : count > D ? D : count;
     out->items = calloc((size_t)n + 1, sizeof *out->items);
     if (!out->items) {
@@ -390,9 +463,9 @@ static int mr_postprocess(detc_model *m, detc_pipeline *p, const detc_image *img
         return -1;
     }
     /* transform.postprocess: resize_boxes with ratio = original / resized, each in float */
-    float rh = (float)img->height / (float)s->resized_h, rw = (float)img->width / (float)s->resized_w;
-    const float *masks = s->masks >= 0 ? m->g.tensors[s->masks].data : NULL;
-    int M = s->masks >= 0 ? m->g.tensors[s->masks].dims[1] : 0;
+    float rh = (float)img->height / (float)wk->resized_h, rw = (float)img->width / (float)wk->resized_w;
+    const float *masks = s->masks >= 0 ? c->g.tensors[s->masks].data : NULL;
+    int M = s->masks >= 0 ? c->g.tensors[s->masks].dims[1] : 0;
     for (int i = 0; i < n; i++) {
         if (!(scores[i] >= threshold))
             continue;
@@ -402,10 +475,8 @@ static int mr_postprocess(detc_model *m, detc_pipeline *p, const detc_image *img
             continue; /* a NaN or infinite box (broken weights) is no detection */
         detc_detection *det = &out->items[out->count];
         if (masks) {
-            det->mask = malloc((size_t)img->width * (size_t)img->height);
-            if (!det->mask ||
-                detc_maskrcnn_paste_mask(masks + (size_t)i * M * M, M, s->mask_padding, s->mask_threshold, ob,
-                                         img->height, img->width, NULL, det->mask)) {
+            if (paste_local(masks + (size_t)i * M * M, M, s->mask_padding, s->mask_threshold, ob, img->height,
+                            img->width, det) != 0) {
                 free(det->mask);
                 det->mask = NULL;
                 detc_errors_add(errs, DETC_ERR_NOMEM, -1, "out of memory while pasting masks");
@@ -418,7 +489,7 @@ static int mr_postprocess(detc_model *m, detc_pipeline *p, const detc_image *img
         det->y1 = ob[3];
         det->score = scores[i];
         det->class_id = labels[i];
-        det->label = detc_label(m, det->class_id);
+        det->label = detc_label(c->model, det->class_id);
         out->count++;
     }
     return 0;
@@ -429,4 +500,5 @@ const detc_pipeline_kind detc_pipeline_maskrcnn = {
     .load = mr_load,
     .preprocess = mr_preprocess,
     .postprocess = mr_postprocess,
+    .new_work = mr_new_work,
 };

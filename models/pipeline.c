@@ -13,7 +13,7 @@ static const detc_pipeline_kind *const KINDS[] = {&detc_pipeline_ssd, &detc_pipe
 
 void detc_pipeline_error(detc_model *m, detc_errors *errs, const char *what, const char *fix)
 {
-    detc_errors_add(errs, DETC_ERR_FORMAT, -1, "%s: pipeline: %s; %s", m->g.model_name, what, fix);
+    detc_errors_add(errs, DETC_ERR_FORMAT, -1, "%s: pipeline: %s; %s", m->base->g.model_name, what, fix);
 }
 
 const cJSON *detc_json_field(const cJSON *obj, const char *name)
@@ -53,7 +53,7 @@ int detc_pipeline_output(detc_model *m, detc_errors *errs, const cJSON *obj, con
         detc_pipeline_error(m, errs, msg, "fix the name");
         return -1;
     }
-    const detc_tensor *tt = &m->g.tensors[t];
+    const detc_tensor *tt = &m->base->g.tensors[t];
     if (tt->poisoned)
         return -1; /* reported already */
     if (tt->dtype != DETC_F32 || tt->rank != rank) {
@@ -76,12 +76,12 @@ int detc_image_input_load(detc_model *m, const cJSON *in, detc_image_input *p, d
         return -1;
     }
     p->tensor = cJSON_IsString(tensor) ? detc_find_tensor(m, tensor->valuestring) : detc_input_tensor(m, 0);
-    if (p->tensor < 0 || m->g.tensors[p->tensor].kind != DETC_TENSOR_INPUT) {
+    if (p->tensor < 0 || m->base->g.tensors[p->tensor].kind != DETC_TENSOR_INPUT) {
         detc_pipeline_error(m, errs, "\"input\".\"tensor\" does not name a graph input",
                             "fix the name or omit it (first input)");
         return -1;
     }
-    const detc_tensor *t = &m->g.tensors[p->tensor];
+    const detc_tensor *t = &m->base->g.tensors[p->tensor];
     if (t->poisoned)
         return -1;
     if (!cJSON_IsNumber(w) || !cJSON_IsNumber(h) || w->valuedouble != floor(w->valuedouble) ||
@@ -125,7 +125,7 @@ int detc_image_input_load(detc_model *m, const cJSON *in, detc_image_input *p, d
     return errs->count > before ? -1 : 0;
 }
 
-int detc_image_input_fill(detc_model *m, const detc_image_input *p, const detc_image *img, detc_resize_mode mode,
+int detc_image_input_fill(detc_context *c, const detc_image_input *p, const detc_image *img, detc_resize_mode mode,
                           detc_errors *errs)
 {
     if (!img || !img->pixels || img->channels != 3 || img->width < 1 || img->height < 1) {
@@ -138,13 +138,13 @@ int detc_image_input_fill(detc_model *m, const detc_image_input *p, const detc_i
         detc_errors_add(errs, DETC_ERR_IMAGE, -1, "%s", err);
         return -1;
     }
-    detc_tensor *t = &m->g.tensors[p->tensor];
+    detc_tensor *t = &c->g.tensors[p->tensor];
     const detc_dtype_info *info = detc_dtype_get(t->dtype);
     size_t n = (size_t)p->width * (size_t)p->height;
     for (size_t i = 0; i < n; i++) {
-        for (int c = 0; c < 3; c++) {
-            size_t src = i * 3 + (size_t)(p->bgr ? 2 - c : c), dst = i * 3 + (size_t)c;
-            float x = ((float)small.pixels[src] - p->mean[c]) / p->std[c];
+        for (int ch = 0; ch < 3; ch++) {
+            size_t src = i * 3 + (size_t)(p->bgr ? 2 - ch : ch), dst = i * 3 + (size_t)ch;
+            float x = ((float)small.pixels[src] - p->mean[ch]) / p->std[ch];
             if (t->dtype == DETC_F32) {
                 ((float *)t->data)[dst] = x;
                 continue;
@@ -210,60 +210,4 @@ float detc_score_threshold(const detc_detect_options *opts, float model_default)
     if (!opts || opts->threshold == 0.0f || isnan(opts->threshold))
         return model_default;
     return opts->threshold < 0.0f ? -INFINITY : opts->threshold;
-}
-
-const char *detc_pipeline_name(const detc_model *m)
-{
-    return m->pipeline ? m->pipeline->kind->name : NULL;
-}
-
-static int need_pipeline(detc_model *m, detc_errors *errs)
-{
-    if (m->pipeline)
-        return 0;
-    detc_errors_add(errs, DETC_ERR_ARG, -1,
-                    "%s: the model has no \"pipeline\", so detc cannot turn images into its input; use `detc run` "
-                    "with input tensors, or convert it with a pipeline (detc-convert --pipeline-json)",
-                    m->g.model_name);
-    return -1;
-}
-
-int detc_preprocess(detc_model *m, const detc_image *img, const detc_detect_options *opts, detc_errors *errs)
-{
-    if (need_pipeline(m, errs))
-        return -1;
-    if (opts && opts->resize) {
-        detc_resize_mode mode;
-        if (detc_resize_mode_parse(opts->resize, &mode) != 0) {
-            detc_errors_add(errs, DETC_ERR_ARG, -1, "unknown resize mode '%s': use nearest, bilinear or area_aa",
-                            opts->resize);
-            return -1;
-        }
-    }
-    return m->pipeline->kind->preprocess(m, m->pipeline, img, opts, errs);
-}
-
-int detc_detect(detc_model *m, const detc_image *img, const detc_detect_options *opts, detc_detections *out,
-                detc_errors *errs)
-{
-    memset(out, 0, sizeof *out);
-    if (detc_preprocess(m, img, opts, errs) != 0 || detc_run(m, NULL, NULL, errs) != 0)
-        return -1;
-    out->image_width = img->width;
-    out->image_height = img->height;
-    if (m->pipeline->kind->postprocess(m, m->pipeline, img, opts, out, errs) != 0) {
-        detc_detections_free(out);
-        return -1;
-    }
-    return 0;
-}
-
-void detc_detections_free(detc_detections *d)
-{
-    if (!d)
-        return;
-    for (int i = 0; i < d->count; i++)
-        free(d->items[i].mask);
-    free(d->items);
-    memset(d, 0, sizeof *d);
 }

@@ -42,8 +42,8 @@ static int ssd_load(detc_model *m, detc_pipeline *p, const cJSON *pj, detc_error
     else if (offset)
         s->class_offset = (int)offset->valuedouble;
     if (s->boxes >= 0 && s->scores >= 0 && s->classes >= 0) {
-        const detc_tensor *b = &m->g.tensors[s->boxes], *sc = &m->g.tensors[s->scores],
-                          *c = &m->g.tensors[s->classes];
+        const detc_tensor *b = &m->base->g.tensors[s->boxes], *sc = &m->base->g.tensors[s->scores],
+                          *c = &m->base->g.tensors[s->classes];
         if (b->dims[2] != 4 || sc->dims[1] != b->dims[1] || c->dims[1] != b->dims[1])
             detc_pipeline_error(m, errs, "boxes must be [1, D, 4] and classes/scores [1, D] with the same D",
                                 "point the outputs at the detection post-process");
@@ -51,13 +51,14 @@ static int ssd_load(detc_model *m, detc_pipeline *p, const cJSON *pj, detc_error
     return errs->count > before ? -1 : 0;
 }
 
-static int ssd_preprocess(detc_model *m, detc_pipeline *p, const detc_image *img, const detc_detect_options *opts,
+static int ssd_preprocess(detc_context *c, const detc_pipeline *p, void *work, const detc_image *img, const detc_detect_options *opts,
                           detc_errors *errs)
 {
+    (void)work;
     detc_resize_mode mode = p->input.resize;
     if (opts && opts->resize)
         detc_resize_mode_parse(opts->resize, &mode); /* validated by detc_preprocess */
-    return detc_image_input_fill(m, &p->input, img, mode, errs);
+    return detc_image_input_fill(c, &p->input, img, mode, errs);
 }
 
 static float clampf(float v, float lo, float hi)
@@ -65,14 +66,15 @@ static float clampf(float v, float lo, float hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
-static int ssd_postprocess(detc_model *m, detc_pipeline *p, const detc_image *img, const detc_detect_options *opts,
+static int ssd_postprocess(detc_context *c, const detc_pipeline *p, void *work, const detc_image *img, const detc_detect_options *opts,
                            detc_detections *out, detc_errors *errs)
 {
+    (void)work;
     const ssd_state *s = p->state;
     float threshold = detc_score_threshold(opts, 0.5f);
-    const float *boxes = m->g.tensors[s->boxes].data, *scores = m->g.tensors[s->scores].data,
-                *classes = m->g.tensors[s->classes].data, *count = m->g.tensors[s->count].data;
-    int d = m->g.tensors[s->scores].dims[1];
+    const float *boxes = c->g.tensors[s->boxes].data, *scores = c->g.tensors[s->scores].data,
+                *classes = c->g.tensors[s->classes].data, *count = c->g.tensors[s->count].data;
+    int d = c->g.tensors[s->scores].dims[1];
     int n = isfinite(count[0]) ? (int)count[0] : 0;
     n = n < 0 ? 0 : n > d ? d : n;
     out->items = calloc((size_t)n + 1, sizeof *out->items);
@@ -96,7 +98,7 @@ static int ssd_postprocess(detc_model *m, detc_pipeline *p, const detc_image *im
         det->y1 = clampf(y1 * H, 0, H);
         det->score = scores[i];
         det->class_id = (int)classes[i] + s->class_offset;
-        det->label = detc_label(m, det->class_id);
+        det->label = detc_label(c->model, det->class_id);
     }
     return 0;
 }

@@ -6,19 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum {
-    DETC_F32 = 0,
-    DETC_F16,
-    DETC_I8,
-    DETC_U8,
-    DETC_I16,
-    DETC_I32,
-    DETC_I64,
-    DETC_F64,
-    DETC_BOOL,
-    DETC_DTYPE_COUNT,
-    DETC_DTYPE_INVALID = -1
-} detc_dtype;
+#include "detc.h" /* the detc_dtype enum is public */
 
 /* Bit masks of dtypes, for "this operand accepts ..." checks. */
 #define DETC_MASK(d) (1u << (unsigned)(d))
@@ -32,9 +20,6 @@ typedef struct {
 } detc_dtype_info;
 
 const detc_dtype_info *detc_dtype_get(detc_dtype d); /* NULL for invalid */
-const char *detc_dtype_name(detc_dtype d);          /* "invalid" for invalid */
-detc_dtype detc_dtype_parse(const char *name);      /* DETC_DTYPE_INVALID if unknown */
-size_t detc_dtype_size(detc_dtype d);
 /* Comma-separated names of the dtypes in mask, e.g. "f32, u8". */
 void detc_dtype_mask_names(uint32_t mask, char *out, size_t out_len);
 

@@ -1,4 +1,4 @@
-/* Running the graph: nodes in topological order, each op's eval on its planned memory. */
+/* Running the graph: a context's nodes in run order, each op's eval on the context's planned memory. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,42 +14,92 @@ static double now_us(void)
     return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
-int detc_set_input(detc_model *m, int tensor, const char *dtype, int rank, const int64_t *dims, const void *data,
-                   size_t nbytes, detc_errors *errs)
+static void dims_str(int rank, const int64_t *dims, char *out, size_t out_len)
 {
-    const detc_graph *g = &m->g;
+    size_t used = (size_t)snprintf(out, out_len, "[");
+    for (int i = 0; i < rank && i < 8 && used < out_len; i++)
+        used += (size_t)snprintf(out + used, out_len - used, "%s%lld", i ? ", " : "", (long long)dims[i]);
+    if (rank > 8 && used < out_len)
+        used += (size_t)snprintf(out + used, out_len - used, ", ...");
+    if (used < out_len)
+        snprintf(out + used, out_len - used, "]");
+}
+
+/* How to turn what the caller has into what the input takes: the usual mix-ups, each with its fix. */
+static const char *input_hint(const detc_tensor *t, detc_dtype d, int rank, const int64_t *dims, char *buf,
+                              size_t len)
+{
+    bool quantized = detc_tensor_is_quantized(t);
+    if (rank == t->rank - 1 && t->rank >= 2 && t->dims[0] == 1) {
+        bool rest = true;
+        for (int i = 0; i < rank; i++)
+            rest = rest && dims[i] == t->dims[i + 1];
+        if (rest)
+            return " The batch axis is missing: add it (numpy: x[None], or x.reshape(1, *x.shape)).";
+    }
+    if (rank == 4 && t->rank == 4 && dims[0] == t->dims[0] && dims[1] == t->dims[3] && dims[2] == t->dims[1] &&
+        dims[3] == t->dims[2] && dims[1] != dims[3]) {
+        snprintf(buf, len,
+                 " The array is in NCHW order (channels first, as PyTorch writes it); detc inputs are NHWC: "
+                 "transpose it (numpy: x.transpose(0, 2, 3, 1))%s.",
+                 d != t->dtype ? ", and convert its dtype as well" : "");
+        return buf;
+    }
+    if (d == t->dtype)
+        return "";
+    if (t->dtype == DETC_F32 && d == DETC_F64)
+        return " Cast it to float32 (numpy: x.astype(np.float32)); detc computes in f32.";
+    if (t->dtype == DETC_F32 && (d == DETC_U8 || d == DETC_I8))
+        return " The model takes float input: convert the 8-bit pixels to float32 and normalise them as its "
+               "pipeline says ((pixel - mean) / std; `detc inspect` shows them), or use `detc detect`, which does it.";
+    if (t->dtype == DETC_F32 && (d == DETC_I32 || d == DETC_I64 || d == DETC_I16))
+        return " Integer arrays are not converted implicitly: cast it to float32 (numpy: x.astype(np.float32)) "
+               "after scaling it as the model expects.";
+    if (quantized && (d == DETC_F32 || d == DETC_F64)) {
+        snprintf(buf, len,
+                 " The model is quantized: give raw %s values (q = round(real / %g) + %d, clamped), or use "
+                 "`detc detect`, which applies the model's preprocessing.",
+                 detc_dtype_name(t->dtype), (double)t->quant.scale[0], (int)t->quant.zero_point[0]);
+        return buf;
+    }
+    if ((t->dtype == DETC_U8 || t->dtype == DETC_I8) && d != t->dtype) {
+        snprintf(buf, len, " Give %s values (numpy: x.astype(np.%s)) in the range the model was quantized for.",
+                 detc_dtype_name(t->dtype), t->dtype == DETC_U8 ? "uint8" : "int8");
+        return buf;
+    }
+    return "";
+}
+
+int detc_context_set_input(detc_context *c, int tensor, detc_dtype d, int rank, const int64_t *dims,
+                           const void *data, size_t nbytes, detc_errors *errs)
+{
+    if (!c) {
+        detc_errors_add(errs, DETC_ERR_ARG, -1, "detc_context_set_input: no context given");
+        return -1;
+    }
+    const detc_graph *g = &c->g;
     if (tensor < 0 || tensor >= g->n_tensors || g->tensors[tensor].kind != DETC_TENSOR_INPUT) {
         detc_errors_add(errs, DETC_ERR_ARG, -1, "%s: tensor %d is not a graph input", g->model_name, tensor);
         return -1;
     }
+    if (rank < 0 || (rank > 0 && !dims) || (nbytes && !data)) {
+        detc_errors_add(errs, DETC_ERR_ARG, -1, "%s: detc_context_set_input: no dims or no data given",
+                        g->model_name);
+        return -1;
+    }
     detc_tensor *t = &g->tensors[tensor];
-    char want[128];
-    detc_shape_str(t->rank, t->dims, want, sizeof want);
-    detc_dtype d = detc_dtype_parse(dtype ? dtype : "");
     bool same_shape = rank == t->rank;
     for (int i = 0; same_shape && i < rank; i++)
         same_shape = dims[i] == t->dims[i];
     if (d != t->dtype || !same_shape) {
-        char got[128] = "[";
-        size_t used = 1;
-        for (int i = 0; i < rank && i < 8 && used < sizeof got; i++) {
-            int w = snprintf(got + used, sizeof got - used, "%s%lld", i ? ", " : "", (long long)dims[i]);
-            if (w < 0)
-                break;
-            used += (size_t)w;
-        }
-        if (used < sizeof got - 1)
-            strcat(got, "]");
-        const char *hint = "";
-        if (d == DETC_F32 && detc_tensor_is_quantized(t))
-            hint = " The model is quantized: give raw quantized values (real = scale * (q - zero_point)), or use "
-                   "`detc detect`, which applies the model's preprocessing.";
-        else if ((d == DETC_U8 || d == DETC_I8) && t->dtype == DETC_F32)
-            hint = " The model takes float input: normalise the pixels as its pipeline says, or use `detc detect`.";
-        detc_errors_add(errs, DETC_ERR_INPUT, -1,
-                        "%s: input '%s' expects %s %s%s, but was given %s %s.%s", g->model_name, t->name,
-                        detc_dtype_name(t->dtype), want, detc_tensor_is_quantized(t) ? " (quantized)" : "",
-                        dtype ? dtype : "(none)", got, hint);
+        char want[128], got[128], hint[400];
+        detc_shape_str(t->rank, t->dims, want, sizeof want);
+        dims_str(rank, dims, got, sizeof got);
+        detc_errors_add(errs, DETC_ERR_INPUT, -1, "%s: input '%s' expects %s %s%s, but was given %s %s.%s",
+                        g->model_name, t->name, detc_dtype_name(t->dtype), want,
+                        detc_tensor_is_quantized(t) ? " (quantized)" : "",
+                        d == DETC_DTYPE_INVALID ? "(unknown dtype)" : detc_dtype_name(d), got,
+                        input_hint(t, d, rank, dims, hint, sizeof hint));
         return -1;
     }
     if (nbytes != t->nbytes) {
@@ -57,29 +107,37 @@ int detc_set_input(detc_model *m, int tensor, const char *dtype, int rank, const
                         t->name, t->nbytes, nbytes);
         return -1;
     }
+    if (!t->data) {
+        detc_errors_add(errs, DETC_ERR_RUNTIME, -1, "%s: input '%s' has no memory", g->model_name, t->name);
+        return -1;
+    }
     memcpy(t->data, data, nbytes);
     return 0;
 }
 
-int detc_run(detc_model *m, detc_observer observer, void *user, detc_errors *errs)
+int detc_context_run(detc_context *c, detc_context_observer observer, void *user, detc_errors *errs)
 {
-    detc_graph *g = &m->g;
-    detc_exec x = {.g = g, .pool = m->pool, .kernels = m->kernels};
+    if (!c) {
+        detc_errors_add(errs, DETC_ERR_ARG, -1, "detc_context_run: no context given");
+        return -1;
+    }
+    detc_graph *g = &c->g;
+    detc_exec x = {.g = g, .pool = c->pool, .kernels = c->model->kernels};
     for (int s = 0; s < g->n_run; s++) { /* folded nodes ran once at load */
         detc_node *n = &g->nodes[g->run_order[s]];
-        x.scratch = n->scratch_bytes ? m->arena + n->scratch_offset : NULL;
-        double t0 = m->opts.profile ? now_us() : 0.0;
+        x.scratch = n->scratch_bytes ? c->arena + n->scratch_offset : NULL;
+        double t0 = c->profile ? now_us() : 0.0;
         detc_code rc = n->op->eval(&x, n);
-        if (m->opts.profile) {
-            n->total_us += now_us() - t0;
-            n->calls++;
+        if (c->profile) {
+            c->node_us[n->index] += now_us() - t0;
+            c->node_calls[n->index]++;
         }
         if (rc != DETC_OK) {
             detc_errors_add(errs, rc, n->index, "%s: node %d '%s' (%s) failed while computing (%s)", g->model_name,
                             n->index, n->name, n->op_name, detc_code_name(rc));
             return -1;
         }
-        if (observer && observer(m, n->index, user) != 0) {
+        if (observer && observer(c, n->index, user) != 0) {
             detc_errors_add(errs, DETC_ERR_RUNTIME, n->index, "%s: stopped after node %d '%s' by the caller",
                             g->model_name, n->index, n->name);
             return -1;
@@ -88,52 +146,32 @@ int detc_run(detc_model *m, detc_observer observer, void *user, detc_errors *err
     return 0;
 }
 
-const void *detc_tensor_data(const detc_model *m, int tensor)
+const void *detc_context_tensor_data(const detc_context *c, int tensor)
 {
-    if (tensor < 0 || tensor >= m->g.n_tensors)
+    if (!c || tensor < 0 || tensor >= c->g.n_tensors)
         return NULL;
-    return m->g.tensors[tensor].data;
+    return c->g.tensors[tensor].data;
 }
 
-void detc_reset_profile(detc_model *m)
+void detc_context_reset_profile(detc_context *c)
 {
-    for (int i = 0; i < m->g.n_nodes; i++) {
-        m->g.nodes[i].total_us = 0;
-        m->g.nodes[i].calls = 0;
-    }
+    if (!c || !c->node_us)
+        return;
+    memset(c->node_us, 0, (size_t)c->g.n_nodes * sizeof *c->node_us);
+    memset(c->node_calls, 0, (size_t)c->g.n_nodes * sizeof *c->node_calls);
 }
 
 /* ---- introspection ---- */
 
-void detc_model_get_info(const detc_model *m, detc_model_info *info)
+static int tensor_info(const detc_graph *g, int tensor, detc_tensor_info *info)
 {
-    memset(info, 0, sizeof *info);
-    info->name = m->g.model_name;
-    info->path = m->path;
-    info->n_tensors = m->g.n_tensors;
-    info->n_nodes = m->g.n_nodes;
-    info->n_inputs = m->g.n_inputs;
-    info->n_outputs = m->g.n_outputs;
-    info->constant_bytes = m->constant_bytes;
-    info->n_folded = m->g.n_folded;
-    info->folded_bytes = m->g.folded_bytes;
-    info->folded_source_bytes = m->g.folded_source_bytes;
-    info->arena_bytes = m->arena_bytes;
-    info->unplanned_bytes = m->unplanned_bytes;
-    info->threads = detc_threadpool_size(m->pool);
-    info->kernels = m->kernels ? m->kernels->name : "none";
-    info->n_labels = m->n_labels;
-    info->pipeline = detc_pipeline_name(m);
-}
-
-int detc_tensor_get_info(const detc_model *m, int tensor, detc_tensor_info *info)
-{
-    if (tensor < 0 || tensor >= m->g.n_tensors)
+    if (!g || !info || tensor < 0 || tensor >= g->n_tensors)
         return -1;
-    const detc_tensor *t = &m->g.tensors[tensor];
+    const detc_tensor *t = &g->tensors[tensor];
     *info = (detc_tensor_info){
         .name = t->name,
         .dtype = detc_dtype_name(t->dtype),
+        .type = t->dtype,
         .rank = t->rank,
         .dims = t->dims,
         .is_constant = t->kind == DETC_TENSOR_CONSTANT,
@@ -150,11 +188,11 @@ int detc_tensor_get_info(const detc_model *m, int tensor, detc_tensor_info *info
     return 0;
 }
 
-int detc_node_get_info(const detc_model *m, int node, detc_node_info *info)
+static int node_info(const detc_graph *g, const detc_context *c, int node, detc_node_info *info)
 {
-    if (node < 0 || node >= m->g.n_nodes)
+    if (!g || !info || node < 0 || node >= g->n_nodes)
         return -1;
-    const detc_node *n = &m->g.nodes[node];
+    const detc_node *n = &g->nodes[node];
     *info = (detc_node_info){
         .name = n->name,
         .op = n->op_name,
@@ -163,37 +201,89 @@ int detc_node_get_info(const detc_model *m, int node, detc_node_info *info)
         .inputs = n->inputs,
         .outputs = n->outputs,
         .scratch_bytes = n->scratch_bytes,
-        .total_us = n->total_us,
-        .calls = n->calls,
+        .total_us = c && c->node_us ? c->node_us[node] : 0.0,
+        .calls = c && c->node_calls ? c->node_calls[node] : 0,
         .folded = n->folded,
     };
     return 0;
 }
 
+int detc_context_tensor_info(const detc_context *c, int tensor, detc_tensor_info *info)
+{
+    return tensor_info(c ? &c->g : NULL, tensor, info);
+}
+
+int detc_context_node_info(const detc_context *c, int node, detc_node_info *info)
+{
+    return node_info(c ? &c->g : NULL, c, node, info);
+}
+
+void detc_model_get_info(const detc_model *m, detc_model_info *info)
+{
+    if (!info)
+        return;
+    memset(info, 0, sizeof *info);
+    if (!m)
+        return;
+    const detc_graph *g = detc_model_view(m);
+    const detc_context *c = m->default_ctx;
+    const detc_instance *inst = c ? c->inst : m->base;
+    info->name = g->model_name;
+    info->path = m->path;
+    info->n_tensors = g->n_tensors;
+    info->n_nodes = g->n_nodes;
+    info->n_inputs = g->n_inputs;
+    info->n_outputs = g->n_outputs;
+    info->constant_bytes = m->constant_bytes;
+    info->n_folded = g->n_folded;
+    info->folded_bytes = g->folded_bytes;
+    info->folded_source_bytes = g->folded_source_bytes;
+    info->arena_bytes = inst->arena_bytes;
+    info->unplanned_bytes = inst->unplanned_bytes;
+    info->threads = c ? detc_threadpool_size(c->pool) : (m->opts.threads > 1 ? m->opts.threads : 1);
+    info->kernels = m->kernels ? m->kernels->name : "none";
+    info->n_labels = m->n_labels;
+    info->pipeline = m->pipeline_name;
+}
+
+int detc_tensor_get_info(const detc_model *m, int tensor, detc_tensor_info *info)
+{
+    return tensor_info(m ? detc_model_view(m) : NULL, tensor, info);
+}
+
+int detc_node_get_info(const detc_model *m, int node, detc_node_info *info)
+{
+    return node_info(m ? detc_model_view(m) : NULL, m ? m->default_ctx : NULL, node, info);
+}
+
 int detc_find_tensor(const detc_model *m, const char *name)
 {
-    for (int i = 0; i < m->g.n_tensors; i++)
-        if (strcmp(m->g.tensors[i].name, name) == 0)
+    const detc_graph *g = m ? detc_model_view(m) : NULL;
+    for (int i = 0; g && name && i < g->n_tensors; i++)
+        if (strcmp(g->tensors[i].name, name) == 0)
             return i;
     return -1;
 }
 
 int detc_input_tensor(const detc_model *m, int i)
 {
-    return i >= 0 && i < m->g.n_inputs ? m->g.inputs[i] : -1;
+    const detc_graph *g = m ? detc_model_view(m) : NULL;
+    return g && i >= 0 && i < g->n_inputs ? g->inputs[i] : -1;
 }
 
 int detc_output_tensor(const detc_model *m, int i)
 {
-    return i >= 0 && i < m->g.n_outputs ? m->g.outputs[i] : -1;
+    const detc_graph *g = m ? detc_model_view(m) : NULL;
+    return g && i >= 0 && i < g->n_outputs ? g->outputs[i] : -1;
 }
 
 int detc_node_order(const detc_model *m, int step)
 {
-    return step >= 0 && step < m->g.n_nodes ? m->g.order[step] : -1;
+    const detc_graph *g = m ? detc_model_view(m) : NULL;
+    return g && step >= 0 && step < g->n_nodes ? g->order[step] : -1;
 }
 
 const char *detc_label(const detc_model *m, int class_id)
 {
-    return class_id >= 0 && class_id < m->n_labels ? m->labels[class_id] : NULL;
+    return m && class_id >= 0 && class_id < m->n_labels ? m->labels[class_id] : NULL;
 }

@@ -45,6 +45,7 @@ typedef struct detc_tensor {
     size_t nbytes;
     uint64_t file_offset;  /* constants */
     size_t arena_offset;
+    bool in_arena;       /* the memory plan gave it arena_offset (unused activations get no memory) */
     int first_step, last_step; /* lifetime in execution steps, for the memory plan */
 } detc_tensor;
 

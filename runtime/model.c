@@ -1,17 +1,14 @@
-/* Loading a .detc file: map it, check the fixed header, parse the JSON header, build and validate the
- * tensor table and the graph, run every op's prepare step, plan memory. Every problem found is reported;
- * loading stops early only when nothing further can be checked (unreadable file, bad magic, bad JSON). */
+/* Building a model from the bytes of a .detc file (no file I/O here: runtime/api/ maps files): check the
+ * fixed header, parse the JSON header, build and validate the tensor table and the graph, run every op's
+ * prepare step, fold constants, plan memory. Every problem found is reported; building stops early only
+ * when nothing further can be checked (bad magic, bad JSON). The graph for other input shapes is built the
+ * same way from the same JSON tree (detc_instance_acquire). */
 #define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "model.h"
 #include "quant.h"
@@ -25,6 +22,8 @@ static const uint8_t MAGIC[8] = {'D', 'E', 'T', 'C', 'M', 'O', 'D', 'L'};
 
 typedef struct {
     detc_model *m;
+    detc_instance *inst;   /* the graph being built */
+    size_t constant_bytes; /* mapped weights it references */
     detc_errors *errs;
     const char *file; /* message prefix */
     /* name -> tensor index, open addressing */
@@ -43,20 +42,15 @@ static uint64_t rd64(const uint8_t *p)
     return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
 }
 
-static const char *base_name(const char *path)
-{
-    const char *s = strrchr(path, '/');
-    return s ? s + 1 : path;
-}
-
 /* ---- name table ---- */
 
+/* FNV-1a, 64-bit on every target (truncated to size_t on 32-bit ones, where only the low bits are used). */
 static size_t hash_name(const char *s)
 {
-    size_t h = 1469598103934665603ull;
+    uint64_t h = 1469598103934665603ull;
     for (; *s; s++)
         h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
+    return (size_t)h;
 }
 
 static int find_name(const loader *L, const char *name)
@@ -67,14 +61,14 @@ static int find_name(const loader *L, const char *name)
         int t = L->slots[i];
         if (t < 0)
             return -1;
-        if (strcmp(L->m->g.tensors[t].name, name) == 0)
+        if (strcmp(L->inst->g.tensors[t].name, name) == 0)
             return t;
     }
 }
 
 static void insert_name(loader *L, int t)
 {
-    for (size_t i = hash_name(L->m->g.tensors[t].name) & (L->n_slots - 1);; i = (i + 1) & (L->n_slots - 1))
+    for (size_t i = hash_name(L->inst->g.tensors[t].name) & (L->n_slots - 1);; i = (i + 1) & (L->n_slots - 1))
         if (L->slots[i] < 0) {
             L->slots[i] = t;
             return;
@@ -82,38 +76,6 @@ static void insert_name(loader *L, int t)
 }
 
 /* ---- fixed header ---- */
-
-static int map_file(detc_model *m, detc_errors *errs)
-{
-    int fd = open(m->path, O_RDONLY);
-    if (fd < 0) {
-        detc_errors_add(errs, DETC_ERR_IO, -1, "%s: cannot open: %s", m->path, strerror(errno));
-        return -1;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        detc_errors_add(errs, DETC_ERR_IO, -1, "%s: not a regular file", m->path);
-        close(fd);
-        return -1;
-    }
-    if ((uint64_t)st.st_size < HEADER_BYTES) {
-        detc_errors_add(errs, DETC_ERR_FORMAT, -1,
-                        "%s: file is %lld bytes, shorter than the 32-byte .detc header; the file is truncated or not "
-                        "a detc model (convert it with tools/detc-convert)",
-                        base_name(m->path), (long long)st.st_size);
-        close(fd);
-        return -1;
-    }
-    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (p == MAP_FAILED) {
-        detc_errors_add(errs, DETC_ERR_IO, -1, "%s: cannot map: %s", m->path, strerror(errno));
-        return -1;
-    }
-    m->map = p;
-    m->map_len = (size_t)st.st_size;
-    return 0;
-}
 
 static int check_header(detc_model *m, const char *file, detc_errors *errs, uint32_t *json_len)
 {
@@ -294,7 +256,7 @@ static bool parse_quant(loader *L, detc_tensor *t, const cJSON *q)
 
 static bool parse_tensor(loader *L, int index, const cJSON *j)
 {
-    detc_tensor *t = &L->m->g.tensors[index];
+    detc_tensor *t = &L->inst->g.tensors[index];
     const char *f = L->file;
     t->producer = -1;
     t->dtype = DETC_DTYPE_INVALID;
@@ -386,7 +348,7 @@ static bool parse_tensor(loader *L, int index, const cJSON *j)
         t->nbytes = (size_t)len;
         t->data = (void *)(uintptr_t)(L->m->data + off);
         t->shape_known = true;
-        L->m->constant_bytes += t->nbytes;
+        L->constant_bytes += t->nbytes;
     }
     t->poisoned = false;
     return true;
@@ -405,7 +367,7 @@ static int cmp_extent(const void *a, const void *b)
 
 static void check_overlaps(loader *L)
 {
-    detc_graph *g = &L->m->g;
+    detc_graph *g = &L->inst->g;
     extent *e = malloc((size_t)g->n_tensors * sizeof *e + 1);
     if (!e)
         return;
@@ -468,7 +430,7 @@ static int resolve_operands(loader *L, detc_node *n, const cJSON *list, const ch
 
 static bool parse_node(loader *L, int index, const cJSON *j)
 {
-    detc_graph *g = &L->m->g;
+    detc_graph *g = &L->inst->g;
     detc_node *n = &g->nodes[index];
     n->index = index;
     n->name = "";
@@ -545,7 +507,7 @@ static bool size_tensor(loader *L, detc_tensor *t);
 
 static void check_graph_io(loader *L, const cJSON *root)
 {
-    detc_graph *g = &L->m->g;
+    detc_graph *g = &L->inst->g;
     const char *keys[2] = {"inputs", "outputs"};
     for (int which = 0; which < 2; which++) {
         const cJSON *list = cJSON_GetObjectItemCaseSensitive(root, keys[which]);
@@ -607,7 +569,7 @@ static void check_graph_io(loader *L, const cJSON *root)
 /* Kahn's algorithm; nodes left over sit on or behind a cycle. */
 static int sort_nodes(loader *L)
 {
-    detc_graph *g = &L->m->g;
+    detc_graph *g = &L->inst->g;
     int nn = g->n_nodes;
     int *indeg = calloc((size_t)nn + 1, sizeof *indeg);
     int *queue = malloc(((size_t)nn + 1) * sizeof *queue);
@@ -749,7 +711,7 @@ static int sort_nodes(loader *L)
 
 static void prepare_nodes(loader *L)
 {
-    detc_graph *g = &L->m->g;
+    detc_graph *g = &L->inst->g;
     for (int s = 0; s < g->n_nodes; s++) {
         detc_node *n = &g->nodes[g->order[s]];
         bool skip = n->invalid;
@@ -817,7 +779,7 @@ static bool size_tensor(loader *L, detc_tensor *t)
 /* Activation sizes, now that prepare inferred every shape. */
 static void size_activations(loader *L)
 {
-    detc_graph *g = &L->m->g;
+    detc_graph *g = &L->inst->g;
     for (int i = 0; i < g->n_tensors; i++) {
         detc_tensor *t = &g->tensors[i];
         if (t->kind == DETC_TENSOR_CONSTANT || t->poisoned || !t->shape_known)
@@ -826,9 +788,12 @@ static void size_activations(loader *L)
     }
 }
 
-static int load_graph(detc_model *m, const char *file, detc_errors *errs)
+/* Builds inst->g from the JSON tree. input_dims: NULL for the declared shapes, else new dims for every graph
+ * input (same ranks), applied before any op is prepared. */
+static int load_graph(detc_model *m, detc_instance *inst, const char *file, const int32_t (*input_dims)[DETC_MAX_RANK],
+                      detc_errors *errs)
 {
-    loader L = {.m = m, .errs = errs, .file = file};
+    loader L = {.m = m, .inst = inst, .errs = errs, .file = file};
     cJSON *root = m->json;
     int before = errs->count;
     const cJSON *format = cJSON_GetObjectItemCaseSensitive(root, "format");
@@ -848,7 +813,7 @@ static int load_graph(detc_model *m, const char *file, detc_errors *errs)
         detc_errors_add(errs, DETC_ERR_FORMAT, -1, "%s: the JSON header needs \"tensors\" and \"nodes\" lists", file);
         return -1;
     }
-    detc_graph *g = &m->g;
+    detc_graph *g = &inst->g;
     g->model_name = file;
     g->n_tensors = cJSON_GetArraySize(tensors);
     g->n_nodes = cJSON_GetArraySize(nodes);
@@ -862,7 +827,7 @@ static int load_graph(detc_model *m, const char *file, detc_errors *errs)
         free(L.slots);
         free(g->tensors);
         free(g->nodes);
-        g->tensors = NULL; /* detc_model_free walks n_tensors/n_nodes entries */
+        g->tensors = NULL; /* instance_free walks n_tensors/n_nodes entries */
         g->nodes = NULL;
         g->n_tensors = g->n_nodes = 0;
         detc_errors_add(errs, DETC_ERR_NOMEM, -1, "%s: out of memory", file);
@@ -885,6 +850,12 @@ static int load_graph(detc_model *m, const char *file, detc_errors *errs)
         i++;
     }
     check_graph_io(&L, root);
+    for (int k = 0; input_dims && k < g->n_inputs; k++) {
+        detc_tensor *t = &g->tensors[g->inputs[k]];
+        memcpy(t->dims, input_dims[k], sizeof t->dims);
+        memcpy(t->declared_dims, input_dims[k], sizeof t->declared_dims);
+        size_tensor(&L, t);
+    }
     /* A cycle is reported by sort_nodes, which still orders every node (the cyclic ones last, marked
      * invalid), so the rest of the graph is checked too; only running out of memory stops here. */
     sort_nodes(&L);
@@ -892,13 +863,15 @@ static int load_graph(detc_model *m, const char *file, detc_errors *errs)
         prepare_nodes(&L);
     size_activations(&L);
     free(L.slots);
+    if (!input_dims)
+        m->constant_bytes = L.constant_bytes;
     return errs->count > before || errs->dropped ? -1 : 0;
 }
 
 /* ---- load-time constant folding ----
  * A node whose inputs are all constants (or, for inputs its op reads only the shape of, anything)
  * computes the same outputs on every run: it is evaluated once here, after every op was prepared, and its
- * outputs become constants in heap memory owned by the model. The node stays in the graph (inspect lists
+ * outputs become constants in heap memory owned by the instance. The node stays in the graph (inspect lists
  * it, bench profiles it as never run) but not in the run order, and the memory plan reserves nothing for
  * its outputs or scratch. Example: converted TensorFlow graphs that dequantize u8 weights with a cast per
  * layer. Folding trades memory for speed (an f32 constant from a u8 weight is 4x its size), hence
@@ -936,11 +909,10 @@ static void release_op_data(detc_node *n)
     n->op_data = NULL;
 }
 
-/* Evaluates n into fresh heap buffers. False (nothing changed) when memory runs out or eval fails: the
- * node then stays in the run order, where a failure is reported as usual. */
-static bool fold_node(detc_model *m, detc_node *n)
+/* Evaluates n into fresh heap buffers, on the loading thread. False (nothing changed) when memory runs out
+ * or eval fails: the node then stays in the run order, where a failure is reported as usual. */
+static bool fold_node(const detc_model *m, detc_graph *g, detc_node *n)
 {
-    detc_graph *g = &m->g;
     /* within the memory limit (the node then runs in the arena, where the plan checks the limit again) */
     size_t need = fold_align(n->scratch_bytes), limit = detc_memory_limit(m);
     for (int k = 0; k < n->n_outputs; k++)
@@ -957,7 +929,7 @@ static bool fold_node(detc_model *m, detc_node *n)
         ok = t->data != NULL;
     }
     if (ok) {
-        detc_exec x = {.g = g, .pool = m->pool, .kernels = m->kernels, .scratch = scratch};
+        detc_exec x = {.g = g, .pool = NULL, .kernels = m->kernels, .scratch = scratch};
         ok = n->op->eval(&x, n) == DETC_OK;
     }
     free(scratch);
@@ -980,26 +952,6 @@ static bool fold_node(detc_model *m, detc_node *n)
     return ok;
 }
 
-/* Turns folded constants back into activations and forgets the run order (before prepare runs again). */
-static void unfold(detc_graph *g)
-{
-    for (int i = 0; i < g->n_tensors; i++) {
-        detc_tensor *t = &g->tensors[i];
-        if (!t->folded)
-            continue;
-        free(t->data);
-        t->data = NULL;
-        t->folded = false;
-        t->kind = DETC_TENSOR_ACTIVATION;
-    }
-    for (int i = 0; i < g->n_nodes; i++)
-        g->nodes[i].folded = false;
-    free(g->run_order);
-    g->run_order = NULL;
-    g->n_run = g->n_folded = 0;
-    g->folded_bytes = g->folded_source_bytes = 0;
-}
-
 typedef struct {
     int key, late, pos, node;
 } run_slot;
@@ -1018,9 +970,8 @@ static int cmp_run_slot(const void *a, const void *b)
  * stay in the graph (folding off, or a fold that failed) are moved to just before their first consumer
  * that is not constant-only: otherwise they all run first (Kahn's order starts with every node without
  * computed inputs) and their outputs, dequantized weights, all live in the arena at once. */
-static int fold_constants(detc_model *m, detc_errors *errs)
+static int fold_constants(const detc_model *m, detc_graph *g, detc_errors *errs)
 {
-    detc_graph *g = &m->g;
     int nn = g->n_nodes;
     g->run_order = malloc(((size_t)nn + 1) * sizeof *g->run_order);
     uint8_t *use = calloc((size_t)g->n_tensors + 1, 1); /* bit 0: read by an executed node, bit 1: folded;
@@ -1039,7 +990,7 @@ static int fold_constants(detc_model *m, detc_errors *errs)
             use[i] |= 4;
     for (int s = 0; s < nn; s++) {
         detc_node *n = &g->nodes[g->order[s]];
-        bool folded = !m->opts.no_fold && foldable(g, n) && fold_node(m, n);
+        bool folded = !m->opts.no_fold && foldable(g, n) && fold_node(m, g, n);
         bool konst = !n->invalid && n->op;
         for (int k = 0; k < n->n_inputs; k++)
             if (n->inputs[k] >= 0) {
@@ -1119,25 +1070,66 @@ static void load_labels(detc_model *m)
     m->n_labels = n;
 }
 
-detc_model *detc_model_load(const char *path, const detc_options *opts, detc_errors *errs)
+/* ---- instances ---- */
+
+static void instance_free(detc_instance *inst)
 {
-    detc_model *m = calloc(1, sizeof *m);
-    if (!m || !path) {
-        free(m);
-        detc_errors_add(errs, DETC_ERR_NOMEM, -1, "out of memory");
-        return NULL;
+    if (!inst)
+        return;
+    detc_graph *g = &inst->g;
+    for (int i = 0; i < g->n_tensors; i++) {
+        detc_tensor *t = &g->tensors[i];
+        if (t->folded)
+            free(t->data);
+        detc_quant_free(&t->quant);
     }
-    if (opts)
-        m->opts = *opts;
-    m->path = strdup(path);
-    if (!m->path)
-        goto fail;
-    const char *file = base_name(m->path);
-    if (map_file(m, errs) != 0)
-        goto fail;
+    for (int i = 0; i < g->n_nodes; i++) {
+        detc_node *n = &g->nodes[i];
+        release_op_data(n);
+        free(n->inputs);
+        free(n->outputs);
+    }
+    free(g->tensors);
+    free(g->nodes);
+    free(g->order);
+    free(g->run_order);
+    free(g->inputs);
+    free(g->outputs);
+    free(inst);
+}
+
+/* Folds and plans an instance whose graph was built without problems. */
+static int instance_finish(const detc_model *m, detc_instance *inst, detc_errors *errs)
+{
+    if (fold_constants(m, &inst->g, errs) != 0)
+        return -1;
+    return detc_plan_memory(m, inst, errs);
+}
+
+static const char *model_file(const detc_model *m)
+{
+    const char *s = strrchr(m->path, '/');
+    return s ? s + 1 : m->path;
+}
+
+int detc_model_build(detc_model *m, detc_errors *errs)
+{
+    if (pthread_mutex_init(&m->lock, NULL) != 0) {
+        detc_errors_add(errs, DETC_ERR_NOMEM, -1, "cannot create a mutex");
+        return -1;
+    }
+    m->lock_ready = true;
+    const char *file = model_file(m);
+    if (m->map_len < HEADER_BYTES) {
+        detc_errors_add(errs, DETC_ERR_FORMAT, -1,
+                        "%s: file is %zu bytes, shorter than the 32-byte .detc header; the file is truncated or not "
+                        "a detc model (convert it with tools/detc-convert)",
+                        file, m->map_len);
+        return -1;
+    }
     uint32_t json_len;
     if (check_header(m, file, errs, &json_len) != 0)
-        goto fail;
+        return -1;
     const char *json_end = NULL;
     m->json = cJSON_ParseWithLengthOpts((const char *)m->map + HEADER_BYTES, json_len, &json_end, false);
     if (!m->json) {
@@ -1147,143 +1139,114 @@ detc_model *detc_model_load(const char *path, const detc_options *opts, detc_err
                         "%s: the JSON header is not valid JSON (error near byte %ld); the file is corrupt or was "
                         "edited by hand",
                         file, pos);
-        goto fail;
+        return -1;
     }
     /* before the graph: prepare steps lay out constants for the table eval will use */
     m->kernels = detc_kernels_select(getenv("DETC_KERNELS"));
     if (!m->kernels) {
         detc_errors_add(errs, DETC_ERR_ARG, -1, "DETC_KERNELS='%s' names no kernel table this CPU supports",
                         getenv("DETC_KERNELS"));
-        goto fail;
+        return -1;
     }
-    int graph_rc = load_graph(m, file, errs);
-    if (graph_rc != 0 && !m->g.tensors)
-        goto fail; /* no tensor table: nothing more can be checked */
+    m->base = calloc(1, sizeof *m->base);
+    if (!m->base) {
+        detc_errors_add(errs, DETC_ERR_NOMEM, -1, "%s: out of memory", file);
+        return -1;
+    }
+    int rc = load_graph(m, m->base, file, NULL, errs);
+    if (rc != 0 && !m->base->g.tensors) {
+        instance_free(m->base); /* no tensor table: nothing more can be checked */
+        m->base = NULL;
+    }
     load_labels(m);
     m->pipeline_json = cJSON_GetObjectItemCaseSensitive(m->json, "pipeline");
-    /* The pipeline is checked even when the graph has problems, so that all are reported at once; it skips
-     * tensors whose problems were reported already. Without graph inputs it would only repeat that. */
-    int pipeline_rc = graph_rc == 0 || m->g.n_inputs > 0 ? detc_pipeline_load(m, errs) : 0;
-    if (graph_rc != 0 || pipeline_rc != 0)
-        goto fail;
+    return rc;
+}
+
+int detc_model_finish(detc_model *m, detc_errors *errs)
+{
     if (read_fold_env(m, errs) != 0)
-        goto fail;
-    m->pool = detc_threadpool_create(m->opts.threads);
-    if (!m->pool) {
-        detc_errors_add(errs, DETC_ERR_NOMEM, -1, "cannot create the thread pool");
-        goto fail;
-    }
-    if (fold_constants(m, errs) != 0 || detc_plan_memory(m, errs) != 0)
-        goto fail;
-    return m;
-fail:
-    detc_model_free(m);
-    return NULL;
+        return -1;
+    return instance_finish(m, m->base, errs);
 }
 
-void detc_model_free(detc_model *m)
+void detc_model_release(detc_model *m)
 {
-    if (!m)
-        return;
-    detc_pipeline_free(m->pipeline);
-    detc_threadpool_destroy(m->pool);
-    unfold(&m->g); /* frees the folded constants and the run order */
-    for (int i = 0; i < m->g.n_nodes; i++) {
-        detc_node *n = &m->g.nodes[i];
-        release_op_data(n);
-        free(n->inputs);
-        free(n->outputs);
+    instance_free(m->base);
+    m->base = NULL;
+    while (m->shapes) { /* contexts still holding these were not freed first: the caller's bug, no leak here */
+        detc_instance *next = m->shapes->next;
+        instance_free(m->shapes);
+        m->shapes = next;
     }
-    for (int i = 0; i < m->g.n_tensors; i++)
-        detc_quant_free(&m->g.tensors[i].quant);
-    free(m->g.tensors);
-    free(m->g.nodes);
-    free(m->g.order);
-    free(m->g.inputs);
-    free(m->g.outputs);
     free(m->labels);
-    free(m->arena);
+    m->labels = NULL;
     cJSON_Delete(m->json);
-    if (m->map)
-        munmap((void *)(uintptr_t)m->map, m->map_len);
-    free(m->path);
-    free(m);
+    m->json = NULL;
 }
 
-/* Frees what prepare computed so that prepare can run again (new input shape). */
-static void reset_prepared(detc_model *m)
+static bool same_input_dims(const detc_instance *inst, const int32_t (*dims)[DETC_MAX_RANK])
 {
-    detc_graph *g = &m->g;
-    unfold(g); /* the folded outputs may depend on input shapes (anchors): computed again below */
-    for (int i = 0; i < g->n_nodes; i++) {
-        detc_node *n = &g->nodes[i];
-        release_op_data(n);
-        n->scratch_bytes = 0;
+    const detc_graph *g = &inst->g;
+    for (int k = 0; k < g->n_inputs; k++) {
+        const detc_tensor *t = &g->tensors[g->inputs[k]];
+        if (memcmp(t->dims, dims[k], (size_t)t->rank * sizeof t->dims[0]) != 0)
+            return false;
     }
-    for (int i = 0; i < g->n_tensors; i++) {
-        detc_tensor *t = &g->tensors[i];
-        if (t->kind != DETC_TENSOR_ACTIVATION)
-            continue;
-        t->shape_known = false;
-        t->poisoned = false;
-        t->nbytes = 0;
-        t->rank = t->declared_rank;
-        memcpy(t->dims, t->declared_dims, sizeof t->dims);
-    }
-    free(m->arena);
-    m->arena = NULL;
+    return true;
 }
 
-static int reprepare(detc_model *m, detc_errors *errs)
+detc_instance *detc_instance_acquire(detc_model *m, const int32_t (*input_dims)[DETC_MAX_RANK], detc_errors *errs)
 {
-    loader L = {.m = m, .errs = errs, .file = m->g.model_name};
-    int before = errs->count;
-    reset_prepared(m);
-    prepare_nodes(&L);
-    size_activations(&L);
-    if (errs->count > before)
-        return -1;
-    if (fold_constants(m, errs) != 0)
-        return -1;
-    return detc_plan_memory(m, errs);
+    pthread_mutex_lock(&m->lock);
+    detc_instance *found = NULL;
+    if (same_input_dims(m->base, input_dims))
+        found = m->base;
+    for (detc_instance *i = m->shapes; !found && i; i = i->next)
+        if (same_input_dims(i, input_dims))
+            found = i;
+    if (found) {
+        found->refs++;
+        pthread_mutex_unlock(&m->lock);
+        return found;
+    }
+    /* Built under the lock: contexts asking for the same new shapes wait for one build instead of each
+     * packing the filters again. */
+    detc_instance *inst = calloc(1, sizeof *inst);
+    int rc = -1;
+    if (inst) {
+        int before = errs->count;
+        rc = load_graph(m, inst, model_file(m), input_dims, errs);
+        if (rc == 0 && errs->count == before)
+            rc = instance_finish(m, inst, errs);
+    } else {
+        detc_errors_add(errs, DETC_ERR_NOMEM, -1, "%s: out of memory", model_file(m));
+    }
+    if (rc != 0) {
+        instance_free(inst);
+        pthread_mutex_unlock(&m->lock);
+        return NULL;
+    }
+    inst->refs = 1;
+    inst->next = m->shapes;
+    m->shapes = inst;
+    pthread_mutex_unlock(&m->lock);
+    return inst;
 }
 
-int detc_model_set_input_shape(detc_model *m, int tensor, int rank, const int64_t *dims, detc_errors *errs)
+void detc_instance_release(detc_model *m, detc_instance *inst)
 {
-    detc_graph *g = &m->g;
-    if (tensor < 0 || tensor >= g->n_tensors || g->tensors[tensor].kind != DETC_TENSOR_INPUT) {
-        detc_errors_add(errs, DETC_ERR_ARG, -1, "%s: tensor %d is not a graph input", g->model_name, tensor);
-        return -1;
+    if (!inst)
+        return;
+    pthread_mutex_lock(&m->lock);
+    inst->refs--;
+    if (inst != m->base && inst->refs <= 0) { /* the base lives as long as the model */
+        for (detc_instance **p = &m->shapes; *p; p = &(*p)->next)
+            if (*p == inst) {
+                *p = inst->next;
+                break;
+            }
+        instance_free(inst);
     }
-    detc_tensor *t = &g->tensors[tensor];
-    if (rank != t->rank) {
-        detc_errors_add(errs, DETC_ERR_INPUT, -1, "%s: input '%s' has rank %d; a new shape must keep it (got %d)",
-                        g->model_name, t->name, t->rank, rank);
-        return -1;
-    }
-    bool same = true;
-    for (int i = 0; i < rank; i++) {
-        if (dims[i] < 1 || dims[i] > INT32_MAX) {
-            detc_errors_add(errs, DETC_ERR_INPUT, -1, "%s: input '%s': dimension %d must be in 1..2147483647",
-                            g->model_name, t->name, i);
-            return -1;
-        }
-        same = same && dims[i] == t->dims[i];
-    }
-    if (same)
-        return 0;
-    int32_t old[DETC_MAX_RANK];
-    memcpy(old, t->dims, sizeof old);
-    for (int i = 0; i < rank; i++)
-        t->dims[i] = t->declared_dims[i] = (int32_t)dims[i];
-    if (reprepare(m, errs) == 0)
-        return 0;
-    /* keep the model usable with the shape it had */
-    memcpy(t->dims, old, sizeof old);
-    memcpy(t->declared_dims, old, sizeof old);
-    detc_errors restore;
-    detc_errors_init(&restore);
-    reprepare(m, &restore);
-    detc_errors_free(&restore);
-    return -1;
+    pthread_mutex_unlock(&m->lock);
 }

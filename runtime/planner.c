@@ -46,9 +46,9 @@ size_t detc_memory_limit(const detc_model *m)
     return (uint64_t)pages > SIZE_MAX / (uint64_t)page ? SIZE_MAX : (size_t)pages * (size_t)page;
 }
 
-int detc_plan_memory(detc_model *m, detc_errors *errs)
+int detc_plan_memory(const detc_model *m, detc_instance *inst, detc_errors *errs)
 {
-    detc_graph *g = &m->g;
+    detc_graph *g = &inst->g;
     /* Steps are the executed nodes only: folded nodes' outputs are constants now (skipped below) and
      * they need no scratch. */
     int steps = g->n_run;
@@ -120,8 +120,8 @@ int detc_plan_memory(detc_model *m, detc_errors *errs)
         placed[np++] = b;
         qsort(placed, (size_t)np, sizeof *placed, by_offset);
     }
-    m->arena_bytes = peak;
-    m->unplanned_bytes = total;
+    inst->arena_bytes = peak;
+    inst->unplanned_bytes = total;
     size_t limit = detc_memory_limit(m), folded = g->folded_bytes;
     if (peak > limit || folded > limit - peak) {
         free(bufs);
@@ -133,20 +133,10 @@ int detc_plan_memory(detc_model *m, detc_errors *errs)
                         (double)limit / 1e6, m->opts.max_memory ? "detc_options.max_memory" : "physical memory");
         return -1;
     }
-    m->arena = peak ? aligned_alloc(ALIGN, peak) : NULL;
-    if (peak && !m->arena) {
-        free(bufs);
-        free(placed);
-        detc_errors_add(errs, DETC_ERR_NOMEM, -1, "%s: cannot allocate the %zu-byte activation arena", g->model_name,
-                        peak);
-        return -1;
-    }
-    if (m->arena)
-        memset(m->arena, 0, peak);
     for (int i = 0; i < nb; i++) {
         if (bufs[i].tensor >= 0) {
             g->tensors[bufs[i].tensor].arena_offset = bufs[i].offset;
-            g->tensors[bufs[i].tensor].data = m->arena + bufs[i].offset;
+            g->tensors[bufs[i].tensor].in_arena = true;
         } else {
             g->nodes[-1 - bufs[i].tensor].scratch_offset = bufs[i].offset;
         }

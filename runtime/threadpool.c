@@ -18,6 +18,7 @@ struct detc_threadpool {
     int pending;       /* chunks not yet finished */
     unsigned generation;
     int stop;
+    int busy; /* a job is running: a second caller (a pool shared by contexts) computes alone */
 };
 
 static void chunk_bounds(const detc_threadpool *pool, int chunk, int *begin, int *end)
@@ -125,6 +126,12 @@ void detc_parallel_for(detc_threadpool *pool, int n, int min_chunk, detc_range_f
         return;
     }
     pthread_mutex_lock(&pool->lock);
+    if (pool->busy) {
+        pthread_mutex_unlock(&pool->lock);
+        fn(ctx, 0, n);
+        return;
+    }
+    pool->busy = 1;
     pool->fn = fn;
     pool->ctx = ctx;
     pool->n = n;
@@ -136,5 +143,6 @@ void detc_parallel_for(detc_threadpool *pool, int n, int min_chunk, detc_range_f
     run_chunks(pool);
     while (pool->pending > 0)
         pthread_cond_wait(&pool->work_done, &pool->lock);
+    pool->busy = 0;
     pthread_mutex_unlock(&pool->lock);
 }

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "draw.h"
-#include "image.h"
+#include "image_file.h"
 #include "npy.h"
 #include "test_files.h"
 

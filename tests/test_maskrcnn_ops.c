@@ -22,7 +22,7 @@
 #include "dtype.h"
 #include "data/maskrcnn_ops/onnx_refs.h"
 #include "data/maskrcnn_ops/torch_refs.h"
-#include "image.h"
+#include "image_file.h"
 #include "nms_util.h"
 #include "op_harness.h"
 

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "image.h"
+#include "image_file.h"
 
 #ifdef FUZZ_REPLAY
 #undef LLVMFuzzerTestOneInput

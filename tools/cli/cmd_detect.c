@@ -125,17 +125,12 @@ static cJSON *detections_json(const char *path, const detc_detections *d)
         for (int k = 0; k < 4; k++)
             cJSON_AddItemToArray(b, cJSON_CreateNumber(box[k]));
         if (det->mask) {
-            uint32_t *counts = NULL;
-            size_t n = 0;
-            char *s = NULL;
-            if (detc_rle_encode(det->mask, d->image_height, d->image_width, &counts, &n) == 0)
-                s = detc_rle_to_string(counts, n);
+            char *s = detc_mask_rle(det, d->image_width, d->image_height);
             cJSON *mask = cJSON_AddObjectToObject(o, "mask");
             cJSON *size = cJSON_AddArrayToObject(mask, "size");
             cJSON_AddItemToArray(size, cJSON_CreateNumber(d->image_height));
             cJSON_AddItemToArray(size, cJSON_CreateNumber(d->image_width));
             cJSON_AddStringToObject(mask, "counts", s ? s : "");
-            free(counts);
             free(s);
         }
         cJSON_AddItemToArray(list, o);

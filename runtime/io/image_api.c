@@ -7,7 +7,7 @@
 
 #include "detc.h"
 #include "draw.h"
-#include "image.h"
+#include "image_file.h"
 
 int detc_image_read(const char *path, detc_image *out, detc_errors *errs)
 {
@@ -46,7 +46,8 @@ void detc_draw_detections(detc_image *img, const detc_detections *d)
         uint8_t rgb[3];
         detc_palette_color(det->class_id, rgb);
         if (det->mask)
-            detc_draw_mask(img, det->mask, rgb[0], rgb[1], rgb[2], 0.45f);
+            detc_draw_mask_window(img, det->mask, det->mask_x, det->mask_y, det->mask_width, det->mask_height, rgb[0],
+                                  rgb[1], rgb[2], 0.45f);
     }
     for (int i = 0; i < d->count; i++) {
         const detc_detection *det = &d->items[i];

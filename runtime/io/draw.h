@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "image.h"
+#include "pixels.h"
 
 /* Rectangle outline of the given thickness (1..256 px), drawn inside the box whose corners are
  * (x0, y0) and (x1, y1) in pixel coordinates (x1, y1 exclusive, as detection boxes are). */
@@ -30,6 +30,9 @@ void detc_draw_label(detc_image *img, int x, int y, const char *text, const uint
  * pixel = pixel*(1-alpha) + colour*alpha, alpha clamped to 0..1; the mask's boundary (inside
  * pixels with a 4-neighbour outside) is drawn in the solid colour as a 1-px outline. */
 void detc_draw_mask(detc_image *img, const uint8_t *mask, uint8_t r, uint8_t g, uint8_t b, float alpha);
+/* The same for a box-local mask: mw x mh bytes covering image pixels [mx, mx+mw) x [my, my+mh). */
+void detc_draw_mask_window(detc_image *img, const uint8_t *mask, int mx, int my, int mw, int mh, uint8_t r,
+                           uint8_t g, uint8_t b, float alpha);
 
 /* A colour per class id; neighbouring ids get clearly different hues. Any int is accepted. */
 void detc_palette_color(int class_id, uint8_t rgb[3]);

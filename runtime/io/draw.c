@@ -263,9 +263,11 @@ void detc_draw_label(detc_image *img, int x, int y, const char *text, const uint
     }
 }
 
-void detc_draw_mask(detc_image *img, const uint8_t *mask, uint8_t r, uint8_t g, uint8_t b, float alpha)
+void detc_draw_mask_window(detc_image *img, const uint8_t *mask, int mx, int my, int mw, int mh, uint8_t r,
+                           uint8_t g, uint8_t b, float alpha)
 {
-    if (!image_ok(img) || !mask || isnan(alpha))
+    if (!image_ok(img) || !mask || isnan(alpha) || mw < 0 || mh < 0 || mx < 0 || my < 0 ||
+        mx > img->width - mw || my > img->height - mh)
         return;
     if (alpha < 0.0f)
         alpha = 0.0f;
@@ -276,19 +278,28 @@ void detc_draw_mask(detc_image *img, const uint8_t *mask, uint8_t r, uint8_t g, 
     const uint8_t *colour = img->channels >= 3 ? rgb : gray;
     int nc = img->channels >= 3 ? 3 : 1;
     int a = (int)lrintf(alpha * 256.0f), w = img->width, h = img->height;
-    for (int y = 0; y < h; y++) {
-        for (int x = 0; x < w; x++) {
-            size_t i = (size_t)y * w + x;
+    for (int y = 0; y < mh; y++) {
+        for (int x = 0; x < mw; x++) {
+            size_t i = (size_t)y * mw + x;
             if (!mask[i])
                 continue;
-            /* outside the image counts as inside, so masks touching the border get no frame */
-            int edge = (x > 0 && !mask[i - 1]) || (x < w - 1 && !mask[i + 1]) ||
-                       (y > 0 && !mask[i - (size_t)w]) || (y < h - 1 && !mask[i + (size_t)w]);
-            uint8_t *p = img->pixels + i * img->channels;
+            /* a neighbour outside the window is 0, outside the image counts as inside, so masks touching
+             * the border get no frame */
+            int ix = mx + x, iy = my + y;
+            int left = x > 0 ? !mask[i - 1] : ix > 0, right = x < mw - 1 ? !mask[i + 1] : ix < w - 1;
+            int up = y > 0 ? !mask[i - (size_t)mw] : iy > 0, down = y < mh - 1 ? !mask[i + (size_t)mw] : iy < h - 1;
+            int edge = left || right || up || down;
+            uint8_t *p = img->pixels + ((size_t)iy * w + ix) * img->channels;
             for (int ch = 0; ch < nc; ch++)
                 p[ch] = edge ? colour[ch] : (uint8_t)((p[ch] * (256 - a) + colour[ch] * a + 128) >> 8);
         }
     }
+}
+
+void detc_draw_mask(detc_image *img, const uint8_t *mask, uint8_t r, uint8_t g, uint8_t b, float alpha)
+{
+    if (image_ok(img))
+        detc_draw_mask_window(img, mask, 0, 0, img->width, img->height, r, g, b, alpha);
 }
 
 /* Twelve hues in an order where neighbours differ strongly; later ids reuse them darker, then

@@ -1,43 +1,33 @@
-/* Images: decode JPEG/PNG to 8-bit RGB, encode JPEG/PNG, resize to a model's input size.
+/* Pixel buffers (8-bit, interleaved) and their resizing to a model's input size. Part of the core:
+ * no image file formats here (runtime/io/image_file.h decodes and encodes JPEG and PNG).
  *
- * Every function that can fail returns 0 on success and non-zero on failure, with a message in
- * err (starting with the file name when there is one).
+ * Every function that can fail returns 0 on success and non-zero on failure, with a message in err.
  */
-#ifndef DETC_IMAGE_H
-#define DETC_IMAGE_H
+#ifndef DETC_PIXELS_H
+#define DETC_PIXELS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-/* Same definition and guard as in detc.h, so both headers can be included together. */
-#ifndef DETC_IMAGE_DEFINED
-#define DETC_IMAGE_DEFINED
-typedef struct {
-    int width, height, channels; /* channels is 3 (RGB) for decoded images */
-    uint8_t *pixels;             /* interleaved, row-major, owned */
-} detc_image;
-#endif
+#include "detc.h"
 
-/* Decoding refuses images larger than this before allocating anything. */
+/* Decoding and resizing refuse images larger than this before allocating anything. */
 #define DETC_IMAGE_MAX_SIDE 32768
 #define DETC_IMAGE_MAX_PIXELS (1 << 28)
-
-/* JPEG or PNG, recognised by content. Result is 8-bit RGB: grayscale, CMYK, palette, 16-bit and
- * alpha sources are converted (alpha dropped, 16-bit samples keep their high byte). Corrupt or
- * truncated data is an error, not a partially grey picture. */
-int detc_image_load(const char *path, detc_image *out, char *err, size_t err_len);
-/* The same from a buffer; name is used in messages only (may be NULL). */
-int detc_image_load_memory(const uint8_t *data, size_t len, const char *name, detc_image *out, char *err,
-                           size_t err_len);
-
-/* channels 1 (gray) or 3 (RGB); quality 1..100. */
-int detc_image_save_jpeg(const char *path, const detc_image *img, int quality, char *err, size_t err_len);
-/* channels 1, 2 (gray+alpha), 3 or 4 (RGBA). */
-int detc_image_save_png(const char *path, const detc_image *img, char *err, size_t err_len);
 
 /* Allocates width*height*channels bytes, zeroed (sides within the decoder limits, 1..16 channels). */
 int detc_image_alloc(detc_image *img, int width, int height, int channels, char *err, size_t err_len);
 void detc_image_free(detc_image *img);
+/* Width, height and pixel count within the limits above. */
+int detc_image_dims_ok(long long w, long long h);
+/* An image with pixels, valid sides and 1..max_channels channels. */
+int detc_image_valid(const detc_image *img, int max_channels);
+/* snprintf into err (nothing when err is NULL or err_len 0). */
+void detc_set_err(char *err, size_t err_len, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
 
 typedef enum {
     /* TensorFlow resize_nearest_neighbor (align_corners=False, half_pixel_centers=False):
