@@ -21,7 +21,14 @@ CFLAGS += $(CFLAGS_BASE)
 LDLIBS = -lcjson -ljpeg -lpng -lopenblas -lm -lpthread
 LDFLAGS += $(SAN)
 
-LIB_SRC := $(wildcard runtime/*.c) $(wildcard ops/*.c) $(wildcard models/*.c)
+# Kernels: runtime/kernels/select.c composes the tables; portable/ always, the architecture folder of the
+# target ($(CC) -dumpmachine) and blas/ join it.
+TARGET_MACHINE := $(shell $(CC) -dumpmachine 2>/dev/null)
+KERNEL_ARCH := $(if $(filter x86_64-%,$(TARGET_MACHINE)),x86,$(if $(filter aarch64-% arm-% armv7%,$(TARGET_MACHINE)),arm))
+KERNEL_SRC := $(wildcard runtime/kernels/*.c runtime/kernels/portable/*.c runtime/kernels/blas/*.c) \
+	$(if $(KERNEL_ARCH),$(wildcard runtime/kernels/$(KERNEL_ARCH)/*.c))
+
+LIB_SRC := $(wildcard runtime/*.c) $(KERNEL_SRC) $(wildcard ops/*.c) $(wildcard models/*.c)
 CLI_SRC := $(wildcard tools/cli/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_SUPPORT_SRC := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
@@ -144,4 +151,4 @@ clean:
 	rm -rf build build-asan build-aarch64
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_SUPPORT_OBJ:.o=.d)
--include $(wildcard $(FUZZ_BUILD)/obj/*/*.d)
+-include $(wildcard $(FUZZ_BUILD)/obj/*/*.d $(FUZZ_BUILD)/obj/*/*/*.d $(FUZZ_BUILD)/obj/*/*/*/*.d)

@@ -1,5 +1,5 @@
 /* OpenBLAS kernels: the float GEMM only (cblas_sgemm). The integer kernels stay with the portable/SIMD
- * variants, which are exact; this table leaves them NULL so kernels.c keeps those.
+ * variants, which are exact; this table leaves them NULL so select.c keeps those.
  *
  * Threads: detc parallelises convolutions itself (each pool thread runs its own tiles and calls the GEMM
  * on them), so OpenBLAS must not start threads of its own inside those calls: with both, 2 pool threads

@@ -24,7 +24,7 @@ int detc_cpu_has_avx2(void);
 int detc_cpu_has_avx512vnni(void);
 #endif
 
-/* OpenBLAS float GEMM (kernels_blas.c); the Makefile always links OpenBLAS. */
+/* OpenBLAS float GEMM (blas/blas.c); the Makefile always links OpenBLAS. */
 extern const detc_kernels detc_kernels_blas;
 int detc_blas_supported(void);
 
