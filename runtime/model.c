@@ -53,10 +53,10 @@ static const char *base_name(const char *path)
 
 static size_t hash_name(const char *s)
 {
-    size_t h = 1469598103934665603ull;
+    uint64_t h = 1469598103934665603ull; /* 64-bit FNV-1a on every target (size_t is 32 bits on armhf) */
     for (; *s; s++)
         h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
+    return (size_t)h;
 }
 
 static int find_name(const loader *L, const char *name)

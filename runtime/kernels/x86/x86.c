@@ -825,15 +825,4 @@ const detc_kernels detc_kernels_avx512vnni = {
     .conv_q8 = conv_q8_vnni,
 };
 
-/* FMA too: dwconv_f32_avx2 uses it (every AVX2 CPU made has it). */
-int detc_cpu_has_avx2(void)
-{
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
-
-int detc_cpu_has_avx512vnni(void)
-{
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vnni");
-}
 #endif
