@@ -157,12 +157,14 @@ static inline int32x4_t cq_requant(int32x4_t acc, int32x4_t mult, int32x4_t lsh,
 static inline void cq_store4(int32x4_t v, int is_signed, uint8_t *o, int nc)
 {
     int16x8_t h = vcombine_s16(vqmovn_s32(v), vqmovn_s32(v));
-    uint8_t b[8];
-    if (is_signed)
-        vst1_s8((int8_t *)b, vqmovn_s16(h));
-    else
-        vst1_u8(b, vqmovun_s16(h));
-    memcpy(o, b, (size_t)nc);
+    uint8x8_t b = is_signed ? vreinterpret_u8_s8(vqmovn_s16(h)) : vqmovun_s16(h);
+    if (nc == 4) { /* a fixed-size copy: one unaligned 32-bit store */
+        uint32_t v = vget_lane_u32(vreinterpret_u32_u8(b), 0);
+        memcpy(o, &v, 4);
+        return;
+    }
+    for (int j = 0; j < nc; j++) /* nc < 4: the last channel block */
+        o[j] = vget_lane_u8(vext_u8(b, b, 0), 0), b = vext_u8(b, b, 1);
 }
 
 /* A channel block's epilogue constants, built once per block and row block. */
@@ -209,6 +211,19 @@ typedef struct {
 } cq_rows;
 /* The MAC of one 16-value step: CQ_MAC(acc, a, b) with a, b int8x16_t and acc int32x4_t; defined by the
  * including file. The micro-kernel: CQ_MR rows x CQ_NR channels, whole K. */
+#define CQ_STEP(MAC, FLIP, SRC)                                                                                \
+    {                                                                                                          \
+        int8x16_t a[CQ_MR];                                                                                    \
+        _Pragma("GCC unroll 4") for (int i = 0; i < CQ_MR; i++) a[i] = vld1q_s8((const int8_t *)(SRC));        \
+        if (FLIP)                                                                                              \
+            _Pragma("GCC unroll 4") for (int i = 0; i < CQ_MR; i++) a[i] = veorq_s8(a[i], flip);               \
+        _Pragma("GCC unroll 4") for (int j = 0; j < CQ_NR; j++) {                                              \
+            int8x16_t b = vld1q_s8(wb + 16 * j);                                                               \
+            _Pragma("GCC unroll 4") for (int i = 0; i < CQ_MR; i++) MAC(acc[i][j], a[i], b);                   \
+        }                                                                                                      \
+        wb += 16 * CQ_NR;                                                                                      \
+    }
+
 #define CQ_TILE_KERNEL(NAME, MAC, FLIP)                                                                        \
     static inline __attribute__((always_inline)) void NAME(const cq_pack *p, const cq_rows *r,              \
                                                           const int8_t *wb, int8x16_t flip,                 \
@@ -216,22 +231,12 @@ typedef struct {
     {                                                                                                      \
         int32x4_t acc[CQ_MR][CQ_NR];                                                                       \
         _Pragma("GCC unroll 4") for (int i = 0; i < CQ_MR; i++)                                            \
-            _Pragma("GCC unroll 4") for (int j = 0; j < CQ_NR; j++)                                        \
-                acc[i][j] = vdupq_n_s32(0);                                                                \
-        const int kfull = p->k & ~15;                                                                      \
-        for (int q = 0; q < p->kp; q += 16, wb += 16 * CQ_NR) {                                            \
-            int8x16_t a[CQ_MR];                                                                            \
-            _Pragma("GCC unroll 4") for (int i = 0; i < CQ_MR; i++)                                        \
-                a[i] = vld1q_s8((const int8_t *)(q < kfull ? r->row[i] + q : r->tail[i]));                 \
-            if (FLIP)                                                                                      \
-                _Pragma("GCC unroll 4") for (int i = 0; i < CQ_MR; i++)                                    \
-                    a[i] = veorq_s8(a[i], flip);                                                           \
-            _Pragma("GCC unroll 4") for (int j = 0; j < CQ_NR; j++) {                                      \
-                int8x16_t b = vld1q_s8(wb + 16 * j);                                                       \
-                _Pragma("GCC unroll 4") for (int i = 0; i < CQ_MR; i++)                                    \
-                    MAC(acc[i][j], a[i], b);                                                               \
-            }                                                                                              \
-        }                                                                                                  \
+            _Pragma("GCC unroll 4") for (int j = 0; j < CQ_NR; j++) acc[i][j] = vdupq_n_s32(0);            \
+        const int kfull = p->k & ~15; /* rows indexed by q: one induction variable for all */            \
+        for (int q = 0; q < kfull; q += 16)                                                                \
+            CQ_STEP(MAC, FLIP, r->row[i] + q)                                                              \
+        if (p->k % 16)                                                                                     \
+            CQ_STEP(MAC, FLIP, r->tail[i])                                                                 \
         _Pragma("GCC unroll 4") for (int i = 0; i < CQ_MR; i++)                                            \
             res[i] = cq_padd(cq_padd(acc[i][0], acc[i][1]), cq_padd(acc[i][2], acc[i][3]));                \
     }
