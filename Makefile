@@ -3,6 +3,9 @@
 #   make test       build and run every test (installs missing Debian packages first)
 #   make asan       ASan+UBSan build in build-asan/;  make test-asan runs the tests with it
 #   make aarch64    cross-build in build-aarch64/;     make test-aarch64 runs the unit tests under qemu
+#   make armhf      32-bit ARM cross-build in build-armhf/; make test-armhf runs the unit tests under qemu
+#   make bench-arm  instructions per inference under qemu (aarch64, armhf) next to Arm NN's
+#   BLAS=none       no BLAS linked (detc's own SGEMM); BLAS=cblas CBLAS_LIBS=... any CBLAS; ARM_CPU=cortex-a72
 #   make bench      benchmarks (speed is measured here, never in tests)
 #   make demo       detection on a sample photo
 #   make maskrcnn-refs  torchvision reference outputs for tests/test_maskrcnn_torchvision.py, written to
@@ -16,16 +19,49 @@ BUILD ?= build
 OPT ?= -O2
 ARCH_FLAGS ?=
 SAN ?=
-CFLAGS_BASE = -std=c11 -Wall -Wextra -Werror -g $(OPT) $(ARCH_FLAGS) $(SAN) -Iruntime -Iruntime/io -Iops -Imodels
+# Float GEMM: BLAS=openblas (default) links OpenBLAS; BLAS=cblas links any CBLAS given by CBLAS_LIBS;
+# BLAS=none links no BLAS and uses detc's own packed SGEMM (runtime/kernels/).
+BLAS ?= openblas
+CBLAS_LIBS ?= -lcblas
+BLAS_LIBS_openblas = -lopenblas
+BLAS_LIBS_cblas = $(CBLAS_LIBS)
+BLAS_CFLAGS_openblas = -DDETC_HAVE_BLAS -DDETC_HAVE_OPENBLAS
+BLAS_CFLAGS_cblas = -DDETC_HAVE_BLAS
+ifeq ($(filter $(BLAS),openblas cblas none),)
+$(error BLAS=$(BLAS): use openblas, cblas or none)
+endif
+
+# Target: the architecture folder of runtime/kernels/ comes from $(CC) -dumpmachine.
+TARGET_MACHINE := $(shell $(CC) -dumpmachine 2>/dev/null)
+KERNEL_ARCH := $(if $(filter x86_64-%,$(TARGET_MACHINE)),x86,$(if $(filter aarch64-% arm-% armv7%,$(TARGET_MACHINE)),arm))
+# ARM_CPU=cortex-a72 (any -mcpu name) tunes an ARM build for that core; on aarch64 it also allows that
+# core's instructions everywhere (-mcpu), on 32-bit ARM it tunes only (the build stays armv7-a hard-float).
+ARM_CPU ?=
+ifneq ($(filter aarch64-%,$(TARGET_MACHINE)),)
+ARM_CPU_FLAGS = $(if $(ARM_CPU),-mcpu=$(ARM_CPU))
+# Dot-product kernels only: the rest of the build stays armv8.0-A, select.c calls them when the CPU has it.
+KERNEL_FLAGS_neon_dotprod = -march=armv8.2-a+dotprod $(if $(ARM_CPU),-mtune=$(ARM_CPU))
+else ifneq ($(filter arm-% armv7%,$(TARGET_MACHINE)),)
+ARM_CPU_FLAGS = $(if $(ARM_CPU),-mtune=$(ARM_CPU))
+# NEON kernels only: armhf promises VFPv3-D16, select.c calls them when the CPU reports NEON and VFPv4.
+KERNEL_FLAGS_neon = -mfpu=neon-vfpv4
+endif
+
+CFLAGS_BASE = -std=c11 -Wall -Wextra -Werror -g $(OPT) $(ARCH_FLAGS) $(ARM_CPU_FLAGS) $(SAN) -D_FILE_OFFSET_BITS=64 \
+	$(BLAS_CFLAGS_$(BLAS)) -Iruntime -Iruntime/io -Iops -Imodels
 CFLAGS += $(CFLAGS_BASE)
-# The core (libdetc: engine, ops, kernels, pipelines, API) needs cJSON and a BLAS; the image layer
-# (libdetc-image: JPEG/PNG files, drawing, .npy) adds libjpeg and libpng.
-CORE_LDLIBS = -lcjson -lopenblas -lm -lpthread
+# The core (libdetc: engine, ops, kernels, pipelines, API) needs cJSON and the BLAS chosen above; the
+# image layer (libdetc-image: JPEG/PNG files, drawing, .npy) adds libjpeg and libpng.
+CORE_LDLIBS = -lcjson $(BLAS_LIBS_$(BLAS)) -lm -lpthread
 IMAGE_LDLIBS = -ljpeg -lpng
 LDLIBS = $(IMAGE_LDLIBS) $(CORE_LDLIBS)
 LDFLAGS += $(SAN)
 
-CORE_SRC := $(wildcard runtime/*.c) $(wildcard runtime/api/*.c) $(wildcard ops/*.c) $(wildcard models/*.c)
+KERNEL_SRC := $(wildcard runtime/kernels/*.c runtime/kernels/portable/*.c) \
+	$(if $(filter none,$(BLAS)),,$(wildcard runtime/kernels/blas/*.c)) \
+	$(if $(KERNEL_ARCH),$(wildcard runtime/kernels/$(KERNEL_ARCH)/*.c))
+
+CORE_SRC := $(wildcard runtime/*.c) $(wildcard runtime/api/*.c) $(KERNEL_SRC) $(wildcard ops/*.c) $(wildcard models/*.c)
 IMAGE_SRC := $(wildcard runtime/io/*.c)
 LIB_SRC := $(CORE_SRC) $(IMAGE_SRC)
 CLI_SRC := $(wildcard tools/cli/*.c)
@@ -42,13 +78,18 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
 .SECONDARY:
 
-.PHONY: tests-bin all deps test asan test-asan aarch64 test-aarch64 bench demo clean check-deps zoo fuzz fuzz-run
+.PHONY: tests-bin all deps test asan test-asan aarch64 test-aarch64 armhf test-armhf bench bench-arm demo clean check-deps zoo fuzz fuzz-run
 
 all: $(BUILD)/detc $(LIBS_A)
 
-$(BUILD)/obj/%.o: %.c
+# Everything is rebuilt when the compiler, flags or libraries change (e.g. BLAS=none into the same BUILD).
+CONFIG_STAMP := $(BUILD)/.config
+CONFIG_LINE := $(CC) $(CFLAGS) $(LDFLAGS) $(LDLIBS)
+$(shell mkdir -p $(BUILD) && (echo '$(CONFIG_LINE)' | cmp -s - $(CONFIG_STAMP) || echo '$(CONFIG_LINE)' > $(CONFIG_STAMP)))
+
+$(BUILD)/obj/%.o: %.c $(CONFIG_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS) $(KERNEL_FLAGS_$(basename $(notdir $<))) -MMD -MP -c $< -o $@
 
 $(BUILD)/libdetc.a: $(CORE_OBJ)
 	@rm -f $@
@@ -61,7 +102,7 @@ $(BUILD)/libdetc-image.a: $(IMAGE_OBJ)
 $(BUILD)/detc: $(CLI_OBJ) $(LIBS_A)
 	$(CC) $(LDFLAGS) $(CLI_OBJ) $(LIBS_A) $(LDLIBS) -o $@
 
-$(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT_OBJ) $(LIBS_A)
+$(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT_OBJ) $(LIBS_A) $(CONFIG_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests $< $(TEST_SUPPORT_OBJ) $(LIBS_A) $(LDFLAGS) $(LDLIBS) -o $@
 
@@ -95,6 +136,15 @@ aarch64:
 test-aarch64: aarch64
 	OPENBLAS_NUM_THREADS=1 DETC_RUNNER="timeout 600 qemu-aarch64" tests/run_tests.sh build-aarch64 --unit
 
+ARMHF_CC ?= arm-linux-gnueabihf-gcc
+armhf:
+	@tools/install-deps.sh --armhf
+	$(MAKE) BUILD=build-armhf CC=$(ARMHF_CC) AR=arm-linux-gnueabihf-ar all tests-bin
+
+# As test-aarch64: the armhf multiarch loader and libc (/lib/ld-linux-armhf.so.3, libc6:armhf), no -L.
+test-armhf: armhf
+	OPENBLAS_NUM_THREADS=1 DETC_RUNNER="timeout 600 qemu-arm" tests/run_tests.sh build-armhf --unit
+
 bench: deps all
 	tools/bench.sh $(BUILD)
 	tools/bench_maskrcnn.sh $(BUILD)
@@ -122,7 +172,8 @@ maskrcnn-refs:
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_HARNESSES := model image npy
-FUZZ_CFLAGS = -std=c11 -Wall -Wextra -Werror -g -O1 -fno-omit-frame-pointer -Iruntime -Iruntime/io -Iops -Imodels -Itests/fuzz \
+FUZZ_CFLAGS = -std=c11 -Wall -Wextra -Werror -g -O1 -fno-omit-frame-pointer -D_FILE_OFFSET_BITS=64 $(BLAS_CFLAGS_$(BLAS)) \
+	-Iruntime -Iruntime/io -Iops -Imodels -Itests/fuzz \
 	-fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_BIN := $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/fuzz_%)
@@ -154,7 +205,7 @@ fuzz-run: fuzz
 	done; exit $$fail
 
 clean:
-	rm -rf build build-asan build-aarch64
+	rm -rf build build-asan build-aarch64 build-armhf
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_SUPPORT_OBJ:.o=.d)
--include $(wildcard $(FUZZ_BUILD)/obj/*/*.d)
+-include $(wildcard $(FUZZ_BUILD)/obj/*/*.d $(FUZZ_BUILD)/obj/*/*/*.d $(FUZZ_BUILD)/obj/*/*/*/*.d)

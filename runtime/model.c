@@ -47,7 +47,7 @@ static uint64_t rd64(const uint8_t *p)
 /* FNV-1a, 64-bit on every target (truncated to size_t on 32-bit ones, where only the low bits are used). */
 static size_t hash_name(const char *s)
 {
-    uint64_t h = 1469598103934665603ull;
+    uint64_t h = 1469598103934665603ull; /* 64-bit FNV-1a on every target (size_t is 32 bits on armhf) */
     for (; *s; s++)
         h = (h ^ (unsigned char)*s) * 1099511628211ull;
     return (size_t)h;

@@ -301,6 +301,17 @@ static int check_conv_q8_case(const detc_kernels *k, int M, int N, int K, int is
         A[i] = extreme == 1 ? (uint8_t)(is_signed ? 0x80 : 0xff) : (uint8_t)next();
     for (int i = 0; i < N * K; i++)
         W[i] = extreme == 1 ? (uint8_t)(i % 2 ? 0x80 : 0x7f) : (uint8_t)next();
+    if (extreme == 3) {
+        /* Every channel spans 255 values at most, both ends present (NEON's "pair" layout stores w - o in
+         * [-127, 127]); inputs at their extremes in every other row. */
+        for (int c = 0; c < N; c++) {
+            int base = lo + (int)(next() % 2);
+            for (int q = 0; q < K; q++)
+                W[c * K + q] = (uint8_t)(base + (q == 0 ? 0 : q == 1 ? 254 : (int)(next() % 255)));
+        }
+        for (int m = 0; m < M; m += 2)
+            memset(A + m * lda, m % 4 ? lo : hi, (size_t)K);
+    }
     int32_t wz0 = lo + (int32_t)(next() % 256);
     for (int c = 0; c < N; c++) {
         /* wzp_mode 0: none (NULL); 1: one per-tensor zero point; 2: per channel */
@@ -369,14 +380,15 @@ static void check_conv_q8(const detc_kernels *k)
         int K = Ks[next() % (sizeof Ks / sizeof Ks[0])];
         if (t < 2 * (int)(sizeof Ks / sizeof Ks[0]))
             K = Ks[t / 2], N = 17 + t % 2 * 48, M = 6; /* every K with a channel tail */
-        int is_signed = t % 2, wzp_mode = (t / 2) % 3, extreme = t % 7 == 3 ? 1 : t % 7 == 5 ? 2 : 0;
+        int is_signed = t % 2, wzp_mode = (t / 2) % 3;
+        int extreme = t % 7 == 3 ? 1 : t % 7 == 5 ? 2 : t % 7 == 1 || t % 7 == 6 ? 3 : 0;
         if (extreme == 1 && K > 1024)
             K = 1024;
         int bad = check_conv_q8_case(k, M, N, K, is_signed, wzp_mode, extreme);
         if (bad)
             printf("  %s conv_q8: M %d N %d K %d %s, filter zero points %s%s: %d wrong\n", k->name, M, N, K,
                    is_signed ? "i8" : "u8", wzp_mode == 0 ? "none" : wzp_mode == 1 ? "per tensor" : "per channel",
-                   extreme == 1 ? ", extreme values" : extreme == 2 ? ", extreme biases" : "", bad);
+                   extreme == 1 ? ", extreme values" : extreme == 2 ? ", extreme biases" : extreme == 3 ? ", 255-value filter range" : "", bad);
         bad_cases += bad != 0;
         cases++;
     }
@@ -526,7 +538,7 @@ static void check_dw_op_f32(void)
 
 int main(void)
 {
-    static const char *names[] = {"portable", "avx2", "avx512vnni", "blas", "neon", "auto"};
+    static const char *names[] = {"portable", "avx2", "avx512vnni", "blas", "neon", "neon-dotprod", "auto"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         const detc_kernels *k = detc_kernels_select(names[i]);
         if (!k) {

@@ -1,7 +1,11 @@
 /* .npy reader and writer. The header is a Python dict literal; it is parsed with a small bounded
  * scanner that accepts exactly what numpy writes (keys in any order, either quote style, optional
  * trailing commas, padding) and nothing that would need Python to evaluate. */
+/* fseeko/ftello: file sizes past 2 GiB on 32-bit targets (with -D_FILE_OFFSET_BITS=64) */
+#define _POSIX_C_SOURCE 200809L
 #include "npy.h"
+
+#include <inttypes.h>
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -61,8 +65,9 @@ size_t detc_npy_itemsize(const char *descr)
     return i < 0 ? 0 : dtypes[i].size;
 }
 
-/* product(shape) * itemsize, or non-zero when it does not fit in size_t. */
-static int count_bytes(int rank, const int64_t *shape, size_t itemsize, size_t *out)
+/* product(shape) * itemsize in 64 bits on every target (so that 32- and 64-bit builds accept, refuse and
+ * word their messages alike), or non-zero when it does not fit in 64 bits. */
+static int count_bytes64(int rank, const int64_t *shape, size_t itemsize, uint64_t *out)
 {
     int empty = 0;
     for (int i = 0; i < rank; i++) {
@@ -70,14 +75,32 @@ static int count_bytes(int rank, const int64_t *shape, size_t itemsize, size_t *
             return 1;
         empty |= shape[i] == 0;
     }
-    size_t n = empty ? 0 : itemsize; /* numpy accepts (huge, 0): zero elements */
+    uint64_t n = empty ? 0 : itemsize; /* numpy accepts (huge, 0): zero elements */
     for (int i = 0; i < rank && n; i++) {
-        if ((uint64_t)shape[i] > SIZE_MAX / n)
+        if ((uint64_t)shape[i] > UINT64_MAX / n)
             return 1;
-        n *= (size_t)shape[i];
+        n *= (uint64_t)shape[i];
     }
     *out = n;
     return 0;
+}
+
+/* The same as a size_t: non-zero also when it does not fit in memory's sizes (32-bit targets). */
+static int count_bytes(int rank, const int64_t *shape, size_t itemsize, size_t *out)
+{
+    uint64_t n;
+    if (count_bytes64(rank, shape, itemsize, &n) || n > SIZE_MAX)
+        return 1;
+    *out = (size_t)n;
+    return 0;
+}
+
+/* A parsed header's declared data size (count_bytes64 succeeded on it in parse_header). */
+static uint64_t declared_bytes(const detc_npy *a)
+{
+    uint64_t n = 0;
+    count_bytes64(a->rank, a->shape, detc_npy_itemsize(a->descr), &n);
+    return n;
 }
 
 /* ---------------------------------------------------------------- header parsing */
@@ -274,10 +297,13 @@ static int parse_header(const char *text, size_t len, const char *name, detc_npy
         return 1;
     }
     size_t itemsize = detc_npy_itemsize(out->descr);
-    if (count_bytes(out->rank, out->shape, itemsize, &out->nbytes)) {
+    uint64_t total;
+    if (count_bytes64(out->rank, out->shape, itemsize, &total)) {
         set_err(err, err_len, "%s: .npy shape is too large (element count overflows)", name);
         return 1;
     }
+    /* Past SIZE_MAX (32-bit targets) no data can match: the size checks refuse it with the 64-bit figure. */
+    out->nbytes = total > SIZE_MAX ? SIZE_MAX : (size_t)total;
     return 0;
 }
 
@@ -364,9 +390,9 @@ int detc_npy_read_memory(const uint8_t *bytes, size_t len, const char *name, det
         set_err(err, err_len, "%s: truncated .npy file: header needs %zu bytes, file has %zu", name, need, len);
         return 1;
     }
-    if (len - offset != out->nbytes) {
-        set_err(err, err_len, "%s: .npy data is %zu bytes but shape and dtype %s need %zu", name, len - offset,
-                out->descr, out->nbytes);
+    if ((uint64_t)(len - offset) != declared_bytes(out)) {
+        set_err(err, err_len, "%s: .npy data is %zu bytes but shape and dtype %s need %" PRIu64, name, len - offset,
+                out->descr, declared_bytes(out));
         return 1;
     }
     out->data = malloc(out->nbytes ? out->nbytes : 1);
@@ -411,22 +437,22 @@ int detc_npy_read(const char *path, detc_npy *out, char *err, size_t err_len)
         }
     }
     /* size check before allocating: a hostile header must not make us allocate gigabytes */
-    if (fseek(f, 0, SEEK_END) != 0) {
+    if (fseeko(f, 0, SEEK_END) != 0) {
         set_err(err, err_len, "%s: cannot seek (not a regular file?)", path);
         goto done;
     }
-    long end = ftell(f);
-    if (end < 0 || (unsigned long)end < offset) {
+    off_t end = ftello(f);
+    if (end < 0 || (uint64_t)end < offset) {
         set_err(err, err_len, "%s: cannot determine the file size", path);
         goto done;
     }
-    size_t remaining = (size_t)((unsigned long)end - offset);
-    if (remaining != out->nbytes) {
-        set_err(err, err_len, "%s: .npy data is %zu bytes but shape and dtype %s need %zu", path, remaining,
-                out->descr, out->nbytes);
+    uint64_t remaining = (uint64_t)end - offset;
+    if (remaining != declared_bytes(out)) {
+        set_err(err, err_len, "%s: .npy data is %" PRIu64 " bytes but shape and dtype %s need %" PRIu64, path,
+                remaining, out->descr, declared_bytes(out));
         goto done;
     }
-    if (fseek(f, (long)offset, SEEK_SET) != 0) {
+    if (fseeko(f, (off_t)offset, SEEK_SET) != 0) {
         set_err(err, err_len, "%s: cannot seek", path);
         goto done;
     }

@@ -1,6 +1,6 @@
 /* x86 SIMD kernels: quantized conv GEMMs with fused requantization (conv_q8, AVX2 and AVX-512 VNNI), quantized depthwise convolutions, and float depthwise convolutions (dwconv_f32: AVX2 + FMA in
  * the avx2 table, AVX-512F in the avx512vnni one). Compiled with target attributes, so the build needs no
- * -march flag and the CPU is probed at run time (kernels.c). Integer results are identical to the portable
+ * -march flag and the CPU is probed at run time (kernels/select.c). Integer results are identical to the portable
  * kernels (integer arithmetic, no overflow: |a*b| <= 255*255 and K < 2^15 per i32 lane; conv_q8
  * accumulators wrap modulo 2^32 as the portable ones do; the requantization is TFLite's, lane by lane);
  * dwconv_f32 differs from the portable one only by FMA's single rounding of each multiply-add. */
@@ -825,15 +825,4 @@ const detc_kernels detc_kernels_avx512vnni = {
     .conv_q8 = conv_q8_vnni,
 };
 
-/* FMA too: dwconv_f32_avx2 uses it (every AVX2 CPU made has it). */
-int detc_cpu_has_avx2(void)
-{
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
-
-int detc_cpu_has_avx512vnni(void)
-{
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vnni");
-}
 #endif
