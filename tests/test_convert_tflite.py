@@ -462,13 +462,22 @@ def test_damaged_postprocess_options_are_clean_errors():
     flex = data[start:start + n]
     assert b"max_detections" in flex
     bad = os.path.join(TMP, "flex.tflite")
-    # A renamed key: the option goes missing and the new one is not understood.
+    # A renamed key: the option reads as 0, as TFLite's kernel reads an absent key; the unknown key is
+    # noted (TFLite ignores it); load-time validation refuses max_detections 0 and says why.
     k = start + flex.index(b"max_detections")
     b = bytearray(data)
     b[k:k + 14] = b"max_detectionz"
     open(bad, "wb").write(b)
-    expect_clean_failure(["tflite", bad, "-o", os.path.join(TMP, "x.detc")],
-                         ["'max_detections' is missing", "'max_detectionz'", "TFLite_Detection_PostProcess"])
+    out = os.path.join(TMP, "renamed_key.detc")
+    rc, _o, err = run("tflite", bad, "-o", out)
+    assert rc == 0, err
+    assert "'max_detectionz'" in err and "not read by TFLite" in err, err
+    j, _t = read_detc(out)
+    assert j["nodes"][-1]["attrs"]["max_detections"] == 0
+    detc = os.environ.get("DETC_BIN", os.path.join(ROOT, "build", "detc"))
+    if os.path.exists(detc):
+        p = subprocess.run([detc, "validate", out], capture_output=True, text=True, timeout=60)
+        assert p.returncode == 1 and "'max_detections' is 0" in p.stderr, p.stderr
     # The root's byte width (the FlexBuffer's last byte) made invalid.
     b = bytearray(data)
     b[start + n - 1] = 3

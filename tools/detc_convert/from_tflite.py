@@ -30,20 +30,25 @@ ACTIVATION = {0: "none", 1: "relu", 2: "relu_n1_to_1", 3: "relu6"}
 PADDING = {0: "same", 1: "valid"}
 
 POSTPROCESS = "TFLite_Detection_PostProcess"
-# flexbuffer key -> (kind, default or None when required)
+# flexbuffer key -> (kind, value when absent), as TFLite's kernel reads them (detection_postprocess.cc
+# Init): AsInt32/AsFloat of an absent key give 0, detections_per_class defaults to 100 and
+# use_regular_nms to false. What TFLite refuses (or would compute wrongly) is checked by the detc op
+# at load time, with the rule named.
 POSTPROCESS_KEYS = OrderedDict([
-    ("max_detections", ("int", None)),
-    ("max_classes_per_detection", ("int", None)),
+    ("max_detections", ("int", 0)),
+    ("max_classes_per_detection", ("int", 0)),
     ("detections_per_class", ("int", 100)),
-    ("num_classes", ("int", None)),
-    ("nms_iou_threshold", ("float", None)),
-    ("nms_score_threshold", ("float", None)),
-    ("y_scale", ("float", None)),
-    ("x_scale", ("float", None)),
-    ("h_scale", ("float", None)),
-    ("w_scale", ("float", None)),
+    ("num_classes", ("int", 0)),
+    ("nms_iou_threshold", ("float", 0.0)),
+    ("nms_score_threshold", ("float", 0.0)),
+    ("y_scale", ("float", 0.0)),
+    ("x_scale", ("float", 0.0)),
+    ("h_scale", ("float", 0.0)),
+    ("w_scale", ("float", 0.0)),
     ("use_regular_nms", ("bool", False)),
 ])
+# Keys TFLite's kernel does not read but converters write: the outputs are f32 whatever they say.
+POSTPROCESS_IGNORED = ("_output_quantized", "_support_output_type_float_in_quantized_op")
 
 SUPPORTED = {"CONV_2D", "DEPTHWISE_CONV_2D", "CONCATENATION", "RESHAPE", "SQUEEZE", "LOGISTIC",
              "ADD", "MAX_POOL_2D", "PAD", "RELU", "DEQUANTIZE", "CUSTOM(%s)" % POSTPROCESS}
@@ -376,33 +381,34 @@ class _Converter:
         for key, (kind, default) in POSTPROCESS_KEYS.items():
             v = opts.get(key)
             if v is None:
-                if default is None:
-                    self.err(op, "custom option %r is missing" % key)
-                    continue
                 v = default
+            if isinstance(v, (str, bytes, list, dict)):
+                self.err(op, "custom option %r = %r is not a number" % (key, v))
+                continue
             if kind == "int":
-                if isinstance(v, float) and v.is_integer():
-                    v = int(v)
-                if isinstance(v, bool) or not isinstance(v, int):
-                    self.err(op, "custom option %r = %r is not an integer" % (key, v))
-                    continue
-            elif kind == "float":
-                if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                # FlexBuffers' AsInt32 truncates a float and reads a bool as 0/1
+                if isinstance(v, float) and not math.isfinite(v):
                     self.err(op, "custom option %r = %r is not a finite number" % (key, v))
                     continue
-                v = float(v)
-            else:
-                if not isinstance(v, (bool, int)):
-                    self.err(op, "custom option %r = %r is not a boolean" % (key, v))
+                v = int(v)
+                if not -2**31 <= v < 2**31:
+                    self.err(op, "custom option %r = %d does not fit TFLite's int32" % (key, v))
                     continue
+            elif kind == "float":
+                v = float(v)
+                if not math.isfinite(v):
+                    self.err(op, "custom option %r = %r is not a finite number" % (key, v))
+                    continue
+                v = _f32(v)  # TFLite reads AsFloat
+            else:
                 v = bool(v)
             attrs[key] = v
-        # Underscore keys are converter annotations (e.g. TOCO's _output_quantized); the op's
-        # outputs are f32 whatever they say. Any other unknown key is an option detc ignores,
-        # so refuse rather than change the model's meaning.
-        unknown = sorted(k for k in opts if k not in POSTPROCESS_KEYS and not k.startswith("_"))
+        # TFLite's kernel reads only the keys above; it ignores every other key (TOCO's
+        # _output_quantized, _support_output_type_float_in_quantized_op, ...), and so does detc.
+        unknown = sorted(k for k in opts if k not in POSTPROCESS_KEYS and k not in POSTPROCESS_IGNORED)
         if unknown:
-            self.err(op, "custom options %s are not understood" % ", ".join(repr(k) for k in unknown))
+            self.notes.append("operator %d (%s): custom options %s are not read by TFLite's kernel; ignored"
+                              % (op.index, op.op_name, ", ".join(repr(k) for k in unknown)))
         return self.node(op, "detection_postprocess", list(op.inputs), attrs)
 
     # -- tensors -----------------------------------------------------------------------------
@@ -467,6 +473,14 @@ class _Converter:
         if m.subgraph_count != 1:
             self.notes.append("the model has %d subgraphs; only the first (main) one is converted"
                               % m.subgraph_count)
+        edgetpu = [op for op in m.operators if op.op_name.startswith("CUSTOM(edgetpu-custom-op")]
+        if edgetpu:
+            raise ConvertError(
+                "this model was compiled for the Edge TPU (%d edgetpu-custom-op operator%s hold the network "
+                "in a form only the Edge TPU runs); convert the CPU build of the same model instead: the "
+                "file without '_edgetpu' in its name (e.g. ssd_mobilenet_v2_coco_quant_postprocess.tflite "
+                "beside ssd_mobilenet_v2_coco_quant_postprocess_edgetpu.tflite)"
+                % (len(edgetpu), "" if len(edgetpu) == 1 else "s"))
         unsupported = Counter(op.op_name for op in m.operators if op.op_name not in SUPPORTED)
         if unsupported:
             raise ConvertError("unsupported TFLite operators: " + ", ".join(
