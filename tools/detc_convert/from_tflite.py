@@ -529,7 +529,65 @@ def convert(model, name, dequantize=False):
     return w, c.notes
 
 
-def ssd_pipeline(model, writer):
+def input_normalization(model, md=None, mean=None, std=None):
+    """(mean[3], std[3], source) that turn pixel values into the model's input: pixels are quantized
+    as (p - mean) / std into the input tensor (models/pipeline.c). --mean/--std override; a float
+    input uses the metadata's NormalizationOptions (TFLite Support applies them to float inputs only)
+    else the MobileNet convention; a quantized input maps the pixel range onto the tensor's integer
+    range: u8 gets the pixel bytes unchanged, i8 the bytes minus 128 (what TFLite Support and Coral
+    feed). Returns (None, None, reason) when the input does not fit."""
+    t = model.tensors[model.inputs[0]]
+    dt = DTYPE_OF.get(t.type_name)
+    q = t.quant if t.quant is not None and t.quant.scale else None
+    src = None
+    if q is not None:
+        if len(q.scale) != 1:
+            return None, None, "its input is quantized per channel"
+        if dt not in ("u8", "i8"):
+            return None, None, "its input is quantized %s" % dt
+        # Chosen so that quantize((p - mean) / std) == p + qmin(dtype) for every pixel value p: with
+        # x = (p + qmin - zp) * scale, round(x / scale) + zp == p + qmin. The same mapping, used on the f32
+        # input of a --dequantize model, gives exactly the dequantized values of the integer model.
+        zp = q.zero_point[0] if q.zero_point else 0
+        qmin = QRANGE[dt][0]
+        m3, s3 = [float(zp - qmin)] * 3, [1.0 / _f32(q.scale[0])] * 3
+        src = "the input's quantization (%s, scale %.9g, zero point %d)" % (dt, q.scale[0], zp)
+    elif dt == "f32":
+        norm = md.input_normalization[0] if md is not None and md.input_normalization else None
+        if norm and norm[0] and norm[1]:
+            mm, ss = list(norm[0]), list(norm[1])
+            if len(mm) == 1:
+                mm = mm * 3
+            if len(ss) == 1:
+                ss = ss * 3
+            if len(mm) != 3 or len(ss) != 3 or not all(math.isfinite(v) for v in mm + ss) or 0.0 in ss:
+                return None, None, "its metadata's NormalizationOptions (mean %s, std %s) do not fit 3 channels" % (
+                    norm[0], norm[1])
+            m3, s3 = [_f32(v) for v in mm], [_f32(v) for v in ss]
+            src = "the model's metadata (NormalizationOptions)"
+        else:
+            m3, s3 = [127.5] * 3, [127.5] * 3   # the MobileNet convention: pixels to [-1, 1]
+            src = "no metadata: the MobileNet convention, pixels to [-1, 1]"
+    else:
+        return None, None, "its input is %s without quantization" % dt
+    if mean is not None or std is not None:
+        if mean is not None:
+            m3 = list(mean) * 3 if len(mean) == 1 else list(mean)
+        if std is not None:
+            s3 = list(std) * 3 if len(std) == 1 else list(std)
+        src = "--mean/--std"
+    return m3, s3, src
+
+
+def num_classes(writer):
+    """The model's class count (TFLite_Detection_PostProcess's num_classes), or None."""
+    if writer.nodes and writer.nodes[-1]["op"] == "detection_postprocess":
+        n = writer.nodes[-1]["attrs"].get("num_classes")
+        return n if isinstance(n, int) and n >= 1 else None
+    return None
+
+
+def ssd_pipeline(model, writer, class_offset=0, md=None, mean=None, std=None):
     """The "ssd" pipeline for a model whose last operator is TFLite_Detection_PostProcess, or
     (None, reason) when the model does not fit it."""
     if not model.operators or model.operators[-1].op_name != "CUSTOM(%s)" % POSTPROCESS:
@@ -540,32 +598,16 @@ def ssd_pipeline(model, writer):
     shape = t.shape or []
     if len(shape) != 4 or shape[0] != 1 or shape[3] != 3:
         return None, "its input %r has shape %s, expected [1, H, W, 3]" % (t.name, shape)
-    dt = DTYPE_OF.get(t.type_name)
-    q = t.quant if t.quant is not None and t.quant.scale else None
-    if q is not None:
-        if len(q.scale) != 1:
-            return None, "its input is quantized per channel"
-        # Chosen so that quantize((p - mean) / std) == p for every pixel value p: with
-        # x = (p - zp) * scale, round(x / scale) + zp == p. The same mapping, used on the f32 input
-        # of a --dequantize model, gives exactly the dequantized values of the integer model.
-        zp = q.zero_point[0] if q.zero_point else 0
-        mean, std = float(zp), 1.0 / _f32(q.scale[0])
-    elif dt == "f32":
-        mean, std = 127.5, 127.5   # the MobileNet convention: pixels to [-1, 1]
-    else:
-        return None, "its input is %s without quantization" % dt
+    m3, s3, src = input_normalization(model, md, mean, std)
+    if m3 is None:
+        return None, src
     op = model.operators[-1]
     outs = [model.tensors[i].name for i in op.outputs]
-    pp = writer.nodes[-1]["attrs"] if writer.nodes and writer.nodes[-1]["op"] == "detection_postprocess" else {}
-    labels = writer.labels
-    class_offset = 0
-    if labels and (labels[0] == "???" or len(labels) == pp.get("num_classes", -1) + 1):
-        class_offset = 1
     pipeline = OrderedDict([
         ("kind", "ssd"),
         ("input", OrderedDict([("width", shape[2]), ("height", shape[1]), ("color", "rgb"),
-                               ("resize", "bilinear"), ("mean", [mean] * 3), ("std", [std] * 3)])),
+                               ("resize", "bilinear"), ("mean", m3), ("std", s3)])),
         ("outputs", OrderedDict([("boxes", outs[0]), ("classes", outs[1]), ("scores", outs[2]),
                                  ("count", outs[3]), ("box_order", "yxyx"), ("class_offset", class_offset)])),
     ])
-    return pipeline, None
+    return pipeline, src

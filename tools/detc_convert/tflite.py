@@ -90,7 +90,7 @@ class OperatorCode:
 
 class Model:
     __slots__ = ("version", "description", "operator_codes", "tensors", "inputs", "outputs",
-                 "operators", "buffers", "subgraph_count", "subgraph_name", "file_size")
+                 "operators", "buffers", "subgraph_count", "subgraph_name", "file_size", "metadata")
 
 
 def _tensor_type_name(code):
@@ -134,6 +134,11 @@ def parse(data):
         c.custom_code = oc.string(1, "custom_code")
         c.version = oc.scalar(2, "i32", 1, "version")
         m.operator_codes.append(c)
+
+    # Metadata: name 0, buffer 1 (Model field 6): e.g. "TFLITE_METADATA", "min_runtime_version"
+    m.metadata = []
+    for md in root.tables(6, "metadata") or []:
+        m.metadata.append((md.string(0, "name", ""), md.scalar(1, "u32", 0, "buffer")))
 
     subgraphs = root.tables(2, "subgraphs") or []
     if not subgraphs:
