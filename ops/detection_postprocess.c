@@ -135,12 +135,27 @@ static bool check_input(detc_prep *p, int slot, const char *role, int rank)
     const detc_tensor *t = detc_prep_in(p, slot);
     if (!detc_prep_require_input(p, slot, role))
         return false;
-    bool ok = detc_prep_dtype(p, slot, DETC_MASK(DETC_F32) | DETC_MASK(DETC_U8) | DETC_MASK(DETC_I8),
-                              "give it f32, or u8/i8 with quantization parameters");
+    /* TFLite's kernel dequantizes u8 only: other types fail when it runs (checked with tools/tflite_ref) */
+    bool ok = detc_prep_dtype(p, slot, DETC_MASK(DETC_F32) | DETC_MASK(DETC_U8),
+                              "TFLite's kernel reads f32 or quantized u8 only (an i8 model dequantizes before this "
+                              "op); give it f32, or u8 with quantization parameters");
     ok = detc_prep_rank(p, slot, rank, rank) && ok;
     if (ok && t->dtype != DETC_F32)
         ok = op_require_per_tensor_quant(p, slot, role);
     return ok;
+}
+
+/* TFLite reads the anchors with the box encodings' type (u8 boxes: the anchors' bytes dequantized as u8) */
+static bool check_anchor_dtype(detc_prep *p)
+{
+    const detc_tensor *b = detc_prep_in(p, 0), *a = detc_prep_in(p, 2);
+    if (b->dtype == a->dtype)
+        return true;
+    detc_prep_error(p, DETC_ERR_DTYPE,
+                    "anchors '%s' are %s but box encodings '%s' are %s: TFLite's kernel reads the anchors as the box "
+                    "encodings' type, so it would decode garbage boxes; give both the same dtype",
+                    a->name, detc_dtype_name(a->dtype), b->name, detc_dtype_name(b->dtype));
+    return false;
 }
 
 static bool check_shapes(detc_prep *p, dpp_data *d)
@@ -230,7 +245,7 @@ static bool dpp_prepare(detc_prep *p)
     bool inputs_ok = check_input(p, 0, "box encodings", 3);
     inputs_ok = check_input(p, 1, "class predictions", 3) && inputs_ok;
     inputs_ok = check_input(p, 2, "anchors", 2) && inputs_ok;
-    if (!ok || !inputs_ok || !check_shapes(p, d))
+    if (!ok || !inputs_ok || !check_anchor_dtype(p) || !check_shapes(p, d))
         return false;
     int64_t out_count = (int64_t)d->max_detections * d->max_classes_per_detection;
     if (out_count > 1000000) {

@@ -125,6 +125,22 @@ static void test_tflite_option_rules(void)
     dpp_node(&c, attrs, DETC_F32, 8, 8, 6); /* 6 columns, 3 classes: TFLite reads columns 3..5 */
     CHECK(oh_prepare(&c), "class columns beyond num_classes + 1 are accepted (TFLite's label offset)");
     oh_free(&c);
+    dpp_node(&c, attrs, DETC_I8, 8, 8, 4);
+    CHECK(!oh_prepare(&c) && oh_has_error(&c, DETC_ERR_DTYPE, "input 0", "f32 or quantized u8 only"),
+          "i8 inputs are refused (TFLite's kernel fails on them)");
+    oh_free(&c);
+    {
+        int32_t box[3] = {1, 8, 4}, cls[3] = {1, 8, 4}, anc[2] = {8, 4};
+        oh_init(&c, "detection_postprocess", attrs);
+        oh_quant1(&c, oh_input(&c, DETC_U8, 3, box, NULL, false), 0.1f, 128);
+        oh_quant1(&c, oh_input(&c, DETC_U8, 3, cls, NULL, false), 1.0f / 256, 0);
+        oh_input(&c, DETC_F32, 2, anc, NULL, true);
+        for (int k = 0; k < 4; k++)
+            oh_output(&c, DETC_DTYPE_INVALID);
+        CHECK(!oh_prepare(&c) && oh_has_error(&c, DETC_ERR_DTYPE, "anchors", "as the box encodings' type"),
+              "f32 anchors beside u8 box encodings are refused");
+        oh_free(&c);
+    }
     dpp_node(&c, "{\"max_detections\": 0, \"max_classes_per_detection\": 1, \"num_classes\": 3, "
                  "\"nms_iou_threshold\": 0.6, \"y_scale\": 10, \"x_scale\": 10, \"h_scale\": 5, \"w_scale\": 5}",
              DETC_F32, 8, 8, 4);

@@ -51,7 +51,11 @@ POSTPROCESS_KEYS = OrderedDict([
 POSTPROCESS_IGNORED = ("_output_quantized", "_support_output_type_float_in_quantized_op")
 
 SUPPORTED = {"CONV_2D", "DEPTHWISE_CONV_2D", "CONCATENATION", "RESHAPE", "SQUEEZE", "LOGISTIC",
-             "ADD", "MAX_POOL_2D", "PAD", "RELU", "DEQUANTIZE", "CUSTOM(%s)" % POSTPROCESS}
+             "ADD", "MAX_POOL_2D", "PAD", "RELU", "DEQUANTIZE", "CUSTOM(%s)" % POSTPROCESS,
+             "MUL", "SUB", "AVERAGE_POOL_2D", "RELU6", "SOFTMAX", "QUANTIZE", "RESIZE_NEAREST_NEIGHBOR",
+             "HARD_SWISH", "TANH", "TRANSPOSE", "SPLIT", "SPLIT_V", "PACK", "MEAN", "RESIZE_BILINEAR"}
+# ops whose quantized form detc does not compute (yet): refused at conversion, by name
+FLOAT_ONLY = {"SOFTMAX", "TANH", "MEAN", "RESIZE_BILINEAR"}
 
 
 def _fmt_shape(shape):
@@ -75,6 +79,7 @@ class _Converter:
         self.notes = []
         self.used = OrderedDict()     # tensor index -> True, in first-use order (the tensors written)
         self.implicit_clamps = 0
+        self.synth = []               # (name, dtype, shape, quant) of tensors the converter adds
 
     # -- helpers ------------------------------------------------------------------------------
     def t(self, i):
@@ -310,7 +315,183 @@ class _Converter:
         act = self.implicit_activation(op, self.activation(op, o["fused_activation_function"]))
         return self.node(op, "add", list(op.inputs), {"activation": act})
 
-    def max_pool(self, op):
+    def arith(self, op, detc_op, opt):
+        if not self.count_io(op, 2, 1):
+            return None
+        o = self.options(op, opt) or {"fused_activation_function": 0}
+        act = self.implicit_activation(op, self.activation(op, o["fused_activation_function"]))
+        return self.node(op, detc_op, list(op.inputs), {"activation": act})
+
+    def float_only(self, op):
+        """False (after reporting) when a FLOAT_ONLY op has a quantized operand."""
+        for i in list(op.inputs[:1]) + list(op.outputs):
+            if i >= 0 and self.detc_dtype_quant(i)[0] != "f32":
+                self.err(op, "%s on %s tensors is not supported (detc computes it in f32 only); convert with "
+                         "--dequantize, or use the float model" % (op.op_name, self.t(i).type_name))
+                return False
+        return True
+
+    def const_ints(self, op, i, what):
+        if i < 0 or not self.is_const(i) or self.dtype(i) not in ("i32", "i64"):
+            self.err(op, "the %s operand %r must be a constant i32/i64 tensor"
+                     % (what, self.t(i).name if i >= 0 else "(none)"))
+            return None
+        return [int(v) for v in self.const_values(i).reshape(-1)]
+
+    def rank_of(self, i):
+        return len(self.t(i).shape or [])
+
+    def resize(self, op, bilinear):
+        if not self.count_io(op, 2, 1):
+            return None
+        if bilinear and not self.float_only(op):
+            return None
+        o = self.options(op, tflite.OPT_RESIZE_BILINEAR if bilinear else tflite.OPT_RESIZE_NEAREST) or {
+            "align_corners": False, "half_pixel_centers": False}
+        size = self.const_ints(op, op.inputs[1], "size")
+        if size is None:
+            return None
+        if len(size) != 2 or min(size) < 1:
+            self.err(op, "size %s must be 2 positive values" % size)
+            return None
+        if o["align_corners"] and o["half_pixel_centers"]:
+            # TFLite's kernels refuse this combination
+            self.err(op, "align_corners and half_pixel_centers are both set; TFLite refuses that combination")
+            return None
+        attrs = OrderedDict([("size", size)])
+        if not bilinear:
+            attrs["rules"] = "tensorflow"
+        attrs["align_corners"] = o["align_corners"]
+        attrs["half_pixel_centers"] = o["half_pixel_centers"]
+        return self.node(op, "resize_bilinear" if bilinear else "resize_nearest", [op.inputs[0]], attrs)
+
+    def quantize_op(self, op):
+        if not self.count_io(op, 1, 1):
+            return None
+        src, dst = op.inputs[0], op.outputs[0]
+        sdt, _sq = self.detc_dtype_quant(src)
+        ddt, dq = self.detc_dtype_quant(dst)
+        if sdt == "f32" and ddt == "f32":  # --dequantize
+            shape = self.t(dst).shape or self.t(src).shape
+            return self.node(op, "reshape", [src], {"shape": list(shape)})
+        if ddt not in ("u8", "i8") or dq is None:
+            self.err(op, "QUANTIZE to %s: detc quantizes to u8/i8 with per-tensor parameters"
+                     % self.t(dst).type_name)
+            return None
+        if sdt == "f32":
+            return self.node(op, "cast", [src], {"to": ddt})
+        if sdt in ("u8", "i8"):
+            return self.node(op, "requantize", [src], {})
+        self.err(op, "QUANTIZE from %s is not supported" % self.t(src).type_name)
+        return None
+
+    def transpose(self, op):
+        if not self.count_io(op, 2, 1):
+            return None
+        perm = self.const_ints(op, op.inputs[1], "permutation")
+        if perm is None:
+            return None
+        return self.node(op, "transpose", [op.inputs[0]], {"perm": perm})
+
+    def split(self, op, v):
+        """SPLIT / SPLIT_V -> one `slice` node per output."""
+        if v:
+            if not self.count_io(op, 3, len(op.outputs)):
+                return None
+            x, axis_i = op.inputs[0], op.inputs[2]
+        else:
+            if not self.count_io(op, 2, len(op.outputs)):
+                return None
+            axis_i, x = op.inputs[0], op.inputs[1]
+        axis = self.const_ints(op, axis_i, "axis")
+        shape = self.t(x).shape or []
+        if axis is None:
+            return None
+        if len(axis) != 1 or not -len(shape) <= axis[0] < len(shape):
+            self.err(op, "axis %s does not fit the input shape %s" % (axis, _fmt_shape(shape)))
+            return None
+        a = axis[0] % len(shape)
+        n = len(op.outputs)
+        if v:
+            sizes = self.const_ints(op, op.inputs[1], "size_splits")
+            if sizes is None:
+                return None
+            if sizes.count(-1) == 1:
+                sizes[sizes.index(-1)] = shape[a] - (sum(sizes) + 1)
+            if len(sizes) != n or sum(sizes) != shape[a] or min(sizes) < 1:
+                self.err(op, "size_splits %s do not split dimension %d (%d) into %d parts" % (sizes, a, shape[a], n))
+                return None
+        else:
+            if n < 1 or shape[a] % n:
+                self.err(op, "dimension %d (%d) does not split into %d equal parts" % (a, shape[a], n))
+                return None
+            sizes = [shape[a] // n] * n
+        nodes, start = [], 0
+        for k, o in enumerate(op.outputs):
+            begin = [0] * len(shape)
+            size = list(shape)
+            begin[a], size[a] = start, sizes[k]
+            start += sizes[k]
+            self.use(x)
+            nodes.append({"name": self.use(o), "op": "slice", "inputs": [self.t(x).name],
+                          "outputs": [self.t(o).name], "attrs": OrderedDict([("begin", begin), ("size", size)])})
+        return nodes
+
+    def pack(self, op):
+        """PACK -> concat along the axis, then a reshape to the packed shape (the same memory layout), or
+        for the last axis a reshape of each input to [..., 1] and a concat."""
+        if not self.count_io(op, (1, 1024), 1):
+            return None
+        o = self.options(op, tflite.OPT_PACK) or {"axis": 0, "values_count": len(op.inputs)}
+        shape = list(self.t(op.inputs[0]).shape or [])
+        out_shape = list(self.t(op.outputs[0]).shape or [])
+        r = len(shape)
+        axis = o["axis"] + (r + 1 if o["axis"] < 0 else 0)
+        if not 0 <= axis <= r or len(out_shape) != r + 1 or r == 0:
+            self.err(op, "axis %d does not fit inputs of shape %s" % (o["axis"], _fmt_shape(shape)))
+            return None
+        out = self.t(op.outputs[0])
+        ins = [self.use(i) for i in op.inputs]
+        dt, q = self.detc_dtype_quant(op.outputs[0])
+        if axis < r:
+            mid = "%s/detc_pack_concat" % out.name
+            cshape = list(shape)
+            cshape[axis] *= len(ins)
+            self.synth.append((mid, dt, cshape, q))
+            return [{"name": mid, "op": "concat", "inputs": ins, "outputs": [mid], "attrs": {"axis": axis}},
+                    {"name": self.use(op.outputs[0]), "op": "reshape", "inputs": [mid], "outputs": [out.name],
+                     "attrs": {"shape": out_shape}}]
+        nodes, mids = [], []
+        for k, i in enumerate(op.inputs):
+            mid = "%s/detc_pack_%d" % (out.name, k)
+            idt, iq = self.detc_dtype_quant(i)
+            self.synth.append((mid, idt, shape + [1], iq))
+            nodes.append({"name": mid, "op": "reshape", "inputs": [ins[k]], "outputs": [mid],
+                          "attrs": {"shape": shape + [1]}})
+            mids.append(mid)
+        nodes.append({"name": self.use(op.outputs[0]), "op": "concat", "inputs": mids, "outputs": [out.name],
+                      "attrs": {"axis": r}})
+        return nodes
+
+    def mean(self, op):
+        if not self.count_io(op, 2, 1) or not self.float_only(op):
+            return None
+        o = self.options(op, tflite.OPT_REDUCER) or {"keep_dims": False}
+        axes = self.const_ints(op, op.inputs[1], "axis")
+        if axes is None:
+            return None
+        return self.node(op, "mean", [op.inputs[0]], {"axes": axes, "keep_dims": o["keep_dims"]})
+
+    def softmax(self, op):
+        if not self.count_io(op, 1, 1) or not self.float_only(op):
+            return None
+        o = self.options(op, tflite.OPT_SOFTMAX) or {"beta": 0.0}
+        return self.node(op, "softmax", [op.inputs[0]], {"axis": -1, "beta": _f32(o["beta"])})
+
+    def avg_pool(self, op):
+        return self.max_pool(op, "avg_pool2d")
+
+    def max_pool(self, op, detc_op="max_pool2d"):
         if not self.count_io(op, 1, 1):
             return None
         o = self.options(op, tflite.OPT_POOL2D)
@@ -325,7 +506,7 @@ class _Converter:
         attrs["stride"] = [o["stride_h"], o["stride_w"]]
         attrs["padding"] = self.padding(op, o["padding"])
         attrs["activation"] = self.activation(op, o["fused_activation_function"])
-        return self.node(op, "max_pool2d", [op.inputs[0]], attrs)
+        return self.node(op, detc_op, [op.inputs[0]], attrs)
 
     def pad(self, op):
         if not self.count_io(op, 2, 1):
@@ -460,11 +641,21 @@ class _Converter:
             return self.reshape(op)
         if n == "LOGISTIC":
             return self.unary(op, "logistic")
-        if n == "RELU":
-            return self.unary(op, "relu")
+        if n in ("RELU", "RELU6", "HARD_SWISH"):
+            return self.unary(op, n.lower())
+        if n == "TANH":
+            return self.unary(op, "tanh") if self.float_only(op) else None
+        if n in ("MUL", "SUB"):
+            return self.arith(op, n.lower(), tflite.OPT_MUL if n == "MUL" else tflite.OPT_SUB)
+        if n in ("SPLIT", "SPLIT_V"):
+            return self.split(op, n == "SPLIT_V")
+        if n in ("RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR"):
+            return self.resize(op, n == "RESIZE_BILINEAR")
         mapping = {"CONCATENATION": self.concat, "ADD": self.add, "MAX_POOL_2D": self.max_pool,
                    "PAD": self.pad, "DEQUANTIZE": self.dequantize_op,
-                   "CUSTOM(%s)" % POSTPROCESS: self.postprocess}
+                   "CUSTOM(%s)" % POSTPROCESS: self.postprocess, "AVERAGE_POOL_2D": self.avg_pool,
+                   "SOFTMAX": self.softmax, "QUANTIZE": self.quantize_op, "TRANSPOSE": self.transpose,
+                   "PACK": self.pack, "MEAN": self.mean}
         return mapping[n](op)
 
     # -- whole model ---------------------------------------------------------------------------
@@ -493,7 +684,9 @@ class _Converter:
             except ConvertError as e:
                 self.err(op, str(e))
                 node = None
-            if node is not None:
+            if isinstance(node, list):
+                nodes.extend(node)
+            elif node is not None:
                 nodes.append(node)
 
         w = DetcWriter(name=name, producer=PRODUCER)
@@ -512,6 +705,11 @@ class _Converter:
                 self.tensor_json(w, i)
             except ConvertError as e:
                 self.errors.append(str(e))
+        for nm, dt, shape, q in self.synth:
+            if nm in names:
+                self.errors.append("tensor name %r, which detc-convert adds, is already taken" % nm)
+            else:
+                w.add_activation(nm, dt, shape, quant=q)
         if self.errors:
             raise ConvertError("\n".join(self.errors))
         for node in nodes:
