@@ -163,6 +163,28 @@ def case_mean_f32_hw_keepdims():
     return g.out(o)
 
 
+def _mean_q(name, dt, axes, keep, in_q, out_q, shape=(1, 5, 6, 7)):
+    g = G(name)
+    x = g.input(dt, list(shape), *in_q)
+    ax = g.const("i32", [len(axes)], axes, base="axes")
+    red = [(a + len(shape)) % len(shape) for a in axes]
+    oshape = [1 if i in red else d for i, d in enumerate(shape) if keep or i not in red]
+    o = g.act(dt, oshape, *out_q)
+    g.op("MEAN", [x, ax], [o], keep_dims=keep)
+    return g.out(o)
+
+
+for _dt, _zi, _zo in (("u8", 128, 120), ("i8", -3, 6)):
+    for _axes, _keep, _tag in (([1, 2], True, "hw_keep"), ([2, 1], False, "hw"), ([3], True, "c"),
+                               ([1], False, "h")):
+        for _qo, _qtag in (((0.05, _zi), "same_q"), ((0.031, _zo), "requant")):
+            _n = "mean_%s_%s_%s" % (_dt, _tag, _qtag)
+            CASES[_n] = (lambda n=_n, dt=_dt, a=_axes, k=_keep, zi=_zi, qo=_qo:
+                         _mean_q(n, dt, a, k, (0.05, zi), qo))
+CASES["mean_u8_global_16x16"] = lambda: _mean_q("mean_u8_global_16x16", "u8", [1, 2], True, (0.1, 130), (0.02, 125),
+                                               shape=(1, 16, 16, 9))
+
+
 @case
 def case_mean_f32_c_nokeep():
     g = G("mean_f32_c_nokeep")

@@ -55,7 +55,7 @@ SUPPORTED = {"CONV_2D", "DEPTHWISE_CONV_2D", "CONCATENATION", "RESHAPE", "SQUEEZ
              "MUL", "SUB", "AVERAGE_POOL_2D", "RELU6", "SOFTMAX", "QUANTIZE", "RESIZE_NEAREST_NEIGHBOR",
              "HARD_SWISH", "TANH", "TRANSPOSE", "SPLIT", "SPLIT_V", "PACK", "MEAN", "RESIZE_BILINEAR"}
 # ops whose quantized form detc does not compute (yet): refused at conversion, by name
-FLOAT_ONLY = {"SOFTMAX", "TANH", "MEAN", "RESIZE_BILINEAR"}
+FLOAT_ONLY = {"SOFTMAX", "TANH", "RESIZE_BILINEAR"}
 
 
 def _fmt_shape(shape):
@@ -474,7 +474,7 @@ class _Converter:
         return nodes
 
     def mean(self, op):
-        if not self.count_io(op, 2, 1) or not self.float_only(op):
+        if not self.count_io(op, 2, 1):
             return None
         o = self.options(op, tflite.OPT_REDUCER) or {"keep_dims": False}
         axes = self.const_ints(op, op.inputs[1], "axis")
