@@ -233,6 +233,8 @@ for _dt in ("i8", "u8", "f32"):
             _n = "%s_%s_s%d_%s_d%d" % ("dwconv" if _dw else "conv", _dt, _s, "same" if _p == 0 else "valid", _d)
             CASES[_n] = (lambda n=_n, dt=_dt, dw=_dw, s=_s, p=_p, d=_d, f=_f: _conv(n, dt, dw, s, p, f, d))
 CASES["dwconv_i8_mult2"] = lambda: _conv("dwconv_i8_mult2", "i8", True, mult=2)
+CASES["dwconv_i8_mult4_relu"] = lambda: _conv("dwconv_i8_mult4_relu", "i8", True, fused=1, mult=4)
+CASES["dwconv_u8_mult4_s2"] = lambda: _conv("dwconv_u8_mult4_s2", "u8", True, stride=2, mult=4)
 
 
 # -- activations -------------------------------------------------------------------------------------

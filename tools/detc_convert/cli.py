@@ -25,9 +25,11 @@ formats:
   torchvision   a torchvision Mask R-CNN checkpoint (.pth state_dict) + --config CONFIG.json
 
 tflite details:
-  Ops: CONV_2D, DEPTHWISE_CONV_2D, CONCATENATION, RESHAPE, SQUEEZE, LOGISTIC, ADD,
-  MAX_POOL_2D, PAD, RELU, DEQUANTIZE and the custom TFLite_Detection_PostProcess. Any other op
-  is refused with a list of what is unsupported. Tensor names, shapes, dtypes and quantization
+  Ops: CONV_2D, DEPTHWISE_CONV_2D, CONCATENATION, RESHAPE, SQUEEZE, LOGISTIC, ADD, SUB, MUL,
+  MAX_POOL_2D, AVERAGE_POOL_2D, MEAN, PAD, RELU, RELU6, HARD_SWISH, TANH, SOFTMAX, QUANTIZE,
+  DEQUANTIZE, RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR, TRANSPOSE, SPLIT, SPLIT_V, PACK and the
+  custom TFLite_Detection_PostProcess (tools/README.md has the dtypes of each). Any other op is
+  refused with a list of what is unsupported. Tensor names, shapes, dtypes and quantization
   are kept exactly. A model whose last op is TFLite_Detection_PostProcess gets an "ssd"
   pipeline (see models/README.md) unless --pipeline-json is given. Its preprocessing: a float
   input uses the model's metadata (NormalizationOptions) when present, else mean = std = 127.5;

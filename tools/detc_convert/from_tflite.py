@@ -1,9 +1,13 @@
 """TFLite front end: a parsed TFLite Model (tflite.py) -> a DetcWriter holding the detc graph.
 
-Mapping (ops/README.md has the detc side):
+Mapping (ops/README.md has the detc side, tools/README.md the table with dtypes and tests):
   CONV_2D -> conv2d, DEPTHWISE_CONV_2D -> depthwise_conv2d, CONCATENATION -> concat,
   RESHAPE / SQUEEZE -> reshape (shape = the output tensor's shape), LOGISTIC -> logistic,
-  ADD -> add, MAX_POOL_2D -> max_pool2d, PAD -> pad, RELU -> relu, DEQUANTIZE -> cast to f32,
+  ADD/SUB/MUL -> add/sub/mul, MAX_POOL_2D / AVERAGE_POOL_2D -> max_pool2d / avg_pool2d, MEAN -> mean,
+  PAD -> pad, RELU/RELU6/HARD_SWISH/TANH -> relu/relu6/hard_swish/tanh, SOFTMAX -> softmax,
+  DEQUANTIZE -> cast to f32, QUANTIZE -> cast (from f32) or requantize (from u8/i8),
+  RESIZE_NEAREST_NEIGHBOR / RESIZE_BILINEAR -> resize_nearest (tensorflow rules) / resize_bilinear,
+  TRANSPOSE -> transpose, SPLIT / SPLIT_V -> one slice per output, PACK -> concat + reshape,
   CUSTOM TFLite_Detection_PostProcess -> detection_postprocess.
 Anything else, or an option detc cannot express, is refused; all problems are collected and
 reported together.
