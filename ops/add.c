@@ -1,4 +1,5 @@
-/* add: a + b with numpy broadcasting (ops/broadcast.h) and a fused activation.
+/* add: a + b with numpy broadcasting (ops/broadcast.h) and a fused activation; sub (ops/sub.c): a - b,
+ * computed here (TFLite's SUB is ADD's arithmetic with the rescaled second operand subtracted).
  *
  * f32: clamp(a + b) to the activation range.
  * u8/u8 -> u8 and i8/i8 -> i8: TensorFlow Lite's quantized ADD (add.cc Prepare, reference AddElementwise):
@@ -6,10 +7,11 @@
  *   a' = MultiplyByQuantizedMultiplierSmallerThanOneExp((qa - a.zp) << 20, a.scale / twice_max)
  *   b' likewise, out = MultiplyBy...(a' + b', twice_max / (2^20 * out.scale)) + out.zp, clamped to the
  *   activation range in the quantized domain. The multipliers are computed in double from the f32
- *   scales, as TFLite does. (Transcribed from TFLite's source; tests/test_ops_arith_pool.c checks it
- *   within one quantum of the real-number sum, no quantized model with ADD has been run through TFLite.) */
+ *   scales, as TFLite does. Bit-exact with TFLite's built-in ADD and SUB kernels on the graphs of
+ *   tests/test_tflite_ops.py (same shapes, broadcasts, fused activations, u8 and i8). */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "broadcast.h"
 #include "op_util.h"
@@ -20,6 +22,7 @@
 typedef struct {
     op_broadcast bc;
     detc_dtype dtype;
+    bool sub; /* a - b */
     float act_lo, act_hi;
     /* quantized */
     int32_t a_offset, b_offset, out_offset, act_min, act_max;
@@ -35,14 +38,14 @@ static bool check_operands(detc_prep *p, bool *quantized)
     if (!ok)
         return false;
     uint32_t allowed = DETC_MASK(DETC_F32) | DETC_MASK(DETC_U8) | DETC_MASK(DETC_I8);
-    const char *fix = "add takes f32, or quantized u8/i8; cast the operands to f32 first";
+    const char *fix = "add and sub take f32, or quantized u8/i8; cast the operands to f32 first";
     ok = detc_prep_dtype(p, 0, allowed, fix) && ok;
     ok = detc_prep_dtype(p, 1, allowed, fix) && ok;
     if (!ok)
         return false;
     if (a->dtype != b->dtype) {
         detc_prep_error(p, DETC_ERR_DTYPE,
-                        "input 0 '%s' is %s but input 1 '%s' is %s; both operands of add must have the same dtype; "
+                        "input 0 '%s' is %s but input 1 '%s' is %s; both operands must have the same dtype; "
                         "fix: cast one of them (quantized operands may have different scales, not dtypes)",
                         a->name, detc_dtype_name(a->dtype), b->name, detc_dtype_name(b->dtype));
         return false;
@@ -80,7 +83,7 @@ static bool prepare_quantized(detc_prep *p, add_data *d, detc_activation act)
     return true;
 }
 
-static bool add_prepare(detc_prep *p)
+bool detc_add_prepare(detc_prep *p)
 {
     detc_activation act = DETC_ACT_NONE;
     bool attrs_ok = detc_attr_activation(p, &act);
@@ -95,6 +98,7 @@ static bool add_prepare(detc_prep *p)
     if (!op_broadcast_prepare(p, &d->bc, &rank, dims))
         return false;
     d->dtype = detc_prep_in(p, 0)->dtype;
+    d->sub = strcmp(p->node->op_name, "sub") == 0;
     if (!detc_prep_set_output(p, 0, d->dtype, rank, dims, NULL, quantized))
         return false;
     detc_activation_range_f(act, &d->act_lo, &d->act_hi);
@@ -108,6 +112,14 @@ static void row_f32(const void *ctx, const void *a, int64_t sa, const void *b, i
     const add_data *d = ctx;
     const float *x = a, *y = b;
     float *o = out, lo = d->act_lo, hi = d->act_hi;
+    if (d->sub) {
+        for (int64_t i = 0; i < n; i++) {
+            float v = x[i * sa] - y[i * sb];
+            v = v < lo ? lo : v;
+            o[i] = v > hi ? hi : v;
+        }
+        return;
+    }
     if (sa && sb) {
         for (int64_t i = 0; i < n; i++) {
             float v = x[i] + y[i];
@@ -127,7 +139,7 @@ static inline int32_t add_q(const add_data *d, int32_t qa, int32_t qb)
 {
     int32_t a = detc_qmul_apply((qa + d->a_offset) * (1 << ADD_LEFT_SHIFT), d->a_mul);
     int32_t b = detc_qmul_apply((qb + d->b_offset) * (1 << ADD_LEFT_SHIFT), d->b_mul);
-    int32_t v = detc_qmul_apply(a + b, d->out_mul) + d->out_offset;
+    int32_t v = detc_qmul_apply(d->sub ? a - b : a + b, d->out_mul) + d->out_offset;
     return v < d->act_min ? d->act_min : (v > d->act_max ? d->act_max : v);
 }
 
@@ -147,7 +159,7 @@ static void row_i8(const void *ctx, const void *a, int64_t sa, const void *b, in
         o[i] = (int8_t)add_q(ctx, x[i * sa], y[i * sb]);
 }
 
-static detc_code add_eval(const detc_exec *x, detc_node *node)
+detc_code detc_add_eval(const detc_exec *x, detc_node *node)
 {
     const add_data *d = node->op_data;
     op_broadcast_row_fn row = d->dtype == DETC_F32 ? row_f32 : d->dtype == DETC_U8 ? row_u8 : row_i8;
@@ -162,6 +174,6 @@ const detc_op detc_op_add = {
     .min_inputs = 2,
     .max_inputs = 2,
     .n_outputs = 1,
-    .prepare = add_prepare,
-    .eval = add_eval,
+    .prepare = detc_add_prepare,
+    .eval = detc_add_eval,
 };

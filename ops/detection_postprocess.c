@@ -51,29 +51,24 @@ typedef struct {
 
 /* ---------------- prepare ---------------- */
 
+/* The options as TFLite's kernel reads them (detection_postprocess.cc Init): an absent key reads as 0
+ * (false for use_regular_nms), except detections_per_class, 100 when absent. Only what TFLite itself
+ * refuses, or would compute wrongly, is refused here; each message names the rule. */
 static bool parse_attrs(detc_prep *p, dpp_data *d)
 {
     int64_t v[4];
     double f[6];
-    bool ok = detc_attr_int(p, "max_detections", true, 0, 1, 100000, &v[0]);
-    ok = detc_attr_int(p, "max_classes_per_detection", true, 0, 1, 100000, &v[1]) && ok;
-    ok = detc_attr_int(p, "detections_per_class", false, 100, 1, 100000, &v[2]) && ok;
-    ok = detc_attr_int(p, "num_classes", true, 0, 1, 100000, &v[3]) && ok;
-    ok = detc_attr_float(p, "nms_score_threshold", true, 0.0, -1e30, 1e30, &f[1]) && ok;
+    bool ok = detc_attr_int(p, "max_detections", false, 0, INT32_MIN, INT32_MAX, &v[0]);
+    ok = detc_attr_int(p, "max_classes_per_detection", false, 0, INT32_MIN, INT32_MAX, &v[1]) && ok;
+    ok = detc_attr_int(p, "detections_per_class", false, 100, INT32_MIN, INT32_MAX, &v[2]) && ok;
+    ok = detc_attr_int(p, "num_classes", false, 0, INT32_MIN, INT32_MAX, &v[3]) && ok;
     ok = detc_attr_bool(p, "use_regular_nms", false, &d->regular) && ok;
-    /* these must be > 0: TFLite requires iou in (0, 1] and divides by the scales */
-    static const char *const positive[5] = {"nms_iou_threshold", "y_scale", "x_scale", "h_scale", "w_scale"};
-    static const int slot[5] = {0, 2, 3, 4, 5};
-    for (int i = 0; i < 5; i++) {
-        double max = i == 0 ? 1.0 : 1e9;
-        if (!detc_attr_float(p, positive[i], true, 1.0, 0.0, max, &f[slot[i]])) {
-            ok = false;
-        } else if (!((float)f[slot[i]] > 0.0f)) {
-            detc_prep_error(p, DETC_ERR_ATTR, "attribute '%s' is %g, expected a value in (0, %g]", positive[i],
-                            f[slot[i]], max);
-            ok = false;
-        }
-    }
+    static const char *const names[6] = {"nms_iou_threshold", "nms_score_threshold", "y_scale",
+                                         "x_scale", "h_scale", "w_scale"};
+    for (int i = 0; i < 6; i++)
+        ok = detc_attr_float(p, names[i], false, 0.0, -1e38, 1e38, &f[i]) && ok;
+    if (!ok)
+        return false;
     d->max_detections = (int)v[0];
     d->max_classes_per_detection = (int)v[1];
     d->detections_per_class = (int)v[2];
@@ -85,6 +80,53 @@ static bool parse_attrs(detc_prep *p, dpp_data *d)
     d->x_scale = (float)f[3];
     d->h_scale = (float)f[4];
     d->w_scale = (float)f[5];
+    if (d->max_detections < 1 || d->max_detections > 100000) {
+        detc_prep_error(p, DETC_ERR_ATTR,
+                        "attribute 'max_detections' is %d: TFLite requires max_detections >= 0, and detc needs at "
+                        "least one output row (0 would give empty outputs) and at most 100000",
+                        d->max_detections);
+        ok = false;
+    }
+    if (d->max_classes_per_detection < 1 || d->max_classes_per_detection > 100000) {
+        detc_prep_error(p, DETC_ERR_ATTR,
+                        "attribute 'max_classes_per_detection' is %d: TFLite requires it > 0 (fast NMS refuses 0; "
+                        "regular NMS would write past its outputs), and detc at most 100000",
+                        d->max_classes_per_detection);
+        ok = false;
+    }
+    /* fast NMS never reads detections_per_class; regular NMS requires min(it, max_detections) > 0 */
+    if (d->regular && d->detections_per_class < 1) {
+        detc_prep_error(p, DETC_ERR_ATTR,
+                        "attribute 'detections_per_class' is %d with use_regular_nms: TFLite's regular NMS requires "
+                        "min(detections_per_class, max_detections) > 0 (absent, it is 100)",
+                        d->detections_per_class);
+        ok = false;
+    }
+    if (!d->regular || d->detections_per_class > d->max_detections)
+        d->detections_per_class = d->max_detections; /* as TFLite's regular NMS does; unused by fast NMS */
+    if (d->num_classes < 1 || d->num_classes > 100000) {
+        detc_prep_error(p, DETC_ERR_ATTR,
+                        "attribute 'num_classes' is %d, expected 1..100000 (TFLite's NMS reads no class with 0; "
+                        "with fewer than 1 it computes from uninitialized scores)",
+                        d->num_classes);
+        ok = false;
+    }
+    if (!(d->iou_threshold > 0.0f && d->iou_threshold <= 1.0f)) {
+        detc_prep_error(p, DETC_ERR_ATTR,
+                        "attribute 'nms_iou_threshold' is %g: TFLite requires 0 < nms_iou_threshold <= 1", f[0]);
+        ok = false;
+    }
+    static const char *const scale_names[4] = {"y_scale", "x_scale", "h_scale", "w_scale"};
+    const float scales[4] = {d->y_scale, d->x_scale, d->h_scale, d->w_scale};
+    for (int i = 0; i < 4; i++) {
+        if (scales[i] == 0.0f) {
+            detc_prep_error(p, DETC_ERR_ATTR,
+                            "attribute '%s' is 0 (absent keys read as 0): TFLite divides the box encodings by it, "
+                            "which gives infinite or NaN boxes; give the model's scale (SSD: 10, 10, 5, 5)",
+                            scale_names[i]);
+            ok = false;
+        }
+    }
     return ok;
 }
 
@@ -93,12 +135,27 @@ static bool check_input(detc_prep *p, int slot, const char *role, int rank)
     const detc_tensor *t = detc_prep_in(p, slot);
     if (!detc_prep_require_input(p, slot, role))
         return false;
-    bool ok = detc_prep_dtype(p, slot, DETC_MASK(DETC_F32) | DETC_MASK(DETC_U8) | DETC_MASK(DETC_I8),
-                              "give it f32, or u8/i8 with quantization parameters");
+    /* TFLite's kernel dequantizes u8 only: other types fail when it runs (checked with tools/tflite_ref) */
+    bool ok = detc_prep_dtype(p, slot, DETC_MASK(DETC_F32) | DETC_MASK(DETC_U8),
+                              "TFLite's kernel reads f32 or quantized u8 only (an i8 model dequantizes before this "
+                              "op); give it f32, or u8 with quantization parameters");
     ok = detc_prep_rank(p, slot, rank, rank) && ok;
     if (ok && t->dtype != DETC_F32)
         ok = op_require_per_tensor_quant(p, slot, role);
     return ok;
+}
+
+/* TFLite reads the anchors with the box encodings' type (u8 boxes: the anchors' bytes dequantized as u8) */
+static bool check_anchor_dtype(detc_prep *p)
+{
+    const detc_tensor *b = detc_prep_in(p, 0), *a = detc_prep_in(p, 2);
+    if (b->dtype == a->dtype)
+        return true;
+    detc_prep_error(p, DETC_ERR_DTYPE,
+                    "anchors '%s' are %s but box encodings '%s' are %s: TFLite's kernel reads the anchors as the box "
+                    "encodings' type, so it would decode garbage boxes; give both the same dtype",
+                    a->name, detc_dtype_name(a->dtype), b->name, detc_dtype_name(b->dtype));
+    return false;
 }
 
 static bool check_shapes(detc_prep *p, dpp_data *d)
@@ -127,11 +184,12 @@ static bool check_shapes(detc_prep *p, dpp_data *d)
         ok = false;
     }
     int64_t offset = (int64_t)c->dims[2] - d->num_classes;
-    if (offset != 0 && offset != 1) {
+    if (offset < 0) {
+        /* TFLite reads class c of an anchor at column c + (columns - num_classes): beyond the row here */
         detc_prep_error(p, DETC_ERR_SHAPE,
-                        "class predictions %s have %d columns; with num_classes %d expected %d (background first) or "
-                        "%d; fix num_classes",
-                        cs, (int)c->dims[2], d->num_classes, d->num_classes + 1, d->num_classes);
+                        "class predictions %s have %d columns, fewer than num_classes %d: TFLite would read scores "
+                        "past each anchor's row; fix num_classes (columns, or columns - 1 with a background column)",
+                        cs, (int)c->dims[2], d->num_classes);
         ok = false;
     }
     d->anchors = b->dims[1];
@@ -187,7 +245,7 @@ static bool dpp_prepare(detc_prep *p)
     bool inputs_ok = check_input(p, 0, "box encodings", 3);
     inputs_ok = check_input(p, 1, "class predictions", 3) && inputs_ok;
     inputs_ok = check_input(p, 2, "anchors", 2) && inputs_ok;
-    if (!ok || !inputs_ok || !check_shapes(p, d))
+    if (!ok || !inputs_ok || !check_anchor_dtype(p) || !check_shapes(p, d))
         return false;
     int64_t out_count = (int64_t)d->max_detections * d->max_classes_per_detection;
     if (out_count > 1000000) {
@@ -199,8 +257,6 @@ static bool dpp_prepare(detc_prep *p)
     }
     d->out_count = (int)out_count;
     d->top_k = d->max_classes_per_detection < d->num_classes ? d->max_classes_per_detection : d->num_classes;
-    if (d->detections_per_class > d->max_detections)
-        d->detections_per_class = d->max_detections; /* as TFLite's regular NMS does */
     if (!set_outputs(p, d))
         return false;
     plan_scratch(p, d);

@@ -30,5 +30,17 @@ extern const detc_op detc_op_fully_connected;
 extern const detc_op detc_op_conv2d_transpose;
 extern const detc_op detc_op_mask_select;
 extern const detc_op detc_op_non_max_suppression;
+extern const detc_op detc_op_sub;
+extern const detc_op detc_op_requantize;
+extern const detc_op detc_op_hard_swish;
+extern const detc_op detc_op_transpose;
+extern const detc_op detc_op_slice;
+extern const detc_op detc_op_tanh;
+extern const detc_op detc_op_mean;
+extern const detc_op detc_op_resize_bilinear;
+
+/* add.c computes sub too */
+bool detc_add_prepare(detc_prep *p);
+detc_code detc_add_eval(const detc_exec *x, detc_node *node);
 
 #endif

@@ -14,6 +14,8 @@ static const detc_op *const all_ops[] = {
     &detc_op_roi_align, &detc_op_rpn_proposals, &detc_op_box_detections, &detc_op_anchors,
     &detc_op_resize_nearest, &detc_op_fully_connected, &detc_op_conv2d_transpose, &detc_op_mask_select,
     &detc_op_non_max_suppression,
+    &detc_op_sub, &detc_op_requantize, &detc_op_hard_swish, &detc_op_transpose, &detc_op_slice, &detc_op_tanh,
+    &detc_op_mean, &detc_op_resize_bilinear,
 };
 
 #define N_OPS ((int)(sizeof all_ops / sizeof all_ops[0]))

@@ -54,6 +54,7 @@ typedef struct {
 
 typedef struct {
     int n, in_h, in_w, c, out_h, out_w;
+    size_t elem; /* bytes per element: the op only copies */
     int *src_y, *src_x;
 } rn_data;
 
@@ -233,7 +234,8 @@ static bool rn_prepare(detc_prep *p)
     }
     if (!detc_prep_require_input(p, 0, "input"))
         return false;
-    ok = detc_prep_dtype(p, 0, DETC_MASK(DETC_F32), "resize_nearest takes f32; cast the input to f32 first") && ok;
+    ok = detc_prep_dtype(p, 0, DETC_MASK(DETC_F32) | DETC_MASK(DETC_U8) | DETC_MASK(DETC_I8) | DETC_MASK(DETC_I32),
+                         "resize_nearest takes f32, u8, i8 or i32; cast the input first") && ok;
     ok = detc_prep_rank(p, 0, 4, 4) && ok;
     if (has_like)
         ok = detc_prep_rank(p, 1, 4, 4) && ok;
@@ -262,7 +264,9 @@ static bool rn_prepare(detc_prep *p)
                         (int)dims[0], (int)dims[1], (int)dims[2], (int)dims[3]);
         return false;
     }
-    if (!detc_prep_set_output(p, 0, DETC_F32, 4, dims, NULL, false))
+    /* values are copied: a quantized input's parameters pass through (TFLite's kernel copies too) */
+    const detc_quant *q = detc_tensor_is_quantized(x) ? &x->quant : NULL;
+    if (!detc_prep_set_output(p, 0, x->dtype, 4, dims, q, false))
         return false;
     rn_data *d = calloc(1, sizeof *d);
     if (d) {
@@ -279,6 +283,7 @@ static bool rn_prepare(detc_prep *p)
     d->in_h = x->dims[1];
     d->in_w = x->dims[2];
     d->c = x->dims[3];
+    d->elem = detc_dtype_size(x->dtype);
     d->out_h = dims[1];
     d->out_w = dims[2];
     fill_index(d->src_y, d->in_h, d->out_h, &rules, 0);
@@ -288,21 +293,21 @@ static bool rn_prepare(detc_prep *p)
 
 typedef struct {
     const rn_data *d;
-    const float *x;
-    float *out;
+    const unsigned char *x;
+    unsigned char *out;
 } rn_job;
 
 static void rn_rows(void *ctx, int begin, int end)
 {
     const rn_job *j = ctx;
     const rn_data *d = j->d;
-    size_t run = (size_t)d->c * sizeof(float);
+    size_t run = (size_t)d->c * d->elem;
     for (int row = begin; row < end; row++) {
         int n = row / d->out_h, oy = row % d->out_h;
-        const float *src = j->x + ((size_t)n * d->in_h + (size_t)d->src_y[oy]) * d->in_w * d->c;
-        float *dst = j->out + (size_t)row * d->out_w * d->c;
+        const unsigned char *src = j->x + ((size_t)n * d->in_h + (size_t)d->src_y[oy]) * d->in_w * run;
+        unsigned char *dst = j->out + (size_t)row * d->out_w * run;
         for (int ox = 0; ox < d->out_w; ox++)
-            memcpy(dst + (size_t)ox * d->c, src + (size_t)d->src_x[ox] * d->c, run);
+            memcpy(dst + (size_t)ox * run, src + (size_t)d->src_x[ox] * run, run);
     }
 }
 

@@ -684,7 +684,7 @@ def dpp_fixtures():
     dpp_case(wr, rng, "dpp regular f32 iou 0.3, low threshold",
              dict(base, use_regular_nms=True, detections_per_class=20, max_detections=12, nms_iou_threshold=0.3,
                   nms_score_threshold=0.1, num_classes=4), "f32", 40)
-    dpp_case(wr, rng, "dpp fast i8 iou 1.0, duplicate boxes", dict(base, nms_iou_threshold=1.0, max_detections=15), "i8",
+    dpp_case(wr, rng, "dpp fast u8 iou 1.0, duplicate boxes", dict(base, nms_iou_threshold=1.0, max_detections=15), "u8",
              30, duplicates=True)
     wr.write(os.path.join(OUT, "dpp_refs.h"), "dpp_fixtures")
 

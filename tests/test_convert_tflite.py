@@ -441,17 +441,17 @@ def test_corrupted_bytes_never_crash():
 def test_unsupported_ops_are_listed_with_counts():
     tfl = TFL(SSD)
     data = bytearray(open(SSD, "rb").read())
-    # Turn the LOGISTIC operator code (14) into SOFTMAX (25) and RESHAPE (22) into TANH (28).
+    # Turn the LOGISTIC operator code (14) into LOG_SOFTMAX (50) and RESHAPE (22) into EXP (47).
     for oc in tfl.opcode_tables:
         p = tfl.slot(oc, 0)
         if p is not None and data[p] == 14:
-            data[p] = 25
+            data[p] = 50
         elif p is not None and data[p] == 22:
-            data[p] = 28
+            data[p] = 47
     bad = os.path.join(TMP, "unsupported.tflite")
     open(bad, "wb").write(data)
     expect_clean_failure(["tflite", bad, "-o", os.path.join(TMP, "x.detc")],
-                         ["unsupported TFLite operators", "SOFTMAX x1", "TANH x13"])
+                         ["unsupported TFLite operators", "LOG_SOFTMAX x1", "EXP x13"])
 
 
 @needs_models
@@ -462,13 +462,22 @@ def test_damaged_postprocess_options_are_clean_errors():
     flex = data[start:start + n]
     assert b"max_detections" in flex
     bad = os.path.join(TMP, "flex.tflite")
-    # A renamed key: the option goes missing and the new one is not understood.
+    # A renamed key: the option reads as 0, as TFLite's kernel reads an absent key; the unknown key is
+    # noted (TFLite ignores it); load-time validation refuses max_detections 0 and says why.
     k = start + flex.index(b"max_detections")
     b = bytearray(data)
     b[k:k + 14] = b"max_detectionz"
     open(bad, "wb").write(b)
-    expect_clean_failure(["tflite", bad, "-o", os.path.join(TMP, "x.detc")],
-                         ["'max_detections' is missing", "'max_detectionz'", "TFLite_Detection_PostProcess"])
+    out = os.path.join(TMP, "renamed_key.detc")
+    rc, _o, err = run("tflite", bad, "-o", out)
+    assert rc == 0, err
+    assert "'max_detectionz'" in err and "not read by TFLite" in err, err
+    j, _t = read_detc(out)
+    assert j["nodes"][-1]["attrs"]["max_detections"] == 0
+    detc = os.environ.get("DETC_BIN", os.path.join(ROOT, "build", "detc"))
+    if os.path.exists(detc):
+        p = subprocess.run([detc, "validate", out], capture_output=True, text=True, timeout=60)
+        assert p.returncode == 1 and "'max_detections' is 0" in p.stderr, p.stderr
     # The root's byte width (the FlexBuffer's last byte) made invalid.
     b = bytearray(data)
     b[start + n - 1] = 3
@@ -530,6 +539,130 @@ def test_writer_can_write_broken_files_on_purpose():
         raise AssertionError("overlap not detected by the writer's checks")
     except ValueError as e:
         assert "overlap" in str(e)
+
+
+# -- writer-built models: labels, metadata, preprocessing, Edge TPU --------------------------------------
+def _detector(kind="u8", metadata=None, files=None, edgetpu=False):
+    """A small SSD-shaped .tflite (tests/test_tflite_ops.py's, 4 classes) written to TMP; returns its path."""
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    import test_tflite_ops as ops
+    import tflite_writer as tw
+    g = ops._detector("labels_%s" % kind, kind)
+    if metadata is not None:
+        g.m.add_metadata("TFLITE_METADATA", metadata)
+    if files:
+        g.m.appended = tw.zip_of(files)
+    if edgetpu:
+        x = g.m.tensor("edgetpu_out", "u8", [1, 4], scale=0.1, zero_point=0)
+        g.m.op("CUSTOM", [g.inputs[0]], [x], custom="edgetpu-custom-op", custom_options=b"\0" * 8)
+    path = os.path.join(TMP, "det_%s_%d.tflite" % (kind, len(os.listdir(TMP))))
+    with open(path, "wb") as f:
+        f.write(g.build())
+    return path
+
+
+def _labels_file(text):
+    path = os.path.join(TMP, "labels_%d.txt" % len(os.listdir(TMP)))
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def test_label_formats_fit_the_model_classes():
+    det = _detector()
+    out = os.path.join(TMP, "lab.detc")
+    cases = [
+        ("cat\ndog\nbird\nfish\n", ["cat", "dog", "bird", "fish"], 0),
+        ("???\ncat\ndog\nbird\nfish\n", ["???", "cat", "dog", "bird", "fish"], 1),
+        ("0  person\n1  bicycle\n3  giraffe\n", ["person", "bicycle", "???", "giraffe"], 0),   # Coral, gaps
+        ("0: a b\n1: c\n2: d\n3: e\n", ["a b", "c", "d", "e"], 0),
+        ('item {\n  name: "/m/01"\n  id: 1\n  display_name: "person"\n}\nitem { id: 4 name: "kite" }\n',
+         ["???", "person", "???", "???", "kite"], 1),
+    ]
+    for text, labels, offset in cases:
+        j, _t = convert(det, out, "--labels", _labels_file(text))
+        assert j["labels"] == labels, (text, j["labels"])
+        assert j["pipeline"]["outputs"]["class_offset"] == offset, (text, j["pipeline"]["outputs"])
+    bad = [
+        ("cat\ndog\nbird\n", ["3 labels (one per line), but the model has 4 classes", "1 classes would have no name"]),
+        ("a\nb\nc\nd\ne\n", ["5 labels", "must start with a background line", "'a'"]),
+        ("0 person\n4 giraffe\n", ["ID 4, but the model's classes are 0..3"]),
+        ("1 a\n2 b\n3 c\n4 d\n", ["ID 4", "look 1-based"]),
+        ("item { id: 0 name: 'bg' }\nitem { id: 2 name: 'x' }\n", ["label map ids 0 are outside 1..4"]),
+        ("item { id: 5 name: 'x' }\n", ["label map ids 5 are outside 1..4"]),
+        ("0 a\n0 b\n", ["ID 0 appears twice"]),
+    ]
+    for text, msgs in bad:
+        expect_clean_failure(["tflite", det, "-o", out, "--labels", _labels_file(text)], msgs)
+
+
+def test_labels_and_normalization_from_model_metadata():
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    import tflite_writer as tw
+    md = tw.model_metadata(mean=[127.5], std=[127.5], label_file="labelmap.txt")
+    det = _detector("f32", md, {"labelmap.txt": b"person\nbicycle\ncar\ngiraffe\n"})
+    out = os.path.join(TMP, "md.detc")
+    rc, _o, err = run("tflite", det, "-o", out)
+    assert rc == 0, err
+    assert "labelmap.txt, embedded in the model" in err, err
+    j, _t = read_detc(out)
+    assert j["labels"] == ["person", "bicycle", "car", "giraffe"]
+    assert j["pipeline"]["input"]["mean"] == [127.5] * 3 and j["pipeline"]["input"]["std"] == [127.5] * 3
+    # metadata with per-channel values; --labels wins over the embedded file; --mean/--std override
+    md = tw.model_metadata(mean=[100, 110, 120], std=[50, 60, 70], label_file="labelmap.txt")
+    det = _detector("f32", md, {"labelmap.txt": b"a\nb\nc\nd\n"})
+    j, _t = convert(det, out)
+    assert j["pipeline"]["input"]["mean"] == [100, 110, 120] and j["pipeline"]["input"]["std"] == [50, 60, 70]
+    j, _t = convert(det, out, "--labels", _labels_file("0 w\n1 x\n2 y\n3 z\n"), "--mean", "0", "--std", "255")
+    assert j["labels"] == ["w", "x", "y", "z"]
+    assert j["pipeline"]["input"]["mean"] == [0, 0, 0] and j["pipeline"]["input"]["std"] == [255, 255, 255]
+    # an embedded label file that does not fit is an error too, naming the file inside the model
+    det = _detector("f32", md, {"labelmap.txt": b"a\nb\n"})
+    expect_clean_failure(["tflite", det, "-o", out], ["labelmap.txt (the label file inside", "2 labels"])
+    # the metadata names a file the zip does not hold
+    det = _detector("f32", md, {"other.txt": b"a\nb\nc\nd\n"})
+    expect_clean_failure(["tflite", det, "-o", out], ["names the label file 'labelmap.txt'", "other.txt"])
+    # a float model without metadata: the MobileNet convention, said in a note
+    rc, _o, err = run("tflite", _detector("f32"), "-o", out)
+    assert rc == 0 and "MobileNet convention" in err, err
+
+
+def test_quantized_inputs_get_their_pixel_mapping():
+    out = os.path.join(TMP, "q.detc")
+    for kind, mean in (("u8", 128.0), ("i8", 128.0)):
+        # u8 input scale 1/128 zero point 128: bytes unchanged; the i8 model's input is u8 too (QUANTIZE
+        # inside), so both give mean 128, std 128
+        j, t = convert(_detector(kind), out)
+        p = j["pipeline"]["input"]
+        assert p["mean"] == [mean] * 3 and p["std"] == [128.0] * 3, p
+        q = t[j["inputs"][0]]["quant"]
+        for pix in range(256):
+            x = (pix - p["mean"][0]) / p["std"][0]
+            assert min(255, max(0, round(x / q["scale"][0]) + q["zero_point"][0])) == pix
+
+
+def test_int8_image_input_gets_bytes_minus_128():
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import tflite_writer as tw
+    from detc_convert import from_tflite, tflite
+    m = tw.Model()
+    x = m.tensor("image", "i8", [1, 8, 8, 3], scale=1 / 255, zero_point=-128)
+    y = m.tensor("y", "f32", [1, 8, 8, 3])
+    m.op("DEQUANTIZE", [x], [y])
+    model = tflite.parse(m.build([x], [y]))
+    mean, std, src = from_tflite.input_normalization(model)
+    assert "quantization" in src and mean == [0.0] * 3 and abs(std[0] - 255) < 1e-3, (mean, std)
+    zp, scale = -128, float(np.float32(1 / 255))
+    for pix in range(256):  # the pipeline's quantization gives pixel - 128
+        v = round(((pix - mean[0]) / std[0]) / scale) + zp
+        assert max(-128, min(127, v)) == pix - 128, (pix, v)
+
+
+def test_edgetpu_build_is_refused_with_what_to_convert():
+    err = expect_clean_failure(["tflite", _detector(edgetpu=True), "-o", os.path.join(TMP, "e.detc")],
+                               ["compiled for the Edge TPU", "without '_edgetpu'", "CPU build"])
+    assert "unsupported TFLite operators" not in err, err
 
 
 def main():

@@ -63,15 +63,17 @@ static void test_errors(void)
     snprintf(attrs, sizeof attrs, ATTRS_FMT, 10, 80, "0.0", "0.0");
     dpp_node(&c, attrs, DETC_F32, 100, 99, 91);
     CHECK(!oh_prepare(&c), "bad num_classes, iou 0, w_scale 0 and anchor count are refused");
-    CHECK(oh_has_error(&c, DETC_ERR_ATTR, "'nms_iou_threshold'", "(0, 1]"), "iou threshold 0 reported");
+    CHECK(oh_has_error(&c, DETC_ERR_ATTR, "'nms_iou_threshold'", "0 < nms_iou_threshold <= 1"),
+          "iou threshold 0 reported");
     CHECK(oh_has_error(&c, DETC_ERR_ATTR, "'w_scale'", NULL), "w_scale 0 reported");
     oh_free(&c);
 
-    snprintf(attrs, sizeof attrs, ATTRS_FMT, 10, 80, "0.5", "5.0");
+    snprintf(attrs, sizeof attrs, ATTRS_FMT, 10, 92, "0.5", "5.0");
     dpp_node(&c, attrs, DETC_F32, 100, 99, 91);
     CHECK(!oh_prepare(&c), "anchor count and class column mismatches are refused");
     CHECK(oh_has_error(&c, DETC_ERR_SHAPE, "number of anchors", NULL), "anchor count mismatch reported");
-    CHECK(oh_has_error(&c, DETC_ERR_SHAPE, "num_classes 80", "81"), "class columns vs num_classes reported");
+    CHECK(oh_has_error(&c, DETC_ERR_SHAPE, "fewer than num_classes 92", "past each anchor"),
+          "class columns vs num_classes reported");
     oh_free(&c);
 
     snprintf(attrs, sizeof attrs, ATTRS_FMT, 10, 90, "1.5", "5.0");
@@ -90,13 +92,65 @@ static void test_errors(void)
     for (int k = 0; k < 4; k++)
         oh_output(&c, DETC_DTYPE_INVALID);
     CHECK(!oh_prepare(&c), "missing attributes and quantization are refused");
-    CHECK(oh_has_error(&c, DETC_ERR_ATTR, "'num_classes' is missing", NULL), "missing num_classes reported");
+    CHECK(oh_has_error(&c, DETC_ERR_ATTR, "'num_classes' is 0", NULL), "absent num_classes (0) reported");
+    CHECK(oh_has_error(&c, DETC_ERR_ATTR, "'y_scale' is 0", "absent keys read as 0"), "absent y_scale reported");
     CHECK(oh_has_error(&c, DETC_ERR_QUANT, "input 0 't0'", "without quantization"), "u8 without quant reported");
+    oh_free(&c);
+}
+
+/* TFLite's fast NMS never reads detections_per_class: 0 (or any value) is accepted there; regular NMS
+ * requires min(detections_per_class, max_detections) > 0. Absent keys read as TFLite reads them. */
+static void test_tflite_option_rules(void)
+{
+    static const char *const base =
+        "\"max_detections\": 10, \"max_classes_per_detection\": 1, \"num_classes\": 3, \"nms_iou_threshold\": 0.6, "
+        "\"nms_score_threshold\": 0.3, \"y_scale\": 10, \"x_scale\": 10, \"h_scale\": 5, \"w_scale\": 5";
+    char attrs[512];
+    oh_case c;
+    snprintf(attrs, sizeof attrs, "{%s, \"detections_per_class\": 0}", base);
+    dpp_node(&c, attrs, DETC_F32, 8, 8, 4);
+    CHECK(oh_prepare(&c), "fast NMS with detections_per_class 0 prepares (TFLite never reads it)");
+    oh_free(&c);
+    snprintf(attrs, sizeof attrs, "{%s, \"detections_per_class\": 0, \"use_regular_nms\": true}", base);
+    dpp_node(&c, attrs, DETC_F32, 8, 8, 4);
+    CHECK(!oh_prepare(&c), "regular NMS with detections_per_class 0 is refused");
+    CHECK(oh_has_error(&c, DETC_ERR_ATTR, "'detections_per_class' is 0 with use_regular_nms", "min("),
+          "the regular-NMS rule is named");
+    oh_free(&c);
+    snprintf(attrs, sizeof attrs, "{%s, \"use_regular_nms\": true}", base);
+    dpp_node(&c, attrs, DETC_F32, 8, 8, 4);
+    CHECK(oh_prepare(&c), "regular NMS with detections_per_class absent (100) prepares");
+    oh_free(&c);
+    snprintf(attrs, sizeof attrs, "{%s}", base);
+    dpp_node(&c, attrs, DETC_F32, 8, 8, 6); /* 6 columns, 3 classes: TFLite reads columns 3..5 */
+    CHECK(oh_prepare(&c), "class columns beyond num_classes + 1 are accepted (TFLite's label offset)");
+    oh_free(&c);
+    dpp_node(&c, attrs, DETC_I8, 8, 8, 4);
+    CHECK(!oh_prepare(&c) && oh_has_error(&c, DETC_ERR_DTYPE, "input 0", "f32 or quantized u8 only"),
+          "i8 inputs are refused (TFLite's kernel fails on them)");
+    oh_free(&c);
+    {
+        int32_t box[3] = {1, 8, 4}, cls[3] = {1, 8, 4}, anc[2] = {8, 4};
+        oh_init(&c, "detection_postprocess", attrs);
+        oh_quant1(&c, oh_input(&c, DETC_U8, 3, box, NULL, false), 0.1f, 128);
+        oh_quant1(&c, oh_input(&c, DETC_U8, 3, cls, NULL, false), 1.0f / 256, 0);
+        oh_input(&c, DETC_F32, 2, anc, NULL, true);
+        for (int k = 0; k < 4; k++)
+            oh_output(&c, DETC_DTYPE_INVALID);
+        CHECK(!oh_prepare(&c) && oh_has_error(&c, DETC_ERR_DTYPE, "anchors", "as the box encodings' type"),
+              "f32 anchors beside u8 box encodings are refused");
+        oh_free(&c);
+    }
+    dpp_node(&c, "{\"max_detections\": 0, \"max_classes_per_detection\": 1, \"num_classes\": 3, "
+                 "\"nms_iou_threshold\": 0.6, \"y_scale\": 10, \"x_scale\": 10, \"h_scale\": 5, \"w_scale\": 5}",
+             DETC_F32, 8, 8, 4);
+    CHECK(!oh_prepare(&c), "max_detections 0 is refused");
     oh_free(&c);
 }
 
 int main(void)
 {
+    test_tflite_option_rules();
     run_fixtures();
     test_valid();
     test_errors();

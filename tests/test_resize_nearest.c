@@ -203,11 +203,11 @@ static void test_errors(void)
     oh_case c;
     int32_t xd[3] = {3, 3, 2};
     oh_init(&c, "resize_nearest", "{\"size\": [6, 6]}");
-    oh_input(&c, DETC_U8, 3, xd, NULL, false);
+    oh_input(&c, DETC_F64, 3, xd, NULL, false);
     oh_output(&c, DETC_DTYPE_INVALID);
-    CHECK(!oh_prepare(&c) && oh_has_error(&c, DETC_ERR_DTYPE, "input 0", "cast the input to f32") &&
+    CHECK(!oh_prepare(&c) && oh_has_error(&c, DETC_ERR_DTYPE, "input 0", "cast the input first") &&
               oh_has_error(&c, DETC_ERR_SHAPE, "input 0", NULL),
-          "a u8 rank-3 input: both problems reported");
+          "an f64 rank-3 input: both problems reported");
     oh_free(&c);
 }
 

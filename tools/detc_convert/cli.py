@@ -25,11 +25,18 @@ formats:
   torchvision   a torchvision Mask R-CNN checkpoint (.pth state_dict) + --config CONFIG.json
 
 tflite details:
-  Ops: CONV_2D, DEPTHWISE_CONV_2D, CONCATENATION, RESHAPE, SQUEEZE, LOGISTIC, ADD,
-  MAX_POOL_2D, PAD, RELU, DEQUANTIZE and the custom TFLite_Detection_PostProcess. Any other op
-  is refused with a list of what is unsupported. Tensor names, shapes, dtypes and quantization
+  Ops: CONV_2D, DEPTHWISE_CONV_2D, CONCATENATION, RESHAPE, SQUEEZE, LOGISTIC, ADD, SUB, MUL,
+  MAX_POOL_2D, AVERAGE_POOL_2D, MEAN, PAD, RELU, RELU6, HARD_SWISH, TANH, SOFTMAX, QUANTIZE,
+  DEQUANTIZE, RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR, TRANSPOSE, SPLIT, SPLIT_V, PACK and the
+  custom TFLite_Detection_PostProcess (tools/README.md has the dtypes of each). Any other op is
+  refused with a list of what is unsupported. Tensor names, shapes, dtypes and quantization
   are kept exactly. A model whose last op is TFLite_Detection_PostProcess gets an "ssd"
-  pipeline (see models/README.md) unless --pipeline-json is given.
+  pipeline (see models/README.md) unless --pipeline-json is given. Its preprocessing: a float
+  input uses the model's metadata (NormalizationOptions) when present, else mean = std = 127.5;
+  a quantized input gets the pixel bytes (u8) or bytes - 128 (i8) as its quantization implies;
+  --mean/--std override. Labels: --labels, else the label file embedded in the model (Model
+  Maker's metadata zip); a label file that does not fit the model's classes is an error.
+  Edge TPU builds (edgetpu-custom-op) are refused: convert the CPU build of the same model.
   --dequantize writes an all-float model: quantized constants are dequantized to f32,
   quantized activations become f32, and where a quantized output range implied a clamp
   (TOCO folds ReLU6 into a [0, 6] range) the op gets an explicit relu/relu6 activation.
@@ -75,7 +82,10 @@ def _parser():
     p.add_argument("format", metavar="FORMAT", choices=FORMATS, help="one of: %s" % ", ".join(FORMATS))
     p.add_argument("source", metavar="SOURCE", help="the model file to convert")
     p.add_argument("-o", "--output", metavar="OUT.detc", required=True, help="the .detc file to write")
-    p.add_argument("--labels", metavar="FILE", help="class labels, one per line (stored as `labels`)")
+    p.add_argument("--labels", metavar="FILE",
+                   help="class labels, format detected: one name per line (optionally a '???' background line "
+                        "first), 'ID NAME' / 'ID: NAME' pairs (Coral), or a TF OD API label_map.pbtxt; checked "
+                        "against the model's classes (tflite: default, the label file embedded in the model)")
     p.add_argument("--name", help="model name stored in the file (default: SOURCE's file name stem)")
     p.add_argument("--pipeline-json", metavar="FILE",
                    help="a JSON object to store as `pipeline`, replacing the derived one")
@@ -94,8 +104,9 @@ def _parser():
                     help="write dequantized weights as f32 constants instead of u8 + cast")
     tf.add_argument("--preset", choices=PRESETS, help="input shape, color, mean, std and labels of a known model")
     tf.add_argument("--color", choices=("rgb", "bgr"), help="channel order of the pipeline input")
-    tf.add_argument("--mean", metavar="M[,M,M]", help="pipeline mean per channel (model channel order)")
-    tf.add_argument("--std", metavar="S[,S,S]", help="pipeline std per channel")
+    tf.add_argument("--mean", metavar="M[,M,M]",
+                    help="pipeline mean per channel (model channel order; tflite too: overrides the metadata)")
+    tf.add_argument("--std", metavar="S[,S,S]", help="pipeline std per channel (tflite too)")
     return p
 
 
@@ -141,7 +152,7 @@ def _take_pipeline_labels(writer, args):
 
 
 def _convert_tflite(args, notes):
-    from . import from_tflite, tflite
+    from . import from_tf, from_tflite, labels, tflite, tflite_metadata
     with open(args.source, "rb") as f:
         data = f.read()
     try:
@@ -151,18 +162,34 @@ def _convert_tflite(args, notes):
     name = args.name or os.path.splitext(os.path.basename(args.source))[0]
     writer, more = from_tflite.convert(model, name, dequantize=args.dequantize)
     notes.extend(more)
+    md = tflite_metadata.read(model, data, args.source)
+    if md is not None:
+        notes.extend(md.notes)
+    found = None
     if args.labels:
-        writer.labels = _read_labels(args.labels)
+        found = labels.read(args.labels)
+    elif md is not None:
+        lf = tflite_metadata.label_file(md, args.source)
+        if lf is not None:
+            found = labels.from_bytes(lf[1], "%s (the label file inside %s)" % (lf[0], args.source))
+            notes.append("labels: %s, embedded in the model (%s)" % (lf[0], found.describe()))
+    class_offset = 0
+    if found is not None:
+        writer.labels, class_offset = labels.fit(found, from_tflite.num_classes(writer))
     if args.pipeline_json:
         writer.pipeline = _read_pipeline(args.pipeline_json)
         _take_pipeline_labels(writer, args)
     else:
-        pipeline, why_not = from_tflite.ssd_pipeline(model, writer)
+        mean = from_tf.parse_floats(args.mean, "--mean") if args.mean else None
+        std = from_tf.parse_floats(args.std, "--std") if args.std else None
+        pipeline, why = from_tflite.ssd_pipeline(model, writer, class_offset, md, mean, std)
         if pipeline is not None:
             writer.pipeline = pipeline
+            notes.append("preprocessing: mean %s, std %s, from %s"
+                         % (pipeline["input"]["mean"], pipeline["input"]["std"], why))
         else:
             notes.append("no pipeline written (%s); `detc run` works, `detc detect` needs "
-                         "--pipeline-json" % why_not)
+                         "--pipeline-json" % why)
     return writer
 
 

@@ -1,9 +1,13 @@
 """TFLite front end: a parsed TFLite Model (tflite.py) -> a DetcWriter holding the detc graph.
 
-Mapping (ops/README.md has the detc side):
+Mapping (ops/README.md has the detc side, tools/README.md the table with dtypes and tests):
   CONV_2D -> conv2d, DEPTHWISE_CONV_2D -> depthwise_conv2d, CONCATENATION -> concat,
   RESHAPE / SQUEEZE -> reshape (shape = the output tensor's shape), LOGISTIC -> logistic,
-  ADD -> add, MAX_POOL_2D -> max_pool2d, PAD -> pad, RELU -> relu, DEQUANTIZE -> cast to f32,
+  ADD/SUB/MUL -> add/sub/mul, MAX_POOL_2D / AVERAGE_POOL_2D -> max_pool2d / avg_pool2d, MEAN -> mean,
+  PAD -> pad, RELU/RELU6/HARD_SWISH/TANH -> relu/relu6/hard_swish/tanh, SOFTMAX -> softmax,
+  DEQUANTIZE -> cast to f32, QUANTIZE -> cast (from f32) or requantize (from u8/i8),
+  RESIZE_NEAREST_NEIGHBOR / RESIZE_BILINEAR -> resize_nearest (tensorflow rules) / resize_bilinear,
+  TRANSPOSE -> transpose, SPLIT / SPLIT_V -> one slice per output, PACK -> concat + reshape,
   CUSTOM TFLite_Detection_PostProcess -> detection_postprocess.
 Anything else, or an option detc cannot express, is refused; all problems are collected and
 reported together.
@@ -30,23 +34,32 @@ ACTIVATION = {0: "none", 1: "relu", 2: "relu_n1_to_1", 3: "relu6"}
 PADDING = {0: "same", 1: "valid"}
 
 POSTPROCESS = "TFLite_Detection_PostProcess"
-# flexbuffer key -> (kind, default or None when required)
+# flexbuffer key -> (kind, value when absent), as TFLite's kernel reads them (detection_postprocess.cc
+# Init): AsInt32/AsFloat of an absent key give 0, detections_per_class defaults to 100 and
+# use_regular_nms to false. What TFLite refuses (or would compute wrongly) is checked by the detc op
+# at load time, with the rule named.
 POSTPROCESS_KEYS = OrderedDict([
-    ("max_detections", ("int", None)),
-    ("max_classes_per_detection", ("int", None)),
+    ("max_detections", ("int", 0)),
+    ("max_classes_per_detection", ("int", 0)),
     ("detections_per_class", ("int", 100)),
-    ("num_classes", ("int", None)),
-    ("nms_iou_threshold", ("float", None)),
-    ("nms_score_threshold", ("float", None)),
-    ("y_scale", ("float", None)),
-    ("x_scale", ("float", None)),
-    ("h_scale", ("float", None)),
-    ("w_scale", ("float", None)),
+    ("num_classes", ("int", 0)),
+    ("nms_iou_threshold", ("float", 0.0)),
+    ("nms_score_threshold", ("float", 0.0)),
+    ("y_scale", ("float", 0.0)),
+    ("x_scale", ("float", 0.0)),
+    ("h_scale", ("float", 0.0)),
+    ("w_scale", ("float", 0.0)),
     ("use_regular_nms", ("bool", False)),
 ])
+# Keys TFLite's kernel does not read but converters write: the outputs are f32 whatever they say.
+POSTPROCESS_IGNORED = ("_output_quantized", "_support_output_type_float_in_quantized_op")
 
 SUPPORTED = {"CONV_2D", "DEPTHWISE_CONV_2D", "CONCATENATION", "RESHAPE", "SQUEEZE", "LOGISTIC",
-             "ADD", "MAX_POOL_2D", "PAD", "RELU", "DEQUANTIZE", "CUSTOM(%s)" % POSTPROCESS}
+             "ADD", "MAX_POOL_2D", "PAD", "RELU", "DEQUANTIZE", "CUSTOM(%s)" % POSTPROCESS,
+             "MUL", "SUB", "AVERAGE_POOL_2D", "RELU6", "SOFTMAX", "QUANTIZE", "RESIZE_NEAREST_NEIGHBOR",
+             "HARD_SWISH", "TANH", "TRANSPOSE", "SPLIT", "SPLIT_V", "PACK", "MEAN", "RESIZE_BILINEAR"}
+# ops whose quantized form detc does not compute (yet): refused at conversion, by name
+FLOAT_ONLY = {"SOFTMAX", "TANH", "RESIZE_BILINEAR"}
 
 
 def _fmt_shape(shape):
@@ -70,6 +83,7 @@ class _Converter:
         self.notes = []
         self.used = OrderedDict()     # tensor index -> True, in first-use order (the tensors written)
         self.implicit_clamps = 0
+        self.synth = []               # (name, dtype, shape, quant) of tensors the converter adds
 
     # -- helpers ------------------------------------------------------------------------------
     def t(self, i):
@@ -305,7 +319,183 @@ class _Converter:
         act = self.implicit_activation(op, self.activation(op, o["fused_activation_function"]))
         return self.node(op, "add", list(op.inputs), {"activation": act})
 
-    def max_pool(self, op):
+    def arith(self, op, detc_op, opt):
+        if not self.count_io(op, 2, 1):
+            return None
+        o = self.options(op, opt) or {"fused_activation_function": 0}
+        act = self.implicit_activation(op, self.activation(op, o["fused_activation_function"]))
+        return self.node(op, detc_op, list(op.inputs), {"activation": act})
+
+    def float_only(self, op):
+        """False (after reporting) when a FLOAT_ONLY op has a quantized operand."""
+        for i in list(op.inputs[:1]) + list(op.outputs):
+            if i >= 0 and self.detc_dtype_quant(i)[0] != "f32":
+                self.err(op, "%s on %s tensors is not supported (detc computes it in f32 only); convert with "
+                         "--dequantize, or use the float model" % (op.op_name, self.t(i).type_name))
+                return False
+        return True
+
+    def const_ints(self, op, i, what):
+        if i < 0 or not self.is_const(i) or self.dtype(i) not in ("i32", "i64"):
+            self.err(op, "the %s operand %r must be a constant i32/i64 tensor"
+                     % (what, self.t(i).name if i >= 0 else "(none)"))
+            return None
+        return [int(v) for v in self.const_values(i).reshape(-1)]
+
+    def rank_of(self, i):
+        return len(self.t(i).shape or [])
+
+    def resize(self, op, bilinear):
+        if not self.count_io(op, 2, 1):
+            return None
+        if bilinear and not self.float_only(op):
+            return None
+        o = self.options(op, tflite.OPT_RESIZE_BILINEAR if bilinear else tflite.OPT_RESIZE_NEAREST) or {
+            "align_corners": False, "half_pixel_centers": False}
+        size = self.const_ints(op, op.inputs[1], "size")
+        if size is None:
+            return None
+        if len(size) != 2 or min(size) < 1:
+            self.err(op, "size %s must be 2 positive values" % size)
+            return None
+        if o["align_corners"] and o["half_pixel_centers"]:
+            # TFLite's kernels refuse this combination
+            self.err(op, "align_corners and half_pixel_centers are both set; TFLite refuses that combination")
+            return None
+        attrs = OrderedDict([("size", size)])
+        if not bilinear:
+            attrs["rules"] = "tensorflow"
+        attrs["align_corners"] = o["align_corners"]
+        attrs["half_pixel_centers"] = o["half_pixel_centers"]
+        return self.node(op, "resize_bilinear" if bilinear else "resize_nearest", [op.inputs[0]], attrs)
+
+    def quantize_op(self, op):
+        if not self.count_io(op, 1, 1):
+            return None
+        src, dst = op.inputs[0], op.outputs[0]
+        sdt, _sq = self.detc_dtype_quant(src)
+        ddt, dq = self.detc_dtype_quant(dst)
+        if sdt == "f32" and ddt == "f32":  # --dequantize
+            shape = self.t(dst).shape or self.t(src).shape
+            return self.node(op, "reshape", [src], {"shape": list(shape)})
+        if ddt not in ("u8", "i8") or dq is None:
+            self.err(op, "QUANTIZE to %s: detc quantizes to u8/i8 with per-tensor parameters"
+                     % self.t(dst).type_name)
+            return None
+        if sdt == "f32":
+            return self.node(op, "cast", [src], {"to": ddt})
+        if sdt in ("u8", "i8"):
+            return self.node(op, "requantize", [src], {})
+        self.err(op, "QUANTIZE from %s is not supported" % self.t(src).type_name)
+        return None
+
+    def transpose(self, op):
+        if not self.count_io(op, 2, 1):
+            return None
+        perm = self.const_ints(op, op.inputs[1], "permutation")
+        if perm is None:
+            return None
+        return self.node(op, "transpose", [op.inputs[0]], {"perm": perm})
+
+    def split(self, op, v):
+        """SPLIT / SPLIT_V -> one `slice` node per output."""
+        if v:
+            if not self.count_io(op, 3, len(op.outputs)):
+                return None
+            x, axis_i = op.inputs[0], op.inputs[2]
+        else:
+            if not self.count_io(op, 2, len(op.outputs)):
+                return None
+            axis_i, x = op.inputs[0], op.inputs[1]
+        axis = self.const_ints(op, axis_i, "axis")
+        shape = self.t(x).shape or []
+        if axis is None:
+            return None
+        if len(axis) != 1 or not -len(shape) <= axis[0] < len(shape):
+            self.err(op, "axis %s does not fit the input shape %s" % (axis, _fmt_shape(shape)))
+            return None
+        a = axis[0] % len(shape)
+        n = len(op.outputs)
+        if v:
+            sizes = self.const_ints(op, op.inputs[1], "size_splits")
+            if sizes is None:
+                return None
+            if sizes.count(-1) == 1:
+                sizes[sizes.index(-1)] = shape[a] - (sum(sizes) + 1)
+            if len(sizes) != n or sum(sizes) != shape[a] or min(sizes) < 1:
+                self.err(op, "size_splits %s do not split dimension %d (%d) into %d parts" % (sizes, a, shape[a], n))
+                return None
+        else:
+            if n < 1 or shape[a] % n:
+                self.err(op, "dimension %d (%d) does not split into %d equal parts" % (a, shape[a], n))
+                return None
+            sizes = [shape[a] // n] * n
+        nodes, start = [], 0
+        for k, o in enumerate(op.outputs):
+            begin = [0] * len(shape)
+            size = list(shape)
+            begin[a], size[a] = start, sizes[k]
+            start += sizes[k]
+            self.use(x)
+            nodes.append({"name": self.use(o), "op": "slice", "inputs": [self.t(x).name],
+                          "outputs": [self.t(o).name], "attrs": OrderedDict([("begin", begin), ("size", size)])})
+        return nodes
+
+    def pack(self, op):
+        """PACK -> concat along the axis, then a reshape to the packed shape (the same memory layout), or
+        for the last axis a reshape of each input to [..., 1] and a concat."""
+        if not self.count_io(op, (1, 1024), 1):
+            return None
+        o = self.options(op, tflite.OPT_PACK) or {"axis": 0, "values_count": len(op.inputs)}
+        shape = list(self.t(op.inputs[0]).shape or [])
+        out_shape = list(self.t(op.outputs[0]).shape or [])
+        r = len(shape)
+        axis = o["axis"] + (r + 1 if o["axis"] < 0 else 0)
+        if not 0 <= axis <= r or len(out_shape) != r + 1 or r == 0:
+            self.err(op, "axis %d does not fit inputs of shape %s" % (o["axis"], _fmt_shape(shape)))
+            return None
+        out = self.t(op.outputs[0])
+        ins = [self.use(i) for i in op.inputs]
+        dt, q = self.detc_dtype_quant(op.outputs[0])
+        if axis < r:
+            mid = "%s/detc_pack_concat" % out.name
+            cshape = list(shape)
+            cshape[axis] *= len(ins)
+            self.synth.append((mid, dt, cshape, q))
+            return [{"name": mid, "op": "concat", "inputs": ins, "outputs": [mid], "attrs": {"axis": axis}},
+                    {"name": self.use(op.outputs[0]), "op": "reshape", "inputs": [mid], "outputs": [out.name],
+                     "attrs": {"shape": out_shape}}]
+        nodes, mids = [], []
+        for k, i in enumerate(op.inputs):
+            mid = "%s/detc_pack_%d" % (out.name, k)
+            idt, iq = self.detc_dtype_quant(i)
+            self.synth.append((mid, idt, shape + [1], iq))
+            nodes.append({"name": mid, "op": "reshape", "inputs": [ins[k]], "outputs": [mid],
+                          "attrs": {"shape": shape + [1]}})
+            mids.append(mid)
+        nodes.append({"name": self.use(op.outputs[0]), "op": "concat", "inputs": mids, "outputs": [out.name],
+                      "attrs": {"axis": r}})
+        return nodes
+
+    def mean(self, op):
+        if not self.count_io(op, 2, 1):
+            return None
+        o = self.options(op, tflite.OPT_REDUCER) or {"keep_dims": False}
+        axes = self.const_ints(op, op.inputs[1], "axis")
+        if axes is None:
+            return None
+        return self.node(op, "mean", [op.inputs[0]], {"axes": axes, "keep_dims": o["keep_dims"]})
+
+    def softmax(self, op):
+        if not self.count_io(op, 1, 1) or not self.float_only(op):
+            return None
+        o = self.options(op, tflite.OPT_SOFTMAX) or {"beta": 0.0}
+        return self.node(op, "softmax", [op.inputs[0]], {"axis": -1, "beta": _f32(o["beta"])})
+
+    def avg_pool(self, op):
+        return self.max_pool(op, "avg_pool2d")
+
+    def max_pool(self, op, detc_op="max_pool2d"):
         if not self.count_io(op, 1, 1):
             return None
         o = self.options(op, tflite.OPT_POOL2D)
@@ -320,7 +510,7 @@ class _Converter:
         attrs["stride"] = [o["stride_h"], o["stride_w"]]
         attrs["padding"] = self.padding(op, o["padding"])
         attrs["activation"] = self.activation(op, o["fused_activation_function"])
-        return self.node(op, "max_pool2d", [op.inputs[0]], attrs)
+        return self.node(op, detc_op, [op.inputs[0]], attrs)
 
     def pad(self, op):
         if not self.count_io(op, 2, 1):
@@ -376,33 +566,34 @@ class _Converter:
         for key, (kind, default) in POSTPROCESS_KEYS.items():
             v = opts.get(key)
             if v is None:
-                if default is None:
-                    self.err(op, "custom option %r is missing" % key)
-                    continue
                 v = default
+            if isinstance(v, (str, bytes, list, dict)):
+                self.err(op, "custom option %r = %r is not a number" % (key, v))
+                continue
             if kind == "int":
-                if isinstance(v, float) and v.is_integer():
-                    v = int(v)
-                if isinstance(v, bool) or not isinstance(v, int):
-                    self.err(op, "custom option %r = %r is not an integer" % (key, v))
-                    continue
-            elif kind == "float":
-                if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                # FlexBuffers' AsInt32 truncates a float and reads a bool as 0/1
+                if isinstance(v, float) and not math.isfinite(v):
                     self.err(op, "custom option %r = %r is not a finite number" % (key, v))
                     continue
-                v = float(v)
-            else:
-                if not isinstance(v, (bool, int)):
-                    self.err(op, "custom option %r = %r is not a boolean" % (key, v))
+                v = int(v)
+                if not -2**31 <= v < 2**31:
+                    self.err(op, "custom option %r = %d does not fit TFLite's int32" % (key, v))
                     continue
+            elif kind == "float":
+                v = float(v)
+                if not math.isfinite(v):
+                    self.err(op, "custom option %r = %r is not a finite number" % (key, v))
+                    continue
+                v = _f32(v)  # TFLite reads AsFloat
+            else:
                 v = bool(v)
             attrs[key] = v
-        # Underscore keys are converter annotations (e.g. TOCO's _output_quantized); the op's
-        # outputs are f32 whatever they say. Any other unknown key is an option detc ignores,
-        # so refuse rather than change the model's meaning.
-        unknown = sorted(k for k in opts if k not in POSTPROCESS_KEYS and not k.startswith("_"))
+        # TFLite's kernel reads only the keys above; it ignores every other key (TOCO's
+        # _output_quantized, _support_output_type_float_in_quantized_op, ...), and so does detc.
+        unknown = sorted(k for k in opts if k not in POSTPROCESS_KEYS and k not in POSTPROCESS_IGNORED)
         if unknown:
-            self.err(op, "custom options %s are not understood" % ", ".join(repr(k) for k in unknown))
+            self.notes.append("operator %d (%s): custom options %s are not read by TFLite's kernel; ignored"
+                              % (op.index, op.op_name, ", ".join(repr(k) for k in unknown)))
         return self.node(op, "detection_postprocess", list(op.inputs), attrs)
 
     # -- tensors -----------------------------------------------------------------------------
@@ -454,11 +645,21 @@ class _Converter:
             return self.reshape(op)
         if n == "LOGISTIC":
             return self.unary(op, "logistic")
-        if n == "RELU":
-            return self.unary(op, "relu")
+        if n in ("RELU", "RELU6", "HARD_SWISH"):
+            return self.unary(op, n.lower())
+        if n == "TANH":
+            return self.unary(op, "tanh") if self.float_only(op) else None
+        if n in ("MUL", "SUB"):
+            return self.arith(op, n.lower(), tflite.OPT_MUL if n == "MUL" else tflite.OPT_SUB)
+        if n in ("SPLIT", "SPLIT_V"):
+            return self.split(op, n == "SPLIT_V")
+        if n in ("RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR"):
+            return self.resize(op, n == "RESIZE_BILINEAR")
         mapping = {"CONCATENATION": self.concat, "ADD": self.add, "MAX_POOL_2D": self.max_pool,
                    "PAD": self.pad, "DEQUANTIZE": self.dequantize_op,
-                   "CUSTOM(%s)" % POSTPROCESS: self.postprocess}
+                   "CUSTOM(%s)" % POSTPROCESS: self.postprocess, "AVERAGE_POOL_2D": self.avg_pool,
+                   "SOFTMAX": self.softmax, "QUANTIZE": self.quantize_op, "TRANSPOSE": self.transpose,
+                   "PACK": self.pack, "MEAN": self.mean}
         return mapping[n](op)
 
     # -- whole model ---------------------------------------------------------------------------
@@ -467,6 +668,14 @@ class _Converter:
         if m.subgraph_count != 1:
             self.notes.append("the model has %d subgraphs; only the first (main) one is converted"
                               % m.subgraph_count)
+        edgetpu = [op for op in m.operators if op.op_name.startswith("CUSTOM(edgetpu-custom-op")]
+        if edgetpu:
+            raise ConvertError(
+                "this model was compiled for the Edge TPU (%d edgetpu-custom-op operator%s hold the network "
+                "in a form only the Edge TPU runs); convert the CPU build of the same model instead: the "
+                "file without '_edgetpu' in its name (e.g. ssd_mobilenet_v2_coco_quant_postprocess.tflite "
+                "beside ssd_mobilenet_v2_coco_quant_postprocess_edgetpu.tflite)"
+                % (len(edgetpu), "" if len(edgetpu) == 1 else "s"))
         unsupported = Counter(op.op_name for op in m.operators if op.op_name not in SUPPORTED)
         if unsupported:
             raise ConvertError("unsupported TFLite operators: " + ", ".join(
@@ -479,7 +688,9 @@ class _Converter:
             except ConvertError as e:
                 self.err(op, str(e))
                 node = None
-            if node is not None:
+            if isinstance(node, list):
+                nodes.extend(node)
+            elif node is not None:
                 nodes.append(node)
 
         w = DetcWriter(name=name, producer=PRODUCER)
@@ -498,6 +709,11 @@ class _Converter:
                 self.tensor_json(w, i)
             except ConvertError as e:
                 self.errors.append(str(e))
+        for nm, dt, shape, q in self.synth:
+            if nm in names:
+                self.errors.append("tensor name %r, which detc-convert adds, is already taken" % nm)
+            else:
+                w.add_activation(nm, dt, shape, quant=q)
         if self.errors:
             raise ConvertError("\n".join(self.errors))
         for node in nodes:
@@ -515,7 +731,65 @@ def convert(model, name, dequantize=False):
     return w, c.notes
 
 
-def ssd_pipeline(model, writer):
+def input_normalization(model, md=None, mean=None, std=None):
+    """(mean[3], std[3], source) that turn pixel values into the model's input: pixels are quantized
+    as (p - mean) / std into the input tensor (models/pipeline.c). --mean/--std override; a float
+    input uses the metadata's NormalizationOptions (TFLite Support applies them to float inputs only)
+    else the MobileNet convention; a quantized input maps the pixel range onto the tensor's integer
+    range: u8 gets the pixel bytes unchanged, i8 the bytes minus 128 (what TFLite Support and Coral
+    feed). Returns (None, None, reason) when the input does not fit."""
+    t = model.tensors[model.inputs[0]]
+    dt = DTYPE_OF.get(t.type_name)
+    q = t.quant if t.quant is not None and t.quant.scale else None
+    src = None
+    if q is not None:
+        if len(q.scale) != 1:
+            return None, None, "its input is quantized per channel"
+        if dt not in ("u8", "i8"):
+            return None, None, "its input is quantized %s" % dt
+        # Chosen so that quantize((p - mean) / std) == p + qmin(dtype) for every pixel value p: with
+        # x = (p + qmin - zp) * scale, round(x / scale) + zp == p + qmin. The same mapping, used on the f32
+        # input of a --dequantize model, gives exactly the dequantized values of the integer model.
+        zp = q.zero_point[0] if q.zero_point else 0
+        qmin = QRANGE[dt][0]
+        m3, s3 = [float(zp - qmin)] * 3, [1.0 / _f32(q.scale[0])] * 3
+        src = "the input's quantization (%s, scale %.9g, zero point %d)" % (dt, q.scale[0], zp)
+    elif dt == "f32":
+        norm = md.input_normalization[0] if md is not None and md.input_normalization else None
+        if norm and norm[0] and norm[1]:
+            mm, ss = list(norm[0]), list(norm[1])
+            if len(mm) == 1:
+                mm = mm * 3
+            if len(ss) == 1:
+                ss = ss * 3
+            if len(mm) != 3 or len(ss) != 3 or not all(math.isfinite(v) for v in mm + ss) or 0.0 in ss:
+                return None, None, "its metadata's NormalizationOptions (mean %s, std %s) do not fit 3 channels" % (
+                    norm[0], norm[1])
+            m3, s3 = [_f32(v) for v in mm], [_f32(v) for v in ss]
+            src = "the model's metadata (NormalizationOptions)"
+        else:
+            m3, s3 = [127.5] * 3, [127.5] * 3   # the MobileNet convention: pixels to [-1, 1]
+            src = "no metadata: the MobileNet convention, pixels to [-1, 1]"
+    else:
+        return None, None, "its input is %s without quantization" % dt
+    if mean is not None or std is not None:
+        if mean is not None:
+            m3 = list(mean) * 3 if len(mean) == 1 else list(mean)
+        if std is not None:
+            s3 = list(std) * 3 if len(std) == 1 else list(std)
+        src = "--mean/--std"
+    return m3, s3, src
+
+
+def num_classes(writer):
+    """The model's class count (TFLite_Detection_PostProcess's num_classes), or None."""
+    if writer.nodes and writer.nodes[-1]["op"] == "detection_postprocess":
+        n = writer.nodes[-1]["attrs"].get("num_classes")
+        return n if isinstance(n, int) and n >= 1 else None
+    return None
+
+
+def ssd_pipeline(model, writer, class_offset=0, md=None, mean=None, std=None):
     """The "ssd" pipeline for a model whose last operator is TFLite_Detection_PostProcess, or
     (None, reason) when the model does not fit it."""
     if not model.operators or model.operators[-1].op_name != "CUSTOM(%s)" % POSTPROCESS:
@@ -526,32 +800,16 @@ def ssd_pipeline(model, writer):
     shape = t.shape or []
     if len(shape) != 4 or shape[0] != 1 or shape[3] != 3:
         return None, "its input %r has shape %s, expected [1, H, W, 3]" % (t.name, shape)
-    dt = DTYPE_OF.get(t.type_name)
-    q = t.quant if t.quant is not None and t.quant.scale else None
-    if q is not None:
-        if len(q.scale) != 1:
-            return None, "its input is quantized per channel"
-        # Chosen so that quantize((p - mean) / std) == p for every pixel value p: with
-        # x = (p - zp) * scale, round(x / scale) + zp == p. The same mapping, used on the f32 input
-        # of a --dequantize model, gives exactly the dequantized values of the integer model.
-        zp = q.zero_point[0] if q.zero_point else 0
-        mean, std = float(zp), 1.0 / _f32(q.scale[0])
-    elif dt == "f32":
-        mean, std = 127.5, 127.5   # the MobileNet convention: pixels to [-1, 1]
-    else:
-        return None, "its input is %s without quantization" % dt
+    m3, s3, src = input_normalization(model, md, mean, std)
+    if m3 is None:
+        return None, src
     op = model.operators[-1]
     outs = [model.tensors[i].name for i in op.outputs]
-    pp = writer.nodes[-1]["attrs"] if writer.nodes and writer.nodes[-1]["op"] == "detection_postprocess" else {}
-    labels = writer.labels
-    class_offset = 0
-    if labels and (labels[0] == "???" or len(labels) == pp.get("num_classes", -1) + 1):
-        class_offset = 1
     pipeline = OrderedDict([
         ("kind", "ssd"),
         ("input", OrderedDict([("width", shape[2]), ("height", shape[1]), ("color", "rgb"),
-                               ("resize", "bilinear"), ("mean", [mean] * 3), ("std", [std] * 3)])),
+                               ("resize", "bilinear"), ("mean", m3), ("std", s3)])),
         ("outputs", OrderedDict([("boxes", outs[0]), ("classes", outs[1]), ("scores", outs[2]),
                                  ("count", outs[3]), ("box_order", "yxyx"), ("class_offset", class_offset)])),
     ])
-    return pipeline, None
+    return pipeline, src

@@ -51,12 +51,25 @@ PLACEHOLDER_FOR_GREATER_OP_CODES = 127
 OPT_CONV2D = 1
 OPT_DEPTHWISE_CONV2D = 2
 OPT_POOL2D = 5
+OPT_SOFTMAX = 9
 OPT_CONCATENATION = 10
 OPT_ADD = 11
+OPT_RESIZE_BILINEAR = 15
 OPT_RESHAPE = 17
+OPT_MUL = 21
 OPT_PAD = 22
+OPT_TRANSPOSE = 26
+OPT_REDUCER = 27
+OPT_SUB = 28
 OPT_SQUEEZE = 30
+OPT_STRIDED_SLICE = 32
+OPT_SPLIT = 35
 OPT_DEQUANTIZE = 38
+OPT_PACK = 59
+OPT_RESIZE_NEAREST = 74
+OPT_SPLIT_V = 79
+OPT_QUANTIZE = 89
+OPT_HARD_SWISH = 91
 
 PADDING = {0: "SAME", 1: "VALID"}
 ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
@@ -90,7 +103,7 @@ class OperatorCode:
 
 class Model:
     __slots__ = ("version", "description", "operator_codes", "tensors", "inputs", "outputs",
-                 "operators", "buffers", "subgraph_count", "subgraph_name", "file_size")
+                 "operators", "buffers", "subgraph_count", "subgraph_name", "file_size", "metadata")
 
 
 def _tensor_type_name(code):
@@ -134,6 +147,11 @@ def parse(data):
         c.custom_code = oc.string(1, "custom_code")
         c.version = oc.scalar(2, "i32", 1, "version")
         m.operator_codes.append(c)
+
+    # Metadata: name 0, buffer 1 (Model field 6): e.g. "TFLITE_METADATA", "min_runtime_version"
+    m.metadata = []
+    for md in root.tables(6, "metadata") or []:
+        m.metadata.append((md.string(0, "name", ""), md.scalar(1, "u32", 0, "buffer")))
 
     subgraphs = root.tables(2, "subgraphs") or []
     if not subgraphs:
@@ -280,6 +298,49 @@ def squeeze_options(t):
     return {"squeeze_dims": t.vector(0, "i32", "squeeze_dims")}
 
 
+def softmax_options(t):
+    return {"beta": t.scalar(0, "f32", 0.0, "beta")}
+
+
+def resize_bilinear_options(t):
+    # new_height 0, new_width 1 (deprecated), align_corners 2, half_pixel_centers 3
+    return {"align_corners": bool(t.scalar(2, "u8", 0, "align_corners")),
+            "half_pixel_centers": bool(t.scalar(3, "u8", 0, "half_pixel_centers"))}
+
+
+def resize_nearest_options(t):
+    return {"align_corners": bool(t.scalar(0, "u8", 0, "align_corners")),
+            "half_pixel_centers": bool(t.scalar(1, "u8", 0, "half_pixel_centers"))}
+
+
+def activation_options(t):
+    return {"fused_activation_function": t.scalar(0, "i8", 0, "fused_activation_function")}
+
+
+def sub_options(t):
+    return {"fused_activation_function": t.scalar(0, "i8", 0, "fused_activation_function"),
+            "pot_scale_int16": bool(t.scalar(1, "u8", 1, "pot_scale_int16"))}
+
+
+def reducer_options(t):
+    return {"keep_dims": bool(t.scalar(0, "u8", 0, "keep_dims"))}
+
+
+def split_options(t):
+    return {"num_splits": t.scalar(0, "i32", 0, "num_splits")}
+
+
+def pack_options(t):
+    return {"values_count": t.scalar(0, "i32", 0, "values_count"), "axis": t.scalar(1, "i32", 0, "axis")}
+
+
+def strided_slice_options(t):
+    return {"begin_mask": t.scalar(0, "i32", 0, "begin_mask"), "end_mask": t.scalar(1, "i32", 0, "end_mask"),
+            "ellipsis_mask": t.scalar(2, "i32", 0, "ellipsis_mask"),
+            "new_axis_mask": t.scalar(3, "i32", 0, "new_axis_mask"),
+            "shrink_axis_mask": t.scalar(4, "i32", 0, "shrink_axis_mask"), "offset": bool(t.scalar(5, "u8", 0, "offset"))}
+
+
 OPTION_READERS = {
     OPT_CONV2D: ("Conv2DOptions", conv2d_options),
     OPT_DEPTHWISE_CONV2D: ("DepthwiseConv2DOptions", depthwise_conv2d_options),
@@ -290,6 +351,19 @@ OPTION_READERS = {
     OPT_PAD: ("PadOptions", lambda t: {}),
     OPT_SQUEEZE: ("SqueezeOptions", squeeze_options),
     OPT_DEQUANTIZE: ("DequantizeOptions", lambda t: {}),
+    OPT_SOFTMAX: ("SoftmaxOptions", softmax_options),
+    OPT_RESIZE_BILINEAR: ("ResizeBilinearOptions", resize_bilinear_options),
+    OPT_MUL: ("MulOptions", activation_options),
+    OPT_TRANSPOSE: ("TransposeOptions", lambda t: {}),
+    OPT_REDUCER: ("ReducerOptions", reducer_options),
+    OPT_SUB: ("SubOptions", sub_options),
+    OPT_STRIDED_SLICE: ("StridedSliceOptions", strided_slice_options),
+    OPT_SPLIT: ("SplitOptions", split_options),
+    OPT_PACK: ("PackOptions", pack_options),
+    OPT_RESIZE_NEAREST: ("ResizeNearestNeighborOptions", resize_nearest_options),
+    OPT_SPLIT_V: ("SplitVOptions", split_options),
+    OPT_QUANTIZE: ("QuantizeOptions", lambda t: {}),
+    OPT_HARD_SWISH: ("HardSwishOptions", lambda t: {}),
 }
 
 
