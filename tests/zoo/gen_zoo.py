@@ -896,7 +896,8 @@ def _(f):
     attrs = dict(SSD_ATTRS)
     del attrs["num_classes"]
     return ssd(pp_attrs=attrs).build(), [
-        node_prefix(f, 5, "postprocess", "detection_postprocess") + "required attribute 'num_classes' is missing"]
+        # absent options read as 0, as TFLite's kernel reads them; 0 classes is what TFLite cannot compute
+        node_prefix(f, 5, "postprocess", "detection_postprocess") + "attribute 'num_classes' is 0, expected 1..100000"]
 
 
 @case("postprocess_anchors_wrong_shape", kind="shape/op")
