@@ -13,6 +13,7 @@
  * requantizes and writes the output bytes directly. The filter is packed for the table's conv_q8 once, at
  * prepare (for detc_prep.kernels; eval repacks if it is handed another table's conv_q8). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,7 +87,16 @@ static bool check_operands(detc_prep *p, conv_operands *o)
     o->x_ok = x_dtype && x_rank;
     o->types_ok = x_dtype;
     if (w && x_dtype) {
-        const char *fix = x->dtype == DETC_F32 ? "give an f32 input an f32 filter (dequantize the weights when converting)"
+        char mixed[200];
+        /* a quantized filter fed a float input: usually the quantize at the start of an int8 region is missing */
+        snprintf(mixed, sizeof mixed,
+                 "the filter is quantized but the input is f32: insert a quantize (cast to %s with the input's scale "
+                 "and zero point) before this conv, or dequantize the weights when converting",
+                 detc_dtype_name(w->dtype));
+        const char *fix = x->dtype == DETC_F32 ? (w->dtype == DETC_U8 || w->dtype == DETC_I8
+                                                      ? mixed
+                                                      : "give an f32 input an f32 filter (dequantize the weights "
+                                                        "when converting)")
                           : x->dtype == DETC_U8 ? "quantize the filter to u8 per tensor, like the input"
                                                 : "quantize the filter to i8 (per-channel on axis 0, zero point 0), "
                                                   "like the input";
@@ -95,7 +105,7 @@ static bool check_operands(detc_prep *p, conv_operands *o)
     bool w_rank = detc_prep_rank(p, 1, 4, 4);
     o->w_ok = w_present && w_rank;
     o->b_rank_ok = true;
-    if (b && x_dtype)
+    if (b && x_dtype && o->types_ok) /* after a filter mismatch the bias's dtype only repeats it */
         o->types_ok = detc_prep_dtype(p, 2, DETC_MASK(o->quantized ? DETC_I32 : DETC_F32),
                                       o->quantized ? "quantize the bias to i32 with scale = input scale x filter scale"
                                                    : "give an f32 conv an f32 bias") &&

@@ -158,11 +158,24 @@ bool detc_prep_set_output(detc_prep *p, int slot, detc_dtype dtype, int rank, co
     }
     detc_shape_str(rank, dims, inferred, sizeof inferred);
     if (t->dtype != DETC_DTYPE_INVALID && t->dtype != dtype) {
-        detc_prep_error(p, DETC_ERR_DTYPE,
-                        "output %d '%s' is declared %s in the file, but %s produces %s from these inputs; fix the "
-                        "declaration or the inputs' dtypes",
-                        slot, t->name, detc_dtype_name(t->dtype), p->node->op_name, detc_dtype_name(dtype));
-        ok = false;
+        /* Between float and 8-bit, the usual cause is a missing boundary of an int8 region. */
+        bool q8 = dtype == DETC_U8 || dtype == DETC_I8, declared_q8 = t->dtype == DETC_U8 || t->dtype == DETC_I8;
+        const char *fix = q8 && t->dtype == DETC_F32
+                              ? "the op computes in its inputs' dtype, so a float result needs float inputs: insert "
+                                "a dequantize (cast to f32) before it, or declare the output %s with quantization"
+                          : dtype == DETC_F32 && declared_q8
+                              ? "the op computes in its inputs' dtype, so an 8-bit result needs 8-bit inputs: insert "
+                                "a quantize (cast to %s with the input's scale and zero point) before it, or declare "
+                                "the output f32"
+                              : "fix the declaration or the inputs' dtypes%s";
+        char fixed[300];
+        snprintf(fixed, sizeof fixed, fix, q8 ? detc_dtype_name(dtype) : declared_q8 ? detc_dtype_name(t->dtype) : "");
+        detc_prep_error(p, DETC_ERR_DTYPE, "output %d '%s' is declared %s in the file, but %s produces %s from these "
+                        "inputs; %s",
+                        slot, t->name, detc_dtype_name(t->dtype), p->node->op_name, detc_dtype_name(dtype), fixed);
+        t->poisoned = true; /* its quantization would only repeat the problem */
+        p->failed = true;
+        return false;
     }
     if (t->shape_declared) {
         bool same = t->declared_rank == rank;

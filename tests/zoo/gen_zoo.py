@@ -219,6 +219,75 @@ def _(f):
     return two_inputs([1, 4, 4, 2], [1, 4, 4, 5]).build(), ["%s: valid: 1 nodes, 3 tensors" % f]
 
 
+# ---- mixed precision: the boundaries of an int8 region (detc-convert --quantize int8 writes them as
+# explicit cast nodes; each case drops or misplaces one)
+
+
+def mixed(drop_quantize=False, drop_dequantize=False, add_float=False):
+    """x (f32) -> q: cast to i8 -> xq -> conv (i8, per-channel) -> y (i8) -> dq: cast to f32 -> yf -> logistic -> out.
+    drop_quantize: the conv reads x directly; drop_dequantize: the logistic reads y directly; add_float: an add
+    of y (i8) and x (f32) before the dequantize."""
+    xs = float(np.float32(0.05))
+    w = DetcWriter(name="mixed", producer="gen_zoo")
+    w.add_activation("x", "f32", [1, 8, 8, 4])
+    w.add_activation("xq", "i8", quant=XQ_I8)
+    wd = _arr([4, 3, 3, 4], np.float64, 1, -100, 100).astype(np.int8)
+    w.add_constant("w", "i8", [4, 3, 3, 4], wd, quant={"scale": WSCALES_I8, "zero_point": [0] * 4, "axis": 0})
+    w.add_constant("b", "i32", [4], np.arange(4, dtype=np.int32),
+                   quant={"scale": [xs * float(np.float32(s)) for s in WSCALES_I8], "zero_point": [0] * 4, "axis": 0})
+    w.add_activation("y", "i8", quant={"scale": [0.1], "zero_point": [-128], "axis": -1})
+    w.add_activation("yf", "f32")
+    w.add_activation("out", "f32")
+    if not drop_quantize:
+        w.add_node("q", "cast", ["x"], ["xq"], {"to": "i8"})
+    w.add_node("conv", "conv2d", ["x" if drop_quantize else "xq", "w", "b"], ["y"],
+               {"stride": [1, 1], "padding": "same", "activation": "relu"})
+    y = "y"
+    if add_float:
+        w.add_activation("s", "i8", quant={"scale": [0.1], "zero_point": [-128], "axis": -1})
+        w.add_node("skip", "add", ["y", "x"], ["s"], {})
+        y = "s"
+    if drop_dequantize:
+        w.add_node("sig", "logistic", [y], ["out"])
+    else:
+        w.add_node("dq", "cast", [y], ["yf"], {"to": "f32"})
+        w.add_node("sig", "logistic", ["yf"], ["out"])
+    w.inputs = ["x"]
+    w.outputs = ["out"]
+    return w
+
+
+@case("good_mixed_precision", problems=0, exit=0, kind="good")
+def _(f):
+    return mixed().build(), ["%s: valid: 4 nodes, 7 tensors" % f]
+
+
+@case("mixed_int8_conv_fed_f32", problems=2, kind="dtype/mixed")
+def _(f):
+    return mixed(drop_quantize=True).build(), [
+        node_prefix(f, 0, "conv", "conv2d") + "input 1 'w' (constant) is i8, expected f32; fix: the filter is "
+        "quantized but the input is f32: insert a quantize (cast to i8 with the input's scale and zero point) before "
+        "this conv, or dequantize the weights when converting",
+        node_prefix(f, 0, "conv", "conv2d") + "output 0 'y' is declared i8 in the file, but conv2d produces f32 from "
+        "these inputs; the op computes in its inputs' dtype, so an 8-bit result needs 8-bit inputs: insert a quantize "
+        "(cast to i8 with the input's scale and zero point) before it, or declare the output f32"]
+
+
+@case("mixed_float_op_fed_int8", kind="dtype/mixed")
+def _(f):
+    return mixed(drop_dequantize=True).build(), [
+        node_prefix(f, 2, "sig", "logistic") + "output 0 'out' is declared f32 in the file, but logistic produces i8 "
+        "from these inputs; the op computes in its inputs' dtype, so a float result needs float inputs: insert a "
+        "dequantize (cast to f32) before it, or declare the output i8 with quantization"]
+
+
+@case("mixed_add_int8_and_f32", kind="dtype/mixed")
+def _(f):
+    return mixed(add_float=True).build(), [
+        node_prefix(f, 2, "skip", "add") + "input 0 'y' is i8 but input 1 'x' is f32; both operands must have the "
+        "same dtype; fix: cast one of them (quantized operands may have different scales, not dtypes)"]
+
+
 # ---- fixed header ----
 
 @case("hdr_truncated_header_only", kind="header/truncated")

@@ -96,6 +96,19 @@ def _parser():
                         "tf: OpenCV's text graph TEXT.pbtxt (PriorBox, DetectionOutput)")
     p.add_argument("--input-size", metavar="HxW",
                    help="torchvision: declared size of the image input (multiples of 32)")
+    q = p.add_argument_group("quantization (tools/detc_convert/quantize.py)")
+    q.add_argument("--quantize", choices=("int8",),
+                   help="post-training static quantization of a float model: int8 convolutions (per-channel "
+                        "weights, per-tensor activations), float where precision or the op needs it")
+    q.add_argument("--calibrate", metavar="DIR", help="images (.jpg/.png) to calibrate activation ranges on; "
+                   "use images that are not your validation set")
+    q.add_argument("--calibrate-count", metavar="N", type=int, default=0, help="use the first N images (default all)")
+    q.add_argument("--calibration", choices=("percentile", "minmax"), default="percentile",
+                   help="activation range per tensor (default percentile: 0.001..99.999)")
+    q.add_argument("--keep-float", metavar="NODE,...", default="", help="nodes to keep in float")
+    q.add_argument("--quant-report", action="store_true",
+                   help="after writing, run the float and int8 models on the calibration images and print each "
+                        "int8 tensor's signal-to-quantization-noise ratio, worst first")
     tf = p.add_argument_group("tf options")
     tf.add_argument("--input-shape", metavar="[NAME=]1,H,W,C", action="append", default=[],
                     help="shape of a graph input whose shape the graph does not give (repeatable)")
@@ -291,6 +304,15 @@ def main(argv=None):
     notes = []
     try:
         writer = FRONTENDS[args.format](args, notes)
+        if args.quantize:
+            if not args.calibrate:
+                raise ConvertError("--quantize int8 needs --calibrate DIR (images to measure activation ranges on)")
+            from .quantize import quantize_int8
+            keep = [k for k in args.keep_float.split(",") if k]
+            float_blob = writer.build() if args.quant_report else None
+            notes += quantize_int8(writer, args.calibrate, args.calibrate_count, args.calibration, keep)
+        elif args.calibrate or args.keep_float:
+            raise ConvertError("--calibrate and --keep-float apply with --quantize int8")
         try:
             size = writer.write(args.output)
         except OSError as e:
@@ -313,6 +335,17 @@ def main(argv=None):
         print("%s: internal error while converting %s: %s: %s (set DETC_CONVERT_DEBUG=1 for a traceback)"
               % (PROG, args.source, type(e).__name__, e), file=sys.stderr)
         return 3
+    if args.quantize and args.quant_report:
+        import tempfile
+        from .quantize import calibration_images, report
+        with tempfile.NamedTemporaryFile(suffix=".detc") as f:
+            f.write(float_blob)
+            f.flush()
+            try:
+                images = calibration_images(args.calibrate, args.calibrate_count)[:4]
+                notes += report(f.name, args.output, images)
+            except ConvertError as e:
+                notes.append(str(e))
     for n in notes:
         print("%s: note: %s" % (PROG, n), file=sys.stderr)
     t = writer.json_object()
