@@ -118,6 +118,17 @@ static void dequantize(const cast_data *d, const void *src, float *dst)
 {
     bool is_signed = d->from == DETC_I8;
     const uint8_t *s = src;
+    if (d->q->count == 1) { /* per tensor: the boundary of an int8 region, on whole feature maps */
+        float scale = d->q->scale[0];
+        int32_t zp = d->q->zero_point[0];
+        if (is_signed)
+            for (int64_t i = 0; i < d->count; i++)
+                dst[i] = scale * (float)((int32_t)(int8_t)s[i] - zp);
+        else
+            for (int64_t i = 0; i < d->count; i++)
+                dst[i] = scale * (float)((int32_t)s[i] - zp);
+        return;
+    }
     for (int64_t i = 0; i < d->count; i++) {
         int32_t q = is_signed ? (int32_t)(int8_t)s[i] : (int32_t)s[i];
         if (d->q->count == 0) {
@@ -133,6 +144,17 @@ static void quantize(const cast_data *d, const float *src, uint8_t *dst)
 {
     const detc_dtype_info *info = detc_dtype_get(d->to);
     float lo = (float)info->qmin, hi = (float)info->qmax;
+    if (d->channels == 1) { /* per tensor: no channel lookup per element */
+        float scale = d->q->scale[0], zp = (float)d->q->zero_point[0];
+        for (int64_t i = 0; i < d->count; i++) {
+            float r = detc_roundf_away(src[i] / scale);
+            r = r != r ? 0.0f : (r < -1e9f ? -1e9f : (r > 1e9f ? 1e9f : r));
+            float v = r + zp;
+            v = v < lo ? lo : (v > hi ? hi : v);
+            dst[i] = (uint8_t)(int32_t)v;
+        }
+        return;
+    }
     for (int64_t i = 0; i < d->count; i++) {
         int c = channel_of(d, i);
         float r = roundf(src[i] / d->q->scale[c]);
