@@ -23,11 +23,12 @@ typedef struct {
     const detc_detections *expected; /* one per image, from the one-thread run */
     int n_images, iterations;
     detc_detect_options opts;
-    pthread_barrier_t *all_ready, *all_done;
+    pthread_barrier_t *all_ready, *all_done, *measured;
+    long rss_anon_kb, rss_file_kb; /* while every thread still holds its context (and model) */
 } job;
 
 typedef struct {
-    const job *job;
+    job *job;
     int index;
     long compared, different;
     size_t arena_bytes;
@@ -68,10 +69,25 @@ static int same_detections(const detc_detections *a, const detc_detections *b)
     return 1;
 }
 
+/* A "Key:   N kB" line of /proc/self/status (Linux), -1 where unknown. */
+static long status_kb(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    size_t n = strlen(key);
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, key, n) == 0 && line[n] == ':')
+            kb = strtol(line + n + 1, NULL, 10);
+    if (f)
+        fclose(f);
+    return kb;
+}
+
 static void *work(void *arg)
 {
     worker *w = arg;
-    const job *j = w->job;
+    job *j = w->job;
     char who[32];
     snprintf(who, sizeof who, "thread %d", w->index);
     detc_errors errs;
@@ -103,25 +119,16 @@ static void *work(void *arg)
             }
             detc_detections_free(&got);
         }
-    pthread_barrier_wait(j->all_done);
+    /* one thread measures while every context (and model) is still alive */
+    if (pthread_barrier_wait(j->all_done) == PTHREAD_BARRIER_SERIAL_THREAD) {
+        j->rss_anon_kb = status_kb("RssAnon");
+        j->rss_file_kb = status_kb("RssFile");
+    }
+    pthread_barrier_wait(j->measured);
     detc_context_free(ctx);
     detc_model_free(own);
     detc_errors_free(&errs);
     return NULL;
-}
-
-/* Peak resident set size of this process in kB (Linux), -1 where unknown. */
-static long peak_rss_kb(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kb = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, "VmHWM:", 6) == 0)
-            kb = strtol(line + 6, NULL, 10);
-    if (f)
-        fclose(f);
-    return kb;
 }
 
 int main(int argc, char **argv)
@@ -186,11 +193,13 @@ int main(int argc, char **argv)
     j.images = images;
     j.expected = expected;
 
-    pthread_barrier_t ready, finished;
+    pthread_barrier_t ready, finished, measured;
     pthread_barrier_init(&ready, NULL, (unsigned)n_threads);
     pthread_barrier_init(&finished, NULL, (unsigned)n_threads);
+    pthread_barrier_init(&measured, NULL, (unsigned)n_threads);
     j.all_ready = &ready;
     j.all_done = &finished;
+    j.measured = &measured;
     int started = 0;
     for (; started < n_threads; started++) {
         workers[started] = (worker){.job = &j, .index = started};
@@ -212,11 +221,14 @@ int main(int argc, char **argv)
     }
     pthread_barrier_destroy(&ready);
     pthread_barrier_destroy(&finished);
+    pthread_barrier_destroy(&measured);
     printf("%d threads, %s, %d iteration%s x %d image%s: %ld results compared, %ld different from the one-thread run\n",
            n_threads, separate ? "one model each" : "one model, one context each", j.iterations,
            j.iterations == 1 ? "" : "s", j.n_images, j.n_images == 1 ? "" : "s", compared, different);
-    printf("arena per context: %zu kB; peak resident size (VmHWM): %ld kB\n", workers[0].arena_bytes / 1024,
-           peak_rss_kb());
+    /* RssFile counts the mapped weights once per mapping: models loaded separately share those pages */
+    printf("arena per context: %zu kB; resident with all threads running: %ld kB anonymous + %ld kB file-backed; "
+           "peak resident size (VmHWM): %ld kB\n",
+           workers[0].arena_bytes / 1024, j.rss_anon_kb, j.rss_file_kb, status_kb("VmHWM"));
     rc = failed || different || compared != (long)n_threads * j.iterations * j.n_images;
 
 done:

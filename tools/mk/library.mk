@@ -100,6 +100,8 @@ install: all
 	$(INSTALL) -m 644 $(PY_BINDING) $(D)$(PYTHONDIR)/detc/
 	sed 's|@PYTHONDIR@|$(PYTHONDIR)|g' tools/mk/detc-convert.in > $(D)$(BINDIR)/detc-convert
 	chmod 755 $(D)$(BINDIR)/detc-convert
+	@# the dynamic loader's cache, for a root install into the system (not for DESTDIR staging)
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi
 
 uninstall:
 	rm -f $(D)$(INCLUDEDIR)/detc.h $(D)$(LIBDIR)/libdetc.a $(D)$(LIBDIR)/libdetc-image.a \
