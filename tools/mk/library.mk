@@ -14,7 +14,14 @@ DETC_ABI := $(shell sed -n 's/^\#define DETC_ABI_VERSION \([0-9][0-9]*\).*/\1/p'
 
 # Every library object is position-independent and exports only what detc.h marks DETC_API (the static
 # archives use the same objects: hidden visibility changes nothing for static linking).
-$(CORE_OBJ) $(IMAGE_OBJ): CFLAGS += -fPIC -fvisibility=hidden
+LIB_ONLY_CFLAGS := -fPIC -fvisibility=hidden
+$(CORE_OBJ) $(IMAGE_OBJ): CFLAGS += $(LIB_ONLY_CFLAGS)
+# Objects compiled before these flags existed (or with others) are rebuilt once: they depend on a stamp
+# file that changes with the flags.
+LIB_FLAGS_STAMP := $(BUILD)/obj/.library-cflags
+$(shell mkdir -p $(BUILD)/obj && echo '$(LIB_ONLY_CFLAGS)' | cmp -s - $(LIB_FLAGS_STAMP) 2>/dev/null || \
+	echo '$(LIB_ONLY_CFLAGS)' > $(LIB_FLAGS_STAMP))
+$(CORE_OBJ) $(IMAGE_OBJ): $(LIB_FLAGS_STAMP)
 
 SO_CORE := $(BUILD)/libdetc.so
 SO_IMAGE := $(BUILD)/libdetc-image.so
