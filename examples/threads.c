@@ -2,10 +2,12 @@
  * run of the same images, bit for bit (boxes, scores, classes, masks). Exits 1 on any difference.
  *
  *   threads MODEL.detc IMAGE... [--threads N] [--iterations K] [--threshold T] [--separate]
+ *           [--context-threads M]
  *
  * The model (weights, graph, plans) is loaded once and is read-only; a context holds one caller's
  * activations and scratch. --separate loads one model per thread instead, to compare the memory the two
- * ways take: the peak resident size (VmHWM) is printed at the end.
+ * ways take: the peak resident size (VmHWM) is printed at the end. --context-threads gives every context a
+ * pool of M threads of its own (the calling thread included).
  *
  * Build: cc threads.c $(pkg-config --cflags --libs detc) -pthread -o threads
  */
@@ -22,6 +24,7 @@ typedef struct {
     const detc_image *images;
     const detc_detections *expected; /* one per image, from the one-thread run */
     int n_images, iterations;
+    detc_context_options ctx_opts;
     detc_detect_options opts;
     pthread_barrier_t *all_ready, *all_done, *measured;
     long rss_anon_kb, rss_file_kb; /* while every thread still holds its context (and model) */
@@ -94,7 +97,7 @@ static void *work(void *arg)
     detc_errors_init(&errs);
     detc_model *own = j->model ? NULL : detc_model_load(j->model_path, NULL, &errs);
     detc_model *model = j->model ? j->model : own;
-    detc_context *ctx = model ? detc_context_new(model, NULL, &errs) : NULL;
+    detc_context *ctx = model ? detc_context_new(model, &j->ctx_opts, &errs) : NULL;
     if (!ctx) {
         print_errors(who, &errs);
         w->failed = 1;
@@ -134,7 +137,7 @@ static void *work(void *arg)
 int main(int argc, char **argv)
 {
     job j = {.iterations = 1};
-    int n_threads = 4, separate = 0;
+    int n_threads = 4, separate = 0, context_threads = 1;
     float threshold = 0.0f;
     const char **paths = calloc((size_t)argc, sizeof *paths);
     if (!paths)
@@ -148,19 +151,26 @@ int main(int argc, char **argv)
             threshold = strtof(argv[++i], NULL);
         else if (strcmp(argv[i], "--separate") == 0)
             separate = 1;
+        else if (strcmp(argv[i], "--context-threads") == 0 && i + 1 < argc)
+            context_threads = atoi(argv[++i]);
         else if (!j.model_path)
             j.model_path = argv[i];
         else
             paths[j.n_images++] = argv[i];
     }
-    if (!j.model_path || j.n_images == 0 || n_threads < 1 || n_threads > 256 || j.iterations < 1) {
-        fprintf(stderr, "usage: %s MODEL.detc IMAGE... [--threads N] [--iterations K] [--threshold T] [--separate]\n",
+    if (!j.model_path || j.n_images == 0 || n_threads < 1 || n_threads > 256 || j.iterations < 1 ||
+        context_threads < 1 || context_threads > 256) {
+        fprintf(stderr,
+                "usage: %s MODEL.detc IMAGE... [--threads N] [--iterations K] [--threshold T] [--separate]\n"
+                "       [--context-threads M]\n",
                 argv[0]);
         free(paths);
         return 2;
     }
     detc_detect_options_init(&j.opts);
     j.opts.threshold = threshold;
+    detc_context_options_init(&j.ctx_opts);
+    j.ctx_opts.threads = context_threads;
 
     detc_errors errs;
     detc_errors_init(&errs);

@@ -76,6 +76,9 @@ def test_threads(model, images, label, iterations, extra=()):
         n = 4 * iterations * len(images)
         R.check(r.returncode == 0 and f"{n} results compared, 0 different" in r.stdout,
                 f"threads {label} {' '.join(mode)}: {r.stdout}{r.stderr}")
+    r = run([exe, model, *images, "--threads", "2", "--context-threads", "2", *extra])
+    R.check(r.returncode == 0 and f"{2 * len(images)} results compared, 0 different" in r.stdout,
+            f"threads {label} --context-threads 2: {r.stdout}{r.stderr}")
     r = run([exe, model + ".missing", *images])
     R.check(r.returncode != 0 and "missing" in r.stderr, "threads on a missing model fails")
 

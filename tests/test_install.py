@@ -1,5 +1,7 @@
 #!/usr/bin/python3
-"""`make install` into temporary prefixes, and programs built against the installed copy only:
+"""The shared libraries' exports, and `make install` into temporary prefixes with programs built against the
+installed copy only:
+  * BUILD/libdetc.so.1 and libdetc-image.so.1 export exactly the DETC_API functions of detc.h, each once.
   * PREFIX=TMP/usr: files in place; pkg-config detc (core + image) and detc-core (core only); examples/*.c
     compiled with `pkg-config --cflags --libs`, run with LD_LIBRARY_PATH, equal to the installed `detc`;
     camera has no libjpeg/libpng anywhere in its libraries; a static link with `pkg-config --static`;
@@ -8,6 +10,7 @@
     every file install wrote.
 Skipped for sanitizer builds; needs ../shared for the model (the file checks run without it)."""
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -120,6 +123,24 @@ def test_prefix(tmp):
             lines[1] == "bicycle car dog person", f"installed Python package: {r.stdout}{r.stderr}")
 
 
+def exported(lib):
+    r = run(["nm", "-D", "--defined-only", lib])
+    return [line.split()[-1] for line in r.stdout.splitlines() if line.split()[1:2] != ["A"]]
+
+
+def test_exports():
+    with open(os.path.join(ROOT, "runtime", "detc.h")) as f:
+        declared = set(re.findall(r"DETC_API[^;{]*?\b(detc_\w+)\s*\(", f.read()))
+    core = exported(os.path.join(BUILD, f"libdetc.so.{ABI}"))
+    image = exported(os.path.join(BUILD, f"libdetc-image.so.{ABI}"))
+    R.check(len(declared) > 40 and set(core) | set(image) == declared,
+            f"exports = DETC_API functions; not exported: {sorted(declared - set(core) - set(image))}, "
+            f"exported but not declared: {sorted((set(core) | set(image)) - declared)}")
+    R.check(len(core) + len(image) == len(set(core) | set(image)), "no function exported by both libraries")
+    R.check(set(image) == {"detc_image_read", "detc_image_write", "detc_image_release", "detc_draw_detections"},
+            f"libdetc-image exports the image-file and drawing functions: {image}")
+
+
 def test_destdir(tmp):
     dest = os.path.join(tmp, "dest")
     r = make("install", "PREFIX=/usr", "DESTDIR=" + dest)
@@ -145,10 +166,11 @@ def main():
     if sanitized(so):
         R.skip("sanitizer build: the install test runs on the plain build")
         return R.finish()
-    for tool in ("make", "pkg-config", "readelf", "ldd"):
+    for tool in ("make", "pkg-config", "readelf", "ldd", "nm"):
         if not shutil.which(tool):
             R.skip(f"{tool} absent: install not tested")
             return R.finish()
+    test_exports()
     tmp = tempfile.mkdtemp(prefix="detc_install_")
     try:
         test_prefix(tmp)

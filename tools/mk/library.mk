@@ -125,13 +125,15 @@ TSAN_BUILD ?= build-tsan
 tsan:
 	$(MAKE) BUILD=$(TSAN_BUILD) OPT=-O1 SAN="-fsanitize=thread -fno-omit-frame-pointer" $(TSAN_BUILD)/examples/threads
 
-# Four threads, one model, one context each, every result compared with a one-thread run.
+# Four threads, one model, one context each, every result compared with a one-thread run; then two threads
+# whose contexts have a pool of two threads each.
 # OpenBLAS is not instrumented: its own worker threads are kept out (OPENBLAS_NUM_THREADS=1).
 TSAN_MODEL ?= $(TSAN_BUILD)/ssd.detc
 SSD_DIR ?= ../shared/models/ssd_mobilenet_v1_coco_quant
+TSAN_IMAGES ?= ../shared/images/dog.jpg ../shared/images/horses.jpg
 test-tsan: tsan
 	@if [ ! -f $(SSD_DIR)/detect.tflite ]; then echo "test-tsan: $(SSD_DIR) absent, skipped"; exit 0; fi; \
 	tools/detc-convert tflite $(SSD_DIR)/detect.tflite --labels $(SSD_DIR)/labelmap.txt -o $(TSAN_MODEL) && \
-	OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1" \
-		$(TSAN_BUILD)/examples/threads $(TSAN_MODEL) ../shared/images/dog.jpg ../shared/images/horses.jpg \
-		--threads 4 --iterations 2
+	export OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1" && \
+	$(TSAN_BUILD)/examples/threads $(TSAN_MODEL) $(TSAN_IMAGES) --threads 4 --iterations 2 && \
+	$(TSAN_BUILD)/examples/threads $(TSAN_MODEL) $(TSAN_IMAGES) --threads 2 --context-threads 2
