@@ -3,6 +3,7 @@
 equals `detc run --dump` bit for bit, failures raise detc.Error with detc's messages, contexts in threads
 give the one-thread results, Mask R-CNN masks equal the CLI's COCO RLE. Needs ../shared for the models
 (skips otherwise); skipped for sanitizer builds (their libraries cannot be loaded into python3)."""
+import ctypes
 import json
 import os
 import shutil
@@ -39,6 +40,32 @@ def same_as_cli(dets, cli):
         if ("mask" in c) != (d.mask is not None) or ("mask" in c and c["mask"]["counts"] != d.rle):
             return False
     return True
+
+
+def test_layouts(detc, tmp):
+    """Every ctypes struct of the binding against detc.h as a C compiler lays it out: size and field offsets."""
+    cc = shutil.which(os.environ.get("CC", "cc"))
+    if not cc:
+        R.skip("no C compiler: struct layouts not compared")
+        return
+    src = ["#include <stddef.h>", "#include <stdio.h>", '#include "detc.h"', "int main(void) {"]
+    expected = []
+    for cname, struct in detc._STRUCTS.items():
+        src.append(f'    printf("{cname} %zu\\n", sizeof({cname}));')
+        expected.append(f"{cname} {ctypes.sizeof(struct)}")
+        for field, _ in struct._fields_:
+            src.append(f'    printf("{cname}.{field} %zu\\n", offsetof({cname}, {field}));')
+            expected.append(f"{cname}.{field} {getattr(struct, field).offset}")
+    src.append("    return 0;\n}")
+    c, exe = os.path.join(tmp, "layout.c"), os.path.join(tmp, "layout")
+    with open(c, "w") as f:
+        f.write("\n".join(src) + "\n")
+    r = run([cc, "-std=c11", "-I", os.path.join(ROOT, "runtime"), c, "-o", exe])
+    if not R.check(r.returncode == 0, f"layout program: {r.stderr}"):
+        return
+    got = run([exe]).stdout.split("\n")[:-1]
+    diff = [f"C {g} / ctypes {e}" for g, e in zip(got, expected) if g != e]
+    R.check(len(got) == len(expected) and not diff, f"ctypes structs = detc.h layouts: {diff}")
 
 
 def test_basics(detc, m):
@@ -206,6 +233,7 @@ def main():
     import detc
     tmp = tempfile.mkdtemp(prefix="detc_python_")
     try:
+        test_layouts(detc, tmp)
         model = convert_ssd(os.path.join(tmp, "ssd.detc"))
         if model is None:
             R.skip("../shared/models/ssd_mobilenet_v1_coco_quant absent: binding not tested on a model")

@@ -91,6 +91,19 @@ class _DetectOptions(ctypes.Structure):
 
 _OBSERVER = ctypes.CFUNCTYPE(c_int, c_void_p, c_int, c_void_p)
 
+# The C name of every struct above (tests compare their layout with the header's).
+_STRUCTS = {"detc_error": _Error, "detc_errors": _Errors, "detc_options": _Options, "detc_tensor_info": _TensorInfo,
+            "detc_node_info": _NodeInfo, "detc_model_info": _ModelInfo, "detc_image": _Image,
+            "detc_context_options": _ContextOptions, "detc_detection": _Detection, "detc_detections": _Detections,
+            "detc_detect_options": _DetectOptions}
+
+
+def _sized(struct):
+    """A growing option struct with this binding's layout: `size` says how far it goes, so a newer library
+    with longer structs reads only these fields (its *_init functions would write its own, longer layout).
+    Every default of detc.h's first layout is zero."""
+    return struct(size=ctypes.sizeof(struct))
+
 # detc_dtype values (detc.h) and their numpy types
 _NUMPY_OF_DTYPE = [np.float32, np.float16, np.int8, np.uint8, np.int16, np.int32, np.int64, np.float64, np.bool_]
 _DTYPE_OF_NUMPY = {np.dtype(t): i for i, t in enumerate(_NUMPY_OF_DTYPE)}
@@ -100,7 +113,6 @@ _SIGNATURES = {
     "detc_abi_version": (c_int, []),
     "detc_code_name": (c_char_p, [c_int]),
     "detc_errors_free": (None, [P(_Errors)]),
-    "detc_options_init": (None, [P(_Options)]),
     "detc_model_load": (c_void_p, [c_char_p, P(_Options), P(_Errors)]),
     "detc_model_load_memory": (c_void_p, [c_void_p, c_size_t, c_char_p, P(_Options), P(_Errors)]),
     "detc_model_free": (None, [c_void_p]),
@@ -111,7 +123,6 @@ _SIGNATURES = {
     "detc_input_tensor": (c_int, [c_void_p, c_int]),
     "detc_output_tensor": (c_int, [c_void_p, c_int]),
     "detc_label": (c_char_p, [c_void_p, c_int]),
-    "detc_context_options_init": (None, [P(_ContextOptions)]),
     "detc_context_new": (c_void_p, [c_void_p, P(_ContextOptions), P(_Errors)]),
     "detc_context_free": (None, [c_void_p]),
     "detc_context_set_input_shape": (c_int, [c_void_p, c_int, c_int, P(ctypes.c_int64), P(_Errors)]),
@@ -122,7 +133,6 @@ _SIGNATURES = {
     "detc_context_tensor_info": (c_int, [c_void_p, c_int, P(_TensorInfo)]),
     "detc_context_node_info": (c_int, [c_void_p, c_int, P(_NodeInfo)]),
     "detc_context_arena_bytes": (c_size_t, [c_void_p]),
-    "detc_detect_options_init": (None, [P(_DetectOptions)]),
     "detc_context_detect": (c_int, [c_void_p, P(_Image), P(_DetectOptions), P(_Detections), P(_Errors)]),
     "detc_context_preprocess": (c_int, [c_void_p, P(_Image), P(_DetectOptions), P(_Errors)]),
     "detc_detections_free": (None, [P(_Detections)]),
@@ -249,8 +259,7 @@ def _c_image(pixels):
 
 
 def _detect_options(threshold, resize):
-    o = _DetectOptions()
-    _lib.detc_detect_options_init(ctypes.byref(o))
+    o = _sized(_DetectOptions)
     if threshold is not None:
         o.threshold = float(threshold) if threshold > 0 else -1.0  # 0 keeps every detection, as in the CLI
     o.resize = resize.encode() if resize else None
@@ -313,8 +322,7 @@ class Context:
             raise TypeError("Context needs a detc.Model")
         self._model = model
         self._lock = threading.Lock()
-        o = _ContextOptions()
-        _lib.detc_context_options_init(ctypes.byref(o))
+        o = _sized(_ContextOptions)
         o.threads, o.profile = int(threads), int(bool(profile))
         errs = _ErrorList()
         self._ctx = _lib.detc_context_new(model._handle(), ctypes.byref(o), errs.ref)
@@ -477,8 +485,7 @@ class Model:
     def __init__(self, path=None, threads=1, *, data=None, name=None, profile=False, no_fold=False, max_memory=0):
         if (path is None) == (data is None):
             raise TypeError("Model needs a path or data=, not both")
-        o = _Options()
-        _lib.detc_options_init(ctypes.byref(o))
+        o = _sized(_Options)
         o.threads, o.profile, o.no_fold, o.max_memory = int(threads), int(bool(profile)), int(bool(no_fold)), max_memory
         self._threads, self._profile = int(threads), bool(profile)
         self._contexts = weakref.WeakSet()
