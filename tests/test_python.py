@@ -68,6 +68,24 @@ def test_layouts(detc, tmp):
     R.check(len(got) == len(expected) and not diff, f"ctypes structs = detc.h layouts: {diff}")
 
 
+def test_lookup():
+    """Where the binding finds the library without DETC_LIBRARY (the source tree's build/), and the ImportError
+    naming what it tried when DETC_LIBRARY points nowhere."""
+    env = {k: v for k, v in os.environ.items() if k != "DETC_LIBRARY"}
+    env["PYTHONPATH"] = os.path.join(ROOT, "tools", "python")
+    code = "import detc; print(detc.library_path)"
+    r = run([sys.executable, "-c", code], env=env, cwd="/")
+    import ctypes.util
+    if ctypes.util.find_library("detc") is None and os.path.samefile(BUILD, os.path.join(ROOT, "build")):
+        R.check(r.returncode == 0 and os.path.samefile(r.stdout.strip(), LIB), f"build tree fallback: {r.stdout}{r.stderr}")
+    else:
+        R.check(r.returncode == 0, f"import without DETC_LIBRARY: {r.stderr}")
+    env["DETC_LIBRARY"] = "/nonexistent/libdetc.so.1"
+    r = run([sys.executable, "-c", code], env=env, cwd="/")
+    R.check(r.returncode != 0 and "ImportError" in r.stderr and "/nonexistent/libdetc.so.1" in r.stderr,
+            f"DETC_LIBRARY pointing nowhere: {r.stderr[-500:]}")
+
+
 def test_basics(detc, m):
     R.check(detc.version() == VERSION and detc.abi_version() == ABI, f"version {detc.version()} / {VERSION}")
     R.check(os.path.samefile(detc.library_path, LIB), f"library from DETC_LIBRARY: {detc.library_path}")
@@ -234,6 +252,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="detc_python_")
     try:
         test_layouts(detc, tmp)
+        test_lookup()
         model = convert_ssd(os.path.join(tmp, "ssd.detc"))
         if model is None:
             R.skip("../shared/models/ssd_mobilenet_v1_coco_quant absent: binding not tested on a model")

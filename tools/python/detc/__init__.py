@@ -147,11 +147,15 @@ _IMAGE_SIGNATURES = {
 def _candidates():
     env = os.environ.get("DETC_LIBRARY")
     if env:
-        return [env]
+        yield env
+        return
     here = os.path.dirname(os.path.abspath(__file__))
-    found = ctypes.util.find_library("detc")
-    return ([os.path.join(here, "..", "..", "..", _CORE), os.path.join(here, _CORE)] + ([found] if found else []) +
-            [os.path.join(here, "..", "..", "..", "build", _CORE)])
+    yield os.path.join(here, "..", "..", "..", _CORE)  # PREFIX/lib/python3/dist-packages/detc -> PREFIX/lib
+    yield os.path.join(here, _CORE)
+    found = ctypes.util.find_library("detc")  # (runs ldconfig: only when the above are absent)
+    if found:
+        yield found
+    yield os.path.join(here, "..", "..", "..", "build", _CORE)  # tools/python/detc -> the source tree
 
 
 def _bind(lib, signatures):
@@ -171,10 +175,11 @@ def _load():
         except OSError as e:
             tried.append("%s (%s)" % (path, e))
             continue
-        _bind(core, _SIGNATURES)
+        core.detc_abi_version.restype, core.detc_abi_version.argtypes = c_int, []
         if core.detc_abi_version() != _ABI:
             raise ImportError("detc: %s has ABI version %d, this binding needs %d"
                               % (path, core.detc_abi_version(), _ABI))
+        _bind(core, _SIGNATURES)
         image = None
         image_path = os.path.join(os.path.dirname(path), _IMAGE) if os.sep in path else _IMAGE
         try:  # libdetc.so.1 is loaded already, so the image library's dependency on it is met by its soname
