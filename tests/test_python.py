@@ -190,6 +190,14 @@ def test_errors(detc, m, model, tmp):
     R.check(same_as_cli(mem.detect(path), cli_detections(model, path)), "Model(data=...) detects the same")
     mem.close()
     expect_error("closed model", lambda: mem.detect(path), "closed")
+    raw = np.fromfile(model, np.uint8)
+    block = np.zeros(raw.size + 64, np.uint8)
+    start = -block.ctypes.data % 64
+    aligned = block[start:start + raw.size]  # 64-byte aligned: detc reads it in place
+    aligned[:] = raw
+    for what, data in (("aligned numpy array", aligned), ("bytearray", bytearray(raw.tobytes()))):
+        with detc.Model(data=data) as mm:
+            R.check(same_as_cli(mm.detect(path), cli_detections(model, path)), f"Model(data={what})")
 
 
 def test_threads(detc, m):

@@ -484,7 +484,8 @@ class Context:
 
 class Model:
     """A loaded .detc model: read-only, shareable by threads. Model(path) maps the file;
-    Model(data=bytes) loads from memory. detect() and run() use a context the model keeps for itself
+    Model(data=...) loads from memory (bytes, bytearray, a numpy array, an mmap: used in place when 64-byte
+    aligned). detect() and run() use a context the model keeps for itself
     (serialised); threads each take their own with context()."""
 
     def __init__(self, path=None, threads=1, *, data=None, name=None, profile=False, no_fold=False, max_memory=0):
@@ -499,10 +500,9 @@ class Model:
         self._data = None
         errs = _ErrorList()
         if data is not None:
-            buf = bytes(data)  # the library reads it in place until the model is freed: keep it alive
-            self._data = buf
+            ptr, size = self._memory(data)
             nm = (name or "<memory>").encode()
-            self._m = _lib.detc_model_load_memory(buf, len(buf), nm, ctypes.byref(o), errs.ref)
+            self._m = _lib.detc_model_load_memory(ptr, size, nm, ctypes.byref(o), errs.ref)
         else:
             self._m = _lib.detc_model_load(os.fsencode(path), ctypes.byref(o), errs.ref)
         errs.raise_if(not self._m, "detc: cannot load %s" % (path or name or "the model"))
@@ -511,6 +511,24 @@ class Model:
         if not self._m:
             raise Error(["detc: the model is closed"], ["argument"])
         return self._m
+
+    def _memory(self, data):
+        """Pointer and size of a model's bytes. The library uses them in place when 64-byte aligned (copies
+        them otherwise) until the model is freed, so the buffer is kept here; a writable one (bytearray,
+        numpy array, mmap) must not change meanwhile."""
+        if isinstance(data, bytes):
+            self._data = data
+            return data, len(data)
+        view = memoryview(data)
+        if not view.c_contiguous:
+            raise TypeError("Model(data=...) needs contiguous bytes")
+        view = view.cast("B")
+        if view.readonly:
+            self._data = bytes(view)
+            return self._data, len(self._data)
+        arr = (ctypes.c_char * view.nbytes).from_buffer(view)
+        self._data = (view, arr)
+        return ctypes.addressof(arr), view.nbytes
 
     def close(self):
         """Frees the model and every context still open on it."""
