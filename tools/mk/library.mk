@@ -81,6 +81,7 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 # Debian's layout for Python packages outside the interpreter's own directory
 PYTHONDIR ?= $(PREFIX)/lib/python3/dist-packages
 INSTALL ?= install
+LDCONFIG ?= ldconfig
 
 PY_CONVERT := $(wildcard tools/detc_convert/*.py)
 PY_BINDING := $(wildcard tools/python/detc/*.py)
@@ -107,8 +108,8 @@ install: all
 	$(INSTALL) -m 644 $(PY_BINDING) $(D)$(PYTHONDIR)/detc/
 	sed 's|@PYTHONDIR@|$(PYTHONDIR)|g' tools/mk/detc-convert.in > $(D)$(BINDIR)/detc-convert
 	chmod 755 $(D)$(BINDIR)/detc-convert
-	@# the dynamic loader's cache, for a root install into the system (not for DESTDIR staging)
-	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi
+	@# the dynamic loader's cache, for a root install into the system (not for DESTDIR staging; LDCONFIG=true: never)
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v $(LDCONFIG) >/dev/null; then $(LDCONFIG); fi
 
 uninstall:
 	rm -f $(D)$(INCLUDEDIR)/detc.h $(D)$(LIBDIR)/libdetc.a $(D)$(LIBDIR)/libdetc-image.a \
