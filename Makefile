@@ -1,5 +1,7 @@
 # detc build.
-#   make            CLI (build/detc) and library (build/libdetc.a)
+#   make            CLI (build/detc) and libraries (build/libdetc.a, libdetc.so, libdetc-image.{a,so})
+#   make install PREFIX=/usr/local DESTDIR=   (make uninstall): libraries, detc.h, pkg-config, commands, Python
+#   make examples   examples/*.c against the shared libraries;  make tsan / make test-tsan: ThreadSanitizer
 #   make test       build and run every test (installs missing Debian packages first)
 #   make asan       ASan+UBSan build in build-asan/;  make test-asan runs the tests with it
 #   make aarch64    cross-build in build-aarch64/;     make test-aarch64 runs the unit tests under qemu
@@ -204,8 +206,11 @@ fuzz-run: fuzz
 		[ -z "$$(ls -A $(FUZZ_BUILD)/crashes/$$h)" ] || { echo "fuzz_$$h: crash inputs in $(FUZZ_BUILD)/crashes/$$h/"; fail=1; }; \
 	done; exit $$fail
 
+# Shared libraries, examples, make install/uninstall, make tsan (tools/mk/library.mk).
+include tools/mk/library.mk
+
 clean:
-	rm -rf build build-asan build-aarch64 build-armhf
+	rm -rf build build-asan build-aarch64 build-armhf build-tsan
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_SUPPORT_OBJ:.o=.d)
 -include $(wildcard $(FUZZ_BUILD)/obj/*/*.d $(FUZZ_BUILD)/obj/*/*/*.d $(FUZZ_BUILD)/obj/*/*/*/*.d)
