@@ -303,6 +303,8 @@ def main(argv=None):
         return 2
     notes = []
     try:
+        if args.quantize and args.format == "tf":
+            args.dequantize_weights = True  # the quantizer reads float filters (it requantizes them per channel)
         writer = FRONTENDS[args.format](args, notes)
         if args.quantize:
             if not args.calibrate:

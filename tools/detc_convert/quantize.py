@@ -134,6 +134,11 @@ def filter_quant(w):
     return q, scale
 
 
+def operand(n, k):
+    """Input k of node n, or None when absent (omitted optional operands are written as "")."""
+    return n["inputs"][k] if len(n["inputs"]) > k and n["inputs"][k] else None
+
+
 class Plan:
     """Which nodes run in int8, and the tensors whose ranges calibration must measure."""
 
@@ -213,17 +218,17 @@ class Plan:
         return order
 
     def is_const(self, name):
-        return id(self.t[name]) in self.w._data
+        return name in self.t and id(self.t[name]) in self.w._data
 
     def _conv_ok(self, n):
         x, f = n["inputs"][0], n["inputs"][1]
-        b = n["inputs"][2] if len(n["inputs"]) > 2 else None
+        b = operand(n, 2)
         return (self.t[x].get("dtype") == "f32" and not self.is_const(x) and self.is_const(f)
                 and self.t[f].get("dtype") == "f32" and (b is None or self.is_const(b)))
 
     def _fc_ok(self, n):
         x, wt = n["inputs"][0], n["inputs"][1]
-        b = n["inputs"][2] if len(n["inputs"]) > 2 else None
+        b = operand(n, 2)
         return (self.t[x].get("dtype") == "f32" and not self.is_const(x) and self.is_const(wt)
                 and len(self.t[wt].get("shape", ())) == 2 and (b is None or self.is_const(b)))
 
@@ -266,7 +271,7 @@ def apply(writer, plan, ranges):
         out = n["outputs"][0]
         if n["op"] in ("conv2d", "fully_connected"):
             x, f = n["inputs"][0], n["inputs"][1]
-            b = n["inputs"][2] if len(n["inputs"]) > 2 else None
+            b = operand(n, 2)
             xq = x + Q8 if x in produced_q8 else q8_of(x)
             xs = t[xq]["quant"]["scale"][0]
             wf = np.frombuffer(writer._data[id(t[f])], dtype=np.float32).reshape(t[f]["shape"]).astype(np.float64)
