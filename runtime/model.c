@@ -85,7 +85,8 @@ static void insert_name(loader *L, int t)
 
 static int map_file(detc_model *m, detc_errors *errs)
 {
-    int fd = open(m->path, O_RDONLY);
+    /* O_NONBLOCK: a FIFO is refused below instead of waiting forever for a writer */
+    int fd = open(m->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         detc_errors_add(errs, DETC_ERR_IO, -1, "%s: cannot open: %s", m->path, strerror(errno));
         return -1;
