@@ -30,6 +30,7 @@ struct detc_model {
     int n_labels;
     const struct cJSON *pipeline_json;
     struct detc_pipeline *pipeline; /* built by models/ at load; NULL when the file has none */
+    int checksum;         /* DETC_CHECKSUM_*: the data section's CRC-32 (runtime/checksum.c) */
 };
 
 /* Bytes the model may allocate beside its mapped file (detc_options.max_memory, else physical memory). */

@@ -163,7 +163,7 @@ int cmd_bench(int argc, char **argv)
     }
     if (!model_path)
         return cli_usage_error("bench", "needs a model");
-    detc_model *m = cli_load_model(model_path, threads, true);
+    detc_model *m = cli_load_model(model_path, threads, true, false);
     if (!m)
         return EXIT_FAILED;
     detc_errors errs;

@@ -56,7 +56,7 @@ static int load_and_report(const char *cmd, int argc, char **argv, detc_model **
     }
     if (!path)
         return cli_usage_error(cmd, "needs a model file");
-    *out = cli_load_model(path, 1, false);
+    *out = cli_load_model(path, 1, false, true);
     return *out ? EXIT_OK : EXIT_FAILED;
 }
 

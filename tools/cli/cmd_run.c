@@ -213,7 +213,7 @@ int cmd_run(int argc, char **argv)
         free(inputs);
         return cli_usage_error("run", "needs a model and --input NAME=FILE.npy or --image IMAGE");
     }
-    detc_model *m = cli_load_model(model_path, threads, false);
+    detc_model *m = cli_load_model(model_path, threads, false, false);
     if (!m) {
         free(inputs);
         return EXIT_FAILED;
