@@ -13,6 +13,7 @@ from .errors import ConvertError
 from .flatbuffers import FlatbufferError
 from .flexbuffers import FlexbufferError
 from .protobuf import ProtobufError
+from .writer import check_output
 
 PROG = "detc-convert"
 PRESETS = ("opencv_face_ssd_res10",)  # tools/detc_convert/from_tf.py PRESETS
@@ -263,6 +264,10 @@ def main(argv=None):
         return 2
     notes = []
     try:
+        try:  # before the conversion: a bad output path is reported at once
+            check_output(args.output)
+        except OSError as e:
+            raise ConvertError("cannot write %s: %s" % (args.output, e.strerror or e))
         writer = FRONTENDS[args.format](args, notes)
         try:
             size = writer.write(args.output)
