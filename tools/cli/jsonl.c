@@ -63,7 +63,8 @@ int cli_jsonl_open(cli_jsonl *j, const char *path, bool resume, char *err, size_
     memset(j, 0, sizeof *j);
     j->path = path;
     /* O_NONBLOCK: a FIFO must not block the open; it is refused below */
-    j->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0666);
+    /* read-write: appending checks the last byte (pread) */
+    j->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0666);
     if (j->fd < 0) {
         snprintf(err, err_len, "%s: cannot open for appending: %s", path, strerror(errno));
         return -1;
