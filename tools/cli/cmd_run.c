@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "exif.h"
 #include "file_io.h"
 #include "npy.h"
 
@@ -15,7 +16,8 @@ static const char *USAGE =
     "                [--tensors NAME,NAME...] [--threads N] [--verify]\n"
     "\n"
     "Runs the graph on the given input tensors (by tensor name or input index; dtype and shape must\n"
-    "match the model's input exactly) or on an image preprocessed by the model's pipeline.\n"
+    "match the model's input exactly) or on an image preprocessed by the model's pipeline (turned\n"
+    "upright by its EXIF orientation first, as detc detect does).\n"
     "  --dump DIR      write tensors as DIR/NAME.npy (bytes outside [A-Za-z0-9._-] become '_') and\n"
     "                  DIR/manifest.json; every input and computed tensor unless --tensors is given\n"
     "  --tensors LIST  comma-separated tensor names to dump\n"
@@ -320,7 +322,13 @@ int cmd_run(int argc, char **argv)
     if (rc == EXIT_OK && image) {
         detc_image img = {0};
         detc_detect_options opts = {.resize = resize};
-        if (detc_image_read(image, &img, &errs) != 0 || detc_preprocess(m, &img, &opts, &errs) != 0)
+        char err[256];
+        if (detc_image_read(image, &img, &errs) != 0)
+            rc = EXIT_FAILED;
+        else if (detc_image_orient(&img, detc_exif_orientation_file(image), err, sizeof err) != 0) {
+            detc_errors_add(&errs, DETC_ERR_IMAGE, -1, "%s: %s", image, err); /* upright, as detect sees it */
+            rc = EXIT_FAILED;
+        } else if (detc_preprocess(m, &img, &opts, &errs) != 0)
             rc = EXIT_FAILED;
         detc_image_release(&img);
     }
