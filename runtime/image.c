@@ -428,12 +428,48 @@ int detc_image_load(const char *path, detc_image *out, char *err, size_t err_len
 
 /* ---------------------------------------------------------------- encoding */
 
+/* Encoded JPEG bytes collected in memory. Not jpeg_mem_dest: after an error in the middle of encoding it
+ * leaves the caller's pointer on a buffer it already freed. This one owns its buffer throughout. */
+struct jpeg_memory_out {
+    struct jpeg_destination_mgr pub; /* first: libjpeg sees only this part */
+    uint8_t *buf;
+    size_t len, cap;
+};
+
+static void jpeg_out_init(j_compress_ptr cinfo)
+{
+    struct jpeg_memory_out *d = (struct jpeg_memory_out *)cinfo->dest;
+    d->cap = 1 << 16;
+    if (!(d->buf = malloc(d->cap)))
+        ERREXIT1(cinfo, JERR_OUT_OF_MEMORY, 0);
+    d->pub.next_output_byte = d->buf;
+    d->pub.free_in_buffer = d->cap;
+}
+
+static boolean jpeg_out_grow(j_compress_ptr cinfo)
+{
+    struct jpeg_memory_out *d = (struct jpeg_memory_out *)cinfo->dest;
+    uint8_t *bigger = d->cap <= SIZE_MAX / 2 ? realloc(d->buf, d->cap * 2) : NULL;
+    if (!bigger)
+        ERREXIT1(cinfo, JERR_OUT_OF_MEMORY, 1); /* d->buf stays valid and is freed by the caller */
+    d->buf = bigger;
+    d->pub.next_output_byte = d->buf + d->cap; /* libjpeg hands the buffer over full */
+    d->pub.free_in_buffer = d->cap;
+    d->cap *= 2;
+    return TRUE;
+}
+
+static void jpeg_out_term(j_compress_ptr cinfo)
+{
+    struct jpeg_memory_out *d = (struct jpeg_memory_out *)cinfo->dest;
+    d->len = d->cap - d->pub.free_in_buffer;
+}
+
 struct jpeg_save_job {
     struct jpeg_compress_struct cinfo;
     struct jpeg_error_ctx jerr;
     int created;
-    unsigned char *out; /* encoded bytes (libjpeg's jpeg_mem_dest buffer) */
-    unsigned long out_len;
+    struct jpeg_memory_out out; /* the encoded bytes */
     const detc_image *img;
     int quality;
 };
@@ -448,7 +484,10 @@ static int jpeg_encode(struct jpeg_save_job *job)
         return 1;
     jpeg_create_compress(cinfo);
     job->created = 1;
-    jpeg_mem_dest(cinfo, &job->out, &job->out_len);
+    job->out.pub.init_destination = jpeg_out_init;
+    job->out.pub.empty_output_buffer = jpeg_out_grow;
+    job->out.pub.term_destination = jpeg_out_term;
+    cinfo->dest = &job->out.pub;
     const detc_image *img = job->img;
     cinfo->image_width = (JDIMENSION)img->width;
     cinfo->image_height = (JDIMENSION)img->height;
@@ -496,8 +535,8 @@ int detc_image_save_jpeg(const char *path, const detc_image *img, int quality, c
     if (job->created)
         jpeg_destroy_compress(&job->cinfo);
     if (rc == 0)
-        rc = detc_write_file_atomic(path, job->out, job->out_len, err, err_len);
-    free(job->out);
+        rc = detc_write_file_atomic(path, job->out.buf, job->out.len, err, err_len);
+    free(job->out.buf);
     free(job);
     return rc;
 }
