@@ -371,8 +371,11 @@ int cmd_detect(int argc, char **argv)
         rc = EXIT_FAILED;
         goto done;
     }
-    if (draw && (rc = plan_draw(draw, &images, &draw_paths)) != EXIT_OK)
+    int plan_rc = draw ? plan_draw(draw, &images, &draw_paths) : EXIT_OK;
+    if (plan_rc != EXIT_OK) {
+        rc = plan_rc;
         goto done;
+    }
     if (jsonl_path && cli_jsonl_open(&jl, jsonl_path, resume, err, sizeof err) != 0) {
         fprintf(stderr, "detc: %s\n", err);
         rc = EXIT_FAILED;
