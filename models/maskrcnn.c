@@ -276,7 +276,7 @@ static int graph_output(detc_model *m, detc_errors *errs, const cJSON *outs, con
         detc_pipeline_error(m, errs, msg, "point it at the tensor models/maskrcnn.md describes");
         return -1;
     }
-    return t;
+    return detc_pipeline_kept(m, errs, key, t) == 0 ? t : -1;
 }
 
 static bool read_number(const cJSON *in, const char *key, double def, double lo, double hi, double *out)

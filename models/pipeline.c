@@ -37,6 +37,22 @@ static bool read_triplet(const cJSON *j, float def, float out[3])
     return true;
 }
 
+int detc_pipeline_kept(detc_model *m, detc_errors *errs, const char *key, int t)
+{
+    const detc_tensor *tt = &m->base->g.tensors[t];
+    /* The memory plan keeps only graph outputs (and constants) after the run; any other tensor's memory
+     * is reused by later nodes, so the pipeline would read whatever was written there last. */
+    if (tt->is_output || tt->kind == DETC_TENSOR_CONSTANT)
+        return 0;
+    char msg[512];
+    snprintf(msg, sizeof msg,
+             "output \"%s\" names tensor '%s', which is not a graph output: its memory is reused once the graph "
+             "no longer needs it, so detections would be read from overwritten memory",
+             key, tt->name);
+    detc_pipeline_error(m, errs, msg, "add it to the file's \"outputs\" list or point the pipeline at a graph output");
+    return -1;
+}
+
 int detc_pipeline_output(detc_model *m, detc_errors *errs, const cJSON *obj, const char *key, int rank)
 {
     const cJSON *name = detc_json_field(obj, key);
@@ -62,7 +78,7 @@ int detc_pipeline_output(detc_model *m, detc_errors *errs, const cJSON *obj, con
         detc_pipeline_error(m, errs, msg, "point it at the right graph output");
         return -1;
     }
-    return t;
+    return detc_pipeline_kept(m, errs, key, t) == 0 ? t : -1;
 }
 
 int detc_image_input_load(detc_model *m, const cJSON *in, detc_image_input *p, detc_errors *errs)

@@ -61,7 +61,12 @@ int detc_image_input_fill(detc_context *c, const detc_image_input *in, const det
 /* The minimum score a detection needs: opts->threshold when positive, `model_default` when it is 0 (or
  * opts is NULL, or NaN), and every detection (-inf) when it is negative. */
 float detc_score_threshold(const detc_detect_options *opts, float model_default);
-/* Resolves a tensor name from obj[key] to a graph tensor of dtype f32 and rank `rank` (-1 if invalid). */
+/* 0 when tensor t, which the pipeline reads after a run as obj[key], is a graph output or a constant;
+ * otherwise reports it (its memory is reused during the run) and returns -1. Every tensor a kind reads
+ * goes through this check at load. */
+int detc_pipeline_kept(detc_model *m, detc_errors *errs, const char *key, int t);
+/* Resolves a tensor name from obj[key] to a graph tensor of dtype f32 and rank `rank` that outlives the run
+ * (-1 if invalid). */
 int detc_pipeline_output(detc_model *m, detc_errors *errs, const struct cJSON *obj, const char *key, int rank);
 
 /* Loading and freeing (called by the API layer, runtime/api/). */

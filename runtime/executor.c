@@ -244,6 +244,7 @@ void detc_model_get_info(const detc_model *m, detc_model_info *info)
     info->kernels = m->kernels ? m->kernels->name : "none";
     info->n_labels = m->n_labels;
     info->pipeline = m->pipeline_name;
+    info->checksum = m->checksum;
 }
 
 int detc_tensor_get_info(const detc_model *m, int tensor, detc_tensor_info *info)

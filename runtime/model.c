@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "checksum.h"
 #include "quant.h"
 
 #define HEADER_BYTES 32u
@@ -1055,19 +1056,40 @@ static int read_fold_env(detc_model *m, detc_errors *errs)
     return -1;
 }
 
-static void load_labels(detc_model *m)
+static const char *json_kind(const cJSON *v)
+{
+    return cJSON_IsNumber(v) ? "a number" : cJSON_IsNull(v) ? "null" : cJSON_IsBool(v) ? "a boolean"
+           : cJSON_IsArray(v) ? "a list" : cJSON_IsObject(v) ? "an object" : "not a string";
+}
+
+/* Labels are class names: anything else would print as an empty name, so it is refused. */
+static int load_labels(detc_model *m, const char *file, detc_errors *errs)
 {
     const cJSON *labels = cJSON_GetObjectItemCaseSensitive(m->json, "labels");
-    int n = cJSON_IsArray(labels) ? cJSON_GetArraySize(labels) : 0;
-    if (n <= 0)
-        return;
+    if (labels && !cJSON_IsArray(labels)) {
+        detc_errors_add(errs, DETC_ERR_FORMAT, -1, "%s: \"labels\" is %s; it must be a list of class names (strings)",
+                        file, json_kind(labels));
+        return -1;
+    }
+    int n = cJSON_GetArraySize(labels), bad = 0, i = 0;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, labels)
+    {
+        if (!cJSON_IsString(item) && bad++ < 3)
+            detc_errors_add(errs, DETC_ERR_FORMAT, -1,
+                            "%s: \"labels\"[%d] is %s; class names must be strings (use \"\" for an unnamed class)",
+                            file, i, json_kind(item));
+        i++;
+    }
+    if (bad > 3)
+        detc_errors_add(errs, DETC_ERR_FORMAT, -1, "%s: ... and %d more labels that are not strings", file, bad - 3);
+    if (bad || n <= 0)
+        return bad ? -1 : 0;
     m->labels = calloc((size_t)n, sizeof *m->labels);
     if (!m->labels)
-        return;
-    int i = 0;
-    const cJSON *item;
-    cJSON_ArrayForEach(item, labels) m->labels[i++] = cJSON_IsString(item) ? item->valuestring : "";
-    m->n_labels = n;
+        return 0;
+    cJSON_ArrayForEach(item, labels) m->labels[m->n_labels++] = item->valuestring;
+    return 0;
 }
 
 /* ---- instances ---- */
@@ -1148,6 +1170,8 @@ int detc_model_build(detc_model *m, detc_errors *errs)
                         getenv("DETC_KERNELS"));
         return -1;
     }
+    if (detc_data_checksum_check(m, file, errs) != 0)
+        return -1; /* corrupt weights: nothing built on them can be trusted */
     m->base = calloc(1, sizeof *m->base);
     if (!m->base) {
         detc_errors_add(errs, DETC_ERR_NOMEM, -1, "%s: out of memory", file);
@@ -1158,7 +1182,8 @@ int detc_model_build(detc_model *m, detc_errors *errs)
         instance_free(m->base); /* no tensor table: nothing more can be checked */
         m->base = NULL;
     }
-    load_labels(m);
+    if (load_labels(m, file, errs) != 0)
+        rc = -1;
     m->pipeline_json = cJSON_GetObjectItemCaseSensitive(m->json, "pipeline");
     return rc;
 }

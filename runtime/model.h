@@ -54,6 +54,7 @@ struct detc_model {
     pthread_mutex_t lock;  /* guards `shapes` and every instance's refs */
     bool lock_ready;
     struct detc_context *default_ctx;
+    int checksum;          /* DETC_CHECKSUM_*: the data section's CRC-32 (runtime/checksum.c) */
 };
 
 struct detc_context {

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "file_io.h"
+
 /* jpeglib.h needs stdio.h (FILE) and size_t first. */
 #include <jerror.h>
 #include <jpeglib.h>
@@ -189,16 +191,14 @@ static int load_jpeg(const uint8_t *data, size_t len, const char *name, detc_ima
 /* libpng's error pointer, for both reading and writing. */
 struct png_message {
     char text[384];
-    char warning[128]; /* the last warning, which often explains a terse error */
 };
 
+/* Only the error itself: libpng's warnings are about other, ancillary chunks (colour profiles, text)
+ * and would send the reader after the wrong problem. */
 static void png_on_error(png_structp png, png_const_charp msg)
 {
     struct png_message *m = png_get_error_ptr(png);
-    if (m->warning[0])
-        snprintf(m->text, sizeof m->text, "%s (%s)", msg, m->warning);
-    else
-        snprintf(m->text, sizeof m->text, "%s", msg);
+    snprintf(m->text, sizeof m->text, "%s", msg);
     png_longjmp(png, 1);
 }
 
@@ -213,12 +213,11 @@ struct png_job {
     struct png_message msg;
 };
 
-/* Warnings alone are about ancillary data (colour profiles, text) and leave the pixels intact;
- * they are kept only to explain a following error. */
+/* Warnings are about ancillary data (colour profiles, text) and leave the pixels intact: ignored. */
 static void png_on_warning(png_structp png, png_const_charp msg)
 {
-    struct png_message *m = png_get_error_ptr(png);
-    snprintf(m->warning, sizeof m->warning, "%s", msg);
+    (void)png;
+    (void)msg;
 }
 
 static void png_read_memory(png_structp png, png_bytep dst, size_t n)
@@ -346,45 +345,10 @@ int detc_image_load(const char *path, detc_image *out, char *err, size_t err_len
         detc_set_err(err, err_len, "image: no path given");
         return 1;
     }
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        detc_set_err(err, err_len, "%s: cannot open for reading", path);
-        return 1;
-    }
-    size_t cap = 1 << 16, len = 0;
-    uint8_t *buf = malloc(cap);
-    int rc = 0;
-    while (buf) {
-        if (len == cap) {
-            if (cap >= MAX_FILE_BYTES) {
-                detc_set_err(err, err_len, "%s: file larger than %zu bytes", path, MAX_FILE_BYTES);
-                rc = 1;
-                break;
-            }
-            uint8_t *bigger = realloc(buf, cap * 2);
-            if (!bigger) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = bigger;
-            cap *= 2;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) {
-            if (ferror(f)) {
-                detc_set_err(err, err_len, "%s: read error", path);
-                rc = 1;
-            }
-            break;
-        }
-    }
-    fclose(f);
-    if (!buf) {
-        detc_set_err(err, err_len, "%s: out of memory reading the file", path);
-        return 1;
-    }
+    /* regular files only, size checked first: a FIFO or /dev/zero is refused before any read */
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = detc_read_regular_file(path, MAX_FILE_BYTES, &buf, &len, err, err_len);
     if (rc == 0)
         rc = detc_image_load_memory(buf, len, path, out, err, err_len);
     free(buf);
@@ -393,11 +357,48 @@ int detc_image_load(const char *path, detc_image *out, char *err, size_t err_len
 
 /* ---------------------------------------------------------------- encoding */
 
+/* Encoded JPEG bytes collected in memory. Not jpeg_mem_dest: after an error in the middle of encoding it
+ * leaves the caller's pointer on a buffer it already freed. This one owns its buffer throughout. */
+struct jpeg_memory_out {
+    struct jpeg_destination_mgr pub; /* first: libjpeg sees only this part */
+    uint8_t *buf;
+    size_t len, cap;
+};
+
+static void jpeg_out_init(j_compress_ptr cinfo)
+{
+    struct jpeg_memory_out *d = (struct jpeg_memory_out *)cinfo->dest;
+    d->cap = 1 << 16;
+    if (!(d->buf = malloc(d->cap)))
+        ERREXIT1(cinfo, JERR_OUT_OF_MEMORY, 0);
+    d->pub.next_output_byte = d->buf;
+    d->pub.free_in_buffer = d->cap;
+}
+
+static boolean jpeg_out_grow(j_compress_ptr cinfo)
+{
+    struct jpeg_memory_out *d = (struct jpeg_memory_out *)cinfo->dest;
+    uint8_t *bigger = d->cap <= SIZE_MAX / 2 ? realloc(d->buf, d->cap * 2) : NULL;
+    if (!bigger)
+        ERREXIT1(cinfo, JERR_OUT_OF_MEMORY, 1); /* d->buf stays valid and is freed by the caller */
+    d->buf = bigger;
+    d->pub.next_output_byte = d->buf + d->cap; /* libjpeg hands the buffer over full */
+    d->pub.free_in_buffer = d->cap;
+    d->cap *= 2;
+    return TRUE;
+}
+
+static void jpeg_out_term(j_compress_ptr cinfo)
+{
+    struct jpeg_memory_out *d = (struct jpeg_memory_out *)cinfo->dest;
+    d->len = d->cap - d->pub.free_in_buffer;
+}
+
 struct jpeg_save_job {
     struct jpeg_compress_struct cinfo;
     struct jpeg_error_ctx jerr;
     int created;
-    FILE *file;
+    struct jpeg_memory_out out; /* the encoded bytes */
     const detc_image *img;
     int quality;
 };
@@ -412,7 +413,10 @@ static int jpeg_encode(struct jpeg_save_job *job)
         return 1;
     jpeg_create_compress(cinfo);
     job->created = 1;
-    jpeg_stdio_dest(cinfo, job->file);
+    job->out.pub.init_destination = jpeg_out_init;
+    job->out.pub.empty_output_buffer = jpeg_out_grow;
+    job->out.pub.term_destination = jpeg_out_term;
+    cinfo->dest = &job->out.pub;
     const detc_image *img = job->img;
     cinfo->image_width = (JDIMENSION)img->width;
     cinfo->image_height = (JDIMENSION)img->height;
@@ -453,23 +457,15 @@ int detc_image_save_jpeg(const char *path, const detc_image *img, int quality, c
     }
     job->img = img;
     job->quality = quality;
-    job->file = fopen(path, "wb");
-    if (!job->file) {
-        detc_set_err(err, err_len, "%s: cannot open for writing", path);
-        free(job);
-        return 1;
-    }
+    /* encoded in memory, then written whole: a failed write leaves the old file in place */
     int rc = jpeg_encode(job);
     if (rc)
         detc_set_err(err, err_len, "%s: JPEG: %s", path, job->jerr.message);
     if (job->created)
         jpeg_destroy_compress(&job->cinfo);
-    if (fclose(job->file) != 0 && rc == 0) {
-        detc_set_err(err, err_len, "%s: write error", path);
-        rc = 1;
-    }
-    if (rc)
-        remove(path); /* no half-written files */
+    if (rc == 0)
+        rc = detc_write_file_atomic(path, job->out.buf, job->out.len, err, err_len);
+    free(job->out.buf);
     free(job);
     return rc;
 }
@@ -477,11 +473,37 @@ int detc_image_save_jpeg(const char *path, const detc_image *img, int quality, c
 struct png_save_job {
     png_structp png;
     png_infop info;
-    FILE *file;
+    uint8_t *out; /* encoded bytes */
+    size_t out_len, out_cap;
     const detc_image *img;
     png_bytep *rows;
     struct png_message msg;
 };
+
+static void png_write_memory(png_structp png, png_bytep src, size_t n)
+{
+    struct png_save_job *job = png_get_io_ptr(png);
+    if (n > job->out_cap - job->out_len) {
+        size_t cap = job->out_cap ? job->out_cap : 1 << 16;
+        while (cap - job->out_len < n) {
+            if (cap > SIZE_MAX / 2)
+                png_error(png, "out of memory");
+            cap *= 2;
+        }
+        uint8_t *bigger = realloc(job->out, cap);
+        if (!bigger)
+            png_error(png, "out of memory");
+        job->out = bigger;
+        job->out_cap = cap;
+    }
+    memcpy(job->out + job->out_len, src, n);
+    job->out_len += n;
+}
+
+static void png_flush_memory(png_structp png)
+{
+    (void)png;
+}
 
 static int png_encode(struct png_save_job *job)
 {
@@ -490,7 +512,7 @@ static int png_encode(struct png_save_job *job)
     static const int color_types[5] = {0, PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_COLOR_TYPE_RGB,
                                        PNG_COLOR_TYPE_RGB_ALPHA};
     const detc_image *img = job->img;
-    png_init_io(job->png, job->file);
+    png_set_write_fn(job->png, job, png_write_memory, png_flush_memory);
     png_set_IHDR(job->png, job->info, (png_uint_32)img->width, (png_uint_32)img->height, 8,
                  color_types[img->channels], PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
                  PNG_FILTER_TYPE_DEFAULT);
@@ -524,8 +546,6 @@ int detc_image_save_png(const char *path, const detc_image *img, char *err, size
         job->info = png_create_info_struct(job->png);
     if (!job->rows || !job->png || !job->info) {
         detc_set_err(err, err_len, "%s: out of memory", path);
-    } else if (!(job->file = fopen(path, "wb"))) {
-        detc_set_err(err, err_len, "%s: cannot open for writing", path);
     } else {
         size_t stride = (size_t)img->width * (size_t)img->channels;
         for (int y = 0; y < img->height; y++) /* libpng only reads the rows it writes */
@@ -533,17 +553,13 @@ int detc_image_save_png(const char *path, const detc_image *img, char *err, size
         rc = png_encode(job);
         if (rc)
             detc_set_err(err, err_len, "%s: PNG: %s", path, job->msg.text);
-        if (fclose(job->file) != 0 && rc == 0) {
-            detc_set_err(err, err_len, "%s: write error", path);
-            rc = 1;
-        }
-        if (rc)
-            remove(path);
+        else /* written whole: a failed write leaves the old file in place */
+            rc = detc_write_file_atomic(path, job->out, job->out_len, err, err_len);
     }
     if (job->png)
         png_destroy_write_struct(&job->png, job->info ? &job->info : NULL);
     free(job->rows);
+    free(job->out);
     free(job);
     return rc;
 }
-

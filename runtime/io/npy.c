@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "file_io.h"
 
 #define MAGIC "\x93NUMPY"
 #define MAGIC_LEN 6
@@ -413,9 +416,15 @@ int detc_npy_read(const char *path, detc_npy *out, char *err, size_t err_len)
         set_err(err, err_len, "npy: no path or output array given");
         return 1;
     }
-    FILE *f = fopen(path, "rb");
+    /* regular files only: a FIFO would block, a device never ends */
+    uint64_t file_size;
+    int fd = detc_open_regular(path, &file_size, err, err_len);
+    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
     if (!f) {
-        set_err(err, err_len, "%s: cannot open for reading", path);
+        if (fd >= 0) {
+            set_err(err, err_len, "%s: cannot open for reading", path);
+            close(fd);
+        }
         return 1;
     }
     int rc = 1;
@@ -528,21 +537,15 @@ int detc_npy_write(const char *path, const char *descr, int rank, const int64_t 
     pre[8] = (uint8_t)(total & 0xff);
     pre[9] = (uint8_t)(total >> 8);
 
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        set_err(err, err_len, "%s: cannot open for writing", path);
+    /* temporary file renamed into place: a failed write leaves any previous file as it was */
+    detc_atomic_file f;
+    if (detc_atomic_begin(&f, path, err, err_len))
         return 1;
-    }
-    int ok = fwrite(pre, 1, sizeof pre, f) == sizeof pre && fwrite(header, 1, total, f) == total &&
-             (nbytes == 0 || fwrite(data, 1, nbytes, f) == nbytes);
-    if (fclose(f) != 0)
-        ok = 0;
-    if (!ok) {
-        set_err(err, err_len, "%s: write error", path);
-        remove(path);
-        return 1;
-    }
-    return 0;
+    detc_atomic_write(&f, pre, sizeof pre);
+    detc_atomic_write(&f, header, total);
+    if (nbytes)
+        detc_atomic_write(&f, data, nbytes);
+    return detc_atomic_commit(&f, err, err_len);
 }
 
 void detc_npy_filename(const char *tensor_name, char *out, size_t out_len)

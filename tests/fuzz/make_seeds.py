@@ -13,8 +13,10 @@ headers, Fortran order).
 import io
 import os
 import shutil
+import struct
 import subprocess
 import sys
+import zlib
 
 import numpy as np
 
@@ -39,11 +41,35 @@ def models(out):
             print("make_seeds: blazeface conversion failed (skipped): %s" % r.stderr.decode()[-300:])
 
 
+def _tiff_orientation(o, big):
+    e = ">" if big else "<"
+    return ((b"MM" if big else b"II") + struct.pack(e + "HI", 42, 8) + struct.pack(e + "H", 2) +
+            struct.pack(e + "HHII", 0x010F, 2, 4, 0x6F6E6500) + struct.pack(e + "HHIHH", 0x0112, 3, 1, o, 0) +
+            struct.pack(e + "I", 0))
+
+
+def exif_seeds(src, out):
+    """EXIF orientation carriers (runtime/exif.c): a JPEG APP1 segment, a PNG eXIf chunk, both byte orders."""
+    with open(os.path.join(src, "subsampled.jpg"), "rb") as f:
+        jpg = f.read()
+    with open(os.path.join(src, "rgba.png"), "rb") as f:
+        png = f.read()
+    for o in (3, 6, 8):
+        body = b"Exif\0\0" + _tiff_orientation(o, o == 6)
+        with open(os.path.join(out, "exif%d.jpg" % o), "wb") as f:
+            f.write(jpg[:2] + b"\xff\xe1" + struct.pack(">H", len(body) + 2) + body + jpg[2:])
+        t = _tiff_orientation(o, o != 6)
+        chunk = struct.pack(">I", len(t)) + b"eXIf" + t + struct.pack(">I", zlib.crc32(b"eXIf" + t) & 0xFFFFFFFF)
+        with open(os.path.join(out, "exif%d.png" % o), "wb") as f:
+            f.write(png[:33] + chunk + png[33:])  # after the signature and IHDR
+
+
 def images(out):
     src = os.path.join(ROOT, "tests", "data", "image")
     for f in sorted(os.listdir(src)):
         if f.endswith((".jpg", ".png")):
             shutil.copy(os.path.join(src, f), os.path.join(out, f))
+    exif_seeds(src, out)
     try:
         from PIL import Image
     except ImportError:

@@ -1161,6 +1161,65 @@ def _(f):
     return w.build(), ["%s: pipeline: output \"boxes\" 'box_raw' is f32 of rank 4, expected f32 of rank 3" % f]
 
 
+@case("pipeline_output_not_graph_output", kind="pipeline/output")
+def _(f):
+    """The pipeline reads a tensor the memory plan reuses (issue 14 case 3): one edit of "outputs"."""
+    w = ssd()
+    w.outputs = ["det_classes", "det_scores", "det_count"]
+    return w.build(), [
+        "%s: pipeline: output \"boxes\" names tensor 'det_boxes', which is not a graph output: its memory is "
+        "reused once the graph no longer needs it" % f]
+
+
+@case("pipeline_output_intermediate", kind="pipeline/output")
+def _(f):
+    w = ssd()
+    w.pipeline["outputs"]["boxes"] = "box_enc"
+    return w.build(), ["%s: pipeline: output \"boxes\" names tensor 'box_enc', which is not a graph output" % f]
+
+
+# ---- labels ----
+
+@case("labels_not_strings", problems=2, kind="labels")
+def _(f):
+    w = ssd()
+    w.labels = ["???", 7, None]
+    return w.build(), ["%s: \"labels\"[1] is a number; class names must be strings" % f,
+                       "%s: \"labels\"[2] is null; class names must be strings" % f]
+
+
+@case("labels_not_a_list", kind="labels")
+def _(f):
+    w = ssd()
+    w.labels = None
+    w.extra["labels"] = {"0": "cat"}
+    return w.build(), ["%s: \"labels\" is an object; it must be a list of class names (strings)" % f]
+
+
+# ---- data checksum (weights/FORMAT.md 2.0) ----
+
+@case("good_no_checksum", problems=0, exit=0, kind="good")
+def _(f):
+    """Written as converters before the checksum did: still valid."""
+    return ssd().build(checksum=False), ["%s: valid: 6 nodes" % f, "data section: no checksum in the file"]
+
+
+@case("checksum_weight_bit_flip", kind="checksum")
+def _(f):
+    """One flipped bit in a weight: structurally valid, caught only by the CRC-32 (issue 14 case 8)."""
+    blob = bytearray(ssd().build())
+    _jl, doff, _dlen = header(bytes(blob))
+    blob[doff + 5] ^= 0x10
+    return bytes(blob), ["%s: the data section (" % f, "the weights are corrupt"]
+
+
+@case("checksum_malformed", kind="checksum")
+def _(f):
+    w = ssd()
+    w.extra["data_crc32"] = "0x1234"
+    return w.build(), ["%s: \"data_crc32\" must be an integer in 0..4294967295" % f]
+
+
 # ---- several independent problems in one file ----
 
 @case("multi_4_dtype_stride_padding_undefined", problems=4, kind="multi")

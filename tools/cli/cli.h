@@ -23,8 +23,9 @@ int cmd_compare(int argc, char **argv);
 
 /* Prints every error to stderr as "detc: MESSAGE", and a count when there are several. */
 void cli_print_errors(const detc_errors *errs);
-/* Loads a model; prints all problems and returns NULL when it is invalid. */
-detc_model *cli_load_model(const char *path, int threads, bool profile);
+/* Loads a model; prints all problems and returns NULL when it is invalid. verify: check the data
+ * checksum (detc_options.verify). */
+detc_model *cli_load_model(const char *path, int threads, bool profile, bool verify);
 /* Option parsing helpers: each prints a usage error and returns false on a bad value. */
 bool cli_parse_int(const char *cmd, const char *opt, const char *val, int min, int max, int *out);
 bool cli_parse_float(const char *cmd, const char *opt, const char *val, float min, float max, float *out);

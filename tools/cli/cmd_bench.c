@@ -8,12 +8,13 @@
 #include "cli.h"
 
 static const char *USAGE =
-    "usage: detc bench MODEL [IMAGE] [--runs N] [--warmup N] [--threads N] [--top K]\n"
+    "usage: detc bench MODEL [IMAGE] [--runs N] [--warmup N] [--threads N] [--top K] [--verify]\n"
     "\n"
     "Times the graph (from the preprocessed input to the last output; image decoding and\n"
     "preprocessing excluded) over --runs runs (default 20) after --warmup runs (default 3), and\n"
     "prints median, min and max in milliseconds, then the time per op type and the --top K (default\n"
-    "10) slowest nodes. Without an image the inputs are filled with fixed pseudo-random values.\n";
+    "10) slowest nodes. Without an image the inputs are filled with fixed pseudo-random values.\n"
+    "--verify checks the model's data checksum at load (see detc validate).\n";
 
 static double now_ms(void)
 {
@@ -134,11 +135,14 @@ int cmd_bench(int argc, char **argv)
 {
     const char *model_path = NULL, *image = NULL;
     int runs = 20, warmup = 3, threads = 1, top = 10;
+    bool verify = false;
     for (int i = 1; i < argc; i++) {
         const char *v;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(USAGE, stdout);
             return EXIT_OK;
+        } else if (strcmp(argv[i], "--verify") == 0) {
+            verify = true;
         } else if (cli_option_value(argc, argv, &i, "--runs", &v)) {
             if (!v || !cli_parse_int("bench", "--runs", v, 1, 100000, &runs))
                 return EXIT_USAGE;
@@ -163,7 +167,7 @@ int cmd_bench(int argc, char **argv)
     }
     if (!model_path)
         return cli_usage_error("bench", "needs a model");
-    detc_model *m = cli_load_model(model_path, threads, true);
+    detc_model *m = cli_load_model(model_path, threads, true, verify);
     if (!m)
         return EXIT_FAILED;
     detc_errors errs;

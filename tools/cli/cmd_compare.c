@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "file_io.h"
 #include "npy.h"
 
 static const char *USAGE =
@@ -256,53 +257,22 @@ static void number_str(char *out, size_t len, double v)
         snprintf(out, len, "%.6g", v);
 }
 
-/* Reads a whole (small) text file. */
+/* Reads a whole (small) text file: a regular file only (a FIFO would block), NUL-terminated. */
 static char *read_text(const char *path, size_t *len_out, char *err, size_t err_len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, err_len, "cannot open %s: %s", path, strerror(errno));
+    uint8_t *buf;
+    size_t len;
+    if (detc_read_regular_file(path, MAX_TEXT_FILE, &buf, &len, err, err_len) != 0)
         return NULL;
-    }
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        if (len + 1 >= cap) {
-            if (cap >= MAX_TEXT_FILE) {
-                snprintf(err, err_len, "%s is larger than %u MiB", path, MAX_TEXT_FILE >> 20);
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t got = fread(buf + len, 1, cap - 1 - len, f);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    if (!buf) {
-        snprintf(err, err_len, "out of memory reading %s", path);
-        fclose(f);
-        return NULL;
-    }
-    if (ferror(f)) {
-        snprintf(err, err_len, "cannot read %s", path);
+    char *text = realloc(buf, len + 1);
+    if (!text) {
         free(buf);
-        fclose(f);
+        snprintf(err, err_len, "out of memory reading %s", path);
         return NULL;
     }
-    fclose(f);
-    buf[len] = '\0';
+    text[len] = '\0';
     *len_out = len;
-    return buf;
+    return text;
 }
 
 /* Parses JSON text, with the position of a syntax error in the message. */
@@ -1561,6 +1531,10 @@ int cmd_compare(int argc, char **argv)
         return rc < 0 ? EXIT_OK : rc;
 
     char err[1200];
+    if (o.json_path && detc_output_check(o.json_path, err, sizeof err) != 0) { /* before the comparison */
+        fprintf(stderr, "detc compare: %s\n", err);
+        return EXIT_FAILED;
+    }
     dump A = {.path = o.dir_a}, B = {.path = o.dir_b};
     cJSON *map = NULL;
     pair *pairs = NULL;
@@ -1712,14 +1686,10 @@ int cmd_compare(int argc, char **argv)
     if (o.json_path) {
         cJSON *j = json_report(&A, &B, pairs, n_pairs, &dr, o.atol, o.rtol, n_pass, n_error, pass);
         char *text = j ? cJSON_Print(j) : NULL;
-        errno = 0;
-        FILE *f = text ? fopen(o.json_path, "w") : NULL;
-        bool ok = f && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
-        if (f && fclose(f) != 0)
-            ok = false;
-        if (!ok) {
-            fprintf(stderr, "detc compare: cannot write %s%s%s\n", o.json_path, errno ? ": " : "",
-                    errno ? strerror(errno) : "");
+        char werr[1024];
+        /* temporary file renamed into place: a failed write leaves an older report as it was */
+        if (!text || detc_write_file_atomic(o.json_path, text, strlen(text), werr, sizeof werr) != 0) {
+            fprintf(stderr, "detc compare: %s\n", text ? werr : "out of memory");
             rc = EXIT_FAILED;
         }
         free(text);

@@ -56,7 +56,7 @@ static int load_and_report(const char *cmd, int argc, char **argv, detc_model **
     }
     if (!path)
         return cli_usage_error(cmd, "needs a model file");
-    *out = cli_load_model(path, 1, false);
+    *out = cli_load_model(path, 1, false, true);
     return *out ? EXIT_OK : EXIT_FAILED;
 }
 
@@ -68,7 +68,7 @@ int cmd_validate(int argc, char **argv)
         puts("usage: detc validate MODEL\n\nLoads the model and runs every check (file structure, graph, dtypes, "
              "shapes,\nquantization, attributes, pipeline). Exit 0 when valid; otherwise prints every\nproblem "
              "found and exits 1. The summary line counts the nodes whose inputs are all constant, evaluated\nonce at load "
-             "(DETC_FOLD=0: on every run instead), and the memory their outputs take.");
+             "(DETC_FOLD=0: on every run instead), and the memory their outputs take. The weights are checked\nagainst the file's CRC-32 when it has one (detc-convert writes it).");
         return EXIT_OK;
     }
     if (m) {
@@ -77,7 +77,10 @@ int cmd_validate(int argc, char **argv)
         printf("%s: valid: %d nodes, %d tensors, %.2f MB weights, %.2f MB planned activations", info.name,
                info.n_nodes, info.n_tensors, info.constant_bytes / 1e6, info.arena_bytes / 1e6);
         print_folding(&info);
-        printf("\n");
+        printf("\n%s\n", info.checksum == DETC_CHECKSUM_VERIFIED
+                             ? "data section: CRC-32 verified"
+                             : "data section: no checksum in the file (converted by an older detc-convert; convert it "
+                               "again to add one)");
         detc_model_free(m);
     }
     return rc;
@@ -99,6 +102,8 @@ int cmd_inspect(int argc, char **argv)
     detc_model_get_info(m, &info);
     printf("model      %s\n", info.path);
     printf("validation ok\n");
+    printf("checksum   %s\n", info.checksum == DETC_CHECKSUM_VERIFIED ? "CRC-32 of the data section verified"
+                                                                      : "none in the file");
     printf("pipeline   %s\n", info.pipeline ? info.pipeline : "(none: use detc run)");
     printf("labels     %d\n", info.n_labels);
     printf("kernels    %s\n", info.kernels);

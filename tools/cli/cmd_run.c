@@ -7,17 +7,23 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "exif.h"
+#include "file_io.h"
 #include "npy.h"
 
 static const char *USAGE =
     "usage: detc run MODEL [--input NAME=FILE.npy ...] [--image IMAGE [--resize MODE]] [--dump DIR]\n"
-    "                [--tensors NAME,NAME...] [--threads N]\n"
+    "                [--tensors NAME,NAME...] [--threads N] [--verify]\n"
     "\n"
     "Runs the graph on the given input tensors (by tensor name or input index; dtype and shape must\n"
-    "match the model's input exactly) or on an image preprocessed by the model's pipeline.\n"
+    "match the model's input exactly) or on an image preprocessed by the model's pipeline (turned\n"
+    "upright by its EXIF orientation first, as detc detect does).\n"
     "  --dump DIR      write tensors as DIR/NAME.npy (bytes outside [A-Za-z0-9._-] become '_') and\n"
     "                  DIR/manifest.json; every input and computed tensor unless --tensors is given\n"
     "  --tensors LIST  comma-separated tensor names to dump\n"
+    "  --verify        check the model's data checksum first (see detc validate)\n"
+    "An array that does not fit gets a fix as numpy code (cast, normalization, batch axis, NHWC).\n"
+    "Dumped files are written whole or not at all (temporary file renamed into place).\n"
     "Without --dump, prints each graph output's dtype, shape and first values.\n";
 
 /* npy dtype descriptors <-> detc dtype names */
@@ -104,7 +110,92 @@ static int observe(detc_model *m, int node, void *user)
     return 0;
 }
 
-static int set_npy_input(detc_model *m, const char *spec)
+/* The model's image normalization, read from its pipeline (for a fix hint): "x = (p - M) / S" text. */
+static void pipeline_normalization(const char *model_path, char *out, size_t out_len)
+{
+    out[0] = '\0';
+    uint8_t *buf;
+    size_t len;
+    char err[256];
+    /* only the fixed header and the JSON: the file is mapped by the loader, this reads its start again */
+    if (detc_read_regular_file(model_path, (size_t)1 << 30, &buf, &len, err, sizeof err) != 0)
+        return;
+    uint32_t jl = len >= 32 ? (uint32_t)buf[12] | (uint32_t)buf[13] << 8 | (uint32_t)buf[14] << 16 |
+                                  (uint32_t)buf[15] << 24
+                            : 0;
+    cJSON *j = jl && jl <= len - 32 ? cJSON_ParseWithLength((const char *)buf + 32, jl) : NULL;
+    free(buf);
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "pipeline");
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(p, "kind");
+    const cJSON *in = cJSON_GetObjectItemCaseSensitive(p, "input");
+    if (cJSON_IsString(kind)) {
+        bool rcnn = strcmp(kind->valuestring, "maskrcnn") == 0;
+        char *mean = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(in, "mean"));
+        char *std = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(in, "std"));
+        snprintf(out, out_len, "x = (%s - %s) / %s", rcnn ? "pixel / 255" : "pixel",
+                 mean ? mean : rcnn ? "[0.485,0.456,0.406]" : "0", std ? std : rcnn ? "[0.229,0.224,0.225]" : "1");
+        free(mean);
+        free(std);
+    }
+    cJSON_Delete(j);
+}
+
+/* After detc_set_input refused an array: how to turn it into what the model takes, one line per
+ * mismatch (dtype, batch axis, channel order), as numpy code. */
+static void print_input_fix(detc_model *m, const char *model_path, int t, const detc_npy *a, const char *file)
+{
+    detc_tensor_info ti;
+    if (detc_tensor_get_info(m, t, &ti) != 0)
+        return;
+    const char *have = detc_dtype_of_npy(a->descr);
+    bool want_f32 = strcmp(ti.dtype, "f32") == 0 && ti.quant_count == 0;
+    if (want_f32 && have && strcmp(have, "u8") == 0) {
+        char norm[256];
+        pipeline_normalization(model_path, norm, sizeof norm);
+        fprintf(stderr, "detc run: fix: %s holds uint8 pixels but '%s' takes normalized float32: %s%s, then "
+                        "np.save('%s', x.astype(np.float32)); or give the photo with --image FILE, which resizes and "
+                        "normalizes it as the model's pipeline does\n",
+                file, ti.name, norm[0] ? "normalize as the model's pipeline does, " : "normalize it as the model expects",
+                norm, file);
+    } else if (want_f32 && have && strcmp(have, "f32") != 0) {
+        fprintf(stderr, "detc run: fix: %s is %s; '%s' takes float32: np.save('%s', a.astype(np.float32))\n", file,
+                strcmp(have, "f64") == 0 ? "float64 (numpy's default)" : have, ti.name, file);
+    } else if (have && strcmp(have, ti.dtype) != 0 && ti.quant_count == 1) {
+        bool u8 = strcmp(ti.dtype, "u8") == 0;
+        fprintf(stderr, "detc run: fix: %s is %s; '%s' takes quantized %s (real = %g * (q - %d)): "
+                        "np.save('%s', np.clip(np.round(x / %g) + %d, %d, %d).astype(np.%s)); or give the photo with "
+                        "--image FILE\n",
+                file, have, ti.name, ti.dtype, ti.scale[0], (int)ti.zero_point[0], file, ti.scale[0],
+                (int)ti.zero_point[0], u8 ? 0 : -128, u8 ? 255 : 127, u8 ? "uint8" : "int8");
+    } else if (have && strcmp(have, ti.dtype) != 0 && ti.quant_count == 0) {
+        fprintf(stderr, "detc run: fix: %s is %s; '%s' takes %s: cast it (a.astype(...)) before np.save\n", file, have,
+                ti.name, ti.dtype);
+    }
+    bool same = a->rank == ti.rank;
+    for (int i = 0; same && i < ti.rank; i++)
+        same = a->shape[i] == ti.dims[i];
+    if (same)
+        return;
+    bool batch = a->rank + 1 == ti.rank && ti.dims[0] == 1;
+    for (int i = 0; batch && i < a->rank; i++)
+        batch = a->shape[i] == ti.dims[i + 1];
+    if (batch) {
+        fprintf(stderr, "detc run: fix: %s lacks the batch axis: np.save('%s', a[np.newaxis])\n", file, file);
+        return;
+    }
+    if (ti.rank == 4 && a->rank == 4 && a->shape[0] == ti.dims[0] && a->shape[1] == ti.dims[3] &&
+        a->shape[2] == ti.dims[1] && a->shape[3] == ti.dims[2]) {
+        fprintf(stderr, "detc run: fix: %s is NCHW (channels first) but '%s' is NHWC (channels last): "
+                        "np.save('%s', a.transpose(0, 2, 3, 1))\n", file, ti.name, file);
+        return;
+    }
+    if (ti.rank == 4 && a->rank == 3 && ti.dims[0] == 1 && a->shape[0] == ti.dims[3] && a->shape[1] == ti.dims[1] &&
+        a->shape[2] == ti.dims[2])
+        fprintf(stderr, "detc run: fix: %s is CHW without the batch axis but '%s' is NHWC: "
+                        "np.save('%s', a.transpose(1, 2, 0)[np.newaxis])\n", file, ti.name, file);
+}
+
+static int set_npy_input(detc_model *m, const char *model_path, const char *spec)
 {
     const char *eq = strchr(spec, '=');
     if (!eq || eq == spec || !eq[1]) {
@@ -135,6 +226,8 @@ static int set_npy_input(detc_model *m, const char *spec)
     detc_errors_init(&errs);
     int rc = detc_set_input(m, t, dtype ? dtype : npy.descr, npy.rank, npy.shape, npy.data, npy.nbytes, &errs);
     cli_print_errors(&errs);
+    if (rc != 0)
+        print_input_fix(m, model_path, t, &npy, eq + 1);
     detc_errors_free(&errs);
     detc_npy_free(&npy);
     return rc;
@@ -170,6 +263,7 @@ int cmd_run(int argc, char **argv)
     const char *model_path = NULL, *dump_dir = NULL, *tensors = NULL, *image = NULL, *resize = NULL;
     const char **inputs = calloc((size_t)argc, sizeof *inputs);
     int n_inputs = 0, threads = 1, rc = EXIT_OK;
+    bool verify = false;
     if (!inputs)
         return EXIT_FAILED;
     for (int i = 1; i < argc; i++) {
@@ -178,6 +272,8 @@ int cmd_run(int argc, char **argv)
             fputs(USAGE, stdout);
             free(inputs);
             return EXIT_OK;
+        } else if (strcmp(argv[i], "--verify") == 0) {
+            verify = true;
         } else if (cli_option_value(argc, argv, &i, "--input", &v)) {
             if (!v)
                 rc = cli_usage_error("run", "--input needs NAME=FILE.npy");
@@ -213,7 +309,7 @@ int cmd_run(int argc, char **argv)
         free(inputs);
         return cli_usage_error("run", "needs a model and --input NAME=FILE.npy or --image IMAGE");
     }
-    detc_model *m = cli_load_model(model_path, threads, false);
+    detc_model *m = cli_load_model(model_path, threads, false, verify);
     if (!m) {
         free(inputs);
         return EXIT_FAILED;
@@ -221,12 +317,18 @@ int cmd_run(int argc, char **argv)
     detc_errors errs;
     detc_errors_init(&errs);
     for (int i = 0; i < n_inputs && rc == EXIT_OK; i++)
-        if (set_npy_input(m, inputs[i]) != 0)
+        if (set_npy_input(m, model_path, inputs[i]) != 0)
             rc = EXIT_FAILED;
     if (rc == EXIT_OK && image) {
         detc_image img = {0};
         detc_detect_options opts = {.resize = resize};
-        if (detc_image_read(image, &img, &errs) != 0 || detc_preprocess(m, &img, &opts, &errs) != 0)
+        char err[256];
+        if (detc_image_read(image, &img, &errs) != 0)
+            rc = EXIT_FAILED;
+        else if (detc_image_orient(&img, detc_exif_orientation_file(image), err, sizeof err) != 0) {
+            detc_errors_add(&errs, DETC_ERR_IMAGE, -1, "%s: %s", image, err); /* upright, as detect sees it */
+            rc = EXIT_FAILED;
+        } else if (detc_preprocess(m, &img, &opts, &errs) != 0)
             rc = EXIT_FAILED;
         detc_image_release(&img);
     }
@@ -260,13 +362,11 @@ int cmd_run(int argc, char **argv)
         char path[4096];
         snprintf(path, sizeof path, "%s/manifest.json", dump_dir);
         char *text = cJSON_Print(d.manifest);
-        FILE *f = fopen(path, "w");
-        if (!f || !text || fputs(text, f) < 0) {
-            fprintf(stderr, "detc run: cannot write %s\n", path);
+        char err[1024];
+        if (!text || detc_write_file_atomic(path, text, strlen(text), err, sizeof err) != 0) {
+            fprintf(stderr, "detc run: %s\n", text ? err : "out of memory");
             rc = EXIT_FAILED;
         }
-        if (f)
-            fclose(f);
         free(text);
         if (d.failed)
             rc = EXIT_FAILED;

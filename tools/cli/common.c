@@ -17,11 +17,11 @@ void cli_print_errors(const detc_errors *errs)
         fprintf(stderr, "detc: %d problems\n", errs->count + errs->dropped);
 }
 
-detc_model *cli_load_model(const char *path, int threads, bool profile)
+detc_model *cli_load_model(const char *path, int threads, bool profile, bool verify)
 {
     detc_errors errs;
     detc_errors_init(&errs);
-    detc_options opts = {.threads = threads, .profile = profile};
+    detc_options opts = {.threads = threads, .profile = profile, .verify = verify};
     detc_model *m = detc_model_load(path, &opts, &errs);
     if (!m)
         cli_print_errors(&errs);

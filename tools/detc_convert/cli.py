@@ -13,6 +13,7 @@ from .errors import ConvertError
 from .flatbuffers import FlatbufferError
 from .flexbuffers import FlexbufferError
 from .protobuf import ProtobufError
+from .writer import check_output
 
 PROG = "detc-convert"
 PRESETS = ("opencv_face_ssd_res10",)  # tools/detc_convert/from_tf.py PRESETS
@@ -303,6 +304,10 @@ def main(argv=None):
         return 2
     notes = []
     try:
+        try:  # before the conversion: a bad output path is reported at once
+            check_output(args.output)
+        except OSError as e:
+            raise ConvertError("cannot write %s: %s" % (args.output, e.strerror or e))
         if args.quantize and args.format == "tf":
             args.dequantize_weights = True  # the quantizer reads float filters (it requantizes them per channel)
         writer = FRONTENDS[args.format](args, notes)

@@ -25,11 +25,17 @@ Test use (deliberately broken files): every piece can be overridden.
   - build(magic=, version=, json_length=, data_offset=, data_length=, trailing=, truncate=)
     override the fixed header fields, append bytes after the data section, or cut the file.
   - build(check=False) skips the writer's own consistency checks.
+  - build(checksum=False) leaves out "data_crc32" (a file as older converters wrote it); extra
+    {"data_crc32": N} writes N instead of the real CRC-32.
 """
 
+import errno
 import json
 import os
+import stat
 import struct
+import tempfile
+import zlib
 
 DETC_MAGIC = b"DETCMODL"
 DETC_VERSION = 1
@@ -207,19 +213,23 @@ class DetcWriter:
         return obj
 
     def build(self, check=True, raw_json=None, magic=DETC_MAGIC, version=DETC_VERSION,
-              json_length=None, data_offset=None, data_length=None, trailing=b"", truncate=None):
+              json_length=None, data_offset=None, data_length=None, trailing=b"", truncate=None,
+              checksum=True):
         """The whole file as bytes."""
         placed, data_end = self._layout(check)
+        data = bytearray(data_end)
+        for _t, off, raw in placed:
+            data[off:off + len(raw)] = raw
         if raw_json is None:
-            text = json.dumps(self.json_object(check), ensure_ascii=False, separators=(",", ":"),
-                              allow_nan=not check)
+            obj = self.json_object(check)
+            if checksum and "data_crc32" not in self.extra:
+                # weights/FORMAT.md: CRC-32 (zlib's) of the data section, checked by `detc validate`
+                obj["data_crc32"] = zlib.crc32(data) & 0xFFFFFFFF
+            text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=not check)
             jbytes = text.encode("utf-8")
         else:
             jbytes = raw_json.encode("utf-8") if isinstance(raw_json, str) else bytes(raw_json)
         real_data_offset = align_up(HEADER_SIZE + len(jbytes))
-        data = bytearray(data_end)
-        for _t, off, raw in placed:
-            data[off:off + len(raw)] = raw
         header = struct.pack(
             "<8sIIQQ", magic,
             version,
@@ -237,14 +247,54 @@ class DetcWriter:
         return bytes(out)
 
     def write(self, path, **build_args):
-        """Build and write atomically (a temporary file renamed over `path`)."""
+        """Build and write atomically (see write_atomic)."""
         blob = self.build(**build_args)
-        tmp = "%s.tmp%d" % (path, os.getpid())
-        try:
-            with open(tmp, "wb") as f:
-                f.write(blob)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        write_atomic(path, blob)
         return len(blob)
+
+
+def _target(path):
+    """The file a write to path replaces: a symlink's target, else path. Raises OSError for a target
+    that is not a regular file (renaming over a device or FIFO would replace the node itself)."""
+    real = os.path.realpath(path) if os.path.islink(path) else path
+    try:
+        st = os.stat(real)
+    except FileNotFoundError:
+        return real
+    if not stat.S_ISREG(st.st_mode):
+        raise OSError(errno.EINVAL, "not a regular file (detc-convert writes only regular files)", path)
+    return real
+
+
+def check_output(path):
+    """Raises OSError (with the system's reason) unless path can be written: checked before converting."""
+    real = _target(path)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(real) or ".", prefix="." + os.path.basename(real) + ".tmp-")
+    os.close(fd)
+    os.unlink(tmp)
+
+
+def write_atomic(path, blob):
+    """Writes blob to a temporary file beside path, flushed to disk, then renames it over path: a failed
+    write (full disk) leaves an existing file untouched and removes the temporary file."""
+    real = _target(path)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(real) or ".", prefix="." + os.path.basename(real) + ".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(blob)
+            f.flush()
+            os.fsync(f.fileno())
+            try:
+                mode = stat.S_IMODE(os.stat(real).st_mode)
+            except FileNotFoundError:
+                umask = os.umask(0)
+                os.umask(umask)
+                mode = 0o666 & ~umask
+            os.fchmod(f.fileno(), mode)  # mkstemp made it 0600
+        os.replace(tmp, real)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

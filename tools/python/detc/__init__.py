@@ -43,7 +43,7 @@ class _Errors(ctypes.Structure):
 
 class _Options(ctypes.Structure):
     _fields_ = [("size", c_size_t), ("threads", c_int), ("profile", c_int), ("no_reuse", c_int),
-                ("max_memory", c_size_t), ("no_fold", c_int)]
+                ("max_memory", c_size_t), ("no_fold", c_int), ("verify", c_int)]
 
 
 class _TensorInfo(ctypes.Structure):
@@ -64,7 +64,7 @@ class _ModelInfo(ctypes.Structure):
                 ("n_inputs", c_int), ("n_outputs", c_int), ("constant_bytes", c_size_t), ("n_folded", c_int),
                 ("folded_bytes", c_size_t), ("folded_source_bytes", c_size_t), ("arena_bytes", c_size_t),
                 ("unplanned_bytes", c_size_t), ("threads", c_int), ("kernels", c_char_p),
-                ("pipeline", c_char_p), ("n_labels", c_int)]
+                ("pipeline", c_char_p), ("n_labels", c_int), ("checksum", c_int)]
 
 
 class _Image(ctypes.Structure):
@@ -488,11 +488,13 @@ class Model:
     aligned). detect() and run() use a context the model keeps for itself
     (serialised); threads each take their own with context()."""
 
-    def __init__(self, path=None, threads=1, *, data=None, name=None, profile=False, no_fold=False, max_memory=0):
+    def __init__(self, path=None, threads=1, *, data=None, name=None, profile=False, no_fold=False, max_memory=0,
+                 verify=False):
         if (path is None) == (data is None):
             raise TypeError("Model needs a path or data=, not both")
         o = _sized(_Options)
         o.threads, o.profile, o.no_fold, o.max_memory = int(threads), int(bool(profile)), int(bool(no_fold)), max_memory
+        o.verify = int(bool(verify))  # check the weights' CRC-32 (detc_options.verify)
         self._threads, self._profile = int(threads), bool(profile)
         self._contexts = weakref.WeakSet()
         self._default = None
