@@ -645,6 +645,9 @@ def run_case(name, regen):
             with open(meta, "w") as f:
                 f.write(sha + "\n")
             have = True
+    if not have and os.path.exists(meta):
+        return "fail", ("the stored TFLite outputs belong to another version of this graph and the TFLite runner is "
+                        "not installed: run tests/test_tflite_ops.py --regen %s with tools/tflite_ref set up" % name)
     if not have:
         return "skip", "no stored TFLite outputs for this model and no TFLite runner"
     conv = os.path.join(TMP, name, name + ".detc")

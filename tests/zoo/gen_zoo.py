@@ -896,7 +896,8 @@ def _(f):
     attrs = dict(SSD_ATTRS)
     del attrs["num_classes"]
     return ssd(pp_attrs=attrs).build(), [
-        node_prefix(f, 5, "postprocess", "detection_postprocess") + "required attribute 'num_classes' is missing"]
+        node_prefix(f, 5, "postprocess", "detection_postprocess") + "attribute 'num_classes' is 0, expected 1..100000 "
+        "(TFLite's NMS reads no class with 0"]
 
 
 @case("postprocess_anchors_wrong_shape", kind="shape/op")
