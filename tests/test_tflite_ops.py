@@ -305,6 +305,10 @@ for _op, _dts in (("RESIZE_NEAREST_NEIGHBOR", ("u8", "i8", "f32")), ("RESIZE_BIL
                 _n = "%s_%s_%dx%d%s%s" % ("nearest" if "NEAREST" in _op else "bilinear", _dt, _hw[0], _hw[1],
                                           "_ac" if _ac else "", "_hp" if _hp else "")
                 CASES[_n] = (lambda n=_n, op=_op, dt=_dt, hw=_hw, ac=_ac, hp=_hp: _resize(n, op, dt, hw, ac, hp))
+for _dt in ("u8", "f32"):  # TFLite's nearest-neighbour kernel takes both flags at once (bilinear refuses it)
+    for _hw in ((10, 8), (3, 7)):
+        _n = "nearest_%s_%dx%d_ac_hp" % (_dt, _hw[0], _hw[1])
+        CASES[_n] = (lambda n=_n, dt=_dt, hw=_hw: _resize(n, "RESIZE_NEAREST_NEIGHBOR", dt, hw, True, True))
 
 
 # -- data movement -----------------------------------------------------------------------------------

@@ -276,7 +276,7 @@ class _Converter:
             self.err(op, "missing builtin options")
             return None
         if o["fused_activation_function"] != 0:
-            self.err(op, "fused activation %s on CONCATENATION cannot be expressed (detc concat has none)"
+            self.err(op, "fused activation %s on CONCATENATION: TFLite's kernel refuses any but NONE"
                      % tflite.ACTIVATIONS.get(o["fused_activation_function"], o["fused_activation_function"]))
         return self.node(op, "concat", list(op.inputs), {"axis": o["axis"]})
 
@@ -358,9 +358,10 @@ class _Converter:
         if len(size) != 2 or min(size) < 1:
             self.err(op, "size %s must be 2 positive values" % size)
             return None
-        if o["align_corners"] and o["half_pixel_centers"]:
-            # TFLite's kernels refuse this combination
-            self.err(op, "align_corners and half_pixel_centers are both set; TFLite refuses that combination")
+        if bilinear and o["align_corners"] and o["half_pixel_centers"]:
+            # TFLite's RESIZE_BILINEAR refuses this combination (its RESIZE_NEAREST_NEIGHBOR takes it)
+            self.err(op, "align_corners and half_pixel_centers are both set; TFLite's RESIZE_BILINEAR refuses that "
+                     "combination")
             return None
         attrs = OrderedDict([("size", size)])
         if not bilinear:
@@ -426,6 +427,12 @@ class _Converter:
                 self.err(op, "size_splits %s do not split dimension %d (%d) into %d parts" % (sizes, a, shape[a], n))
                 return None
         else:
+            o = self.options(op, tflite.OPT_SPLIT)
+            if o is not None and o["num_splits"] != n:
+                # TFLite's SPLIT requires its outputs to number num_splits
+                self.err(op, "num_splits is %d but the operator has %d outputs; TFLite refuses that"
+                         % (o["num_splits"], n))
+                return None
             if n < 1 or shape[a] % n:
                 self.err(op, "dimension %d (%d) does not split into %d equal parts" % (a, shape[a], n))
                 return None
