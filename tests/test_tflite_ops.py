@@ -298,7 +298,7 @@ def _resize(name, op, dt, out_hw, ac, hp):
     return g.out(o)
 
 
-for _op, _dts in (("RESIZE_NEAREST_NEIGHBOR", ("u8", "i8", "f32")), ("RESIZE_BILINEAR", ("f32",))):
+for _op, _dts in (("RESIZE_NEAREST_NEIGHBOR", ("u8", "i8", "f32")), ("RESIZE_BILINEAR", ("u8", "i8", "f32"))):
     for _dt in _dts:
         for _hw in ((10, 8), (7, 11), (3, 2)):
             for _ac, _hp in ((False, False), (True, False), (False, True)):

@@ -59,7 +59,7 @@ SUPPORTED = {"CONV_2D", "DEPTHWISE_CONV_2D", "CONCATENATION", "RESHAPE", "SQUEEZ
              "MUL", "SUB", "AVERAGE_POOL_2D", "RELU6", "SOFTMAX", "QUANTIZE", "RESIZE_NEAREST_NEIGHBOR",
              "HARD_SWISH", "TANH", "TRANSPOSE", "SPLIT", "SPLIT_V", "PACK", "MEAN", "RESIZE_BILINEAR"}
 # ops whose quantized form detc does not compute (yet): refused at conversion, by name
-FLOAT_ONLY = {"SOFTMAX", "TANH", "RESIZE_BILINEAR"}
+FLOAT_ONLY = {"SOFTMAX", "TANH"}
 
 
 def _fmt_shape(shape):
@@ -347,8 +347,6 @@ class _Converter:
 
     def resize(self, op, bilinear):
         if not self.count_io(op, 2, 1):
-            return None
-        if bilinear and not self.float_only(op):
             return None
         o = self.options(op, tflite.OPT_RESIZE_BILINEAR if bilinear else tflite.OPT_RESIZE_NEAREST) or {
             "align_corners": False, "half_pixel_centers": False}
