@@ -105,10 +105,13 @@ static void rb_eval_i8(const rb_data *d, const int8_t *src, int8_t *dst)
     }
 }
 
-static void rb_eval_u8(const rb_data *d, const uint8_t *src, uint8_t *dst)
+/* f32 and u8: the float coordinates and weights; the element arithmetic of each dtype as TFLite's */
+static void rb_eval_float_weights(const rb_data *d, const void *src, void *dst)
 {
+    size_t row = (size_t)d->in_w * d->c, elem = d->dtype == DETC_U8 ? 1 : sizeof(float);
+    unsigned char *out = dst;
     for (int b = 0; b < d->n; b++) {
-        const uint8_t *img = src + (size_t)b * d->in_h * d->in_w * d->c;
+        const unsigned char *img = (const unsigned char *)src + (size_t)b * d->in_h * row * elem;
         for (int oy = 0; oy < d->out_h; oy++) {
             float vy;
             int y0, y1;
@@ -119,13 +122,22 @@ static void rb_eval_u8(const rb_data *d, const uint8_t *src, uint8_t *dst)
                 int x0, x1;
                 coord(ox, d->in_w, d->out_w, d->align_corners, d->half_pixel, &vx, &x0, &x1);
                 float dx = vx - (float)x0;
-                float w[4] = {(1 - dy) * (1 - dx), (1 - dy) * dx, dy * (1 - dx), dy * dx};
-                const uint8_t *p00 = img + ((size_t)y0 * d->in_w + x0) * d->c;
-                const uint8_t *p01 = img + ((size_t)y0 * d->in_w + x1) * d->c;
-                const uint8_t *p10 = img + ((size_t)y1 * d->in_w + x0) * d->c;
-                const uint8_t *p11 = img + ((size_t)y1 * d->in_w + x1) * d->c;
+                size_t o00 = (y0 * row + (size_t)x0 * d->c) * elem, o01 = (y0 * row + (size_t)x1 * d->c) * elem;
+                size_t o10 = (y1 * row + (size_t)x0 * d->c) * elem, o11 = (y1 * row + (size_t)x1 * d->c) * elem;
+                if (d->dtype == DETC_U8) {
+                    const uint8_t *p00 = img + o00, *p01 = img + o01, *p10 = img + o10, *p11 = img + o11;
+                    float w[4] = {(1 - dy) * (1 - dx), (1 - dy) * dx, dy * (1 - dx), dy * dx};
+                    for (int k = 0; k < d->c; k++)
+                        *out++ = (uint8_t)roundf(p00[k] * w[0] + p01[k] * w[1] + p10[k] * w[2] + p11[k] * w[3]);
+                    continue;
+                }
+                const float *p00 = (const float *)(img + o00), *p01 = (const float *)(img + o01);
+                const float *p10 = (const float *)(img + o10), *p11 = (const float *)(img + o11);
+                float *o = (float *)out;
                 for (int k = 0; k < d->c; k++)
-                    *dst++ = (uint8_t)roundf(p00[k] * w[0] + p01[k] * w[1] + p10[k] * w[2] + p11[k] * w[3]);
+                    o[k] = p00[k] * (1 - dy) * (1 - dx) + p10[k] * dy * (1 - dx) + p01[k] * (1 - dy) * dx +
+                           p11[k] * dy * dx;
+                out += (size_t)d->c * sizeof(float);
             }
         }
     }
@@ -134,38 +146,10 @@ static void rb_eval_u8(const rb_data *d, const uint8_t *src, uint8_t *dst)
 static detc_code rb_eval(const detc_exec *x, detc_node *node)
 {
     const rb_data *d = node->op_data;
-    if (d->dtype == DETC_I8) {
+    if (d->dtype == DETC_I8)
         rb_eval_i8(d, detc_in(x->g, node, 0)->data, detc_out(x->g, node, 0)->data);
-        return DETC_OK;
-    }
-    if (d->dtype == DETC_U8) {
-        rb_eval_u8(d, detc_in(x->g, node, 0)->data, detc_out(x->g, node, 0)->data);
-        return DETC_OK;
-    }
-    const float *src = detc_in(x->g, node, 0)->data;
-    float *dst = detc_out(x->g, node, 0)->data;
-    for (int b = 0; b < d->n; b++) {
-        const float *img = src + (size_t)b * d->in_h * d->in_w * d->c;
-        for (int oy = 0; oy < d->out_h; oy++) {
-            float vy;
-            int y0, y1;
-            coord(oy, d->in_h, d->out_h, d->align_corners, d->half_pixel, &vy, &y0, &y1);
-            float dy = vy - (float)y0;
-            for (int ox = 0; ox < d->out_w; ox++) {
-                float vx;
-                int x0, x1;
-                coord(ox, d->in_w, d->out_w, d->align_corners, d->half_pixel, &vx, &x0, &x1);
-                float dx = vx - (float)x0;
-                const float *p00 = img + ((size_t)y0 * d->in_w + x0) * d->c;
-                const float *p01 = img + ((size_t)y0 * d->in_w + x1) * d->c;
-                const float *p10 = img + ((size_t)y1 * d->in_w + x0) * d->c;
-                const float *p11 = img + ((size_t)y1 * d->in_w + x1) * d->c;
-                for (int k = 0; k < d->c; k++)
-                    *dst++ = p00[k] * (1 - dy) * (1 - dx) + p10[k] * dy * (1 - dx) + p01[k] * (1 - dy) * dx +
-                             p11[k] * dy * dx;
-            }
-        }
-    }
+    else
+        rb_eval_float_weights(d, detc_in(x->g, node, 0)->data, detc_out(x->g, node, 0)->data);
     return DETC_OK;
 }
 
