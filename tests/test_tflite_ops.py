@@ -461,7 +461,7 @@ CASES["pp_no_background_column"] = lambda: _postprocess("pp_no_background_column
 
 
 # -- whole-network-shaped graphs (random weights) -------------------------------------------------------
-def _detector(name, dt, v3=False):
+def _detector(name, dt, v3=False, float_io=False):
     """An SSD-shaped network: (u8 image ->) QUANTIZE -> conv s2 -> dw -> pw (hard-swish in v3 style),
     a residual ADD, a second scale by stride-2 conv, per-scale box and class heads reshaped and
     concatenated, LOGISTIC, then TFLite_Detection_PostProcess. dt: 'u8' (TF1 uint8), 'i8' (TF2
@@ -495,6 +495,10 @@ def _detector(name, dt, v3=False):
 
     if dt == "f32":
         x = g.input("f32", [1, 16, 16, 3], lo=-1, hi=1)
+    elif float_io:  # an integer model with a float input: QUANTIZE first
+        img = g.input("f32", [1, 16, 16, 3], lo=-1, hi=1)
+        x = g.act(qd, [1, 16, 16, 3], 0.0078125, zp0(128))
+        g.op("QUANTIZE", [img], [x])
     else:
         img = g.input("u8", [1, 16, 16, 3], 0.0078125, 128)
         if dt == "i8":
@@ -550,6 +554,8 @@ def _detector(name, dt, v3=False):
 CASES["net_ssd_u8"] = lambda: _detector("net_ssd_u8", "u8")
 CASES["net_ssd_i8_full_integer"] = lambda: _detector("net_ssd_i8_full_integer", "i8")
 CASES["net_ssd_v3_i8_hard_swish"] = lambda: _detector("net_ssd_v3_i8_hard_swish", "i8", v3=True)
+CASES["net_ssd_i8_float_input"] = lambda: _detector("net_ssd_i8_float_input", "i8", float_io=True)
+CASES["net_ssd_u8_float_input"] = lambda: _detector("net_ssd_u8_float_input", "u8", float_io=True)
 CASES["net_ssd_f32"] = lambda: _detector("net_ssd_f32", "f32")
 CASES["net_ssd_v3_f32"] = lambda: _detector("net_ssd_v3_f32", "f32", v3=True)
 
@@ -560,6 +566,9 @@ KNOWN = {
                            "TFLite runs int8 CONV_2D through ruy, whose requantization rounds once "
                            "((acc * M + 2^(30-s)) >> (31-s)); detc's conv_q8 kernels round twice (gemmlowp, as "
                            "TFLite's uint8 path); exact ties differ by one quantum"),
+    "net_ssd_i8_float_input": ("boxes_42: 4 of 40 values beyond 1e-5 relative",
+                               "the same int8 CONV_2D rounding: 2 of 512 values of the first 1x1 convolution differ "
+                               "by one quantum, which moves one decoded box by 0.003"),
 }
 
 
