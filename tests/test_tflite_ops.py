@@ -352,6 +352,26 @@ def case_split_f32_axis1():
     return g.out(*outs)
 
 
+def _strided(name, dt, shape, begin, end, out_shape, **masks):
+    g = G(name)
+    x = g.input(dt, list(shape), *((0.1, 3) if dt != "f32" else ()))
+    r = len(shape)
+    b = g.const("i32", [r], begin, base="begin")
+    e = g.const("i32", [r], end, base="end")
+    s = g.const("i32", [r], [1] * r, base="strides")
+    o = g.act(dt, list(out_shape), *((0.1, 3) if dt != "f32" else ()))
+    g.op("STRIDED_SLICE", [x, b, e, s], [o], **masks)
+    return g.out(o)
+
+
+CASES["strided_slice_f32_box_coords"] = lambda: _strided("strided_slice_f32_box_coords", "f32", (1, 20, 4),
+                                                         [0, 0, 2], [0, 0, 4], (1, 20, 2), begin_mask=3, end_mask=3)
+CASES["strided_slice_u8_negative"] = lambda: _strided("strided_slice_u8_negative", "u8", (1, 6, 5, 3),
+                                                      [0, -4, 1, 0], [1, -1, 100, 3], (1, 3, 4, 3))
+CASES["strided_slice_i8_shrink"] = lambda: _strided("strided_slice_i8_shrink", "i8", (1, 6, 5, 3),
+                                                    [0, 2, 0, 1], [1, 3, 5, 2], (1, 5), shrink_axis_mask=0b1010)
+
+
 @case
 def case_pack_i8_axis1():
     g = G("pack_i8_axis1")

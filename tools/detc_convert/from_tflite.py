@@ -8,6 +8,7 @@ Mapping (ops/README.md has the detc side, tools/README.md the table with dtypes 
   DEQUANTIZE -> cast to f32, QUANTIZE -> cast (from f32) or requantize (from u8/i8),
   RESIZE_NEAREST_NEIGHBOR / RESIZE_BILINEAR -> resize_nearest (tensorflow rules) / resize_bilinear,
   TRANSPOSE -> transpose, SPLIT / SPLIT_V -> one slice per output, PACK -> concat + reshape,
+  STRIDED_SLICE (unit strides) -> slice (+ reshape for shrink_axis_mask),
   CUSTOM TFLite_Detection_PostProcess -> detection_postprocess.
 Anything else, or an option detc cannot express, is refused; all problems are collected and
 reported together.
@@ -57,7 +58,8 @@ POSTPROCESS_IGNORED = ("_output_quantized", "_support_output_type_float_in_quant
 SUPPORTED = {"CONV_2D", "DEPTHWISE_CONV_2D", "CONCATENATION", "RESHAPE", "SQUEEZE", "LOGISTIC",
              "ADD", "MAX_POOL_2D", "PAD", "RELU", "DEQUANTIZE", "CUSTOM(%s)" % POSTPROCESS,
              "MUL", "SUB", "AVERAGE_POOL_2D", "RELU6", "SOFTMAX", "QUANTIZE", "RESIZE_NEAREST_NEIGHBOR",
-             "HARD_SWISH", "TANH", "TRANSPOSE", "SPLIT", "SPLIT_V", "PACK", "MEAN", "RESIZE_BILINEAR"}
+             "HARD_SWISH", "TANH", "TRANSPOSE", "SPLIT", "SPLIT_V", "PACK", "MEAN", "RESIZE_BILINEAR",
+             "STRIDED_SLICE"}
 # ops whose quantized form detc does not compute (yet): refused at conversion, by name
 FLOAT_ONLY = {"SOFTMAX", "TANH"}
 
@@ -446,6 +448,60 @@ class _Converter:
                           "outputs": [self.t(o).name], "attrs": OrderedDict([("begin", begin), ("size", size)])})
         return nodes
 
+    def strided_slice(self, op):
+        """STRIDED_SLICE with unit strides -> slice (then a reshape when shrink_axis_mask drops axes), as
+        TFLite computes the bounds: a masked begin is 0 and a masked end the dimension, negative indices
+        count from the end, both clamped to [0, dim]."""
+        if not self.count_io(op, (3, 4), 1):
+            return None
+        o = self.options(op, tflite.OPT_STRIDED_SLICE) or {
+            "begin_mask": 0, "end_mask": 0, "ellipsis_mask": 0, "new_axis_mask": 0, "shrink_axis_mask": 0,
+            "offset": False}
+        x = op.inputs[0]
+        shape = list(self.t(x).shape or [])
+        begin = self.const_ints(op, op.inputs[1], "begin")
+        end = self.const_ints(op, op.inputs[2], "end")
+        strides = self.const_ints(op, op.inputs[3], "strides") if len(op.inputs) > 3 else [1] * len(shape)
+        if begin is None or end is None or strides is None:
+            return None
+        r = len(shape)
+        if o["ellipsis_mask"] or o["new_axis_mask"] or o["offset"]:
+            self.err(op, "ellipsis_mask, new_axis_mask and offset are not supported (detc slices with unit strides)")
+            return None
+        if not (len(begin) == len(end) == len(strides) == r) or any(s != 1 for s in strides):
+            self.err(op, "only unit strides over every axis are supported (begin %s, end %s, strides %s, input %s)"
+                     % (begin, end, strides, _fmt_shape(shape)))
+            return None
+        b_out, size = [], []
+        for i in range(r):
+            d = shape[i]
+            shrink = (o["shrink_axis_mask"] >> i) & 1
+            b = 0 if (o["begin_mask"] >> i) & 1 and not shrink else begin[i]
+            b = b + d if b < 0 else b
+            if shrink:
+                e = b + 1
+            else:
+                e = d if (o["end_mask"] >> i) & 1 else end[i]
+                e = e + d if e < 0 else e
+            b, e = min(max(b, 0), d), min(max(e, 0), d)
+            if e <= b:
+                self.err(op, "axis %d selects nothing (begin %d, end %d of %d); detc tensors cannot be empty"
+                         % (i, b, e, d))
+                return None
+            b_out.append(b)
+            size.append(e - b)
+        out = self.t(op.outputs[0])
+        attrs = OrderedDict([("begin", b_out), ("size", size)])
+        if not o["shrink_axis_mask"]:
+            return self.node(op, "slice", [x], attrs)
+        mid = "%s/detc_slice" % out.name
+        dt, q = self.detc_dtype_quant(x)
+        self.synth.append((mid, dt, size, q))
+        kept = [size[i] for i in range(r) if not (o["shrink_axis_mask"] >> i) & 1] or [1]
+        return [{"name": mid, "op": "slice", "inputs": [self.use(x)], "outputs": [mid], "attrs": attrs},
+                {"name": self.use(op.outputs[0]), "op": "reshape", "inputs": [mid], "outputs": [out.name],
+                 "attrs": {"shape": kept}}]
+
     def pack(self, op):
         """PACK -> concat along the axis, then a reshape to the packed shape (the same memory layout), or
         for the last axis a reshape of each input to [..., 1] and a concat."""
@@ -664,7 +720,7 @@ class _Converter:
                    "PAD": self.pad, "DEQUANTIZE": self.dequantize_op,
                    "CUSTOM(%s)" % POSTPROCESS: self.postprocess, "AVERAGE_POOL_2D": self.avg_pool,
                    "SOFTMAX": self.softmax, "QUANTIZE": self.quantize_op, "TRANSPOSE": self.transpose,
-                   "PACK": self.pack, "MEAN": self.mean}
+                   "PACK": self.pack, "MEAN": self.mean, "STRIDED_SLICE": self.strided_slice}
         return mapping[n](op)
 
     # -- whole model ---------------------------------------------------------------------------
