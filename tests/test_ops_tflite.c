@@ -108,8 +108,9 @@ static void test_mean_tanh_bilinear_sub(void)
 
     oh_init(&c, "tanh", NULL);
     oh_quant1(&c, oh_input(&c, DETC_U8, 4, xd, NULL, false), 0.1f, 128);
-    oh_output(&c, DETC_DTYPE_INVALID);
-    CHECK(!oh_prepare(&c) && oh_has_error(&c, DETC_ERR_DTYPE, "input 0", "tanh takes f32"), "quantized tanh is refused");
+    oh_quant1(&c, oh_output(&c, DETC_U8), 1.0f / 256, 0);
+    CHECK(!oh_prepare(&c) && oh_has_error(&c, DETC_ERR_QUANT, "output 0", "scale 1/128"),
+          "a quantized tanh output other than 1/128 is refused, as TFLite refuses it");
     oh_free(&c);
 
     oh_init(&c, "resize_bilinear", "{\"size\": [4, 4], \"align_corners\": true, \"half_pixel_centers\": true}");

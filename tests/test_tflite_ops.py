@@ -259,6 +259,9 @@ _UNARY = [
     ("hard_swish_i8_wide", "HARD_SWISH", "i8", (0.2, -20), (0.1, -110)),
     ("hard_swish_f32", "HARD_SWISH", "f32", (), ()),
     ("tanh_f32", "TANH", "f32", (), ()),
+    ("tanh_u8", "TANH", "u8", (0.03, 128), (1 / 128, 128)),
+    ("tanh_i8", "TANH", "i8", (0.02, -5), (1 / 128, 0)),
+    ("tanh_u8_wide", "TANH", "u8", (0.1, 100), (1 / 128, 128)),
     ("softmax_f32", "SOFTMAX", "f32", (), ()),
 ]
 for _n, _op, _dt, _iq, _oq in _UNARY:

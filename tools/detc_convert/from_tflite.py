@@ -61,7 +61,7 @@ SUPPORTED = {"CONV_2D", "DEPTHWISE_CONV_2D", "CONCATENATION", "RESHAPE", "SQUEEZ
              "HARD_SWISH", "TANH", "TRANSPOSE", "SPLIT", "SPLIT_V", "PACK", "MEAN", "RESIZE_BILINEAR",
              "STRIDED_SLICE"}
 # ops whose quantized form detc does not compute (yet): refused at conversion, by name
-FLOAT_ONLY = {"SOFTMAX", "TANH"}
+FLOAT_ONLY = {"SOFTMAX"}
 
 
 def _fmt_shape(shape):
@@ -709,7 +709,7 @@ class _Converter:
         if n in ("RELU", "RELU6", "HARD_SWISH"):
             return self.unary(op, n.lower())
         if n == "TANH":
-            return self.unary(op, "tanh") if self.float_only(op) else None
+            return self.unary(op, "tanh")
         if n in ("MUL", "SUB"):
             return self.arith(op, n.lower(), tflite.OPT_MUL if n == "MUL" else tflite.OPT_SUB)
         if n in ("SPLIT", "SPLIT_V"):
