@@ -54,15 +54,7 @@ static bool tanh_prepare(detc_prep *p)
         return true;
     if (!check_output_quant(p, x->dtype))
         return false;
-    const detc_tensor *out = detc_out(p->g, p->node, 0);
-    const detc_dtype_info *info = detc_dtype_get(x->dtype);
-    int32_t lo = (int32_t)info->qmin, hi = (int32_t)info->qmax;
-    float in_scale = x->quant.scale[0], inverse_out = 1.0f / out->quant.scale[0];
-    for (int32_t q = lo; q <= hi; q++) {
-        float real = in_scale * (float)(q - x->quant.zero_point[0]);
-        int32_t v = (int32_t)roundf(tanhf(real) * inverse_out) + out->quant.zero_point[0];
-        d->table[(uint8_t)q] = (uint8_t)(v < lo ? lo : (v > hi ? hi : v));
-    }
+    op_fill_lut(d->table, x, detc_out(p->g, p->node, 0), tanhf);
     return true;
 }
 
@@ -78,10 +70,7 @@ static detc_code tanh_eval(const detc_exec *x, detc_node *node)
             o[i] = tanhf(s[i]);
         return DETC_OK;
     }
-    const uint8_t *s = in->data;
-    uint8_t *o = detc_out(x->g, node, 0)->data;
-    for (int64_t i = 0; i < n; i++)
-        o[i] = d->table[s[i]];
+    op_apply_lut(d->table, in->data, detc_out(x->g, node, 0)->data, n);
     return DETC_OK;
 }
 
