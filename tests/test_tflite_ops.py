@@ -263,6 +263,9 @@ _UNARY = [
     ("tanh_i8", "TANH", "i8", (0.02, -5), (1 / 128, 0)),
     ("tanh_u8_wide", "TANH", "u8", (0.1, 100), (1 / 128, 128)),
     ("softmax_f32", "SOFTMAX", "f32", (), ()),
+    ("softmax_u8", "SOFTMAX", "u8", (0.05, 128), (1 / 256, 0)),
+    ("softmax_i8", "SOFTMAX", "i8", (0.1, 3), (1 / 256, -128)),
+    ("softmax_u8_sharp", "SOFTMAX", "u8", (0.3, 100), (1 / 256, 0)),
 ]
 for _n, _op, _dt, _iq, _oq in _UNARY:
     CASES[_n] = (lambda n=_n, op=_op, dt=_dt, iq=_iq, oq=_oq:

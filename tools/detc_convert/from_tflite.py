@@ -60,8 +60,6 @@ SUPPORTED = {"CONV_2D", "DEPTHWISE_CONV_2D", "CONCATENATION", "RESHAPE", "SQUEEZ
              "MUL", "SUB", "AVERAGE_POOL_2D", "RELU6", "SOFTMAX", "QUANTIZE", "RESIZE_NEAREST_NEIGHBOR",
              "HARD_SWISH", "TANH", "TRANSPOSE", "SPLIT", "SPLIT_V", "PACK", "MEAN", "RESIZE_BILINEAR",
              "STRIDED_SLICE"}
-# ops whose quantized form detc does not compute (yet): refused at conversion, by name
-FLOAT_ONLY = {"SOFTMAX"}
 
 
 def _fmt_shape(shape):
@@ -328,15 +326,6 @@ class _Converter:
         act = self.implicit_activation(op, self.activation(op, o["fused_activation_function"]))
         return self.node(op, detc_op, list(op.inputs), {"activation": act})
 
-    def float_only(self, op):
-        """False (after reporting) when a FLOAT_ONLY op has a quantized operand."""
-        for i in list(op.inputs[:1]) + list(op.outputs):
-            if i >= 0 and self.detc_dtype_quant(i)[0] != "f32":
-                self.err(op, "%s on %s tensors is not supported (detc computes it in f32 only); convert with "
-                         "--dequantize, or use the float model" % (op.op_name, self.t(i).type_name))
-                return False
-        return True
-
     def const_ints(self, op, i, what):
         if i < 0 or not self.is_const(i) or self.dtype(i) not in ("i32", "i64"):
             self.err(op, "the %s operand %r must be a constant i32/i64 tensor"
@@ -548,7 +537,7 @@ class _Converter:
         return self.node(op, "mean", [op.inputs[0]], {"axes": axes, "keep_dims": o["keep_dims"]})
 
     def softmax(self, op):
-        if not self.count_io(op, 1, 1) or not self.float_only(op):
+        if not self.count_io(op, 1, 1):
             return None
         o = self.options(op, tflite.OPT_SOFTMAX) or {"beta": 0.0}
         return self.node(op, "softmax", [op.inputs[0]], {"axis": -1, "beta": _f32(o["beta"])})
