@@ -8,12 +8,14 @@ it with tools/detc-convert, runs it with `detc run` and compares every model out
 integer outputs bit-exact, f32 outputs within 1e-5 relative (+1e-6 absolute). TFLite's outputs come from
 tools/tflite_ref (TFLite's C++ runtime in WebAssembly, --no-xnnpack: the built-in kernels) and are stored
 in tests/data/tflite_ops/CASE/ with the sha256 of the model they belong to, so `make test` needs no
-node; when the runner is installed the stored outputs are checked to be TFLite's current answer too
-(DETC_QUICK=1 skips that), and --regen rewrites them.
+node. A graph without stored outputs (new, or changed) is run through TFLite when the runner is
+installed and its outputs stored; --regen rewrites them all; --live (or DETC_TFLITE_LIVE=1) also checks
+that the stored outputs are still TFLite's answer. The converter runs in this process (tools/detc_convert).
 """
 
+import contextlib
 import hashlib
-import json
+import io
 import os
 import shutil
 import subprocess
@@ -26,14 +28,15 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
 import tflite_writer as tw  # noqa: E402
+from detc_convert import cli as convert_cli  # noqa: E402
 
 DETC = os.environ.get("DETC_BIN", os.path.join(ROOT, "build", "detc"))
-CONVERT = os.path.join(ROOT, "tools", "detc-convert")
 RUNNER = os.path.join(ROOT, "tools", "tflite_ref", "run.mjs")
 DATA = os.path.join(ROOT, "tests", "data", "tflite_ops")
 TMP = tempfile.mkdtemp(prefix="detc_tflite_ops_")
-QUICK = os.environ.get("DETC_QUICK") == "1"
+LIVE = os.environ.get("DETC_TFLITE_LIVE") == "1"
 
 CASES = OrderedDict()
 
@@ -538,9 +541,7 @@ def _detector(name, dt, v3=False, float_io=False):
     if v3:
         h = act([1, 8, 8, 8], 0.05, 100)
         g.op("HARD_SWISH", [c3], [h])
-        c3, s3 = h, 0.05
-    else:
-        s3 = 0.06
+        c3 = h
     r = act([1, 8, 8, 8], 0.08, 120)
     g.op("ADD", [c3, c1], [r], fused=0)
     c4 = conv(r, 0.08, 8, 12, 3, 2, so=0.05, zo=0, hw=4)
@@ -668,14 +669,22 @@ def postprocess_rows(names, d, per_count):
     return int(np.load(os.path.join(d, npy_name(count_name[0])))[0]) * per_count
 
 
-def run_case(name, regen):
+def convert(path, out):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        rc = convert_cli.main(["tflite", path, "-o", out])
+    if rc != 0:
+        raise AssertionError("detc-convert failed (%d): %s" % (rc, err.getvalue()[-2000:]))
+
+
+def run_case(name, regen, live_check):
     g = CASES[name]()
     path, sha, feeds, names = materialize(name, g)
     ref_dir = os.path.join(DATA, name)
     meta = os.path.join(ref_dir, "model.sha256")
     have = os.path.exists(meta) and open(meta).read().strip() == sha
     live = None
-    if runner_available() and (regen or not have or not QUICK):
+    if runner_available() and (regen or not have or live_check):
         live = tflite_outputs(path, feeds, os.path.join(TMP, name, "tflite"))
         if regen or not have:
             os.makedirs(ref_dir, exist_ok=True)
@@ -690,7 +699,7 @@ def run_case(name, regen):
     if not have:
         return "skip", "no stored TFLite outputs for this model and no TFLite runner"
     conv = os.path.join(TMP, name, name + ".detc")
-    run([CONVERT, "tflite", path, "-o", conv])
+    convert(path, conv)
     got = os.path.join(TMP, name, "detc")
     cmd = [DETC, "run", conv, "--dump", got, "--tensors", ",".join(names)]
     for f in feeds:
@@ -722,6 +731,7 @@ def trim(names, src, dst, per_count):
 
 def main(argv):
     regen = "--regen" in argv
+    live_check = LIVE or "--live" in argv
     only = [a for a in argv if not a.startswith("--")]
     if not os.path.exists(DETC):
         print("FAIL detc binary not found at %s (build it with make, or set DETC_BIN)" % DETC)
@@ -732,7 +742,7 @@ def main(argv):
         if only and name not in only:
             continue
         try:
-            status, why = run_case(name, regen)
+            status, why = run_case(name, regen, live_check)
         except AssertionError as e:
             status, why = "fail", str(e)
         if status == "fail" and name in KNOWN and KNOWN[name][0] in why:
