@@ -458,8 +458,9 @@ def _postprocess(name, opts, dt="u8", anchors=60, classes=5, columns=None, cls_d
         cls = g.input(cls_dt, [1, anchors, columns], 1 / 256, 0 if cls_dt == "u8" else -128)
     a = anchors_const(g, anchors, dt)
     d = opts.get("max_detections", 0) * max(opts.get("max_classes_per_detection", 0), 1)
-    outs = [g.act("f32", [1, d, 4], base="boxes"), g.act("f32", [1, d], base="classes"),
-            g.act("f32", [1, d], base="scores"), g.act("f32", [1], base="count")]
+    # 0 rows: shapes left out, as converters write the post-process outputs
+    outs = [g.act("f32", [1, d, 4] if d else [], base="boxes"), g.act("f32", [1, d] if d else [], base="classes"),
+            g.act("f32", [1, d] if d else [], base="scores"), g.act("f32", [1], base="count")]
     g.op("CUSTOM", [box, cls, a], outs, custom="TFLite_Detection_PostProcess",
          custom_options=tw.flexbuffer_map(opts))
     if not opts.get("use_regular_nms"):
@@ -585,6 +586,43 @@ CASES["net_ssd_i8_float_input"] = lambda: _detector("net_ssd_i8_float_input", "i
 CASES["net_ssd_u8_float_input"] = lambda: _detector("net_ssd_u8_float_input", "u8", float_io=True)
 CASES["net_ssd_f32"] = lambda: _detector("net_ssd_f32", "f32")
 CASES["net_ssd_v3_f32"] = lambda: _detector("net_ssd_v3_f32", "f32", v3=True)
+
+
+# Post-process options detc refuses at load: (options, what `detc validate` must say, what TFLite does with
+# them, checked with --live: "fails" when its kernel refuses them, else what goes wrong).
+PP_REFUSED = {
+    "pp_refused_regular_dpc0": (dict(PP_BASE, use_regular_nms=True, detections_per_class=0),
+                                "'detections_per_class' is 0 with use_regular_nms", "fails"),
+    "pp_refused_fast_mcpd0": (dict(PP_BASE, max_classes_per_detection=0), "'max_classes_per_detection' is 0", "fails"),
+    "pp_refused_regular_mcpd0": (dict(PP_BASE, use_regular_nms=True, max_classes_per_detection=0),
+                                 "'max_classes_per_detection' is 0", "writes 10 detections into 0-row outputs"),
+    "pp_refused_iou0": (dict(PP_BASE, nms_iou_threshold=0.0), "0 < nms_iou_threshold <= 1", "fails"),
+    "pp_refused_iou_1_5": (dict(PP_BASE, nms_iou_threshold=1.5), "0 < nms_iou_threshold <= 1", "fails"),
+    "pp_refused_num_classes0": (dict(PP_BASE, num_classes=0), "'num_classes' is 0", "fails"),
+    "pp_refused_y_scale0": ({k: v for k, v in PP_BASE.items() if k != "y_scale"}, "'y_scale' is 0",
+                            "returns non-finite boxes"),
+    "pp_refused_max_det0": (dict(PP_BASE, max_detections=0), "'max_detections' is 0",
+                            "returns empty outputs (detc tensors cannot be empty)"),
+}
+
+
+def run_refused(name, live_check):
+    opts, message, tflite_does = PP_REFUSED[name]
+    g = _postprocess(name, opts)
+    path, _sha, feeds, _names = materialize(name, g)
+    conv = os.path.join(TMP, name, name + ".detc")
+    convert(path, conv)
+    p = subprocess.run([DETC, "validate", conv], capture_output=True, text=True, timeout=60)
+    if p.returncode != 1 or message not in p.stderr:
+        return "fail", "detc validate exit %d, expected 1 and %r: %s" % (p.returncode, message, p.stderr[-500:])
+    if live_check and runner_available():
+        cmd = ["node", RUNNER, path, "--no-xnnpack", "--out", os.path.join(TMP, name, "tflite")]
+        for f in feeds:
+            cmd += ["--input", f]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        if (r.returncode != 0) != (tflite_does == "fails"):
+            return "fail", "TFLite %s, expected it to %s" % ("failed" if r.returncode else "ran", tflite_does)
+    return "ok", ""
 
 
 # Known differences from TFLite, reported as skipped while they fail (and as failures if the reason changes).
@@ -738,11 +776,14 @@ def main(argv):
         print("0 passed, 1 failed")
         return 1
     passed = failed = skipped = 0
-    for name in CASES:
+    for name in list(CASES) + list(PP_REFUSED):
         if only and name not in only:
             continue
         try:
-            status, why = run_case(name, regen, live_check)
+            if name in PP_REFUSED:
+                status, why = run_refused(name, live_check)
+            else:
+                status, why = run_case(name, regen, live_check)
         except AssertionError as e:
             status, why = "fail", str(e)
         if status == "fail" and name in KNOWN and KNOWN[name][0] in why:
