@@ -184,12 +184,12 @@ static bool check_shapes(detc_prep *p, dpp_data *d)
         ok = false;
     }
     int64_t offset = (int64_t)c->dims[2] - d->num_classes;
-    if (offset < 0) {
-        /* TFLite reads class c of an anchor at column c + (columns - num_classes): beyond the row here */
+    if (offset != 0 && offset != 1) {
+        /* TFLite: num_classes_with_background - num_classes must be 0 or 1 (checked when it runs) */
         detc_prep_error(p, DETC_ERR_SHAPE,
-                        "class predictions %s have %d columns, fewer than num_classes %d: TFLite would read scores "
-                        "past each anchor's row; fix num_classes (columns, or columns - 1 with a background column)",
-                        cs, (int)c->dims[2], d->num_classes);
+                        "class predictions %s have %d columns; with num_classes %d TFLite requires %d (a background "
+                        "column first) or %d (columns - num_classes <= 1, and not negative); fix num_classes",
+                        cs, (int)c->dims[2], d->num_classes, d->num_classes + 1, d->num_classes);
         ok = false;
     }
     d->anchors = b->dims[1];

@@ -20,20 +20,9 @@ typedef struct {
     uint8_t table[256]; /* indexed by the raw byte */
 } logistic_data;
 
-static void fill_table(logistic_data *d, const detc_tensor *x, const detc_tensor *out)
+static float sigmoid(float real)
 {
-    const detc_dtype_info *info = detc_dtype_get(d->dtype);
-    int32_t lo = (int32_t)info->qmin, hi = (int32_t)info->qmax;
-    float in_scale = x->quant.scale[0], inverse_out = 1.0f / out->quant.scale[0];
-    int32_t in_zp = x->quant.zero_point[0], out_zp = out->quant.zero_point[0];
-    for (int32_t q = lo; q <= hi; q++) {
-        float real = in_scale * (float)(q - in_zp);
-        float y = 1.0f / (1.0f + expf(-real));
-        float r = roundf(y * inverse_out);
-        int32_t v = (int32_t)r + out_zp;
-        v = v < lo ? lo : (v > hi ? hi : v);
-        d->table[(uint8_t)q] = (uint8_t)v;
-    }
+    return 1.0f / (1.0f + expf(-real));
 }
 
 static bool check_output_quant(detc_prep *p, detc_dtype dt)
@@ -76,7 +65,7 @@ static bool logistic_prepare(detc_prep *p)
         return true;
     if (!check_output_quant(p, x->dtype))
         return false;
-    fill_table(d, x, detc_out(p->g, p->node, 0));
+    op_fill_lut(d->table, x, detc_out(p->g, p->node, 0), sigmoid);
     return true;
 }
 
@@ -89,13 +78,10 @@ static detc_code logistic_eval(const detc_exec *x, detc_node *node)
         const float *src = in->data;
         float *dst = detc_out(x->g, node, 0)->data;
         for (int64_t i = 0; i < n; i++)
-            dst[i] = 1.0f / (1.0f + expf(-src[i]));
+            dst[i] = sigmoid(src[i]);
         return DETC_OK;
     }
-    const uint8_t *src = in->data;
-    uint8_t *dst = detc_out(x->g, node, 0)->data;
-    for (int64_t i = 0; i < n; i++)
-        dst[i] = d->table[src[i]];
+    op_apply_lut(d->table, in->data, detc_out(x->g, node, 0)->data, n);
     return DETC_OK;
 }
 

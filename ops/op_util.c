@@ -392,3 +392,22 @@ bool op_requant_prepare(detc_prep *p, int channels, int w_axis, detc_activation 
     detc_activation_range_q(act, detc_out(p->g, p->node, 0), &rq->act_min, &rq->act_max);
     return true;
 }
+
+void op_fill_lut(uint8_t table[256], const detc_tensor *x, const detc_tensor *out, float (*f)(float))
+{
+    const detc_dtype_info *info = detc_dtype_get(x->dtype);
+    int32_t lo = (int32_t)info->qmin, hi = (int32_t)info->qmax;
+    float in_scale = x->quant.scale[0], inverse_out = 1.0f / out->quant.scale[0];
+    int32_t in_zp = x->quant.zero_point[0], out_zp = out->quant.zero_point[0];
+    for (int32_t q = lo; q <= hi; q++) {
+        float real = in_scale * (float)(q - in_zp);
+        int32_t v = (int32_t)roundf(f(real) * inverse_out) + out_zp;
+        table[(uint8_t)q] = (uint8_t)(v < lo ? lo : (v > hi ? hi : v));
+    }
+}
+
+void op_apply_lut(const uint8_t table[256], const uint8_t *src, uint8_t *dst, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = table[src[i]];
+}

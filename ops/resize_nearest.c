@@ -175,12 +175,7 @@ static bool parse_rules(detc_prep *p, rn_rules *r)
     if (r->rules == RN_TENSORFLOW) {
         ok = detc_attr_bool(p, "align_corners", false, &r->align_corners);
         ok = detc_attr_bool(p, "half_pixel_centers", false, &r->half_pixel_centers) && ok;
-        if (ok && r->align_corners && r->half_pixel_centers) {
-            detc_prep_error(p, DETC_ERR_ATTR,
-                            "align_corners and half_pixel_centers are both true; TensorFlow refuses that "
-                            "combination, set at most one");
-            ok = false;
-        }
+        /* both may be set: TFLite's RESIZE_NEAREST_NEIGHBOR takes them together (TensorFlow's op refuses it) */
     } else if (r->rules == RN_ONNX) {
         ok = detc_attr_enum(p, "coordinate_transformation_mode", false, CT_HALF_PIXEL, transforms, &r->transform);
         ok = detc_attr_enum(p, "nearest_mode", false, NM_ROUND_PREFER_FLOOR, nearest, &r->nearest) && ok;

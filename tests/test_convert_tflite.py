@@ -659,6 +659,27 @@ def test_int8_image_input_gets_bytes_minus_128():
         assert max(-128, min(127, v)) == pix - 128, (pix, v)
 
 
+def test_detect_prints_the_names_the_label_ids_give():
+    """The issue's case: Coral-style `ID NAME` labels with gaps; every detection's name must be the one its
+    class ID has in the file (never a line-number offset)."""
+    detc = os.environ.get("DETC_BIN", os.path.join(ROOT, "build", "detc"))
+    image = os.path.join(os.path.dirname(SHARED), "images", "dog.jpg")
+    if not (os.path.exists(detc) and os.path.exists(image)):
+        return
+    names = {0: "person", 2: "car", 3: "giraffe"}  # class 1 has no name
+    lab = _labels_file("".join("%d  %s\n" % kv for kv in sorted(names.items())))
+    out = os.path.join(TMP, "coral.detc")
+    convert(_detector("i8"), out, "--labels", lab)
+    p = subprocess.run([detc, "detect", out, image, "--threshold", "0", "--json", "-"], capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    dets = json.loads(p.stdout)["images"][0]["detections"]
+    assert dets, "no detections to check"
+    for d in dets:
+        assert 0 <= d["class_id"] <= 3, d
+        assert d.get("label") == names.get(d["class_id"], "???"), d
+
+
 def test_edgetpu_build_is_refused_with_what_to_convert():
     err = expect_clean_failure(["tflite", _detector(edgetpu=True), "-o", os.path.join(TMP, "e.detc")],
                                ["compiled for the Edge TPU", "without '_edgetpu'", "CPU build"])

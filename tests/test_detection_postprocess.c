@@ -72,7 +72,7 @@ static void test_errors(void)
     dpp_node(&c, attrs, DETC_F32, 100, 99, 91);
     CHECK(!oh_prepare(&c), "anchor count and class column mismatches are refused");
     CHECK(oh_has_error(&c, DETC_ERR_SHAPE, "number of anchors", NULL), "anchor count mismatch reported");
-    CHECK(oh_has_error(&c, DETC_ERR_SHAPE, "fewer than num_classes 92", "past each anchor"),
+    CHECK(oh_has_error(&c, DETC_ERR_SHAPE, "num_classes 92", "columns - num_classes <= 1"),
           "class columns vs num_classes reported");
     oh_free(&c);
 
@@ -122,8 +122,9 @@ static void test_tflite_option_rules(void)
     CHECK(oh_prepare(&c), "regular NMS with detections_per_class absent (100) prepares");
     oh_free(&c);
     snprintf(attrs, sizeof attrs, "{%s}", base);
-    dpp_node(&c, attrs, DETC_F32, 8, 8, 6); /* 6 columns, 3 classes: TFLite reads columns 3..5 */
-    CHECK(oh_prepare(&c), "class columns beyond num_classes + 1 are accepted (TFLite's label offset)");
+    dpp_node(&c, attrs, DETC_F32, 8, 8, 5); /* 5 columns, 3 classes: TFLite refuses it when it runs */
+    CHECK(!oh_prepare(&c) && oh_has_error(&c, DETC_ERR_SHAPE, "5 columns", "columns - num_classes <= 1"),
+          "two columns beyond num_classes are refused, as TFLite refuses them");
     oh_free(&c);
     dpp_node(&c, attrs, DETC_I8, 8, 8, 4);
     CHECK(!oh_prepare(&c) && oh_has_error(&c, DETC_ERR_DTYPE, "input 0", "f32 or quantized u8 only"),

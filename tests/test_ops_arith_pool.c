@@ -656,9 +656,9 @@ static void test_errors(void)
     oh_init(&c, "softmax", NULL);
     int tq = oh_input(&c, DETC_U8, 1, d8, NULL, false);
     oh_quant1(&c, tq, 0.1f, 0);
-    oh_output(&c, DETC_DTYPE_INVALID);
-    CHECK(!oh_prepare(&c) && oh_has_error(&c, DETC_ERR_DTYPE, "f32 only", "cast"),
-          "softmax refuses quantized input and says to cast");
+    oh_quant1(&c, oh_output(&c, DETC_U8), 1.0f / 128, 0);
+    CHECK(!oh_prepare(&c) && oh_has_error(&c, DETC_ERR_QUANT, "scale 1/256", "as TensorFlow Lite requires"),
+          "a quantized softmax must output 1/256, as TFLite requires");
     oh_free(&c);
 
     oh_init(&c, "softmax", "{\"axis\": 2}");

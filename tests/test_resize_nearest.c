@@ -187,9 +187,17 @@ static void test_errors(void)
                  "'align_corners' belongs to rules \"tensorflow\"", NULL);
     expect_error("an ONNX attribute under tensorflow rules", "{\"rules\": \"tensorflow\", \"nearest_mode\": \"floor\"}",
                  true, DETC_ERR_ATTR, "'nearest_mode' belongs to rules \"onnx\"", NULL);
-    expect_error("align_corners with half_pixel_centers",
-                 "{\"rules\": \"tensorflow\", \"align_corners\": true, \"half_pixel_centers\": true}", true,
-                 DETC_ERR_ATTR, "both true", NULL);
+    {
+        /* TFLite's kernel takes align_corners with half_pixel_centers (tests/test_tflite_ops.py checks the values) */
+        oh_case c;
+        int32_t xd[4] = {1, 3, 3, 2};
+        oh_init(&c, "resize_nearest",
+                "{\"rules\": \"tensorflow\", \"size\": [6, 6], \"align_corners\": true, \"half_pixel_centers\": true}");
+        oh_input(&c, DETC_F32, 4, xd, NULL, false);
+        oh_output(&c, DETC_DTYPE_INVALID);
+        CHECK(oh_prepare(&c), "align_corners with half_pixel_centers prepares, as in TFLite");
+        oh_free(&c);
+    }
     expect_error("an unknown coordinate mode",
                  "{\"rules\": \"onnx\", \"coordinate_transformation_mode\": \"tf_crop_and_resize\"}", true,
                  DETC_ERR_ATTR, "coordinate_transformation_mode", "half_pixel");

@@ -165,7 +165,7 @@ NP = {"f32": np.float32, "f16": np.float16, "i32": np.int32, "u8": np.uint8, "i6
 OPS = {"ADD": 0, "AVERAGE_POOL_2D": 1, "CONCATENATION": 2, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 4,
        "DEQUANTIZE": 6, "FULLY_CONNECTED": 9, "LOGISTIC": 14, "MAX_POOL_2D": 17, "MUL": 18, "RELU": 19,
        "RELU6": 21, "RESHAPE": 22, "RESIZE_BILINEAR": 23, "SOFTMAX": 25, "TANH": 28, "CUSTOM": 32, "PAD": 34,
-       "TRANSPOSE": 39, "MEAN": 40, "SUB": 41, "SQUEEZE": 43, "SPLIT": 49, "PACK": 83,
+       "TRANSPOSE": 39, "MEAN": 40, "SUB": 41, "SQUEEZE": 43, "STRIDED_SLICE": 45, "SPLIT": 49, "PACK": 83,
        "RESIZE_NEAREST_NEIGHBOR": 97, "QUANTIZE": 114, "HARD_SWISH": 117}
 # BuiltinOptions union index and the scalar fields of each option table: name -> (field id, kind)
 OPTIONS = {
@@ -189,6 +189,8 @@ OPTIONS = {
     "MEAN": (27, {"keep_dims": (0, "bool")}),
     "SUB": (28, {"fused": (0, "i8")}),
     "SQUEEZE": (30, {}),
+    "STRIDED_SLICE": (32, {"begin_mask": (0, "i32"), "end_mask": (1, "i32"), "ellipsis_mask": (2, "i32"),
+                           "new_axis_mask": (3, "i32"), "shrink_axis_mask": (4, "i32")}),
     "SPLIT": (35, {"num_splits": (0, "i32")}),
     "DEQUANTIZE": (38, {}),
     "PACK": (59, {"values_count": (0, "i32"), "axis": (1, "i32")}),

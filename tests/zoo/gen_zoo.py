@@ -743,16 +743,16 @@ def _(f):
     return w.build(), [node_prefix(f, 0, "sig", "logistic") + "input 0 'x' (graph input) is i16, expected "]
 
 
-@case("softmax_quantized_u8", kind="dtype/op")
+@case("softmax_quantized_output_scale", kind="quant/op")
 def _(f):
-    """softmax has no u8 kernel: a quantized u8 input needs a cast to f32 first."""
+    """a quantized softmax must output scale 1/256 (zero point 0 for u8), as TFLite requires."""
     w = DetcWriter(name="softmax_u8", producer="gen_zoo")
     w.add_activation("logits", "u8", [1, 10], quant={"scale": [0.1], "zero_point": [128], "axis": -1})
-    w.add_activation("probs", "u8", quant={"scale": [1.0 / 256], "zero_point": [0], "axis": -1})
+    w.add_activation("probs", "u8", quant={"scale": [1.0 / 128], "zero_point": [0], "axis": -1})
     w.add_node("softmax", "softmax", ["logits"], ["probs"])
     w.inputs, w.outputs = ["logits"], ["probs"]
-    return w.build(), [node_prefix(f, 0, "softmax", "softmax") + "input 0 'logits' (graph input) is u8, expected "
-                       "f32; fix: detc's softmax is f32 only; insert a cast to f32 before it"]
+    return w.build(), [node_prefix(f, 0, "softmax", "softmax") + "output 0 'probs' has scale 0.0078125 zero point "
+                       "0; a quantized softmax must output scale 1/256 with zero point 0, as TensorFlow Lite requires"]
 
 
 @case("conv_i8_input_f32_filter", kind="dtype/op")
@@ -965,8 +965,8 @@ def _(f):
     attrs = dict(SSD_ATTRS)
     del attrs["num_classes"]
     return ssd(pp_attrs=attrs).build(), [
-        # absent options read as 0, as TFLite's kernel reads them; 0 classes is what TFLite cannot compute
-        node_prefix(f, 5, "postprocess", "detection_postprocess") + "attribute 'num_classes' is 0, expected 1..100000"]
+        node_prefix(f, 5, "postprocess", "detection_postprocess") + "attribute 'num_classes' is 0, expected 1..100000 "
+        "(TFLite's NMS reads no class with 0"]
 
 
 @case("postprocess_anchors_wrong_shape", kind="shape/op")

@@ -28,7 +28,8 @@ formats:
 tflite details:
   Ops: CONV_2D, DEPTHWISE_CONV_2D, CONCATENATION, RESHAPE, SQUEEZE, LOGISTIC, ADD, SUB, MUL,
   MAX_POOL_2D, AVERAGE_POOL_2D, MEAN, PAD, RELU, RELU6, HARD_SWISH, TANH, SOFTMAX, QUANTIZE,
-  DEQUANTIZE, RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR, TRANSPOSE, SPLIT, SPLIT_V, PACK and the
+  DEQUANTIZE, RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR, TRANSPOSE, SPLIT, SPLIT_V, STRIDED_SLICE
+  (unit strides), PACK and the
   custom TFLite_Detection_PostProcess (tools/README.md has the dtypes of each). Any other op is
   refused with a list of what is unsupported. Tensor names, shapes, dtypes and quantization
   are kept exactly. A model whose last op is TFLite_Detection_PostProcess gets an "ssd"

@@ -8,6 +8,7 @@ Mapping (ops/README.md has the detc side, tools/README.md the table with dtypes 
   DEQUANTIZE -> cast to f32, QUANTIZE -> cast (from f32) or requantize (from u8/i8),
   RESIZE_NEAREST_NEIGHBOR / RESIZE_BILINEAR -> resize_nearest (tensorflow rules) / resize_bilinear,
   TRANSPOSE -> transpose, SPLIT / SPLIT_V -> one slice per output, PACK -> concat + reshape,
+  STRIDED_SLICE (unit strides) -> slice (+ reshape for shrink_axis_mask),
   CUSTOM TFLite_Detection_PostProcess -> detection_postprocess.
 Anything else, or an option detc cannot express, is refused; all problems are collected and
 reported together.
@@ -57,9 +58,8 @@ POSTPROCESS_IGNORED = ("_output_quantized", "_support_output_type_float_in_quant
 SUPPORTED = {"CONV_2D", "DEPTHWISE_CONV_2D", "CONCATENATION", "RESHAPE", "SQUEEZE", "LOGISTIC",
              "ADD", "MAX_POOL_2D", "PAD", "RELU", "DEQUANTIZE", "CUSTOM(%s)" % POSTPROCESS,
              "MUL", "SUB", "AVERAGE_POOL_2D", "RELU6", "SOFTMAX", "QUANTIZE", "RESIZE_NEAREST_NEIGHBOR",
-             "HARD_SWISH", "TANH", "TRANSPOSE", "SPLIT", "SPLIT_V", "PACK", "MEAN", "RESIZE_BILINEAR"}
-# ops whose quantized form detc does not compute (yet): refused at conversion, by name
-FLOAT_ONLY = {"SOFTMAX", "TANH", "RESIZE_BILINEAR"}
+             "HARD_SWISH", "TANH", "TRANSPOSE", "SPLIT", "SPLIT_V", "PACK", "MEAN", "RESIZE_BILINEAR",
+             "STRIDED_SLICE"}
 
 
 def _fmt_shape(shape):
@@ -276,7 +276,7 @@ class _Converter:
             self.err(op, "missing builtin options")
             return None
         if o["fused_activation_function"] != 0:
-            self.err(op, "fused activation %s on CONCATENATION cannot be expressed (detc concat has none)"
+            self.err(op, "fused activation %s on CONCATENATION: TFLite's kernel refuses any but NONE"
                      % tflite.ACTIVATIONS.get(o["fused_activation_function"], o["fused_activation_function"]))
         return self.node(op, "concat", list(op.inputs), {"axis": o["axis"]})
 
@@ -326,15 +326,6 @@ class _Converter:
         act = self.implicit_activation(op, self.activation(op, o["fused_activation_function"]))
         return self.node(op, detc_op, list(op.inputs), {"activation": act})
 
-    def float_only(self, op):
-        """False (after reporting) when a FLOAT_ONLY op has a quantized operand."""
-        for i in list(op.inputs[:1]) + list(op.outputs):
-            if i >= 0 and self.detc_dtype_quant(i)[0] != "f32":
-                self.err(op, "%s on %s tensors is not supported (detc computes it in f32 only); convert with "
-                         "--dequantize, or use the float model" % (op.op_name, self.t(i).type_name))
-                return False
-        return True
-
     def const_ints(self, op, i, what):
         if i < 0 or not self.is_const(i) or self.dtype(i) not in ("i32", "i64"):
             self.err(op, "the %s operand %r must be a constant i32/i64 tensor"
@@ -348,8 +339,6 @@ class _Converter:
     def resize(self, op, bilinear):
         if not self.count_io(op, 2, 1):
             return None
-        if bilinear and not self.float_only(op):
-            return None
         o = self.options(op, tflite.OPT_RESIZE_BILINEAR if bilinear else tflite.OPT_RESIZE_NEAREST) or {
             "align_corners": False, "half_pixel_centers": False}
         size = self.const_ints(op, op.inputs[1], "size")
@@ -358,9 +347,10 @@ class _Converter:
         if len(size) != 2 or min(size) < 1:
             self.err(op, "size %s must be 2 positive values" % size)
             return None
-        if o["align_corners"] and o["half_pixel_centers"]:
-            # TFLite's kernels refuse this combination
-            self.err(op, "align_corners and half_pixel_centers are both set; TFLite refuses that combination")
+        if bilinear and o["align_corners"] and o["half_pixel_centers"]:
+            # TFLite's RESIZE_BILINEAR refuses this combination (its RESIZE_NEAREST_NEIGHBOR takes it)
+            self.err(op, "align_corners and half_pixel_centers are both set; TFLite's RESIZE_BILINEAR refuses that "
+                     "combination")
             return None
         attrs = OrderedDict([("size", size)])
         if not bilinear:
@@ -426,6 +416,12 @@ class _Converter:
                 self.err(op, "size_splits %s do not split dimension %d (%d) into %d parts" % (sizes, a, shape[a], n))
                 return None
         else:
+            o = self.options(op, tflite.OPT_SPLIT)
+            if o is not None and o["num_splits"] != n:
+                # TFLite's SPLIT requires its outputs to number num_splits
+                self.err(op, "num_splits is %d but the operator has %d outputs; TFLite refuses that"
+                         % (o["num_splits"], n))
+                return None
             if n < 1 or shape[a] % n:
                 self.err(op, "dimension %d (%d) does not split into %d equal parts" % (a, shape[a], n))
                 return None
@@ -440,6 +436,60 @@ class _Converter:
             nodes.append({"name": self.use(o), "op": "slice", "inputs": [self.t(x).name],
                           "outputs": [self.t(o).name], "attrs": OrderedDict([("begin", begin), ("size", size)])})
         return nodes
+
+    def strided_slice(self, op):
+        """STRIDED_SLICE with unit strides -> slice (then a reshape when shrink_axis_mask drops axes), as
+        TFLite computes the bounds: a masked begin is 0 and a masked end the dimension, negative indices
+        count from the end, both clamped to [0, dim]."""
+        if not self.count_io(op, (3, 4), 1):
+            return None
+        o = self.options(op, tflite.OPT_STRIDED_SLICE) or {
+            "begin_mask": 0, "end_mask": 0, "ellipsis_mask": 0, "new_axis_mask": 0, "shrink_axis_mask": 0,
+            "offset": False}
+        x = op.inputs[0]
+        shape = list(self.t(x).shape or [])
+        begin = self.const_ints(op, op.inputs[1], "begin")
+        end = self.const_ints(op, op.inputs[2], "end")
+        strides = self.const_ints(op, op.inputs[3], "strides") if len(op.inputs) > 3 else [1] * len(shape)
+        if begin is None or end is None or strides is None:
+            return None
+        r = len(shape)
+        if o["ellipsis_mask"] or o["new_axis_mask"] or o["offset"]:
+            self.err(op, "ellipsis_mask, new_axis_mask and offset are not supported (detc slices with unit strides)")
+            return None
+        if not (len(begin) == len(end) == len(strides) == r) or any(s != 1 for s in strides):
+            self.err(op, "only unit strides over every axis are supported (begin %s, end %s, strides %s, input %s)"
+                     % (begin, end, strides, _fmt_shape(shape)))
+            return None
+        b_out, size = [], []
+        for i in range(r):
+            d = shape[i]
+            shrink = (o["shrink_axis_mask"] >> i) & 1
+            b = 0 if (o["begin_mask"] >> i) & 1 and not shrink else begin[i]
+            b = b + d if b < 0 else b
+            if shrink:
+                e = b + 1
+            else:
+                e = d if (o["end_mask"] >> i) & 1 else end[i]
+                e = e + d if e < 0 else e
+            b, e = min(max(b, 0), d), min(max(e, 0), d)
+            if e <= b:
+                self.err(op, "axis %d selects nothing (begin %d, end %d of %d); detc tensors cannot be empty"
+                         % (i, b, e, d))
+                return None
+            b_out.append(b)
+            size.append(e - b)
+        out = self.t(op.outputs[0])
+        attrs = OrderedDict([("begin", b_out), ("size", size)])
+        if not o["shrink_axis_mask"]:
+            return self.node(op, "slice", [x], attrs)
+        mid = "%s/detc_slice" % out.name
+        dt, q = self.detc_dtype_quant(x)
+        self.synth.append((mid, dt, size, q))
+        kept = [size[i] for i in range(r) if not (o["shrink_axis_mask"] >> i) & 1] or [1]
+        return [{"name": mid, "op": "slice", "inputs": [self.use(x)], "outputs": [mid], "attrs": attrs},
+                {"name": self.use(op.outputs[0]), "op": "reshape", "inputs": [mid], "outputs": [out.name],
+                 "attrs": {"shape": kept}}]
 
     def pack(self, op):
         """PACK -> concat along the axis, then a reshape to the packed shape (the same memory layout), or
@@ -487,7 +537,7 @@ class _Converter:
         return self.node(op, "mean", [op.inputs[0]], {"axes": axes, "keep_dims": o["keep_dims"]})
 
     def softmax(self, op):
-        if not self.count_io(op, 1, 1) or not self.float_only(op):
+        if not self.count_io(op, 1, 1):
             return None
         o = self.options(op, tflite.OPT_SOFTMAX) or {"beta": 0.0}
         return self.node(op, "softmax", [op.inputs[0]], {"axis": -1, "beta": _f32(o["beta"])})
@@ -648,7 +698,7 @@ class _Converter:
         if n in ("RELU", "RELU6", "HARD_SWISH"):
             return self.unary(op, n.lower())
         if n == "TANH":
-            return self.unary(op, "tanh") if self.float_only(op) else None
+            return self.unary(op, "tanh")
         if n in ("MUL", "SUB"):
             return self.arith(op, n.lower(), tflite.OPT_MUL if n == "MUL" else tflite.OPT_SUB)
         if n in ("SPLIT", "SPLIT_V"):
@@ -659,7 +709,7 @@ class _Converter:
                    "PAD": self.pad, "DEQUANTIZE": self.dequantize_op,
                    "CUSTOM(%s)" % POSTPROCESS: self.postprocess, "AVERAGE_POOL_2D": self.avg_pool,
                    "SOFTMAX": self.softmax, "QUANTIZE": self.quantize_op, "TRANSPOSE": self.transpose,
-                   "PACK": self.pack, "MEAN": self.mean}
+                   "PACK": self.pack, "MEAN": self.mean, "STRIDED_SLICE": self.strided_slice}
         return mapping[n](op)
 
     # -- whole model ---------------------------------------------------------------------------
