@@ -27,6 +27,9 @@ typedef struct {
     /* quantized */
     int32_t a_offset, b_offset, out_offset, act_min, act_max;
     detc_qmul a_mul, b_mul, out_mul;
+    /* each input's rescaled value for each of its 256 raw bytes (an 8-bit input has no more), computed
+     * once in prepare: the same integers TFLite computes per element, two multiplies fewer per element */
+    int32_t lut_a[256], lut_b[256];
 } add_data;
 
 static bool check_operands(detc_prep *p, bool *quantized)
@@ -79,6 +82,11 @@ static bool prepare_quantized(detc_prep *p, add_data *d, detc_activation act)
     d->a_offset = -a->quant.zero_point[0];
     d->b_offset = -b->quant.zero_point[0];
     d->out_offset = out->quant.zero_point[0];
+    for (int byte = 0; byte < 256; byte++) {
+        int32_t q = a->dtype == DETC_I8 ? (int32_t)(int8_t)byte : byte;
+        d->lut_a[byte] = detc_qmul_apply((q + d->a_offset) * (1 << ADD_LEFT_SHIFT), d->a_mul);
+        d->lut_b[byte] = detc_qmul_apply((q + d->b_offset) * (1 << ADD_LEFT_SHIFT), d->b_mul);
+    }
     detc_activation_range_q(act, out, &d->act_min, &d->act_max);
     return true;
 }
@@ -135,10 +143,10 @@ static void row_f32(const void *ctx, const void *a, int64_t sa, const void *b, i
     }
 }
 
-static inline int32_t add_q(const add_data *d, int32_t qa, int32_t qb)
+/* ba, bb: the operands' raw bytes */
+static inline int32_t add_q(const add_data *d, uint8_t ba, uint8_t bb)
 {
-    int32_t a = detc_qmul_apply((qa + d->a_offset) * (1 << ADD_LEFT_SHIFT), d->a_mul);
-    int32_t b = detc_qmul_apply((qb + d->b_offset) * (1 << ADD_LEFT_SHIFT), d->b_mul);
+    int32_t a = d->lut_a[ba], b = d->lut_b[bb];
     int32_t v = detc_qmul_apply(d->sub ? a - b : a + b, d->out_mul) + d->out_offset;
     return v < d->act_min ? d->act_min : (v > d->act_max ? d->act_max : v);
 }
@@ -153,10 +161,10 @@ static void row_u8(const void *ctx, const void *a, int64_t sa, const void *b, in
 
 static void row_i8(const void *ctx, const void *a, int64_t sa, const void *b, int64_t sb, void *out, int64_t n)
 {
-    const int8_t *x = a, *y = b;
-    int8_t *o = out;
+    const uint8_t *x = a, *y = b;
+    uint8_t *o = out;
     for (int64_t i = 0; i < n; i++)
-        o[i] = (int8_t)add_q(ctx, x[i * sa], y[i * sb]);
+        o[i] = (uint8_t)add_q(ctx, x[i * sa], y[i * sb]); /* i8 bytes: the LUTs read them as signed */
 }
 
 detc_code detc_add_eval(const detc_exec *x, detc_node *node)
