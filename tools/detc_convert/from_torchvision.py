@@ -752,9 +752,10 @@ class _Converter:
                 ("count", "detections/count")] + ([("masks", "mask/probs"),
                                                    ("mask_threshold", 0.5), ("mask_padding", 1)] if masks else []))),
         ])
-        self.notes.append("%s layout: %s + FPN(%d%s), RPN head %d conv%s, %s, %s, %d classes, input declared "
-                          "[1, %d, %d, 3] (the pipeline resizes it per image)"
-                          % (self.found["arch"], self.trunk_name, self.fpn_c,
+        self.notes.append("%s v%d layout (the modules of torchvision's %s): %s + FPN(%d%s), RPN head %d conv%s, %s, "
+                          "%s, %d classes, input declared [1, %d, %d, 3] (the pipeline resizes it per image)"
+                          % ("Mask R-CNN" if masks else "Faster R-CNN", self.found["version"], self.found["arch"],
+                             self.trunk_name, self.fpn_c,
                              ", BatchNorm" if self.found["version"] == 2 else "", self.rpn_depth,
                              "s" if self.rpn_depth > 1 else "", self.box_head_name,
                              "mask head" if masks else "no mask head (Faster R-CNN)", self.num_classes, hp, wp))
