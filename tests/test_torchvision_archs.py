@@ -91,7 +91,8 @@ def box_rel(a, b):
 def convert(name, layout):
     cfg = layout["config"]
     sd = tva.state_for(layout)
-    w, notes = from_torchvision.convert(sd, cfg, name, input_size=tuple(layout["image_hw"]))
+    ssd = name.startswith("ssd")
+    w, notes = from_torchvision.convert(sd, cfg, name, input_size=None if ssd else tuple(layout["image_hw"]))
     path = os.path.join(TMP, name + ".detc")
     w.write(path)
     return path, notes
@@ -164,6 +165,27 @@ def compare(got, ref, masks):
     return ", ".join(lines)
 
 
+def compare_ssd(got, ref, anchors):
+    for k in tva.SSD_MAPS[1:] + ["head/class_logits", "head/box_regression"]:
+        rv, idx = feature(ref, k)
+        gv = got[k].reshape(-1)
+        gv = gv if idx is None else gv[idx]
+        ok, worst = close(gv, rv)
+        assert ok, "%s differs from torchvision (worst %.3g of the tolerance)" % (k, worst)
+    ar = box_rel(anchors, ref["anchors"])
+    assert ar <= 1e-5, "anchors (DefaultBoxGenerator) differ: max rel %.3g" % ar
+    n = int(ref["detections/count"][0])
+    gn = int(got["detections/count"][0])
+    assert gn == n, "%d detections, torchvision %d" % (gn, n)
+    gl, rl = got["detections/labels"][:n], ref["detections/labels"][:n]
+    assert np.array_equal(gl, rl), "labels %s, torchvision %s" % (gl.tolist(), rl.tolist())
+    br = box_rel(got["detections/boxes"][:n], ref["detections/boxes"][:n])
+    assert br <= 1e-3, "detection boxes: max rel diff %.3g > 1e-3" % br
+    sd = float(np.max(np.abs(got["detections/scores"][:n] - ref["detections/scores"][:n]))) if n else 0.0
+    assert sd <= 1e-4, "scores differ by %.3g" % sd
+    return "%d detections, labels equal, boxes max rel %.1e, scores max abs %.1e, anchors max rel %.1e" % (n, br, sd, ar)
+
+
 def arch_tests(name, live):
     d = os.path.join(DATA, name)
     layout = json.load(open(os.path.join(d, "layout.json")))
@@ -185,8 +207,22 @@ def arch_tests(name, live):
         assert p.returncode == 0, p.stdout[-1500:]
     report("%s validate" % name, validate)
 
-    wanted = FEATURES + ["rpn/proposals", "rpn/proposals_count", "box/class_logits", "detections/boxes",
-                         "detections/scores", "detections/labels", "detections/count"] + (["mask/probs"] if masks else [])
+    ssd = name.startswith("ssd")
+    dets = ["detections/boxes", "detections/scores", "detections/labels", "detections/count"]
+    if ssd:
+        wanted = tva.SSD_MAPS[1:] + ["head/class_logits", "head/box_regression"] + dets
+    else:
+        wanted = FEATURES + ["rpn/proposals", "rpn/proposals_count", "box/class_logits"] + dets + (
+            ["mask/probs"] if masks else [])
+
+    def cmp(got, ref):
+        if ssd:
+            from detc_convert import from_torchvision_ssd as fs
+            c = layout["config"]
+            grid = [(38, 38), (19, 19), (10, 10), (5, 5), (3, 3), (1, 1)]
+            anchors = fs.default_boxes(grid, tuple(c["size"]), fs.SSD300_RATIOS, fs.SSD300_SCALES, fs.SSD300_STEPS)
+            return compare_ssd(got, ref, anchors)
+        return compare(got, ref, masks)
     image = tva.make_image(layout["image_seed"], tuple(layout["image_hw"]))
 
     def run():
@@ -198,7 +234,7 @@ def arch_tests(name, live):
     def vs_stored():
         if "got" not in state:
             raise Skip("no detc outputs")
-        return compare(state["got"], stored, masks)
+        return cmp(state["got"], stored)
     report("%s vs stored torchvision" % name, vs_stored)
 
     if live:
@@ -211,7 +247,7 @@ def arch_tests(name, live):
             assert lay["tensors"] == layout["tensors"], "the stored layout is not torchvision's (make tv-archs-refs)"
             model = tva.load(torch, model, tva.state_for(layout))
             ref = tva.reference(torch, model, layout, image)
-            return compare(state["got"], ref, masks)
+            return cmp(state["got"], ref)
         report("%s vs live torchvision" % name, vs_live)
 
 
@@ -220,8 +256,8 @@ def refusals():
         return {k: np.zeros((1,), np.float32) for k in keys}
     cfg = {"classes": ["bg", "a"], "min_size": 64, "max_size": 64}
     cases = [
-        ("ssd300_vgg16", ["backbone.scale_weight", "backbone.features.0.weight",
-                          "head.classification_head.module_list.0.weight"], "ssd300_vgg16"),
+        ("ssd300_vgg16 without its extra blocks", ["backbone.scale_weight", "backbone.features.0.weight",
+                                                   "head.classification_head.module_list.0.weight"], "ssd300_vgg16"),
         ("ssdlite320_mobilenet_v3_large", ["backbone.features.0.0.0.weight",
                                            "head.classification_head.module_list.0.0.0.weight"],
          "ssdlite320_mobilenet_v3_large"),

@@ -66,11 +66,19 @@ ARCHS = OrderedDict([
         "FrozenBatchNorm layout", 14)),
     ("fasterrcnn_resnet152_fpn", (
         "FasterRCNN (v1 heads) over resnet152 + FPN 64, TwoMLPHead 128, FrozenBatchNorm layout", 15)),
+    ("ssd300_vgg16", (
+        "SSD as ssd300_vgg16 builds it (SSDFeatureExtractorVGG, DefaultBoxGenerator, SSDHead, 300x300) over a "
+        "narrow VGG-16 (conv widths 16, 32, 64, 64/512, 64/512: conv4_3 and conv5_3 keep their 512 channels)", 16)),
 ])
+SSD_VGG_CFG = [16, "M", 32, "M", 64, 64, 64, "M", 64, 64, 512, "M", 64, 64, 512, "M"]
 
 
 def config_for(name):
     desc, seed = ARCHS[name]
+    if name.startswith("ssd"):
+        return OrderedDict([("arch", name), ("note", desc), ("classes", CLASSES), ("size", [300, 300]),
+                            ("score_thresh", 0.2), ("nms_thresh", 0.45), ("detections_per_img", 30),
+                            ("topk_candidates", 100)]), seed
     builder = name if name in ("fasterrcnn_resnet50_fpn", "fasterrcnn_resnet50_fpn_v2",
                                "maskrcnn_resnet50_fpn_v2") else (
         "maskrcnn_resnet50_fpn" if name.startswith("maskrcnn") else "fasterrcnn_resnet50_fpn")
@@ -108,6 +116,8 @@ def random_state(tensors, seed):
             last = name.endswith(("bn3.weight", "downsample.1.weight")) or (".bn2." in name and "layer" in name
                                                                                and _BASIC[0])
             a = (0.1 + 0.2 * r.rand(*shape)) if last else (0.5 + 0.5 * r.rand(*shape))
+        elif leaf == "scale_weight":   # SSD's L2Norm scale (torchvision initialises it to 20)
+            a = 20.0 * (0.5 + r.rand(*shape))
         elif bn_like and leaf == "bias":
             a = 0.1 * r.randn(*shape)
         elif leaf == "bias":
@@ -169,6 +179,17 @@ def build(torch, name):
     from torchvision.ops.misc import FrozenBatchNorm2d
     nn = torch.nn
     cfg, _seed = config_for(name)
+    if name == "ssd300_vgg16":
+        from torchvision.models.detection.anchor_utils import DefaultBoxGenerator
+        from torchvision.models.detection.ssd import SSD, SSDFeatureExtractorVGG
+        from torchvision.models.vgg import make_layers
+        backbone = SSDFeatureExtractorVGG(make_layers(SSD_VGG_CFG), highres=False)
+        anchors = DefaultBoxGenerator([[2], [2, 3], [2, 3], [2, 3], [2], [2]],
+                                      scales=[0.07, 0.15, 0.33, 0.51, 0.69, 0.87, 1.05], steps=[8, 16, 32, 64, 100, 300])
+        model = SSD(backbone, anchors, (300, 300), len(CLASSES), image_mean=[0.48235, 0.45882, 0.40784],
+                    image_std=[1.0 / 255.0] * 3, score_thresh=cfg["score_thresh"], nms_thresh=cfg["nms_thresh"],
+                    detections_per_img=cfg["detections_per_img"], topk_candidates=cfg["topk_candidates"])
+        return model, False
     common = dict(min_size=cfg["min_size"], max_size=cfg["max_size"],
                   rpn_pre_nms_top_n_test=cfg["rpn_pre_nms_top_n_test"],
                   rpn_post_nms_top_n_test=cfg["rpn_post_nms_top_n_test"],
@@ -211,7 +232,8 @@ def layout_for(torch, name):
             continue   # the published v1 layout (FrozenBatchNorm2d) has none
         tensors.append([n, list(t.shape), "float32" if t.dtype == torch.float32 else "int64"])
     return model, OrderedDict([("config", cfg), ("seed", seed), ("image_seed", seed + 1000),
-                               ("image_hw", list(HW)), ("tensors", tensors)])
+                               ("image_hw", [300, 300] if name.startswith("ssd") else list(HW)),
+                               ("tensors", tensors)])
 
 
 def load(torch, model, sd):
@@ -238,10 +260,28 @@ def reference(torch, model, layout, image):
     """torchvision's stage values under detc's names (full arrays) and the forward time."""
     from torchvision.models.detection.image_list import ImageList
     cfg = layout["config"]
-    P, D = cfg["rpn_post_nms_top_n_test"], cfg["box_detections_per_img"]
     x = torch.from_numpy(image).permute(0, 3, 1, 2).contiguous()
     il = ImageList(x, [tuple(image.shape[1:3])])
     out = OrderedDict()
+    if "size" in cfg:   # SSD
+        D = cfg["detections_per_img"]
+        with torch.no_grad():
+            feats = list(model.backbone(x).values())
+            head = model.head(feats)
+            anchors = model.anchor_generator(il, feats)
+            dets = model.postprocess_detections(head, anchors, il.image_sizes)
+        for name, f in zip(SSD_MAPS[1:], feats[1:]):
+            out[name] = nhwc(f)
+        out["head/class_logits"] = head["cls_logits"][0].numpy()
+        out["head/box_regression"] = head["bbox_regression"][0].numpy()
+        out["anchors"] = anchors[0].numpy()
+        d = dets[0]
+        out["detections/boxes"] = pad_rows(d["boxes"].numpy(), D)
+        out["detections/scores"] = pad_rows(d["scores"].numpy(), D)
+        out["detections/labels"] = pad_rows(d["labels"].numpy().astype(np.int32), D)
+        out["detections/count"] = np.array([len(d["boxes"])], np.int32)
+        return out
+    P, D = cfg["rpn_post_nms_top_n_test"], cfg["box_detections_per_img"]
     got = {}
     h = model.roi_heads.box_predictor.register_forward_hook(lambda m, i, o: got.update(pred=o))
     with torch.no_grad():
@@ -273,6 +313,10 @@ def time_forward(torch, model, image, runs):
     il = ImageList(x, [tuple(image.shape[1:3])])
 
     def step():
+        if hasattr(model, "anchor_generator"):   # SSD
+            feats = list(model.backbone(x).values())
+            head = model.head(feats)
+            return model.postprocess_detections(head, model.anchor_generator(il, feats), il.image_sizes)
         feats = model.backbone(x)
         props, _ = model.rpn(il, feats)
         return model.roi_heads(feats, props, il.image_sizes)
@@ -286,7 +330,8 @@ def time_forward(torch, model, image, runs):
     return float(np.median(ts))
 
 
-SAMPLED = ["C2", "C3", "C4", "C5"] + LEVELS
+SSD_MAPS = ["vgg/conv4_3_norm", "extra0/fc7", "extra1/conv2", "extra2/conv2", "extra3/conv2", "extra4/conv2"]
+SAMPLED = ["C2", "C3", "C4", "C5"] + LEVELS + SSD_MAPS + ["head/class_logits", "head/box_regression"]
 
 
 def compact(ref):
@@ -342,7 +387,7 @@ def main(argv=None):
             json.dump(layout, f, separators=(",", ":"))
         np.savez_compressed(os.path.join(d, "ref.npz"), **compact(ref))
         print("torchvision_archs: %s: %d proposals, %d detections (labels %s) -> %s"
-              % (name, int(ref["rpn/proposals_count"][0]), int(ref["detections/count"][0]),
+              % (name, int(ref.get("rpn/proposals_count", [0])[0]), int(ref["detections/count"][0]),
                  ref["detections/labels"][:int(ref["detections/count"][0])].tolist(), d), file=sys.stderr)
     return 0
 

@@ -206,7 +206,6 @@ def _convert_torchvision(args, notes):
         raise ConvertError("%s: not UTF-8 text (byte %d)" % (args.config, e.start))
     except ValueError as e:
         raise ConvertError("%s: invalid JSON: %s" % (args.config, e))
-    config = from_torchvision.Config(cfg, where=args.config)
     input_size = None
     if args.input_size:
         parts = args.input_size.lower().replace(",", "x").split("x")
@@ -220,6 +219,11 @@ def _convert_torchvision(args, notes):
         state = torch_pickle.state_dict(torch_pickle.load(args.source), args.source)
     except torch_pickle.TorchPickleError as e:
         raise ConvertError(str(e))
+    try:
+        ssd = from_torchvision.recognise(state)["family"] == "ssd"
+    except ConvertError:
+        ssd = False   # reported by convert() below, after the config's own problems
+    config = cfg if ssd else from_torchvision.Config(cfg, where=args.config)
     name = args.name or os.path.splitext(os.path.basename(args.source))[0]
     if name.startswith("maskrcnn_resnet50_fpn_coco") and "bn_eps" not in cfg:
         notes.append("torchvision runs its COCO_V1 Mask R-CNN weights with FrozenBatchNorm eps 0.0 "

@@ -78,7 +78,6 @@ NOT_COVERED = [
     ("fasterrcnn_mobilenet_v3_large_320_fpn", "fasterrcnn_mobilenet_v3_large_fpn"),
     ("fasterrcnn_mobilenet_v3_large_fpn", "fasterrcnn_mobilenet_v3_large_fpn"),
     ("ssdlite320_mobilenet_v3_large", "ssdlite320_mobilenet_v3_large"),
-    ("ssd300_vgg16", "ssd300_vgg16"),
     ("retinanet_resnet50_fpn_v2", "retinanet_resnet50_fpn_v2"), ("retinanet_resnet50_fpn", "retinanet_resnet50_fpn"),
     ("fcos_resnet50_fpn", "fcos_resnet50_fpn"), ("keypointrcnn_resnet50_fpn", "keypointrcnn_resnet50_fpn"),
 ]
@@ -247,6 +246,8 @@ def recognise(sd):
     if not sd:
         raise ConvertError("the checkpoint holds no tensors")
     if _has_prefix(sd, "head.classification_head.") or _has_prefix(sd, "head.regression_head."):
+        if "backbone.scale_weight" in sd and _has_prefix(sd, "backbone.extra.0."):
+            return {"family": "ssd", "version": 1, "arch": "ssd300_vgg16", "masks": False}
         if "backbone.scale_weight" in sd:
             arch = "ssd300_vgg16"
         elif _has_prefix(sd, "head.classification_head.module_list."):
@@ -257,7 +258,8 @@ def recognise(sd):
             arch = "retinanet_resnet50_fpn(_v2)"
         raise ConvertError("this checkpoint is torchvision's %s (module 'head.classification_head' and "
                            "'head.regression_head'); detc-convert torchvision converts Faster/Mask R-CNN with a "
-                           "ResNet/ResNeXt FPN backbone only, it cannot place module 'head.classification_head'"
+                           "ResNet/ResNeXt FPN backbone and ssd300_vgg16 only, it cannot place module "
+                           "'head.classification_head'"
                            % arch)
     if _has_prefix(sd, "roi_heads.keypoint_head."):
         raise ConvertError("this checkpoint is torchvision's keypointrcnn_resnet50_fpn: module "
@@ -292,6 +294,10 @@ def check_arch(found, arch_text):
         if name in arch_text:
             raise ConvertError("config's arch names torchvision's %s, which detc-convert torchvision does not convert "
                                "(Faster/Mask R-CNN with a ResNet/ResNeXt FPN backbone only)" % name)
+    if found["family"] == "ssd":
+        if "ssd" not in arch_text and re.search(r"rcnn", arch_text):
+            raise ConvertError("config's arch says %r, but the checkpoint holds torchvision's ssd300_vgg16" % arch_text)
+        return
     for name, (family, version) in ARCHS.items():
         if re.search(r"\b%s\b" % re.escape(name), arch_text):
             if (family, version) != (found["family"], found["version"]):
@@ -763,8 +769,18 @@ class _Converter:
 
 
 def convert(state, config, name, input_size=None):
-    """state: name -> numpy array (a torchvision Mask R-CNN state_dict); config: dict.
+    """state: name -> numpy array (a torchvision detection state_dict); config: dict (or Config).
     Returns (DetcWriter, notes). Raises ConvertError."""
+    found = recognise(state)
+    if found["family"] == "ssd":
+        from . import from_torchvision_ssd
+        raw = config.raw if isinstance(config, Config) else config
+        if not isinstance(raw, dict):
+            raise ConvertError("config: must be a JSON object")
+        check_arch(found, raw.get("arch"))
+        if input_size is not None:
+            raise ConvertError("--input-size does not apply to SSD: its input is the config's `size`")
+        return from_torchvision_ssd.convert(state, raw, name)
     cfg = config if isinstance(config, Config) else Config(config)
     if input_size is not None:
         h, w = input_size

@@ -1,0 +1,319 @@
+"""torchvision SSD front end: an ssd300_vgg16 state_dict (+ a JSON config) -> a detc graph.
+
+Architecture (torchvision 0.14, models/detection/ssd.py): SSD with SSDFeatureExtractorVGG (highres
+False): VGG `features` up to conv4_3 (3x3 convs + ReLU, 2x2 max pools, the third with ceil_mode),
+L2 normalisation of conv4_3 over channels times `scale_weight` (the first feature map), then
+`extra`: [maxpool4, conv5_x, maxpool 3x3 s1 p1, fc6 (3x3 dilation 6), fc7 (1x1)], and four blocks
+of 1x1 conv + 3x3 conv (stride 2 padding 1 twice, then stride 1 padding 0 twice), each with ReLU.
+SSDHead: per feature map a 3x3 conv (padding 1) for the class logits [A*K] and one for the box
+regression [A*4]. Layer widths and the VGG layer sequence are read from the checkpoint.
+
+Graph (NHWC, f32): the trunk as conv2d / max_pool2d nodes; `l2_normalize` over channels (epsilon
+1e-24 on the sum of squares: F.normalize's max(norm, 1e-12)); `scale_weight` is folded into the
+first head's convolution weights (per input channel); each head's [1, h, w, A*K] output reshaped to
+[h*w*A, K] (torchvision's view/permute/reshape, in NHWC a plain reshape), concatenated over the six
+maps: `head/class_logits` [R, K], `head/box_regression` [R, 4]. `anchors` is a constant [R, 4]
+(x0, y0, x1, y1 pixels): DefaultBoxGenerator's default boxes for the fixed input size, computed
+here in float32 as torchvision does (aspect ratios, scales, steps from the config, clip to [0, 1]
+in (cx, cy, w, h), then scaled to the image). `box_detections` with class-agnostic regression and
+topk_candidates is SSD.postprocess_detections: softmax, decode (weights 10, 10, 5, 5), clip, per
+class score > score_thresh then the topk_candidates best, batched NMS (nms_thresh), the first
+detections_per_img.
+
+Pipeline: "maskrcnn" kind (torchvision's GeneralizedRCNNTransform) with `fixed_size` [W, H]: the
+image is resized to exactly the model size (aspect ratio not kept), normalised with the config's
+image_mean / image_std (default ssd300_vgg16's: mean [0.48235, 0.45882, 0.40784], std 1/255),
+boxes scaled back per axis.
+
+Config keys: classes (required, background first); size [H, W] (default [300, 300]); image_mean,
+image_std; score_thresh (0.01), nms_thresh (0.45), detections_per_img (200), topk_candidates (400);
+aspect_ratios [[2], [2, 3], [2, 3], [2, 3], [2], [2]], scales [0.07, 0.15, 0.33, 0.51, 0.69, 0.87,
+1.05], steps [8, 16, 32, 64, 100, 300] (torchvision's ssd300_vgg16 values).
+"""
+
+import math
+from collections import OrderedDict
+
+import numpy as np
+
+from .errors import ConvertError
+from .writer import DetcWriter
+
+PRODUCER = "detc-convert torchvision-ssd 1"
+SSD300_RATIOS = [[2], [2, 3], [2, 3], [2, 3], [2], [2]]
+SSD300_SCALES = [0.07, 0.15, 0.33, 0.51, 0.69, 0.87, 1.05]
+SSD300_STEPS = [8, 16, 32, 64, 100, 300]
+
+
+def _num(raw, key, default, lo, hi, integer=False):
+    v = raw.get(key, default)
+    if (not isinstance(v, (int, float)) or isinstance(v, bool) or not (lo <= v <= hi)
+            or (integer and float(v) != int(v))):
+        raise ConvertError("config `%s` must be %s in %s..%s, found %.80r"
+                           % (key, "an integer" if integer else "a number", lo, hi, v))
+    return int(v) if integer else float(v)
+
+
+def default_boxes(grid, image_hw, ratios, scales, steps, clip=True):
+    """DefaultBoxGenerator's boxes (x0, y0, x1, y1 in pixels) for feature maps `grid` [(h, w), ...], float32."""
+    f32 = np.float32
+    ih, iw = image_hw
+    out = []
+    for k, (fh, fw) in enumerate(grid):
+        s_k = scales[k]
+        s_prime = math.sqrt(scales[k] * scales[k + 1])
+        pairs = [[s_k, s_k], [s_prime, s_prime]]
+        for ar in ratios[k]:
+            sq = math.sqrt(ar)
+            pairs += [[s_k * sq, s_k / sq], [s_k / sq, s_k * sq]]
+        wh = np.array(pairs, f32)
+        if clip:
+            wh = np.clip(wh, f32(0), f32(1))
+        if steps is not None:
+            x_f, y_f = iw / steps[k], ih / steps[k]
+        else:
+            y_f, x_f = fh, fw
+        sx = ((np.arange(fw).astype(f32) + f32(0.5)) / f32(x_f)).astype(f32)
+        sy = ((np.arange(fh).astype(f32) + f32(0.5)) / f32(y_f)).astype(f32)
+        yy, xx = np.meshgrid(sy, sx, indexing="ij")
+        cxcy = np.stack([xx.reshape(-1), yy.reshape(-1)], -1)            # [P, 2]
+        cxcy = np.repeat(cxcy, len(pairs), axis=0)                       # position-major, pair-minor
+        whs = np.tile(wh, (fh * fw, 1))
+        size = np.array([iw, ih], f32)
+        x0y0 = (cxcy - f32(0.5) * whs) * size
+        x1y1 = (cxcy + f32(0.5) * whs) * size
+        out.append(np.concatenate([x0y0, x1y1], 1).astype(f32))
+    return np.concatenate(out, 0)
+
+
+class SSDConverter:
+    def __init__(self, sd, raw, name, bn_eps=1e-5):
+        self.sd = sd
+        self.raw = raw
+        self.used = set()
+        self.w = DetcWriter(name=name, producer=PRODUCER)
+        self.notes = []
+
+    def get(self, key, ndim):
+        if key not in self.sd:
+            raise ConvertError("checkpoint has no tensor %r (is it torchvision's ssd300_vgg16?)" % key)
+        a = self.sd[key]
+        self.used.add(key)
+        if a.ndim != ndim or a.dtype.kind != "f":
+            raise ConvertError("checkpoint tensor %r has shape %s / %s, expected %d-D float"
+                               % (key, list(a.shape), a.dtype, ndim))
+        if not np.all(np.isfinite(a)):
+            raise ConvertError("checkpoint tensor %r contains NaN or infinity" % key)
+        return a.astype(np.float64)
+
+    def act(self, name, dtype="f32"):
+        self.w.add_activation(name, dtype)
+        return name
+
+    def const(self, name, arr, dtype="f32"):
+        arr = np.ascontiguousarray(arr, dtype=np.float32 if dtype == "f32" else np.int32)
+        self.w.add_constant(name, dtype, list(arr.shape), arr)
+        return name
+
+    def conv(self, out, x, prefix, hw, stride=1, pad=0, dilation=1, relu=True, in_scale=None):
+        w = self.get(prefix + ".weight", 4)
+        b = self.get(prefix + ".bias", 1)
+        if b.shape != (w.shape[0],):
+            raise ConvertError("%s.bias has shape %s, expected [%d]" % (prefix, list(b.shape), w.shape[0]))
+        if w.shape[1] != self.c:
+            raise ConvertError("%s.weight has shape %s: %d input channels, the tensor it reads has %d"
+                               % (prefix, list(w.shape), w.shape[1], self.c))
+        if in_scale is not None:
+            w = w * in_scale.reshape(1, -1, 1, 1)
+        kh, kw = w.shape[2:]
+        self.const(out + "/filter", w.transpose(0, 2, 3, 1))
+        self.const(out + "/bias", b)
+        self.w.add_node(out, "conv2d", [x, out + "/filter", out + "/bias"], [self.act(out)],
+                        OrderedDict([("stride", [stride, stride]), ("dilation", [dilation, dilation]),
+                                     ("padding", [pad, pad, pad, pad]), ("activation", "relu" if relu else "none")]))
+        h = (hw[0] + 2 * pad - dilation * (kh - 1) - 1) // stride + 1
+        wd = (hw[1] + 2 * pad - dilation * (kw - 1) - 1) // stride + 1
+        if h < 1 or wd < 1:
+            raise ConvertError("%s: a %dx%d input leaves no output (the model size is too small)" % (prefix, hw[0], hw[1]))
+        self.c = w.shape[0]
+        return out, (h, wd)
+
+    def pool(self, out, x, hw, k, s, p, ceil=False):
+        h, w = hw
+
+        def size(n):
+            if ceil:
+                o = -(-(n + 2 * p - k) // s) + 1
+                if (o - 1) * s >= n + p:
+                    o -= 1
+                return o
+            return (n + 2 * p - k) // s + 1
+        oh, ow = size(h), size(w)
+        extra_b = (oh - 1) * s + k - (h + 2 * p)
+        extra_r = (ow - 1) * s + k - (w + 2 * p)
+        self.w.add_node(out, "max_pool2d", [x], [self.act(out)],
+                        OrderedDict([("kernel", [k, k]), ("stride", [s, s]),
+                                     ("padding", [p, p, p + max(0, extra_b), p + max(0, extra_r)])]))
+        return out, (oh, ow)
+
+    def vgg_sequence(self, prefix, x, hw, pools_before, tag):
+        """Convs (3x3, padding 1, ReLU) and 2x2 max pools of a torchvision VGG `features` slice: a conv at
+        index i is followed by its ReLU at i + 1; an index holding no conv and no ReLU is a max pool."""
+        idx = sorted({int(k[len(prefix):].split(".")[0]) for k in self.sd
+                      if k.startswith(prefix) and k[len(prefix):].split(".")[0].isdigit()
+                      and k[len(prefix):].count(".") == 1})
+        if not idx:
+            raise ConvertError("checkpoint has no %s*.weight (torchvision's VGG layers)" % prefix)
+        i = 0
+        pools = pools_before
+        last = max(idx)
+        while i <= last:
+            if i in idx:
+                x, hw = self.conv("%s/conv%d" % (tag, i), x, "%s%d" % (prefix, i), hw, pad=1)
+                i += 2
+            else:
+                pools += 1
+                x, hw = self.pool("%s/pool%d" % (tag, i), x, hw, 2, 2, 0, ceil=(pools == 3))
+                i += 1
+        return x, hw, i, pools
+
+    def run(self):
+        raw = self.raw
+        classes = raw.get("classes")
+        if not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(c, str) for c in classes):
+            raise ConvertError("config `classes` must be a list of at least 2 names, background first")
+        size = raw.get("size", [300, 300])
+        if (not isinstance(size, list) or len(size) != 2
+                or not all(isinstance(v, int) and not isinstance(v, bool) and 64 <= v <= 4096 for v in size)):
+            raise ConvertError("config `size` must be [height, width] in 64..4096, found %.80r" % (size,))
+        H, W = size
+        mean = raw.get("image_mean", [0.48235, 0.45882, 0.40784])
+        std = raw.get("image_std", [1.0 / 255.0] * 3)
+        for key, v in (("image_mean", mean), ("image_std", std)):
+            if (not isinstance(v, list) or len(v) != 3
+                    or not all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in v)):
+                raise ConvertError("config `%s` must be a list of 3 numbers" % key)
+        if not all(t > 0 for t in std):
+            raise ConvertError("config `image_std` must be positive")
+        score = _num(raw, "score_thresh", 0.01, 0.0, 1.0)
+        nms = _num(raw, "nms_thresh", 0.45, 0.0, 1.0)
+        dets = _num(raw, "detections_per_img", 200, 1, 1 << 16, True)
+        topk = _num(raw, "topk_candidates", 400, 1, 1 << 20, True)
+        ratios = raw.get("aspect_ratios", SSD300_RATIOS)
+        scales = raw.get("scales", SSD300_SCALES)
+        steps = raw.get("steps", SSD300_STEPS)
+        if (not isinstance(ratios, list) or not all(isinstance(r, list) for r in ratios)
+                or not isinstance(scales, list) or len(scales) != len(ratios) + 1
+                or not (steps is None or (isinstance(steps, list) and len(steps) == len(ratios)))):
+            raise ConvertError("config `aspect_ratios` (a list per feature map), `scales` (one more) and `steps` "
+                               "(one per map) do not fit together")
+
+        self.w.add_activation("image", "f32", [1, H, W, 3])
+        self.w.add_activation("image_size", "i32", [2])
+        self.c = 3
+        # conv4_3
+        x, hw, _, pools = self.vgg_sequence("backbone.features.", "image", (H, W), 0, "vgg")
+        c43 = x
+        scale = self.get("backbone.scale_weight", 1)
+        if scale.shape != (self.c,):
+            raise ConvertError("backbone.scale_weight has shape %s, expected [%d]" % (list(scale.shape), self.c))
+        self.w.add_node("vgg/conv4_3_norm", "l2_normalize", [c43], [self.act("vgg/conv4_3_norm")],
+                        OrderedDict([("axis", -1), ("epsilon", 1e-24)]))
+        maps = [("vgg/conv4_3_norm", hw, self.c, scale)]
+        # extra.0: maxpool4, conv5_x, then the fc block (maxpool 3x3 s1 p1, fc6, fc7)
+        fc = None
+        for j in range(64):
+            if ("backbone.extra.0.%d.1.weight" % j) in self.sd:
+                fc = j
+                break
+        if fc is None:
+            raise ConvertError("module 'backbone.extra.0' cannot be placed: no fc6/fc7 block "
+                               "(backbone.extra.0.N.1.weight, backbone.extra.0.N.3.weight)")
+        i = 0
+        while i < fc:
+            if ("backbone.extra.0.%d.weight" % i) in self.sd:
+                x, hw = self.conv("extra0/conv%d" % i, x, "backbone.extra.0.%d" % i, hw, pad=1)
+                i += 2
+            else:
+                pools += 1
+                x, hw = self.pool("extra0/pool%d" % i, x, hw, 2, 2, 0, ceil=(pools == 3))
+                i += 1
+        x, hw = self.pool("extra0/pool5", x, hw, 3, 1, 1)
+        x, hw = self.conv("extra0/fc6", x, "backbone.extra.0.%d.1" % fc, hw, pad=6, dilation=6)
+        x, hw = self.conv("extra0/fc7", x, "backbone.extra.0.%d.3" % fc, hw)
+        maps.append((x, hw, self.c, None))
+        n_extra = 1
+        while ("backbone.extra.%d.0.weight" % n_extra) in self.sd:
+            n_extra += 1
+        if n_extra != 5:
+            raise ConvertError("backbone.extra has %d blocks; torchvision's SSD300 has 5 (SSD512's highres layout is "
+                               "not supported): module 'backbone.extra.%d' cannot be placed" % (n_extra, n_extra - 1)
+                               if n_extra > 5 else "backbone.extra has %d blocks, expected 5" % n_extra)
+        for e in range(1, 5):
+            p = "backbone.extra.%d." % e
+            x, hw = self.conv("extra%d/conv1" % e, x, p + "0", hw)
+            stride, pad = (2, 1) if e <= 2 else (1, 0)
+            x, hw = self.conv("extra%d/conv2" % e, x, p + "2", hw, stride=stride, pad=pad)
+            maps.append((x, hw, self.c, None))
+        if len(maps) != len(ratios):
+            raise ConvertError("%d feature maps but %d aspect_ratios entries" % (len(maps), len(ratios)))
+        # heads
+        K = len(classes)
+        cls_outs, reg_outs = [], []
+        for i, (fm, fhw, fc_c, sc) in enumerate(maps):
+            a = 2 + 2 * len(ratios[i])
+            for kind, cols, outs in (("classification", K, cls_outs), ("regression", 4, reg_outs)):
+                key = "head.%s_head.module_list.%d" % (kind, i)
+                wshape = self.sd.get(key + ".weight", np.zeros(0)).shape
+                if tuple(wshape) != (a * cols, fc_c, 3, 3):
+                    raise ConvertError("%s.weight has shape %s, expected [%d, %d, 3, 3] (%d anchors x %d)"
+                                       % (key, list(wshape), a * cols, fc_c, a, cols))
+                self.c = fc_c
+                tag = "head/%s%d" % ("cls" if kind == "classification" else "reg", i)
+                y, _ = self.conv(tag, fm, key, fhw, pad=1, relu=False, in_scale=sc)
+                self.w.add_node(tag + "/rows", "reshape", [y], [self.act(tag + "/rows")],
+                                {"shape": [fhw[0] * fhw[1] * a, cols]})
+                outs.append(tag + "/rows")
+        for k in self.sd:
+            if k.startswith("head.") and k not in self.used:
+                raise ConvertError("module %r cannot be placed (more head layers than feature maps)" % k.rsplit(".", 1)[0])
+        self.w.add_node("head/class_logits", "concat", cls_outs, [self.act("head/class_logits")], {"axis": 0})
+        self.w.add_node("head/box_regression", "concat", reg_outs, [self.act("head/box_regression")], {"axis": 0})
+        anchors = default_boxes([m[1] for m in maps], (H, W), ratios, scales, steps)
+        self.const("anchors", anchors)
+        self.const("anchors_count", np.array([anchors.shape[0]]), "i32")
+        outs = ["detections/boxes", "detections/scores", "detections/labels", "detections/count"]
+        self.w.add_node("detections", "box_detections",
+                        ["head/class_logits", "head/box_regression", "anchors", "anchors_count", "image_size"],
+                        [self.act(outs[0]), self.act(outs[1]), self.act(outs[2], "i32"), self.act(outs[3], "i32")],
+                        OrderedDict([("score_threshold", float(np.float32(score))),
+                                     ("nms_threshold", float(np.float32(nms))),
+                                     ("detections_per_img", dets), ("weights", [10.0, 10.0, 5.0, 5.0]),
+                                     ("min_size", 0.0), ("topk_candidates", topk)]))
+        unused = sorted(k for k in self.sd if k not in self.used)
+        if unused:
+            raise ConvertError("%d checkpoint tensors are not part of torchvision's ssd300_vgg16 as detc builds it: "
+                               "module %r cannot be placed (%s)" % (len(unused), unused[0].rsplit(".", 1)[0],
+                                                                    ", ".join(unused[:6])))
+        self.w.inputs = ["image", "image_size"]
+        self.w.outputs = outs
+        self.w.labels = list(classes)
+        self.w.pipeline = OrderedDict([
+            ("kind", "maskrcnn"),
+            ("input", OrderedDict([
+                ("tensor", "image"), ("image_size", "image_size"), ("color", "rgb"), ("resize", "bilinear"),
+                ("min_size", min(H, W)), ("max_size", max(H, W)), ("fixed_size", [W, H]),
+                ("mean", [float(v) for v in mean]), ("std", [float(v) for v in std]), ("size_divisible", 1)])),
+            ("outputs", OrderedDict([
+                ("boxes", "detections/boxes"), ("scores", "detections/scores"), ("labels", "detections/labels"),
+                ("count", "detections/count")])),
+        ])
+        self.notes.append("ssd300_vgg16 layout: VGG to conv4_3 (%d channels) + 5 extra blocks, %d feature maps "
+                          "%s, %d anchors, %d classes, input [1, %d, %d, 3] (fixed size)"
+                          % (maps[0][2], len(maps), [m[1][0] for m in maps], anchors.shape[0], K, H, W))
+        return self.w
+
+
+def convert(state, raw, name):
+    c = SSDConverter(state, raw, name)
+    return c.run(), c.notes
