@@ -165,8 +165,8 @@ def compare(got, ref, masks):
     return ", ".join(lines)
 
 
-def compare_ssd(got, ref, anchors):
-    for k in tva.SSD_MAPS[1:] + ["head/class_logits", "head/box_regression"]:
+def compare_ssd(got, ref, anchors, maps):
+    for k in maps + ["head/class_logits", "head/box_regression"]:
         rv, idx = feature(ref, k)
         gv = got[k].reshape(-1)
         gv = gv if idx is None else gv[idx]
@@ -210,7 +210,8 @@ def arch_tests(name, live):
     ssd = name.startswith("ssd")
     dets = ["detections/boxes", "detections/scores", "detections/labels", "detections/count"]
     if ssd:
-        wanted = tva.SSD_MAPS[1:] + ["head/class_logits", "head/box_regression"] + dets
+        maps = tva.SSDLITE_MAPS if "lite" in name else tva.SSD_MAPS[1:]
+        wanted = maps + ["head/class_logits", "head/box_regression"] + dets
     else:
         wanted = FEATURES + ["rpn/proposals", "rpn/proposals_count", "box/class_logits"] + dets + (
             ["mask/probs"] if masks else [])
@@ -219,9 +220,15 @@ def arch_tests(name, live):
         if ssd:
             from detc_convert import from_torchvision_ssd as fs
             c = layout["config"]
-            grid = [(38, 38), (19, 19), (10, 10), (5, 5), (3, 3), (1, 1)]
-            anchors = fs.default_boxes(grid, tuple(c["size"]), fs.SSD300_RATIOS, fs.SSD300_SCALES, fs.SSD300_STEPS)
-            return compare_ssd(got, ref, anchors)
+            if "lite" in name:
+                grid = [(20, 20), (10, 10), (5, 5), (3, 3), (2, 2), (1, 1)]
+                scales = [0.2 + 0.75 * k / 5.0 for k in range(6)] + [1.0]
+                anchors = fs.default_boxes(grid, tuple(c["size"]), fs.SSDLITE_RATIOS, scales, None)
+            else:
+                grid = [(38, 38), (19, 19), (10, 10), (5, 5), (3, 3), (1, 1)]
+                anchors = fs.default_boxes(grid, tuple(c["size"]), fs.SSD300_RATIOS, fs.SSD300_SCALES,
+                                           fs.SSD300_STEPS)
+            return compare_ssd(got, ref, anchors, maps)
         return compare(got, ref, masks)
     image = tva.make_image(layout["image_seed"], tuple(layout["image_hw"]))
 
@@ -258,8 +265,8 @@ def refusals():
     cases = [
         ("ssd300_vgg16 without its extra blocks", ["backbone.scale_weight", "backbone.features.0.weight",
                                                    "head.classification_head.module_list.0.weight"], "ssd300_vgg16"),
-        ("ssdlite320_mobilenet_v3_large", ["backbone.features.0.0.0.weight",
-                                           "head.classification_head.module_list.0.0.0.weight"],
+        ("ssdlite320_mobilenet_v3_large without its trunk's second half", [
+            "backbone.features.0.0.0.weight", "head.classification_head.module_list.0.0.0.weight"],
          "ssdlite320_mobilenet_v3_large"),
         ("fasterrcnn_mobilenet_v3_large_fpn", ["backbone.body.0.0.weight", "rpn.head.conv.0.0.weight",
                                                "roi_heads.box_predictor.cls_score.weight"], "backbone.body.0"),

@@ -69,6 +69,9 @@ ARCHS = OrderedDict([
     ("ssd300_vgg16", (
         "SSD as ssd300_vgg16 builds it (SSDFeatureExtractorVGG, DefaultBoxGenerator, SSDHead, 300x300) over a "
         "narrow VGG-16 (conv widths 16, 32, 64, 64/512, 64/512: conv4_3 and conv5_3 keep their 512 channels)", 16)),
+    ("ssdlite320_mobilenet_v3_large", (
+        "ssdlite320_mobilenet_v3_large(num_classes=6) as published (weights_backbone=None: reduced tail, "
+        "BatchNorm eps 0.001), 320x320", 17)),
 ])
 SSD_VGG_CFG = [16, "M", 32, "M", 64, 64, 64, "M", 64, 64, 512, "M", 64, 64, 512, "M"]
 
@@ -76,7 +79,8 @@ SSD_VGG_CFG = [16, "M", 32, "M", 64, 64, 64, "M", 64, 64, 512, "M", 64, 64, 512,
 def config_for(name):
     desc, seed = ARCHS[name]
     if name.startswith("ssd"):
-        return OrderedDict([("arch", name), ("note", desc), ("classes", CLASSES), ("size", [300, 300]),
+        return OrderedDict([("arch", name), ("note", desc), ("classes", CLASSES),
+                            ("size", [320, 320] if "lite" in name else [300, 300]),
                             ("score_thresh", 0.2), ("nms_thresh", 0.45), ("detections_per_img", 30),
                             ("topk_candidates", 100)]), seed
     builder = name if name in ("fasterrcnn_resnet50_fpn", "fasterrcnn_resnet50_fpn_v2",
@@ -190,6 +194,12 @@ def build(torch, name):
                     image_std=[1.0 / 255.0] * 3, score_thresh=cfg["score_thresh"], nms_thresh=cfg["nms_thresh"],
                     detections_per_img=cfg["detections_per_img"], topk_candidates=cfg["topk_candidates"])
         return model, False
+    if name == "ssdlite320_mobilenet_v3_large":
+        from torchvision.models.detection import ssdlite320_mobilenet_v3_large
+        return ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=len(CLASSES),
+                                             score_thresh=cfg["score_thresh"], nms_thresh=cfg["nms_thresh"],
+                                             detections_per_img=cfg["detections_per_img"],
+                                             topk_candidates=cfg["topk_candidates"]), False
     common = dict(min_size=cfg["min_size"], max_size=cfg["max_size"],
                   rpn_pre_nms_top_n_test=cfg["rpn_pre_nms_top_n_test"],
                   rpn_post_nms_top_n_test=cfg["rpn_post_nms_top_n_test"],
@@ -232,7 +242,7 @@ def layout_for(torch, name):
             continue   # the published v1 layout (FrozenBatchNorm2d) has none
         tensors.append([n, list(t.shape), "float32" if t.dtype == torch.float32 else "int64"])
     return model, OrderedDict([("config", cfg), ("seed", seed), ("image_seed", seed + 1000),
-                               ("image_hw", [300, 300] if name.startswith("ssd") else list(HW)),
+                               ("image_hw", cfg["size"] if name.startswith("ssd") else list(HW)),
                                ("tensors", tensors)])
 
 
@@ -270,7 +280,8 @@ def reference(torch, model, layout, image):
             head = model.head(feats)
             anchors = model.anchor_generator(il, feats)
             dets = model.postprocess_detections(head, anchors, il.image_sizes)
-        for name, f in zip(SSD_MAPS[1:], feats[1:]):
+        for name, f in zip(SSDLITE_MAPS if "lite" in layout["config"]["arch"] else SSD_MAPS[1:],
+                           feats if "lite" in layout["config"]["arch"] else feats[1:]):
             out[name] = nhwc(f)
         out["head/class_logits"] = head["cls_logits"][0].numpy()
         out["head/box_regression"] = head["bbox_regression"][0].numpy()
@@ -331,7 +342,9 @@ def time_forward(torch, model, image, runs):
 
 
 SSD_MAPS = ["vgg/conv4_3_norm", "extra0/fc7", "extra1/conv2", "extra2/conv2", "extra3/conv2", "extra4/conv2"]
-SAMPLED = ["C2", "C3", "C4", "C5"] + LEVELS + SSD_MAPS + ["head/class_logits", "head/box_regression"]
+SSDLITE_MAPS = ["mnv3/block13/expand", "mnv3/last", "extra0/conv2", "extra1/conv2", "extra2/conv2", "extra3/conv2"]
+SAMPLED = (["C2", "C3", "C4", "C5"] + LEVELS + SSD_MAPS + SSDLITE_MAPS
+           + ["head/class_logits", "head/box_regression"])
 
 
 def compact(ref):

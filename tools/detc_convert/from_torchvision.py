@@ -77,7 +77,6 @@ ARCHS = OrderedDict([
 NOT_COVERED = [
     ("fasterrcnn_mobilenet_v3_large_320_fpn", "fasterrcnn_mobilenet_v3_large_fpn"),
     ("fasterrcnn_mobilenet_v3_large_fpn", "fasterrcnn_mobilenet_v3_large_fpn"),
-    ("ssdlite320_mobilenet_v3_large", "ssdlite320_mobilenet_v3_large"),
     ("retinanet_resnet50_fpn_v2", "retinanet_resnet50_fpn_v2"), ("retinanet_resnet50_fpn", "retinanet_resnet50_fpn"),
     ("fcos_resnet50_fpn", "fcos_resnet50_fpn"), ("keypointrcnn_resnet50_fpn", "keypointrcnn_resnet50_fpn"),
 ]
@@ -248,6 +247,9 @@ def recognise(sd):
     if _has_prefix(sd, "head.classification_head.") or _has_prefix(sd, "head.regression_head."):
         if "backbone.scale_weight" in sd and _has_prefix(sd, "backbone.extra.0."):
             return {"family": "ssd", "version": 1, "arch": "ssd300_vgg16", "masks": False}
+        if (_has_prefix(sd, "backbone.features.0.0.0.") and _has_prefix(sd, "backbone.features.1.")
+                and _has_prefix(sd, "head.classification_head.module_list.0.0.0.")):
+            return {"family": "ssd", "version": 1, "arch": "ssdlite320_mobilenet_v3_large", "masks": False}
         if "backbone.scale_weight" in sd:
             arch = "ssd300_vgg16"
         elif _has_prefix(sd, "head.classification_head.module_list."):
@@ -258,7 +260,8 @@ def recognise(sd):
             arch = "retinanet_resnet50_fpn(_v2)"
         raise ConvertError("this checkpoint is torchvision's %s (module 'head.classification_head' and "
                            "'head.regression_head'); detc-convert torchvision converts Faster/Mask R-CNN with a "
-                           "ResNet/ResNeXt FPN backbone and ssd300_vgg16 only, it cannot place module "
+                           "ResNet/ResNeXt FPN backbone, ssd300_vgg16 and ssdlite320_mobilenet_v3_large only, it "
+                           "cannot place module "
                            "'head.classification_head'"
                            % arch)
     if _has_prefix(sd, "roi_heads.keypoint_head."):
@@ -295,8 +298,10 @@ def check_arch(found, arch_text):
             raise ConvertError("config's arch names torchvision's %s, which detc-convert torchvision does not convert "
                                "(Faster/Mask R-CNN with a ResNet/ResNeXt FPN backbone only)" % name)
     if found["family"] == "ssd":
-        if "ssd" not in arch_text and re.search(r"rcnn", arch_text):
-            raise ConvertError("config's arch says %r, but the checkpoint holds torchvision's ssd300_vgg16" % arch_text)
+        other = "ssd300_vgg16" if found["arch"].startswith("ssdlite") else "ssdlite320_mobilenet_v3_large"
+        if re.search(r"rcnn", arch_text) or other in arch_text:
+            raise ConvertError("config's arch says %r, but the checkpoint holds torchvision's %s"
+                               % (arch_text, found["arch"]))
         return
     for name, (family, version) in ARCHS.items():
         if re.search(r"\b%s\b" % re.escape(name), arch_text):
@@ -780,7 +785,7 @@ def convert(state, config, name, input_size=None):
         check_arch(found, raw.get("arch"))
         if input_size is not None:
             raise ConvertError("--input-size does not apply to SSD: its input is the config's `size`")
-        return from_torchvision_ssd.convert(state, raw, name)
+        return from_torchvision_ssd.convert(state, raw, name, found["arch"])
     cfg = config if isinstance(config, Config) else Config(config)
     if input_size is not None:
         h, w = input_size

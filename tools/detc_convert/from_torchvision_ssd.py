@@ -177,6 +177,57 @@ class SSDConverter:
                 i += 1
         return x, hw, i, pools
 
+    def finish(self, cls_outs, reg_outs, anchors, classes, H, W, defaults):
+        """Concatenated head rows, anchors, SSD's postprocess (box_detections), outputs and the pipeline."""
+        raw = self.raw
+        d = defaults or dict(score=0.01, nms=0.45, dets=200, topk=400, mean=[0.48235, 0.45882, 0.40784],
+                             std=[1.0 / 255.0] * 3)
+        mean = raw.get("image_mean", d["mean"])
+        std = raw.get("image_std", d["std"])
+        for key, v in (("image_mean", mean), ("image_std", std)):
+            if (not isinstance(v, list) or len(v) != 3
+                    or not all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in v)):
+                raise ConvertError("config `%s` must be a list of 3 numbers" % key)
+        if not all(t > 0 for t in std):
+            raise ConvertError("config `image_std` must be positive")
+        score = _num(raw, "score_thresh", d["score"], 0.0, 1.0)
+        nms = _num(raw, "nms_thresh", d["nms"], 0.0, 1.0)
+        dets = _num(raw, "detections_per_img", d["dets"], 1, 1 << 16, True)
+        topk = _num(raw, "topk_candidates", d["topk"], 1, 1 << 20, True)
+        for k in self.sd:
+            if k.startswith("head.") and k not in self.used:
+                raise ConvertError("module %r cannot be placed (more head layers than feature maps)" % k.rsplit(".", 1)[0])
+        self.w.add_node("head/class_logits", "concat", cls_outs, [self.act("head/class_logits")], {"axis": 0})
+        self.w.add_node("head/box_regression", "concat", reg_outs, [self.act("head/box_regression")], {"axis": 0})
+        self.const("anchors", anchors)
+        self.const("anchors_count", np.array([anchors.shape[0]]), "i32")
+        outs = ["detections/boxes", "detections/scores", "detections/labels", "detections/count"]
+        self.w.add_node("detections", "box_detections",
+                        ["head/class_logits", "head/box_regression", "anchors", "anchors_count", "image_size"],
+                        [self.act(outs[0]), self.act(outs[1]), self.act(outs[2], "i32"), self.act(outs[3], "i32")],
+                        OrderedDict([("score_threshold", float(np.float32(score))),
+                                     ("nms_threshold", float(np.float32(nms))),
+                                     ("detections_per_img", dets), ("weights", [10.0, 10.0, 5.0, 5.0]),
+                                     ("min_size", 0.0), ("topk_candidates", topk)]))
+        unused = sorted(k for k in self.sd if k not in self.used)
+        if unused:
+            raise ConvertError("%d checkpoint tensors are not part of torchvision's %s as detc builds it: "
+                               "module %r cannot be placed (%s)" % (len(unused), self.arch, unused[0].rsplit(".", 1)[0],
+                                                                    ", ".join(unused[:6])))
+        self.w.inputs = ["image", "image_size"]
+        self.w.outputs = outs
+        self.w.labels = list(classes)
+        self.w.pipeline = OrderedDict([
+            ("kind", "maskrcnn"),
+            ("input", OrderedDict([
+                ("tensor", "image"), ("image_size", "image_size"), ("color", "rgb"), ("resize", "bilinear"),
+                ("min_size", min(H, W)), ("max_size", max(H, W)), ("fixed_size", [W, H]),
+                ("mean", [float(v) for v in mean]), ("std", [float(v) for v in std]), ("size_divisible", 1)])),
+            ("outputs", OrderedDict([
+                ("boxes", "detections/boxes"), ("scores", "detections/scores"), ("labels", "detections/labels"),
+                ("count", "detections/count")])),
+        ])
+
     def run(self):
         raw = self.raw
         classes = raw.get("classes")
@@ -187,18 +238,6 @@ class SSDConverter:
                 or not all(isinstance(v, int) and not isinstance(v, bool) and 64 <= v <= 4096 for v in size)):
             raise ConvertError("config `size` must be [height, width] in 64..4096, found %.80r" % (size,))
         H, W = size
-        mean = raw.get("image_mean", [0.48235, 0.45882, 0.40784])
-        std = raw.get("image_std", [1.0 / 255.0] * 3)
-        for key, v in (("image_mean", mean), ("image_std", std)):
-            if (not isinstance(v, list) or len(v) != 3
-                    or not all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in v)):
-                raise ConvertError("config `%s` must be a list of 3 numbers" % key)
-        if not all(t > 0 for t in std):
-            raise ConvertError("config `image_std` must be positive")
-        score = _num(raw, "score_thresh", 0.01, 0.0, 1.0)
-        nms = _num(raw, "nms_thresh", 0.45, 0.0, 1.0)
-        dets = _num(raw, "detections_per_img", 200, 1, 1 << 16, True)
-        topk = _num(raw, "topk_candidates", 400, 1, 1 << 20, True)
         ratios = raw.get("aspect_ratios", SSD300_RATIOS)
         scales = raw.get("scales", SSD300_SCALES)
         steps = raw.get("steps", SSD300_STEPS)
@@ -277,43 +316,186 @@ class SSDConverter:
         for k in self.sd:
             if k.startswith("head.") and k not in self.used:
                 raise ConvertError("module %r cannot be placed (more head layers than feature maps)" % k.rsplit(".", 1)[0])
-        self.w.add_node("head/class_logits", "concat", cls_outs, [self.act("head/class_logits")], {"axis": 0})
-        self.w.add_node("head/box_regression", "concat", reg_outs, [self.act("head/box_regression")], {"axis": 0})
         anchors = default_boxes([m[1] for m in maps], (H, W), ratios, scales, steps)
-        self.const("anchors", anchors)
-        self.const("anchors_count", np.array([anchors.shape[0]]), "i32")
-        outs = ["detections/boxes", "detections/scores", "detections/labels", "detections/count"]
-        self.w.add_node("detections", "box_detections",
-                        ["head/class_logits", "head/box_regression", "anchors", "anchors_count", "image_size"],
-                        [self.act(outs[0]), self.act(outs[1]), self.act(outs[2], "i32"), self.act(outs[3], "i32")],
-                        OrderedDict([("score_threshold", float(np.float32(score))),
-                                     ("nms_threshold", float(np.float32(nms))),
-                                     ("detections_per_img", dets), ("weights", [10.0, 10.0, 5.0, 5.0]),
-                                     ("min_size", 0.0), ("topk_candidates", topk)]))
-        unused = sorted(k for k in self.sd if k not in self.used)
-        if unused:
-            raise ConvertError("%d checkpoint tensors are not part of torchvision's ssd300_vgg16 as detc builds it: "
-                               "module %r cannot be placed (%s)" % (len(unused), unused[0].rsplit(".", 1)[0],
-                                                                    ", ".join(unused[:6])))
-        self.w.inputs = ["image", "image_size"]
-        self.w.outputs = outs
-        self.w.labels = list(classes)
-        self.w.pipeline = OrderedDict([
-            ("kind", "maskrcnn"),
-            ("input", OrderedDict([
-                ("tensor", "image"), ("image_size", "image_size"), ("color", "rgb"), ("resize", "bilinear"),
-                ("min_size", min(H, W)), ("max_size", max(H, W)), ("fixed_size", [W, H]),
-                ("mean", [float(v) for v in mean]), ("std", [float(v) for v in std]), ("size_divisible", 1)])),
-            ("outputs", OrderedDict([
-                ("boxes", "detections/boxes"), ("scores", "detections/scores"), ("labels", "detections/labels"),
-                ("count", "detections/count")])),
-        ])
+        self.finish(cls_outs, reg_outs, anchors, classes, H, W, None)
         self.notes.append("ssd300_vgg16 layout: VGG to conv4_3 (%d channels) + 5 extra blocks, %d feature maps "
                           "%s, %d anchors, %d classes, input [1, %d, %d, 3] (fixed size)"
                           % (maps[0][2], len(maps), [m[1][0] for m in maps], anchors.shape[0], K, H, W))
         return self.w
 
 
-def convert(state, raw, name):
-    c = SSDConverter(state, raw, name)
+def convert(state, raw, name, arch="ssd300_vgg16"):
+    c = (SSDLiteConverter if arch.startswith("ssdlite") else SSDConverter)(state, raw, name)
+    c.arch = arch
     return c.run(), c.notes
+
+
+# -- SSDlite ------------------------------------------------------------------------------------------
+# torchvision's mobilenet_v3_large blocks 1..15 (features.1..15): stride and activation (the weights give
+# the widths, kernel sizes and which blocks have squeeze-and-excitation, not these)
+MNV3_LARGE_STRIDES = [1, 2, 1, 2, 1, 1, 2, 1, 1, 1, 1, 1, 2, 1, 1]
+MNV3_LARGE_HS = [False] * 6 + [True] * 9
+SSDLITE_RATIOS = [[2, 3]] * 6
+
+
+class SSDLiteConverter(SSDConverter):
+    """ssdlite320_mobilenet_v3_large: MobileNetV3-Large trunk split at C4's expansion (SSDLiteFeatureExtractor-
+    MobileNet), 4 extra blocks (1x1, depthwise 3x3 stride 2, 1x1; BatchNorm, ReLU6), SSDLiteHead (depthwise
+    3x3 + BN + ReLU6, then a 1x1 conv). BatchNorm (eps 0.001, the builder's norm_layer) folded into the
+    convolutions; Hardswish as `hard_swish`; squeeze-and-excitation as `mean` over H, W, two 1x1 convs
+    (ReLU; then +3 folded into the bias and ReLU6), `mul` by 1/6 (Hardsigmoid) and a broadcasting `mul`."""
+
+    def __init__(self, sd, raw, name):
+        SSDConverter.__init__(self, sd, raw, name)
+        self.eps = _num(raw, "bn_eps", 0.001, 0.0, 1.0)
+
+    def cna(self, out, x, prefix, hw, stride=1, act="none", extra_bias=0.0, relu6=False):
+        """Conv2dNormActivation `prefix` (.0 conv without bias, .1 BatchNorm), or a plain conv with bias
+        when prefix.weight exists; depthwise when the filter is [C, 1, k, k] over C channels."""
+        if (prefix + ".weight") in self.sd:
+            w = self.get(prefix + ".weight", 4)
+            b = self.get(prefix + ".bias", 1)
+        else:
+            w = self.get(prefix + ".0.weight", 4)
+            bn = prefix + ".1"
+            g, beta = self.get(bn + ".weight", 1), self.get(bn + ".bias", 1)
+            mean, var = self.get(bn + ".running_mean", 1), self.get(bn + ".running_var", 1)
+            if (bn + ".num_batches_tracked") in self.sd:
+                self.used.add(bn + ".num_batches_tracked")
+            o = w.shape[0]
+            if any(a.shape != (o,) for a in (g, beta, mean, var)):
+                raise ConvertError("%s: BatchNorm of %s channels after a conv of %d" % (bn, list(g.shape), o))
+            scale = g / np.sqrt(var + self.eps)
+            w = w * scale.reshape(o, 1, 1, 1)
+            b = beta - mean * scale
+        b = b + extra_bias
+        o, ci, kh, kw = w.shape
+        dw = ci == 1 and o == self.c and self.c > 1
+        if not dw and ci != self.c:
+            raise ConvertError("%s: a conv over %d channels, the tensor it reads has %d" % (prefix, ci, self.c))
+        pad = (kh - 1) // 2
+        conv_act = "relu6" if relu6 else ("relu" if act == "relu" else "none")
+        name = out if act != "hs" else out + "/conv"
+        attrs = OrderedDict([("stride", [stride, stride]), ("dilation", [1, 1]), ("padding", [pad, pad, pad, pad]),
+                             ("activation", conv_act)])
+        if dw:
+            self.const(name + "/filter", w[:, 0].transpose(1, 2, 0)[None])
+            attrs["depth_multiplier"] = 1
+            op = "depthwise_conv2d"
+        else:
+            self.const(name + "/filter", w.transpose(0, 2, 3, 1))
+            op = "conv2d"
+        self.const(name + "/bias", b)
+        self.w.add_node(name, op, [x, name + "/filter", name + "/bias"], [self.act(name)], attrs)
+        if act == "hs":
+            self.w.add_node(out, "hard_swish", [name], [self.act(out)], {})
+        self.c = o
+        return out, ((hw[0] + 2 * pad - kh) // stride + 1, (hw[1] + 2 * pad - kw) // stride + 1)
+
+    def se(self, out, x, prefix):
+        c = self.c
+        self.w.add_node(out + "/pool", "mean", [x], [self.act(out + "/pool")],
+                        OrderedDict([("axes", [1, 2]), ("keep_dims", True)]))
+        h, _ = self.cna(out + "/fc1", out + "/pool", prefix + ".fc1", (1, 1), act="relu")
+        g, _ = self.cna(out + "/fc2", h, prefix + ".fc2", (1, 1), extra_bias=3.0, relu6=True)
+        if self.c != c:
+            raise ConvertError("%s.fc2 gives %d channels, the block has %d" % (prefix, self.c, c))
+        self.const(out + "/sixth", np.array([1.0 / 6.0]))
+        self.w.add_node(out + "/gate", "mul", [g, out + "/sixth"], [self.act(out + "/gate")], {"activation": "none"})
+        self.w.add_node(out, "mul", [x, out + "/gate"], [self.act(out)], {"activation": "none"})
+        return out
+
+    def block(self, tag, x, hw, mods, stride, hs, residual_ok=True):
+        """An InvertedResidual's modules `mods` (prefixes: expand?, depthwise, SE?, project)."""
+        cin, inp = self.c, x
+        act = "hs" if hs else "relu"
+        for j, p in enumerate(mods):
+            if (p + ".fc1.weight") in self.sd:
+                x = self.se("%s/se" % tag, x, p)
+                continue
+            w = self.sd.get(p + ".0.weight")
+            if w is None:
+                raise ConvertError("module %r cannot be placed in a MobileNetV3 block" % p)
+            is_dw = w.shape[1] == 1 and w.shape[0] == self.c and self.c > 1 and w.shape[2] > 1
+            last = j == len(mods) - 1
+            if is_dw:
+                x, hw = self.cna("%s/depthwise" % tag, x, p, hw, stride=stride, act=act)
+            elif last:
+                x, hw = self.cna("%s/project" % tag, x, p, hw)
+            else:
+                x, hw = self.cna("%s/expand" % tag, x, p, hw, act=act)
+        if residual_ok and stride == 1 and cin == self.c:
+            self.w.add_node(tag, "add", [inp, x], [self.act(tag)], {"activation": "none"})
+            return tag, hw
+        return x, hw
+
+    def run(self):
+        raw = self.raw
+        classes = raw.get("classes")
+        if not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(c, str) for c in classes):
+            raise ConvertError("config `classes` must be a list of at least 2 names, background first")
+        size = raw.get("size", [320, 320])
+        if (not isinstance(size, list) or len(size) != 2
+                or not all(isinstance(v, int) and not isinstance(v, bool) and 64 <= v <= 4096 for v in size)):
+            raise ConvertError("config `size` must be [height, width] in 64..4096, found %.80r" % (size,))
+        H, W = size
+        sd = self.sd
+        self.w.add_activation("image", "f32", [1, H, W, 3])
+        self.w.add_activation("image_size", "i32", [2])
+        self.c = 3
+        f0, f1 = "backbone.features.0.", "backbone.features.1."
+        for k in (f0 + "0.0.weight", f0 + "13.0.weight", f1 + "0.1.0.weight"):
+            if k not in sd:
+                raise ConvertError("module %r cannot be placed: not torchvision's ssdlite320_mobilenet_v3_large "
+                                   "trunk (no %s)" % (k.rsplit(".", 2)[0], k))
+        x, hw = self.cna("mnv3/stem", "image", f0 + "0", (H, W), stride=2, act="hs")
+
+        def mods_of(prefix):   # the numbered sub-modules (block[1:] keeps its indices 1, 2, ...)
+            idx = sorted({int(k[len(prefix):].split(".")[0]) for k in sd
+                          if k.startswith(prefix) and k[len(prefix):].split(".")[0].isdigit()})
+            return ["%s%d" % (prefix, j) for j in idx]
+        for b in range(1, 13):
+            p = f0 + "%d.block." % b
+            if (p + "0.0.weight") not in sd:
+                raise ConvertError("module %r cannot be placed (MobileNetV3-Large has blocks 1..15)" % (f0 + str(b)))
+            x, hw = self.block("mnv3/block%d" % b, x, hw, mods_of(p), MNV3_LARGE_STRIDES[b - 1], MNV3_LARGE_HS[b - 1])
+        # block 13, split: its expansion ends feature map 0
+        x, hw = self.cna("mnv3/block13/expand", x, f0 + "13", hw, act="hs")
+        maps = [(x, hw, self.c)]
+        x, hw = self.block("mnv3/block13", x, hw, mods_of(f1 + "0."), 2, True, residual_ok=False)
+        for b in (14, 15):
+            p = f1 + "%d.block." % (b - 13)
+            x, hw = self.block("mnv3/block%d" % b, x, hw, mods_of(p), 1, True)
+        x, hw = self.cna("mnv3/last", x, f1 + "3", hw, act="hs")
+        maps.append((x, hw, self.c))
+        for e in range(4):
+            p = "backbone.extra.%d." % e
+            x, hw = self.cna("extra%d/conv1" % e, x, p + "0", hw, relu6=True)
+            x, hw = self.cna("extra%d/depthwise" % e, x, p + "1", hw, stride=2, relu6=True)
+            x, hw = self.cna("extra%d/conv2" % e, x, p + "2", hw, relu6=True)
+            maps.append((x, hw, self.c))
+        K = len(classes)
+        cls_outs, reg_outs = [], []
+        for i, (fm, fhw, fc_c) in enumerate(maps):
+            a = 6
+            for kind, cols, outs in (("classification", K, cls_outs), ("regression", 4, reg_outs)):
+                key = "head.%s_head.module_list.%d" % (kind, i)
+                tag = "head/%s%d" % ("cls" if kind == "classification" else "reg", i)
+                self.c = fc_c
+                y, _ = self.cna(tag + "/depthwise", fm, key + ".0", fhw, relu6=True)
+                wshape = sd.get(key + ".1.weight", np.zeros(0)).shape
+                if tuple(wshape) != (a * cols, fc_c, 1, 1):
+                    raise ConvertError("%s.1.weight has shape %s, expected [%d, %d, 1, 1]" % (key, list(wshape), a * cols, fc_c))
+                y, _ = self.cna(tag, y, key + ".1", fhw)
+                self.w.add_node(tag + "/rows", "reshape", [y], [self.act(tag + "/rows")],
+                                {"shape": [fhw[0] * fhw[1] * a, cols]})
+                outs.append(tag + "/rows")
+        n = len(maps)
+        scales = [0.2 + (0.95 - 0.2) * k / (n - 1.0) for k in range(n)] + [1.0]
+        anchors = default_boxes([m[1] for m in maps], (H, W), SSDLITE_RATIOS, scales, None)
+        self.finish(cls_outs, reg_outs, anchors, classes, H, W,
+                    dict(score=0.001, nms=0.55, dets=300, topk=300, mean=[0.5] * 3, std=[0.5] * 3))
+        self.notes.append("ssdlite320_mobilenet_v3_large layout: MobileNetV3-Large (split at C4's expansion, %d "
+                          "channels) + 4 extra blocks, feature maps %s, %d anchors, %d classes, input [1, %d, %d, 3] "
+                          "(fixed size)" % (maps[0][2], [m[1][0] for m in maps], anchors.shape[0], K, H, W))
+        return self.w
