@@ -66,6 +66,9 @@ ARCHS = OrderedDict([
         "FrozenBatchNorm layout", 14)),
     ("fasterrcnn_resnet152_fpn", (
         "FasterRCNN (v1 heads) over resnet152 + FPN 64, TwoMLPHead 128, FrozenBatchNorm layout", 15)),
+    ("fasterrcnn_mobilenet_v3_large_fpn", (
+        "torchvision.models.detection.fasterrcnn_mobilenet_v3_large_fpn(num_classes=6), published widths (FPN 256 "
+        "on features 13 and 16, 15 anchors per position on 3 levels, TwoMLPHead 1024)", 18)),
     ("ssd300_vgg16", (
         "SSD as ssd300_vgg16 builds it (SSDFeatureExtractorVGG, DefaultBoxGenerator, SSDHead, 300x300) over a "
         "narrow VGG-16 (conv widths 16, 32, 64, 64/512, 64/512: conv4_3 and conv5_3 keep their 512 channels)", 16)),
@@ -84,13 +87,15 @@ def config_for(name):
                             ("score_thresh", 0.2), ("nms_thresh", 0.45), ("detections_per_img", 30),
                             ("topk_candidates", 100)]), seed
     builder = name if name in ("fasterrcnn_resnet50_fpn", "fasterrcnn_resnet50_fpn_v2",
-                               "maskrcnn_resnet50_fpn_v2") else (
+                               "maskrcnn_resnet50_fpn_v2", "fasterrcnn_mobilenet_v3_large_fpn") else (
         "maskrcnn_resnet50_fpn" if name.startswith("maskrcnn") else "fasterrcnn_resnet50_fpn")
     cfg = base_config(builder, desc)
     if "resnext" in name:
         cfg["backbone"] = "resnext50_32x4d + FPN"
     elif "152" in name:
         cfg["backbone"] = "resnet152 + FPN"
+    elif "mobilenet" in name:
+        cfg["rpn_score_thresh"] = 0.05
     return cfg, seed
 
 
@@ -171,6 +176,34 @@ def make_image(seed, hw=HW):
     return (1.5 * img[None]).astype(np.float32)
 
 
+def make_photo(seed=7, hw=(150, 200)):
+    """An RGB uint8 picture [H, W, 3] for the end-to-end check (the pipelines' resize and normalisation)."""
+    img = make_image(seed, (160, 224))[0, :hw[0], :hw[1]]
+    return np.clip(np.round(128 + 60 * img), 0, 255).astype(np.uint8)
+
+
+def write_png(path, rgb):
+    """A minimal PNG writer (8-bit RGB, no interlace), numpy + zlib only."""
+    import struct
+
+    def chunk(tag, data):
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+    h, w, _ = rgb.shape
+    raw = b"".join(b"\x00" + rgb[y].tobytes() for y in range(h))
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+
+
+def end_to_end(torch, model, rgb):
+    """torchvision's whole model (transform, network, postprocess) on an RGB uint8 picture."""
+    x = torch.from_numpy(rgb).permute(2, 0, 1).float() / 255.0
+    with torch.no_grad():
+        r = model([x])[0]
+    return {"final/boxes": r["boxes"].numpy().reshape(-1, 4), "final/scores": r["scores"].numpy(),
+            "final/labels": r["labels"].numpy().astype(np.int32)}
+
+
 # -- torch --------------------------------------------------------------------------------------------
 def build(torch, name):
     import torchvision
@@ -206,6 +239,10 @@ def build(torch, name):
                   box_score_thresh=cfg["box_score_thresh"], box_nms_thresh=cfg["box_nms_thresh"],
                   box_detections_per_img=cfg["box_detections_per_img"])
     k = len(CLASSES)
+    if name == "fasterrcnn_mobilenet_v3_large_fpn":
+        from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_fpn
+        return fasterrcnn_mobilenet_v3_large_fpn(weights=None, weights_backbone=None, num_classes=k,
+                                                 rpn_score_thresh=cfg["rpn_score_thresh"], **common), False
     if name == "fasterrcnn_resnet50_fpn":
         return fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=k,
                                        trainable_backbone_layers=5, **common), True
@@ -301,9 +338,10 @@ def reference(torch, model, layout, image):
         props, _ = model.rpn(il, feats)
         dets, _ = model.roi_heads(feats, props, il.image_sizes)
     h.remove()
+    levels = LEVELS if len(feats) == 5 else ["P4", "P5", "P6"]
     for j, v in enumerate(body.values()):
-        out["C%d" % (j + 2)] = nhwc(v)
-    for k, v in zip(LEVELS, feats.values()):
+        out["C%d" % (j + 2 + 5 - len(feats))] = nhwc(v)
+    for k, v in zip(levels, feats.values()):
         out[k] = nhwc(v)
     out["rpn/proposals"] = pad_rows(props[0].numpy(), P)
     out["rpn/proposals_count"] = np.array([len(props[0])], np.int32)
@@ -398,6 +436,7 @@ def main(argv=None):
         os.makedirs(d, exist_ok=True)
         with open(os.path.join(d, "layout.json"), "w") as f:
             json.dump(layout, f, separators=(",", ":"))
+        ref.update(end_to_end(torch, model, make_photo()))
         np.savez_compressed(os.path.join(d, "ref.npz"), **compact(ref))
         print("torchvision_archs: %s: %d proposals, %d detections (labels %s) -> %s"
               % (name, int(ref.get("rpn/proposals_count", [0])[0]), int(ref["detections/count"][0]),

@@ -72,11 +72,11 @@ DEPTHS = {18: ("basic", [2, 2, 2, 2]), 34: ("basic", [3, 4, 6, 3]),
 ARCHS = OrderedDict([
     ("maskrcnn_resnet50_fpn_v2", ("maskrcnn", 2)), ("maskrcnn_resnet50_fpn", ("maskrcnn", 1)),
     ("fasterrcnn_resnet50_fpn_v2", ("fasterrcnn", 2)), ("fasterrcnn_resnet50_fpn", ("fasterrcnn", 1)),
+    ("fasterrcnn_mobilenet_v3_large_320_fpn", ("fasterrcnn", 1)),
+    ("fasterrcnn_mobilenet_v3_large_fpn", ("fasterrcnn", 1)),
 ])
 # builders recognised but not converted (yet): the tensors that give them away and the reason
 NOT_COVERED = [
-    ("fasterrcnn_mobilenet_v3_large_320_fpn", "fasterrcnn_mobilenet_v3_large_fpn"),
-    ("fasterrcnn_mobilenet_v3_large_fpn", "fasterrcnn_mobilenet_v3_large_fpn"),
     ("retinanet_resnet50_fpn_v2", "retinanet_resnet50_fpn_v2"), ("retinanet_resnet50_fpn", "retinanet_resnet50_fpn"),
     ("fcos_resnet50_fpn", "fcos_resnet50_fpn"), ("keypointrcnn_resnet50_fpn", "keypointrcnn_resnet50_fpn"),
 ]
@@ -145,9 +145,12 @@ class Config:
                             % (key, " > 0" if key == "image_std" else "", v))
                 v = default
             setattr(self, key, [float(x) for x in v])
+        self.anchor_sizes_given = "anchor_sizes" in obj
+        self.rpn_score_thresh_given = "rpn_score_thresh" in obj
         v = obj.get("anchor_sizes", [32, 64, 128, 256, 512])
-        if (not isinstance(v, list) or len(v) != 5):
-            errs.append("`anchor_sizes` must list one size (or a list of sizes) for each of the 5 levels, "
+        if (not isinstance(v, list) or not 1 <= len(v) <= 8):
+            errs.append("`anchor_sizes` must list one size (or a list of sizes) for each FPN level (5 for ResNet "
+                        "trunks, 3 for MobileNetV3), "
                         "found %.80r" % (v,))
             v = [32, 64, 128, 256, 512]
         sizes = []
@@ -272,11 +275,15 @@ def recognise(sd):
         raise ConvertError("not a torchvision detection checkpoint this front end knows: no module 'rpn.head' and "
                            "'roi_heads.box_predictor' (a Faster/Mask R-CNN state_dict); its modules are %s%s"
                            % (", ".join(repr(m) for m in mods[:8]), ", ..." if len(mods) > 8 else ""))
+    mobile = "backbone.body.0.0.weight" in sd and _has_prefix(sd, "backbone.body.16.")
+    if mobile and not (_has_prefix(sd, "roi_heads.mask_head.") or _has_prefix(sd, "backbone.fpn.inner_blocks.0.1.")):
+        return {"family": "fasterrcnn", "version": 1, "arch": "fasterrcnn_mobilenet_v3_large_fpn", "masks": False,
+                "mobile": True}
     if "backbone.body.0.0.weight" in sd or not _has_prefix(sd, "backbone.body.layer1."):
         if _has_prefix(sd, "backbone.body.0."):
-            raise ConvertError("this checkpoint is torchvision's fasterrcnn_mobilenet_v3_large_fpn (or _320_fpn): "
-                               "module 'backbone.body.0' (a MobileNetV3 trunk) cannot be placed; only ResNet/ResNeXt "
-                               "trunks (backbone.body.layer1..layer4) are converted")
+            raise ConvertError("module 'backbone.body.0' cannot be placed: a MobileNet trunk other than "
+                               "fasterrcnn_mobilenet_v3_large_fpn's (mobilenet_v3_large features 0..16, FPN on 13 and "
+                               "16, no mask head)")
         first = next((k for k in sd if k.startswith("backbone.")), "backbone")
         raise ConvertError("module %r cannot be placed: the trunk is not a ResNet/ResNeXt "
                            "(backbone.body.conv1, backbone.body.layer1..layer4)" % _module_of(first))
@@ -374,7 +381,7 @@ class _Converter:
         return name
 
     def conv(self, out, x, wkey, bias=None, bn=None, stride=1, pad=0, dilation=1, activation="none",
-             consts=None, count=None, groups=1):
+             consts=None, count=None, groups=1, bias_add=0.0):
         """conv2d node; weights from `wkey` (OIHW), bias from key `bias` or folded from BN `bn`.
         `consts` reuses already written constants (shared RPN head); `count` names a row count tensor
         (only that many images of the batch are computed: the mask head runs on the detections only)."""
@@ -388,7 +395,16 @@ class _Converter:
                     raise ConvertError("%s has shape %s, expected [%d]" % (bias, list(b.shape), w.shape[0]))
             else:
                 b = np.zeros(w.shape[0])
+            b = b + bias_add
             base = wkey[:-len(".weight")] if wkey.endswith(".weight") else wkey
+            if groups > 1 and groups == w.shape[0] and w.shape[1] == 1:   # depthwise: depthwise_conv2d
+                wn = self.const(base + "/filter", w[:, 0].transpose(1, 2, 0)[None])
+                bname = self.const(base + "/bias", b)
+                attrs = OrderedDict([("stride", [stride, stride]), ("dilation", [dilation, dilation]),
+                                     ("padding", [pad, pad, pad, pad]), ("activation", activation),
+                                     ("depth_multiplier", 1)])
+                self.w.add_node(out, "depthwise_conv2d", [x, wn, bname], [self.act(out)], attrs)
+                return out, None
             wn = self.const(base + "/filter", w.transpose(0, 2, 3, 1))
             bname = self.const(base + "/bias", b)
             consts = (wn, bname, w.shape)
@@ -469,7 +485,87 @@ class _Converter:
                 x = self.add(out, h, idn, activation="relu")
             last = p + ("conv3.weight" if kind == "bottleneck" else "conv2.weight")
             channels.append(self.sd[last].shape[0])
+        self.trunk_outs = [c_name(i) for i in range(1, 5)]
+        self.levels = LEVELS
+        self.roi_levels = ROI_LEVELS
+        self.scales = SPATIAL_SCALES
         return channels
+
+    def mobile_trunk(self):
+        """torchvision's mobilenet_v3_large `features` as _mobilenet_extractor(fpn=True) returns them:
+        the FPN reads features[13] (C4's block, ending at stride 32) and features[16] (the last 1x1 conv)."""
+        from .from_torchvision_ssd import MNV3_LARGE_HS, MNV3_LARGE_STRIDES
+        sd = self.sd
+        pre = "backbone.body."
+        for i in (0, 13, 16):
+            if (pre + "%d.0.weight" % i) not in sd and (pre + "%d.block.0.0.weight" % i) not in sd:
+                raise ConvertError("module %r cannot be placed: the trunk is not torchvision's mobilenet_v3_large "
+                                   "(features 0..16)" % (pre + str(i)))
+        if (pre + "17.0.weight") in sd or _has_prefix(sd, pre + "17."):
+            raise ConvertError("module %r cannot be placed: mobilenet_v3_large has features 0..16" % (pre + "17"))
+
+        def cna(out, x, p, stride=1, act="none", bias_add=0.0):
+            w = sd[p + ".0.weight"]
+            k = w.shape[2]
+            groups = w.shape[0] if (w.shape[1] == 1 and w.shape[0] > 1 and k > 1) else 1
+            conv_act = {"relu": "relu", "relu6": "relu6"}.get(act, "none")
+            name = out + "/conv" if act == "hs" else out
+            self.conv(name, x, p + ".0.weight", bn=p + ".1", stride=stride, pad=(k - 1) // 2, activation=conv_act,
+                      groups=groups, bias_add=bias_add)
+            if act == "hs":
+                self.w.add_node(out, "hard_swish", [name], [self.act(out)], {})
+            return out, w.shape[0]
+
+        x, c = cna("backbone/stem", "image", pre + "0", stride=2, act="hs")
+        self.depth = "mobilenet_v3_large"
+        for b in range(1, 16):
+            p = pre + "%d.block." % b
+            if (p + "0.0.weight") not in sd:
+                raise ConvertError("module %r cannot be placed (mobilenet_v3_large has blocks 1..15)" % (pre + str(b)))
+            idx = sorted({int(k[len(p):].split(".")[0]) for k in sd if k.startswith(p)})
+            tag = "backbone/block%d" % b
+            act = "hs" if MNV3_LARGE_HS[b - 1] else "relu"
+            inp, cin = x, c
+            for j, i in enumerate(idx):
+                m = "%s%d" % (p, i)
+                if (m + ".fc1.weight") in sd:
+                    se = tag + "/se"
+                    self.w.add_node(se + "/pool", "mean", [x], [self.act(se + "/pool")],
+                                    OrderedDict([("axes", [1, 2]), ("keep_dims", True)]))
+                    h, _ = self.conv(se + "/fc1", se + "/pool", m + ".fc1.weight", bias=m + ".fc1.bias",
+                                     activation="relu")
+                    g, _ = self.conv(se + "/fc2", h, m + ".fc2.weight", bias=m + ".fc2.bias", activation="relu6",
+                                     bias_add=3.0)
+                    self.const(se + "/sixth", np.array([1.0 / 6.0]))
+                    self.w.add_node(se + "/gate", "mul", [g, se + "/sixth"], [self.act(se + "/gate")],
+                                    {"activation": "none"})
+                    self.w.add_node(se, "mul", [x, se + "/gate"], [self.act(se)], {"activation": "none"})
+                    x = se
+                    continue
+                w = sd[m + ".0.weight"]
+                dw = w.shape[1] == 1 and w.shape[0] == c and c > 1 and w.shape[2] > 1
+                if dw:
+                    x, c = cna(tag + "/depthwise", x, m, stride=MNV3_LARGE_STRIDES[b - 1], act=act)
+                elif j == len(idx) - 1:
+                    x, c = cna("C4" if b == 13 else tag + "/project", x, m)
+                else:
+                    x, c = cna(tag + "/expand", x, m, act=act)
+            out = "C4" if b == 13 else tag
+            if MNV3_LARGE_STRIDES[b - 1] == 1 and cin == c:
+                x = self.add(out, inp, x)
+        c4 = "C4"
+        c4_c = sd[pre + "13.block.%d.0.weight" % max(
+            int(k[len(pre + "13.block."):].split(".")[0]) for k in sd if k.startswith(pre + "13.block."))].shape[0]
+        x, c5_c = cna("C5", x, pre + "16", act="hs")
+        self.trunk_outs = [c4, "C5"]
+        # features[13] ends with C4's stride-2 depthwise: both FPN inputs are at stride 32, so torchvision's
+        # MultiScaleRoIAlign infers the scale 1/32 for both and its LevelMapper (levels 5..5) pools every box
+        # from the first map
+        self.levels = ["P4", "P5", "P6"]
+        self.roi_levels = ["P4"]
+        self.scales = [0.03125]
+        self.trunk_name = "MobileNetV3-Large"
+        return [c4_c, c5_c]
 
     def fpn(self, channels):
         pre = "backbone.fpn."
@@ -485,30 +581,34 @@ class _Converter:
                 return self.conv(out, x, key(blocks, i, "weight"), bn=bn, pad=pad)[0]
             return self.conv(out, x, key(blocks, i, "weight"), bias=key(blocks, i, "bias"), pad=pad)[0]
 
-        for i in range(4):
+        n = len(channels)   # levels: self.levels[:n] from the trunk outputs self.trunk_outs
+        for i in range(n):
             if key("inner_blocks", i, "weight") not in self.sd:
                 raise ConvertError("checkpoint has no %s (FPN lateral %d)" % (key("inner_blocks", i, "weight"), i))
+        if key("inner_blocks", n, "weight") in self.sd:
+            raise ConvertError("module 'backbone.fpn.inner_blocks.%d' cannot be placed: the trunk gives %d levels" % (n, n))
         fpn_c = self.sd[key("inner_blocks", 0, "weight")].shape[0]
         if self.cfg.fpn_channels is not None and self.cfg.fpn_channels != fpn_c:
             raise ConvertError("config says fpn_channels %d, the checkpoint's FPN has %d"
                                % (self.cfg.fpn_channels, fpn_c))
-        for i in range(4):
+        for i in range(n):
             wshape = self.sd[key("inner_blocks", i, "weight")].shape
             if tuple(wshape[1:]) != (channels[i], 1, 1) or wshape[0] != fpn_c:
                 raise ConvertError("%s has shape %s, expected [%d, %d, 1, 1]"
                                    % (key("inner_blocks", i, "weight"), list(wshape), fpn_c, channels[i]))
         self.fpn_c = fpn_c
         lat = {}
-        for i in range(3, -1, -1):
-            lat[i] = conv("fpn/lateral/%s" % LEVELS[i], c_name(i + 1), "inner_blocks", i, 0)
-        last = lat[3]
-        conv("P5", last, "layer_blocks", 3, 1)
-        for i in range(2, -1, -1):
-            td = "fpn/topdown/%s" % LEVELS[i]
+        L = self.levels
+        for i in range(n - 1, -1, -1):
+            lat[i] = conv("fpn/lateral/%s" % L[i], self.trunk_outs[i], "inner_blocks", i, 0)
+        last = lat[n - 1]
+        conv(L[n - 1], last, "layer_blocks", n - 1, 1)
+        for i in range(n - 2, -1, -1):
+            td = "fpn/topdown/%s" % L[i]
             self.w.add_node(td, "resize_nearest", [last, lat[i]], [self.act(td)], {})
-            last = self.add("fpn/merged/%s" % LEVELS[i], lat[i], td)
-            conv(LEVELS[i], last, "layer_blocks", i, 1)
-        self.w.add_node("P6", "max_pool2d", ["P5"], [self.act("P6")],
+            last = self.add("fpn/merged/%s" % L[i], lat[i], td)
+            conv(L[i], last, "layer_blocks", i, 1)
+        self.w.add_node(L[n], "max_pool2d", [L[n - 1]], [self.act(L[n])],
                         OrderedDict([("kernel", [1, 1]), ("stride", [2, 2]), ("padding", [0, 0, 0, 0])]))
 
     def rpn(self):
@@ -523,7 +623,7 @@ class _Converter:
         a = len(cfg.aspect_ratios)
         na = [len(s) * a for s in cfg.anchor_sizes]
         if len(set(na)) != 1:
-            raise ConvertError("anchor_sizes give %s anchors per position on the 5 levels; the shared RPN head "
+            raise ConvertError("anchor_sizes give %s anchors per position on the levels; the shared RPN head "
                                "needs the same number on every level" % na)
         na = na[0]
         cls_shape = self.sd.get("rpn.head.cls_logits.weight", np.zeros((0,))).shape
@@ -532,7 +632,10 @@ class _Converter:
                                "position from anchor_sizes x aspect_ratios)" % (list(cls_shape), na, self.fpn_c, na))
         shared = [None, None, None] + [None] * len(convs)
         ins = []
-        for li, lvl in enumerate(LEVELS):
+        if len(cfg.anchor_sizes) != len(self.levels):
+            raise ConvertError("config's anchor_sizes has %d entries, the FPN has %d levels (%s)"
+                               % (len(cfg.anchor_sizes), len(self.levels), ", ".join(self.levels)))
+        for li, lvl in enumerate(self.levels):
             h = lvl
             for j, cp in enumerate(convs):
                 name = "rpn/conv/%s" % lvl if j == len(convs) - 1 else "rpn/conv%d/%s" % (j + 1, lvl)
@@ -559,9 +662,9 @@ class _Converter:
                                      ("score_threshold", _f(cfg.rpn_score_thresh))]))
 
     def roi_align(self, out, boxes, count, size):
-        self.w.add_node(out, "roi_align", [boxes, count] + ROI_LEVELS, [self.act(out)],
+        self.w.add_node(out, "roi_align", [boxes, count] + self.roi_levels, [self.act(out)],
                         OrderedDict([("output_size", size), ("sampling_ratio", 2), ("aligned", False),
-                                     ("spatial_scales", SPATIAL_SCALES), ("canonical_scale", 224),
+                                     ("spatial_scales", self.scales), ("canonical_scale", 224),
                                      ("canonical_level", 4), ("mode", "torchvision")]))
 
     def fc(self, out, x, w, b, activation):
@@ -732,7 +835,14 @@ class _Converter:
         check_arch(self.found, cfg.raw.get("arch"))
         self.w.add_activation("image", "f32", [1, hp, wp, 3])
         self.w.add_activation("image_size", "i32", [2])
-        channels = self.trunk()
+        mobile = "backbone.body.0.0.weight" in self.sd
+        if mobile and not cfg.anchor_sizes_given:   # the builder's AnchorGenerator: 5 sizes on each of 3 levels
+            cfg.anchor_sizes = [[32.0, 64.0, 128.0, 256.0, 512.0]] * 3
+        if mobile and not cfg.rpn_score_thresh_given:
+            cfg.rpn_score_thresh = 0.05             # fasterrcnn_mobilenet_v3_large(_320)_fpn's default
+            self.notes.append("rpn_score_thresh 0.05 (fasterrcnn_mobilenet_v3_large_fpn's default; the config "
+                              "does not say)")
+        channels = self.mobile_trunk() if mobile else self.trunk()
         self.fpn(channels)
         self.rpn()
         self.box_head()
