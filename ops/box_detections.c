@@ -164,6 +164,21 @@ static void softmax(const float *x, int k, float *out)
         out[i] *= inv;
 }
 
+/* Candidate n: row r's box for class k decoded and clipped; 1 when kept (sides >= min_size), else 0. */
+static int candidate(const bd_data *d, const float *props, const float *reg, int r, int k, float score, float img_h,
+                     float img_w, float *boxes, float *scores, int *labels, int n)
+{
+    float *b = boxes + (size_t)n * 4;
+    const float *delta = reg + ((size_t)r * (d->agnostic ? 1 : d->classes) + (d->agnostic ? 0 : k)) * 4;
+    nms_decode_box(props + (size_t)r * 4, delta, d->weights, d->clip, b);
+    nms_clip_box(b, img_h, img_w);
+    if (!(b[2] - b[0] >= d->min_size && b[3] - b[1] >= d->min_size))
+        return 0;
+    scores[n] = score;
+    labels[n] = k;
+    return 1;
+}
+
 static detc_code bd_eval(const detc_exec *x, detc_node *node)
 {
     const bd_data *d = node->op_data;
@@ -194,34 +209,15 @@ static detc_code bd_eval(const detc_exec *x, detc_node *node)
                 }
             int t = m < d->topk ? m : d->topk;
             nms_topk_torch(e, m, t);
-            for (int i = 0; i < t; i++) {
-                int r = rows[e[i].index];
-                float *b = boxes + (size_t)n * 4;
-                nms_decode_box(props + (size_t)r * 4, reg + ((size_t)r * (d->agnostic ? 1 : K) + (d->agnostic ? 0 : k)) * 4,
-                               d->weights, d->clip, b);
-                nms_clip_box(b, img_h, img_w);
-                if (!(b[2] - b[0] >= d->min_size && b[3] - b[1] >= d->min_size))
-                    continue;
-                scores[n] = e[i].score;
-                labels[n] = k;
-                n++;
-            }
+            for (int i = 0; i < t; i++)
+                n += candidate(d, props, reg, rows[e[i].index], k, e[i].score, img_h, img_w, boxes, scores, labels, n);
         }
     }
     for (int r = 0; d->topk == 0 && r < count; r++) {
         softmax(logits + (size_t)r * K, K, probs);
         for (int k = 1; k < K; k++) {
-            if (!(probs[k] > d->score_threshold))
-                continue;
-            float *b = boxes + (size_t)n * 4;
-            nms_decode_box(props + (size_t)r * 4, reg + ((size_t)r * (d->agnostic ? 1 : K) + (d->agnostic ? 0 : k)) * 4,
-                           d->weights, d->clip, b);
-            nms_clip_box(b, img_h, img_w);
-            if (!(b[2] - b[0] >= d->min_size && b[3] - b[1] >= d->min_size))
-                continue;
-            scores[n] = probs[k];
-            labels[n] = k;
-            n++;
+            if (probs[k] > d->score_threshold)
+                n += candidate(d, props, reg, r, k, probs[k], img_h, img_w, boxes, scores, labels, n);
         }
     }
     nms_work work;

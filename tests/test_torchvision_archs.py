@@ -127,6 +127,20 @@ def feature(ref, k):
     return ref[k + "@val"], ref[k + "@idx"]
 
 
+def compare_detections(got, ref):
+    """Graph detections: the same count and labels, boxes within 1e-3 relative, scores 1e-4."""
+    n = int(ref["detections/count"][0])
+    gn = int(got["detections/count"][0])
+    assert gn == n, "%d detections, torchvision %d" % (gn, n)
+    gl, rl = got["detections/labels"][:n], ref["detections/labels"][:n]
+    assert np.array_equal(gl, rl), "labels %s, torchvision %s" % (gl.tolist(), rl.tolist())
+    br = box_rel(got["detections/boxes"][:n], ref["detections/boxes"][:n])
+    assert br <= 1e-3, "detection boxes: max rel diff %.3g > 1e-3" % br
+    sd = float(np.max(np.abs(got["detections/scores"][:n] - ref["detections/scores"][:n]))) if n else 0.0
+    assert sd <= 1e-4, "scores differ by %.3g" % sd
+    return n, br, sd
+
+
 def compare(got, ref, masks):
     lines = []
     for k in FEATURES:
@@ -144,15 +158,7 @@ def compare(got, ref, masks):
     assert pr <= 1e-3, "proposals differ: max rel %.3g" % pr
     ok, worst = close(got["box/class_logits"][:n_p], ref["box/class_logits"][:n_p])
     assert ok, "box/class_logits differ (worst %.3g of the tolerance)" % worst
-    n = int(ref["detections/count"][0])
-    gn = int(got["detections/count"][0])
-    assert gn == n, "%d detections, torchvision %d" % (gn, n)
-    gl, rl = got["detections/labels"][:n], ref["detections/labels"][:n]
-    assert np.array_equal(gl, rl), "labels %s, torchvision %s" % (gl.tolist(), rl.tolist())
-    br = box_rel(got["detections/boxes"][:n], ref["detections/boxes"][:n])
-    assert br <= 1e-3, "detection boxes: max rel diff %.3g > 1e-3" % br
-    sd = float(np.max(np.abs(got["detections/scores"][:n] - ref["detections/scores"][:n]))) if n else 0.0
-    assert sd <= 1e-4, "scores differ by %.3g" % sd
+    n, br, sd = compare_detections(got, ref)
     lines.append("%d detections, labels equal, boxes max rel %.1e, scores max abs %.1e" % (n, br, sd))
     if masks:
         ious = []
@@ -176,15 +182,7 @@ def compare_ssd(got, ref, anchors, maps):
         assert ok, "%s differs from torchvision (worst %.3g of the tolerance)" % (k, worst)
     ar = box_rel(anchors, ref["anchors"])
     assert ar <= 1e-5, "anchors (DefaultBoxGenerator) differ: max rel %.3g" % ar
-    n = int(ref["detections/count"][0])
-    gn = int(got["detections/count"][0])
-    assert gn == n, "%d detections, torchvision %d" % (gn, n)
-    gl, rl = got["detections/labels"][:n], ref["detections/labels"][:n]
-    assert np.array_equal(gl, rl), "labels %s, torchvision %s" % (gl.tolist(), rl.tolist())
-    br = box_rel(got["detections/boxes"][:n], ref["detections/boxes"][:n])
-    assert br <= 1e-3, "detection boxes: max rel diff %.3g > 1e-3" % br
-    sd = float(np.max(np.abs(got["detections/scores"][:n] - ref["detections/scores"][:n]))) if n else 0.0
-    assert sd <= 1e-4, "scores differ by %.3g" % sd
+    n, br, sd = compare_detections(got, ref)
     return "%d detections, labels equal, boxes max rel %.1e, scores max abs %.1e, anchors max rel %.1e" % (n, br, sd, ar)
 
 

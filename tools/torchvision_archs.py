@@ -178,7 +178,7 @@ def make_image(seed, hw=HW):
 
 def make_photo(seed=7, hw=(150, 200)):
     """An RGB uint8 picture [H, W, 3] for the end-to-end check (the pipelines' resize and normalisation)."""
-    img = make_image(seed, (160, 224))[0, :hw[0], :hw[1]]
+    img = make_image(seed, (-(-hw[0] // 32) * 32, -(-hw[1] // 32) * 32))[0, :hw[0], :hw[1]]
     return np.clip(np.round(128 + 60 * img), 0, 255).astype(np.uint8)
 
 
@@ -202,6 +202,38 @@ def end_to_end(torch, model, rgb):
         r = model([x])[0]
     return {"final/boxes": r["boxes"].numpy().reshape(-1, 4), "final/scores": r["scores"].numpy(),
             "final/labels": r["labels"].numpy().astype(np.int32)}
+
+
+# --published: the builders themselves at their published widths and input sizes (91 COCO classes), for
+# latency and checkpoints (too big for tests/data: their references are not stored)
+PUBLISHED = OrderedDict([
+    ("ssd300_vgg16", dict(size=[300, 300])),
+    ("ssdlite320_mobilenet_v3_large", dict(size=[320, 320])),
+    ("fasterrcnn_mobilenet_v3_large_320_fpn", dict(min_size=320, max_size=640, rpn_pre_nms_top_n_test=150,
+                                                   rpn_post_nms_top_n_test=150, rpn_score_thresh=0.05)),
+    ("maskrcnn_resnet50_fpn_v2", dict(min_size=512, max_size=512)),
+    ("fasterrcnn_resnet50_fpn", dict(min_size=512, max_size=512)),
+])
+
+
+def published(torch, name):
+    """(model, layout) of torchvision's own builder `name` with seeded numpy weights."""
+    import torchvision.models.detection as D
+    kw = dict(PUBLISHED[name])
+    size = kw.pop("size", None)
+    model = getattr(D, name)(weights=None, weights_backbone=None, num_classes=91, **kw)
+    classes = ["__background__"] + ["class%d" % i for i in range(1, 91)]
+    cfg = OrderedDict([("arch", name), ("classes", classes)])
+    if size:
+        cfg["size"] = size
+    else:
+        cfg.update(kw)
+    frozen = name.endswith("resnet50_fpn")
+    tensors = [[n, list(t.shape), "float32" if t.dtype == torch.float32 else "int64"]
+               for n, t in model.state_dict().items() if not (frozen and n.endswith("num_batches_tracked"))]
+    hw = size or [kw["min_size"], kw["min_size"]]
+    return model, OrderedDict([("config", cfg), ("seed", 99), ("image_seed", 1099), ("image_hw", hw),
+                               ("tensors", tensors)])
 
 
 # -- torch --------------------------------------------------------------------------------------------
@@ -356,10 +388,11 @@ def reference(torch, model, layout, image):
     return out
 
 
-def time_forward(torch, model, image, runs):
-    from torchvision.models.detection.image_list import ImageList
-    x = torch.from_numpy(image).permute(0, 3, 1, 2).contiguous()
-    il = ImageList(x, [tuple(image.shape[1:3])])
+def time_forward(torch, model, rgb, runs):
+    """Median ms of backbone + heads + postprocess on the transformed picture (what `detc bench` times)."""
+    with torch.no_grad():
+        il, _ = model.transform([torch.from_numpy(rgb).permute(2, 0, 1).float() / 255.0])
+    x = il.tensors
 
     def step():
         if hasattr(model, "anchor_generator"):   # SSD
@@ -408,14 +441,18 @@ def main(argv=None):
     p.add_argument("--checkpoint", metavar="DIR",
                    help="write DIR/NAME.pth (torch.save of the state_dict) and DIR/NAME.json (the config) for "
                         "tools/detc-convert torchvision")
-    p.add_argument("--arch", action="append", choices=list(ARCHS))
+    p.add_argument("--arch", action="append", choices=list(ARCHS) + list(PUBLISHED))
+    p.add_argument("--published", action="store_true",
+                   help="the builders at published widths (PUBLISHED; with --time / --checkpoint)")
     p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--time-png", metavar="DIR", help="--time: also write the timed picture as DIR/NAME.png "
+                   "(for `detc bench MODEL DIR/NAME.png`)")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     import torch
     torch.set_num_threads(args.threads)
-    for name in args.arch or list(ARCHS):
-        model, layout = layout_for(torch, name)
+    for name in args.arch or list(PUBLISHED if args.published else ARCHS):
+        model, layout = (published if args.published else layout_for)(torch, name)
         model = load(torch, model, state_for(layout))
         image = make_image(layout["image_seed"], tuple(layout["image_hw"]))
         if args.checkpoint:
@@ -428,8 +465,16 @@ def main(argv=None):
             print("torchvision_archs: wrote %s/%s.pth and .json" % (args.checkpoint, name), file=sys.stderr)
             continue
         if args.time:
-            print("torchvision_archs time: %s median_ms %.1f threads %d runs %d"
-                  % (name, time_forward(torch, model, image, args.runs), args.threads, args.runs))
+            hw = tuple(layout["image_hw"]) if not args.published else tuple(layout["image_hw"])
+            rgb = make_photo(layout["image_seed"], hw if args.published else (150, 200))
+            png = os.path.join(args.time_png or ".", "%s.png" % name)
+            if args.time_png:
+                os.makedirs(args.time_png, exist_ok=True)
+                write_png(png, rgb)
+            print("torchvision_archs time: %s median_ms %.1f threads %d runs %d picture %dx%d%s"
+                  % (name, time_forward(torch, model, rgb, args.runs), args.threads, args.runs, rgb.shape[1],
+                     rgb.shape[0], " (%s)" % png if args.time_png else ""))
+            sys.stdout.flush()
             continue
         ref = reference(torch, model, layout, image)
         d = os.path.join(args.write_refs, name)

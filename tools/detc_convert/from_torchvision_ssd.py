@@ -54,6 +54,17 @@ def _num(raw, key, default, lo, hi, integer=False):
     return int(v) if integer else float(v)
 
 
+def _classes_size(raw, default_size):
+    classes = raw.get("classes")
+    if not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(c, str) for c in classes):
+        raise ConvertError("config `classes` must be a list of at least 2 names, background first")
+    size = raw.get("size", default_size)
+    if (not isinstance(size, list) or len(size) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) and 64 <= v <= 4096 for v in size)):
+        raise ConvertError("config `size` must be [height, width] in 64..4096, found %.80r" % (size,))
+    return classes, size
+
+
 def default_boxes(grid, image_hw, ratios, scales, steps, clip=True):
     """DefaultBoxGenerator's boxes (x0, y0, x1, y1 in pixels) for feature maps `grid` [(h, w), ...], float32."""
     f32 = np.float32
@@ -230,14 +241,7 @@ class SSDConverter:
 
     def run(self):
         raw = self.raw
-        classes = raw.get("classes")
-        if not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(c, str) for c in classes):
-            raise ConvertError("config `classes` must be a list of at least 2 names, background first")
-        size = raw.get("size", [300, 300])
-        if (not isinstance(size, list) or len(size) != 2
-                or not all(isinstance(v, int) and not isinstance(v, bool) and 64 <= v <= 4096 for v in size)):
-            raise ConvertError("config `size` must be [height, width] in 64..4096, found %.80r" % (size,))
-        H, W = size
+        classes, (H, W) = _classes_size(raw, [300, 300])
         ratios = raw.get("aspect_ratios", SSD300_RATIOS)
         scales = raw.get("scales", SSD300_SCALES)
         steps = raw.get("steps", SSD300_STEPS)
@@ -431,14 +435,7 @@ class SSDLiteConverter(SSDConverter):
 
     def run(self):
         raw = self.raw
-        classes = raw.get("classes")
-        if not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(c, str) for c in classes):
-            raise ConvertError("config `classes` must be a list of at least 2 names, background first")
-        size = raw.get("size", [320, 320])
-        if (not isinstance(size, list) or len(size) != 2
-                or not all(isinstance(v, int) and not isinstance(v, bool) and 64 <= v <= 4096 for v in size)):
-            raise ConvertError("config `size` must be [height, width] in 64..4096, found %.80r" % (size,))
-        H, W = size
+        classes, (H, W) = _classes_size(raw, [320, 320])
         sd = self.sd
         self.w.add_activation("image", "f32", [1, H, W, 3])
         self.w.add_activation("image_size", "i32", [2])
