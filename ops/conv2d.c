@@ -15,8 +15,8 @@
  *
  * Grouped convolution (attribute `groups` G, default 1; f32): the input's Ci channels and the Co filters
  * split into G groups, filter [Co, KH, KW, Ci / G], output channel o reads input channels
- * [(o / (Co / G)) * Ci / G, ...) (PyTorch's Conv2d(groups=G); ResNeXt's 3x3 convs). Computed directly by
- * conv_eval_grouped (grouped_* below), apart from the GEMM path. */
+ * [(o / (Co / G)) * Ci / G, ...) (PyTorch's Conv2d(groups=G); ResNeXt's 3x3 convs): conv_eval_grouped, one
+ * im2col tile and GEMM per group (group_im2col, grouped_parts), apart from the code above. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -284,7 +284,9 @@ static bool conv_prepare(detc_prep *p)
         return false;
     detc_activation_range_f(d->win.act, &d->act_lo, &d->act_hi);
     if (d->groups > 1) {
-        d->k = d->k_h * d->k_w * (d->in_c / d->groups); /* one filter's window; no scratch */
+        d->k = d->k_h * d->k_w * (d->in_c / d->groups); /* one filter's window */
+        d->slot_bytes = op_align((size_t)CONV_TILE_M * (size_t)d->k * sizeof(float));
+        p->node->scratch_bytes = d->slot_bytes * OP_MAX_PARTS;
         return true;
     }
     plan_scratch(p, d);
@@ -383,45 +385,57 @@ static void run_parts(void *ctx, int begin, int end)
     }
 }
 
-/* Grouped f32 conv: output pixels [begin, end) of the job, every channel, computed directly. */
+/* Grouped f32 conv: for a tile of output pixels and each group, the receptive fields over the group's Ci/G
+ * input channels as rows of K/G... values (group_im2col), times the group's Co/G filters (one GEMM writing the
+ * group's output columns in place, ldc = Co); then bias and activation. */
+static void group_im2col(const conv_data *d, const float *x, int64_t p0, int m, int g, float *col)
+{
+    const op_window *wn = &d->win;
+    int cig = d->in_c / d->groups;
+    int64_t per_image = (int64_t)wn->out_h * wn->out_w;
+    for (int i = 0; i < m; i++) {
+        int64_t pix = p0 + i;
+        int n = (int)(pix / per_image);
+        int oy = (int)(pix % per_image / wn->out_w), ox = (int)(pix % wn->out_w);
+        float *row = col + (size_t)i * d->k;
+        for (int ky = 0; ky < d->k_h; ky++) {
+            int iy = oy * wn->stride_h - wn->pads.top + ky * wn->dil_h;
+            for (int kx = 0; kx < d->k_w; kx++, row += cig) {
+                int ix = ox * wn->stride_w - wn->pads.left + kx * wn->dil_w;
+                if (iy < 0 || iy >= d->in_h || ix < 0 || ix >= d->in_w)
+                    memset(row, 0, (size_t)cig * sizeof *row);
+                else
+                    memcpy(row, x + (((int64_t)n * d->in_h + iy) * d->in_w + ix) * d->in_c + (int64_t)g * cig,
+                           (size_t)cig * sizeof *row);
+            }
+        }
+    }
+}
+
 static void grouped_parts(void *ctx, int begin, int end)
 {
     const conv_job *j = ctx;
     const conv_data *d = j->d;
-    const op_window *wn = &d->win;
     const float *x = (const float *)(const void *)j->x, *w = j->w;
     float *out = (float *)(void *)j->out;
-    int cig = d->in_c / d->groups, cog = d->out_c / d->groups;
-    int64_t per_image = (int64_t)wn->out_h * wn->out_w;
+    int cog = d->out_c / d->groups;
     for (int part = begin; part < end; part++) {
-        int64_t p0 = j->pixels * part / j->parts, p1 = j->pixels * (part + 1) / j->parts;
-        for (int64_t pix = p0; pix < p1; pix++) {
-            int n = (int)(pix / per_image);
-            int oy = (int)(pix % per_image / wn->out_w), ox = (int)(pix % wn->out_w);
-            float *o = out + pix * d->out_c;
-            for (int c = 0; c < d->out_c; c++)
-                o[c] = j->bias_f32 ? j->bias_f32[c] : 0.0f;
-            for (int ky = 0; ky < d->k_h; ky++) {
-                int iy = oy * wn->stride_h - wn->pads.top + ky * wn->dil_h;
-                if (iy < 0 || iy >= d->in_h)
-                    continue;
-                for (int kx = 0; kx < d->k_w; kx++) {
-                    int ix = ox * wn->stride_w - wn->pads.left + kx * wn->dil_w;
-                    if (ix < 0 || ix >= d->in_w)
-                        continue;
-                    const float *xp = x + (((int64_t)n * d->in_h + iy) * d->in_w + ix) * d->in_c;
-                    for (int c = 0; c < d->out_c; c++) {
-                        const float *xg = xp + (size_t)(c / cog) * cig;
-                        const float *wp = w + (((size_t)c * d->k_h + ky) * d->k_w + kx) * cig;
-                        float acc = 0.0f;
-                        for (int i = 0; i < cig; i++)
-                            acc += xg[i] * wp[i];
-                        o[c] += acc;
-                    }
-                }
+        float *col = (float *)(void *)(j->scratch + (size_t)part * d->slot_bytes);
+        int64_t p = j->pixels * part / j->parts, p_end = j->pixels * (part + 1) / j->parts;
+        for (; p < p_end; p += CONV_TILE_M) {
+            int m = (int)(p_end - p < CONV_TILE_M ? p_end - p : CONV_TILE_M);
+            float *o = out + p * d->out_c;
+            for (int g = 0; g < d->groups; g++) {
+                group_im2col(d, x, p, m, g, col);
+                j->kernels->gemm_f32(m, cog, d->k, col, d->k, w + (size_t)g * cog * d->k, d->k, o + (size_t)g * cog,
+                                     d->out_c);
             }
-            for (int c = 0; c < d->out_c; c++)
-                o[c] = o[c] < d->act_lo ? d->act_lo : o[c] > d->act_hi ? d->act_hi : o[c];
+            for (int i = 0; i < m; i++)
+                for (int c = 0; c < d->out_c; c++) {
+                    float v = o[(size_t)i * d->out_c + c] + (j->bias_f32 ? j->bias_f32[c] : 0.0f);
+                    v = v < d->act_lo ? d->act_lo : v;
+                    o[(size_t)i * d->out_c + c] = v > d->act_hi ? d->act_hi : v;
+                }
         }
     }
 }
@@ -436,7 +450,10 @@ static detc_code conv_eval_grouped(const detc_exec *x, detc_node *node, const co
         .w = detc_in(x->g, node, 1)->data,
         .bias_f32 = b ? b->data : NULL,
         .out = detc_out(x->g, node, 0)->data,
+        .scratch = x->scratch,
     };
+    if (!x->scratch)
+        return DETC_ERR_RUNTIME;
     int rows = op_row_count(x, node, 3, d->batch);
     int64_t per_row = (int64_t)d->win.out_h * d->win.out_w;
     j.pixels = rows * per_row;
