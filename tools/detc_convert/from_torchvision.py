@@ -312,9 +312,11 @@ def check_arch(found, arch_text):
         return
     for name, (family, version) in ARCHS.items():
         if re.search(r"\b%s\b" % re.escape(name), arch_text):
-            if (family, version) != (found["family"], found["version"]):
+            if ((family, version) != (found["family"], found["version"])
+                    or ("mobilenet" in name) != ("mobilenet" in found["arch"])):
                 raise ConvertError("config's arch says %s, but the checkpoint holds a %s (%s)"
-                                   % (name, found["arch"].replace("resnet50", "resnet"),
+                                   % (name, found["arch"].replace("resnet50", "resnet") if "resnet" in found["arch"]
+                                      else found["arch"],
                                       "mask head present" if found["masks"] else "no mask head"))
             return
 
