@@ -433,6 +433,44 @@ def compact(ref):
     return out
 
 
+def check_cli(torch, name, model, layout, d):
+    """--check: the CLI path end to end (torch.save -> detc-convert -> detc detect) against torchvision."""
+    import subprocess
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    os.makedirs(d, exist_ok=True)
+    pth, cfg, out = (os.path.join(d, name + ext) for ext in (".pth", ".json", ".detc"))
+    names = set(n for n, _s, _t in layout["tensors"])
+    torch.save(OrderedDict((n, t) for n, t in model.state_dict().items() if n in names), pth)
+    with open(cfg, "w") as f:
+        json.dump(layout["config"], f, indent=1)
+    r = subprocess.run([os.path.join(root, "tools", "detc-convert"), "torchvision", pth, "--config", cfg, "-o", out],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    if r.returncode:
+        return "%s: detc-convert failed: %s" % (name, r.stdout[-500:])
+    hw = tuple(layout["image_hw"]) if "size" in layout["config"] else (150, 200)
+    rgb = make_photo(layout["image_seed"], hw)
+    png = os.path.join(d, name + ".png")
+    write_png(png, rgb)
+    js = os.path.join(d, name + "_detect.json")
+    detc = os.environ.get("DETC_BIN") or os.path.join(root, "build", "detc")
+    r = subprocess.run([detc, "detect", out, png, "--threshold", "0", "--json", js], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, universal_newlines=True)
+    if r.returncode:
+        return "%s: detc detect failed: %s" % (name, r.stdout[-500:])
+    dets = json.load(open(js))["images"][0]["detections"]
+    ref = end_to_end(torch, model, rgb)
+    rb = ref["final/boxes"]
+    n = min(len(dets), len(rb))
+    gb = np.array([x["box"] for x in dets], np.float64).reshape(-1, 4)[:n]
+    classes = layout["config"]["classes"]
+    labels = [x["label"] for x in dets][:n] == [classes[i] for i in ref["final/labels"][:n]]
+    rel = float(np.max(np.abs(gb - rb[:n]) / np.maximum(np.abs(rb[:n]), 1.0))) if n else 0.0
+    sd = float(np.max(np.abs(np.array([x["score"] for x in dets][:n]) - ref["final/scores"][:n]))) if n else 0.0
+    ok = len(dets) == len(rb) and labels and rel <= 1e-3 and sd <= 1e-4
+    return ("%s: %s: detc %d detections, torchvision %d, labels equal %s, boxes max rel %.1e, scores max abs %.1e "
+            "(%dx%d picture)" % (name, "agree" if ok else "DIFFER", len(dets), len(rb), labels, rel, sd, hw[1], hw[0]))
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0], epilog=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -444,6 +482,9 @@ def main(argv=None):
     p.add_argument("--arch", action="append", choices=list(ARCHS) + list(PUBLISHED))
     p.add_argument("--published", action="store_true",
                    help="the builders at published widths (PUBLISHED; with --time / --checkpoint)")
+    p.add_argument("--check", metavar="DIR",
+                   help="write each checkpoint to DIR, convert it with tools/detc-convert torchvision, run `detc "
+                        "detect` (DETC_BIN, default build/detc) on a picture and compare with torchvision's model")
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--time-png", metavar="DIR", help="--time: also write the timed picture as DIR/NAME.png "
                    "(for `detc bench MODEL DIR/NAME.png`)")
@@ -455,6 +496,10 @@ def main(argv=None):
         model, layout = (published if args.published else layout_for)(torch, name)
         model = load(torch, model, state_for(layout))
         image = make_image(layout["image_seed"], tuple(layout["image_hw"]))
+        if args.check:
+            print(check_cli(torch, name, model, layout, args.check))
+            sys.stdout.flush()
+            continue
         if args.checkpoint:
             os.makedirs(args.checkpoint, exist_ok=True)
             sd = OrderedDict((n, t) for n, t in model.state_dict().items()
