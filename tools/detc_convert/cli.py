@@ -230,8 +230,8 @@ def _convert_torchvision(args, notes):
         ssd = False   # reported by convert() below, after the config's own problems
     config = cfg if ssd else from_torchvision.Config(cfg, where=args.config)
     name = args.name or os.path.splitext(os.path.basename(args.source))[0]
-    if name.startswith("maskrcnn_resnet50_fpn_coco") and "bn_eps" not in cfg:
-        notes.append("torchvision runs its COCO_V1 Mask R-CNN weights with FrozenBatchNorm eps 0.0 "
+    if name.startswith(("maskrcnn_resnet50_fpn_coco", "fasterrcnn_resnet50_fpn_coco")) and "bn_eps" not in cfg:
+        notes.append("torchvision runs its COCO_V1 Mask/Faster R-CNN weights with FrozenBatchNorm eps 0.0 "
                      "(overwrite_eps); add \"bn_eps\": 0.0 to the config to match it (converted with 1e-5)")
     writer, more = from_torchvision.convert(state, config, name, input_size)
     notes.extend(more)
