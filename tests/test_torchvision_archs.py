@@ -327,11 +327,64 @@ def refusals():
     report("config arch checked against the checkpoint", arch_mismatch)
 
 
+def grouped_conv_checks():
+    """conv2d `groups`: a ResNeXt-style grouped conv equals the per-group dense convs; bad groupings are refused."""
+    from detc_convert.writer import DetcWriter
+    r = np.random.RandomState(3)
+    x = r.randn(1, 7, 9, 8).astype(np.float32)
+    w = r.randn(6, 3, 3, 4).astype(np.float32)        # OHWI, groups 2: 8 -> 6 channels
+    b = r.randn(6).astype(np.float32)
+
+    def model(path, groups, wt):
+        m = DetcWriter(name="grouped", producer="tests/test_torchvision_archs.py")
+        m.add_activation("x", "f32", list(x.shape))
+        m.add_constant("w", "f32", list(wt.shape), wt)
+        m.add_constant("b", "f32", [6], b)
+        m.add_activation("y", "f32")
+        m.add_node("conv", "conv2d", ["x", "w", "b"], ["y"], {"stride": [2, 1], "padding": [1, 1, 1, 1],
+                                                              "dilation": [1, 1], "activation": "relu",
+                                                              "groups": groups})
+        m.inputs, m.outputs = ["x"], ["y"]
+        m.write(path)
+
+    def ok_case():
+        d = os.path.join(TMP, "grouped")
+        os.makedirs(d, exist_ok=True)
+        model(os.path.join(d, "m.detc"), 2, w)
+        np.save(os.path.join(d, "x.npy"), x)
+        p = subprocess.run([DETC, "run", os.path.join(d, "m.detc"), "--input", "x=" + os.path.join(d, "x.npy"),
+                            "--dump", os.path.join(d, "out")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           universal_newlines=True)
+        assert p.returncode == 0, p.stdout[-800:]
+        y = np.load(os.path.join(d, "out", "y.npy"))
+        xp = np.pad(x.astype(np.float64), ((0, 0), (1, 1), (1, 1), (0, 0)))
+        ref = np.zeros((1, 4, 9, 6))
+        for oy in range(4):
+            for ox in range(9):
+                for o in range(6):
+                    g = o // 3
+                    patch = xp[0, oy * 2:oy * 2 + 3, ox:ox + 3, g * 4:(g + 1) * 4]
+                    ref[0, oy, ox, o] = max(0.0, float(np.sum(patch * w[o])) + b[o])
+        good, worst = close(y, ref, 1e-5, 1e-6)
+        assert good, "grouped conv differs from the definition (worst %.3g of the tolerance)" % worst
+    report("conv2d groups 2 (stride 2x1, padding, relu) against the definition", ok_case)
+
+    def bad_case():
+        path = os.path.join(TMP, "grouped_bad.detc")
+        model(path, 3, w)
+        p = subprocess.run([DETC, "validate", path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           universal_newlines=True)
+        assert p.returncode != 0 and "groups 3" in p.stdout, p.stdout[-800:]
+        return p.stdout.strip().splitlines()[-1][:120]
+    report("conv2d groups 3 over 8 channels is refused", bad_case)
+
+
 def main():
     names = sys.argv[1:] or list(tva.ARCHS)
     live = have_torch()
     print("references: stored%s" % (" + live torchvision" if live else " (no torch: live comparison skipped)"))
     refusals()
+    grouped_conv_checks()
     for name in names:
         arch_tests(name, live)
     f = RESULTS.count("fail")
