@@ -10,6 +10,7 @@
 #   BLAS=none       no BLAS linked (detc's own SGEMM); BLAS=cblas CBLAS_LIBS=... any CBLAS; ARM_CPU=cortex-a72
 #   make bench      benchmarks (speed is measured here, never in tests)
 #   make demo       detection on a sample photo
+#   make tv-archs-refs  seeded torchvision references for tests/test_torchvision_archs.py (tests/data/tv_archs)
 #   make maskrcnn-refs  torchvision reference outputs for tests/test_maskrcnn_torchvision.py, written to
 #                   tests/data/maskrcnn (needs python3-torch, python3-torchvision and ../shared; commit them)
 #   CC=clang make   any of the above with clang
@@ -169,6 +170,14 @@ maskrcnn-refs:
 	$(MASKRCNN_REF) --image $(MASKRCNN_SHAPES)/val --out tests/data/maskrcnn --no-dumps \
 		--results tests/data/maskrcnn/tv_results.json --gt $(MASKRCNN_SHAPES)/val/instances_val.json
 	@du -sh tests/data/maskrcnn
+
+# Seeded torchvision references for tests/test_torchvision_archs.py (Faster R-CNN v1/v2, Mask R-CNN v2,
+# ResNeXt and ResNet-152 trunks; tools/torchvision_archs.py --help), about 0.4 MB; commit them.
+tv-archs-refs:
+	@/usr/bin/python3 -c "import torch, torchvision" || { echo "tv-archs-refs: apt-get install python3-torch python3-torchvision" >&2; exit 1; }
+	rm -rf tests/data/tv_archs
+	/usr/bin/python3 tools/torchvision_archs.py --write-refs tests/data/tv_archs --threads 2
+	@du -sh tests/data/tv_archs
 
 # Coverage-guided fuzzing of every loader of untrusted bytes (tests/fuzz/README.md). Own flags and folder:
 # the main build's CFLAGS, BUILD and objects are not touched. Needs clang (libFuzzer).

@@ -11,6 +11,9 @@
  *   bilinear resize to out (align_corners=False, detc_resize_bilinear_f32 = torch's CPU kernel),
  *   zero padding bottom/right to multiples of size_divisible. The graph input is re-shaped with
  *   detc_model_set_input_shape() when the padded size changes; image_size = (out_h, out_w).
+ *   With "fixed_size" [W, H] (torchvision's SSD / SSDlite: GeneralizedRCNNTransform(fixed_size=...)) the
+ *   image is resized to exactly H x W instead (aspect ratio not kept; F.interpolate(size=...), the same
+ *   bilinear kernel with in / out ratios).
  * postprocess (transform.postprocess + paste_masks_in_image):
  *   boxes *= (orig / resized) per axis (ratios in float); masks: padded by 1 pixel, the box expanded by
  *   (M + 2) / M around its centre and truncated to integers, the padded mask resized bilinearly to the
@@ -45,6 +48,7 @@ typedef struct {
     float mask_threshold;
     int mask_padding;
     int size_divisible;
+    int fixed_w, fixed_h; /* "fixed_size" [w, h]: resize to exactly that (torchvision's SSD transform); 0: off */
 } mr_state;
 
 /* Per context: what preprocessing did to the image, for postprocessing. */
@@ -346,6 +350,19 @@ static int mr_load(detc_model *m, detc_pipeline *p, const cJSON *pj, detc_errors
                             "integer in 1..1024",
                             "fix the pipeline");
     s->size_divisible = (int)div;
+    const cJSON *fixed = detc_json_field(in, "fixed_size");
+    if (fixed) {
+        const cJSON *fw = cJSON_GetArrayItem(fixed, 0), *fh = cJSON_GetArrayItem(fixed, 1);
+        if (!cJSON_IsArray(fixed) || cJSON_GetArraySize(fixed) != 2 || !cJSON_IsNumber(fw) || !cJSON_IsNumber(fh) ||
+            fw->valuedouble != floor(fw->valuedouble) || fh->valuedouble != floor(fh->valuedouble) ||
+            fw->valuedouble < 1 || fw->valuedouble > 16384 || fh->valuedouble < 1 || fh->valuedouble > 16384)
+            detc_pipeline_error(m, errs, "\"fixed_size\" must be [width, height], integers in 1..16384",
+                                "fix the pipeline");
+        else {
+            s->fixed_w = (int)fw->valuedouble;
+            s->fixed_h = (int)fh->valuedouble;
+        }
+    }
     if (!read_triplet(in, "mean", def_mean, s->mean) || !read_triplet(in, "std", def_std, s->std) ||
         s->std[0] == 0.0f || s->std[1] == 0.0f || s->std[2] == 0.0f)
         detc_pipeline_error(m, errs, "\"mean\" and \"std\" must be lists of 3 finite numbers (on 0..1 values), std "
@@ -415,8 +432,8 @@ static int mr_preprocess(detc_context *c, const detc_pipeline *p, void *work, co
         detc_errors_add(errs, DETC_ERR_ARG, -1, "the image must be RGB with at least one pixel");
         return -1;
     }
-    int oh, ow;
-    if (detc_maskrcnn_resized_size(img->height, img->width, s->min_size, s->max_size, &oh, &ow) != 0) {
+    int oh = s->fixed_h, ow = s->fixed_w;
+    if (!s->fixed_h && detc_maskrcnn_resized_size(img->height, img->width, s->min_size, s->max_size, &oh, &ow) != 0) {
         detc_errors_add(errs, DETC_ERR_IMAGE, -1,
                         "%s: a %dx%d image cannot be resized with min_size %g and max_size %g (the result must "
                         "have 1..32768 pixels per side)",

@@ -11,7 +11,13 @@
  * score_threshold, drop boxes with a side < min_size, torchvision.ops.batched_nms by class
  * (nms_batched_torchvision), keep the first D by score.
  * Attributes: score_threshold (0.05), nms_threshold (0.5), detections_per_img (D, 100), weights, min_size
- * (1e-2), bbox_xform_clip. f32 only. */
+ * (1e-2), bbox_xform_clip, topk_candidates (0). f32 only.
+ *
+ * Class-agnostic regression (box_regression [R, 4]: one box per row for every class, torchvision's SSD)
+ * decodes the row's box for each class. topk_candidates T > 0 is torchvision's SSD.postprocess_detections
+ * (models/detection/ssd.py): per class 1..K-1 the rows with score > score_threshold, the T best of them
+ * (torch.topk's order, nms_topk_torch), candidates class-major in that order; then the same min_size check,
+ * batched NMS and top D. */
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
 #endif
@@ -27,7 +33,9 @@ typedef struct {
     int rois, classes, dets;
     float score_threshold, nms_threshold, min_size, clip;
     float weights[4];
-    size_t at_probs, at_boxes, at_scores, at_labels, at_keep, at_work;
+    int topk;          /* topk_candidates per class (SSD); 0: every candidate, proposal-major */
+    bool agnostic;     /* box_regression [R, 4] */
+    size_t at_probs, at_boxes, at_scores, at_labels, at_keep, at_work, at_entries, at_rows;
 } bd_data;
 
 static size_t take(size_t *cursor, size_t bytes)
@@ -48,6 +56,9 @@ static bool parse_attrs(detc_prep *p, bd_data *d)
     ok = detc_attr_float(p, "min_size", false, 1e-2, 0.0, 1e9, &min_size) && ok;
     ok = detc_attr_float(p, "bbox_xform_clip", false, log(1000.0 / 16.0), -1e3, 1e3, &clip) && ok;
     ok = nms_attr_floats(p, "weights", 4, def_w, d->weights) && ok;
+    int64_t topk;
+    ok = detc_attr_int(p, "topk_candidates", false, 0, 0, 1 << 24, &topk) && ok;
+    d->topk = (int)topk;
     for (int i = 0; ok && i < 4; i++)
         if (!(d->weights[i] != 0.0f)) {
             detc_prep_error(p, DETC_ERR_ATTR, "attribute 'weights'[%d] is 0; the box coder divides by it", i);
@@ -84,10 +95,10 @@ static bool check_operands(detc_prep *p, bd_data *d)
     detc_shape_str(br->rank, br->dims, bs, sizeof bs);
     detc_shape_str(pr->rank, pr->dims, ps, sizeof ps);
     if (cl->dims[0] < 1 || cl->dims[1] < 2 || br->dims[0] != cl->dims[0] || pr->dims[0] != cl->dims[0] ||
-        (int64_t)br->dims[1] != 4 * (int64_t)cl->dims[1] || pr->dims[1] != 4) {
+        ((int64_t)br->dims[1] != 4 * (int64_t)cl->dims[1] && br->dims[1] != 4) || pr->dims[1] != 4) {
         detc_prep_error(p, DETC_ERR_SHAPE,
-                        "class logits %s, box regression %s and proposals %s must be [R, K], [R, 4K] and [R, 4] "
-                        "with K >= 2 (background first)",
+                        "class logits %s, box regression %s and proposals %s must be [R, K], [R, 4K] (or [R, 4], "
+                        "class-agnostic) and [R, 4] with K >= 2 (background first)",
                         cs, bs, ps);
         ok = false;
     }
@@ -101,6 +112,7 @@ static bool check_operands(detc_prep *p, bd_data *d)
     }
     d->rois = cl->dims[0];
     d->classes = cl->dims[1];
+    d->agnostic = br->dims[1] == 4;
     return ok;
 }
 
@@ -127,6 +139,11 @@ static bool bd_prepare(detc_prep *p)
     d->at_labels = take(&c, cand * sizeof(int));
     d->at_keep = take(&c, cand * sizeof(int));
     d->at_work = take(&c, nms_work_bytes((int)cand, d->classes));
+    if (d->topk > 0) { /* every row's probabilities, one class's candidates */
+        d->at_probs = take(&c, (size_t)d->rois * (size_t)d->classes * sizeof(float));
+        d->at_entries = take(&c, (size_t)d->rois * sizeof(nms_entry));
+        d->at_rows = take(&c, (size_t)d->rois * sizeof(int));
+    }
     p->node->scratch_bytes = c;
     return true;
 }
@@ -147,6 +164,21 @@ static void softmax(const float *x, int k, float *out)
         out[i] *= inv;
 }
 
+/* Candidate n: row r's box for class k decoded and clipped; 1 when kept (sides >= min_size), else 0. */
+static int candidate(const bd_data *d, const float *props, const float *reg, int r, int k, float score, float img_h,
+                     float img_w, float *boxes, float *scores, int *labels, int n)
+{
+    float *b = boxes + (size_t)n * 4;
+    const float *delta = reg + ((size_t)r * (d->agnostic ? 1 : d->classes) + (d->agnostic ? 0 : k)) * 4;
+    nms_decode_box(props + (size_t)r * 4, delta, d->weights, d->clip, b);
+    nms_clip_box(b, img_h, img_w);
+    if (!(b[2] - b[0] >= d->min_size && b[3] - b[1] >= d->min_size))
+        return 0;
+    scores[n] = score;
+    labels[n] = k;
+    return 1;
+}
+
 static detc_code bd_eval(const detc_exec *x, detc_node *node)
 {
     const bd_data *d = node->op_data;
@@ -163,19 +195,29 @@ static detc_code bd_eval(const detc_exec *x, detc_node *node)
     const detc_tensor *size = detc_in(x->g, node, 4);
     float img_h = (float)op_read_i32(size, 0), img_w = (float)op_read_i32(size, 1);
     int K = d->classes, n = 0;
-    for (int r = 0; r < count; r++) {
+    if (d->topk > 0) {
+        nms_entry *e = (nms_entry *)(void *)(s + d->at_entries);
+        int *rows = (int *)(void *)(s + d->at_rows);
+        for (int r = 0; r < count; r++)
+            softmax(logits + (size_t)r * K, K, probs + (size_t)r * K);
+        for (int k = 1; k < K; k++) {
+            int m = 0;
+            for (int r = 0; r < count; r++)
+                if (probs[(size_t)r * K + k] > d->score_threshold) {
+                    e[m] = (nms_entry){probs[(size_t)r * K + k], m};
+                    rows[m++] = r;
+                }
+            int t = m < d->topk ? m : d->topk;
+            nms_topk_torch(e, m, t);
+            for (int i = 0; i < t; i++)
+                n += candidate(d, props, reg, rows[e[i].index], k, e[i].score, img_h, img_w, boxes, scores, labels, n);
+        }
+    }
+    for (int r = 0; d->topk == 0 && r < count; r++) {
         softmax(logits + (size_t)r * K, K, probs);
         for (int k = 1; k < K; k++) {
-            if (!(probs[k] > d->score_threshold))
-                continue;
-            float *b = boxes + (size_t)n * 4;
-            nms_decode_box(props + (size_t)r * 4, reg + ((size_t)r * K + k) * 4, d->weights, d->clip, b);
-            nms_clip_box(b, img_h, img_w);
-            if (!(b[2] - b[0] >= d->min_size && b[3] - b[1] >= d->min_size))
-                continue;
-            scores[n] = probs[k];
-            labels[n] = k;
-            n++;
+            if (probs[k] > d->score_threshold)
+                n += candidate(d, props, reg, r, k, probs[k], img_h, img_w, boxes, scores, labels, n);
         }
     }
     nms_work work;

@@ -11,7 +11,12 @@
  *   sum((x - xz)(w - wz)) = sum(x w) - wz sum(x) - xz sum(w) + K xz wz
  * with sum(w) per channel precomputed into the bias and sum(x) per pixel computed from the row, then
  * requantizes and writes the output bytes directly. The filter is packed for the table's conv_q8 once, at
- * prepare (for detc_prep.kernels; eval repacks if it is handed another table's conv_q8). */
+ * prepare (for detc_prep.kernels; eval repacks if it is handed another table's conv_q8).
+ *
+ * Grouped convolution (attribute `groups` G, default 1; f32): the input's Ci channels and the Co filters
+ * split into G groups, filter [Co, KH, KW, Ci / G], output channel o reads input channels
+ * [(o / (Co / G)) * Ci / G, ...) (PyTorch's Conv2d(groups=G); ResNeXt's 3x3 convs): conv_eval_grouped, one
+ * im2col tile and GEMM per group (group_im2col, grouped_parts), apart from the code above. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +53,7 @@ typedef struct {
     void *(*packed_by)(int n, int k, const uint8_t *w, int is_signed);
     void (*conv_fn)(const detc_conv_q8_params *prm, int m, const uint8_t *a, int lda, uint8_t *out, int ldo);
     size_t col_bytes, slot_bytes;
+    int groups;         /* grouped convolution: > 1 (f32 only, see conv_eval_grouped) */
 } conv_data;
 
 static void conv_release(void *op_data)
@@ -122,7 +128,7 @@ static bool check_operands(detc_prep *p, conv_operands *o)
 }
 
 /* Channel counts of filter and bias against the input's; x and w are present with rank 4. */
-static bool check_shapes(detc_prep *p, const conv_operands *o)
+static bool check_shapes(detc_prep *p, const conv_operands *o, int groups)
 {
     const detc_tensor *x = detc_prep_in(p, 0), *w = detc_prep_in(p, 1), *b = detc_prep_in(p, 2);
     bool ok = true;
@@ -131,7 +137,16 @@ static bool check_shapes(detc_prep *p, const conv_operands *o)
     detc_shape_str(w->rank, w->dims, ws, sizeof ws);
     detc_prep_operand_desc(p, 0, xd, sizeof xd);
     detc_prep_operand_desc(p, 1, wd, sizeof wd);
-    if (w->dims[3] != x->dims[3]) {
+    if (groups > 1) {
+        if (x->dims[3] % groups || w->dims[0] % groups || (int64_t)w->dims[3] * groups != x->dims[3]) {
+            detc_prep_error(p, DETC_ERR_SHAPE,
+                            "%s: with groups %d the input's %d channels and the filter's %d outputs must be multiples "
+                            "of %d and filter %s (OHWI) must have %d input channels (Ci / groups), as %s %s has %d",
+                            wd, groups, (int)x->dims[3], (int)w->dims[0], groups, ws,
+                            groups ? (int)(x->dims[3] / groups) : 0, xd, xs, (int)x->dims[3]);
+            ok = false;
+        }
+    } else if (w->dims[3] != x->dims[3]) {
         detc_prep_error(p, DETC_ERR_SHAPE,
                         "%s: filter %s (OHWI) has %d input channels but %s %s has %d; the filter must be "
                         "[out_channels, kernel_h, kernel_w, %d]",
@@ -243,11 +258,19 @@ static bool conv_prepare(detc_prep *p)
     if (!d)
         return false;
     bool attrs_ok = op_parse_window_attrs(p, &d->win);
+    int64_t groups = 1;
+    attrs_ok = detc_attr_int(p, "groups", false, 1, 1, 1 << 20, &groups) && attrs_ok;
+    d->groups = (int)groups;
     conv_operands o = {0};
     bool ok = check_operands(p, &o) && attrs_ok;
     if (!o.x_ok || !o.w_ok)
         return false; /* no geometry without a rank-4 input and filter */
-    ok = check_shapes(p, &o) && ok;
+    if (groups > 1 && o.quantized) {
+        detc_prep_error(p, DETC_ERR_UNSUPPORTED, "grouped conv2d (groups %d) is f32 only; dequantize the model",
+                        (int)groups);
+        ok = false;
+    }
+    ok = check_shapes(p, &o, d->groups) && ok;
     const detc_tensor *x = detc_prep_in(p, 0), *w = detc_prep_in(p, 1);
     if (!attrs_ok || !op_parse_window_padding(p, x->dims[1], x->dims[2], w->dims[1], w->dims[2], &d->win))
         return false;
@@ -270,6 +293,12 @@ static bool conv_prepare(detc_prep *p)
     if (!ok)
         return false;
     detc_activation_range_f(d->win.act, &d->act_lo, &d->act_hi);
+    if (d->groups > 1) {
+        d->k = d->k_h * d->k_w * (d->in_c / d->groups); /* one filter's window */
+        d->slot_bytes = op_align((size_t)CONV_TILE_M * (size_t)d->k * sizeof(float));
+        p->node->scratch_bytes = d->slot_bytes * OP_MAX_PARTS;
+        return true;
+    }
     plan_scratch(p, d);
     return true;
 }
@@ -366,9 +395,92 @@ static void run_parts(void *ctx, int begin, int end)
     }
 }
 
+/* Grouped f32 conv: for a tile of output pixels and each group, the receptive fields over the group's Ci/G
+ * input channels as rows of K/G... values (group_im2col), times the group's Co/G filters (one GEMM writing the
+ * group's output columns in place, ldc = Co); then bias and activation. */
+static void group_im2col(const conv_data *d, const float *x, int64_t p0, int m, int g, float *col)
+{
+    const op_window *wn = &d->win;
+    int cig = d->in_c / d->groups;
+    int64_t per_image = (int64_t)wn->out_h * wn->out_w;
+    for (int i = 0; i < m; i++) {
+        int64_t pix = p0 + i;
+        int n = (int)(pix / per_image);
+        int oy = (int)(pix % per_image / wn->out_w), ox = (int)(pix % wn->out_w);
+        float *row = col + (size_t)i * d->k;
+        for (int ky = 0; ky < d->k_h; ky++) {
+            int iy = oy * wn->stride_h - wn->pads.top + ky * wn->dil_h;
+            for (int kx = 0; kx < d->k_w; kx++, row += cig) {
+                int ix = ox * wn->stride_w - wn->pads.left + kx * wn->dil_w;
+                if (iy < 0 || iy >= d->in_h || ix < 0 || ix >= d->in_w)
+                    memset(row, 0, (size_t)cig * sizeof *row);
+                else
+                    memcpy(row, x + (((int64_t)n * d->in_h + iy) * d->in_w + ix) * d->in_c + (int64_t)g * cig,
+                           (size_t)cig * sizeof *row);
+            }
+        }
+    }
+}
+
+static void grouped_parts(void *ctx, int begin, int end)
+{
+    const conv_job *j = ctx;
+    const conv_data *d = j->d;
+    const float *x = (const float *)(const void *)j->x, *w = j->w;
+    float *out = (float *)(void *)j->out;
+    int cog = d->out_c / d->groups;
+    for (int part = begin; part < end; part++) {
+        float *col = (float *)(void *)(j->scratch + (size_t)part * d->slot_bytes);
+        int64_t p = j->pixels * part / j->parts, p_end = j->pixels * (part + 1) / j->parts;
+        for (; p < p_end; p += CONV_TILE_M) {
+            int m = (int)(p_end - p < CONV_TILE_M ? p_end - p : CONV_TILE_M);
+            float *o = out + p * d->out_c;
+            for (int g = 0; g < d->groups; g++) {
+                group_im2col(d, x, p, m, g, col);
+                j->kernels->gemm_f32(m, cog, d->k, col, d->k, w + (size_t)g * cog * d->k, d->k, o + (size_t)g * cog,
+                                     d->out_c);
+            }
+            for (int i = 0; i < m; i++)
+                for (int c = 0; c < d->out_c; c++) {
+                    float v = o[(size_t)i * d->out_c + c] + (j->bias_f32 ? j->bias_f32[c] : 0.0f);
+                    v = v < d->act_lo ? d->act_lo : v;
+                    o[(size_t)i * d->out_c + c] = v > d->act_hi ? d->act_hi : v;
+                }
+        }
+    }
+}
+
+static detc_code conv_eval_grouped(const detc_exec *x, detc_node *node, const conv_data *d)
+{
+    const detc_tensor *b = detc_in(x->g, node, 2);
+    conv_job j = {
+        .d = d,
+        .kernels = x->kernels,
+        .x = detc_in(x->g, node, 0)->data,
+        .w = detc_in(x->g, node, 1)->data,
+        .bias_f32 = b ? b->data : NULL,
+        .out = detc_out(x->g, node, 0)->data,
+        .scratch = x->scratch,
+    };
+    if (!x->scratch)
+        return DETC_ERR_RUNTIME;
+    int rows = op_row_count(x, node, 3, d->batch);
+    int64_t per_row = (int64_t)d->win.out_h * d->win.out_w;
+    j.pixels = rows * per_row;
+    int64_t macs_per_pixel = (int64_t)d->k * d->out_c, min_pixels = CONV_MIN_MACS_PER_PART / macs_per_pixel;
+    j.parts = op_parts(x, j.pixels, min_pixels > CONV_MIN_PIXELS_PER_PART ? min_pixels : CONV_MIN_PIXELS_PER_PART);
+    if (j.pixels > 0)
+        detc_parallel_for(x->pool, j.parts, 1, grouped_parts, &j);
+    memset(j.out + (size_t)j.pixels * d->out_c * sizeof(float), 0,
+           (size_t)((d->batch - rows) * per_row) * d->out_c * sizeof(float));
+    return DETC_OK;
+}
+
 static detc_code conv_eval(const detc_exec *x, detc_node *node)
 {
     conv_data *d = node->op_data;
+    if (d->groups > 1)
+        return conv_eval_grouped(x, node, d);
     /* eval runs with another table than prepare packed for (tests pick tables per run): repack once */
     if (d->dtype != DETC_F32 && x->kernels->conv_q8_pack != d->packed_by &&
         !pack_filter(d, x->kernels, detc_in(x->g, node, 1)->data))

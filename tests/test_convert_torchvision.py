@@ -488,7 +488,7 @@ def test_config_errors_are_reported_clearly():
     path = make_zip(os.path.join(TMP, "notmrcnn.pth"), make_pickle([("fc.weight", "0", 4, 0, (2, 2), (2, 1))]),
                     {"0": data})
     rc, _o, err = run("torchvision", path, "--config", SHAPES_CFG, "-o", out)
-    assert rc == 1 and "not ResNet" in err, err
+    assert rc == 1 and "not a torchvision detection checkpoint" in err and "'fc.weight'" in err, err
 
 
 def test_shapes_graph_follows_the_contract():

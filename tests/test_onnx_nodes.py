@@ -16,7 +16,7 @@ softmax/sigmoid. Exception: RoiAlign's cases store X and Y rounded to 4 decimals
 unrounded X), so detc is held to |d| <= 1e-4 + 1e-6 against them, and to 1e-6 + 1e-5 |ref| against a
 float64 RoiAlign computed here from the definition (roi_align_reference).
 
-Cases are skipped (with the reason) when the operator's options have no detc equivalent (3-D, grouped
+Cases are skipped (with the reason) when the operator's options have no detc equivalent (3-D
 convolutions, reflect/edge padding, MaxPool's Indices output, float64 or plain uint8 arithmetic,
 linear/cubic resizes, data-moving transposes, graphs of several operators). The whole suite is skipped
 when the test data is not installed.

@@ -6,7 +6,7 @@ ONNX ships, for every operator, small graphs (`model.onnx`) with inputs and expe
 hand-written protobuf decoder (no onnx/protobuf package needed) and turns each case whose operator maps
 to a detc op into a .detc model plus NHWC inputs and expected outputs:
 
-    Conv (incl. pads/strides/dilations/auto_pad; group 1 -> conv2d, depthwise -> depthwise_conv2d; 1-D as
+    Conv (incl. pads/strides/dilations/auto_pad; group 1 -> conv2d, depthwise -> depthwise_conv2d, other groups -> conv2d groups; 1-D as
     2-D with H = 1), MaxPool / AveragePool (ceil_mode as extra end padding, count_include_pad),
     Add / Mul (numpy broadcasting, also opset-1 `broadcast`/`axis`), Pad (constant 0), Relu, Softmax
     (opset < 13 flattens at `axis`: reshape + softmax + reshape), Sigmoid (logistic),
@@ -338,8 +338,13 @@ def _map_conv(c, node, vals, shapes, out):
         op = "depthwise_conv2d"
         filt = np.ascontiguousarray(W[:, 0].transpose(1, 2, 0)[None])   # [1, KH, KW, C*M]
         attrs["depth_multiplier"] = cout // cin
+    elif cin % group == 0 and cout % group == 0 and W.shape[1] == cin // group:
+        op = "conv2d"                                                  # grouped: conv2d's `groups`
+        filt = np.ascontiguousarray(W.transpose(0, 2, 3, 1))          # [Co, KH, KW, Ci / group]
+        attrs["groups"] = int(group)
     else:
-        raise Skip("grouped convolution (group %d of %d channels) has no detc op" % (group, cin))
+        raise Skip("grouped convolution (group %d of %d channels, filter %s) has no detc op"
+                   % (group, cin, list(W.shape)))
     c.writer.add_constant("w", "f32", filt.shape, filt)
     ins = ["x", "w"]
     if b:

@@ -23,7 +23,8 @@ EPILOG = """\
 formats:
   tflite        a TensorFlow Lite flatbuffer (.tflite)
   tf            a TensorFlow frozen GraphDef (.pb), optionally with OpenCV's text graph (--config)
-  torchvision   a torchvision Mask R-CNN checkpoint (.pth state_dict) + --config CONFIG.json
+  torchvision   a torchvision detection checkpoint (.pth state_dict: Faster/Mask R-CNN, SSD,
+                SSDlite) + --config CONFIG.json
 
 tflite details:
   Ops: CONV_2D, DEPTHWISE_CONV_2D, CONCATENATION, RESHAPE, SQUEEZE, LOGISTIC, ADD, SUB, MUL,
@@ -45,9 +46,13 @@ tflite details:
 
 torchvision details:
   The checkpoint is read without torch (zip or legacy torch.save format; only the pickle globals a
-  state_dict needs are accepted). Architecture: torchvision's MaskRCNN with a ResNet-18/34/50/101
-  + FPN backbone, as models/maskrcnn.md describes; sizes come from the weights and are checked
-  against the config. CONFIG.json: `classes` (background first), `min_size`, `max_size`, and
+  state_dict needs are accepted). Architecture, recognised from the tensors (config `arch`, if
+  given, is checked against it): torchvision's Mask R-CNN / Faster R-CNN v1 and v2 over
+  ResNet-18/34/50/101/152, ResNeXt or MobileNetV3-Large (fasterrcnn_mobilenet_v3_large(_320)_fpn)
+  + FPN, ssd300_vgg16 and ssdlite320_mobilenet_v3_large, as models/maskrcnn.md describes; anything
+  else is refused naming the module that cannot be placed. Sizes come from the weights and are
+  checked against the config. SSD configs: `classes`, optional `size`, score_thresh, nms_thresh,
+  detections_per_img, topk_candidates, image_mean, image_std (tools/detc_convert/from_torchvision_ssd.py). CONFIG.json: `classes` (background first), `min_size`, `max_size`, and
   optionally image_mean, image_std, rpn_pre_nms_top_n_test, rpn_post_nms_top_n_test,
   rpn_nms_thresh, box_score_thresh, box_nms_thresh, box_detections_per_img, backbone,
   fpn_channels, box_head, mask_head, bn_eps (see tools/detc_convert/from_torchvision.py).
@@ -221,7 +226,6 @@ def _convert_torchvision(args, notes):
         raise ConvertError("%s: not UTF-8 text (byte %d)" % (args.config, e.start))
     except ValueError as e:
         raise ConvertError("%s: invalid JSON: %s" % (args.config, e))
-    config = from_torchvision.Config(cfg, where=args.config)
     input_size = None
     if args.input_size:
         parts = args.input_size.lower().replace(",", "x").split("x")
@@ -235,9 +239,14 @@ def _convert_torchvision(args, notes):
         state = torch_pickle.state_dict(torch_pickle.load(args.source), args.source)
     except torch_pickle.TorchPickleError as e:
         raise ConvertError(str(e))
+    try:
+        ssd = from_torchvision.recognise(state)["family"] == "ssd"
+    except ConvertError:
+        ssd = False   # reported by convert() below, after the config's own problems
+    config = cfg if ssd else from_torchvision.Config(cfg, where=args.config)
     name = args.name or os.path.splitext(os.path.basename(args.source))[0]
-    if name.startswith("maskrcnn_resnet50_fpn_coco") and "bn_eps" not in cfg:
-        notes.append("torchvision runs its COCO_V1 Mask R-CNN weights with FrozenBatchNorm eps 0.0 "
+    if name.startswith(("maskrcnn_resnet50_fpn_coco", "fasterrcnn_resnet50_fpn_coco")) and "bn_eps" not in cfg:
+        notes.append("torchvision runs its COCO_V1 Mask/Faster R-CNN weights with FrozenBatchNorm eps 0.0 "
                      "(overwrite_eps); add \"bn_eps\": 0.0 to the config to match it (converted with 1e-5)")
     writer, more = from_torchvision.convert(state, config, name, input_size)
     notes.extend(more)
