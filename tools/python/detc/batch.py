@@ -4,7 +4,8 @@
                           [--partition-size N] [--threads-per-worker N] [--dashboard-address ADDR]
 
 INPUTS is a directory (its .jpg/.jpeg/.png files, as `detc detect DIR` takes them), a glob ("photos/*/*.jpg",
-quoted) or a text file of image paths, one a line (blank lines and lines starting with # are ignored).
+quoted; ** for subfolders), one image file, or a text file of image paths, one a line (relative ones are
+relative to the list file's folder; blank lines and lines starting with # are ignored).
 Paths are made absolute: every worker must see the images, the model and OUT_DIR at the same paths (a
 shared filesystem, or one machine).
 
@@ -45,6 +46,8 @@ def list_inputs(inputs):
     if os.path.isdir(inputs):
         names = [n for n in os.listdir(inputs) if not n.startswith(".") and n.lower().endswith(IMAGE_EXTENSIONS)]
         paths = [os.path.join(inputs, n) for n in names]
+    elif os.path.isfile(inputs) and inputs.lower().endswith(IMAGE_EXTENSIONS):
+        paths = [inputs]  # one image
     elif os.path.isfile(inputs):
         with open(inputs, encoding="utf-8") as f:
             paths = [line.strip() for line in f]
