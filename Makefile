@@ -150,6 +150,7 @@ test-armhf: armhf
 bench: deps all
 	tools/bench.sh $(BUILD)
 	tools/bench_maskrcnn.sh $(BUILD)
+	tools/bench_dask.sh $(BUILD)
 
 demo: deps all
 	tools/demo.sh $(BUILD)

@@ -206,6 +206,9 @@ class Error(Exception):
         self.code = self.codes[0] if self.codes else None
         super().__init__("\n".join(self.messages))
 
+    def __reduce__(self):  # pickled whole (Dask sends a worker's exceptions to the client)
+        return (Error, (self.messages, self.codes))
+
 
 class _ErrorList:
     """A detc_errors list for one call; raise_if() turns a failed return into Error."""
