@@ -289,7 +289,7 @@ def main(argv=None):
     say("detc.batch: %d images in %d partitions of up to %d; %d already done, %d to run"
         % (len(paths), len(parts), args.partition_size, len(parts) - len(todo), len(todo)))
 
-    results = {}
+    results, failed = {}, {}
     start = time.perf_counter()
     if todo:
         from distributed import as_completed
@@ -312,15 +312,22 @@ def main(argv=None):
             start = time.perf_counter()
             # by reference to the module detc.batch (run as __main__, cloudpickle would copy it by value)
             from detc.batch import run_partition as task
-            futures = [client.submit(task, model, args.threshold, parts[i], out_dir, i,
-                                     key="detc-%s-%06d" % (job_id, i), retries=2, pure=False) for i in todo]
-            for fut in as_completed(futures):
-                r = fut.result()
-                fut.release()  # its result is the file: nothing to recompute if that worker is lost later
+            futures = {client.submit(task, model, args.threshold, parts[i], out_dir, i,
+                                     key="detc-%s-%06d" % (job_id, i), retries=2, pure=False): i for i in todo}
+            for fut in as_completed(list(futures)):
+                try:
+                    r = fut.result()
+                except Exception as e:  # e.g. KilledWorker: the partition killed every worker it ran on
+                    failed[futures[fut]] = "%s: %s" % (type(e).__name__, e)
+                    print("detc.batch: %s failed: %s" % (PART_FORMAT % futures[fut], failed[futures[fut]]),
+                          file=sys.stderr, flush=True)
+                    continue
+                finally:
+                    fut.release()  # its result is the file: nothing to recompute if that worker is lost later
                 results[r["index"]] = r
                 say("detc.batch: [%d/%d] %s: %d images, %d errors, %.1f s on %s pid %d"
-                    % (len(results), len(todo), PART_FORMAT % r["index"], r["images"], r["errors"], r["seconds"],
-                       r["host"], r["pid"]))
+                    % (len(results) + len(failed), len(todo), PART_FORMAT % r["index"], r["images"], r["errors"],
+                       r["seconds"], r["host"], r["pid"]))
         finally:
             client.close()
             if cluster is not None:
@@ -333,12 +340,14 @@ def main(argv=None):
         if i in results and not results[i]["skipped"]:
             r = results[i]
             n, d, e = r["images"], r["detections"], r["errors"]
+        elif i in failed:
+            continue
         else:
             n, d, e = _count(os.path.join(out_dir, PART_FORMAT % i))
         images, detections, errors = images + n, detections + d, errors + e
     ran = sum(r["images"] for r in results.values() if not r["skipped"])
     summary = {"images": images, "detections": detections, "errors": errors, "partitions": len(parts),
-               "partitions_run": len(todo), "images_run": ran, "seconds": round(elapsed, 3),
+               "partitions_run": len(todo), "partitions_failed": len(failed), "images_run": ran, "seconds": round(elapsed, 3),
                "images_per_second": round(ran / elapsed, 2) if ran and elapsed > 0 else 0.0,
                "worker_processes": len({(r["host"], r["pid"]) for r in results.values()}),
                "model_loads": sum(max(r["model_loads"] for r in results.values() if (r["host"], r["pid"]) == w)
@@ -346,6 +355,10 @@ def main(argv=None):
     print("detc.batch: %d images, %d detections, %d errors; ran %d images in %.2f s: %.1f images/s"
           % (images, detections, errors, ran, elapsed, summary["images_per_second"]))
     print("detc.batch: summary " + json.dumps(summary), flush=True)
+    if failed:
+        print("detc.batch: %d partitions failed (%s); run the same command again to retry them"
+              % (len(failed), ", ".join(PART_FORMAT % i for i in sorted(failed))), file=sys.stderr)
+        return 1
     if images != len(paths):
         print("detc.batch: %d records for %d images" % (images, len(paths)), file=sys.stderr)
         return 1
