@@ -67,7 +67,7 @@ def records(out_dir):
 
 
 def same_detections(got, cli):
-    if (got["width"], got["height"]) != (cli["width"], cli["height"]) or len(got["detections"]) != len(cli["detections"]):
+    if set(got) != set(cli) or (got["width"], got["height"]) != (cli["width"], cli["height"]) or len(got["detections"]) != len(cli["detections"]):
         return False
     for d, c in zip(got["detections"], cli["detections"]):
         if set(d) != set(c) or (d["label"], d["class_id"]) != (c["label"], c["class_id"]):
