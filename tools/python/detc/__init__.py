@@ -14,6 +14,9 @@ The library is looked for in this order: the file named by $DETC_LIBRARY; beside
 (PREFIX/lib, the package being PREFIX/lib/python3/dist-packages/detc); ctypes.util.find_library("detc");
 the source tree's build/ folder. libdetc-image.so.1 (image files) is taken from the same folder; without it
 everything but read_image() and detect(path) works.
+
+`python3 -m detc.batch MODEL INPUTS OUT_DIR [--local N | --scheduler ADDRESS]` runs a model over many images
+on a Dask cluster (detc/batch.py).
 """
 import ctypes
 import ctypes.util
