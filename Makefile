@@ -152,6 +152,7 @@ bench: deps all
 	tools/bench.sh $(BUILD)
 	tools/bench_maskrcnn.sh $(BUILD)
 	tools/bench_int8.sh $(BUILD)
+	tools/bench_dask.sh $(BUILD)
 
 demo: deps all
 	tools/demo.sh $(BUILD)

@@ -128,6 +128,9 @@ typedef struct {
 /* libdetc-image: JPEG/PNG files (recognised by content; written by extension .jpg/.jpeg/.png). */
 DETC_API int detc_image_read(const char *path, detc_image *out, detc_errors *errs);
 DETC_API int detc_image_write(const char *path, const detc_image *img, detc_errors *errs);
+/* detc_image_read, then turned upright as the file's EXIF orientation says (JPEG APP1, PNG eXIf), as
+ * viewers show it; *orientation (may be NULL) gets the orientation applied, 1..8 (1: none). */
+DETC_API int detc_image_read_upright(const char *path, detc_image *out, int *orientation, detc_errors *errs);
 DETC_API void detc_image_release(detc_image *img);
 
 /* ---- models ---- */

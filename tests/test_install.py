@@ -9,6 +9,8 @@ installed copy only:
   * PREFIX=/usr DESTDIR=TMP/dest: Debian's layout, pkg-config files saying /usr; `make uninstall` removes
     every file install wrote.
 Skipped for sanitizer builds; needs ../shared for the model (the file checks run without it)."""
+import glob
+import json
 import os
 import re
 import shutil
@@ -30,7 +32,7 @@ def installed_files(prefix, destdir=""):
     lib, py = f"{prefix}/lib", f"{prefix}/lib/python3/dist-packages"
     files = [f"{prefix}/bin/detc", f"{prefix}/bin/detc-convert", f"{prefix}/include/detc.h",
              f"{lib}/libdetc.a", f"{lib}/libdetc-image.a", f"{lib}/pkgconfig/detc.pc", f"{lib}/pkgconfig/detc-core.pc",
-             f"{py}/detc/__init__.py", f"{py}/detc_convert/cli.py", f"{py}/detc_convert/from_tflite.py"]
+             f"{py}/detc/__init__.py", f"{py}/detc/batch.py", f"{py}/detc_convert/cli.py", f"{py}/detc_convert/from_tflite.py"]
     for name in ("libdetc", "libdetc-image"):
         files += [f"{lib}/{name}.so", f"{lib}/{name}.so.{ABI}", f"{lib}/{name}.so.{VERSION}"]
     return [destdir + f for f in files]
@@ -121,6 +123,17 @@ def test_prefix(tmp):
     lines = r.stdout.splitlines()
     R.check(r.returncode == 0 and len(lines) == 2 and lines[0].startswith(prefix) and
             lines[1] == "bicycle car dog person", f"installed Python package: {r.stdout}{r.stderr}")
+    # detc.batch installed with it: one image on a local Dask cluster (when Debian's python3-distributed is there)
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        R.skip("python3-distributed missing: the installed detc.batch not run")
+        return
+    out = os.path.join(tmp, "batch_out")
+    r = run([sys.executable, "-m", "detc.batch", model, dog, out, "--local", "1"], env=pyenv, cwd=tmp)
+    recs = [json.loads(line) for p in sorted(glob.glob(os.path.join(out, "part-*.jsonl"))) for line in open(p)]
+    R.check(r.returncode == 0 and [d["label"] for rec in recs for d in rec["detections"]] == lines[1].split(),
+            f"installed detc.batch --local 1: {r.stdout}{r.stderr}")
 
 
 def exported(lib):
@@ -137,7 +150,7 @@ def test_exports():
             f"exports = DETC_API functions; not exported: {sorted(declared - set(core) - set(image))}, "
             f"exported but not declared: {sorted((set(core) | set(image)) - declared)}")
     R.check(len(core) + len(image) == len(set(core) | set(image)), "no function exported by both libraries")
-    R.check(set(image) == {"detc_image_read", "detc_image_write", "detc_image_release", "detc_draw_detections"},
+    R.check(set(image) == {"detc_image_read", "detc_image_read_upright", "detc_image_write", "detc_image_release", "detc_draw_detections"},
             f"libdetc-image exports the image-file and drawing functions: {image}")
 
 

@@ -5,7 +5,7 @@
 #   tools/install-deps.sh --armhf    cross-compiler, qemu and armhf (32-bit ARM, hard-float) libraries
 set -eu
 
-native="gcc make time pkg-config libopenblas-dev libcjson-dev libjpeg62-turbo-dev libpng-dev python3 python3-numpy libonnx-testdata python3-opencv"
+native="gcc make time pkg-config libopenblas-dev libcjson-dev libjpeg62-turbo-dev libpng-dev python3 python3-numpy libonnx-testdata python3-opencv python3-dask python3-distributed"
 cross="gcc-aarch64-linux-gnu qemu-user libc6:arm64 libopenblas-dev:arm64 libcjson-dev:arm64 libjpeg62-turbo-dev:arm64 libpng-dev:arm64"
 
 armhf="gcc-arm-linux-gnueabihf qemu-user libc6:armhf libopenblas-dev:armhf libcjson-dev:armhf libjpeg62-turbo-dev:armhf libpng-dev:armhf"

@@ -7,6 +7,7 @@
 
 #include "detc.h"
 #include "draw.h"
+#include "exif.h"
 #include "image_file.h"
 
 int detc_image_read(const char *path, detc_image *out, detc_errors *errs)
@@ -28,6 +29,24 @@ int detc_image_write(const char *path, const detc_image *img, detc_errors *errs)
     if (rc != 0)
         detc_errors_add(errs, DETC_ERR_IMAGE, -1, "%s", err);
     return rc ? -1 : 0;
+}
+
+int detc_image_read_upright(const char *path, detc_image *out, int *orientation, detc_errors *errs)
+{
+    if (orientation)
+        *orientation = 1;
+    if (detc_image_read(path, out, errs) != 0)
+        return -1;
+    int o = detc_exif_orientation_file(path);
+    char err[256];
+    if (detc_image_orient(out, o, err, sizeof err) != 0) {
+        detc_errors_add(errs, DETC_ERR_IMAGE, -1, "%s: %s", path, err);
+        detc_image_free(out);
+        return -1;
+    }
+    if (orientation)
+        *orientation = o;
+    return 0;
 }
 
 void detc_image_release(detc_image *img)

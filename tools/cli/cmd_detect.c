@@ -280,18 +280,9 @@ static int draw_to(const char *out, detc_image *img, const detc_detections *d, c
 static int read_image(const char *path, bool no_exif, detc_image *img, int *orientation, detc_errors *errs)
 {
     *orientation = 1;
-    if (detc_image_read(path, img, errs) != 0)
-        return -1;
     if (no_exif)
-        return 0;
-    int o = detc_exif_orientation_file(path);
-    char err[256];
-    if (detc_image_orient(img, o, err, sizeof err) != 0) {
-        detc_errors_add(errs, DETC_ERR_IMAGE, -1, "%s: %s", path, err);
-        return -1;
-    }
-    *orientation = o;
-    return 0;
+        return detc_image_read(path, img, errs);
+    return detc_image_read_upright(path, img, orientation, errs);
 }
 
 static void free_list(char **items, int n)

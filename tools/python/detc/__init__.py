@@ -14,6 +14,9 @@ The library is looked for in this order: the file named by $DETC_LIBRARY; beside
 (PREFIX/lib, the package being PREFIX/lib/python3/dist-packages/detc); ctypes.util.find_library("detc");
 the source tree's build/ folder. libdetc-image.so.1 (image files) is taken from the same folder; without it
 everything but read_image() and detect(path) works.
+
+`python3 -m detc.batch MODEL INPUTS OUT_DIR [--local N | --scheduler ADDRESS]` runs a model over many images
+on a Dask cluster (detc/batch.py).
 """
 import ctypes
 import ctypes.util
@@ -140,6 +143,7 @@ _SIGNATURES = {
 }
 _IMAGE_SIGNATURES = {
     "detc_image_read": (c_int, [c_char_p, P(_Image), P(_Errors)]),
+    "detc_image_read_upright": (c_int, [c_char_p, P(_Image), P(c_int), P(_Errors)]),
     "detc_image_release": (None, [P(_Image)]),
 }
 
@@ -206,6 +210,9 @@ class Error(Exception):
         self.code = self.codes[0] if self.codes else None
         super().__init__("\n".join(self.messages))
 
+    def __reduce__(self):  # pickled whole (Dask sends a worker's exceptions to the client)
+        return (Error, (self.messages, self.codes))
+
 
 class _ErrorList:
     """A detc_errors list for one call; raise_if() turns a failed return into Error."""
@@ -234,19 +241,26 @@ def abi_version():
     return _lib.detc_abi_version()
 
 
-def read_image(path):
-    """Decodes a JPEG or PNG file with detc's own decoder (libdetc-image): uint8 array, height x width x 3."""
+def read_image(path, exif=False, with_orientation=False):
+    """Decodes a JPEG or PNG file with detc's own decoder (libdetc-image): uint8 array, height x width x 3.
+    exif=True turns it upright as its EXIF orientation says (as `detc detect` does unless --no-exif);
+    with_orientation=True returns (array, orientation applied 1..8)."""
     if _image_lib is None:
         raise Error(["detc: %s not found beside %s: image files cannot be read" % (_IMAGE, library_path)],
                     ["io"])
     img = _Image()
     errs = _ErrorList()
-    rc = _image_lib.detc_image_read(os.fsencode(path), ctypes.byref(img), errs.ref)
+    orientation = c_int(1)
+    if exif:
+        rc = _image_lib.detc_image_read_upright(os.fsencode(path), ctypes.byref(img), ctypes.byref(orientation),
+                                                errs.ref)
+    else:
+        rc = _image_lib.detc_image_read(os.fsencode(path), ctypes.byref(img), errs.ref)
     try:
         errs.raise_if(rc != 0)
         out = np.empty((img.height, img.width, img.channels), np.uint8)
         ctypes.memmove(out.ctypes.data, img.pixels, out.nbytes)
-        return out
+        return (out, orientation.value) if with_orientation else out
     finally:
         _image_lib.detc_image_release(ctypes.byref(img))
 
