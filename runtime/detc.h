@@ -115,6 +115,10 @@ typedef enum {
 DETC_API const char *detc_dtype_name(detc_dtype d);     /* "f32", ...; "invalid" for anything else */
 DETC_API detc_dtype detc_dtype_parse(const char *name); /* DETC_DTYPE_INVALID if unknown */
 DETC_API size_t detc_dtype_size(detc_dtype d);          /* bytes per element, 0 if invalid */
+/* The .npy descriptor of a dtype ("<f4"; NULL if invalid), and the dtype of a descriptor of len bytes
+ * (byte order '<', '|' or '='; DETC_DTYPE_INVALID for anything else, big-endian included). */
+DETC_API const char *detc_dtype_npy(detc_dtype d);
+DETC_API detc_dtype detc_dtype_from_npy(const char *descr, size_t len);
 
 /* ---- images (pixel buffers) ---- */
 #ifndef DETC_IMAGE_DEFINED

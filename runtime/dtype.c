@@ -4,15 +4,19 @@
 #include <string.h>
 
 static const detc_dtype_info dtype_table[DETC_DTYPE_COUNT] = {
-    [DETC_F32] = {.name = "f32", .size = 4, .is_float = true},
-    [DETC_F16] = {.name = "f16", .size = 2, .is_float = true},
-    [DETC_I8] = {.name = "i8", .size = 1, .quantizable = true, .qmin = -128, .qmax = 127},
-    [DETC_U8] = {.name = "u8", .size = 1, .quantizable = true, .qmin = 0, .qmax = 255},
-    [DETC_I16] = {.name = "i16", .size = 2, .quantizable = true, .qmin = -32768, .qmax = 32767},
-    [DETC_I32] = {.name = "i32", .size = 4, .quantizable = true, .qmin = INT32_MIN, .qmax = INT32_MAX},
-    [DETC_I64] = {.name = "i64", .size = 8},
-    [DETC_F64] = {.name = "f64", .size = 8, .is_float = true},
-    [DETC_BOOL] = {.name = "bool", .size = 1},
+    [DETC_F32] = {.name = "f32", .size = 4, .is_float = true, .npy = "<f4", .numpy = "float32"},
+    [DETC_F16] = {.name = "f16", .size = 2, .is_float = true, .npy = "<f2", .numpy = "float16"},
+    [DETC_I8] = {.name = "i8", .size = 1, .quantizable = true, .qmin = -128, .qmax = 127, .npy = "|i1",
+                 .numpy = "int8"},
+    [DETC_U8] = {.name = "u8", .size = 1, .quantizable = true, .qmin = 0, .qmax = 255, .npy = "|u1",
+                 .numpy = "uint8"},
+    [DETC_I16] = {.name = "i16", .size = 2, .quantizable = true, .qmin = -32768, .qmax = 32767, .npy = "<i2",
+                  .numpy = "int16"},
+    [DETC_I32] = {.name = "i32", .size = 4, .quantizable = true, .qmin = INT32_MIN, .qmax = INT32_MAX,
+                  .npy = "<i4", .numpy = "int32"},
+    [DETC_I64] = {.name = "i64", .size = 8, .npy = "<i8", .numpy = "int64"},
+    [DETC_F64] = {.name = "f64", .size = 8, .is_float = true, .npy = "<f8", .numpy = "float64"},
+    [DETC_BOOL] = {.name = "bool", .size = 1, .npy = "|b1", .numpy = "bool"},
 };
 
 const detc_dtype_info *detc_dtype_get(detc_dtype d)
@@ -114,4 +118,35 @@ uint16_t detc_f32_to_f16(float f)
     if (rem > 0x1000u || (rem == 0x1000u && (h & 1u)))
         h++; /* may carry into the exponent, which is the correct rounding */
     return (uint16_t)(sign | h);
+}
+
+detc_dtype detc_dtype_from_npy(const char *descr, size_t len)
+{
+    /* '<', '|' or '=': little-endian or order-free on the machines detc runs on; kind and size must match */
+    if (!descr || len != 3 || (descr[0] != '<' && descr[0] != '|' && descr[0] != '='))
+        return DETC_DTYPE_INVALID;
+    for (int d = 0; d < DETC_DTYPE_COUNT; d++)
+        if (descr[1] == dtype_table[d].npy[1] && descr[2] == dtype_table[d].npy[2])
+            return (detc_dtype)d;
+    return DETC_DTYPE_INVALID;
+}
+
+detc_dtype detc_dtype_from_any_name(const char *name)
+{
+    for (int d = 0; name && d < DETC_DTYPE_COUNT; d++)
+        if (strcmp(name, dtype_table[d].name) == 0 || strcmp(name, dtype_table[d].numpy) == 0)
+            return (detc_dtype)d;
+    return DETC_DTYPE_INVALID;
+}
+
+bool detc_dtype_is_integer(detc_dtype d)
+{
+    const detc_dtype_info *info = detc_dtype_get(d);
+    return info && !info->is_float && d != DETC_BOOL;
+}
+
+const char *detc_dtype_npy(detc_dtype d)
+{
+    const detc_dtype_info *info = detc_dtype_get(d);
+    return info ? info->npy : NULL;
 }

@@ -4,6 +4,7 @@
 /* fseeko/ftello: file sizes past 2 GiB on 32-bit targets (with -D_FILE_OFFSET_BITS=64) */
 #define _POSIX_C_SOURCE 200809L
 #include "npy.h"
+#include "detc.h"
 
 #include <inttypes.h>
 
@@ -39,33 +40,11 @@ static void set_err(char *err, size_t err_len, const char *fmt, ...)
     va_end(ap);
 }
 
-static const struct {
-    const char *canonical;
-    size_t size;
-} dtypes[] = {
-    {"|u1", 1}, {"|i1", 1}, {"<i2", 2}, {"<i4", 4}, {"<i8", 8},
-    {"<f2", 2}, {"<f4", 4}, {"<f8", 8}, {"|b1", 1},
-};
-
-/* Index into dtypes, or -1. The byte-order mark may be '<', '|' or '=' (all little-endian or
- * order-free on the machines detc runs on); the kind and size must match exactly. */
-static int dtype_find(const char *descr, size_t len)
-{
-    if (len != 3 || (descr[0] != '<' && descr[0] != '|' && descr[0] != '='))
-        return -1;
-    for (size_t i = 0; i < sizeof dtypes / sizeof dtypes[0]; i++) {
-        if (descr[1] == dtypes[i].canonical[1] && descr[2] == dtypes[i].canonical[2])
-            return (int)i;
-    }
-    return -1;
-}
-
 size_t detc_npy_itemsize(const char *descr)
 {
     if (!descr)
         return 0;
-    int i = dtype_find(descr, strlen(descr));
-    return i < 0 ? 0 : dtypes[i].size;
+    return detc_dtype_size(detc_dtype_from_npy(descr, strlen(descr)));
 }
 
 /* product(shape) * itemsize in 64 bits on every target (so that 32- and 64-bit builds accept, refuse and
@@ -250,14 +229,14 @@ static int parse_header(const char *text, size_t len, const char *name, detc_npy
             }
             if (scan_string(&s, &d, &d_len))
                 return 1;
-            int i = dtype_find(d, d_len);
+            detc_dtype i = detc_dtype_from_npy(d, d_len);
             if (i < 0) {
                 set_err(err, err_len,
                         "%s: .npy dtype '%.*s' is not supported (supported: |u1 |i1 <i2 <i4 <i8 <f2 <f4 <f8 |b1%s)",
                         name, d_len > 16 ? 16 : (int)d_len, d, d_len > 0 && d[0] == '>' ? "; big-endian is not" : "");
                 return 1;
             }
-            snprintf(out->descr, sizeof out->descr, "%s", dtypes[i].canonical);
+            snprintf(out->descr, sizeof out->descr, "%s", detc_dtype_npy(i));
             have_descr = 1;
         } else if (key_len == 13 && memcmp(key, "fortran_order", 13) == 0 && !have_order) {
             if (scan_word(&s, "False") == 0) {
@@ -492,7 +471,7 @@ int detc_npy_write(const char *path, const char *descr, int rank, const int64_t 
         set_err(err, err_len, "npy: no path given");
         return 1;
     }
-    int di = descr ? dtype_find(descr, strlen(descr)) : -1;
+    detc_dtype di = descr ? detc_dtype_from_npy(descr, strlen(descr)) : DETC_DTYPE_INVALID;
     if (di < 0) {
         set_err(err, err_len, "%s: dtype '%s' is not supported (|u1 |i1 <i2 <i4 <i8 <f2 <f4 <f8 |b1)", path,
                 descr ? descr : "(null)");
@@ -503,7 +482,7 @@ int detc_npy_write(const char *path, const char *descr, int rank, const int64_t 
         return 1;
     }
     size_t nbytes = 0;
-    if (count_bytes(rank, shape, dtypes[di].size, &nbytes)) {
+    if (count_bytes(rank, shape, detc_dtype_size(di), &nbytes)) {
         set_err(err, err_len, "%s: shape has a negative dimension or too many elements", path);
         return 1;
     }
@@ -514,7 +493,7 @@ int detc_npy_write(const char *path, const char *descr, int rank, const int64_t 
     /* Same text as numpy.save: sorted keys, repr() values, room for dimension 0 to grow. */
     char header[512];
     int n = snprintf(header, sizeof header, "{'descr': '%s', 'fortran_order': False, 'shape': (",
-                     dtypes[di].canonical);
+                     detc_dtype_npy(di));
     for (int i = 0; i < rank; i++)
         n += snprintf(header + n, sizeof header - (size_t)n, i ? ", %lld" : "%lld", (long long)shape[i]);
     n += snprintf(header + n, sizeof header - (size_t)n, "%s), }", rank == 1 ? "," : "");

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "dtype.h"
 #include "file_io.h"
 #include "npy.h"
 
@@ -71,38 +72,16 @@ static const char *USAGE =
 
 /* ---- dtypes ---------------------------------------------------------------------------------- */
 
-enum { T_U8, T_I8, T_I16, T_I32, T_I64, T_F16, T_F32, T_F64, T_BOOL, T_COUNT };
-
-static const struct {
-    const char *name;   /* detc's name */
-    const char *descr;  /* canonical .npy descr */
-    const char *numpy;  /* numpy's name, accepted in manifests */
-    size_t size;
-    bool integer;       /* quantized-capable integer: gets the quanta histogram */
-} DTYPES[T_COUNT] = {
-    [T_U8] = {"u8", "|u1", "uint8", 1, true},       [T_I8] = {"i8", "|i1", "int8", 1, true},
-    [T_I16] = {"i16", "<i2", "int16", 2, true},     [T_I32] = {"i32", "<i4", "int32", 4, true},
-    [T_I64] = {"i64", "<i8", "int64", 8, true},     [T_F16] = {"f16", "<f2", "float16", 2, false},
-    [T_F32] = {"f32", "<f4", "float32", 4, false},  [T_F64] = {"f64", "<f8", "float64", 8, false},
-    [T_BOOL] = {"bool", "|b1", "bool", 1, false},
-};
-
+/* Element types come from the one dtype table (runtime/dtype.c): detc's names, .npy descriptors and
+ * numpy's names. Integer dtypes (not bool) get the quanta histogram. */
 static int dtype_of_descr(const char *descr)
 {
-    if (strlen(descr) != 3 || (descr[0] != '<' && descr[0] != '|' && descr[0] != '='))
-        return -1; /* big-endian and anything else: the reader refuses them anyway */
-    for (int i = 0; i < T_COUNT; i++)
-        if (descr[1] == DTYPES[i].descr[1] && descr[2] == DTYPES[i].descr[2])
-            return i;
-    return -1;
+    return detc_dtype_from_npy(descr, strlen(descr));
 }
 
 static int dtype_of_name(const char *name)
 {
-    for (int i = 0; i < T_COUNT; i++)
-        if (strcmp(name, DTYPES[i].name) == 0 || strcmp(name, DTYPES[i].numpy) == 0)
-            return i;
-    return -1;
+    return detc_dtype_from_any_name(name);
 }
 
 static double half_to_double(uint16_t h)
@@ -123,15 +102,15 @@ static double value_at(const void *data, int dt, size_t i)
 {
     const unsigned char *p = data;
     switch (dt) {
-    case T_U8: return p[i];
-    case T_I8: { int8_t v; memcpy(&v, p + i, 1); return v; }
-    case T_I16: { int16_t v; memcpy(&v, p + 2 * i, 2); return v; }
-    case T_I32: { int32_t v; memcpy(&v, p + 4 * i, 4); return v; }
-    case T_I64: { int64_t v; memcpy(&v, p + 8 * i, 8); return (double)v; }
-    case T_F16: { uint16_t v; memcpy(&v, p + 2 * i, 2); return half_to_double(v); }
-    case T_F32: { float v; memcpy(&v, p + 4 * i, 4); return v; }
-    case T_F64: { double v; memcpy(&v, p + 8 * i, 8); return v; }
-    case T_BOOL: return p[i] != 0;
+    case DETC_U8: return p[i];
+    case DETC_I8: { int8_t v; memcpy(&v, p + i, 1); return v; }
+    case DETC_I16: { int16_t v; memcpy(&v, p + 2 * i, 2); return v; }
+    case DETC_I32: { int32_t v; memcpy(&v, p + 4 * i, 4); return v; }
+    case DETC_I64: { int64_t v; memcpy(&v, p + 8 * i, 8); return (double)v; }
+    case DETC_F16: { uint16_t v; memcpy(&v, p + 2 * i, 2); return half_to_double(v); }
+    case DETC_F32: { float v; memcpy(&v, p + 4 * i, 4); return v; }
+    case DETC_F64: { double v; memcpy(&v, p + 8 * i, 8); return v; }
+    case DETC_BOOL: return p[i] != 0;
     }
     return NAN;
 }
@@ -139,7 +118,7 @@ static double value_at(const void *data, int dt, size_t i)
 /* Element i of an integer dtype, exactly. */
 static int64_t int_at(const void *data, int dt, size_t i)
 {
-    if (dt == T_I64) {
+    if (dt == DETC_I64) {
         int64_t v;
         memcpy(&v, (const unsigned char *)data + 8 * i, 8);
         return v;
@@ -621,18 +600,18 @@ static int tensor_load(const dump *d, const entry *e, tensor *t, char *err, size
         free(path);
         return -1;
     }
-    if (t->npy.rank < 0 || t->npy.rank > DETC_NPY_MAX_RANK || t->npy.nbytes % DTYPES[t->dtype].size != 0 ||
+    if (t->npy.rank < 0 || t->npy.rank > DETC_NPY_MAX_RANK || t->npy.nbytes % detc_dtype_size(t->dtype) != 0 ||
         (t->npy.nbytes && !t->npy.data)) {
         snprintf(err, err_len, "%s: inconsistent array", path);
         free(path);
         return -1;
     }
-    t->count = t->npy.nbytes / DTYPES[t->dtype].size;
+    t->count = t->npy.nbytes / detc_dtype_size(t->dtype);
     /* A manifest's dtype and shape, when given, must describe the file. */
     char ms[160], fs[160];
     if (e->dtype >= 0 && e->dtype != t->dtype) {
         snprintf(err, err_len, "%s: manifest.json says tensor '%s' is %s but %s holds %s", d->path, e->name,
-                 DTYPES[e->dtype].name, e->file, DTYPES[t->dtype].name);
+                 detc_dtype_name(e->dtype), e->file, detc_dtype_name(t->dtype));
         free(path);
         return -1;
     }
@@ -685,7 +664,7 @@ typedef struct {
 
 static bool is_float(int dt)
 {
-    return dt == T_F16 || dt == T_F32 || dt == T_F64;
+    return dt == DETC_F16 || dt == DETC_F32 || dt == DETC_F64;
 }
 
 static bool squeezed_equal(int ra, const int64_t *sa, int rb, const int64_t *sb)
@@ -778,7 +757,7 @@ static void compare_values(const tensor *ta, const tensor *tb, const entry *ea, 
         double c = dot / sqrt(na * nb);
         r->cosine = c > 1 ? 1 : c < -1 ? -1 : c;
     }
-    if (DTYPES[dta].integer && DTYPES[dtb].integer) {
+    if (detc_dtype_is_integer(dta) && detc_dtype_is_integer(dtb)) {
         r->has_quanta = true;
         for (size_t i = 0; i < n; i++) {
             int64_t a = int_at(da, dta, i), b = int_at(db, dtb, i);
@@ -839,12 +818,12 @@ static void compare_pair(const dump *A, const dump *B, pair *r, double atol, dou
         else
             r->shape_differs = true;
     }
-    r->quant_differs = DTYPES[ta.dtype].integer && DTYPES[tb.dtype].integer && ea->quant && eb->quant &&
+    r->quant_differs = detc_dtype_is_integer(ta.dtype) && detc_dtype_is_integer(tb.dtype) && ea->quant && eb->quant &&
                        !same_quant(ea, eb);
     /* Different dtypes of the same kind (f16 vs f32, i32 vs i64) still get numbers, for information;
      * integers against floats (quantized against real values) or bools would only give huge errors. */
     bool comparable = !r->dtype_differs || (is_float(ta.dtype) && is_float(tb.dtype)) ||
-                      (DTYPES[ta.dtype].integer && DTYPES[tb.dtype].integer);
+                      (detc_dtype_is_integer(ta.dtype) && detc_dtype_is_integer(tb.dtype));
     if (comparable && !r->shape_differs && ta.count == tb.count)
         compare_values(&ta, &tb, ea, eb, atol, rtol, r);
     r->pass = r->compared && r->outside == 0 && !r->quant_differs && !r->dtype_differs;
@@ -1029,7 +1008,7 @@ static char *side_str(int dtype, int rank, const int64_t *shape)
     if (dtype < 0)
         return xprintf("?");
     shape_str(s, sizeof s, rank, shape);
-    return xprintf("%s %s", DTYPES[dtype].name, s);
+    return xprintf("%s %s", detc_dtype_name(dtype), s);
 }
 
 static const char *pair_status(const pair *p)
@@ -1064,7 +1043,7 @@ static void print_notes(const dump *A, const dump *B, const pair *p, double atol
         return;
     }
     if (p->dtype_differs)
-        printf("      dtype differs: %s vs %s%s\n", DTYPES[p->dtype_a].name, DTYPES[p->dtype_b].name,
+        printf("      dtype differs: %s vs %s%s\n", detc_dtype_name(p->dtype_a), detc_dtype_name(p->dtype_b),
                p->compared ? " (numbers for information; a failure all the same)" : "");
     if (p->shape_differs || p->squeezed) {
         shape_str(sa, sizeof sa, p->rank_a, p->shape_a);
@@ -1249,8 +1228,8 @@ static cJSON *json_report(const dump *A, const dump *B, const pair *pairs, int n
         if (p->error)
             cJSON_AddStringToObject(o, "error", p->msg);
         if (p->dtype_a >= 0) {
-            cJSON_AddStringToObject(o, "dtype_a", DTYPES[p->dtype_a].name);
-            cJSON_AddStringToObject(o, "dtype_b", DTYPES[p->dtype_b].name);
+            cJSON_AddStringToObject(o, "dtype_a", detc_dtype_name(p->dtype_a));
+            cJSON_AddStringToObject(o, "dtype_b", detc_dtype_name(p->dtype_b));
             cJSON_AddItemToObject(o, "shape_a", json_shape(p->rank_a, p->shape_a));
             cJSON_AddItemToObject(o, "shape_b", json_shape(p->rank_b, p->shape_b));
             cJSON_AddBoolToObject(o, "dtype_differs", p->dtype_differs);

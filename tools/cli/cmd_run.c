@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "dtype.h"
 #include "exif.h"
 #include "file_io.h"
 #include "npy.h"
@@ -27,25 +28,17 @@ static const char *USAGE =
     "Without --dump, prints each graph output's dtype, shape and first values.\n";
 
 /* npy dtype descriptors <-> detc dtype names */
-static const char *const NPY_TO_DETC[][2] = {
-    {"|u1", "u8"}, {"|i1", "i8"}, {"<i2", "i16"}, {"<i4", "i32"}, {"<i8", "i64"},
-    {"<f2", "f16"}, {"<f4", "f32"}, {"<f8", "f64"}, {"|b1", "bool"},
-};
-
+/* npy descriptors <-> detc dtype names, from the one dtype table (runtime/dtype.c) */
 static const char *detc_dtype_of_npy(const char *descr)
 {
-    for (size_t i = 0; i < sizeof NPY_TO_DETC / sizeof NPY_TO_DETC[0]; i++)
-        if (strcmp(descr, NPY_TO_DETC[i][0]) == 0)
-            return NPY_TO_DETC[i][1];
-    return NULL;
+    detc_dtype d = detc_dtype_from_npy(descr, strlen(descr));
+    return d == DETC_DTYPE_INVALID ? NULL : detc_dtype_name(d);
 }
 
 static const char *npy_of_detc_dtype(const char *dtype)
 {
-    for (size_t i = 0; i < sizeof NPY_TO_DETC / sizeof NPY_TO_DETC[0]; i++)
-        if (strcmp(dtype, NPY_TO_DETC[i][1]) == 0)
-            return NPY_TO_DETC[i][0];
-    return NULL;
+    const detc_dtype_info *info = detc_dtype_get(detc_dtype_parse(dtype));
+    return info ? info->npy : NULL;
 }
 
 typedef struct {
