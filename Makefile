@@ -132,6 +132,10 @@ armhf:
 test-armhf: armhf
 	OPENBLAS_NUM_THREADS=1 DETC_RUNNER="timeout 600 qemu-arm" tests/run_tests.sh build-armhf --unit
 
+# Instructions per inference under qemu (tools/bench_arm.sh, ../shared/tools/arm-insn), aarch64 and armhf.
+bench-arm: aarch64 armhf
+	tools/bench_arm.sh build-aarch64 build-armhf
+
 bench: deps all
 	tools/bench.sh $(BUILD)
 	tools/bench_maskrcnn.sh $(BUILD)

@@ -24,10 +24,10 @@
                         vmull_s8(vget_high_s8(a), vget_high_s8(b)))
 #endif
 
-CQ_TILE_KERNEL(tile_pair, MAC_PAIR, 1)
-CQ_TILE_KERNEL(tile_wide, MAC_WIDE, 1)
-CQ_DRIVER(conv_pair, tile_pair, 1)
-CQ_DRIVER(conv_wide, tile_wide, 1)
+CQ_TILE_KERNEL(tile_pair, MAC_PAIR)
+CQ_TILE_KERNEL(tile_wide, MAC_WIDE)
+CQ_DRIVER(conv_pair, tile_pair)
+CQ_DRIVER(conv_wide, tile_wide)
 
 static void *conv_q8_pack_neon(int n, int k, const uint8_t *w, int is_signed)
 {
