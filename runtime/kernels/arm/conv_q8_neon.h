@@ -309,9 +309,18 @@ static inline void cq_rowbuf_put(cq_rowbuf *rb)
                 for (int i0 = 0; i0 < mc; i0 += CQ_MR) {                                                   \
                     int32x4_t res[CQ_MR];                                                                  \
                     TILE(p->kp, (const int8_t *)ap + (size_t)i0 * p->kp, wb, res);                         \
+                    uint8_t *o = out + (size_t)(m0 + i0) * ldo + c0;                                       \
+                    if (i0 + CQ_MR <= mc && nc == 4) { /* the common case, unrolled */                     \
+                        const cq_epi ev = e;                                                               \
+                        _Pragma("GCC unroll 4") for (int i = 0; i < CQ_MR; i++) {                          \
+                            int16x4_t h = cq_finish(&ev, res[i], rb.rs[i0 + i]);                           \
+                            cq_store8(vcombine_s16(h, h), p->is_signed, o + (size_t)i * ldo, 4);           \
+                        }                                                                                  \
+                        continue;                                                                          \
+                    }                                                                                      \
                     for (int i = 0; i < CQ_MR && i0 + i < mc; i++) {                                       \
                         int16x4_t h = cq_finish(&e, res[i], rb.rs[i0 + i]);                                \
-                        cq_store8(vcombine_s16(h, h), p->is_signed, out + (size_t)(m0 + i0 + i) * ldo + c0, nc); \
+                        cq_store8(vcombine_s16(h, h), p->is_signed, o + (size_t)i * ldo, nc);              \
                     }                                                                                      \
                 }                                                                                          \
             }                                                                                              \

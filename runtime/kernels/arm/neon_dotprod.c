@@ -71,10 +71,21 @@ static void conv_q8_dot(const detc_conv_q8_params *prm, int m, const uint8_t *a,
                     tile_sdot(p->kp, (const int8_t *)ar, wb, res);
                 else
                     tile_udot(p->kp, ar, (const uint8_t *)wb, res);
+                uint8_t *o = out + (size_t)(m0 + i0) * ldo + c0;
+                if (i0 + DOT_MR <= mc && nc == 8) { /* the common case, unrolled */
+                    const cq_epi f0 = e0, f1 = e1;
+#pragma GCC unroll 8
+                    for (int i = 0; i < DOT_MR; i++) {
+                        int32_t rs = rb.rs[i0 + i];
+                        int16x8_t h = vcombine_s16(cq_finish(&f0, res[i][0], rs), cq_finish(&f1, res[i][1], rs));
+                        cq_store8(h, p->is_signed, o + (size_t)i * ldo, 8);
+                    }
+                    continue;
+                }
                 for (int i = 0; i < DOT_MR && i0 + i < mc; i++) {
                     int32_t rs = rb.rs[i0 + i];
                     int16x8_t h = vcombine_s16(cq_finish(&e0, res[i][0], rs), cq_finish(&e1, res[i][1], rs));
-                    cq_store8(h, p->is_signed, out + (size_t)(m0 + i0 + i) * ldo + c0, nc);
+                    cq_store8(h, p->is_signed, o + (size_t)i * ldo, nc);
                 }
             }
         }
