@@ -110,26 +110,6 @@ static cq_pack *cq_pack_filter(int n, int k, const uint8_t *w, int is_signed, in
     return p;
 }
 
-/* Sum of a row's K values (u8, or i8 when is_signed), modulo 2^32. */
-static inline int32_t cq_row_sum(const uint8_t *a, int k, int is_signed)
-{
-    int q = 0;
-    int32x4_t acc = vdupq_n_s32(0);
-    if (is_signed) {
-        for (; q + 16 <= k; q += 16)
-            acc = vpadalq_s16(acc, vpaddlq_s8(vld1q_s8((const int8_t *)a + q)));
-    } else {
-        uint32x4_t u = vdupq_n_u32(0);
-        for (; q + 16 <= k; q += 16)
-            u = vpadalq_u16(u, vpaddlq_u8(vld1q_u8(a + q)));
-        acc = vreinterpretq_s32_u32(u);
-    }
-    int32_t s = vgetq_lane_s32(acc, 0) + vgetq_lane_s32(acc, 1) + vgetq_lane_s32(acc, 2) + vgetq_lane_s32(acc, 3);
-    for (; q < k; q++)
-        s += is_signed ? (int8_t)a[q] : a[q];
-    return s;
-}
-
 /* Lanes (a0+a1, a2+a3, b0+b1, b2+b3). */
 static inline int32x4_t cq_padd(int32x4_t a, int32x4_t b)
 {
@@ -232,9 +212,50 @@ static inline void cq_pack_rows(const uint8_t *a, int lda, int rows, int k, int 
                     vst1q_lane_u32((uint32_t *)(void *)(g + 12 * mr), v, 3);
                 }
             }
+#ifdef __aarch64__
+            if (q < k && k >= 16) { /* the tail: the row's last 16 bytes shifted down by a table lookup */
+                const uint8x16_t iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+                const uint8x16_t r = vdupq_n_u8((uint8_t)(k - q));
+                uint8x16_t idx = vorrq_u8(vaddq_u8(iota, vsubq_u8(vdupq_n_u8(16), r)), vcgeq_u8(iota, r));
+                uint8x16_t v = veorq_u8(vqtbl1q_u8(vld1q_u8(s + k - 16), idx), fl);
+                uint8_t *g = d + (size_t)q * mr;
+                if (kg == 16) {
+                    vst1q_u8(g, v);
+                } else {
+                    uint32x4_t v32 = vreinterpretq_u32_u8(v);
+                    int groups = (kp - q) / 4;
+                    vst1q_lane_u32((uint32_t *)(void *)g, v32, 0);
+                    if (groups > 1)
+                        vst1q_lane_u32((uint32_t *)(void *)(g + 4 * mr), v32, 1);
+                    if (groups > 2)
+                        vst1q_lane_u32((uint32_t *)(void *)(g + 8 * mr), v32, 2);
+                    if (groups > 3)
+                        vst1q_lane_u32((uint32_t *)(void *)(g + 12 * mr), v32, 3);
+                }
+                continue;
+            }
+#endif
             for (; q < kp; q++) /* the tail, then zeros (as flipped bytes, which the zero filter ignores) */
                 d[(size_t)(q / kg) * mr * kg + q % kg] = (uint8_t)((q < k ? s[q] : 0) ^ flip);
         }
+    }
+}
+
+/* Row sums (sum a, modulo 2^32) of a group of CQ_MR rows packed for the pair layout: the packed bytes are
+ * a ^ flip as signed values, padding included (0 ^ flip), so sum a = sum packed + 128 * kp when flipped. */
+static inline void cq_pair_row_sums(const int8_t *ap, int kp, int flipped, int32_t *rs)
+{
+    int32x4_t acc[CQ_MR];
+    for (int i = 0; i < CQ_MR; i++)
+        acc[i] = vdupq_n_s32(0);
+    for (int q = 0; q < kp; q += 16, ap += 16 * CQ_MR)
+        for (int i = 0; i < CQ_MR; i++)
+            acc[i] = vpadalq_s16(acc[i], vpaddlq_s8(vld1q_s8(ap + 16 * i)));
+    for (int i = 0; i < CQ_MR; i++) {
+        int32x4_t a = acc[i];
+        rs[i] = (int32_t)((uint32_t)vgetq_lane_s32(a, 0) + (uint32_t)vgetq_lane_s32(a, 1) +
+                          (uint32_t)vgetq_lane_s32(a, 2) + (uint32_t)vgetq_lane_s32(a, 3) +
+                          (flipped ? 128u * (uint32_t)kp : 0u));
     }
 }
 
@@ -264,7 +285,7 @@ static inline void cq_pack_rows(const uint8_t *a, int lda, int rows, int k, int 
 typedef struct {
     uint8_t *buf;
     uint8_t stack[CQ_STACK_ROWS] __attribute__((aligned(16)));
-    int32_t rs[CQ_MC];
+    int32_t rs[CQ_MC + 8]; /* whole row groups */
 } cq_rowbuf;
 
 static inline uint8_t *cq_rowbuf_get(cq_rowbuf *rb, size_t bytes)
@@ -298,9 +319,9 @@ static inline void cq_rowbuf_put(cq_rowbuf *rb)
         for (int m0 = 0; m0 < m; m0 += mcb) {                                                              \
             int mc = m - m0 < mcb ? m - m0 : mcb;                                                          \
             const uint8_t *a0 = a + (size_t)m0 * lda;                                                      \
-            for (int i = 0; i < mc; i++)                                                                   \
-                rb.rs[i] = cq_row_sum(a0 + (size_t)i * lda, p->k, p->is_signed);                           \
             cq_pack_rows(a0, lda, mc, p->k, p->kp, CQ_MR, 16, flip, ap);                                   \
+            for (int i0 = 0; i0 < mc; i0 += CQ_MR)                                                         \
+                cq_pair_row_sums((const int8_t *)ap + (size_t)i0 * p->kp, p->kp, flip != 0, rb.rs + i0);   \
             for (int c0 = 0; c0 < p->n; c0 += 4) {                                                         \
                 int nc = p->n - c0 < 4 ? p->n - c0 : 4;                                                    \
                 const int8_t *wb = p->w + (size_t)c0 * p->kp;                                              \

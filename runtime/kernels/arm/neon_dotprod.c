@@ -34,6 +34,30 @@
 DOT_TILE(tile_udot, uint8_t, uint32x4_t, vld1q_u8, vdotq_laneq_u32, vreinterpretq_s32_u32)
 DOT_TILE(tile_sdot, int8_t, int32x4_t, vld1q_s8, vdotq_laneq_s32, S32_ID)
 
+/* Sums of 8 packed rows (4-byte groups of rows 0-3 and 4-7 alternate): a dot product with ones. */
+static void row_sums(const uint8_t *ap, int kp, int is_signed, int32_t *rs)
+{
+    if (is_signed) {
+        const int8x16_t ones = vdupq_n_s8(1);
+        int32x4_t s0 = vdupq_n_s32(0), s1 = s0;
+        for (int q = 0; q < kp; q += 4, ap += 32) {
+            s0 = vdotq_s32(s0, vld1q_s8((const int8_t *)ap), ones);
+            s1 = vdotq_s32(s1, vld1q_s8((const int8_t *)ap + 16), ones);
+        }
+        vst1q_s32(rs, s0);
+        vst1q_s32(rs + 4, s1);
+    } else {
+        const uint8x16_t ones = vdupq_n_u8(1);
+        uint32x4_t s0 = vdupq_n_u32(0), s1 = s0;
+        for (int q = 0; q < kp; q += 4, ap += 32) {
+            s0 = vdotq_u32(s0, vld1q_u8(ap), ones);
+            s1 = vdotq_u32(s1, vld1q_u8(ap + 16), ones);
+        }
+        vst1q_s32(rs, vreinterpretq_s32_u32(s0));
+        vst1q_s32(rs + 4, vreinterpretq_s32_u32(s1));
+    }
+}
+
 static void *conv_q8_pack_dot(int n, int k, const uint8_t *w, int is_signed)
 {
     return cq_pack_filter(n, k, w, is_signed, 1);
@@ -55,9 +79,9 @@ static void conv_q8_dot(const detc_conv_q8_params *prm, int m, const uint8_t *a,
     for (int m0 = 0; m0 < m; m0 += mcb) {
         int mc = m - m0 < mcb ? m - m0 : mcb;
         const uint8_t *a0 = a + (size_t)m0 * lda;
-        for (int i = 0; i < mc; i++)
-            rb.rs[i] = cq_row_sum(a0 + (size_t)i * lda, p->k, p->is_signed);
         cq_pack_rows(a0, lda, mc, p->k, p->kp, DOT_MR, 4, 0, ap);
+        for (int i0 = 0; i0 < mc; i0 += DOT_MR)
+            row_sums(ap + (size_t)i0 * p->kp, p->kp, p->is_signed, rb.rs + i0);
         for (int c0 = 0; c0 < p->n; c0 += 8) {
             int nc = p->n - c0 < 8 ? p->n - c0 : 8;
             const int8_t *wb = p->w + (size_t)c0 * p->kp;
