@@ -15,10 +15,10 @@
     acc[r][1] = OP(acc[r][1], b1, (r) < 4 ? a0 : a1, (r) % 4);
 
 #define DOT_TILE(NAME, T, VT, LOAD, OP, TO_S32)                                                                \
-    static void NAME(int kp, const T *ap, const T *wb, int32x4_t res[DOT_MR][2])                               \
+    static void NAME(int kp, const T *ap, const T *wb, VT init0, VT init1, int32x4_t res[DOT_MR][2])           \
     {                                                                                                          \
         VT acc[DOT_MR][2];                                                                                     \
-        _Pragma("GCC unroll 8") for (int r = 0; r < DOT_MR; r++) acc[r][0] = acc[r][1] = (VT){0};              \
+        _Pragma("GCC unroll 8") for (int r = 0; r < DOT_MR; r++) acc[r][0] = init0, acc[r][1] = init1;         \
         for (int q = 0; q < kp; q += 4, ap += 32, wb += 32) {                                                  \
             __typeof__(LOAD(ap)) a0 = LOAD(ap), a1 = LOAD(ap + 16), b0 = LOAD(wb), b1 = LOAD(wb + 16);         \
             DOT_ROW(OP, 0) DOT_ROW(OP, 1) DOT_ROW(OP, 2) DOT_ROW(OP, 3)                                        \
@@ -63,6 +63,111 @@ static void *conv_q8_pack_dot(int n, int k, const uint8_t *w, int is_signed)
     return cq_pack_filter(n, k, w, is_signed, 1);
 }
 
+/* A block of 8 channels' epilogue: the bias (with cb) starts the accumulators; then
+ * + (o - w_zp) * sum a (o = 0 here), the requantization, + out_zp in saturating int16 (exact: the clamp
+ * that follows lies in the byte range) and the clamp on bytes. */
+typedef struct {
+    int32x4_t b[2], od[2], mult[2], lsh[2], nrsh[2];
+    int16x8_t zp;
+    uint8x8_t lo, hi;
+    int has_lsh;
+} dot_epi;
+
+static void dot_epi_init(dot_epi *e, const detc_conv_q8_params *prm, const cq_pack *p, int c0, int nc)
+{
+    int32_t v[5][8];
+    e->has_lsh = 0;
+    for (int j = 0; j < 8; j++) {
+        int c = c0 + (j < nc ? j : 0);
+        v[0][j] = (int32_t)((uint32_t)prm->bias[c] + (uint32_t)p->cb[c]);
+        v[1][j] = (int32_t)(0u - (uint32_t)(prm->w_zp ? prm->w_zp[c] : 0));
+        v[2][j] = prm->mult[c];
+        v[3][j] = prm->lshift[c];
+        v[4][j] = -prm->rshift[c];
+        e->has_lsh |= prm->lshift[c] != 0;
+    }
+    for (int h = 0; h < 2; h++) {
+        e->b[h] = vld1q_s32(v[0] + 4 * h);
+        e->od[h] = vld1q_s32(v[1] + 4 * h);
+        e->mult[h] = vld1q_s32(v[2] + 4 * h);
+        e->lsh[h] = vld1q_s32(v[3] + 4 * h);
+        e->nrsh[h] = vld1q_s32(v[4] + 4 * h);
+    }
+    e->zp = vdupq_n_s16((int16_t)prm->out_zp);
+    e->lo = vdup_n_u8((uint8_t)prm->act_min);
+    e->hi = vdup_n_u8((uint8_t)prm->act_max);
+}
+
+static inline __attribute__((always_inline)) int32x4_t dot_rq(const dot_epi *e, int h, int32x4_t acc, int32_t rs,
+                                                              int has_lsh)
+{
+    int32x4_t v = vreinterpretq_s32_u32(vmlaq_n_u32(vreinterpretq_u32_s32(acc), vreinterpretq_u32_s32(e->od[h]),
+                                                    (uint32_t)rs));
+    if (has_lsh)
+        v = vshlq_s32(v, e->lsh[h]);
+    int32x4_t q = vqrdmulhq_s32(v, e->mult[h]);
+    q = vqaddq_s32(q, vshrq_n_s32(vandq_s32(q, e->nrsh[h]), 31));
+    return vrshlq_s32(q, e->nrsh[h]);
+}
+
+/* One row's 8 channels to bytes; nc of them stored. */
+static inline __attribute__((always_inline)) void dot_row(const dot_epi *e, const int32x4_t res[2], int32_t rs,
+                                                          int is_signed, int has_lsh, uint8_t *o, int nc)
+{
+    int16x8_t h = vcombine_s16(vqmovn_s32(dot_rq(e, 0, res[0], rs, has_lsh)), vqmovn_s32(dot_rq(e, 1, res[1], rs, has_lsh)));
+    h = vqaddq_s16(h, e->zp);
+    uint8x8_t b;
+    if (is_signed)
+        b = vreinterpret_u8_s8(vmin_s8(vmax_s8(vqmovn_s16(h), vreinterpret_s8_u8(e->lo)), vreinterpret_s8_u8(e->hi)));
+    else
+        b = vmin_u8(vmax_u8(vqmovun_s16(h), e->lo), e->hi);
+    if (nc == 8) {
+        vst1_u8(o, b);
+    } else {
+        uint8_t t[8];
+        vst1_u8(t, b);
+        for (int j = 0; j < nc; j++)
+            o[j] = t[j];
+    }
+}
+
+/* The row groups of one channel block: a whole group's epilogue unrolled with the constants in registers. */
+static inline __attribute__((always_inline)) void dot_block(const detc_conv_q8_params *prm, const cq_pack *p,
+                                                            const uint8_t *ap, const int32_t *rs, int mc,
+                                                            int c0, int nc, uint8_t *out, int ldo, int is_signed,
+                                                            int has_lsh)
+{
+    dot_epi e;
+    dot_epi_init(&e, prm, p, c0, nc);
+    const int8_t *wb = p->w + (size_t)c0 * p->kp;
+    for (int i0 = 0; i0 < mc; i0 += DOT_MR) {
+        int32x4_t res[DOT_MR][2];
+        const uint8_t *ar = ap + (size_t)i0 * p->kp;
+        if (is_signed)
+            tile_sdot(p->kp, (const int8_t *)ar, wb, e.b[0], e.b[1], res);
+        else
+            tile_udot(p->kp, ar, (const uint8_t *)wb, vreinterpretq_u32_s32(e.b[0]), vreinterpretq_u32_s32(e.b[1]),
+                      res);
+        uint8_t *o = out + (size_t)i0 * ldo + c0;
+        if (i0 + DOT_MR <= mc && nc == 8) {
+#pragma GCC unroll 8
+            for (int i = 0; i < DOT_MR; i++)
+                dot_row(&e, res[i], rs[i0 + i], is_signed, has_lsh, o + (size_t)i * ldo, 8);
+            continue;
+        }
+        for (int i = 0; i < DOT_MR && i0 + i < mc; i++)
+            dot_row(&e, res[i], rs[i0 + i], is_signed, 1, o + (size_t)i * ldo, nc);
+    }
+}
+
+static int block_has_lsh(const detc_conv_q8_params *prm, int c0, int nc)
+{
+    for (int j = 0; j < nc; j++)
+        if (prm->lshift[c0 + j])
+            return 1;
+    return 0;
+}
+
 /* Blocks of CQ_MC rows packed with their sums, each block against every 8-channel block. */
 static void conv_q8_dot(const detc_conv_q8_params *prm, int m, const uint8_t *a, int lda, uint8_t *out, int ldo)
 {
@@ -78,40 +183,21 @@ static void conv_q8_dot(const detc_conv_q8_params *prm, int m, const uint8_t *a,
     }
     for (int m0 = 0; m0 < m; m0 += mcb) {
         int mc = m - m0 < mcb ? m - m0 : mcb;
-        const uint8_t *a0 = a + (size_t)m0 * lda;
-        cq_pack_rows(a0, lda, mc, p->k, p->kp, DOT_MR, 4, 0, ap);
+        cq_pack_rows(a + (size_t)m0 * lda, lda, mc, p->k, p->kp, DOT_MR, 4, 0, ap);
         for (int i0 = 0; i0 < mc; i0 += DOT_MR)
             row_sums(ap + (size_t)i0 * p->kp, p->kp, p->is_signed, rb.rs + i0);
+        uint8_t *o = out + (size_t)m0 * ldo;
         for (int c0 = 0; c0 < p->n; c0 += 8) {
             int nc = p->n - c0 < 8 ? p->n - c0 : 8;
-            const int8_t *wb = p->w + (size_t)c0 * p->kp;
-            cq_epi e0, e1;
-            cq_epi_init(&e0, prm, p, c0, nc < 4 ? nc : 4);
-            cq_epi_init(&e1, prm, p, nc > 4 ? c0 + 4 : c0, nc > 4 ? nc - 4 : 1);
-            for (int i0 = 0; i0 < mc; i0 += DOT_MR) {
-                int32x4_t res[DOT_MR][2];
-                const uint8_t *ar = ap + (size_t)i0 * p->kp;
-                if (p->is_signed)
-                    tile_sdot(p->kp, (const int8_t *)ar, wb, res);
-                else
-                    tile_udot(p->kp, ar, (const uint8_t *)wb, res);
-                uint8_t *o = out + (size_t)(m0 + i0) * ldo + c0;
-                if (i0 + DOT_MR <= mc && nc == 8) { /* the common case, unrolled */
-                    const cq_epi f0 = e0, f1 = e1;
-#pragma GCC unroll 8
-                    for (int i = 0; i < DOT_MR; i++) {
-                        int32_t rs = rb.rs[i0 + i];
-                        int16x8_t h = vcombine_s16(cq_finish(&f0, res[i][0], rs), cq_finish(&f1, res[i][1], rs));
-                        cq_store8(h, p->is_signed, o + (size_t)i * ldo, 8);
-                    }
-                    continue;
-                }
-                for (int i = 0; i < DOT_MR && i0 + i < mc; i++) {
-                    int32_t rs = rb.rs[i0 + i];
-                    int16x8_t h = vcombine_s16(cq_finish(&e0, res[i][0], rs), cq_finish(&e1, res[i][1], rs));
-                    cq_store8(h, p->is_signed, o + (size_t)i * ldo, nc);
-                }
-            }
+            int lsh = block_has_lsh(prm, c0, nc);
+            if (p->is_signed && lsh)
+                dot_block(prm, p, ap, rb.rs, mc, c0, nc, o, ldo, 1, 1);
+            else if (p->is_signed)
+                dot_block(prm, p, ap, rb.rs, mc, c0, nc, o, ldo, 1, 0);
+            else if (lsh)
+                dot_block(prm, p, ap, rb.rs, mc, c0, nc, o, ldo, 0, 1);
+            else
+                dot_block(prm, p, ap, rb.rs, mc, c0, nc, o, ldo, 0, 0);
         }
     }
     cq_rowbuf_put(&rb);
