@@ -14,8 +14,8 @@
  * rows: [K/16][MR][16]; a tile is MR rows x 4 channels, each a 16-lane dot product reduced at the end.
  *
  * With dot product (UDOT/SDOT): bytes are used as they are (o = 0, no flip). Filter: channels in blocks
- * of 8, K in groups of 4, [N/8][K/4][8][4]; rows [K/4][8][4]; the by-element UDOT multiplies 4 channels'
- * 4 bytes by one row's 4 bytes, so a tile is 8 rows x 8 channels and needs no reduction. */
+ * of 12, K in groups of 4, [N/12][K/4][12][4]; rows [K/4][8][4]; the by-element UDOT multiplies 4
+ * channels' 4 bytes by one row's 4 bytes, so a tile is 8 rows x 12 channels and needs no reduction. */
 #ifndef DETC_CONV_Q8_NEON_H
 #define DETC_CONV_Q8_NEON_H
 
@@ -38,7 +38,7 @@ enum { CQ_PAIR, CQ_WIDE, CQ_DOT };
 
 typedef struct {
     int n, k, kp, np; /* N, K, K rounded up to kg, N rounded up to nr */
-    int nr, kg;       /* channels per block, K values per group (pair: 4, 16; dot: 8, 4) */
+    int nr, kg;       /* channels per block, K values per group (pair: 4, 16; dot: 12, 4) */
     int mode;         /* CQ_PAIR, CQ_WIDE or CQ_DOT */
     int is_signed;
     int32_t *o;  /* [np]: filter offset per channel */
@@ -59,7 +59,7 @@ static inline int cq_wval(const uint8_t *w, size_t i, int is_signed)
 /* One allocation: header, o, cb, then the 16-byte-aligned weights. */
 static cq_pack *cq_pack_filter(int n, int k, const uint8_t *w, int is_signed, int dot)
 {
-    const int nr = dot ? 8 : 4, kg = dot ? 4 : 16;
+    const int nr = dot ? 12 : 4, kg = dot ? 4 : 16;
     int kp = (k + kg - 1) / kg * kg, np = (n + nr - 1) / nr * nr;
     size_t head = cq_align16(sizeof(cq_pack)), arrays = cq_align16((size_t)np * 2 * sizeof(int32_t));
     size_t wbytes = cq_align16((size_t)np * (size_t)kp + 1);

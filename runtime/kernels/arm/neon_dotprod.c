@@ -7,26 +7,31 @@
 #if defined(__aarch64__) && defined(__ARM_FEATURE_DOTPROD)
 #include "conv_q8_neon.h"
 
-#define DOT_MR 8 /* 16 accumulators, 2 row vectors, 2 filter vectors */
+#define DOT_MR 8  /* rows: 24 accumulators, 2 row vectors, 3 filter vectors of the 32 registers */
+#define DOT_NR 12 /* channels */
 
 /* Row r's 4 bytes (lane r % 4 of row vector r / 4) times 4 channels' 4 bytes, into acc[r][h]. */
 #define DOT_ROW(OP, r)                                                                                         \
     acc[r][0] = OP(acc[r][0], b0, (r) < 4 ? a0 : a1, (r) % 4);                                                 \
-    acc[r][1] = OP(acc[r][1], b1, (r) < 4 ? a0 : a1, (r) % 4);
+    acc[r][1] = OP(acc[r][1], b1, (r) < 4 ? a0 : a1, (r) % 4);                                                 \
+    acc[r][2] = OP(acc[r][2], b2, (r) < 4 ? a0 : a1, (r) % 4);
 
 #define DOT_TILE(NAME, T, VT, LOAD, OP, TO_S32)                                                                \
-    static void NAME(int kp, const T *ap, const T *wb, VT init0, VT init1, int32x4_t res[DOT_MR][2])           \
+    static void NAME(int kp, const T *ap, const T *wb, const VT init[3], int32x4_t res[DOT_MR][3])             \
     {                                                                                                          \
-        VT acc[DOT_MR][2];                                                                                     \
-        _Pragma("GCC unroll 8") for (int r = 0; r < DOT_MR; r++) acc[r][0] = init0, acc[r][1] = init1;         \
-        for (int q = 0; q < kp; q += 4, ap += 32, wb += 32) {                                                  \
+        VT acc[DOT_MR][3];                                                                                     \
+        _Pragma("GCC unroll 8") for (int r = 0; r < DOT_MR; r++) acc[r][0] = init[0], acc[r][1] = init[1],     \
+                                                                acc[r][2] = init[2];                           \
+        for (int q = 0; q < kp; q += 4, ap += 32, wb += 48) {                                                  \
             __typeof__(LOAD(ap)) a0 = LOAD(ap), a1 = LOAD(ap + 16), b0 = LOAD(wb), b1 = LOAD(wb + 16);         \
+            __typeof__(LOAD(ap)) b2 = LOAD(wb + 32);                                                           \
             DOT_ROW(OP, 0) DOT_ROW(OP, 1) DOT_ROW(OP, 2) DOT_ROW(OP, 3)                                        \
             DOT_ROW(OP, 4) DOT_ROW(OP, 5) DOT_ROW(OP, 6) DOT_ROW(OP, 7)                                        \
         }                                                                                                      \
         _Pragma("GCC unroll 8") for (int r = 0; r < DOT_MR; r++) {                                             \
             res[r][0] = TO_S32(acc[r][0]);                                                                     \
             res[r][1] = TO_S32(acc[r][1]);                                                                     \
+            res[r][2] = TO_S32(acc[r][2]);                                                                     \
         }                                                                                                      \
     }
 
@@ -67,17 +72,17 @@ static void *conv_q8_pack_dot(int n, int k, const uint8_t *w, int is_signed)
  * + (o - w_zp) * sum a (o = 0 here), the requantization, + out_zp in saturating int16 (exact: the clamp
  * that follows lies in the byte range) and the clamp on bytes. */
 typedef struct {
-    int32x4_t b[2], od[2], mult[2], lsh[2], nrsh[2];
+    int32x4_t b[3], od[3], mult[3], lsh[3], nrsh[3];
     int16x8_t zp;
-    uint8x8_t lo, hi;
+    uint8x16_t lo, hi;
     int has_lsh;
 } dot_epi;
 
 static void dot_epi_init(dot_epi *e, const detc_conv_q8_params *prm, const cq_pack *p, int c0, int nc)
 {
-    int32_t v[5][8];
+    int32_t v[5][DOT_NR];
     e->has_lsh = 0;
-    for (int j = 0; j < 8; j++) {
+    for (int j = 0; j < DOT_NR; j++) {
         int c = c0 + (j < nc ? j : 0);
         v[0][j] = (int32_t)((uint32_t)prm->bias[c] + (uint32_t)p->cb[c]);
         v[1][j] = (int32_t)(0u - (uint32_t)(prm->w_zp ? prm->w_zp[c] : 0));
@@ -86,7 +91,7 @@ static void dot_epi_init(dot_epi *e, const detc_conv_q8_params *prm, const cq_pa
         v[4][j] = -prm->rshift[c];
         e->has_lsh |= prm->lshift[c] != 0;
     }
-    for (int h = 0; h < 2; h++) {
+    for (int h = 0; h < 3; h++) {
         e->b[h] = vld1q_s32(v[0] + 4 * h);
         e->od[h] = vld1q_s32(v[1] + 4 * h);
         e->mult[h] = vld1q_s32(v[2] + 4 * h);
@@ -94,8 +99,8 @@ static void dot_epi_init(dot_epi *e, const detc_conv_q8_params *prm, const cq_pa
         e->nrsh[h] = vld1q_s32(v[4] + 4 * h);
     }
     e->zp = vdupq_n_s16((int16_t)prm->out_zp);
-    e->lo = vdup_n_u8((uint8_t)prm->act_min);
-    e->hi = vdup_n_u8((uint8_t)prm->act_max);
+    e->lo = vdupq_n_u8((uint8_t)prm->act_min);
+    e->hi = vdupq_n_u8((uint8_t)prm->act_max);
 }
 
 static inline __attribute__((always_inline)) int32x4_t dot_rq(const dot_epi *e, int h, int32x4_t acc, int32_t rs,
@@ -110,22 +115,30 @@ static inline __attribute__((always_inline)) int32x4_t dot_rq(const dot_epi *e, 
     return vrshlq_s32(q, e->nrsh[h]);
 }
 
-/* One row's 8 channels to bytes; nc of them stored. */
-static inline __attribute__((always_inline)) void dot_row(const dot_epi *e, const int32x4_t res[2], int32_t rs,
+/* One row's 12 channels to bytes; nc of them stored. */
+static inline __attribute__((always_inline)) void dot_row(const dot_epi *e, const int32x4_t res[3], int32_t rs,
                                                           int is_signed, int has_lsh, uint8_t *o, int nc)
 {
+    int16x4_t q2 = vqmovn_s32(dot_rq(e, 2, res[2], rs, has_lsh));
     int16x8_t h = vcombine_s16(vqmovn_s32(dot_rq(e, 0, res[0], rs, has_lsh)), vqmovn_s32(dot_rq(e, 1, res[1], rs, has_lsh)));
+    int16x8_t h2 = vcombine_s16(q2, q2);
     h = vqaddq_s16(h, e->zp);
-    uint8x8_t b;
-    if (is_signed)
-        b = vreinterpret_u8_s8(vmin_s8(vmax_s8(vqmovn_s16(h), vreinterpret_s8_u8(e->lo)), vreinterpret_s8_u8(e->hi)));
-    else
-        b = vmin_u8(vmax_u8(vqmovun_s16(h), e->lo), e->hi);
-    if (nc == 8) {
-        vst1_u8(o, b);
+    h2 = vqaddq_s16(h2, e->zp);
+    uint8x16_t b;
+    if (is_signed) {
+        int8x16_t v = vcombine_s8(vqmovn_s16(h), vqmovn_s16(h2));
+        v = vminq_s8(vmaxq_s8(v, vreinterpretq_s8_u8(e->lo)), vreinterpretq_s8_u8(e->hi));
+        b = vreinterpretq_u8_s8(v);
     } else {
-        uint8_t t[8];
-        vst1_u8(t, b);
+        b = vminq_u8(vmaxq_u8(vcombine_u8(vqmovun_s16(h), vqmovun_s16(h2)), e->lo), e->hi);
+    }
+    if (nc == DOT_NR) {
+        vst1_u8(o, vget_low_u8(b));
+        uint32_t last = vgetq_lane_u32(vreinterpretq_u32_u8(b), 2);
+        memcpy(o + 8, &last, 4);
+    } else {
+        uint8_t t[16];
+        vst1q_u8(t, b);
         for (int j = 0; j < nc; j++)
             o[j] = t[j];
     }
@@ -141,18 +154,20 @@ static inline __attribute__((always_inline)) void dot_block(const detc_conv_q8_p
     dot_epi_init(&e, prm, p, c0, nc);
     const int8_t *wb = p->w + (size_t)c0 * p->kp;
     for (int i0 = 0; i0 < mc; i0 += DOT_MR) {
-        int32x4_t res[DOT_MR][2];
+        int32x4_t res[DOT_MR][3];
         const uint8_t *ar = ap + (size_t)i0 * p->kp;
-        if (is_signed)
-            tile_sdot(p->kp, (const int8_t *)ar, wb, e.b[0], e.b[1], res);
-        else
-            tile_udot(p->kp, ar, (const uint8_t *)wb, vreinterpretq_u32_s32(e.b[0]), vreinterpretq_u32_s32(e.b[1]),
-                      res);
+        if (is_signed) {
+            tile_sdot(p->kp, (const int8_t *)ar, wb, e.b, res);
+        } else {
+            const uint32x4_t init[3] = {vreinterpretq_u32_s32(e.b[0]), vreinterpretq_u32_s32(e.b[1]),
+                                        vreinterpretq_u32_s32(e.b[2])};
+            tile_udot(p->kp, ar, (const uint8_t *)wb, init, res);
+        }
         uint8_t *o = out + (size_t)i0 * ldo + c0;
-        if (i0 + DOT_MR <= mc && nc == 8) {
+        if (i0 + DOT_MR <= mc && nc == DOT_NR) {
 #pragma GCC unroll 8
             for (int i = 0; i < DOT_MR; i++)
-                dot_row(&e, res[i], rs[i0 + i], is_signed, has_lsh, o + (size_t)i * ldo, 8);
+                dot_row(&e, res[i], rs[i0 + i], is_signed, has_lsh, o + (size_t)i * ldo, DOT_NR);
             continue;
         }
         for (int i = 0; i < DOT_MR && i0 + i < mc; i++)
@@ -187,8 +202,8 @@ static void conv_q8_dot(const detc_conv_q8_params *prm, int m, const uint8_t *a,
         for (int i0 = 0; i0 < mc; i0 += DOT_MR)
             row_sums(ap + (size_t)i0 * p->kp, p->kp, p->is_signed, rb.rs + i0);
         uint8_t *o = out + (size_t)m0 * ldo;
-        for (int c0 = 0; c0 < p->n; c0 += 8) {
-            int nc = p->n - c0 < 8 ? p->n - c0 : 8;
+        for (int c0 = 0; c0 < p->n; c0 += DOT_NR) {
+            int nc = p->n - c0 < DOT_NR ? p->n - c0 : DOT_NR;
             int lsh = block_has_lsh(prm, c0, nc);
             if (p->is_signed && lsh)
                 dot_block(prm, p, ap, rb.rs, mc, c0, nc, o, ldo, 1, 1);
