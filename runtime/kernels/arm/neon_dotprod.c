@@ -22,7 +22,7 @@
         VT acc[DOT_MR][3];                                                                                     \
         _Pragma("GCC unroll 8") for (int r = 0; r < DOT_MR; r++) acc[r][0] = init[0], acc[r][1] = init[1],     \
                                                                 acc[r][2] = init[2];                           \
-        for (int q = 0; q < kp; q += 4, ap += 32, wb += 48) {                                                  \
+        _Pragma("GCC unroll 2") for (int q = 0; q < kp; q += 4, ap += 32, wb += 48) {                          \
             __typeof__(LOAD(ap)) a0 = LOAD(ap), a1 = LOAD(ap + 16), b0 = LOAD(wb), b1 = LOAD(wb + 16);         \
             __typeof__(LOAD(ap)) b2 = LOAD(wb + 32);                                                           \
             DOT_ROW(OP, 0) DOT_ROW(OP, 1) DOT_ROW(OP, 2) DOT_ROW(OP, 3)                                        \
@@ -75,13 +75,25 @@ typedef struct {
     int32x4_t b[3], od[3], mult[3], lsh[3], nrsh[3];
     int16x8_t zp;
     uint8x16_t lo, hi;
-    int has_lsh;
 } dot_epi;
 
 static void dot_epi_init(dot_epi *e, const detc_conv_q8_params *prm, const cq_pack *p, int c0, int nc)
 {
+    e->zp = vdupq_n_s16((int16_t)prm->out_zp);
+    e->lo = vdupq_n_u8((uint8_t)prm->act_min);
+    e->hi = vdupq_n_u8((uint8_t)prm->act_max);
+    if (nc == DOT_NR) { /* whole block: straight vector loads */
+        for (int h = 0; h < 3; h++) {
+            int c = c0 + 4 * h;
+            e->b[h] = vaddq_s32(vld1q_s32(prm->bias + c), vld1q_s32(p->cb + c));
+            e->od[h] = prm->w_zp ? vnegq_s32(vld1q_s32(prm->w_zp + c)) : vdupq_n_s32(0);
+            e->mult[h] = vld1q_s32(prm->mult + c);
+            e->lsh[h] = vld1q_s32(prm->lshift + c);
+            e->nrsh[h] = vnegq_s32(vld1q_s32(prm->rshift + c));
+        }
+        return;
+    }
     int32_t v[5][DOT_NR];
-    e->has_lsh = 0;
     for (int j = 0; j < DOT_NR; j++) {
         int c = c0 + (j < nc ? j : 0);
         v[0][j] = (int32_t)((uint32_t)prm->bias[c] + (uint32_t)p->cb[c]);
@@ -89,7 +101,6 @@ static void dot_epi_init(dot_epi *e, const detc_conv_q8_params *prm, const cq_pa
         v[2][j] = prm->mult[c];
         v[3][j] = prm->lshift[c];
         v[4][j] = -prm->rshift[c];
-        e->has_lsh |= prm->lshift[c] != 0;
     }
     for (int h = 0; h < 3; h++) {
         e->b[h] = vld1q_s32(v[0] + 4 * h);
@@ -98,9 +109,6 @@ static void dot_epi_init(dot_epi *e, const detc_conv_q8_params *prm, const cq_pa
         e->lsh[h] = vld1q_s32(v[3] + 4 * h);
         e->nrsh[h] = vld1q_s32(v[4] + 4 * h);
     }
-    e->zp = vdupq_n_s16((int16_t)prm->out_zp);
-    e->lo = vdupq_n_u8((uint8_t)prm->act_min);
-    e->hi = vdupq_n_u8((uint8_t)prm->act_max);
 }
 
 static inline __attribute__((always_inline)) int32x4_t dot_rq(const dot_epi *e, int h, int32x4_t acc, int32_t rs,
