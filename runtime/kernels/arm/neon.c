@@ -243,6 +243,7 @@ static void dwconv_f32_neon(const detc_dwconv_f32_params *prm, int n, const floa
 static void sgemm_ukr_neon(int kc, const float *a, const float *b, float *c, int ldc, int accumulate)
 {
     SG_ROWS(SG_DECL)
+#pragma GCC unroll 2
     for (int k = 0; k < kc; k++, a += SG_MR, b += SG_NR) {
         float32x4_t b0 = vld1q_f32(b), b1 = vld1q_f32(b + 4);
         float32x4_t a0 = vld1q_f32(a);
@@ -257,7 +258,26 @@ static void sgemm_ukr_neon(int kc, const float *a, const float *b, float *c, int
     SG_ROWS(SG_STORE)
 }
 
-static const detc_sgemm_arch sgemm_neon = {SG_MR, SG_NR, sgemm_ukr_neon};
+/* 8 rows, 4 values of K at a time: two 4x4 transposes into the k-major panel. */
+static void sgemm_pack8_neon(const float *src, int ld, int k0, int kc, float *dst)
+{
+    const float *r[8];
+    for (int j = 0; j < 8; j++)
+        r[j] = src + (size_t)j * ld + k0;
+    for (int k = 0; k < kc; k += 4, dst += 32) {
+        for (int h = 0; h < 2; h++) {
+            float32x4x2_t t01 = vtrnq_f32(vld1q_f32(r[4 * h] + k), vld1q_f32(r[4 * h + 1] + k));
+            float32x4x2_t t23 = vtrnq_f32(vld1q_f32(r[4 * h + 2] + k), vld1q_f32(r[4 * h + 3] + k));
+            /* t01 = (a0 b0 a2 b2), (a1 b1 a3 b3); t23 likewise for rows c, d */
+            vst1q_f32(dst + 4 * h, vcombine_f32(vget_low_f32(t01.val[0]), vget_low_f32(t23.val[0])));
+            vst1q_f32(dst + 8 + 4 * h, vcombine_f32(vget_low_f32(t01.val[1]), vget_low_f32(t23.val[1])));
+            vst1q_f32(dst + 16 + 4 * h, vcombine_f32(vget_high_f32(t01.val[0]), vget_high_f32(t23.val[0])));
+            vst1q_f32(dst + 24 + 4 * h, vcombine_f32(vget_high_f32(t01.val[1]), vget_high_f32(t23.val[1])));
+        }
+    }
+}
+
+static const detc_sgemm_arch sgemm_neon = {SG_MR, SG_NR, sgemm_ukr_neon, sgemm_pack8_neon};
 
 static void gemm_f32_neon(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc)
 {

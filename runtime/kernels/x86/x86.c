@@ -294,7 +294,7 @@ AVX2FMA static void sgemm_ukr_avx2(int kc, const float *a, const float *b, float
     }
 }
 
-static const detc_sgemm_arch sgemm_avx2 = {SG_MR, SG_NR, sgemm_ukr_avx2};
+static const detc_sgemm_arch sgemm_avx2 = {SG_MR, SG_NR, sgemm_ukr_avx2, NULL};
 
 static void gemm_f32_avx2(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc)
 {
