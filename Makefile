@@ -6,6 +6,7 @@
 #   make asan       ASan+UBSan build in build-asan/;  make test-asan runs the tests with it
 #   make aarch64    cross-build in build-aarch64/;     make test-aarch64 runs the unit tests under qemu
 #   make armhf      32-bit ARM cross-build in build-armhf/; make test-armhf runs the unit tests under qemu
+#   make test-arm-outputs  every tensor of the shared models, ARM builds under qemu against the native build
 #   make bench-arm  instructions per inference under qemu (aarch64, armhf) next to Arm NN's
 #   BLAS=none       no BLAS linked (detc's own SGEMM); BLAS=cblas CBLAS_LIBS=... any CBLAS; ARM_CPU=cortex-a72
 #   make bench      benchmarks (speed is measured here, never in tests)
@@ -81,7 +82,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
 .SECONDARY:
 
-.PHONY: tests-bin all deps test asan test-asan aarch64 test-aarch64 armhf test-armhf bench bench-arm demo clean check-deps zoo fuzz fuzz-run
+.PHONY: tests-bin all deps test asan test-asan aarch64 test-aarch64 armhf test-armhf test-arm-outputs bench bench-arm demo clean check-deps zoo fuzz fuzz-run
 
 all: $(BUILD)/detc $(LIBS_A)
 
@@ -147,6 +148,15 @@ armhf:
 # As test-aarch64: the armhf multiarch loader and libc (/lib/ld-linux-armhf.so.3, libc6:armhf), no -L.
 test-armhf: armhf
 	OPENBLAS_NUM_THREADS=1 DETC_RUNNER="timeout 600 qemu-arm" tests/run_tests.sh build-armhf --unit
+
+# Every tensor of the shared models from the aarch64 and armhf builds under qemu against the native build's
+# (uint8 exactly, float within the spread of x86's own tables): tools/arm_outputs.sh.
+test-arm-outputs: all aarch64 armhf
+	tools/arm_outputs.sh build build-aarch64 build-armhf
+
+# Instructions per inference under qemu (tools/bench_arm.sh, ../shared/tools/arm-insn), aarch64 and armhf.
+bench-arm: aarch64 armhf
+	tools/bench_arm.sh build-aarch64 build-armhf
 
 bench: deps all
 	tools/bench.sh $(BUILD)

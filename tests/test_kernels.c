@@ -3,6 +3,7 @@
  * Integer kernels must be exact; float GEMM and dwconv_f32 within 1e-5 of the sum of the products'
  * magnitudes (summation order, FMA). */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -536,6 +537,33 @@ static void check_dw_op_f32(void)
     }
 }
 
+/* Tables are composed once per process: every selection of a name, from any thread, returns the same
+ * immutable table. */
+static void *select_many(void *arg)
+{
+    const detc_kernels **got = arg;
+    for (int i = 0; i < 1000; i++)
+        if (detc_kernels_select(NULL) != got[0] || detc_kernels_select("portable") != got[1])
+            return (void *)1;
+    return NULL;
+}
+
+static void check_select_threads(void)
+{
+    const detc_kernels *want[2] = {detc_kernels_select("auto"), detc_kernels_select("portable")};
+    pthread_t t[4];
+    int bad = 0;
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, select_many, want);
+    for (int i = 0; i < 4; i++) {
+        void *r;
+        pthread_join(t[i], &r);
+        bad += r != NULL;
+    }
+    CHECK(bad == 0 && want[0] && want[1] && want[0] != want[1] && strcmp(want[1]->name, "portable") == 0,
+          "kernel tables are selected once: the same pointers from 4 threads (auto %s)", want[0] ? want[0]->name : "-");
+}
+
 int main(void)
 {
     static const char *names[] = {"portable", "avx2", "avx512vnni", "blas", "neon", "neon-dotprod", "auto"};
@@ -554,5 +582,6 @@ int main(void)
     check_dw_op_i8();
     check_dw_op_f32();
     CHECK(detc_kernels_select("no-such-table") == NULL, "unknown table names are refused");
+    check_select_threads();
     return check_summary("test_kernels");
 }

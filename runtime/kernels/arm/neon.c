@@ -24,10 +24,10 @@
                         vmull_s8(vget_high_s8(a), vget_high_s8(b)))
 #endif
 
-CQ_TILE_KERNEL(tile_pair, MAC_PAIR, 1)
-CQ_TILE_KERNEL(tile_wide, MAC_WIDE, 1)
-CQ_DRIVER(conv_pair, tile_pair, 1)
-CQ_DRIVER(conv_wide, tile_wide, 1)
+CQ_TILE_KERNEL(tile_pair, MAC_PAIR)
+CQ_TILE_KERNEL(tile_wide, MAC_WIDE)
+CQ_DRIVER(conv_pair, tile_pair)
+CQ_DRIVER(conv_wide, tile_wide)
 
 static void *conv_q8_pack_neon(int n, int k, const uint8_t *w, int is_signed)
 {
@@ -45,80 +45,131 @@ static void conv_q8_neon(const detc_conv_q8_params *prm, int m, const uint8_t *a
 
 /* ---------------- dwconv_q8 ---------------- */
 
-static inline __attribute__((always_inline)) int16x8_t dw_widen(uint8x8_t v, int is_signed)
+/* Channel blocks outer, pixels inner, so a block's requantization constants stay in registers. Inputs
+ * are widened to 16 bits and multiplied by the int16 weights into 32-bit lanes (|x*w| <= 255*255); the
+ * narrowing saturates to the byte range first and clamps to [act_min, act_max] after, which is the same
+ * as clamping first because that range lies inside the byte range. */
+
+static inline __attribute__((always_inline)) int16x8_t dw_lo16(uint8x16_t v, int is_signed)
 {
-    return is_signed ? vmovl_s8(vreinterpret_s8_u8(v)) : vreinterpretq_s16_u16(vmovl_u8(v));
+    return is_signed ? vmovl_s8(vget_low_s8(vreinterpretq_s8_u8(v))) : vreinterpretq_s16_u16(vmovl_u8(vget_low_u8(v)));
 }
 
-/* Channels c..c+7 of one pixel: the tap pairs' products summed into the bias (|x*w| <= 255*255). */
-static inline __attribute__((always_inline)) void dw_block8(const detc_dwconv_q8_params *prm,
-                                                            const uint8_t *const *t, int c, int is_signed,
-                                                            uint8_t *o)
+static inline __attribute__((always_inline)) int16x8_t dw_hi16(uint8x16_t v, int is_signed)
+{
+    return is_signed ? vmovl_s8(vget_high_s8(vreinterpretq_s8_u8(v)))
+                     : vreinterpretq_s16_u16(vmovl_u8(vget_high_u8(v)));
+}
+
+/* Four requantized lanes plus the output zero point, narrowed to int16. */
+#define DW_RQ(acc, v) vqmovn_s32(vaddq_s32(cq_requant((acc), mult##v, lsh##v, nrsh##v), zp))
+
+/* Two taps' products for 8 channels into two accumulators of 4 lanes. */
+#define DW_MAC2(lo, hi, a, b, wv)                                                                              \
+    lo = vmlal_s16(lo, vget_low_s16(a), vget_low_s16((wv).val[0]));                                            \
+    hi = vmlal_s16(hi, vget_high_s16(a), vget_high_s16((wv).val[0]));                                          \
+    lo = vmlal_s16(lo, vget_low_s16(b), vget_low_s16((wv).val[1]));                                            \
+    hi = vmlal_s16(hi, vget_high_s16(b), vget_high_s16((wv).val[1]));
+
+/* Channels c .. c+15 (wide) or c .. c+7 of n pixels. */
+static inline __attribute__((always_inline)) void dw_block(const detc_dwconv_q8_params *prm, int n,
+                                                           const uint8_t *const *taps, uint8_t *out, int c,
+                                                           int is_signed, int wide)
 {
     const int C = prm->channels, P = prm->tap_pairs;
-    int32x4_t lo = vld1q_s32(prm->bias + c), hi = vld1q_s32(prm->bias + c + 4);
-    const int16_t *w = prm->w + (size_t)c * 2;
-    for (int p = 0; p < P; p++, w += (size_t)C * 2) {
-        int16x8_t x0 = dw_widen(vld1_u8(t[2 * p] + c), is_signed);
-        int16x8_t x1 = dw_widen(vld1_u8(t[2 * p + 1] + c), is_signed);
-        int16x8x2_t wv = vld2q_s16(w); /* [c][2] -> tap 2p's and tap 2p+1's weights */
-        lo = vmlal_s16(lo, vget_low_s16(x0), vget_low_s16(wv.val[0]));
-        hi = vmlal_s16(hi, vget_high_s16(x0), vget_high_s16(wv.val[0]));
-        lo = vmlal_s16(lo, vget_low_s16(x1), vget_low_s16(wv.val[1]));
-        hi = vmlal_s16(hi, vget_high_s16(x1), vget_high_s16(wv.val[1]));
+    const int32x4_t zp = vdupq_n_s32(prm->out_zp);
+    const int32x4_t nrsh0 = vnegq_s32(vld1q_s32(prm->rshift + c)), nrsh1 = vnegq_s32(vld1q_s32(prm->rshift + c + 4));
+    const int32x4_t nrsh2 = wide ? vnegq_s32(vld1q_s32(prm->rshift + c + 8)) : nrsh0;
+    const int32x4_t nrsh3 = wide ? vnegq_s32(vld1q_s32(prm->rshift + c + 12)) : nrsh0;
+    const int32x4_t mult0 = vld1q_s32(prm->mult + c), mult1 = vld1q_s32(prm->mult + c + 4);
+    const int32x4_t mult2 = wide ? vld1q_s32(prm->mult + c + 8) : mult0;
+    const int32x4_t mult3 = wide ? vld1q_s32(prm->mult + c + 12) : mult0;
+    const int32x4_t lsh0 = vld1q_s32(prm->lshift + c), lsh1 = vld1q_s32(prm->lshift + c + 4);
+    const int32x4_t lsh2 = wide ? vld1q_s32(prm->lshift + c + 8) : lsh0;
+    const int32x4_t lsh3 = wide ? vld1q_s32(prm->lshift + c + 12) : lsh0;
+    const uint8x16_t lo = vdupq_n_u8((uint8_t)prm->act_min), hi = vdupq_n_u8((uint8_t)prm->act_max);
+    const size_t wstep = (size_t)C * 2;
+    for (int i = 0; i < n; i++) {
+        const uint8_t *const *t = taps + (size_t)i * 2 * P;
+        int32x4_t a0 = vld1q_s32(prm->bias + c), a1 = vld1q_s32(prm->bias + c + 4);
+        int32x4_t a2 = wide ? vld1q_s32(prm->bias + c + 8) : a0, a3 = wide ? vld1q_s32(prm->bias + c + 12) : a0;
+        const int16_t *w = prm->w + (size_t)c * 2;
+        for (int p = 0; p < P; p++, t += 2, w += wstep) {
+            if (wide) {
+                uint8x16_t x0 = vld1q_u8(t[0] + c), x1 = vld1q_u8(t[1] + c);
+                int16x8x2_t wa = vld2q_s16(w), wb = vld2q_s16(w + 16); /* [c][2] -> per-tap weights */
+                int16x8_t xa = dw_lo16(x0, is_signed), xb = dw_lo16(x1, is_signed);
+                DW_MAC2(a0, a1, xa, xb, wa)
+                xa = dw_hi16(x0, is_signed);
+                xb = dw_hi16(x1, is_signed);
+                DW_MAC2(a2, a3, xa, xb, wb)
+            } else {
+                uint8x16_t x0 = vcombine_u8(vld1_u8(t[0] + c), vdup_n_u8(0));
+                uint8x16_t x1 = vcombine_u8(vld1_u8(t[1] + c), vdup_n_u8(0));
+                int16x8x2_t wa = vld2q_s16(w);
+                int16x8_t xa = dw_lo16(x0, is_signed), xb = dw_lo16(x1, is_signed);
+                DW_MAC2(a0, a1, xa, xb, wa)
+            }
+        }
+        int16x8_t h0 = vcombine_s16(DW_RQ(a0, 0), DW_RQ(a1, 1));
+        int16x8_t h1 = wide ? vcombine_s16(DW_RQ(a2, 2), DW_RQ(a3, 3)) : h0;
+        uint8_t *o = out + (size_t)i * C + c;
+        if (is_signed) {
+            int8x16_t b = vcombine_s8(vqmovn_s16(h0), vqmovn_s16(h1));
+            b = vminq_s8(vmaxq_s8(b, vreinterpretq_s8_u8(lo)), vreinterpretq_s8_u8(hi));
+            if (wide)
+                vst1q_s8((int8_t *)o, b);
+            else
+                vst1_s8((int8_t *)o, vget_low_s8(b));
+        } else {
+            uint8x16_t b = vcombine_u8(vqmovun_s16(h0), vqmovun_s16(h1));
+            b = vminq_u8(vmaxq_u8(b, lo), hi);
+            if (wide)
+                vst1q_u8(o, b);
+            else
+                vst1_u8(o, vget_low_u8(b));
+        }
     }
-    int32x4_t zp = vdupq_n_s32(prm->out_zp), mn = vdupq_n_s32(prm->act_min), mx = vdupq_n_s32(prm->act_max);
-    int32x4_t r[2];
-    for (int h = 0; h < 2; h++) {
-        int32x4_t v = cq_requant(h ? hi : lo, vld1q_s32(prm->mult + c + 4 * h), vld1q_s32(prm->lshift + c + 4 * h),
-                                 vnegq_s32(vld1q_s32(prm->rshift + c + 4 * h)));
-        r[h] = vminq_s32(vmaxq_s32(vaddq_s32(v, zp), mn), mx);
-    }
-    int16x8_t h16 = vcombine_s16(vqmovn_s32(r[0]), vqmovn_s32(r[1]));
-    if (is_signed)
-        vst1_s8((int8_t *)o, vqmovn_s16(h16));
-    else
-        vst1_u8(o, vqmovun_s16(h16));
 }
 
 /* Channel c alone, as the portable kernel. */
-static uint8_t dw_one(const detc_dwconv_q8_params *prm, const uint8_t *const *t, int c)
-{
-    const int C = prm->channels, P = prm->tap_pairs;
-    uint32_t acc = (uint32_t)prm->bias[c];
-    for (int p = 0; p < P; p++) {
-        const int16_t *w = prm->w + ((size_t)p * C + c) * 2;
-        int x0 = prm->is_signed ? (int8_t)t[2 * p][c] : t[2 * p][c];
-        int x1 = prm->is_signed ? (int8_t)t[2 * p + 1][c] : t[2 * p + 1][c];
-        acc += (uint32_t)(x0 * w[0] + x1 * w[1]);
-    }
-    detc_qmul m = {prm->mult[c], prm->lshift[c] - prm->rshift[c]};
-    int32_t v = detc_qmul_apply((int32_t)acc, m) + prm->out_zp;
-    return (uint8_t)(v < prm->act_min ? prm->act_min : (v > prm->act_max ? prm->act_max : v));
-}
-
-static inline __attribute__((always_inline)) void dw_pixels(const detc_dwconv_q8_params *prm, int n,
-                                                            const uint8_t *const *taps, uint8_t *out,
-                                                            int is_signed)
+static void dw_one(const detc_dwconv_q8_params *prm, int n, const uint8_t *const *taps, uint8_t *out, int c)
 {
     const int C = prm->channels, P = prm->tap_pairs;
     for (int i = 0; i < n; i++) {
         const uint8_t *const *t = taps + (size_t)i * 2 * P;
-        uint8_t *o = out + (size_t)i * C;
-        int c = 0;
-        for (; c + 8 <= C; c += 8)
-            dw_block8(prm, t, c, is_signed, o + c);
-        for (; c < C; c++)
-            o[c] = dw_one(prm, t, c);
+        uint32_t acc = (uint32_t)prm->bias[c];
+        for (int p = 0; p < P; p++) {
+            const int16_t *w = prm->w + ((size_t)p * C + c) * 2;
+            int x0 = prm->is_signed ? (int8_t)t[2 * p][c] : t[2 * p][c];
+            int x1 = prm->is_signed ? (int8_t)t[2 * p + 1][c] : t[2 * p + 1][c];
+            acc += (uint32_t)(x0 * w[0] + x1 * w[1]);
+        }
+        detc_qmul m = {prm->mult[c], prm->lshift[c] - prm->rshift[c]};
+        int32_t v = detc_qmul_apply((int32_t)acc, m) + prm->out_zp;
+        out[(size_t)i * C + c] = (uint8_t)(v < prm->act_min ? prm->act_min : (v > prm->act_max ? prm->act_max : v));
     }
+}
+
+static inline __attribute__((always_inline)) void dw_all(const detc_dwconv_q8_params *prm, int n,
+                                                         const uint8_t *const *taps, uint8_t *out, int is_signed)
+{
+    const int C = prm->channels;
+    int c = 0;
+    for (; c + 16 <= C; c += 16)
+        dw_block(prm, n, taps, out, c, is_signed, 1);
+    for (; c + 8 <= C; c += 8)
+        dw_block(prm, n, taps, out, c, is_signed, 0);
+    for (; c < C; c++)
+        dw_one(prm, n, taps, out, c);
 }
 
 static void dwconv_q8_neon(const detc_dwconv_q8_params *prm, int n, const uint8_t *const *taps, uint8_t *out)
 {
     if (prm->is_signed)
-        dw_pixels(prm, n, taps, out, 1);
+        dw_all(prm, n, taps, out, 1);
     else
-        dw_pixels(prm, n, taps, out, 0);
+        dw_all(prm, n, taps, out, 0);
 }
 
 /* ---------------- dwconv_f32 ---------------- */
@@ -192,6 +243,7 @@ static void dwconv_f32_neon(const detc_dwconv_f32_params *prm, int n, const floa
 static void sgemm_ukr_neon(int kc, const float *a, const float *b, float *c, int ldc, int accumulate)
 {
     SG_ROWS(SG_DECL)
+#pragma GCC unroll 2
     for (int k = 0; k < kc; k++, a += SG_MR, b += SG_NR) {
         float32x4_t b0 = vld1q_f32(b), b1 = vld1q_f32(b + 4);
         float32x4_t a0 = vld1q_f32(a);
@@ -206,7 +258,26 @@ static void sgemm_ukr_neon(int kc, const float *a, const float *b, float *c, int
     SG_ROWS(SG_STORE)
 }
 
-static const detc_sgemm_arch sgemm_neon = {SG_MR, SG_NR, sgemm_ukr_neon};
+/* 8 rows, 4 values of K at a time: two 4x4 transposes into the k-major panel. */
+static void sgemm_pack8_neon(const float *src, int ld, int k0, int kc, float *dst)
+{
+    const float *r[8];
+    for (int j = 0; j < 8; j++)
+        r[j] = src + (size_t)j * ld + k0;
+    for (int k = 0; k < kc; k += 4, dst += 32) {
+        for (int h = 0; h < 2; h++) {
+            float32x4x2_t t01 = vtrnq_f32(vld1q_f32(r[4 * h] + k), vld1q_f32(r[4 * h + 1] + k));
+            float32x4x2_t t23 = vtrnq_f32(vld1q_f32(r[4 * h + 2] + k), vld1q_f32(r[4 * h + 3] + k));
+            /* t01 = (a0 b0 a2 b2), (a1 b1 a3 b3); t23 likewise for rows c, d */
+            vst1q_f32(dst + 4 * h, vcombine_f32(vget_low_f32(t01.val[0]), vget_low_f32(t23.val[0])));
+            vst1q_f32(dst + 8 + 4 * h, vcombine_f32(vget_low_f32(t01.val[1]), vget_low_f32(t23.val[1])));
+            vst1q_f32(dst + 16 + 4 * h, vcombine_f32(vget_high_f32(t01.val[0]), vget_high_f32(t23.val[0])));
+            vst1q_f32(dst + 24 + 4 * h, vcombine_f32(vget_high_f32(t01.val[1]), vget_high_f32(t23.val[1])));
+        }
+    }
+}
+
+static const detc_sgemm_arch sgemm_neon = {SG_MR, SG_NR, sgemm_ukr_neon, sgemm_pack8_neon};
 
 static void gemm_f32_neon(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc)
 {

@@ -7,12 +7,19 @@
 #include <string.h>
 
 /* A rows [m0, m0+mc), K values [k0, k0+kc) into panels of mr rows, k-major, zero rows past mc. */
-static void pack_a(const float *A, int lda, int mc, int k0, int kc, int mr, float *dst)
+static void pack_a(const detc_sgemm_arch *arch, const float *A, int lda, int mc, int k0, int kc, float *dst)
 {
-    for (int i0 = 0; i0 < mc; i0 += mr)
+    const int mr = arch->mr;
+    for (int i0 = 0; i0 < mc; i0 += mr) {
+        if (arch->pack8 && mr == 8 && i0 + mr <= mc && kc % 4 == 0) {
+            arch->pack8(A + (size_t)i0 * lda, lda, k0, kc, dst);
+            dst += (size_t)8 * kc;
+            continue;
+        }
         for (int k = 0; k < kc; k++)
             for (int r = 0; r < mr; r++)
                 *dst++ = i0 + r < mc ? A[(size_t)(i0 + r) * lda + k0 + k] : 0.0f;
+    }
 }
 
 /* B rows [n0, n0+nc) (columns of the product), k-major, zero columns past nc. */
@@ -60,10 +67,13 @@ void detc_sgemm(const detc_sgemm_arch *arch, int M, int N, int K, const float *A
         int acc = k0 > 0;
         for (int m0 = 0; m0 < M; m0 += DETC_SGEMM_MC) {
             int mc = M - m0 < DETC_SGEMM_MC ? M - m0 : DETC_SGEMM_MC;
-            pack_a(A + (size_t)m0 * lda, lda, mc, k0, kc, mr, ap);
+            pack_a(arch, A + (size_t)m0 * lda, lda, mc, k0, kc, ap);
             for (int n0 = 0; n0 < N; n0 += nr) {
                 int nc = N - n0 < nr ? N - n0 : nr;
-                pack_b(B + (size_t)n0 * ldb, ldb, nc, k0, kc, nr, bp);
+                if (arch->pack8 && nr == 8 && nc == nr && kc % 4 == 0)
+                    arch->pack8(B + (size_t)n0 * ldb, ldb, k0, kc, bp);
+                else
+                    pack_b(B + (size_t)n0 * ldb, ldb, nc, k0, kc, nr, bp);
                 for (int i0 = 0; i0 < mc; i0 += mr) {
                     int rows = mc - i0 < mr ? mc - i0 : mr;
                     float *c = C + (size_t)(m0 + i0) * ldc + n0;

@@ -1,4 +1,4 @@
-/* x86 SIMD kernels: quantized conv GEMMs with fused requantization (conv_q8, AVX2 and AVX-512 VNNI), quantized depthwise convolutions, and float depthwise convolutions (dwconv_f32: AVX2 + FMA in
+/* x86 SIMD kernels: the float GEMM's micro-kernel (AVX2 + FMA, sgemm.h), quantized conv GEMMs with fused requantization (conv_q8, AVX2 and AVX-512 VNNI), quantized depthwise convolutions, and float depthwise convolutions (dwconv_f32: AVX2 + FMA in
  * the avx2 table, AVX-512F in the avx512vnni one). Compiled with target attributes, so the build needs no
  * -march flag and the CPU is probed at run time (kernels/select.c). Integer results are identical to the portable
  * kernels (integer arithmetic, no overflow: |a*b| <= 255*255 and K < 2^15 per i32 lane; conv_q8
@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../sgemm.h"
 #include "quant.h"
 
 #define AVX2 __attribute__((target("avx2")))
@@ -261,6 +262,45 @@ static void dwconv_f32_avx2(const detc_dwconv_f32_params *prm, int n, const floa
     (prm->taps == 9 ? dwf_avx2_t9 : dwf_avx2_any)(prm, n, taps, out);
 }
 
+/* ---------------- gemm_f32: the AVX2 + FMA micro-kernel of sgemm.h ---------------- */
+
+#define SG_MR 6  /* 12 accumulators, 2 B vectors and a broadcast of the 16 ymm registers */
+#define SG_NR 16
+
+AVX2FMA static void sgemm_ukr_avx2(int kc, const float *a, const float *b, float *c, int ldc, int accumulate)
+{
+    __m256 acc[SG_MR][2];
+#pragma GCC unroll 6
+    for (int r = 0; r < SG_MR; r++)
+        acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    for (int k = 0; k < kc; k++, a += SG_MR, b += SG_NR) {
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+#pragma GCC unroll 6
+        for (int r = 0; r < SG_MR; r++) {
+            __m256 av = _mm256_broadcast_ss(a + r);
+            acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
+        }
+    }
+#pragma GCC unroll 6
+    for (int r = 0; r < SG_MR; r++) {
+        float *cr = c + (size_t)r * ldc;
+        if (accumulate) {
+            acc[r][0] = _mm256_add_ps(acc[r][0], _mm256_loadu_ps(cr));
+            acc[r][1] = _mm256_add_ps(acc[r][1], _mm256_loadu_ps(cr + 8));
+        }
+        _mm256_storeu_ps(cr, acc[r][0]);
+        _mm256_storeu_ps(cr + 8, acc[r][1]);
+    }
+}
+
+static const detc_sgemm_arch sgemm_avx2 = {SG_MR, SG_NR, sgemm_ukr_avx2, NULL};
+
+static void gemm_f32_avx2(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc)
+{
+    detc_sgemm(&sgemm_avx2, M, N, K, A, lda, B, ldb, C, ldc);
+}
+
 /* ---------------- quantized conv GEMM, AVX2 (conv_q8) ---------------- */
 
 /* Packed filter: int16, channels in blocks of 8, [N8/8][K2][8 channels][2 values of K] (K padded to even and
@@ -434,6 +474,7 @@ static void conv_q8_avx2(const detc_conv_q8_params *prm, int m, const uint8_t *a
 
 const detc_kernels detc_kernels_avx2 = {
     .name = "avx2",
+    .gemm_f32 = gemm_f32_avx2,
     .dwconv_q8 = dwconv_q8_avx2,
     .dwconv_f32 = dwconv_f32_avx2,
     .conv_q8_pack = conv_q8_pack_avx2,
