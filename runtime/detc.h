@@ -148,6 +148,8 @@ typedef struct {
                         * tensors. no_fold trades the folded constants for a larger arena. */
     int no_fold;       /* keep nodes whose inputs are all constants in the graph, run on every run, instead
                         * of evaluating them once at load. Environment: DETC_FOLD=0 does the same. */
+    int no_winograd;   /* float stride-1 3x3 convs as direct sums, not Winograd F(4x4, 3x3) (whose rounding
+                        * differs: see ops/README.md). Environment: DETC_WINOGRAD=0 does the same. */
 } detc_options;
 
 DETC_API void detc_options_init(detc_options *opts);

@@ -47,6 +47,15 @@ typedef struct detc_dwconv_f32_params {
     float act_lo, act_hi;  /* fused activation clamp (-inf, +inf for none) */
 } detc_dwconv_f32_params;
 
+/* Float conv GEMM with fused bias and activation (conv_f32 below). The filter is packed once by the same
+ * table's conv_f32_pack; ops/conv2d.c also runs its Winograd products through it (bias NULL, no clamp). */
+typedef struct detc_conv_f32_params {
+    int n, k;              /* N output channels, K depth */
+    const void *packed;    /* conv_f32_pack(N, K, filter) of the same table */
+    const float *bias;     /* [N], or NULL for none */
+    float act_lo, act_hi;  /* fused activation clamp (-inf, +inf for none) */
+} detc_conv_f32_params;
+
 typedef struct detc_kernels {
     const char *name;
     /* C[m*ldc + n] = sum_k A[m*lda + k] * B[n*ldb + k]   (float) */
@@ -79,6 +88,15 @@ typedef struct detc_kernels {
      * variant (the table composition takes them together). */
     void *(*conv_q8_pack)(int n, int k, const uint8_t *w, int is_signed);
     void (*conv_q8)(const detc_conv_q8_params *prm, int m, const uint8_t *a, int lda, uint8_t *out, int ldo);
+    /* Float conv GEMM, M rows of A (K floats each, lda apart) against the packed filter:
+     *   v = sum_k A[m][k] * W[c][k] + bias[c];   out[m*ldo + c] = min(max(v, act_lo), act_hi)
+     * conv_f32_pack lays out the [N][K] filter for this table's conv_f32 and returns a buffer to release
+     * with free(), or NULL when memory runs out; the two come from the same variant (select.c composes them
+     * together). Portable C is the reference (a multiply and an add per k, in order); SIMD variants block K
+     * and fuse multiply-adds: tests/test_kernels.c holds every table to
+     * |got - exact| <= 1e-5 * (sum |a*w| + |bias|) + 1e-6. */
+    void *(*conv_f32_pack)(int n, int k, const float *w);
+    void (*conv_f32)(const detc_conv_f32_params *prm, int m, const float *a, int lda, float *out, int ldo);
 } detc_kernels;
 
 extern const detc_kernels detc_kernels_portable;

@@ -732,7 +732,7 @@ static void prepare_nodes(loader *L)
                 skip = true;
             }
         }
-        detc_prep p = {.g = g, .node = n, .errs = L->errs, .kernels = L->m->kernels};
+        detc_prep p = {.g = g, .node = n, .errs = L->errs, .kernels = L->m->kernels, .no_winograd = L->m->opts.no_winograd != 0};
         if (!skip && n->op)
             n->op->prepare(&p);
         if (skip || p.failed || !n->op) {
@@ -1055,6 +1055,24 @@ static int read_fold_env(detc_model *m, detc_errors *errs)
     return -1;
 }
 
+/* DETC_WINOGRAD: unset, "1": Winograd for float 3x3 convs (unless the caller's options say no_winograd);
+ * "0": never. */
+static int read_winograd_env(detc_model *m, detc_errors *errs)
+{
+    const char *v = getenv("DETC_WINOGRAD");
+    if (!v || strcmp(v, "1") == 0)
+        return 0;
+    if (strcmp(v, "0") == 0) {
+        m->opts.no_winograd = 1;
+        return 0;
+    }
+    detc_errors_add(errs, DETC_ERR_ARG, -1,
+                    "DETC_WINOGRAD='%s' must be 0 (float 3x3 convs as direct sums) or 1 (Winograd F(4x4, 3x3) for "
+                    "stride-1 float 3x3 convs, the default)",
+                    v);
+    return -1;
+}
+
 static void load_labels(detc_model *m)
 {
     const cJSON *labels = cJSON_GetObjectItemCaseSensitive(m->json, "labels");
@@ -1148,6 +1166,8 @@ int detc_model_build(detc_model *m, detc_errors *errs)
                         getenv("DETC_KERNELS"));
         return -1;
     }
+    if (read_winograd_env(m, errs) != 0)
+        return -1;
     m->base = calloc(1, sizeof *m->base);
     if (!m->base) {
         detc_errors_add(errs, DETC_ERR_NOMEM, -1, "%s: out of memory", file);

@@ -163,6 +163,36 @@ static void conv_q8(const detc_conv_q8_params *prm, int m, const uint8_t *a8, in
     }
 }
 
+/* conv_f32: the filter as it is ([N][K] row-major), a multiply and an add per k in order, then the bias and
+ * the clamp (v < lo ? lo : v, then v > hi ? hi : v: a NaN passes through). */
+static void *conv_f32_pack(int n, int k, const float *w)
+{
+    if (n <= 0 || k < 0)
+        return NULL;
+    size_t len = (size_t)n * (size_t)k;
+    float *p = malloc(len ? len * sizeof(float) : 1);
+    if (p && len)
+        memcpy(p, w, len * sizeof(float));
+    return p;
+}
+
+static void conv_f32(const detc_conv_f32_params *prm, int m, const float *a, int lda, float *out, int ldo)
+{
+    const float *w = prm->packed;
+    for (int r = 0; r < m; r++) {
+        const float *ar = a + (long)r * lda;
+        for (int c = 0; c < prm->n; c++) {
+            const float *wc = w + (long)c * prm->k;
+            float acc = 0.0f;
+            for (int k = 0; k < prm->k; k++)
+                acc += ar[k] * wc[k];
+            float v = acc + (prm->bias ? prm->bias[c] : 0.0f);
+            v = v < prm->act_lo ? prm->act_lo : v;
+            out[(long)r * ldo + c] = v > prm->act_hi ? prm->act_hi : v;
+        }
+    }
+}
+
 const detc_kernels detc_kernels_portable = {
     .name = "portable",
     .gemm_f32 = gemm_f32,
@@ -170,4 +200,6 @@ const detc_kernels detc_kernels_portable = {
     .dwconv_f32 = dwconv_f32,
     .conv_q8_pack = conv_q8_pack,
     .conv_q8 = conv_q8,
+    .conv_f32_pack = conv_f32_pack,
+    .conv_f32 = conv_f32,
 };
