@@ -37,7 +37,7 @@
 #define CONV_MIN_PIXELS_PER_PART 16
 /* ... and this many multiply-adds: handing a part to another thread costs microseconds, which the small
  * late layers of a quantized MobileNet (a few hundred thousand MACs) do not repay. */
-#define CONV_MIN_MACS_PER_PART (1 << 21)
+#define CONV_MIN_MACS_PER_PART (1 << 19)
 /* Float: bytes of one im2col tile (rows of K floats), and the bounds of its row count. More rows per call
  * amortize each pass over the filter (the packed kernels stream it from L2, a BLAS repacks it per call). */
 #define CONV_F32_TILE_BYTES (384u << 10)

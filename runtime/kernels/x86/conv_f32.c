@@ -3,9 +3,9 @@
  *
  * The filter is packed once (conv_f32_pack) into panels of NR output channels, K-major: panel p holds, for
  * every k, the NR values W[p*NR + j][k] (zeros past N), so the micro-kernel loads one panel row per k with
- * aligned vector loads. A is packed per call, MR rows by KC values at a time, K-major, on the stack: the
- * micro-kernel then reads one broadcast per row and k from L1. Loop order: K blocks of KC, rows in blocks
- * of MR, panels; the KC x N slice of the filter stays in L2 while every row block passes over it.
+ * aligned vector loads. A is read in place: one broadcast per row and k (MR rows of KC values, a few KiB,
+ * stay in L1 while every panel passes over them; packing them first cost more than it saved). Loop order:
+ * K blocks of KC, rows in blocks of MR, panels; the KC x N slice of the filter stays in L2.
  * Accumulators start from the bias on the first K block, are stored to `out` between K blocks and clamped
  * on the last one. The N edge uses masked loads and stores (a panel whose live channels fit in half of it
  * runs half the FMAs); the M edge runs a micro-kernel specialised for the remaining row count. */
@@ -44,16 +44,6 @@ static void *pack_panels(int n, int k, const float *w, int nr)
     return p;
 }
 
-/* rows x kc values of A, K-major with `rows` values per k. */
-static inline void pack_a(const float *a, int lda, int rows, int kc, float *dst)
-{
-    for (int r = 0; r < rows; r++) {
-        const float *src = a + (size_t)r * (size_t)lda;
-        for (int k = 0; k < kc; k++)
-            dst[k * rows + r] = src[k];
-    }
-}
-
 /* K = 0: the output is the clamped bias. */
 static void empty_sum(const detc_conv_f32_params *prm, int m, float *out, int ldo)
 {
@@ -72,12 +62,13 @@ static void empty_sum(const detc_conv_f32_params *prm, int m, float *out, int ld
 #define C5_NR 32
 
 typedef struct {
-    int kc, ldo, first, last, clamp;
+    int kc, lda, ldo, first, last, clamp;
     const float *bias; /* at the panel's first channel, or NULL */
     __mmask16 m0, m1;
     float lo, hi;
 } c5_args;
 
+/* ap: row 0 of the A block at its first k, rows g->lda apart; bp: the panel at that k. */
 AVX512 __attribute__((always_inline)) static inline void c5_tile(const int MR, const int NB, const c5_args *g,
                                                                  const float *ap, const float *bp, float *c)
 {
@@ -85,25 +76,27 @@ AVX512 __attribute__((always_inline)) static inline void c5_tile(const int MR, c
     if (g->first) {
         __m512 b0 = g->bias ? _mm512_maskz_loadu_ps(g->m0, g->bias) : _mm512_setzero_ps();
         __m512 b1 = NB > 1 && g->bias ? _mm512_maskz_loadu_ps(g->m1, g->bias + 16) : _mm512_setzero_ps();
-        #pragma GCC unroll 12
+#pragma GCC unroll 12
         for (int r = 0; r < MR; r++) {
             acc[r][0] = b0;
             acc[r][1] = b1;
         }
     } else {
-        #pragma GCC unroll 12
+#pragma GCC unroll 12
         for (int r = 0; r < MR; r++) {
             acc[r][0] = _mm512_maskz_loadu_ps(g->m0, c + (size_t)r * g->ldo);
             acc[r][1] = NB > 1 ? _mm512_maskz_loadu_ps(g->m1, c + (size_t)r * g->ldo + 16) : _mm512_setzero_ps();
         }
     }
+    const size_t lda = (size_t)g->lda;
+    const float *a4 = ap + 4 * lda, *a8 = ap + 8 * lda;
     for (int k = 0; k < g->kc; k++) {
         __m512 w0 = _mm512_load_ps(bp + (size_t)k * C5_NR);
         __m512 w1 = NB > 1 ? _mm512_load_ps(bp + (size_t)k * C5_NR + 16) : w0;
-        const float *ak = ap + (size_t)k * MR;
-        #pragma GCC unroll 12
+#pragma GCC unroll 12
         for (int r = 0; r < MR; r++) {
-            __m512 av = _mm512_set1_ps(ak[r]);
+            const float *base = r < 4 ? ap : r < 8 ? a4 : a8;
+            __m512 av = _mm512_set1_ps(base[(size_t)(r & 3) * lda + k]);
             acc[r][0] = _mm512_fmadd_ps(av, w0, acc[r][0]);
             if (NB > 1)
                 acc[r][1] = _mm512_fmadd_ps(av, w1, acc[r][1]);
@@ -111,13 +104,13 @@ AVX512 __attribute__((always_inline)) static inline void c5_tile(const int MR, c
     }
     if (g->last && g->clamp) {
         __m512 lo = _mm512_set1_ps(g->lo), hi = _mm512_set1_ps(g->hi);
-        #pragma GCC unroll 12
+#pragma GCC unroll 12
         for (int r = 0; r < MR; r++) /* max(lo, v), min(hi, v): a NaN v passes through */
-            #pragma GCC unroll 12
+#pragma GCC unroll 12
             for (int b = 0; b < NB; b++)
                 acc[r][b] = _mm512_min_ps(hi, _mm512_max_ps(lo, acc[r][b]));
     }
-    #pragma GCC unroll 12
+#pragma GCC unroll 12
     for (int r = 0; r < MR; r++) {
         _mm512_mask_storeu_ps(c + (size_t)r * g->ldo, g->m0, acc[r][0]);
         if (NB > 1)
@@ -168,10 +161,9 @@ AVX512 void detc_conv_f32_avx512(const detc_conv_f32_params *prm, int m, const f
         empty_sum(prm, m, out, ldo);
         return;
     }
-    _Alignas(64) float abuf[CF_KC * C5_MR];
     const float *W = prm->packed;
     const int panels = (n + C5_NR - 1) / C5_NR;
-    c5_args g = {.ldo = ldo, .lo = prm->act_lo, .hi = prm->act_hi};
+    c5_args g = {.lda = lda, .ldo = ldo, .lo = prm->act_lo, .hi = prm->act_hi};
     g.clamp = !(isinf(prm->act_lo) && prm->act_lo < 0 && isinf(prm->act_hi) && prm->act_hi > 0);
     for (int k0 = 0; k0 < K; k0 += CF_KC) {
         g.kc = K - k0 < CF_KC ? K - k0 : CF_KC;
@@ -179,14 +171,14 @@ AVX512 void detc_conv_f32_avx512(const detc_conv_f32_params *prm, int m, const f
         g.last = k0 + g.kc == K;
         for (int r0 = 0; r0 < m; r0 += C5_MR) {
             int rows = m - r0 < C5_MR ? m - r0 : C5_MR;
-            pack_a(a + (size_t)r0 * lda + k0, lda, rows, g.kc, abuf);
+            const float *ar = a + (size_t)r0 * lda + k0;
             for (int p = 0; p < panels; p++) {
                 int live = n - p * C5_NR;
                 g.m0 = live >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << live) - 1);
                 g.m1 = live >= 32 ? (__mmask16)0xFFFF : live > 16 ? (__mmask16)((1u << (live - 16)) - 1) : 0;
                 g.bias = prm->bias ? prm->bias + p * C5_NR : NULL;
                 const float *bp = W + ((size_t)p * K + k0) * C5_NR;
-                c5_tiles[rows][live > 16](&g, abuf, bp, out + (size_t)r0 * ldo + p * C5_NR);
+                c5_tiles[rows][live > 16](&g, ar, bp, out + (size_t)r0 * ldo + p * C5_NR);
             }
         }
     }
@@ -199,7 +191,7 @@ AVX512 void detc_conv_f32_avx512(const detc_conv_f32_params *prm, int m, const f
 #define C2_NR 16
 
 typedef struct {
-    int kc, ldo, first, last, clamp;
+    int kc, lda, ldo, first, last, clamp;
     const float *bias;
     __m256i m0, m1; /* lanes with a live channel: all ones */
     float lo, hi;
@@ -212,25 +204,27 @@ AVX2FMA __attribute__((always_inline)) static inline void c2_tile(const int MR, 
     if (g->first) {
         __m256 b0 = g->bias ? _mm256_maskload_ps(g->bias, g->m0) : _mm256_setzero_ps();
         __m256 b1 = NB > 1 && g->bias ? _mm256_maskload_ps(g->bias + 8, g->m1) : _mm256_setzero_ps();
-        #pragma GCC unroll 12
+#pragma GCC unroll 12
         for (int r = 0; r < MR; r++) {
             acc[r][0] = b0;
             acc[r][1] = b1;
         }
     } else {
-        #pragma GCC unroll 12
+#pragma GCC unroll 12
         for (int r = 0; r < MR; r++) {
             acc[r][0] = _mm256_maskload_ps(c + (size_t)r * g->ldo, g->m0);
             acc[r][1] = NB > 1 ? _mm256_maskload_ps(c + (size_t)r * g->ldo + 8, g->m1) : _mm256_setzero_ps();
         }
     }
+    const size_t lda = (size_t)g->lda;
+    const float *a3 = ap + 3 * lda;
     for (int k = 0; k < g->kc; k++) {
         __m256 w0 = _mm256_load_ps(bp + (size_t)k * C2_NR);
         __m256 w1 = NB > 1 ? _mm256_load_ps(bp + (size_t)k * C2_NR + 8) : w0;
-        const float *ak = ap + (size_t)k * MR;
-        #pragma GCC unroll 12
+#pragma GCC unroll 12
         for (int r = 0; r < MR; r++) {
-            __m256 av = _mm256_broadcast_ss(ak + r);
+            const float *base = r < 3 ? ap : a3;
+            __m256 av = _mm256_broadcast_ss(base + (size_t)(r % 3) * lda + k);
             acc[r][0] = _mm256_fmadd_ps(av, w0, acc[r][0]);
             if (NB > 1)
                 acc[r][1] = _mm256_fmadd_ps(av, w1, acc[r][1]);
@@ -238,13 +232,13 @@ AVX2FMA __attribute__((always_inline)) static inline void c2_tile(const int MR, 
     }
     if (g->last && g->clamp) {
         __m256 lo = _mm256_set1_ps(g->lo), hi = _mm256_set1_ps(g->hi);
-        #pragma GCC unroll 12
+#pragma GCC unroll 12
         for (int r = 0; r < MR; r++)
-            #pragma GCC unroll 12
+#pragma GCC unroll 12
             for (int b = 0; b < NB; b++)
                 acc[r][b] = _mm256_min_ps(hi, _mm256_max_ps(lo, acc[r][b]));
     }
-    #pragma GCC unroll 12
+#pragma GCC unroll 12
     for (int r = 0; r < MR; r++) {
         _mm256_maskstore_ps(c + (size_t)r * g->ldo, g->m0, acc[r][0]);
         if (NB > 1)
@@ -293,10 +287,9 @@ AVX2FMA void detc_conv_f32_avx2(const detc_conv_f32_params *prm, int m, const fl
         empty_sum(prm, m, out, ldo);
         return;
     }
-    _Alignas(64) float abuf[CF_KC * C2_MR];
     const float *W = prm->packed;
     const int panels = (n + C2_NR - 1) / C2_NR;
-    c2_args g = {.ldo = ldo, .lo = prm->act_lo, .hi = prm->act_hi};
+    c2_args g = {.lda = lda, .ldo = ldo, .lo = prm->act_lo, .hi = prm->act_hi};
     g.clamp = !(isinf(prm->act_lo) && prm->act_lo < 0 && isinf(prm->act_hi) && prm->act_hi > 0);
     for (int k0 = 0; k0 < K; k0 += CF_KC) {
         g.kc = K - k0 < CF_KC ? K - k0 : CF_KC;
@@ -304,14 +297,14 @@ AVX2FMA void detc_conv_f32_avx2(const detc_conv_f32_params *prm, int m, const fl
         g.last = k0 + g.kc == K;
         for (int r0 = 0; r0 < m; r0 += C2_MR) {
             int rows = m - r0 < C2_MR ? m - r0 : C2_MR;
-            pack_a(a + (size_t)r0 * lda + k0, lda, rows, g.kc, abuf);
+            const float *ar = a + (size_t)r0 * lda + k0;
             for (int p = 0; p < panels; p++) {
                 int live = n - p * C2_NR;
                 g.m0 = lane_mask(live);
                 g.m1 = lane_mask(live - 8);
                 g.bias = prm->bias ? prm->bias + p * C2_NR : NULL;
                 const float *bp = W + ((size_t)p * K + k0) * C2_NR;
-                c2_tiles[rows][live > 8](&g, abuf, bp, out + (size_t)r0 * ldo + p * C2_NR);
+                c2_tiles[rows][live > 8](&g, ar, bp, out + (size_t)r0 * ldo + p * C2_NR);
             }
         }
     }
