@@ -5,15 +5,14 @@
  * per pair of input and output channels, summed over input channels: the sum over channels of the 36
  * element-wise products is, for each of the 36 transform positions xi, a GEMM of the transformed inputs
  * V[xi] (tiles x Ci) by the transformed filter U[xi] (Co x Ci), run through the kernel table's conv_f32
- * (packed once, at prepare) or gemm_f32. 36 multiplies per tile and channel pair instead of 144.
+ * (packed once, at prepare) or gemm_f32. 36 multiplies per tile and channel pair instead of 144. The
+ * transforms of inputs and products are the table's wino_in_f32 and wino_out_f32 (SIMD over channels).
  *
  * Interpolation points 0, 1, -1, 2, -2 and infinity:
  *   B^T = [4  0 -5  0 1 0;  0 -4 -4  1 1 0;  0 4 -4 -1 1 0;  0 -2 -1 2 1 0;  0 2 -1 -2 1 0;  0 4 0 -5 0 1]
  *   G   = [1/4 0 0;  -1/6 -1/6 -1/6;  -1/6 1/6 -1/6;  1/24 1/12 1/6;  1/24 -1/12 1/6;  0 0 1]
  *   A^T = [1 1 1 1 1 0;  0 1 -1 2 -2 0;  0 1 1 4 4 0;  0 1 -1 8 -8 1]
- * The filter transform is computed in double and rounded once. The transforms of the inputs and products
- * run in float on blocks of 16 channels (constant trip counts, which compilers vectorize at -O2). The
- * result differs from the direct sum by rounding only; tests/test_winograd.c measures it against a
+ * The filter transform is computed in double and rounded once, the others in float. The result differs from the direct sum by rounding only; tests/test_winograd.c measures it against a
  * float64 direct convolution (the bound it states is in ops/README.md). Tiles past the output's edge read
  * zeros and their extra pixels are not stored. */
 #include "conv2d_winograd.h"
@@ -22,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CB 16 /* channels transformed at once */
 /* Scratch one block of tiles may use (transformed inputs and products): T = budget / (36*4*(Ci+Co)). */
 #define WINO_BLOCK_BYTES (3u << 20)
 #define WINO_MIN_TILES 12
@@ -93,109 +91,39 @@ void conv_wino_release(conv_wino *w)
 size_t conv_wino_scratch_bytes(const conv_wino *w)
 {
     size_t t = (size_t)w->tiles_per_block * WINO_N * sizeof(float);
-    return align64(t * (size_t)w->ci) + align64(t * (size_t)w->co);
+    return align64((size_t)w->ci * sizeof(float)) + align64(t * (size_t)w->ci) + align64(t * (size_t)w->co);
 }
 
-/* out[r] = (B^T in)[r] for r < 6, lanes of CB; in and out step `is` and `os` CB-vectors per row. */
-static inline void bt6(const float *in, int is, float *out, int os)
+/* Tile (n, ty, tx)'s 6x6 patch into V rows of the block (tile index i); taps in the padding read zeros. */
+static void input_tile(const conv_wino_job *j, int n, int ty, int tx, int i, float *v, const float *zeros)
 {
-    for (int c = 0; c < CB; c++) {
-        float d0 = in[0 * is * CB + c], d1 = in[1 * is * CB + c], d2 = in[2 * is * CB + c];
-        float d3 = in[3 * is * CB + c], d4 = in[4 * is * CB + c], d5 = in[5 * is * CB + c];
-        out[0 * os * CB + c] = 4.0f * d0 - 5.0f * d2 + d4;
-        out[1 * os * CB + c] = -4.0f * (d1 + d2) + (d3 + d4);
-        out[2 * os * CB + c] = 4.0f * (d1 - d2) + (d4 - d3);
-        out[3 * os * CB + c] = 2.0f * (d3 - d1) + (d4 - d2);
-        out[4 * os * CB + c] = 2.0f * (d1 - d3) + (d4 - d2);
-        out[5 * os * CB + c] = 4.0f * d1 - 5.0f * d3 + d5;
-    }
-}
-
-/* out[r] = (A^T in)[r] for r < 4. */
-static inline void at6(const float *in, int is, float *out, int os)
-{
-    for (int c = 0; c < CB; c++) {
-        float m0 = in[0 * is * CB + c], m1 = in[1 * is * CB + c], m2 = in[2 * is * CB + c];
-        float m3 = in[3 * is * CB + c], m4 = in[4 * is * CB + c], m5 = in[5 * is * CB + c];
-        float s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4;
-        out[0 * os * CB + c] = m0 + s12 + s34;
-        out[1 * os * CB + c] = d12 + 2.0f * d34;
-        out[2 * os * CB + c] = s12 + 4.0f * s34;
-        out[3 * os * CB + c] = d12 + 8.0f * d34 + m5;
-    }
-}
-
-/* Tile (n, ty, tx)'s 6x6 patch, channels [c0, c0 + nc), into V rows of the block (tile index i). */
-static void input_tile(const conv_wino_job *j, int n, int ty, int tx, int i, float *v)
-{
-    const conv_wino *w = j->w;
-    const int ci = w->ci, T = w->tiles_per_block;
+    const int ci = j->w->ci, T = j->w->tiles_per_block;
     const int iy0 = ty * WINO_TILE - j->pad_top, ix0 = tx * WINO_TILE - j->pad_left;
-    const bool inside = iy0 >= 0 && ix0 >= 0 && iy0 + WINO_ALPHA <= j->in_h && ix0 + WINO_ALPHA <= j->in_w;
     const float *img = j->x + (size_t)n * j->in_h * j->in_w * ci;
-    _Alignas(64) float d[WINO_N * CB], tmp[WINO_N * CB], vt[WINO_N * CB];
-    for (int c0 = 0; c0 < ci; c0 += CB) {
-        int nc = ci - c0 < CB ? ci - c0 : CB;
-        if (!inside || nc < CB)
-            memset(d, 0, sizeof d);
-        for (int y = 0; y < WINO_ALPHA; y++) {
-            int iy = iy0 + y;
-            if (!inside && (iy < 0 || iy >= j->in_h))
-                continue;
-            for (int x = 0; x < WINO_ALPHA; x++) {
-                int ix = ix0 + x;
-                if (!inside && (ix < 0 || ix >= j->in_w))
-                    continue;
-                memcpy(d + (y * WINO_ALPHA + x) * CB, img + ((size_t)iy * j->in_w + ix) * ci + c0,
-                       (size_t)nc * sizeof(float));
-            }
+    const float *taps[WINO_N];
+    for (int y = 0; y < WINO_ALPHA; y++)
+        for (int x = 0; x < WINO_ALPHA; x++) {
+            int iy = iy0 + y, ix = ix0 + x;
+            taps[y * WINO_ALPHA + x] = iy < 0 || iy >= j->in_h || ix < 0 || ix >= j->in_w
+                                           ? zeros
+                                           : img + ((size_t)iy * j->in_w + ix) * ci;
         }
-        for (int x = 0; x < WINO_ALPHA; x++) /* columns: B^T d */
-            bt6(d + x * CB, WINO_ALPHA, tmp + x * CB, WINO_ALPHA);
-        for (int y = 0; y < WINO_ALPHA; y++) /* rows: (B^T d) B */
-            bt6(tmp + y * WINO_ALPHA * CB, 1, vt + y * WINO_ALPHA * CB, 1);
-        for (int xi = 0; xi < WINO_N; xi++)
-            memcpy(v + ((size_t)xi * T + i) * ci + c0, vt + xi * CB, (size_t)nc * sizeof(float));
-    }
+    j->kernels->wino_in_f32(ci, taps, v + (size_t)i * ci, (size_t)T * ci);
 }
 
-/* Products of tile i (M rows), channels in blocks of CB, into the output with bias and clamp. */
+/* Products of tile i into the output pixels inside it, with bias and clamp. */
 static void output_tile(const conv_wino_job *j, int n, int ty, int tx, int i, const float *mm)
 {
-    const conv_wino *w = j->w;
-    const int co = w->co, T = w->tiles_per_block;
+    const int co = j->w->co, T = j->w->tiles_per_block;
     const int oy0 = ty * WINO_TILE, ox0 = tx * WINO_TILE;
-    const int rows = j->out_h - oy0 < WINO_TILE ? j->out_h - oy0 : WINO_TILE;
-    const int cols = j->out_w - ox0 < WINO_TILE ? j->out_w - ox0 : WINO_TILE;
     float *img = j->out + (size_t)n * j->out_h * j->out_w * co;
-    _Alignas(64) float m[WINO_N * CB], tmp[WINO_ALPHA * WINO_TILE * CB], y[WINO_TILE * WINO_TILE * CB];
-    const float lo = j->act_lo, hi = j->act_hi;
-    for (int c0 = 0; c0 < co; c0 += CB) {
-        int nc = co - c0 < CB ? co - c0 : CB;
-        if (nc < CB)
-            memset(m, 0, sizeof m);
-        for (int xi = 0; xi < WINO_N; xi++)
-            memcpy(m + xi * CB, mm + ((size_t)xi * T + i) * co + c0, (size_t)nc * sizeof(float));
-        for (int x = 0; x < WINO_ALPHA; x++) /* columns: A^T m, 4 rows of 6 */
-            at6(m + x * CB, WINO_ALPHA, tmp + x * CB, WINO_ALPHA);
-        for (int r = 0; r < WINO_TILE; r++) /* rows: (A^T m) A, 4 x 4 */
-            at6(tmp + r * WINO_ALPHA * CB, 1, y + r * WINO_TILE * CB, 1);
-        float b[CB] = {0};
-        if (j->bias)
-            memcpy(b, j->bias + c0, (size_t)nc * sizeof(float));
-        for (int r = 0; r < rows; r++)
-            for (int x = 0; x < cols; x++) {
-                float *o = img + ((size_t)(oy0 + r) * j->out_w + ox0 + x) * co + c0;
-                const float *s = y + (r * WINO_TILE + x) * CB;
-                float vals[CB];
-                for (int c = 0; c < CB; c++) {
-                    float v = s[c] + b[c];
-                    v = v < lo ? lo : v;
-                    vals[c] = v > hi ? hi : v;
-                }
-                memcpy(o, vals, (size_t)nc * sizeof(float));
-            }
-    }
+    float *out[WINO_TILE * WINO_TILE];
+    for (int r = 0; r < WINO_TILE; r++)
+        for (int x = 0; x < WINO_TILE; x++)
+            out[r * WINO_TILE + x] = oy0 + r < j->out_h && ox0 + x < j->out_w
+                                         ? img + ((size_t)(oy0 + r) * j->out_w + ox0 + x) * co
+                                         : NULL;
+    j->kernels->wino_out_f32(co, mm + (size_t)i * co, (size_t)T * co, j->bias, j->act_lo, j->act_hi, out);
 }
 
 void conv_wino_run(const conv_wino_job *j, int64_t t0, int64_t t1, void *scratch)
@@ -203,15 +131,17 @@ void conv_wino_run(const conv_wino_job *j, int64_t t0, int64_t t1, void *scratch
     const conv_wino *w = j->w;
     const int ci = w->ci, co = w->co, T = w->tiles_per_block;
     const int64_t per_image = (int64_t)j->tiles_h * j->tiles_w;
-    float *v = scratch;
-    float *mm = (float *)((char *)scratch + align64((size_t)T * WINO_N * sizeof(float) * (size_t)ci));
+    float *zeros = scratch;
+    float *v = (float *)((char *)scratch + align64((size_t)ci * sizeof(float)));
+    float *mm = (float *)((char *)v + align64((size_t)T * WINO_N * sizeof(float) * (size_t)ci));
+    memset(zeros, 0, (size_t)ci * sizeof(float));
     const float inf = INFINITY;
     for (int64_t b0 = t0; b0 < t1; b0 += T) {
         int nt = (int)(t1 - b0 < T ? t1 - b0 : T);
         for (int i = 0; i < nt; i++) {
             int64_t t = b0 + i;
             int n = (int)(t / per_image), r = (int)(t % per_image);
-            input_tile(j, n, r / j->tiles_w, r % j->tiles_w, i, v);
+            input_tile(j, n, r / j->tiles_w, r % j->tiles_w, i, v, zeros);
         }
         for (int xi = 0; xi < WINO_N; xi++) {
             const float *a = v + (size_t)xi * T * ci;

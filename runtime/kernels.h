@@ -5,6 +5,7 @@
 #ifndef DETC_KERNELS_H
 #define DETC_KERNELS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Quantized depthwise convolution with depth multiplier 1 (see dwconv_q8 below). Built once at load by
@@ -97,6 +98,18 @@ typedef struct detc_kernels {
      * |got - exact| <= 1e-5 * (sum |a*w| + |bias|) + 1e-6. */
     void *(*conv_f32_pack)(int n, int k, const float *w);
     void (*conv_f32)(const detc_conv_f32_params *prm, int m, const float *a, int lda, float *out, int ldo);
+    /* Winograd F(4x4, 3x3) transforms (ops/conv2d_winograd.c has the matrices), C channels each:
+     *   wino_in_f32:  taps[p] (p = 0..35, the 6x6 input patch row-major) points at C floats (padding: C
+     *                 zeros); writes v[xi*stride + c] = (B^T d B)[xi] of channel c, xi = 0..35.
+     *   wino_out_f32: reads m[xi*stride + c]; for the 16 pixels p of the 4x4 output tile (row-major) with
+     *                 out[p] != NULL writes out[p][c] = clamp((A^T m A)[p] + bias[c]) (bias NULL: 0; clamp
+     *                 as conv_f32's).
+     * Portable C is the reference (float, the order of conv2d_winograd.c's comments); SIMD variants
+     * vectorize over channels and may contract multiply-adds: tests/test_kernels.c holds them to 1e-6 of the
+     * sum of magnitudes against float64. */
+    void (*wino_in_f32)(int channels, const float *const *taps, float *v, size_t stride);
+    void (*wino_out_f32)(int channels, const float *m, size_t stride, const float *bias, float act_lo, float act_hi,
+                         float *const *out);
 } detc_kernels;
 
 extern const detc_kernels detc_kernels_portable;

@@ -603,6 +603,77 @@ static void check_conv_f32(const detc_kernels *k)
     CHECK(bad_cases == 0, "%s conv_f32: %d wrong of %d cases", k->name, bad_cases, cases);
 }
 
+/* wino_in_f32 and wino_out_f32 against float64 transforms (matrices from ops/conv2d_winograd.c), channel
+ * counts around every vector width, a padding tap (NULL-free: a row of zeros), pixels left out of the
+ * output tile, bias or none, relu6 or none: |got - exact| <= 1e-6 * (|B^T| |d| |B|) + 1e-7 (likewise
+ * with A and the bias). */
+static void check_winograd(const detc_kernels *k)
+{
+    static const double BT[6][6] = {{4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
+                                    {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
+    static const double AT[4][6] = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
+    static const int Cs[] = {1, 7, 8, 9, 16, 17, 33, 64};
+    int bad = 0;
+    for (size_t ci = 0; ci < sizeof Cs / sizeof Cs[0]; ci++) {
+        const int C = Cs[ci];
+        const size_t stride = (size_t)C + 3;
+        float *x = malloc(sizeof(float) * 36 * C), *zeros = calloc((size_t)C, sizeof(float));
+        float *v = malloc(sizeof(float) * 36 * stride), *o = malloc(sizeof(float) * 16 * C), *bias = malloc(sizeof(float) * C);
+        const float *taps[36];
+        for (int i = 0; i < 36 * C; i++)
+            x[i] = (float)((int)(next() % 20001) - 10000) / 3000.0f;
+        for (int c = 0; c < C; c++)
+            bias[c] = (float)((int)(next() % 2001) - 1000) / 300.0f;
+        for (int p = 0; p < 36; p++)
+            taps[p] = p == 7 ? zeros : x + p * C;
+        k->wino_in_f32(C, taps, v, stride);
+        for (int c = 0; c < C; c++)
+            for (int a = 0; a < 6; a++)
+                for (int b = 0; b < 6; b++) {
+                    double r = 0, mag = 0;
+                    for (int y = 0; y < 6; y++)
+                        for (int z = 0; z < 6; z++) {
+                            double d = taps[y * 6 + z][c];
+                            r += BT[a][y] * d * BT[b][z];
+                            mag += fabs(BT[a][y] * d * BT[b][z]);
+                        }
+                    bad += !(fabs(v[(a * 6 + b) * stride + c] - r) <= 1e-6 * mag + 1e-7);
+                }
+        for (int mode = 0; mode < 2; mode++) {
+            float *out[16];
+            for (int p = 0; p < 16; p++) {
+                out[p] = p % 5 == 3 ? NULL : o + p * C;
+                for (int c = 0; c < C; c++)
+                    o[p * C + c] = 777.0f;
+            }
+            float lo = mode ? 0.0f : -INFINITY, hi = mode ? 6.0f : INFINITY;
+            k->wino_out_f32(C, v, stride, mode ? bias : NULL, lo, hi, out);
+            for (int p = 0; p < 16; p++)
+                for (int c = 0; c < C; c++) {
+                    if (!out[p]) {
+                        bad += o[p * C + c] != 777.0f;
+                        continue;
+                    }
+                    double r = mode ? bias[c] : 0, mag = fabs(r);
+                    for (int y = 0; y < 6; y++)
+                        for (int z = 0; z < 6; z++) {
+                            double t = AT[p / 4][y] * v[(y * 6 + z) * stride + c] * AT[p % 4][z];
+                            r += t;
+                            mag += fabs(t);
+                        }
+                    r = r < lo ? lo : r > hi ? hi : r;
+                    bad += !(fabs(o[p * C + c] - r) <= 1e-6 * mag + 1e-7);
+                }
+        }
+        free(x);
+        free(zeros);
+        free(v);
+        free(o);
+        free(bias);
+    }
+    CHECK(bad == 0, "%s wino_in_f32 / wino_out_f32: %d values off float64", k->name, bad);
+}
+
 int main(void)
 {
     static const char *names[] = {"portable", "avx2", "avx512vnni", "blas", "neon", "neon-dotprod", "auto"};
@@ -618,6 +689,7 @@ int main(void)
         check_dwconv_f32(k);
         check_conv_q8(k);
         check_conv_f32(k);
+        check_winograd(k);
     }
     check_dw_op_i8();
     check_dw_op_f32();

@@ -310,4 +310,140 @@ AVX2FMA void detc_conv_f32_avx2(const detc_conv_f32_params *prm, int m, const fl
     }
 }
 
+/* ---------------- Winograd F(4x4, 3x3) transforms (wino_in_f32, wino_out_f32) ---------------- */
+
+/* B^T on six vectors (d0..d5 -> o[0..5], o[k] at o[k * os]) and A^T (-> o[0..3]), with the ISA's add, sub,
+ * fmadd (a*b+c) and fnmadd (c-a*b) and constants f2, f4, f5, f8 in scope. */
+#define WINO_BT6(ADD, SUB, FMA, FNMA, d0, d1, d2, d3, d4, d5, o, os)                                           \
+    do {                                                                                                       \
+        (o)[0 * (os)] = FMA(f4, d0, FNMA(f5, d2, d4));                                                         \
+        (o)[1 * (os)] = FNMA(f4, ADD(d1, d2), ADD(d3, d4));                                                    \
+        (o)[2 * (os)] = FMA(f4, SUB(d1, d2), SUB(d4, d3));                                                     \
+        (o)[3 * (os)] = FMA(f2, SUB(d3, d1), SUB(d4, d2));                                                     \
+        (o)[4 * (os)] = FMA(f2, SUB(d1, d3), SUB(d4, d2));                                                     \
+        (o)[5 * (os)] = FMA(f4, d1, FNMA(f5, d3, d5));                                                         \
+    } while (0)
+#define WINO_AT6(ADD, SUB, FMA, m0, m1, m2, m3, m4, m5, o, os)                                                 \
+    do {                                                                                                       \
+        __typeof__(m0) s12 = ADD(m1, m2), d12 = SUB(m1, m2), s34 = ADD(m3, m4), d34 = SUB(m3, m4);             \
+        (o)[0 * (os)] = ADD(ADD(m0, s12), s34);                                                                \
+        (o)[1 * (os)] = FMA(f2, d34, d12);                                                                     \
+        (o)[2 * (os)] = FMA(f4, s34, s12);                                                                     \
+        (o)[3 * (os)] = ADD(FMA(f8, d34, d12), m5);                                                            \
+    } while (0)
+
+AVX512 void detc_wino_in_f32_avx512(int channels, const float *const *taps, float *v, size_t stride)
+{
+    const __m512 f2 = _mm512_set1_ps(2.0f), f4 = _mm512_set1_ps(4.0f), f5 = _mm512_set1_ps(5.0f);
+    for (int c0 = 0; c0 < channels; c0 += 16) {
+        __mmask16 mk = channels - c0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (channels - c0)) - 1);
+        __m512 t[36];
+        for (int x = 0; x < 6; x++) {
+            __m512 d[6];
+            for (int y = 0; y < 6; y++)
+                d[y] = _mm512_maskz_loadu_ps(mk, taps[y * 6 + x] + c0);
+            WINO_BT6(_mm512_add_ps, _mm512_sub_ps, _mm512_fmadd_ps, _mm512_fnmadd_ps, d[0], d[1], d[2], d[3], d[4],
+                     d[5], t + x, 6);
+        }
+        for (int y = 0; y < 6; y++) {
+            __m512 o[6];
+            const __m512 *d = t + y * 6;
+            WINO_BT6(_mm512_add_ps, _mm512_sub_ps, _mm512_fmadd_ps, _mm512_fnmadd_ps, d[0], d[1], d[2], d[3], d[4],
+                     d[5], o, 1);
+            for (int x = 0; x < 6; x++)
+                _mm512_mask_storeu_ps(v + (size_t)(y * 6 + x) * stride + c0, mk, o[x]);
+        }
+    }
+}
+
+AVX512 void detc_wino_out_f32_avx512(int channels, const float *m, size_t stride, const float *bias, float act_lo,
+                                     float act_hi, float *const *out)
+{
+    const __m512 f2 = _mm512_set1_ps(2.0f), f4 = _mm512_set1_ps(4.0f), f8 = _mm512_set1_ps(8.0f);
+    const __m512 lo = _mm512_set1_ps(act_lo), hi = _mm512_set1_ps(act_hi);
+    const int clamp = !(isinf(act_lo) && act_lo < 0 && isinf(act_hi) && act_hi > 0);
+    for (int c0 = 0; c0 < channels; c0 += 16) {
+        __mmask16 mk = channels - c0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (channels - c0)) - 1);
+        __m512 t[24];
+        for (int x = 0; x < 6; x++) {
+            __m512 a[6];
+            for (int y = 0; y < 6; y++)
+                a[y] = _mm512_maskz_loadu_ps(mk, m + (size_t)(y * 6 + x) * stride + c0);
+            WINO_AT6(_mm512_add_ps, _mm512_sub_ps, _mm512_fmadd_ps, a[0], a[1], a[2], a[3], a[4], a[5], t + x, 6);
+        }
+        __m512 b = bias ? _mm512_maskz_loadu_ps(mk, bias + c0) : _mm512_setzero_ps();
+        for (int r = 0; r < 4; r++) {
+            __m512 o[4];
+            const __m512 *a = t + r * 6;
+            WINO_AT6(_mm512_add_ps, _mm512_sub_ps, _mm512_fmadd_ps, a[0], a[1], a[2], a[3], a[4], a[5], o, 1);
+            for (int x = 0; x < 4; x++) {
+                float *dst = out[r * 4 + x];
+                if (!dst)
+                    continue;
+                __m512 val = _mm512_add_ps(o[x], b);
+                if (clamp)
+                    val = _mm512_min_ps(hi, _mm512_max_ps(lo, val));
+                _mm512_mask_storeu_ps(dst + c0, mk, val);
+            }
+        }
+    }
+}
+
+AVX2FMA void detc_wino_in_f32_avx2(int channels, const float *const *taps, float *v, size_t stride)
+{
+    const __m256 f2 = _mm256_set1_ps(2.0f), f4 = _mm256_set1_ps(4.0f), f5 = _mm256_set1_ps(5.0f);
+    for (int c0 = 0; c0 < channels; c0 += 8) {
+        __m256i mk = lane_mask(channels - c0);
+        __m256 t[36];
+        for (int x = 0; x < 6; x++) {
+            __m256 d[6];
+            for (int y = 0; y < 6; y++)
+                d[y] = _mm256_maskload_ps(taps[y * 6 + x] + c0, mk);
+            WINO_BT6(_mm256_add_ps, _mm256_sub_ps, _mm256_fmadd_ps, _mm256_fnmadd_ps, d[0], d[1], d[2], d[3], d[4],
+                     d[5], t + x, 6);
+        }
+        for (int y = 0; y < 6; y++) {
+            __m256 o[6];
+            const __m256 *d = t + y * 6;
+            WINO_BT6(_mm256_add_ps, _mm256_sub_ps, _mm256_fmadd_ps, _mm256_fnmadd_ps, d[0], d[1], d[2], d[3], d[4],
+                     d[5], o, 1);
+            for (int x = 0; x < 6; x++)
+                _mm256_maskstore_ps(v + (size_t)(y * 6 + x) * stride + c0, mk, o[x]);
+        }
+    }
+}
+
+AVX2FMA void detc_wino_out_f32_avx2(int channels, const float *m, size_t stride, const float *bias, float act_lo,
+                                   float act_hi, float *const *out)
+{
+    const __m256 f2 = _mm256_set1_ps(2.0f), f4 = _mm256_set1_ps(4.0f), f8 = _mm256_set1_ps(8.0f);
+    const __m256 lo = _mm256_set1_ps(act_lo), hi = _mm256_set1_ps(act_hi);
+    const int clamp = !(isinf(act_lo) && act_lo < 0 && isinf(act_hi) && act_hi > 0);
+    for (int c0 = 0; c0 < channels; c0 += 8) {
+        __m256i mk = lane_mask(channels - c0);
+        __m256 t[24];
+        for (int x = 0; x < 6; x++) {
+            __m256 a[6];
+            for (int y = 0; y < 6; y++)
+                a[y] = _mm256_maskload_ps(m + (size_t)(y * 6 + x) * stride + c0, mk);
+            WINO_AT6(_mm256_add_ps, _mm256_sub_ps, _mm256_fmadd_ps, a[0], a[1], a[2], a[3], a[4], a[5], t + x, 6);
+        }
+        __m256 b = bias ? _mm256_maskload_ps(bias + c0, mk) : _mm256_setzero_ps();
+        for (int r = 0; r < 4; r++) {
+            __m256 o[4];
+            const __m256 *a = t + r * 6;
+            WINO_AT6(_mm256_add_ps, _mm256_sub_ps, _mm256_fmadd_ps, a[0], a[1], a[2], a[3], a[4], a[5], o, 1);
+            for (int x = 0; x < 4; x++) {
+                float *dst = out[r * 4 + x];
+                if (!dst)
+                    continue;
+                __m256 val = _mm256_add_ps(o[x], b);
+                if (clamp)
+                    val = _mm256_min_ps(hi, _mm256_max_ps(lo, val));
+                _mm256_maskstore_ps(dst + c0, mk, val);
+            }
+        }
+    }
+}
+
 #endif

@@ -441,6 +441,8 @@ const detc_kernels detc_kernels_avx2 = {
     .conv_q8 = conv_q8_avx2,
     .conv_f32_pack = detc_conv_f32_pack_avx2,
     .conv_f32 = detc_conv_f32_avx2,
+    .wino_in_f32 = detc_wino_in_f32_avx2,
+    .wino_out_f32 = detc_wino_out_f32_avx2,
 };
 /* dwconv_q8 with 16 channels per zmm: two taps' bytes interleaved and widened to 16-bit, vpdpwssd
  * multiplies the pairs and accumulates; the requantization is dw_requant8's on 16 lanes. */
@@ -828,6 +830,8 @@ const detc_kernels detc_kernels_avx512vnni = {
     .conv_q8 = conv_q8_vnni,
     .conv_f32_pack = detc_conv_f32_pack_avx512,
     .conv_f32 = detc_conv_f32_avx512,
+    .wino_in_f32 = detc_wino_in_f32_avx512,
+    .wino_out_f32 = detc_wino_out_f32_avx512,
 };
 
 #endif
