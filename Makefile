@@ -148,6 +148,7 @@ test-armhf: armhf
 bench: deps all
 	tools/bench.sh $(BUILD)
 	tools/bench_maskrcnn.sh $(BUILD)
+	tools/bench_ort.sh $(BUILD)
 
 demo: deps all
 	tools/demo.sh $(BUILD)
