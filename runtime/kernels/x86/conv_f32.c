@@ -20,7 +20,15 @@
 
 #include "conv_f32_x86.h"
 
-#define CF_KC 256 /* K values per packed block of A (and per pass over the filter's panel rows) */
+#define CF_KC 256
+
+/* Loops over a micro-tile's rows and vectors run fully unrolled, so that the accumulators live in registers
+ * (clang reads "GCC unroll N" as a count, which it does not apply to a shorter loop). */
+#if defined(__clang__)
+#define UNROLL_FULL _Pragma("clang loop unroll(full)")
+#else
+#define UNROLL_FULL _Pragma("GCC unroll 16")
+#endif /* K values per packed block of A (and per pass over the filter's panel rows) */
 
 /* NR-wide panels, K-major, zero-padded; 64-byte aligned (aligned_alloc needs a multiple of 64). */
 static void *pack_panels(int n, int k, const float *w, int nr)
@@ -76,13 +84,13 @@ AVX512 __attribute__((always_inline)) static inline void c5_tile(const int MR, c
     if (g->first) {
         __m512 b0 = g->bias ? _mm512_maskz_loadu_ps(g->m0, g->bias) : _mm512_setzero_ps();
         __m512 b1 = NB > 1 && g->bias ? _mm512_maskz_loadu_ps(g->m1, g->bias + 16) : _mm512_setzero_ps();
-#pragma GCC unroll 12
+UNROLL_FULL
         for (int r = 0; r < MR; r++) {
             acc[r][0] = b0;
             acc[r][1] = b1;
         }
     } else {
-#pragma GCC unroll 12
+UNROLL_FULL
         for (int r = 0; r < MR; r++) {
             acc[r][0] = _mm512_maskz_loadu_ps(g->m0, c + (size_t)r * g->ldo);
             acc[r][1] = NB > 1 ? _mm512_maskz_loadu_ps(g->m1, c + (size_t)r * g->ldo + 16) : _mm512_setzero_ps();
@@ -93,7 +101,7 @@ AVX512 __attribute__((always_inline)) static inline void c5_tile(const int MR, c
     for (int k = 0; k < g->kc; k++) {
         __m512 w0 = _mm512_load_ps(bp + (size_t)k * C5_NR);
         __m512 w1 = NB > 1 ? _mm512_load_ps(bp + (size_t)k * C5_NR + 16) : w0;
-#pragma GCC unroll 12
+UNROLL_FULL
         for (int r = 0; r < MR; r++) {
             const float *base = r < 4 ? ap : r < 8 ? a4 : a8;
             __m512 av = _mm512_set1_ps(base[(size_t)(r & 3) * lda + k]);
@@ -104,13 +112,13 @@ AVX512 __attribute__((always_inline)) static inline void c5_tile(const int MR, c
     }
     if (g->last && g->clamp) {
         __m512 lo = _mm512_set1_ps(g->lo), hi = _mm512_set1_ps(g->hi);
-#pragma GCC unroll 12
+UNROLL_FULL
         for (int r = 0; r < MR; r++) /* max(lo, v), min(hi, v): a NaN v passes through */
-#pragma GCC unroll 12
+UNROLL_FULL
             for (int b = 0; b < NB; b++)
                 acc[r][b] = _mm512_min_ps(hi, _mm512_max_ps(lo, acc[r][b]));
     }
-#pragma GCC unroll 12
+UNROLL_FULL
     for (int r = 0; r < MR; r++) {
         _mm512_mask_storeu_ps(c + (size_t)r * g->ldo, g->m0, acc[r][0]);
         if (NB > 1)
@@ -204,13 +212,13 @@ AVX2FMA __attribute__((always_inline)) static inline void c2_tile(const int MR, 
     if (g->first) {
         __m256 b0 = g->bias ? _mm256_maskload_ps(g->bias, g->m0) : _mm256_setzero_ps();
         __m256 b1 = NB > 1 && g->bias ? _mm256_maskload_ps(g->bias + 8, g->m1) : _mm256_setzero_ps();
-#pragma GCC unroll 12
+UNROLL_FULL
         for (int r = 0; r < MR; r++) {
             acc[r][0] = b0;
             acc[r][1] = b1;
         }
     } else {
-#pragma GCC unroll 12
+UNROLL_FULL
         for (int r = 0; r < MR; r++) {
             acc[r][0] = _mm256_maskload_ps(c + (size_t)r * g->ldo, g->m0);
             acc[r][1] = NB > 1 ? _mm256_maskload_ps(c + (size_t)r * g->ldo + 8, g->m1) : _mm256_setzero_ps();
@@ -221,7 +229,7 @@ AVX2FMA __attribute__((always_inline)) static inline void c2_tile(const int MR, 
     for (int k = 0; k < g->kc; k++) {
         __m256 w0 = _mm256_load_ps(bp + (size_t)k * C2_NR);
         __m256 w1 = NB > 1 ? _mm256_load_ps(bp + (size_t)k * C2_NR + 8) : w0;
-#pragma GCC unroll 12
+UNROLL_FULL
         for (int r = 0; r < MR; r++) {
             const float *base = r < 3 ? ap : a3;
             __m256 av = _mm256_broadcast_ss(base + (size_t)(r % 3) * lda + k);
@@ -232,13 +240,13 @@ AVX2FMA __attribute__((always_inline)) static inline void c2_tile(const int MR, 
     }
     if (g->last && g->clamp) {
         __m256 lo = _mm256_set1_ps(g->lo), hi = _mm256_set1_ps(g->hi);
-#pragma GCC unroll 12
+UNROLL_FULL
         for (int r = 0; r < MR; r++)
-#pragma GCC unroll 12
+UNROLL_FULL
             for (int b = 0; b < NB; b++)
                 acc[r][b] = _mm256_min_ps(hi, _mm256_max_ps(lo, acc[r][b]));
     }
-#pragma GCC unroll 12
+UNROLL_FULL
     for (int r = 0; r < MR; r++) {
         _mm256_maskstore_ps(c + (size_t)r * g->ldo, g->m0, acc[r][0]);
         if (NB > 1)
