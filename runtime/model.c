@@ -1038,39 +1038,34 @@ static int fold_constants(const detc_model *m, detc_graph *g, detc_errors *errs)
     return 0;
 }
 
-/* DETC_FOLD: unset, "1": fold (unless the caller's options say no_fold); "0": never fold. */
-static int read_fold_env(detc_model *m, detc_errors *errs)
+/* An on/off environment switch: unset or "1" leaves *off as the options set it, "0" sets it; anything else
+ * is an error that says what 0 and 1 mean. */
+static int read_switch_env(const char *name, int *off, const char *means0, const char *means1, detc_errors *errs)
 {
-    const char *v = getenv("DETC_FOLD");
+    const char *v = getenv(name);
     if (!v || strcmp(v, "1") == 0)
         return 0;
     if (strcmp(v, "0") == 0) {
-        m->opts.no_fold = 1;
+        *off = 1;
         return 0;
     }
-    detc_errors_add(errs, DETC_ERR_ARG, -1,
-                    "DETC_FOLD='%s' must be 0 (run nodes whose inputs are all constant on every run) or 1 "
-                    "(evaluate them once at load and keep their outputs, the default)",
-                    v);
+    detc_errors_add(errs, DETC_ERR_ARG, -1, "%s='%s' must be 0 (%s) or 1 (%s, the default)", name, v, means0, means1);
     return -1;
+}
+
+/* DETC_FOLD: unset, "1": fold (unless the caller's options say no_fold); "0": never fold. */
+static int read_fold_env(detc_model *m, detc_errors *errs)
+{
+    return read_switch_env("DETC_FOLD", &m->opts.no_fold, "run nodes whose inputs are all constant on every run",
+                           "evaluate them once at load and keep their outputs", errs);
 }
 
 /* DETC_WINOGRAD: unset, "1": Winograd for float 3x3 convs (unless the caller's options say no_winograd);
  * "0": never. */
 static int read_winograd_env(detc_model *m, detc_errors *errs)
 {
-    const char *v = getenv("DETC_WINOGRAD");
-    if (!v || strcmp(v, "1") == 0)
-        return 0;
-    if (strcmp(v, "0") == 0) {
-        m->opts.no_winograd = 1;
-        return 0;
-    }
-    detc_errors_add(errs, DETC_ERR_ARG, -1,
-                    "DETC_WINOGRAD='%s' must be 0 (float 3x3 convs as direct sums) or 1 (Winograd F(4x4, 3x3) for "
-                    "stride-1 float 3x3 convs, the default)",
-                    v);
-    return -1;
+    return read_switch_env("DETC_WINOGRAD", &m->opts.no_winograd, "float 3x3 convs as direct sums",
+                           "Winograd F(4x4, 3x3) for stride-1 float 3x3 convs", errs);
 }
 
 static void load_labels(detc_model *m)
