@@ -6,8 +6,8 @@
  * aligned vector loads. A is read in place: one broadcast per row and k (MR rows of KC values, a few KiB,
  * stay in L1 while every panel passes over them; packing them first cost more than it saved). Loop order:
  * K blocks of KC, rows in blocks of MR, panels; the KC x N slice of the filter stays in L2.
- * Accumulators start from the bias on the first K block, are stored to `out` between K blocks and clamped
- * on the last one. The N edge uses masked loads and stores (a panel whose live channels fit in half of it
+ * Accumulators start from 0 on the first K block, are stored to `out` between K blocks, and get the bias
+ * (after the sum, as the portable kernel rounds it) and the clamp on the last one. The N edge uses masked loads and stores (a panel whose live channels fit in half of it
  * runs half the FMAs); the M edge runs a micro-kernel specialised for the remaining row count. */
 #include "kernels.h"
 
@@ -82,12 +82,10 @@ AVX512 __attribute__((always_inline)) static inline void c5_tile(const int MR, c
 {
     __m512 acc[C5_MR][2];
     if (g->first) {
-        __m512 b0 = g->bias ? _mm512_maskz_loadu_ps(g->m0, g->bias) : _mm512_setzero_ps();
-        __m512 b1 = NB > 1 && g->bias ? _mm512_maskz_loadu_ps(g->m1, g->bias + 16) : _mm512_setzero_ps();
 UNROLL_FULL
         for (int r = 0; r < MR; r++) {
-            acc[r][0] = b0;
-            acc[r][1] = b1;
+            acc[r][0] = _mm512_setzero_ps();
+            acc[r][1] = _mm512_setzero_ps();
         }
     } else {
 UNROLL_FULL
@@ -108,6 +106,16 @@ UNROLL_FULL
             acc[r][0] = _mm512_fmadd_ps(av, w0, acc[r][0]);
             if (NB > 1)
                 acc[r][1] = _mm512_fmadd_ps(av, w1, acc[r][1]);
+        }
+    }
+    if (g->last && g->bias) { /* after the sum, as the portable kernel and a BLAS + bias pass round it */
+        __m512 b0 = _mm512_maskz_loadu_ps(g->m0, g->bias);
+        __m512 b1 = NB > 1 ? _mm512_maskz_loadu_ps(g->m1, g->bias + 16) : b0;
+UNROLL_FULL
+        for (int r = 0; r < MR; r++) {
+            acc[r][0] = _mm512_add_ps(acc[r][0], b0);
+            if (NB > 1)
+                acc[r][1] = _mm512_add_ps(acc[r][1], b1);
         }
     }
     if (g->last && g->clamp) {
@@ -210,12 +218,10 @@ AVX2FMA __attribute__((always_inline)) static inline void c2_tile(const int MR, 
 {
     __m256 acc[C2_MR][2];
     if (g->first) {
-        __m256 b0 = g->bias ? _mm256_maskload_ps(g->bias, g->m0) : _mm256_setzero_ps();
-        __m256 b1 = NB > 1 && g->bias ? _mm256_maskload_ps(g->bias + 8, g->m1) : _mm256_setzero_ps();
 UNROLL_FULL
         for (int r = 0; r < MR; r++) {
-            acc[r][0] = b0;
-            acc[r][1] = b1;
+            acc[r][0] = _mm256_setzero_ps();
+            acc[r][1] = _mm256_setzero_ps();
         }
     } else {
 UNROLL_FULL
@@ -236,6 +242,16 @@ UNROLL_FULL
             acc[r][0] = _mm256_fmadd_ps(av, w0, acc[r][0]);
             if (NB > 1)
                 acc[r][1] = _mm256_fmadd_ps(av, w1, acc[r][1]);
+        }
+    }
+    if (g->last && g->bias) {
+        __m256 b0 = _mm256_maskload_ps(g->bias, g->m0);
+        __m256 b1 = NB > 1 ? _mm256_maskload_ps(g->bias + 8, g->m1) : b0;
+UNROLL_FULL
+        for (int r = 0; r < MR; r++) {
+            acc[r][0] = _mm256_add_ps(acc[r][0], b0);
+            if (NB > 1)
+                acc[r][1] = _mm256_add_ps(acc[r][1], b1);
         }
     }
     if (g->last && g->clamp) {
