@@ -257,7 +257,8 @@ static bool prepare_float(detc_prep *p, conv_data *d)
                   wn->dil_h == 1 && wn->dil_w == 1 && d->in_c >= WINO_MIN_CHANNELS && d->out_c >= WINO_MIN_CHANNELS;
     bool ok;
     if (d->use_wino) {
-        ok = conv_wino_init(&d->wino, d->in_c, d->out_c, w->data, simd ? k->conv_f32_pack : NULL);
+        int64_t tiles = (int64_t)d->batch * ((wn->out_h + WINO_TILE - 1) / WINO_TILE) * ((wn->out_w + WINO_TILE - 1) / WINO_TILE);
+        ok = conv_wino_init(&d->wino, d->in_c, d->out_c, tiles, w->data, simd ? k->conv_f32_pack : NULL);
     } else if (simd) {
         d->f32_packed = k->conv_f32_pack(d->out_c, d->k, w->data);
         d->f32_packed_by = d->f32_packed ? k->conv_f32_pack : NULL;

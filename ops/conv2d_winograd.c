@@ -21,8 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Scratch one block of tiles may use (transformed inputs and products): T = budget / (36*4*(Ci+Co)). */
-#define WINO_BLOCK_BYTES (3u << 20)
+/* Scratch one block of tiles may use (transformed inputs and products): T = budget / (36*4*(Ci+Co)), at most
+ * a quarter of the conv's tiles (so that a small map still splits across threads), a multiple of 12. */
+#define WINO_BLOCK_BYTES (2u << 20)
 #define WINO_MIN_TILES 12
 #define WINO_MAX_TILES 144
 
@@ -31,7 +32,8 @@ static size_t align64(size_t n)
     return (n + 63) & ~(size_t)63;
 }
 
-bool conv_wino_init(conv_wino *w, int ci, int co, const float *filter, void *(*pack)(int, int, const float *))
+bool conv_wino_init(conv_wino *w, int ci, int co, int64_t tiles, const float *filter,
+                    void *(*pack)(int, int, const float *))
 {
     static const double G[6][3] = {{1.0 / 4, 0, 0},
                                    {-1.0 / 6, -1.0 / 6, -1.0 / 6},
@@ -43,6 +45,9 @@ bool conv_wino_init(conv_wino *w, int ci, int co, const float *filter, void *(*p
     w->ci = ci;
     w->co = co;
     int64_t t = (int64_t)WINO_BLOCK_BYTES / ((int64_t)WINO_N * (int64_t)sizeof(float) * (ci + co));
+    int64_t quarter = (tiles + 3) / 4; /* small maps: blocks small enough for a few parts */
+    quarter = (quarter + WINO_MIN_TILES - 1) / WINO_MIN_TILES * WINO_MIN_TILES;
+    t = t < quarter ? t : quarter;
     t = t / WINO_MIN_TILES * WINO_MIN_TILES;
     w->tiles_per_block = (int)(t < WINO_MIN_TILES ? WINO_MIN_TILES : t > WINO_MAX_TILES ? WINO_MAX_TILES : t);
     size_t mat = (size_t)co * (size_t)ci;

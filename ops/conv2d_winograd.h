@@ -22,9 +22,10 @@ typedef struct conv_wino {
     float *raw;                     /* [36][co][ci] when not packed */
 } conv_wino;
 
-/* Transforms the OHWI [co][3][3][ci] filter. pack: the table's conv_f32_pack, or NULL for raw matrices.
- * False when memory runs out (w is left empty). */
-bool conv_wino_init(conv_wino *w, int ci, int co, const float *filter, void *(*pack)(int, int, const float *));
+/* Transforms the OHWI [co][3][3][ci] filter of a conv with `tiles` output tiles (all images). pack: the
+ * table's conv_f32_pack, or NULL for raw matrices. False when memory runs out (w is left empty). */
+bool conv_wino_init(conv_wino *w, int ci, int co, int64_t tiles, const float *filter,
+                    void *(*pack)(int, int, const float *));
 void conv_wino_release(conv_wino *w);
 /* Scratch bytes one part needs (transformed inputs and products of one block of tiles). */
 size_t conv_wino_scratch_bytes(const conv_wino *w);

@@ -1112,9 +1112,28 @@ static void instance_free(detc_instance *inst)
 }
 
 /* Folds and plans an instance whose graph was built without problems. */
+/* Executed nodes that read a tensor folded at load saw it as an activation when they were prepared: prepared
+ * again now that it is a constant, they can lay it out for their kernel (conv2d and fully_connected pack a
+ * dequantized filter, conv2d transforms it for Winograd). Nothing else changes: same dtypes and shapes. */
+static int reprepare_consumers(const detc_model *m, detc_graph *g, detc_errors *errs)
+{
+    for (int s = 0; s < g->n_run; s++) {
+        detc_node *n = &g->nodes[g->run_order[s]];
+        bool reads_folded = false;
+        for (int k = 0; k < n->n_inputs; k++)
+            reads_folded = reads_folded || (n->inputs[k] >= 0 && g->tensors[n->inputs[k]].folded);
+        if (!reads_folded || n->invalid || !n->op)
+            continue;
+        detc_prep p = {.g = g, .node = n, .errs = errs, .kernels = m->kernels, .no_winograd = m->opts.no_winograd != 0};
+        if (!n->op->prepare(&p) || p.failed)
+            return -1;
+    }
+    return 0;
+}
+
 static int instance_finish(const detc_model *m, detc_instance *inst, detc_errors *errs)
 {
-    if (fold_constants(m, &inst->g, errs) != 0)
+    if (fold_constants(m, &inst->g, errs) != 0 || reprepare_consumers(m, &inst->g, errs) != 0)
         return -1;
     return detc_plan_memory(m, inst, errs);
 }
