@@ -163,6 +163,7 @@ bench: deps all
 	tools/bench_maskrcnn.sh $(BUILD)
 	tools/bench_int8.sh $(BUILD)
 	tools/bench_dask.sh $(BUILD)
+	tools/bench_ort.sh $(BUILD)
 
 demo: deps all
 	tools/demo.sh $(BUILD)

@@ -13,6 +13,13 @@
  * requantizes and writes the output bytes directly. The filter is packed for the table's conv_q8 once, at
  * prepare (for detc_prep.kernels; eval repacks if it is handed another table's conv_q8).
  *
+ * Float: when the table has a SIMD conv_f32, the filter is packed for it once, at prepare, and each tile is one
+ * call that also adds the bias and clamps; otherwise (portable, ARM NEON) the tiles go through gemm_f32 on the
+ * filter as it is and a bias/clamp pass. Stride-1 3x3 convs with at least WINO_MIN_CHANNELS input and output
+ * channels use Winograd F(4x4, 3x3) (conv2d_winograd.c) unless detc_prep.no_winograd (detc_options.no_winograd,
+ * DETC_WINOGRAD=0). Eval never writes op_data: handed another table than prepare packed for, a float conv
+ * takes the gemm_f32 path.
+ *
  * Grouped convolution (attribute `groups` G, default 1; f32): the input's Ci channels and the Co filters
  * split into G groups, filter [Co, KH, KW, Ci / G], output channel o reads input channels
  * [(o / (Co / G)) * Ci / G, ...) (PyTorch's Conv2d(groups=G); ResNeXt's 3x3 convs): conv_eval_grouped, one
@@ -22,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv2d_winograd.h"
 #include "kernels.h"
 #include "op_util.h"
 #include "ops.h"
@@ -35,7 +43,15 @@
 #define CONV_MIN_PIXELS_PER_PART 16
 /* ... and this many multiply-adds: handing a part to another thread costs microseconds, which the small
  * late layers of a quantized MobileNet (a few hundred thousand MACs) do not repay. */
-#define CONV_MIN_MACS_PER_PART (1 << 21)
+#define CONV_MIN_MACS_PER_PART (1 << 19)
+/* Float: bytes of one im2col tile (rows of K floats), and the bounds of its row count. More rows per call
+ * amortize each pass over the filter (the packed kernels stream it from L2, a BLAS repacks it per call). */
+#define CONV_F32_TILE_BYTES (384u << 10)
+#define CONV_F32_TILE_MIN 12
+#define CONV_F32_TILE_MAX 192
+#define CONV_F32_TILE_DIRECT 384
+/* Winograd only where the transforms are repaid: at least this many input and output channels. */
+#define WINO_MIN_CHANNELS 16
 
 typedef struct {
     int batch, in_h, in_w, in_c;
@@ -54,6 +70,11 @@ typedef struct {
     void (*conv_fn)(const detc_conv_q8_params *prm, int m, const uint8_t *a, int lda, uint8_t *out, int ldo);
     size_t col_bytes, slot_bytes;
     int groups;         /* grouped convolution: > 1 (f32 only, see conv_eval_grouped) */
+    int tile_m;              /* float: output pixels per kernel call */
+    void *f32_packed;        /* float: the filter as f32_packed_by (a SIMD conv_f32_pack) lays it out, or NULL */
+    void *(*f32_packed_by)(int n, int k, const float *w);
+    bool use_wino;           /* float 3x3 stride 1: Winograd F(4x4, 3x3) */
+    conv_wino wino;
 } conv_data;
 
 static void conv_release(void *op_data)
@@ -64,6 +85,8 @@ static void conv_release(void *op_data)
     op_requant_free(&d->rq);
     free(d->bias_adj);
     free(d->packed);
+    free(d->f32_packed);
+    conv_wino_release(&d->wino);
     free(d);
 }
 
@@ -241,11 +264,48 @@ static bool prepare_quantized(detc_prep *p, conv_data *d)
     return true;
 }
 
+/* Float: the filter packed for the table's SIMD conv_f32 (none for the portable one: gemm_f32 is as fast
+ * there, and a table without its own conv_f32 keeps its gemm_f32), and Winograd where it applies. The
+ * filter must be a constant; a computed one takes the gemm_f32 path. */
+static bool prepare_float(detc_prep *p, conv_data *d)
+{
+    const detc_tensor *w = detc_prep_in(p, 1);
+    const detc_kernels *k = p->kernels ? p->kernels : &detc_kernels_portable;
+    bool simd = k->conv_f32 && k->conv_f32 != detc_kernels_portable.conv_f32;
+    int64_t t = (int64_t)CONV_F32_TILE_BYTES / ((int64_t)(d->k > 0 ? d->k : 1) * (int64_t)sizeof(float));
+    d->tile_m = d->direct ? CONV_F32_TILE_DIRECT
+                          : (int)(t < CONV_F32_TILE_MIN ? CONV_F32_TILE_MIN : t > CONV_F32_TILE_MAX ? CONV_F32_TILE_MAX : t);
+    if (w->kind != DETC_TENSOR_CONSTANT || !w->data || d->out_c <= 0)
+        return true;
+    const op_window *wn = &d->win;
+    d->use_wino = !p->no_winograd && d->k_h == 3 && d->k_w == 3 && wn->stride_h == 1 && wn->stride_w == 1 &&
+                  wn->dil_h == 1 && wn->dil_w == 1 && d->in_c >= WINO_MIN_CHANNELS && d->out_c >= WINO_MIN_CHANNELS;
+    bool ok;
+    if (d->use_wino) {
+        int64_t tiles = (int64_t)d->batch * ((wn->out_h + WINO_TILE - 1) / WINO_TILE) * ((wn->out_w + WINO_TILE - 1) / WINO_TILE);
+        ok = conv_wino_init(&d->wino, d->in_c, d->out_c, tiles, w->data, simd ? k->conv_f32_pack : NULL);
+    } else if (simd) {
+        d->f32_packed = k->conv_f32_pack(d->out_c, d->k, w->data);
+        d->f32_packed_by = d->f32_packed ? k->conv_f32_pack : NULL;
+        ok = d->f32_packed != NULL;
+    } else {
+        ok = true;
+    }
+    if (!ok)
+        detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
+    return ok;
+}
+
 static void plan_scratch(detc_prep *p, conv_data *d)
 {
     size_t esize = detc_dtype_size(d->dtype);
-    d->col_bytes = d->direct ? 0 : op_align((size_t)CONV_TILE_M * (size_t)d->k * esize);
+    int tile = d->dtype == DETC_F32 ? d->tile_m : CONV_TILE_M;
+    d->col_bytes = d->direct ? 0 : op_align((size_t)tile * (size_t)d->k * esize);
     d->slot_bytes = d->col_bytes;
+    if (d->use_wino) {
+        size_t wb = op_align(conv_wino_scratch_bytes(&d->wino));
+        d->slot_bytes = wb > d->slot_bytes ? wb : d->slot_bytes;
+    }
     p->node->scratch_bytes = d->slot_bytes * OP_MAX_PARTS;
 }
 
@@ -299,6 +359,8 @@ static bool conv_prepare(detc_prep *p)
         p->node->scratch_bytes = d->slot_bytes * OP_MAX_PARTS;
         return true;
     }
+    if (d->dtype == DETC_F32 && !prepare_float(p, d))
+        return false;
     plan_scratch(p, d);
     return true;
 }
@@ -315,6 +377,9 @@ typedef struct {
     uint8_t *scratch;
     int64_t pixels;
     int parts;
+    bool f32_packed;    /* the table is the one the filter was packed for: conv_f32 with fused bias and clamp */
+    conv_wino_job wino; /* Winograd: parts split the tiles */
+    int64_t tiles;
 } conv_job;
 
 /* Writes the receptive fields of output pixels [p0, p0 + m) as rows of K elements. */
@@ -362,6 +427,12 @@ static void tile_f32(const conv_job *j, uint8_t *slot, int64_t p0, int m)
     const conv_data *d = j->d;
     const float *a = (const float *)rows_for(j, slot, p0, m, sizeof(float), 0);
     float *out = (float *)j->out + p0 * d->out_c;
+    if (j->f32_packed) {
+        detc_conv_f32_params prm = {.n = d->out_c, .k = d->k, .packed = d->f32_packed, .bias = j->bias_f32,
+                                    .act_lo = d->act_lo, .act_hi = d->act_hi};
+        j->kernels->conv_f32(&prm, m, a, d->k, out, d->out_c);
+        return;
+    }
     j->kernels->gemm_f32(m, d->out_c, d->k, a, d->k, j->w, d->k, out, d->out_c);
     for (int i = 0; i < m; i++)
         for (int c = 0; c < d->out_c; c++) {
@@ -384,7 +455,7 @@ static void run_parts(void *ctx, int begin, int end)
     for (int part = begin; part < end; part++) {
         uint8_t *slot = j->scratch ? j->scratch + (size_t)part * j->d->slot_bytes : NULL;
         int64_t p = j->pixels * part / j->parts, p_end = j->pixels * (part + 1) / j->parts;
-        int tile = j->d->direct && j->d->dtype != DETC_F32 ? CONV_TILE_M_DIRECT : CONV_TILE_M;
+        int tile = j->d->dtype == DETC_F32 ? j->d->tile_m : j->d->direct ? CONV_TILE_M_DIRECT : CONV_TILE_M;
         for (; p < p_end; p += tile) {
             int m = (int)(p_end - p < tile ? p_end - p : tile);
             if (j->d->dtype == DETC_F32)
@@ -476,6 +547,39 @@ static detc_code conv_eval_grouped(const detc_exec *x, detc_node *node, const co
     return DETC_OK;
 }
 
+static void run_wino_parts(void *ctx, int begin, int end)
+{
+    const conv_job *j = ctx;
+    for (int part = begin; part < end; part++)
+        conv_wino_run(&j->wino, j->tiles * part / j->parts, j->tiles * (part + 1) / j->parts,
+                      j->scratch + (size_t)part * j->d->slot_bytes);
+}
+
+/* Winograd over the first `rows` images: parts split the tiles, each at least a block's worth. */
+static void eval_wino(const detc_exec *x, conv_job *j, int rows)
+{
+    const conv_data *d = j->d;
+    j->wino = (conv_wino_job){.w = &d->wino,
+                              .kernels = x->kernels,
+                              .in_h = d->in_h,
+                              .in_w = d->in_w,
+                              .out_h = d->win.out_h,
+                              .out_w = d->win.out_w,
+                              .pad_top = d->win.pads.top,
+                              .pad_left = d->win.pads.left,
+                              .tiles_h = (d->win.out_h + WINO_TILE - 1) / WINO_TILE,
+                              .tiles_w = (d->win.out_w + WINO_TILE - 1) / WINO_TILE,
+                              .x = (const float *)j->x,
+                              .bias = j->bias_f32,
+                              .act_lo = d->act_lo,
+                              .act_hi = d->act_hi,
+                              .out = (float *)j->out};
+    j->tiles = (int64_t)rows * j->wino.tiles_h * j->wino.tiles_w;
+    j->parts = op_parts(x, j->tiles, d->wino.tiles_per_block);
+    if (j->tiles > 0)
+        detc_parallel_for(x->pool, j->parts, 1, run_wino_parts, j);
+}
+
 static detc_code conv_eval(const detc_exec *x, detc_node *node)
 {
     conv_data *d = node->op_data;
@@ -500,10 +604,16 @@ static detc_code conv_eval(const detc_exec *x, detc_node *node)
     int rows = op_row_count(x, node, 3, d->batch);
     int64_t per_row = (int64_t)d->win.out_h * d->win.out_w;
     j.pixels = rows * per_row;
-    int64_t macs_per_pixel = (int64_t)d->k * d->out_c, min_pixels = CONV_MIN_MACS_PER_PART / macs_per_pixel;
-    j.parts = op_parts(x, j.pixels, min_pixels > CONV_MIN_PIXELS_PER_PART ? min_pixels : CONV_MIN_PIXELS_PER_PART);
-    if (j.pixels > 0)
-        detc_parallel_for(x->pool, j.parts, 1, run_parts, &j);
+    j.f32_packed = d->f32_packed && x->kernels->conv_f32_pack == d->f32_packed_by;
+    /* Winograd: with the filter packed for this table, or raw (any table's gemm_f32) */
+    if (d->use_wino && (d->wino.packed_by ? x->kernels->conv_f32_pack == d->wino.packed_by : d->wino.raw != NULL)) {
+        eval_wino(x, &j, rows);
+    } else {
+        int64_t macs_per_pixel = (int64_t)d->k * d->out_c, min_pixels = CONV_MIN_MACS_PER_PART / macs_per_pixel;
+        j.parts = op_parts(x, j.pixels, min_pixels > CONV_MIN_PIXELS_PER_PART ? min_pixels : CONV_MIN_PIXELS_PER_PART);
+        if (j.pixels > 0)
+            detc_parallel_for(x->pool, j.parts, 1, run_parts, &j);
+    }
     size_t esize = detc_dtype_size(d->dtype);
     /* rows past the count: real 0 (all-zero bytes for f32, the zero point when quantized) */
     memset(j.out + (size_t)j.pixels * d->out_c * esize, d->dtype == DETC_F32 ? 0 : (int)(uint8_t)d->rq.out_zp,

@@ -1,8 +1,10 @@
 /* fully_connected: y = x · Wᵀ + b, then the activation. x [R, ...] is read as R rows of K values (its
  * trailing dimensions flattened in memory order: NHWC for a [R, S, S, C] RoI feature, so a converter
  * must permute a PyTorch Linear's input columns from (C, S, S) to (S, S, C)); weights [N, K]; bias [N]
- * optional. Output [R, N]. f32 only. The GEMM goes through exec->kernels->gemm_f32, split into row
- * blocks across the thread pool. */
+ * optional. Output [R, N]. f32 only. Split into row blocks across the thread pool; with constant weights and
+ * a table with a SIMD conv_f32 (kernels.h) the weights are packed for it once, at prepare, and each block is
+ * one call with the bias and activation fused; otherwise the block goes through exec->kernels->gemm_f32
+ * and a bias/clamp pass. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +18,17 @@
 typedef struct {
     int rows, k, n;
     float act_lo, act_hi;
+    void *packed; /* the weights as packed_by (a SIMD conv_f32_pack) lays them out, or NULL */
+    void *(*packed_by)(int n, int k, const float *w);
 } fc_data;
+
+static void fc_release(void *op_data)
+{
+    fc_data *d = op_data;
+    if (d)
+        free(d->packed);
+    free(d);
+}
 
 static bool fc_prepare(detc_prep *p)
 {
@@ -65,6 +77,15 @@ static bool fc_prepare(detc_prep *p)
     d->k = (int)k;
     d->n = w->dims[0];
     detc_activation_range_f(act, &d->act_lo, &d->act_hi);
+    const detc_kernels *kt = p->kernels ? p->kernels : &detc_kernels_portable;
+    if (kt->conv_f32 && kt->conv_f32 != detc_kernels_portable.conv_f32 && w->kind == DETC_TENSOR_CONSTANT && w->data) {
+        d->packed = kt->conv_f32_pack(d->n, d->k, w->data);
+        if (!d->packed) {
+            detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
+            return false;
+        }
+        d->packed_by = kt->conv_f32_pack;
+    }
     return true;
 }
 
@@ -74,6 +95,7 @@ typedef struct {
     const float *x, *w, *b;
     float *out;
     int parts;
+    bool packed; /* the table is the one the weights were packed for */
 } fc_job;
 
 static void fc_parts(void *ctx, int begin, int end)
@@ -85,6 +107,12 @@ static void fc_parts(void *ctx, int begin, int end)
         if (r1 <= r0)
             continue;
         float *out = j->out + (size_t)r0 * d->n;
+        if (j->packed) {
+            detc_conv_f32_params prm = {
+                .n = d->n, .k = d->k, .packed = d->packed, .bias = j->b, .act_lo = d->act_lo, .act_hi = d->act_hi};
+            j->kernels->conv_f32(&prm, r1 - r0, j->x + (size_t)r0 * d->k, d->k, out, d->n);
+            continue;
+        }
         j->kernels->gemm_f32(r1 - r0, d->n, d->k, j->x + (size_t)r0 * d->k, d->k, j->w, d->k, out, d->n);
         for (int r = 0; r < r1 - r0; r++)
             for (int c = 0; c < d->n; c++) {
@@ -104,7 +132,8 @@ static detc_code fc_eval(const detc_exec *x, detc_node *node)
                 .x = detc_in(x->g, node, 0)->data,
                 .w = detc_in(x->g, node, 1)->data,
                 .b = b ? b->data : NULL,
-                .out = detc_out(x->g, node, 0)->data};
+                .out = detc_out(x->g, node, 0)->data,
+                .packed = d->packed && x->kernels->conv_f32_pack == d->packed_by};
     j.parts = op_parts(x, d->rows, FC_ROWS_PER_PART);
     detc_parallel_for(x->pool, j.parts, 1, fc_parts, &j);
     return DETC_OK;
@@ -117,4 +146,5 @@ const detc_op detc_op_fully_connected = {
     .n_outputs = 1,
     .prepare = fc_prepare,
     .eval = fc_eval,
+    .release = fc_release,
 };

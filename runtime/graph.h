@@ -91,6 +91,7 @@ typedef struct detc_prep {
     bool failed;
     const struct detc_kernels *kernels; /* the table eval will run with: ops that lay out constants for a
                                          * kernel (conv2d packs its filter) read it; NULL = portable */
+    bool no_winograd;                   /* conv2d: no Winograd transforms (detc_options.no_winograd) */
 } detc_prep;
 
 /* What eval sees. */

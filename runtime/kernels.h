@@ -5,6 +5,7 @@
 #ifndef DETC_KERNELS_H
 #define DETC_KERNELS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Quantized depthwise convolution with depth multiplier 1 (see dwconv_q8 below). Built once at load by
@@ -47,6 +48,15 @@ typedef struct detc_dwconv_f32_params {
     float act_lo, act_hi;  /* fused activation clamp (-inf, +inf for none) */
 } detc_dwconv_f32_params;
 
+/* Float conv GEMM with fused bias and activation (conv_f32 below). The filter is packed once by the same
+ * table's conv_f32_pack; ops/conv2d.c also runs its Winograd products through it (bias NULL, no clamp). */
+typedef struct detc_conv_f32_params {
+    int n, k;              /* N output channels, K depth */
+    const void *packed;    /* conv_f32_pack(N, K, filter) of the same table */
+    const float *bias;     /* [N], or NULL for none */
+    float act_lo, act_hi;  /* fused activation clamp (-inf, +inf for none) */
+} detc_conv_f32_params;
+
 typedef struct detc_kernels {
     const char *name;
     /* C[m*ldc + n] = sum_k A[m*lda + k] * B[n*ldb + k]   (float) */
@@ -79,6 +89,27 @@ typedef struct detc_kernels {
      * variant (the table composition takes them together). */
     void *(*conv_q8_pack)(int n, int k, const uint8_t *w, int is_signed);
     void (*conv_q8)(const detc_conv_q8_params *prm, int m, const uint8_t *a, int lda, uint8_t *out, int ldo);
+    /* Float conv GEMM, M rows of A (K floats each, lda apart) against the packed filter:
+     *   v = sum_k A[m][k] * W[c][k] + bias[c];   out[m*ldo + c] = min(max(v, act_lo), act_hi)
+     * conv_f32_pack lays out the [N][K] filter for this table's conv_f32 and returns a buffer to release
+     * with free(), or NULL when memory runs out; the two come from the same variant (select.c composes them
+     * together). Portable C is the reference (a multiply and an add per k, in order); SIMD variants block K
+     * and fuse multiply-adds: tests/test_kernels.c holds every table to
+     * |got - exact| <= 1e-5 * (sum |a*w| + |bias|) + 1e-6. */
+    void *(*conv_f32_pack)(int n, int k, const float *w);
+    void (*conv_f32)(const detc_conv_f32_params *prm, int m, const float *a, int lda, float *out, int ldo);
+    /* Winograd F(4x4, 3x3) transforms (ops/conv2d_winograd.c has the matrices), C channels each:
+     *   wino_in_f32:  taps[p] (p = 0..35, the 6x6 input patch row-major) points at C floats (padding: C
+     *                 zeros); writes v[xi*stride + c] = (B^T d B)[xi] of channel c, xi = 0..35.
+     *   wino_out_f32: reads m[xi*stride + c]; for the 16 pixels p of the 4x4 output tile (row-major) with
+     *                 out[p] != NULL writes out[p][c] = clamp((A^T m A)[p] + bias[c]) (bias NULL: 0; clamp
+     *                 as conv_f32's).
+     * Portable C is the reference (float, the order of conv2d_winograd.c's comments); SIMD variants
+     * vectorize over channels and may contract multiply-adds: tests/test_kernels.c holds them to 1e-6 of the
+     * sum of magnitudes against float64. */
+    void (*wino_in_f32)(int channels, const float *const *taps, float *v, size_t stride);
+    void (*wino_out_f32)(int channels, const float *m, size_t stride, const float *bias, float act_lo, float act_hi,
+                         float *const *out);
 } detc_kernels;
 
 extern const detc_kernels detc_kernels_portable;

@@ -733,7 +733,7 @@ static void prepare_nodes(loader *L)
                 skip = true;
             }
         }
-        detc_prep p = {.g = g, .node = n, .errs = L->errs, .kernels = L->m->kernels};
+        detc_prep p = {.g = g, .node = n, .errs = L->errs, .kernels = L->m->kernels, .no_winograd = L->m->opts.no_winograd != 0};
         if (!skip && n->op)
             n->op->prepare(&p);
         if (skip || p.failed || !n->op) {
@@ -1039,21 +1039,34 @@ static int fold_constants(const detc_model *m, detc_graph *g, detc_errors *errs)
     return 0;
 }
 
-/* DETC_FOLD: unset, "1": fold (unless the caller's options say no_fold); "0": never fold. */
-static int read_fold_env(detc_model *m, detc_errors *errs)
+/* An on/off environment switch: unset or "1" leaves *off as the options set it, "0" sets it; anything else
+ * is an error that says what 0 and 1 mean. */
+static int read_switch_env(const char *name, int *off, const char *means0, const char *means1, detc_errors *errs)
 {
-    const char *v = getenv("DETC_FOLD");
+    const char *v = getenv(name);
     if (!v || strcmp(v, "1") == 0)
         return 0;
     if (strcmp(v, "0") == 0) {
-        m->opts.no_fold = 1;
+        *off = 1;
         return 0;
     }
-    detc_errors_add(errs, DETC_ERR_ARG, -1,
-                    "DETC_FOLD='%s' must be 0 (run nodes whose inputs are all constant on every run) or 1 "
-                    "(evaluate them once at load and keep their outputs, the default)",
-                    v);
+    detc_errors_add(errs, DETC_ERR_ARG, -1, "%s='%s' must be 0 (%s) or 1 (%s, the default)", name, v, means0, means1);
     return -1;
+}
+
+/* DETC_FOLD: unset, "1": fold (unless the caller's options say no_fold); "0": never fold. */
+static int read_fold_env(detc_model *m, detc_errors *errs)
+{
+    return read_switch_env("DETC_FOLD", &m->opts.no_fold, "run nodes whose inputs are all constant on every run",
+                           "evaluate them once at load and keep their outputs", errs);
+}
+
+/* DETC_WINOGRAD: unset, "1": Winograd for float 3x3 convs (unless the caller's options say no_winograd);
+ * "0": never. */
+static int read_winograd_env(detc_model *m, detc_errors *errs)
+{
+    return read_switch_env("DETC_WINOGRAD", &m->opts.no_winograd, "float 3x3 convs as direct sums",
+                           "Winograd F(4x4, 3x3) for stride-1 float 3x3 convs", errs);
 }
 
 static const char *json_kind(const cJSON *v)
@@ -1121,9 +1134,28 @@ static void instance_free(detc_instance *inst)
 }
 
 /* Folds and plans an instance whose graph was built without problems. */
+/* Executed nodes that read a tensor folded at load saw it as an activation when they were prepared: prepared
+ * again now that it is a constant, they can lay it out for their kernel (conv2d and fully_connected pack a
+ * dequantized filter, conv2d transforms it for Winograd). Nothing else changes: same dtypes and shapes. */
+static int reprepare_consumers(const detc_model *m, detc_graph *g, detc_errors *errs)
+{
+    for (int s = 0; s < g->n_run; s++) {
+        detc_node *n = &g->nodes[g->run_order[s]];
+        bool reads_folded = false;
+        for (int k = 0; k < n->n_inputs; k++)
+            reads_folded = reads_folded || (n->inputs[k] >= 0 && g->tensors[n->inputs[k]].folded);
+        if (!reads_folded || n->invalid || !n->op)
+            continue;
+        detc_prep p = {.g = g, .node = n, .errs = errs, .kernels = m->kernels, .no_winograd = m->opts.no_winograd != 0};
+        if (!n->op->prepare(&p) || p.failed)
+            return -1;
+    }
+    return 0;
+}
+
 static int instance_finish(const detc_model *m, detc_instance *inst, detc_errors *errs)
 {
-    if (fold_constants(m, &inst->g, errs) != 0)
+    if (fold_constants(m, &inst->g, errs) != 0 || reprepare_consumers(m, &inst->g, errs) != 0)
         return -1;
     return detc_plan_memory(m, inst, errs);
 }
@@ -1172,6 +1204,8 @@ int detc_model_build(detc_model *m, detc_errors *errs)
     }
     if (detc_data_checksum_check(m, file, errs) != 0)
         return -1; /* corrupt weights: nothing built on them can be trusted */
+    if (read_winograd_env(m, errs) != 0)
+        return -1;
     m->base = calloc(1, sizeof *m->base);
     if (!m->base) {
         detc_errors_add(errs, DETC_ERR_NOMEM, -1, "%s: out of memory", file);

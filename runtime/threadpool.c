@@ -1,8 +1,24 @@
+/* The pool: workers wait for jobs by spinning a short while (DETC_POOL_SPIN_US) before sleeping on a
+ * condition variable, so that the back-to-back parallel loops of one inference (a conv every few hundred
+ * microseconds) find them awake, while an idle pool costs nothing.
+ *
+ * A job is published in one 64-bit word: generation (32 bits), chunk count (16) and next chunk to take
+ * (16). Threads take chunks by compare-and-swap on that word, so a chunk is only ever taken from the job
+ * whose generation the taker saw; the job's function and context are read after taking a chunk, when they
+ * cannot change (the caller publishes the next job only after every chunk of this one has finished).
+ * Sleeping uses the usual pattern with sequentially consistent atomics: a sleeper registers itself, then
+ * checks for work under the lock; a publisher stores the work, then wakes if anyone is registered. */
 #define _POSIX_C_SOURCE 200809L
 #include "threadpool.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
+
+/* Microseconds a thread spins for work (or for the end of a job) before sleeping. */
+#define DETC_POOL_SPIN_US 150
 
 struct detc_threadpool {
     int size; /* threads including the caller */
@@ -10,53 +26,86 @@ struct detc_threadpool {
     pthread_mutex_t lock;
     pthread_cond_t work_ready;
     pthread_cond_t work_done;
-    /* the job being run */
+    /* the job being run: fields written by the caller before it publishes `word` */
     detc_range_fn fn;
     void *ctx;
-    int n, chunks;
-    int next_chunk;
-    int pending;       /* chunks not yet finished */
-    unsigned generation;
-    int stop;
-    int busy; /* a job is running: a second caller (a pool shared by contexts) computes alone */
+    int n;
+    _Atomic uint64_t word;  /* generation << 32 | chunks << 16 | next chunk */
+    atomic_int pending;     /* chunks not yet finished */
+    atomic_int sleepers;    /* workers registered to sleep on work_ready */
+    atomic_int waiting;     /* the caller is registered to sleep on work_done */
+    atomic_int stop;
+    atomic_int busy;        /* a job is running: a second caller (a pool shared by contexts) computes alone */
 };
 
-static void chunk_bounds(const detc_threadpool *pool, int chunk, int *begin, int *end)
+static inline void cpu_relax(void)
 {
-    long long n = pool->n, c = pool->chunks;
-    *begin = (int)(n * chunk / c);
-    *end = (int)(n * (chunk + 1) / c);
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__) || (defined(__arm__) && defined(__ARM_ARCH) && __ARM_ARCH >= 7)
+    __asm__ __volatile__("yield");
+#endif
 }
 
-/* Takes and runs chunks until none are left. Called with the lock held; returns with it held. */
-static void run_chunks(detc_threadpool *pool)
+static int64_t now_us(void)
 {
-    while (pool->next_chunk < pool->chunks) {
-        int chunk = pool->next_chunk++;
-        int begin, end;
-        chunk_bounds(pool, chunk, &begin, &end);
-        pthread_mutex_unlock(&pool->lock);
-        pool->fn(pool->ctx, begin, end);
-        pthread_mutex_lock(&pool->lock);
-        if (--pool->pending == 0)
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Takes and runs chunks of the job of generation `gen` until none are left. */
+static void run_chunks(detc_threadpool *pool, uint32_t gen)
+{
+    uint64_t w = atomic_load(&pool->word);
+    for (;;) {
+        if ((uint32_t)(w >> 32) != gen)
+            return;
+        unsigned chunks = (unsigned)(w >> 16) & 0xFFFF, next = (unsigned)w & 0xFFFF;
+        if (next >= chunks)
+            return;
+        if (!atomic_compare_exchange_weak(&pool->word, &w, w + 1))
+            continue; /* w reloaded */
+        long long n = pool->n;
+        pool->fn(pool->ctx, (int)(n * next / chunks), (int)(n * (next + 1) / chunks));
+        if (atomic_fetch_sub(&pool->pending, 1) == 1 && atomic_load(&pool->waiting)) {
+            pthread_mutex_lock(&pool->lock);
             pthread_cond_broadcast(&pool->work_done);
+            pthread_mutex_unlock(&pool->lock);
+        }
+        w = atomic_load(&pool->word);
     }
 }
 
 static void *worker_main(void *arg)
 {
     detc_threadpool *pool = arg;
-    unsigned seen = 0;
-    pthread_mutex_lock(&pool->lock);
+    uint32_t seen = (uint32_t)(atomic_load(&pool->word) >> 32);
     for (;;) {
-        while (!pool->stop && pool->generation == seen)
-            pthread_cond_wait(&pool->work_ready, &pool->lock);
-        if (pool->stop)
+        uint32_t gen = (uint32_t)(atomic_load(&pool->word) >> 32);
+        if (gen == seen && !atomic_load(&pool->stop)) {
+            int64_t until = now_us() + DETC_POOL_SPIN_US;
+            for (int i = 1;; i++) {
+                cpu_relax();
+                gen = (uint32_t)(atomic_load(&pool->word) >> 32);
+                if (gen != seen || atomic_load(&pool->stop) || ((i & 63) == 0 && now_us() > until))
+                    break;
+            }
+        }
+        if (gen == seen && !atomic_load(&pool->stop)) {
+            pthread_mutex_lock(&pool->lock);
+            atomic_fetch_add(&pool->sleepers, 1);
+            while (!atomic_load(&pool->stop) && (uint32_t)(atomic_load(&pool->word) >> 32) == seen)
+                pthread_cond_wait(&pool->work_ready, &pool->lock);
+            atomic_fetch_sub(&pool->sleepers, 1);
+            pthread_mutex_unlock(&pool->lock);
+            gen = (uint32_t)(atomic_load(&pool->word) >> 32);
+        }
+        if (atomic_load(&pool->stop))
             break;
-        seen = pool->generation;
-        run_chunks(pool);
+        seen = gen;
+        run_chunks(pool, gen);
     }
-    pthread_mutex_unlock(&pool->lock);
     return NULL;
 }
 
@@ -73,6 +122,12 @@ detc_threadpool *detc_threadpool_create(int threads)
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->work_ready, NULL);
     pthread_cond_init(&pool->work_done, NULL);
+    atomic_init(&pool->word, 0);
+    atomic_init(&pool->pending, 0);
+    atomic_init(&pool->sleepers, 0);
+    atomic_init(&pool->waiting, 0);
+    atomic_init(&pool->stop, 0);
+    atomic_init(&pool->busy, 0);
     if (threads > 1) {
         pool->workers = calloc((size_t)threads - 1, sizeof *pool->workers);
         if (!pool->workers) {
@@ -94,7 +149,7 @@ void detc_threadpool_destroy(detc_threadpool *pool)
     if (!pool)
         return;
     pthread_mutex_lock(&pool->lock);
-    pool->stop = 1;
+    atomic_store(&pool->stop, 1);
     pthread_cond_broadcast(&pool->work_ready);
     pthread_mutex_unlock(&pool->lock);
     if (pool->workers)
@@ -121,28 +176,37 @@ void detc_parallel_for(detc_threadpool *pool, int n, int min_chunk, detc_range_f
     int chunks = detc_threadpool_size(pool);
     if (chunks > n / min_chunk)
         chunks = n / min_chunk;
-    if (chunks <= 1 || !pool) {
+    if (chunks <= 1 || !pool || atomic_exchange(&pool->busy, 1)) {
         fn(ctx, 0, n);
         return;
     }
-    pthread_mutex_lock(&pool->lock);
-    if (pool->busy) {
-        pthread_mutex_unlock(&pool->lock);
-        fn(ctx, 0, n);
-        return;
-    }
-    pool->busy = 1;
     pool->fn = fn;
     pool->ctx = ctx;
     pool->n = n;
-    pool->chunks = chunks;
-    pool->next_chunk = 0;
-    pool->pending = chunks;
-    pool->generation++;
-    pthread_cond_broadcast(&pool->work_ready);
-    run_chunks(pool);
-    while (pool->pending > 0)
-        pthread_cond_wait(&pool->work_done, &pool->lock);
-    pool->busy = 0;
-    pthread_mutex_unlock(&pool->lock);
+    atomic_store(&pool->pending, chunks);
+    uint32_t gen = (uint32_t)(atomic_load(&pool->word) >> 32) + 1;
+    atomic_store(&pool->word, (uint64_t)gen << 32 | (uint64_t)chunks << 16);
+    if (atomic_load(&pool->sleepers) > 0) {
+        pthread_mutex_lock(&pool->lock);
+        pthread_cond_broadcast(&pool->work_ready);
+        pthread_mutex_unlock(&pool->lock);
+    }
+    run_chunks(pool, gen);
+    if (atomic_load(&pool->pending) > 0) {
+        int64_t until = now_us() + DETC_POOL_SPIN_US;
+        for (int i = 1; atomic_load(&pool->pending) > 0; i++) {
+            cpu_relax();
+            if ((i & 63) == 0 && now_us() > until)
+                break;
+        }
+    }
+    if (atomic_load(&pool->pending) > 0) {
+        pthread_mutex_lock(&pool->lock);
+        atomic_store(&pool->waiting, 1);
+        while (atomic_load(&pool->pending) > 0)
+            pthread_cond_wait(&pool->work_done, &pool->lock);
+        atomic_store(&pool->waiting, 0);
+        pthread_mutex_unlock(&pool->lock);
+    }
+    atomic_store(&pool->busy, 0);
 }

@@ -118,7 +118,8 @@ void oh_quant1(oh_case *c, int t, float scale, int32_t zero_point)
 
 bool oh_prepare(oh_case *c)
 {
-    detc_prep p = {.g = &c->g, .node = &c->node, .errs = &c->errs, .kernels = detc_kernels_select(c->kernels)};
+    detc_prep p = {.g = &c->g, .node = &c->node, .errs = &c->errs, .kernels = detc_kernels_select(c->kernels),
+                   .no_winograd = c->no_winograd};
     bool ok = c->node.op->prepare(&p);
     c->prepared = ok && !p.failed;
     if (ok != !p.failed)

@@ -22,6 +22,7 @@ typedef struct {
     detc_errors errs;
     bool prepared;
     const char *kernels; /* kernel table name for eval; NULL = the best this CPU runs */
+    bool no_winograd;    /* detc_prep.no_winograd: conv2d without Winograd */
     void *scratch;
 } oh_case;
 

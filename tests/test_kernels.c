@@ -1,6 +1,6 @@
 /* Every kernel table variant this CPU supports against a naive int64/double reference computed here,
  * on sizes that exercise SIMD tails (K, N not multiples of the vector widths) and extreme values.
- * Integer kernels must be exact; float GEMM and dwconv_f32 within 1e-5 of the sum of the products'
+ * Integer kernels must be exact; float GEMM, conv_f32 and dwconv_f32 within 1e-5 of the sum of the products'
  * magnitudes (summation order, FMA). */
 #include <math.h>
 #include <pthread.h>
@@ -564,6 +564,144 @@ static void check_select_threads(void)
           "kernel tables are selected once: the same pointers from 4 threads (auto %s)", want[0] ? want[0]->name : "-");
 }
 
+/* conv_f32 against a double reference: M, N, K around every variant's tile sizes (rows 12/6, panels 32/16,
+ * K blocks of 256), lda and ldo wider than K and N, with and without bias, with relu6 and with no clamp;
+ * |got - exact| <= 1e-5 * (sum |a*w| + |bias|) + 1e-6. */
+static void check_conv_f32(const detc_kernels *k)
+{
+    static const int Ms[] = {1, 5, 6, 7, 12, 13, 25, 40};
+    static const int Ns[] = {1, 8, 15, 16, 17, 31, 32, 33, 48, 64, 70};
+    static const int Ks[] = {1, 3, 16, 27, 255, 256, 257, 600};
+    int bad_cases = 0, cases = 0;
+    double worst = 0;
+    for (size_t mi = 0; mi < sizeof Ms / sizeof Ms[0]; mi++)
+        for (size_t ni = 0; ni < sizeof Ns / sizeof Ns[0]; ni++)
+            for (size_t ki = 0; ki < sizeof Ks / sizeof Ks[0]; ki++) {
+                int M = Ms[mi], N = Ns[ni], K = Ks[ki], lda = K + (int)(ki % 3), ldo = N + (int)(ni % 2) * 5;
+                int mode = (int)((mi + ni + ki) % 3); /* 0: bias + relu6, 1: no bias, no clamp, 2: bias, relu */
+                float *A = malloc(sizeof(float) * (size_t)M * lda), *W = malloc(sizeof(float) * (size_t)N * K);
+                float *bias = malloc(sizeof(float) * (size_t)N), *out = malloc(sizeof(float) * (size_t)M * ldo);
+                for (int i = 0; i < M * lda; i++)
+                    A[i] = (float)((int)(next() % 2001) - 1000) / 500.0f;
+                for (int i = 0; i < N * K; i++)
+                    W[i] = (float)((int)(next() % 2001) - 1000) / 2000.0f;
+                for (int i = 0; i < N; i++)
+                    bias[i] = (float)((int)(next() % 2001) - 1000) / 100.0f;
+                for (int i = 0; i < M * ldo; i++)
+                    out[i] = 12345.0f; /* the gap past N must stay as it is */
+                float lo = mode == 1 ? -INFINITY : 0.0f, hi = mode == 0 ? 6.0f : INFINITY;
+                void *packed = k->conv_f32_pack(N, K, W);
+                CHECK(packed != NULL, "%s conv_f32_pack(%d, %d)", k->name, N, K);
+                if (!packed)
+                    continue;
+                detc_conv_f32_params prm = {.n = N, .k = K, .packed = packed, .bias = mode == 1 ? NULL : bias,
+                                            .act_lo = lo, .act_hi = hi};
+                k->conv_f32(&prm, M, A, lda, out, ldo);
+                int bad = 0;
+                for (int m = 0; m < M; m++)
+                    for (int n = 0; n < ldo; n++) {
+                        float got = out[(size_t)m * ldo + n];
+                        if (n >= N) {
+                            bad += got != 12345.0f;
+                            continue;
+                        }
+                        double r = mode == 1 ? 0.0 : bias[n], mag = fabs(r);
+                        for (int q = 0; q < K; q++) {
+                            double pr = (double)A[(size_t)m * lda + q] * W[(size_t)n * K + q];
+                            r += pr;
+                            mag += fabs(pr);
+                        }
+                        r = r < lo ? lo : r > hi ? hi : r;
+                        double tol = 1e-5 * mag + 1e-6, e = fabs(got - r) / tol;
+                        worst = e > worst ? e : worst;
+                        bad += !(e <= 1.0);
+                    }
+                if (bad)
+                    printf("  %s conv_f32: M %d N %d K %d lda %d ldo %d mode %d: %d wrong\n", k->name, M, N, K, lda,
+                           ldo, mode, bad);
+                bad_cases += bad > 0;
+                cases++;
+                free(packed);
+                free(A);
+                free(W);
+                free(bias);
+                free(out);
+            }
+    printf("  %s conv_f32: worst error %.3f of the tolerance\n", k->name, worst);
+    CHECK(bad_cases == 0, "%s conv_f32: %d wrong of %d cases", k->name, bad_cases, cases);
+}
+
+/* wino_in_f32 and wino_out_f32 against float64 transforms (matrices from ops/conv2d_winograd.c), channel
+ * counts around every vector width, a padding tap (NULL-free: a row of zeros), pixels left out of the
+ * output tile, bias or none, relu6 or none: |got - exact| <= 1e-6 * (|B^T| |d| |B|) + 1e-7 (likewise
+ * with A and the bias). */
+static void check_winograd(const detc_kernels *k)
+{
+    static const double BT[6][6] = {{4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
+                                    {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
+    static const double AT[4][6] = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
+    static const int Cs[] = {1, 7, 8, 9, 16, 17, 33, 64};
+    int bad = 0;
+    for (size_t ci = 0; ci < sizeof Cs / sizeof Cs[0]; ci++) {
+        const int C = Cs[ci];
+        const size_t stride = (size_t)C + 3;
+        float *x = malloc(sizeof(float) * 36 * C), *zeros = calloc((size_t)C, sizeof(float));
+        float *v = malloc(sizeof(float) * 36 * stride), *o = malloc(sizeof(float) * 16 * C), *bias = malloc(sizeof(float) * C);
+        const float *taps[36];
+        for (int i = 0; i < 36 * C; i++)
+            x[i] = (float)((int)(next() % 20001) - 10000) / 3000.0f;
+        for (int c = 0; c < C; c++)
+            bias[c] = (float)((int)(next() % 2001) - 1000) / 300.0f;
+        for (int p = 0; p < 36; p++)
+            taps[p] = p == 7 ? zeros : x + p * C;
+        k->wino_in_f32(C, taps, v, stride);
+        for (int c = 0; c < C; c++)
+            for (int a = 0; a < 6; a++)
+                for (int b = 0; b < 6; b++) {
+                    double r = 0, mag = 0;
+                    for (int y = 0; y < 6; y++)
+                        for (int z = 0; z < 6; z++) {
+                            double d = taps[y * 6 + z][c];
+                            r += BT[a][y] * d * BT[b][z];
+                            mag += fabs(BT[a][y] * d * BT[b][z]);
+                        }
+                    bad += !(fabs(v[(a * 6 + b) * stride + c] - r) <= 1e-6 * mag + 1e-7);
+                }
+        for (int mode = 0; mode < 2; mode++) {
+            float *out[16];
+            for (int p = 0; p < 16; p++) {
+                out[p] = p % 5 == 3 ? NULL : o + p * C;
+                for (int c = 0; c < C; c++)
+                    o[p * C + c] = 777.0f;
+            }
+            float lo = mode ? 0.0f : -INFINITY, hi = mode ? 6.0f : INFINITY;
+            k->wino_out_f32(C, v, stride, mode ? bias : NULL, lo, hi, out);
+            for (int p = 0; p < 16; p++)
+                for (int c = 0; c < C; c++) {
+                    if (!out[p]) {
+                        bad += o[p * C + c] != 777.0f;
+                        continue;
+                    }
+                    double r = mode ? bias[c] : 0, mag = fabs(r);
+                    for (int y = 0; y < 6; y++)
+                        for (int z = 0; z < 6; z++) {
+                            double t = AT[p / 4][y] * v[(y * 6 + z) * stride + c] * AT[p % 4][z];
+                            r += t;
+                            mag += fabs(t);
+                        }
+                    r = r < lo ? lo : r > hi ? hi : r;
+                    bad += !(fabs(o[p * C + c] - r) <= 1e-6 * mag + 1e-7);
+                }
+        }
+        free(x);
+        free(zeros);
+        free(v);
+        free(o);
+        free(bias);
+    }
+    CHECK(bad == 0, "%s wino_in_f32 / wino_out_f32: %d values off float64", k->name, bad);
+}
+
 int main(void)
 {
     static const char *names[] = {"portable", "avx2", "avx512vnni", "blas", "neon", "neon-dotprod", "auto"};
@@ -578,6 +716,8 @@ int main(void)
         check_dwconv(k);
         check_dwconv_f32(k);
         check_conv_q8(k);
+        check_conv_f32(k);
+        check_winograd(k);
     }
     check_dw_op_i8();
     check_dw_op_f32();

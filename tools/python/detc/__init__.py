@@ -46,7 +46,8 @@ class _Errors(ctypes.Structure):
 
 class _Options(ctypes.Structure):
     _fields_ = [("size", c_size_t), ("threads", c_int), ("profile", c_int), ("no_reuse", c_int),
-                ("max_memory", c_size_t), ("no_fold", c_int), ("verify", c_int)]
+                ("max_memory", c_size_t), ("no_fold", c_int), ("verify", c_int),
+                ("no_winograd", c_int)]
 
 
 class _TensorInfo(ctypes.Structure):

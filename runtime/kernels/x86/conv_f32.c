@@ -1,0 +1,473 @@
+/* x86 float conv GEMMs with fused bias and activation (conv_f32, kernels.h): AVX2 + FMA (avx2 table) and
+ * AVX-512F (avx512vnni table, beside its other AVX-512F float kernel).
+ *
+ * The filter is packed once (conv_f32_pack) into panels of NR output channels, K-major: panel p holds, for
+ * every k, the NR values W[p*NR + j][k] (zeros past N), so the micro-kernel loads one panel row per k with
+ * aligned vector loads. A is read in place: one broadcast per row and k (MR rows of KC values, a few KiB,
+ * stay in L1 while every panel passes over them; packing them first cost more than it saved). Loop order:
+ * K blocks of KC, rows in blocks of MR, panels; the KC x N slice of the filter stays in L2.
+ * Accumulators start from 0 on the first K block, are stored to `out` between K blocks, and get the bias
+ * (after the sum, as the portable kernel rounds it) and the clamp on the last one. The N edge uses masked loads and stores (a panel whose live channels fit in half of it
+ * runs half the FMAs); the M edge runs a micro-kernel specialised for the remaining row count. */
+#include "kernels.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conv_f32_x86.h"
+
+#define CF_KC 256
+
+/* Loops over a micro-tile's rows and vectors run fully unrolled, so that the accumulators live in registers
+ * (clang reads "GCC unroll N" as a count, which it does not apply to a shorter loop). */
+#if defined(__clang__)
+#define UNROLL_FULL _Pragma("clang loop unroll(full)")
+#else
+#define UNROLL_FULL _Pragma("GCC unroll 16")
+#endif /* K values per packed block of A (and per pass over the filter's panel rows) */
+
+/* NR-wide panels, K-major, zero-padded; 64-byte aligned (aligned_alloc needs a multiple of 64). */
+static void *pack_panels(int n, int k, const float *w, int nr)
+{
+    if (n <= 0 || k < 0)
+        return NULL;
+    int panels = (n + nr - 1) / nr;
+    size_t bytes = (size_t)panels * (size_t)(k > 0 ? k : 1) * (size_t)nr * sizeof(float);
+    bytes = (bytes + 63) & ~(size_t)63;
+    float *p = aligned_alloc(64, bytes);
+    if (!p)
+        return NULL;
+    memset(p, 0, bytes);
+    for (int pn = 0; pn < panels; pn++)
+        for (int c = 0; c < nr && pn * nr + c < n; c++) {
+            const float *src = w + (size_t)(pn * nr + c) * (size_t)k;
+            float *dst = p + (size_t)pn * (size_t)k * (size_t)nr + c;
+            for (int kk = 0; kk < k; kk++)
+                dst[(size_t)kk * nr] = src[kk];
+        }
+    return p;
+}
+
+/* K = 0: the output is the clamped bias. */
+static void empty_sum(const detc_conv_f32_params *prm, int m, float *out, int ldo)
+{
+    for (int r = 0; r < m; r++)
+        for (int c = 0; c < prm->n; c++) {
+            float v = prm->bias ? prm->bias[c] : 0.0f;
+            v = v < prm->act_lo ? prm->act_lo : v;
+            out[(size_t)r * ldo + c] = v > prm->act_hi ? prm->act_hi : v;
+        }
+}
+
+/* ---------------- AVX-512F: 12 rows x 32 channels ---------------- */
+
+#define AVX512 __attribute__((target("avx512f,avx2,fma")))
+#define C5_MR 12
+#define C5_NR 32
+
+typedef struct {
+    int kc, lda, ldo, first, last, clamp;
+    const float *bias; /* at the panel's first channel, or NULL */
+    __mmask16 m0, m1;
+    float lo, hi;
+} c5_args;
+
+/* ap: row 0 of the A block at its first k, rows g->lda apart; bp: the panel at that k. */
+AVX512 __attribute__((always_inline)) static inline void c5_tile(const int MR, const int NB, const c5_args *g,
+                                                                 const float *ap, const float *bp, float *c)
+{
+    __m512 acc[C5_MR][2];
+    if (g->first) {
+UNROLL_FULL
+        for (int r = 0; r < MR; r++) {
+            acc[r][0] = _mm512_setzero_ps();
+            acc[r][1] = _mm512_setzero_ps();
+        }
+    } else {
+UNROLL_FULL
+        for (int r = 0; r < MR; r++) {
+            acc[r][0] = _mm512_maskz_loadu_ps(g->m0, c + (size_t)r * g->ldo);
+            acc[r][1] = NB > 1 ? _mm512_maskz_loadu_ps(g->m1, c + (size_t)r * g->ldo + 16) : _mm512_setzero_ps();
+        }
+    }
+    const size_t lda = (size_t)g->lda;
+    const float *a4 = ap + 4 * lda, *a8 = ap + 8 * lda;
+    for (int k = 0; k < g->kc; k++) {
+        __m512 w0 = _mm512_load_ps(bp + (size_t)k * C5_NR);
+        __m512 w1 = NB > 1 ? _mm512_load_ps(bp + (size_t)k * C5_NR + 16) : w0;
+UNROLL_FULL
+        for (int r = 0; r < MR; r++) {
+            const float *base = r < 4 ? ap : r < 8 ? a4 : a8;
+            __m512 av = _mm512_set1_ps(base[(size_t)(r & 3) * lda + k]);
+            acc[r][0] = _mm512_fmadd_ps(av, w0, acc[r][0]);
+            if (NB > 1)
+                acc[r][1] = _mm512_fmadd_ps(av, w1, acc[r][1]);
+        }
+    }
+    if (g->last && g->bias) { /* after the sum, as the portable kernel and a BLAS + bias pass round it */
+        __m512 b0 = _mm512_maskz_loadu_ps(g->m0, g->bias);
+        __m512 b1 = NB > 1 ? _mm512_maskz_loadu_ps(g->m1, g->bias + 16) : b0;
+UNROLL_FULL
+        for (int r = 0; r < MR; r++) {
+            acc[r][0] = _mm512_add_ps(acc[r][0], b0);
+            if (NB > 1)
+                acc[r][1] = _mm512_add_ps(acc[r][1], b1);
+        }
+    }
+    if (g->last && g->clamp) {
+        __m512 lo = _mm512_set1_ps(g->lo), hi = _mm512_set1_ps(g->hi);
+UNROLL_FULL
+        for (int r = 0; r < MR; r++) /* max(lo, v), min(hi, v): a NaN v passes through */
+UNROLL_FULL
+            for (int b = 0; b < NB; b++)
+                acc[r][b] = _mm512_min_ps(hi, _mm512_max_ps(lo, acc[r][b]));
+    }
+UNROLL_FULL
+    for (int r = 0; r < MR; r++) {
+        _mm512_mask_storeu_ps(c + (size_t)r * g->ldo, g->m0, acc[r][0]);
+        if (NB > 1)
+            _mm512_mask_storeu_ps(c + (size_t)r * g->ldo + 16, g->m1, acc[r][1]);
+    }
+}
+
+typedef void (*c5_fn)(const c5_args *g, const float *ap, const float *bp, float *c);
+#define C5_DEF(R)                                                                                              \
+    AVX512 static void c5_r##R##_1(const c5_args *g, const float *ap, const float *bp, float *c)               \
+    {                                                                                                          \
+        c5_tile(R, 1, g, ap, bp, c);                                                                           \
+    }                                                                                                          \
+    AVX512 static void c5_r##R##_2(const c5_args *g, const float *ap, const float *bp, float *c)               \
+    {                                                                                                          \
+        c5_tile(R, 2, g, ap, bp, c);                                                                           \
+    }
+C5_DEF(1)
+C5_DEF(2)
+C5_DEF(3)
+C5_DEF(4)
+C5_DEF(5)
+C5_DEF(6)
+C5_DEF(7)
+C5_DEF(8)
+C5_DEF(9)
+C5_DEF(10)
+C5_DEF(11)
+C5_DEF(12)
+static const c5_fn c5_tiles[C5_MR + 1][2] = {
+    {NULL, NULL},         {c5_r1_1, c5_r1_2},   {c5_r2_1, c5_r2_2},   {c5_r3_1, c5_r3_2},   {c5_r4_1, c5_r4_2},
+    {c5_r5_1, c5_r5_2},   {c5_r6_1, c5_r6_2},   {c5_r7_1, c5_r7_2},   {c5_r8_1, c5_r8_2},   {c5_r9_1, c5_r9_2},
+    {c5_r10_1, c5_r10_2}, {c5_r11_1, c5_r11_2}, {c5_r12_1, c5_r12_2},
+};
+
+void *detc_conv_f32_pack_avx512(int n, int k, const float *w)
+{
+    return pack_panels(n, k, w, C5_NR);
+}
+
+AVX512 void detc_conv_f32_avx512(const detc_conv_f32_params *prm, int m, const float *a, int lda, float *out,
+                                 int ldo)
+{
+    const int n = prm->n, K = prm->k;
+    if (m <= 0 || n <= 0)
+        return;
+    if (K <= 0) {
+        empty_sum(prm, m, out, ldo);
+        return;
+    }
+    const float *W = prm->packed;
+    const int panels = (n + C5_NR - 1) / C5_NR;
+    c5_args g = {.lda = lda, .ldo = ldo, .lo = prm->act_lo, .hi = prm->act_hi};
+    g.clamp = !(isinf(prm->act_lo) && prm->act_lo < 0 && isinf(prm->act_hi) && prm->act_hi > 0);
+    for (int k0 = 0; k0 < K; k0 += CF_KC) {
+        g.kc = K - k0 < CF_KC ? K - k0 : CF_KC;
+        g.first = k0 == 0;
+        g.last = k0 + g.kc == K;
+        for (int r0 = 0; r0 < m; r0 += C5_MR) {
+            int rows = m - r0 < C5_MR ? m - r0 : C5_MR;
+            const float *ar = a + (size_t)r0 * lda + k0;
+            for (int p = 0; p < panels; p++) {
+                int live = n - p * C5_NR;
+                g.m0 = live >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << live) - 1);
+                g.m1 = live >= 32 ? (__mmask16)0xFFFF : live > 16 ? (__mmask16)((1u << (live - 16)) - 1) : 0;
+                g.bias = prm->bias ? prm->bias + p * C5_NR : NULL;
+                const float *bp = W + ((size_t)p * K + k0) * C5_NR;
+                c5_tiles[rows][live > 16](&g, ar, bp, out + (size_t)r0 * ldo + p * C5_NR);
+            }
+        }
+    }
+}
+
+/* ---------------- AVX2 + FMA: 6 rows x 16 channels ---------------- */
+
+#define AVX2FMA __attribute__((target("avx2,fma")))
+#define C2_MR 6
+#define C2_NR 16
+
+typedef struct {
+    int kc, lda, ldo, first, last, clamp;
+    const float *bias;
+    __m256i m0, m1; /* lanes with a live channel: all ones */
+    float lo, hi;
+} c2_args;
+
+AVX2FMA __attribute__((always_inline)) static inline void c2_tile(const int MR, const int NB, const c2_args *g,
+                                                                  const float *ap, const float *bp, float *c)
+{
+    __m256 acc[C2_MR][2];
+    if (g->first) {
+UNROLL_FULL
+        for (int r = 0; r < MR; r++) {
+            acc[r][0] = _mm256_setzero_ps();
+            acc[r][1] = _mm256_setzero_ps();
+        }
+    } else {
+UNROLL_FULL
+        for (int r = 0; r < MR; r++) {
+            acc[r][0] = _mm256_maskload_ps(c + (size_t)r * g->ldo, g->m0);
+            acc[r][1] = NB > 1 ? _mm256_maskload_ps(c + (size_t)r * g->ldo + 8, g->m1) : _mm256_setzero_ps();
+        }
+    }
+    const size_t lda = (size_t)g->lda;
+    const float *a3 = ap + 3 * lda;
+    for (int k = 0; k < g->kc; k++) {
+        __m256 w0 = _mm256_load_ps(bp + (size_t)k * C2_NR);
+        __m256 w1 = NB > 1 ? _mm256_load_ps(bp + (size_t)k * C2_NR + 8) : w0;
+UNROLL_FULL
+        for (int r = 0; r < MR; r++) {
+            const float *base = r < 3 ? ap : a3;
+            __m256 av = _mm256_broadcast_ss(base + (size_t)(r % 3) * lda + k);
+            acc[r][0] = _mm256_fmadd_ps(av, w0, acc[r][0]);
+            if (NB > 1)
+                acc[r][1] = _mm256_fmadd_ps(av, w1, acc[r][1]);
+        }
+    }
+    if (g->last && g->bias) {
+        __m256 b0 = _mm256_maskload_ps(g->bias, g->m0);
+        __m256 b1 = NB > 1 ? _mm256_maskload_ps(g->bias + 8, g->m1) : b0;
+UNROLL_FULL
+        for (int r = 0; r < MR; r++) {
+            acc[r][0] = _mm256_add_ps(acc[r][0], b0);
+            if (NB > 1)
+                acc[r][1] = _mm256_add_ps(acc[r][1], b1);
+        }
+    }
+    if (g->last && g->clamp) {
+        __m256 lo = _mm256_set1_ps(g->lo), hi = _mm256_set1_ps(g->hi);
+UNROLL_FULL
+        for (int r = 0; r < MR; r++)
+UNROLL_FULL
+            for (int b = 0; b < NB; b++)
+                acc[r][b] = _mm256_min_ps(hi, _mm256_max_ps(lo, acc[r][b]));
+    }
+UNROLL_FULL
+    for (int r = 0; r < MR; r++) {
+        _mm256_maskstore_ps(c + (size_t)r * g->ldo, g->m0, acc[r][0]);
+        if (NB > 1)
+            _mm256_maskstore_ps(c + (size_t)r * g->ldo + 8, g->m1, acc[r][1]);
+    }
+}
+
+typedef void (*c2_fn)(const c2_args *g, const float *ap, const float *bp, float *c);
+#define C2_DEF(R)                                                                                              \
+    AVX2FMA static void c2_r##R##_1(const c2_args *g, const float *ap, const float *bp, float *c)              \
+    {                                                                                                          \
+        c2_tile(R, 1, g, ap, bp, c);                                                                           \
+    }                                                                                                          \
+    AVX2FMA static void c2_r##R##_2(const c2_args *g, const float *ap, const float *bp, float *c)              \
+    {                                                                                                          \
+        c2_tile(R, 2, g, ap, bp, c);                                                                           \
+    }
+C2_DEF(1)
+C2_DEF(2)
+C2_DEF(3)
+C2_DEF(4)
+C2_DEF(5)
+C2_DEF(6)
+static const c2_fn c2_tiles[C2_MR + 1][2] = {
+    {NULL, NULL},       {c2_r1_1, c2_r1_2}, {c2_r2_1, c2_r2_2}, {c2_r3_1, c2_r3_2},
+    {c2_r4_1, c2_r4_2}, {c2_r5_1, c2_r5_2}, {c2_r6_1, c2_r6_2},
+};
+
+void *detc_conv_f32_pack_avx2(int n, int k, const float *w)
+{
+    return pack_panels(n, k, w, C2_NR);
+}
+
+AVX2FMA static __m256i lane_mask(int live)
+{
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(live < 0 ? 0 : live > 8 ? 8 : live), idx);
+}
+
+AVX2FMA void detc_conv_f32_avx2(const detc_conv_f32_params *prm, int m, const float *a, int lda, float *out, int ldo)
+{
+    const int n = prm->n, K = prm->k;
+    if (m <= 0 || n <= 0)
+        return;
+    if (K <= 0) {
+        empty_sum(prm, m, out, ldo);
+        return;
+    }
+    const float *W = prm->packed;
+    const int panels = (n + C2_NR - 1) / C2_NR;
+    c2_args g = {.lda = lda, .ldo = ldo, .lo = prm->act_lo, .hi = prm->act_hi};
+    g.clamp = !(isinf(prm->act_lo) && prm->act_lo < 0 && isinf(prm->act_hi) && prm->act_hi > 0);
+    for (int k0 = 0; k0 < K; k0 += CF_KC) {
+        g.kc = K - k0 < CF_KC ? K - k0 : CF_KC;
+        g.first = k0 == 0;
+        g.last = k0 + g.kc == K;
+        for (int r0 = 0; r0 < m; r0 += C2_MR) {
+            int rows = m - r0 < C2_MR ? m - r0 : C2_MR;
+            const float *ar = a + (size_t)r0 * lda + k0;
+            for (int p = 0; p < panels; p++) {
+                int live = n - p * C2_NR;
+                g.m0 = lane_mask(live);
+                g.m1 = lane_mask(live - 8);
+                g.bias = prm->bias ? prm->bias + p * C2_NR : NULL;
+                const float *bp = W + ((size_t)p * K + k0) * C2_NR;
+                c2_tiles[rows][live > 8](&g, ar, bp, out + (size_t)r0 * ldo + p * C2_NR);
+            }
+        }
+    }
+}
+
+/* ---------------- Winograd F(4x4, 3x3) transforms (wino_in_f32, wino_out_f32) ---------------- */
+
+/* B^T on six vectors (d0..d5 -> o[0..5], o[k] at o[k * os]) and A^T (-> o[0..3]), with the ISA's add, sub,
+ * fmadd (a*b+c) and fnmadd (c-a*b) and constants f2, f4, f5, f8 in scope. */
+#define WINO_BT6(ADD, SUB, FMA, FNMA, d0, d1, d2, d3, d4, d5, o, os)                                           \
+    do {                                                                                                       \
+        (o)[0 * (os)] = FMA(f4, d0, FNMA(f5, d2, d4));                                                         \
+        (o)[1 * (os)] = FNMA(f4, ADD(d1, d2), ADD(d3, d4));                                                    \
+        (o)[2 * (os)] = FMA(f4, SUB(d1, d2), SUB(d4, d3));                                                     \
+        (o)[3 * (os)] = FMA(f2, SUB(d3, d1), SUB(d4, d2));                                                     \
+        (o)[4 * (os)] = FMA(f2, SUB(d1, d3), SUB(d4, d2));                                                     \
+        (o)[5 * (os)] = FMA(f4, d1, FNMA(f5, d3, d5));                                                         \
+    } while (0)
+#define WINO_AT6(ADD, SUB, FMA, m0, m1, m2, m3, m4, m5, o, os)                                                 \
+    do {                                                                                                       \
+        __typeof__(m0) s12 = ADD(m1, m2), d12 = SUB(m1, m2), s34 = ADD(m3, m4), d34 = SUB(m3, m4);             \
+        (o)[0 * (os)] = ADD(ADD(m0, s12), s34);                                                                \
+        (o)[1 * (os)] = FMA(f2, d34, d12);                                                                     \
+        (o)[2 * (os)] = FMA(f4, s34, s12);                                                                     \
+        (o)[3 * (os)] = ADD(FMA(f8, d34, d12), m5);                                                            \
+    } while (0)
+
+AVX512 void detc_wino_in_f32_avx512(int channels, const float *const *taps, float *v, size_t stride)
+{
+    const __m512 f2 = _mm512_set1_ps(2.0f), f4 = _mm512_set1_ps(4.0f), f5 = _mm512_set1_ps(5.0f);
+    for (int c0 = 0; c0 < channels; c0 += 16) {
+        __mmask16 mk = channels - c0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (channels - c0)) - 1);
+        __m512 t[36];
+        for (int x = 0; x < 6; x++) {
+            __m512 d[6];
+            for (int y = 0; y < 6; y++)
+                d[y] = _mm512_maskz_loadu_ps(mk, taps[y * 6 + x] + c0);
+            WINO_BT6(_mm512_add_ps, _mm512_sub_ps, _mm512_fmadd_ps, _mm512_fnmadd_ps, d[0], d[1], d[2], d[3], d[4],
+                     d[5], t + x, 6);
+        }
+        for (int y = 0; y < 6; y++) {
+            __m512 o[6];
+            const __m512 *d = t + y * 6;
+            WINO_BT6(_mm512_add_ps, _mm512_sub_ps, _mm512_fmadd_ps, _mm512_fnmadd_ps, d[0], d[1], d[2], d[3], d[4],
+                     d[5], o, 1);
+            for (int x = 0; x < 6; x++)
+                _mm512_mask_storeu_ps(v + (size_t)(y * 6 + x) * stride + c0, mk, o[x]);
+        }
+    }
+}
+
+AVX512 void detc_wino_out_f32_avx512(int channels, const float *m, size_t stride, const float *bias, float act_lo,
+                                     float act_hi, float *const *out)
+{
+    const __m512 f2 = _mm512_set1_ps(2.0f), f4 = _mm512_set1_ps(4.0f), f8 = _mm512_set1_ps(8.0f);
+    const __m512 lo = _mm512_set1_ps(act_lo), hi = _mm512_set1_ps(act_hi);
+    const int clamp = !(isinf(act_lo) && act_lo < 0 && isinf(act_hi) && act_hi > 0);
+    for (int c0 = 0; c0 < channels; c0 += 16) {
+        __mmask16 mk = channels - c0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (channels - c0)) - 1);
+        __m512 t[24];
+        for (int x = 0; x < 6; x++) {
+            __m512 a[6];
+            for (int y = 0; y < 6; y++)
+                a[y] = _mm512_maskz_loadu_ps(mk, m + (size_t)(y * 6 + x) * stride + c0);
+            WINO_AT6(_mm512_add_ps, _mm512_sub_ps, _mm512_fmadd_ps, a[0], a[1], a[2], a[3], a[4], a[5], t + x, 6);
+        }
+        __m512 b = bias ? _mm512_maskz_loadu_ps(mk, bias + c0) : _mm512_setzero_ps();
+        for (int r = 0; r < 4; r++) {
+            __m512 o[4];
+            const __m512 *a = t + r * 6;
+            WINO_AT6(_mm512_add_ps, _mm512_sub_ps, _mm512_fmadd_ps, a[0], a[1], a[2], a[3], a[4], a[5], o, 1);
+            for (int x = 0; x < 4; x++) {
+                float *dst = out[r * 4 + x];
+                if (!dst)
+                    continue;
+                __m512 val = _mm512_add_ps(o[x], b);
+                if (clamp)
+                    val = _mm512_min_ps(hi, _mm512_max_ps(lo, val));
+                _mm512_mask_storeu_ps(dst + c0, mk, val);
+            }
+        }
+    }
+}
+
+AVX2FMA void detc_wino_in_f32_avx2(int channels, const float *const *taps, float *v, size_t stride)
+{
+    const __m256 f2 = _mm256_set1_ps(2.0f), f4 = _mm256_set1_ps(4.0f), f5 = _mm256_set1_ps(5.0f);
+    for (int c0 = 0; c0 < channels; c0 += 8) {
+        __m256i mk = lane_mask(channels - c0);
+        __m256 t[36];
+        for (int x = 0; x < 6; x++) {
+            __m256 d[6];
+            for (int y = 0; y < 6; y++)
+                d[y] = _mm256_maskload_ps(taps[y * 6 + x] + c0, mk);
+            WINO_BT6(_mm256_add_ps, _mm256_sub_ps, _mm256_fmadd_ps, _mm256_fnmadd_ps, d[0], d[1], d[2], d[3], d[4],
+                     d[5], t + x, 6);
+        }
+        for (int y = 0; y < 6; y++) {
+            __m256 o[6];
+            const __m256 *d = t + y * 6;
+            WINO_BT6(_mm256_add_ps, _mm256_sub_ps, _mm256_fmadd_ps, _mm256_fnmadd_ps, d[0], d[1], d[2], d[3], d[4],
+                     d[5], o, 1);
+            for (int x = 0; x < 6; x++)
+                _mm256_maskstore_ps(v + (size_t)(y * 6 + x) * stride + c0, mk, o[x]);
+        }
+    }
+}
+
+AVX2FMA void detc_wino_out_f32_avx2(int channels, const float *m, size_t stride, const float *bias, float act_lo,
+                                   float act_hi, float *const *out)
+{
+    const __m256 f2 = _mm256_set1_ps(2.0f), f4 = _mm256_set1_ps(4.0f), f8 = _mm256_set1_ps(8.0f);
+    const __m256 lo = _mm256_set1_ps(act_lo), hi = _mm256_set1_ps(act_hi);
+    const int clamp = !(isinf(act_lo) && act_lo < 0 && isinf(act_hi) && act_hi > 0);
+    for (int c0 = 0; c0 < channels; c0 += 8) {
+        __m256i mk = lane_mask(channels - c0);
+        __m256 t[24];
+        for (int x = 0; x < 6; x++) {
+            __m256 a[6];
+            for (int y = 0; y < 6; y++)
+                a[y] = _mm256_maskload_ps(m + (size_t)(y * 6 + x) * stride + c0, mk);
+            WINO_AT6(_mm256_add_ps, _mm256_sub_ps, _mm256_fmadd_ps, a[0], a[1], a[2], a[3], a[4], a[5], t + x, 6);
+        }
+        __m256 b = bias ? _mm256_maskload_ps(bias + c0, mk) : _mm256_setzero_ps();
+        for (int r = 0; r < 4; r++) {
+            __m256 o[4];
+            const __m256 *a = t + r * 6;
+            WINO_AT6(_mm256_add_ps, _mm256_sub_ps, _mm256_fmadd_ps, a[0], a[1], a[2], a[3], a[4], a[5], o, 1);
+            for (int x = 0; x < 4; x++) {
+                float *dst = out[r * 4 + x];
+                if (!dst)
+                    continue;
+                __m256 val = _mm256_add_ps(o[x], b);
+                if (clamp)
+                    val = _mm256_min_ps(hi, _mm256_max_ps(lo, val));
+                _mm256_maskstore_ps(dst + c0, mk, val);
+            }
+        }
+    }
+}
+
+#endif
