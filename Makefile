@@ -44,7 +44,9 @@ ARM_CPU ?=
 ifneq ($(filter aarch64-%,$(TARGET_MACHINE)),)
 ARM_CPU_FLAGS = $(if $(ARM_CPU),-mcpu=$(ARM_CPU))
 # Dot-product kernels only: the rest of the build stays armv8.0-A, select.c calls them when the CPU has it.
+# (-mcpu would conflict with -march there: that object is tuned with -mtune instead.)
 KERNEL_FLAGS_neon_dotprod = -march=armv8.2-a+dotprod $(if $(ARM_CPU),-mtune=$(ARM_CPU))
+DROP_FLAGS_neon_dotprod = $(ARM_CPU_FLAGS)
 else ifneq ($(filter arm-% armv7%,$(TARGET_MACHINE)),)
 ARM_CPU_FLAGS = $(if $(ARM_CPU),-mtune=$(ARM_CPU))
 # NEON kernels only: armhf promises VFPv3-D16, select.c calls them when the CPU reports NEON and VFPv4.
@@ -93,7 +95,8 @@ $(shell mkdir -p $(BUILD) && (echo '$(CONFIG_LINE)' | cmp -s - $(CONFIG_STAMP) |
 
 $(BUILD)/obj/%.o: %.c $(CONFIG_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(KERNEL_FLAGS_$(basename $(notdir $<))) -MMD -MP -c $< -o $@
+	$(CC) $(filter-out $(DROP_FLAGS_$(basename $(notdir $<))),$(CFLAGS)) $(KERNEL_FLAGS_$(basename $(notdir $<))) \
+		-MMD -MP -c $< -o $@
 
 $(BUILD)/libdetc.a: $(CORE_OBJ)
 	@rm -f $@

@@ -114,7 +114,9 @@ typedef struct detc_kernels {
 
 extern const detc_kernels detc_kernels_portable;
 
-/* name: NULL or "auto" for the best available, else a table name ("portable", ...). NULL if unknown. */
+/* name: NULL, "" or "auto" for the best available, else a table name ("portable", "neon", ...): the portable
+ * table with that variant over it. NULL if unknown or not supported by this CPU. Tables are composed once
+ * per process and never change; the pointers may be kept and shared between threads. */
 const detc_kernels *detc_kernels_select(const char *name);
 
 #endif

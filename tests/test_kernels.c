@@ -722,6 +722,7 @@ int main(void)
     check_dw_op_i8();
     check_dw_op_f32();
     CHECK(detc_kernels_select("no-such-table") == NULL, "unknown table names are refused");
+    CHECK(detc_kernels_select("") == detc_kernels_select(NULL), "an empty name (DETC_KERNELS=) selects auto");
     check_select_threads();
     return check_summary("test_kernels");
 }

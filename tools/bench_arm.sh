@@ -39,7 +39,7 @@ count() {
     echo $(((c2 - c1) / (n2 - n1)))
 }
 m() { [ -n "$1" ] && awk -v v="$1" 'BEGIN { printf "%8.1f M", v / 1e6 }' || printf '%10s' "failed"; }
-kernels() { DETC_KERNELS= QEMU_CPU=$2 $1 "$root/$3/detc" inspect "$work/ssd.detc" 2>/dev/null | sed -n 's/^kernels *//p'; }
+kernels() { QEMU_CPU=$2 $1 "$root/$3/detc" inspect "$work/ssd.detc" 2>/dev/null | sed -n 's/^kernels *//p'; }
 
 echo "== instructions per inference under qemu, one thread (N1=$n1, N2=$n2 runs)"
 for cpu in cortex-a72 cortex-a76; do

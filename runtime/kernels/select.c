@@ -85,8 +85,18 @@ extern const detc_kernels detc_kernels_blas;
 int detc_blas_supported(void);
 #endif
 
+/* On 32-bit ARM detc's own NEON SGEMM beats OpenBLAS on detc's shapes (SSD f32 under qemu, Cortex-A15:
+ * 727 M instructions per inference with it, 1,276 M with OpenBLAS's), so there the BLAS table comes before
+ * the NEON one and the NEON GEMM wins the composition; elsewhere OpenBLAS is as fast or faster and comes last. */
+#if defined(DETC_HAVE_BLAS) && defined(__arm__)
+#define DETC_BLAS_FIRST 1
+#endif
+
 static const kernel_variant variants[] = {
     {&detc_kernels_portable, always},
+#ifdef DETC_BLAS_FIRST
+    {&detc_kernels_blas, detc_blas_supported},
+#endif
 #ifdef DETC_HAVE_X86_KERNELS
     {&detc_kernels_avx2, has_avx2},
     {&detc_kernels_avx512vnni, has_avx512vnni},
@@ -97,7 +107,7 @@ static const kernel_variant variants[] = {
     {&detc_kernels_neon_dotprod, has_dotprod},
 #endif
 #endif
-#ifdef DETC_HAVE_BLAS
+#if defined(DETC_HAVE_BLAS) && !defined(DETC_BLAS_FIRST)
     {&detc_kernels_blas, detc_blas_supported},
 #endif
 };
@@ -153,7 +163,7 @@ static void compose_all(void)
 const detc_kernels *detc_kernels_select(const char *name)
 {
     pthread_once(&compose_once, compose_all);
-    if (!name || strcmp(name, "auto") == 0)
+    if (!name || !*name || strcmp(name, "auto") == 0) /* unset, empty (DETC_KERNELS=) or "auto" */
         return &composed[N_VARIANTS];
     for (int i = 0; i < N_VARIANTS; i++)
         if (strcmp(name, variants[i].table->name) == 0)
