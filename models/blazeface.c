@@ -107,11 +107,12 @@ static float read_float(bf_reader *r, const cJSON *obj, const char *key, bool re
             field_error(r, key, expected);
         return (float)def;
     }
-    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < lo || v->valuedouble > hi) {
+    double d;
+    if (!detc_json_number(v, lo, hi, &d)) {
         field_error(r, key, expected);
         return (float)def;
     }
-    return (float)v->valuedouble;
+    return (float)d;
 }
 
 static int read_int(bf_reader *r, const cJSON *obj, const char *key, bool required, int def, int lo, int hi)
@@ -124,12 +125,12 @@ static int read_int(bf_reader *r, const cJSON *obj, const char *key, bool requir
             field_error(r, key, expected);
         return def;
     }
-    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < lo ||
-        v->valuedouble > hi) {
+    int64_t n;
+    if (!detc_json_integer(v, lo, hi, &n)) {
         field_error(r, key, expected);
         return def;
     }
-    return (int)v->valuedouble;
+    return (int)n;
 }
 
 static bool read_bool(bf_reader *r, const cJSON *obj, const char *key, bool def)
@@ -159,11 +160,12 @@ static int read_list(bf_reader *r, const cJSON *obj, const char *key, int max, d
     const cJSON *e;
     cJSON_ArrayForEach(e, v)
     {
-        if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble) || e->valuedouble < lo || e->valuedouble > hi) {
+        double d;
+        if (!detc_json_number(e, lo, hi, &d)) {
             field_error(r, key, expected);
             return 0;
         }
-        out[i++] = (float)e->valuedouble;
+        out[i++] = (float)d;
     }
     return n;
 }

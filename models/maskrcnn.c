@@ -289,10 +289,7 @@ static bool read_number(const cJSON *in, const char *key, double def, double lo,
     *out = def;
     if (!v)
         return true;
-    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi))
-        return false;
-    *out = v->valuedouble;
-    return true;
+    return detc_json_number(v, lo, hi, out);
 }
 
 static bool read_triplet(const cJSON *in, const char *key, const float def[3], float out[3])
@@ -304,10 +301,10 @@ static bool read_triplet(const cJSON *in, const char *key, const float def[3], f
     if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != 3)
         return false;
     for (int c = 0; c < 3; c++) {
-        const cJSON *x = cJSON_GetArrayItem(v, c);
-        if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble) || fabs(x->valuedouble) > 1e6)
+        double d;
+        if (!detc_json_number(cJSON_GetArrayItem(v, c), -1e6, 1e6, &d))
             return false;
-        out[c] = (float)x->valuedouble;
+        out[c] = (float)d;
     }
     return true;
 }

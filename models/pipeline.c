@@ -16,11 +16,6 @@ void detc_pipeline_error(detc_model *m, detc_errors *errs, const char *what, con
     detc_errors_add(errs, DETC_ERR_FORMAT, -1, "%s: pipeline: %s; %s", m->base->g.model_name, what, fix);
 }
 
-const cJSON *detc_json_field(const cJSON *obj, const char *name)
-{
-    return obj ? cJSON_GetObjectItemCaseSensitive(obj, name) : NULL;
-}
-
 static bool read_triplet(const cJSON *j, float def, float out[3])
 {
     out[0] = out[1] = out[2] = def;
@@ -29,10 +24,10 @@ static bool read_triplet(const cJSON *j, float def, float out[3])
     if (!cJSON_IsArray(j) || cJSON_GetArraySize(j) != 3)
         return false;
     for (int c = 0; c < 3; c++) {
-        const cJSON *v = cJSON_GetArrayItem(j, c);
-        if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || fabs(v->valuedouble) > 1e6)
+        double d;
+        if (!detc_json_number(cJSON_GetArrayItem(j, c), -1e6, 1e6, &d))
             return false;
-        out[c] = (float)v->valuedouble;
+        out[c] = (float)d;
     }
     return true;
 }
@@ -100,15 +95,14 @@ int detc_image_input_load(detc_model *m, const cJSON *in, detc_image_input *p, d
     const detc_tensor *t = &m->base->g.tensors[p->tensor];
     if (t->poisoned)
         return -1;
-    if (!cJSON_IsNumber(w) || !cJSON_IsNumber(h) || w->valuedouble != floor(w->valuedouble) ||
-        h->valuedouble != floor(h->valuedouble) || w->valuedouble < 1 || h->valuedouble < 1 ||
-        w->valuedouble > 16384 || h->valuedouble > 16384) {
+    int64_t wi, hi;
+    if (!detc_json_integer(w, 1, 16384, &wi) || !detc_json_integer(h, 1, 16384, &hi)) {
         detc_pipeline_error(m, errs, "\"input\" needs integer \"width\" and \"height\" in 1..16384",
                             "fix the pipeline");
         return -1;
     }
-    p->width = (int)w->valuedouble;
-    p->height = (int)h->valuedouble;
+    p->width = (int)wi;
+    p->height = (int)hi;
     if (t->rank != 4 || t->dims[0] != 1 || t->dims[1] != p->height || t->dims[2] != p->width || t->dims[3] != 3) {
         char s[128], msg[400];
         detc_shape_str(t->rank, t->dims, s, sizeof s);

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "pixels.h"
+#include "json_field.h"
 #include "model.h"
 
 struct cJSON;
@@ -52,7 +53,6 @@ extern const detc_pipeline_kind detc_pipeline_maskrcnn;
 
 /* Helpers for kinds. */
 void detc_pipeline_error(detc_model *m, detc_errors *errs, const char *what, const char *fix);
-const struct cJSON *detc_json_field(const struct cJSON *obj, const char *name);
 /* Parses "input" {width, height, color, resize, mean, std, tensor} and checks it against the graph input. */
 int detc_image_input_load(detc_model *m, const struct cJSON *in, detc_image_input *out, detc_errors *errs);
 /* Resizes img to the input size with `mode` and writes (p - mean) / std in the input's dtype. */

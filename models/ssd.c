@@ -36,11 +36,11 @@ static int ssd_load(detc_model *m, detc_pipeline *p, const cJSON *pj, detc_error
     s->box_yxyx = !(cJSON_IsString(order) && strcmp(order->valuestring, "xyxy") == 0);
     if (order && !(cJSON_IsString(order) && (!s->box_yxyx || strcmp(order->valuestring, "yxyx") == 0)))
         detc_pipeline_error(m, errs, "\"box_order\" must be \"yxyx\" or \"xyxy\"", "fix the pipeline");
-    if (offset && (!cJSON_IsNumber(offset) || offset->valuedouble != floor(offset->valuedouble) ||
-                   offset->valuedouble < -1 || offset->valuedouble > 1000))
+    int64_t class_offset;
+    if (offset && !detc_json_integer(offset, -1, 1000, &class_offset))
         detc_pipeline_error(m, errs, "\"class_offset\" must be an integer in -1..1000", "fix the pipeline");
     else if (offset)
-        s->class_offset = (int)offset->valuedouble;
+        s->class_offset = (int)class_offset;
     if (s->boxes >= 0 && s->scores >= 0 && s->classes >= 0) {
         const detc_tensor *b = &m->base->g.tensors[s->boxes], *sc = &m->base->g.tensors[s->scores],
                           *c = &m->base->g.tensors[s->classes];

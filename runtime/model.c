@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_field.h"
 #include "model.h"
 #include "checksum.h"
 #include "quant.h"
@@ -130,16 +131,6 @@ static int check_header(detc_model *m, const char *file, detc_errors *errs, uint
 
 /* ---- tensors ---- */
 
-static bool json_int(const cJSON *v, int64_t lo, int64_t hi, int64_t *out)
-{
-    if (!cJSON_IsNumber(v))
-        return false;
-    double d = v->valuedouble;
-    if (!isfinite(d) || d != floor(d) || d < (double)lo || d > (double)hi)
-        return false;
-    *out = (int64_t)d;
-    return true;
-}
 
 static bool parse_shape(loader *L, const char *what, const char *tname, const cJSON *shape, int *rank,
                         int32_t *dims)
@@ -154,7 +145,7 @@ static bool parse_shape(loader *L, const char *what, const char *tname, const cJ
     cJSON_ArrayForEach(d, shape)
     {
         int64_t v;
-        if (!json_int(d, 1, INT32_MAX, &v)) {
+        if (!detc_json_integer(d, 1, INT32_MAX, &v)) {
             detc_errors_add(L->errs, DETC_ERR_SHAPE, -1,
                             "%s: %s '%s': dimension %d must be an integer in 1..2147483647", L->file, what, tname, r);
             return false;
@@ -193,7 +184,7 @@ static bool parse_quant(loader *L, detc_tensor *t, const cJSON *q)
         return false;
     }
     int64_t ax = -1;
-    if (axis && !json_int(axis, -1, DETC_MAX_RANK - 1, &ax)) {
+    if (axis && !detc_json_integer(axis, -1, DETC_MAX_RANK - 1, &ax)) {
         detc_errors_add(L->errs, DETC_ERR_QUANT, -1, "%s: tensor '%s': quant axis must be -1 or a dimension index",
                         f, t->name);
         return false;
@@ -236,7 +227,7 @@ static bool parse_quant(loader *L, detc_tensor *t, const cJSON *q)
                             f, t->name, i, found);
             return false;
         }
-        if (!json_int(z, info->qmin, info->qmax, &zv)) {
+        if (!detc_json_integer(z, info->qmin, info->qmax, &zv)) {
             if (cJSON_IsNumber(z))
                 snprintf(found, sizeof found, "%.17g", z->valuedouble);
             else
@@ -306,7 +297,7 @@ static bool parse_tensor(loader *L, int index, const cJSON *j)
     const cJSON *length = cJSON_GetObjectItemCaseSensitive(j, "length");
     if (offset || length) {
         int64_t off, len;
-        if (!json_int(offset, 0, INT64_MAX / 2, &off) || !json_int(length, 0, INT64_MAX / 2, &len)) {
+        if (!detc_json_integer(offset, 0, INT64_MAX / 2, &off) || !detc_json_integer(length, 0, INT64_MAX / 2, &len)) {
             detc_errors_add(L->errs, DETC_ERR_FORMAT, -1,
                             "%s: constant '%s': \"offset\" and \"length\" must both be non-negative integers", f,
                             t->name);

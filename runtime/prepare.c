@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "graph.h"
+#include "json_field.h"
 #include "quant.h"
 
 int64_t detc_tensor_count(const detc_tensor *t)
@@ -239,15 +240,10 @@ static bool attr_missing(detc_prep *p, const char *name, bool required)
     return !required;
 }
 
+/* Integral values up to 9e15 (exact in a double); the attribute's own range is checked by the caller. */
 static bool json_int(const cJSON *v, int64_t *out)
 {
-    if (!cJSON_IsNumber(v))
-        return false;
-    double d = v->valuedouble;
-    if (!isfinite(d) || d != floor(d) || d < -9.0e15 || d > 9.0e15)
-        return false;
-    *out = (int64_t)d;
-    return true;
+    return detc_json_integer(v, -9000000000000000LL, 9000000000000000LL, out);
 }
 
 bool detc_attr_int(detc_prep *p, const char *name, bool required, int64_t def, int64_t min, int64_t max,
