@@ -1,5 +1,6 @@
 /* COCO RLE (see rle.h). */
 #include "rle.h"
+#include "pixels.h" /* detc_set_err */
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,23 +9,6 @@
 
 /* A count needs at most 34 bits as a signed difference (two uint32 values), i.e. 7 groups. */
 #define MAX_GROUPS 7
-
-#if defined(__GNUC__)
-#define DETC_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#else
-#define DETC_PRINTF(a, b)
-#endif
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...) DETC_PRINTF(3, 4);
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-    if (!err || err_len == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
 
 int detc_rle_encode(const uint8_t *mask, int h, int w, uint32_t **counts, size_t *n)
 {
@@ -96,7 +80,7 @@ char *detc_rle_to_string(const uint32_t *counts, size_t n)
 int detc_rle_from_string(const char *s, uint32_t **counts, size_t *n, char *err, size_t err_len)
 {
     if (!s || !counts || !n) {
-        set_err(err, err_len, "rle: missing argument");
+        detc_set_err(err, err_len, "rle: missing argument");
         return 1;
     }
     *counts = NULL;
@@ -104,7 +88,7 @@ int detc_rle_from_string(const char *s, uint32_t **counts, size_t *n, char *err,
     size_t len = strlen(s);
     uint32_t *c = malloc((len ? len : 1) * sizeof *c); /* at most one count per character */
     if (!c) {
-        set_err(err, err_len, "rle: out of memory");
+        detc_set_err(err, err_len, "rle: out of memory");
         return 1;
     }
     size_t m = 0, p = 0;
@@ -113,16 +97,16 @@ int detc_rle_from_string(const char *s, uint32_t **counts, size_t *n, char *err,
         int groups = 0, more = 1, last = 0;
         while (more) {
             if (p >= len) {
-                set_err(err, err_len, "rle: string ends inside count %zu", m);
+                detc_set_err(err, err_len, "rle: string ends inside count %zu", m);
                 goto fail;
             }
             int ch = (unsigned char)s[p];
             if (ch < 48 || ch > 111) {
-                set_err(err, err_len, "rle: character %zu (0x%02x) is outside '0'..'o'", p, (unsigned)ch);
+                detc_set_err(err, err_len, "rle: character %zu (0x%02x) is outside '0'..'o'", p, (unsigned)ch);
                 goto fail;
             }
             if (groups == MAX_GROUPS) {
-                set_err(err, err_len, "rle: count %zu has more than %d groups", m, MAX_GROUPS);
+                detc_set_err(err, err_len, "rle: count %zu has more than %d groups", m, MAX_GROUPS);
                 goto fail;
             }
             last = ch - 48;
@@ -136,7 +120,7 @@ int detc_rle_from_string(const char *s, uint32_t **counts, size_t *n, char *err,
         if (m > 2)
             x += c[m - 2];
         if (x < 0 || x > UINT32_MAX) {
-            set_err(err, err_len, "rle: count %zu is %lld, outside 0..%lu", m, (long long)x,
+            detc_set_err(err, err_len, "rle: count %zu is %lld, outside 0..%lu", m, (long long)x,
                     (unsigned long)UINT32_MAX);
             goto fail;
         }
@@ -153,14 +137,14 @@ fail:
 int detc_rle_decode(const uint32_t *counts, size_t n, int h, int w, uint8_t *mask, char *err, size_t err_len)
 {
     if (h < 0 || w < 0 || (!counts && n) || (!mask && h > 0 && w > 0)) {
-        set_err(err, err_len, "rle: invalid arguments (h=%d, w=%d)", h, w);
+        detc_set_err(err, err_len, "rle: invalid arguments (h=%d, w=%d)", h, w);
         return 1;
     }
     uint64_t area = (uint64_t)h * (uint64_t)w, total = 0;
     for (size_t i = 0; i < n && total <= area; i++)
         total += counts[i]; /* stops early, so the sum cannot overflow */
     if (total != area) {
-        set_err(err, err_len, "rle: counts add up to %llu, but the mask is %dx%d = %llu pixels",
+        detc_set_err(err, err_len, "rle: counts add up to %llu, but the mask is %dx%d = %llu pixels",
                 (unsigned long long)total, h, w, (unsigned long long)area);
         return 1;
     }

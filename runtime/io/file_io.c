@@ -1,6 +1,7 @@
 /* Safe output (temporary file + rename) and input (regular files only): see file_io.h. */
 #define _XOPEN_SOURCE 700
 #include "file_io.h"
+#include "pixels.h" /* detc_set_err */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,19 +14,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-    if (!err || err_len == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
 
 /* The file a write to `path` really replaces: a symlink's target (renaming over the link would turn it
  * into a plain file), else the path itself. Returns a malloc'd string, NULL when out of memory. */
@@ -48,11 +36,11 @@ static int check_target(const char *display, const char *target, mode_t *mode, c
     if (stat(target, &st) != 0) {
         if (errno == ENOENT)
             return 0;
-        set_err(err, err_len, "%s: cannot write: %s", display, strerror(errno));
+        detc_set_err(err, err_len, "%s: cannot write: %s", display, strerror(errno));
         return 1;
     }
     if (!S_ISREG(st.st_mode)) {
-        set_err(err, err_len, "%s: cannot write: it is %s, not a regular file (detc writes only regular files)",
+        detc_set_err(err, err_len, "%s: cannot write: it is %s, not a regular file (detc writes only regular files)",
                 display, S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO" :
                 S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : "a special file");
         return 1;
@@ -82,12 +70,12 @@ int detc_atomic_begin(detc_atomic_file *f, const char *path, char *err, size_t e
     f->fd = -1;
     f->display = path ? path : "(null)";
     if (!path || !*path) {
-        set_err(err, err_len, "output: no file name given");
+        detc_set_err(err, err_len, "output: no file name given");
         return 1;
     }
     f->target = resolve_target(path);
     if (!f->target) {
-        set_err(err, err_len, "%s: out of memory", path);
+        detc_set_err(err, err_len, "%s: out of memory", path);
         return 1;
     }
     mode_t mode;
@@ -103,7 +91,7 @@ int detc_atomic_begin(detc_atomic_file *f, const char *path, char *err, size_t e
     size_t n = strlen(f->target) + 64;
     f->temp = malloc(n);
     if (!f->temp) {
-        set_err(err, err_len, "%s: out of memory", path);
+        detc_set_err(err, err_len, "%s: out of memory", path);
         detc_atomic_abort(f);
         return 1;
     }
@@ -116,7 +104,7 @@ int detc_atomic_begin(detc_atomic_file *f, const char *path, char *err, size_t e
             break;
     }
     if (f->fd < 0) {
-        set_err(err, err_len, "%s: cannot write: cannot create a file in %s%.*s: %s", path, dir_len ? "" : ".",
+        detc_set_err(err, err_len, "%s: cannot write: cannot create a file in %s%.*s: %s", path, dir_len ? "" : ".",
                 (int)dir_len, f->target, strerror(e));
         free(f->temp); /* nothing was created: do not unlink someone else's file */
         f->temp = NULL;
@@ -156,7 +144,7 @@ int detc_atomic_commit(detc_atomic_file *f, char *err, size_t err_len)
     if (!e && rename(f->temp, f->target) != 0)
         e = errno;
     if (e) {
-        set_err(err, err_len, "%s: cannot write: %s (the previous file, if any, is unchanged)", f->display,
+        detc_set_err(err, err_len, "%s: cannot write: %s (the previous file, if any, is unchanged)", f->display,
                 strerror(e));
         detc_atomic_abort(f);
         return 1;
@@ -196,23 +184,23 @@ static const char *kind_of(mode_t m)
 int detc_open_regular(const char *path, uint64_t *size, char *err, size_t err_len)
 {
     if (!path) {
-        set_err(err, err_len, "no path given");
+        detc_set_err(err, err_len, "no path given");
         return -1;
     }
     /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer */
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
-        set_err(err, err_len, "%s: cannot open for reading: %s", path, strerror(errno));
+        detc_set_err(err, err_len, "%s: cannot open for reading: %s", path, strerror(errno));
         return -1;
     }
     struct stat st;
     if (fstat(fd, &st) != 0) {
-        set_err(err, err_len, "%s: cannot read: %s", path, strerror(errno));
+        detc_set_err(err, err_len, "%s: cannot read: %s", path, strerror(errno));
         close(fd);
         return -1;
     }
     if (!S_ISREG(st.st_mode)) {
-        set_err(err, err_len, "%s: is %s; detc reads only regular files", path, kind_of(st.st_mode));
+        detc_set_err(err, err_len, "%s: is %s; detc reads only regular files", path, kind_of(st.st_mode));
         close(fd);
         return -1;
     }
@@ -233,7 +221,7 @@ int detc_read_regular_file(const char *path, size_t max_bytes, uint8_t **out, si
     if (fd < 0)
         return 1;
     if (size > max_bytes) {
-        set_err(err, err_len, "%s: file is %llu bytes; at most %zu are accepted", path, (unsigned long long)size,
+        detc_set_err(err, err_len, "%s: file is %llu bytes; at most %zu are accepted", path, (unsigned long long)size,
                 max_bytes);
         close(fd);
         return 1;
@@ -242,7 +230,7 @@ int detc_read_regular_file(const char *path, size_t max_bytes, uint8_t **out, si
     size_t cap = (size_t)size + 1, n = 0;
     uint8_t *buf = malloc(cap);
     if (!buf) {
-        set_err(err, err_len, "%s: out of memory for %zu bytes", path, cap);
+        detc_set_err(err, err_len, "%s: out of memory for %zu bytes", path, cap);
         close(fd);
         return 1;
     }
@@ -251,7 +239,7 @@ int detc_read_regular_file(const char *path, size_t max_bytes, uint8_t **out, si
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            set_err(err, err_len, "%s: read error: %s", path, strerror(errno));
+            detc_set_err(err, err_len, "%s: read error: %s", path, strerror(errno));
             free(buf);
             close(fd);
             return 1;
@@ -260,7 +248,7 @@ int detc_read_regular_file(const char *path, size_t max_bytes, uint8_t **out, si
             break;
         n += (size_t)r;
         if (n == cap) {
-            set_err(err, err_len, "%s: the file grew while it was read", path);
+            detc_set_err(err, err_len, "%s: the file grew while it was read", path);
             free(buf);
             close(fd);
             return 1;

@@ -4,6 +4,7 @@
 /* fseeko/ftello: file sizes past 2 GiB on 32-bit targets (with -D_FILE_OFFSET_BITS=64) */
 #define _POSIX_C_SOURCE 200809L
 #include "npy.h"
+#include "pixels.h" /* detc_set_err */
 #include "detc.h"
 
 #include <inttypes.h>
@@ -22,23 +23,6 @@
  * (numpy/lib/format.py: ARRAY_ALIGN, GROWTH_AXIS_MAX_DIGITS). */
 #define ARRAY_ALIGN 64
 #define GROWTH_AXIS_MAX_DIGITS 21
-
-#if defined(__GNUC__)
-#define DETC_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#else
-#define DETC_PRINTF(a, b)
-#endif
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...) DETC_PRINTF(3, 4);
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-    if (!err || err_len == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
 
 size_t detc_npy_itemsize(const char *descr)
 {
@@ -108,10 +92,10 @@ static int expect(struct scanner *s, char c)
         return 0;
     }
     if (s->p < s->end)
-        set_err(s->err, s->err_len, "%s: bad .npy header: expected '%c' at offset %ld, found '%c'", s->name, c,
+        detc_set_err(s->err, s->err_len, "%s: bad .npy header: expected '%c' at offset %ld, found '%c'", s->name, c,
                 (long)(s->p - s->start), *s->p);
     else
-        set_err(s->err, s->err_len, "%s: bad .npy header: expected '%c', found the end of the header", s->name, c);
+        detc_set_err(s->err, s->err_len, "%s: bad .npy header: expected '%c', found the end of the header", s->name, c);
     return 1;
 }
 
@@ -120,21 +104,21 @@ static int scan_string(struct scanner *s, const char **out, size_t *len)
 {
     skip_ws(s);
     if (s->p >= s->end || (*s->p != '\'' && *s->p != '"')) {
-        set_err(s->err, s->err_len, "%s: bad .npy header: expected a quoted string", s->name);
+        detc_set_err(s->err, s->err_len, "%s: bad .npy header: expected a quoted string", s->name);
         return 1;
     }
     char quote = *s->p++;
     const char *start = s->p;
     while (s->p < s->end && *s->p != quote) {
         if (*s->p == '\\') {
-            set_err(s->err, s->err_len, "%s: bad .npy header: escape sequences in strings are not supported",
+            detc_set_err(s->err, s->err_len, "%s: bad .npy header: escape sequences in strings are not supported",
                     s->name);
             return 1;
         }
         s->p++;
     }
     if (s->p >= s->end) {
-        set_err(s->err, s->err_len, "%s: bad .npy header: unterminated string", s->name);
+        detc_set_err(s->err, s->err_len, "%s: bad .npy header: unterminated string", s->name);
         return 1;
     }
     *out = start;
@@ -166,19 +150,19 @@ static int scan_shape(struct scanner *s, int *rank, int64_t *shape)
             break;
         }
         if (s->p >= s->end || *s->p < '0' || *s->p > '9') {
-            set_err(s->err, s->err_len, "%s: bad .npy header: shape must be a tuple of non-negative integers",
+            detc_set_err(s->err, s->err_len, "%s: bad .npy header: shape must be a tuple of non-negative integers",
                     s->name);
             return 1;
         }
         if (n == DETC_NPY_MAX_RANK) {
-            set_err(s->err, s->err_len, "%s: .npy shape has more than %d dimensions", s->name, DETC_NPY_MAX_RANK);
+            detc_set_err(s->err, s->err_len, "%s: .npy shape has more than %d dimensions", s->name, DETC_NPY_MAX_RANK);
             return 1;
         }
         int64_t v = 0;
         while (s->p < s->end && *s->p >= '0' && *s->p <= '9') {
             int digit = *s->p - '0';
             if (v > (INT64_MAX - digit) / 10) {
-                set_err(s->err, s->err_len, "%s: .npy shape dimension %d is too large", s->name, n);
+                detc_set_err(s->err, s->err_len, "%s: .npy shape dimension %d is too large", s->name, n);
                 return 1;
             }
             v = v * 10 + digit;
@@ -191,12 +175,12 @@ static int scan_shape(struct scanner *s, int *rank, int64_t *shape)
             s->p++;
             trailing_comma = 1;
         } else if (s->p >= s->end || *s->p != ')') {
-            set_err(s->err, s->err_len, "%s: bad .npy header: expected ',' or ')' in shape", s->name);
+            detc_set_err(s->err, s->err_len, "%s: bad .npy header: expected ',' or ')' in shape", s->name);
             return 1;
         }
     }
     if (n == 1 && !trailing_comma) { /* "(3)" is the integer 3 in Python, not a shape */
-        set_err(s->err, s->err_len, "%s: bad .npy header: shape must be a tuple, like (3,)", s->name);
+        detc_set_err(s->err, s->err_len, "%s: bad .npy header: shape must be a tuple, like (3,)", s->name);
         return 1;
     }
     *rank = n;
@@ -224,14 +208,14 @@ static int parse_header(const char *text, size_t len, const char *name, detc_npy
             size_t d_len;
             skip_ws(&s);
             if (s.p < s.end && *s.p == '[') {
-                set_err(err, err_len, "%s: structured .npy dtypes are not supported", name);
+                detc_set_err(err, err_len, "%s: structured .npy dtypes are not supported", name);
                 return 1;
             }
             if (scan_string(&s, &d, &d_len))
                 return 1;
             detc_dtype i = detc_dtype_from_npy(d, d_len);
             if (i < 0) {
-                set_err(err, err_len,
+                detc_set_err(err, err_len,
                         "%s: .npy dtype '%.*s' is not supported (supported: |u1 |i1 <i2 <i4 <i8 <f2 <f4 <f8 |b1%s)",
                         name, d_len > 16 ? 16 : (int)d_len, d, d_len > 0 && d[0] == '>' ? "; big-endian is not" : "");
                 return 1;
@@ -242,13 +226,13 @@ static int parse_header(const char *text, size_t len, const char *name, detc_npy
             if (scan_word(&s, "False") == 0) {
                 have_order = 1;
             } else if (scan_word(&s, "True") == 0) {
-                set_err(err, err_len,
+                detc_set_err(err, err_len,
                         "%s: .npy array is in Fortran order; only C order is supported "
                         "(save it with numpy.ascontiguousarray)",
                         name);
                 return 1;
             } else {
-                set_err(err, err_len, "%s: bad .npy header: fortran_order must be True or False", name);
+                detc_set_err(err, err_len, "%s: bad .npy header: fortran_order must be True or False", name);
                 return 1;
             }
         } else if (key_len == 5 && memcmp(key, "shape", 5) == 0 && !have_shape) {
@@ -256,7 +240,7 @@ static int parse_header(const char *text, size_t len, const char *name, detc_npy
                 return 1;
             have_shape = 1;
         } else {
-            set_err(err, err_len, "%s: bad .npy header: unexpected or repeated key '%.*s'", name,
+            detc_set_err(err, err_len, "%s: bad .npy header: unexpected or repeated key '%.*s'", name,
                     key_len > 32 ? 32 : (int)key_len, key);
             return 1;
         }
@@ -264,24 +248,24 @@ static int parse_header(const char *text, size_t len, const char *name, detc_npy
         if (s.p < s.end && *s.p == ',') {
             s.p++;
         } else if (s.p >= s.end || *s.p != '}') {
-            set_err(err, err_len, "%s: bad .npy header: expected ',' or '}' after a value", name);
+            detc_set_err(err, err_len, "%s: bad .npy header: expected ',' or '}' after a value", name);
             return 1;
         }
     }
     skip_ws(&s);
     if (s.p != s.end) {
-        set_err(err, err_len, "%s: bad .npy header: unexpected text after the dictionary", name);
+        detc_set_err(err, err_len, "%s: bad .npy header: unexpected text after the dictionary", name);
         return 1;
     }
     if (!have_descr || !have_order || !have_shape) {
-        set_err(err, err_len, "%s: bad .npy header: missing key '%s'", name,
+        detc_set_err(err, err_len, "%s: bad .npy header: missing key '%s'", name,
                 !have_descr ? "descr" : !have_order ? "fortran_order" : "shape");
         return 1;
     }
     size_t itemsize = detc_npy_itemsize(out->descr);
     uint64_t total;
     if (count_bytes64(out->rank, out->shape, itemsize, &total)) {
-        set_err(err, err_len, "%s: .npy shape is too large (element count overflows)", name);
+        detc_set_err(err, err_len, "%s: .npy shape is too large (element count overflows)", name);
         return 1;
     }
     /* Past SIZE_MAX (32-bit targets) no data can match: the size checks refuse it with the 64-bit figure. */
@@ -298,32 +282,32 @@ static int parse_preamble(const uint8_t *buf, size_t avail, const char *name, de
     *need = 0;
     if (avail < MAGIC_LEN + 2) {
         if (avail < MAGIC_LEN || memcmp(buf, MAGIC, MAGIC_LEN) != 0) {
-            set_err(err, err_len, "%s: not a .npy file (too short or no \\x93NUMPY magic)", name);
+            detc_set_err(err, err_len, "%s: not a .npy file (too short or no \\x93NUMPY magic)", name);
             return 1;
         }
-        set_err(err, err_len, "%s: truncated .npy file (%zu bytes)", name, avail);
+        detc_set_err(err, err_len, "%s: truncated .npy file (%zu bytes)", name, avail);
         return 1;
     }
     if (memcmp(buf, MAGIC, MAGIC_LEN) != 0) {
-        set_err(err, err_len, "%s: not a .npy file (no \\x93NUMPY magic)", name);
+        detc_set_err(err, err_len, "%s: not a .npy file (no \\x93NUMPY magic)", name);
         return 1;
     }
     int major = buf[6], minor = buf[7];
     if ((major != 1 && major != 2 && major != 3) || minor != 0) {
-        set_err(err, err_len, "%s: .npy format version %d.%d is not supported (1.0, 2.0 or 3.0)", name, major, minor);
+        detc_set_err(err, err_len, "%s: .npy format version %d.%d is not supported (1.0, 2.0 or 3.0)", name, major, minor);
         return 1;
     }
     size_t len_size = major == 1 ? 2 : 4;
     size_t prefix = MAGIC_LEN + 2 + len_size;
     if (avail < prefix) {
-        set_err(err, err_len, "%s: truncated .npy file (%zu bytes)", name, avail);
+        detc_set_err(err, err_len, "%s: truncated .npy file (%zu bytes)", name, avail);
         return 1;
     }
     size_t header_len = (size_t)buf[8] | (size_t)buf[9] << 8;
     if (len_size == 4)
         header_len |= (size_t)buf[10] << 16 | (size_t)buf[11] << 24;
     if (header_len > DETC_NPY_MAX_HEADER) {
-        set_err(err, err_len, "%s: .npy header is %zu bytes; at most %d are accepted", name, header_len,
+        detc_set_err(err, err_len, "%s: .npy header is %zu bytes; at most %d are accepted", name, header_len,
                 DETC_NPY_MAX_HEADER);
         return 1;
     }
@@ -334,7 +318,7 @@ static int parse_preamble(const uint8_t *buf, size_t avail, const char *name, de
     const char *text = (const char *)buf + prefix;
     /* numpy needs the header to be text; a NUL would otherwise cut messages short */
     if (memchr(text, '\0', header_len)) {
-        set_err(err, err_len, "%s: bad .npy header: contains a NUL byte", name);
+        detc_set_err(err, err_len, "%s: bad .npy header: contains a NUL byte", name);
         return 1;
     }
     if (parse_header(text, header_len, name, out, err, err_len))
@@ -357,29 +341,29 @@ int detc_npy_read_memory(const uint8_t *bytes, size_t len, const char *name, det
     if (!name)
         name = "<memory>";
     if (!out) {
-        set_err(err, err_len, "%s: no output array given", name);
+        detc_set_err(err, err_len, "%s: no output array given", name);
         return 1;
     }
     memset(out, 0, sizeof *out);
     if (!bytes && len) {
-        set_err(err, err_len, "%s: no data given", name);
+        detc_set_err(err, err_len, "%s: no data given", name);
         return 1;
     }
     size_t offset = 0, need = 0;
     if (parse_preamble(bytes, len, name, out, &offset, &need, err, err_len))
         return 1;
     if (need) {
-        set_err(err, err_len, "%s: truncated .npy file: header needs %zu bytes, file has %zu", name, need, len);
+        detc_set_err(err, err_len, "%s: truncated .npy file: header needs %zu bytes, file has %zu", name, need, len);
         return 1;
     }
     if ((uint64_t)(len - offset) != declared_bytes(out)) {
-        set_err(err, err_len, "%s: .npy data is %zu bytes but shape and dtype %s need %" PRIu64, name, len - offset,
+        detc_set_err(err, err_len, "%s: .npy data is %zu bytes but shape and dtype %s need %" PRIu64, name, len - offset,
                 out->descr, declared_bytes(out));
         return 1;
     }
     out->data = malloc(out->nbytes ? out->nbytes : 1);
     if (!out->data) {
-        set_err(err, err_len, "%s: out of memory for %zu bytes", name, out->nbytes);
+        detc_set_err(err, err_len, "%s: out of memory for %zu bytes", name, out->nbytes);
         return 1;
     }
     if (out->nbytes)
@@ -392,7 +376,7 @@ int detc_npy_read(const char *path, detc_npy *out, char *err, size_t err_len)
     if (out)
         memset(out, 0, sizeof *out);
     if (!path || !out) {
-        set_err(err, err_len, "npy: no path or output array given");
+        detc_set_err(err, err_len, "npy: no path or output array given");
         return 1;
     }
     /* regular files only: a FIFO would block, a device never ends */
@@ -401,7 +385,7 @@ int detc_npy_read(const char *path, detc_npy *out, char *err, size_t err_len)
     FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
     if (!f) {
         if (fd >= 0) {
-            set_err(err, err_len, "%s: cannot open for reading", path);
+            detc_set_err(err, err_len, "%s: cannot open for reading", path);
             close(fd);
         }
         return 1;
@@ -409,7 +393,7 @@ int detc_npy_read(const char *path, detc_npy *out, char *err, size_t err_len)
     int rc = 1;
     uint8_t *head = malloc(12 + DETC_NPY_MAX_HEADER);
     if (!head) {
-        set_err(err, err_len, "%s: out of memory", path);
+        detc_set_err(err, err_len, "%s: out of memory", path);
         goto done;
     }
     size_t avail = fread(head, 1, 12, f), offset = 0, need = 0;
@@ -420,37 +404,37 @@ int detc_npy_read(const char *path, detc_npy *out, char *err, size_t err_len)
         if (parse_preamble(head, avail, path, out, &offset, &need, err, err_len))
             goto done;
         if (need) {
-            set_err(err, err_len, "%s: truncated .npy file: header needs %zu bytes, file has %zu", path, need, avail);
+            detc_set_err(err, err_len, "%s: truncated .npy file: header needs %zu bytes, file has %zu", path, need, avail);
             goto done;
         }
     }
     /* size check before allocating: a hostile header must not make us allocate gigabytes */
     if (fseeko(f, 0, SEEK_END) != 0) {
-        set_err(err, err_len, "%s: cannot seek (not a regular file?)", path);
+        detc_set_err(err, err_len, "%s: cannot seek (not a regular file?)", path);
         goto done;
     }
     off_t end = ftello(f);
     if (end < 0 || (uint64_t)end < offset) {
-        set_err(err, err_len, "%s: cannot determine the file size", path);
+        detc_set_err(err, err_len, "%s: cannot determine the file size", path);
         goto done;
     }
     uint64_t remaining = (uint64_t)end - offset;
     if (remaining != declared_bytes(out)) {
-        set_err(err, err_len, "%s: .npy data is %" PRIu64 " bytes but shape and dtype %s need %" PRIu64, path,
+        detc_set_err(err, err_len, "%s: .npy data is %" PRIu64 " bytes but shape and dtype %s need %" PRIu64, path,
                 remaining, out->descr, declared_bytes(out));
         goto done;
     }
     if (fseeko(f, (off_t)offset, SEEK_SET) != 0) {
-        set_err(err, err_len, "%s: cannot seek", path);
+        detc_set_err(err, err_len, "%s: cannot seek", path);
         goto done;
     }
     out->data = malloc(out->nbytes ? out->nbytes : 1);
     if (!out->data) {
-        set_err(err, err_len, "%s: out of memory for %zu bytes", path, out->nbytes);
+        detc_set_err(err, err_len, "%s: out of memory for %zu bytes", path, out->nbytes);
         goto done;
     }
     if (fread(out->data, 1, out->nbytes, f) != out->nbytes) {
-        set_err(err, err_len, "%s: read error", path);
+        detc_set_err(err, err_len, "%s: read error", path);
         goto done;
     }
     rc = 0;
@@ -468,26 +452,26 @@ int detc_npy_write(const char *path, const char *descr, int rank, const int64_t 
                    char *err, size_t err_len)
 {
     if (!path) {
-        set_err(err, err_len, "npy: no path given");
+        detc_set_err(err, err_len, "npy: no path given");
         return 1;
     }
     detc_dtype di = descr ? detc_dtype_from_npy(descr, strlen(descr)) : DETC_DTYPE_INVALID;
     if (di < 0) {
-        set_err(err, err_len, "%s: dtype '%s' is not supported (|u1 |i1 <i2 <i4 <i8 <f2 <f4 <f8 |b1)", path,
+        detc_set_err(err, err_len, "%s: dtype '%s' is not supported (|u1 |i1 <i2 <i4 <i8 <f2 <f4 <f8 |b1)", path,
                 descr ? descr : "(null)");
         return 1;
     }
     if (rank < 0 || rank > DETC_NPY_MAX_RANK || (rank > 0 && !shape)) {
-        set_err(err, err_len, "%s: rank %d is not supported (0..%d)", path, rank, DETC_NPY_MAX_RANK);
+        detc_set_err(err, err_len, "%s: rank %d is not supported (0..%d)", path, rank, DETC_NPY_MAX_RANK);
         return 1;
     }
     size_t nbytes = 0;
     if (count_bytes(rank, shape, detc_dtype_size(di), &nbytes)) {
-        set_err(err, err_len, "%s: shape has a negative dimension or too many elements", path);
+        detc_set_err(err, err_len, "%s: shape has a negative dimension or too many elements", path);
         return 1;
     }
     if (nbytes && !data) {
-        set_err(err, err_len, "%s: no data given for %zu bytes", path, nbytes);
+        detc_set_err(err, err_len, "%s: no data given for %zu bytes", path, nbytes);
         return 1;
     }
     /* Same text as numpy.save: sorted keys, repr() values, room for dimension 0 to grow. */

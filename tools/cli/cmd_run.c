@@ -8,7 +8,6 @@
 
 #include "cli.h"
 #include "dtype.h"
-#include "exif.h"
 #include "file_io.h"
 #include "npy.h"
 
@@ -315,13 +314,9 @@ int cmd_run(int argc, char **argv)
     if (rc == EXIT_OK && image) {
         detc_image img = {0};
         detc_detect_options opts = {.resize = resize};
-        char err[256];
-        if (detc_image_read(image, &img, &errs) != 0)
+        if (detc_image_read_upright(image, &img, NULL, &errs) != 0) /* upright, as detect sees it */
             rc = EXIT_FAILED;
-        else if (detc_image_orient(&img, detc_exif_orientation_file(image), err, sizeof err) != 0) {
-            detc_errors_add(&errs, DETC_ERR_IMAGE, -1, "%s: %s", image, err); /* upright, as detect sees it */
-            rc = EXIT_FAILED;
-        } else if (detc_preprocess(m, &img, &opts, &errs) != 0)
+        else if (detc_preprocess(m, &img, &opts, &errs) != 0)
             rc = EXIT_FAILED;
         detc_image_release(&img);
     }
