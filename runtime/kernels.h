@@ -98,6 +98,11 @@ typedef struct detc_kernels {
      * |got - exact| <= 1e-5 * (sum |a*w| + |bias|) + 1e-6. */
     void *(*conv_f32_pack)(int n, int k, const float *w);
     void (*conv_f32)(const detc_conv_f32_params *prm, int m, const float *a, int lda, float *out, int ldo);
+    /* Logistic on n floats: y[i] = 1 / (1 + exp(-x[i])) (y may equal x). Portable C is the reference
+     * (expf, then a float add and divide); SIMD variants evaluate exp with their own range reduction and
+     * polynomial: tests/test_kernels.c holds every table to |y - exact| <= 1e-6 * exact + 1e-37 against
+     * float64 over the whole float range, and a NaN stays NaN. */
+    void (*logistic_f32)(long n, const float *x, float *y);
     /* Winograd F(4x4, 3x3) transforms (ops/conv2d_winograd.c has the matrices), C channels each:
      *   wino_in_f32:  taps[p] (p = 0..35, the 6x6 input patch row-major) points at C floats (padding: C
      *                 zeros); writes v[xi*stride + c] = (B^T d B)[xi] of channel c, xi = 0..35.

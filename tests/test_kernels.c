@@ -702,6 +702,52 @@ static void check_winograd(const detc_kernels *k)
     CHECK(bad == 0, "%s wino_in_f32 / wino_out_f32: %d values off float64", k->name, bad);
 }
 
+/* logistic_f32 against float64 over the whole float range: random magnitudes from 1e-8 to 200 of both
+ * signs, the ends of the clamp, zeros, infinities and a NaN; lengths 0..40 so every tail is hit, y == x
+ * (in place) included. Bound as documented in kernels.h. */
+static void check_logistic(const detc_kernels *k)
+{
+    enum { N = 4096 };
+    static float x[N + 64], y[N + 64];
+    int bad = 0;
+    double worst = 0;
+    for (int i = 0; i < N; i++) {
+        double mag = pow(10.0, -8.0 + 10.3 * (next() % 100000) / 100000.0);
+        x[i] = (float)((next() & 1) ? mag : -mag);
+    }
+    const float special[] = {0.0f, -0.0f, 87.0f, -87.0f, 88.0f, -88.0f, 89.5f, -89.5f, 103.9f, -103.9f, 1e30f, -1e30f,
+                             INFINITY, -INFINITY, 0.5f, -0.5f};
+    for (size_t i = 0; i < sizeof special / sizeof special[0]; i++)
+        x[i] = special[i];
+    k->logistic_f32(N, x, y);
+    for (int i = 0; i < N; i++) {
+        double want = 1.0 / (1.0 + exp(-(double)x[i])), err = fabs((double)y[i] - want);
+        double rel = want > 0 ? err / want : err;
+        if (!(err <= 1e-6 * want + 1e-37)) {
+            if (bad++ < 5)
+                printf("  %s logistic_f32(%.9g) = %.9g, float64 %.17g\n", k->name, x[i], y[i], want);
+        } else if (want > 1e-30 && rel > worst)
+            worst = rel;
+    }
+    for (int n = 0; n <= 40; n++) { /* tails, in place, and a NaN that stays NaN */
+        float a[48], b[48];
+        for (int i = 0; i < 48; i++)
+            a[i] = b[i] = (float)((int)(next() % 2000) - 1000) / 97.0f;
+        if (n > 0)
+            a[n - 1] = b[n - 1] = NAN;
+        k->logistic_f32(n, a, a);
+        for (int i = 0; i < 48; i++) {
+            double want = 1.0 / (1.0 + exp(-(double)b[i]));
+            bool ok = i >= n ? a[i] == b[i] /* past the end: untouched */
+                      : isnan(b[i]) ? isnan(a[i])
+                                    : fabs((double)a[i] - want) <= 1e-6 * want + 1e-37;
+            bad += !ok;
+        }
+    }
+    printf("  %s logistic_f32: worst relative error %.2g (bound 1e-6)\n", k->name, worst);
+    CHECK(bad == 0, "%s logistic_f32: %d values off float64", k->name, bad);
+}
+
 int main(void)
 {
     static const char *names[] = {"portable", "avx2", "avx512vnni", "blas", "neon", "neon-dotprod", "auto"};
@@ -718,6 +764,7 @@ int main(void)
         check_conv_q8(k);
         check_conv_f32(k);
         check_winograd(k);
+        check_logistic(k);
     }
     check_dw_op_i8();
     check_dw_op_f32();

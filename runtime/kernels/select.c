@@ -129,6 +129,8 @@ static void overlay(detc_kernels *dst, const detc_kernels *src)
         dst->wino_in_f32 = src->wino_in_f32;
     if (src->wino_out_f32)
         dst->wino_out_f32 = src->wino_out_f32;
+    if (src->logistic_f32)
+        dst->logistic_f32 = src->logistic_f32;
     if (src->conv_f32) {
         dst->conv_f32_pack = src->conv_f32_pack;
         dst->conv_f32 = src->conv_f32;

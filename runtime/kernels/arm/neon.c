@@ -284,6 +284,53 @@ static void gemm_f32_neon(int M, int N, int K, const float *A, int lda, const fl
     detc_sgemm(&sgemm_neon, M, N, K, A, lda, B, ldb, C, ldc);
 }
 
+/* ---------------- logistic_f32 ---------------- */
+
+/* logistic_x86.c's scheme on 4 lanes: exp(-x) = 2^k * p(r), k rounded with the 1.5 * 2^23 trick (no
+ * vrndnq on armv7), r = t - k ln 2 in two parts, p the degree-7 Taylor polynomial; the reciprocal is
+ * vdivq on aarch64 and vrecpe plus two Newton steps on armv7 (about 1 ulp). */
+static inline float32x4_t sigmoid4(float32x4_t x)
+{
+    const float32x4_t magic = vdupq_n_f32(12582912.0f); /* 1.5 * 2^23 */
+    float32x4_t t = vminq_f32(vmaxq_f32(vnegq_f32(x), vdupq_n_f32(-87.0f)), vdupq_n_f32(88.0f));
+    float32x4_t k = vsubq_f32(vmlaq_n_f32(magic, t, 1.44269504088896341f), magic);
+    float32x4_t r = vfmsq_f32(t, k, vdupq_n_f32(0.693145751953125f));
+    r = vfmsq_f32(r, k, vdupq_n_f32(1.428606765330187e-06f));
+    float32x4_t p = vdupq_n_f32(1.0f / 5040.0f);
+    p = vfmaq_f32(vdupq_n_f32(1.0f / 720.0f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(1.0f / 120.0f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(1.0f / 24.0f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(1.0f / 6.0f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(0.5f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(1.0f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(1.0f), p, r);
+    int32x4_t bits = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(k), vdupq_n_s32(127)), 23);
+    float32x4_t d = vaddq_f32(vdupq_n_f32(1.0f), vmulq_f32(p, vreinterpretq_f32_s32(bits)));
+#ifdef __aarch64__
+    float32x4_t y = vdivq_f32(vdupq_n_f32(1.0f), d);
+#else
+    float32x4_t y = vrecpeq_f32(d);
+    y = vmulq_f32(y, vrecpsq_f32(d, y));
+    y = vmulq_f32(y, vrecpsq_f32(d, y));
+#endif
+    return vbslq_f32(vceqq_f32(x, x), y, x); /* a NaN stays NaN */
+}
+
+static void logistic_f32_neon(long n, const float *x, float *y)
+{
+    long i = 0;
+    for (; i + 4 <= n; i += 4)
+        vst1q_f32(y + i, sigmoid4(vld1q_f32(x + i)));
+    if (i < n) {
+        float buf[4] = {0};
+        for (long j = i; j < n; j++)
+            buf[j - i] = x[j];
+        vst1q_f32(buf, sigmoid4(vld1q_f32(buf)));
+        for (long j = i; j < n; j++)
+            y[j] = buf[j - i];
+    }
+}
+
 const detc_kernels detc_kernels_neon = {
     .name = "neon",
     .gemm_f32 = gemm_f32_neon,
@@ -291,6 +338,7 @@ const detc_kernels detc_kernels_neon = {
     .dwconv_f32 = dwconv_f32_neon,
     .conv_q8_pack = conv_q8_pack_neon,
     .conv_q8 = conv_q8_neon,
+    .logistic_f32 = logistic_f32_neon,
 };
 #else
 /* A 32-bit build without NEON in its flags: the table is empty (select.c checks HWCAP first anyway). */

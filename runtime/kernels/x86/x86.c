@@ -13,6 +13,7 @@
 
 #include "../sgemm.h"
 #include "conv_f32_x86.h"
+#include "logistic_x86.h"
 #include "quant.h"
 
 #define AVX2 __attribute__((target("avx2")))
@@ -484,6 +485,7 @@ const detc_kernels detc_kernels_avx2 = {
     .conv_f32 = detc_conv_f32_avx2,
     .wino_in_f32 = detc_wino_in_f32_avx2,
     .wino_out_f32 = detc_wino_out_f32_avx2,
+    .logistic_f32 = detc_logistic_f32_avx2,
 };
 /* dwconv_q8 with 16 channels per zmm: two taps' bytes interleaved and widened to 16-bit, vpdpwssd
  * multiplies the pairs and accumulates; the requantization is dw_requant8's on 16 lanes. */
@@ -873,6 +875,7 @@ const detc_kernels detc_kernels_avx512vnni = {
     .conv_f32 = detc_conv_f32_avx512,
     .wino_in_f32 = detc_wino_in_f32_avx512,
     .wino_out_f32 = detc_wino_out_f32_avx512,
+    .logistic_f32 = detc_logistic_f32_avx512,
 };
 
 #endif
