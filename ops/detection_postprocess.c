@@ -36,7 +36,7 @@ typedef struct {
 
 /* Byte offsets of the work arrays in the node's scratch. */
 typedef struct {
-    size_t boxes, scores, best, class_idx, iota, keep, keep_tmp, active, selected, merged, merged_tmp, total;
+    size_t boxes, scores, best, class_idx, iota, keep, selected, merged, merged_tmp, total;
 } dpp_layout;
 
 typedef struct {
@@ -217,8 +217,6 @@ static void plan_scratch(detc_prep *p, dpp_data *d)
     at->class_idx = take(&cur, d->regular ? 0 : a * (size_t)d->top_k * sizeof(int));
     at->iota = take(&cur, d->regular ? 0 : (size_t)d->num_classes * sizeof(int));
     at->keep = take(&cur, a * sizeof(dpp_scored));
-    at->keep_tmp = take(&cur, a * sizeof(dpp_scored));
-    at->active = take(&cur, a);
     at->selected = take(&cur, a * sizeof(int));
     at->merged = take(&cur, d->regular ? merged * sizeof(dpp_scored) : 0);
     at->merged_tmp = take(&cur, d->regular ? merged * sizeof(dpp_scored) : 0);
@@ -341,54 +339,56 @@ static float iou(const dpp_box *bi, const dpp_box *bj)
     return inter / (area_i + area_j - inter);
 }
 
-/* Higher score first; equal scores keep anchor order (what std::stable_sort gives from an iota). */
+/* Higher score first; equal scores keep anchor order (what std::stable_sort gives from an iota). Indices
+ * are distinct, so this is a total order: any algorithm that visits candidates in it sees TFLite's order. */
 static bool ranks_before(const dpp_scored *a, const dpp_scored *b)
 {
     return a->score > b->score || (a->score == b->score && a->index < b->index);
 }
 
-/* Bottom-up merge sort of v[0..n) with tmp[0..n). */
-static void sort_scored(dpp_scored *v, dpp_scored *tmp, int n)
+/* Binary max-heap in ranks_before's order: h[0] ranks first. */
+static void sift_down(dpp_scored *h, int n, int i)
 {
-    for (int width = 1; width < n; width *= 2) {
-        for (int lo = 0; lo < n; lo += 2 * width) {
-            int mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n;
-            int i = lo, k = mid, o = lo;
-            while (i < mid && k < hi)
-                tmp[o++] = ranks_before(&v[k], &v[i]) ? v[k++] : v[i++];
-            while (i < mid)
-                tmp[o++] = v[i++];
-            while (k < hi)
-                tmp[o++] = v[k++];
-        }
-        memcpy(v, tmp, (size_t)n * sizeof *v);
+    dpp_scored v = h[i];
+    for (;;) {
+        int c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && ranks_before(&h[c + 1], &h[c]))
+            c++;
+        if (!ranks_before(&h[c], &v))
+            break;
+        h[i] = h[c];
+        i = c;
     }
+    h[i] = v;
 }
 
-/* Greedy NMS over scores[0..anchors); writes the kept anchors, best first, and returns how many. */
+/* Greedy NMS over scores[0..anchors); writes the kept anchors, best first, and returns how many.
+ * Candidates are visited best first; one is kept when its IoU with every box kept so far is at most the
+ * threshold (TFLite's NonMaxSuppressionSingleClassHelper suppresses exactly those). A heap yields them in
+ * order, so only the candidates visited before max_detections are kept get ordered: typically a few dozen
+ * of SSD's 1917 anchors, where sorting all of them cost more than the rest of the op. */
 static int nms_single(const dpp_job *j, const float *scores, int max_detections, int *selected)
 {
     const dpp_data *d = j->d;
-    dpp_scored *keep = at(j, d->at.keep);
-    uint8_t *active = at(j, d->at.active);
-    int kept = 0;
+    dpp_scored *heap = at(j, d->at.keep);
+    int n = 0;
     for (int i = 0; i < d->anchors; i++)
         if (scores[i] >= d->score_threshold)
-            keep[kept++] = (dpp_scored){scores[i], i};
-    sort_scored(keep, at(j, d->at.keep_tmp), kept);
-    int limit = kept < max_detections ? kept : max_detections, n_sel = 0, n_active = kept;
-    memset(active, 1, (size_t)kept);
-    for (int i = 0; i < kept && n_active > 0 && n_sel < limit; i++) {
-        if (!active[i])
-            continue;
-        selected[n_sel++] = keep[i].index;
-        active[i] = 0;
-        n_active--;
-        for (int k = i + 1; k < kept; k++)
-            if (active[k] && iou(&j->boxes[keep[i].index], &j->boxes[keep[k].index]) > d->iou_threshold) {
-                active[k] = 0;
-                n_active--;
-            }
+            heap[n++] = (dpp_scored){scores[i], i};
+    for (int i = n / 2 - 1; i >= 0; i--)
+        sift_down(heap, n, i);
+    int limit = n < max_detections ? n : max_detections, n_sel = 0;
+    while (n > 0 && n_sel < limit) {
+        int cand = heap[0].index;
+        heap[0] = heap[--n];
+        sift_down(heap, n, 0);
+        bool keep = true;
+        for (int s = 0; s < n_sel && keep; s++)
+            keep = !(iou(&j->boxes[selected[s]], &j->boxes[cand]) > d->iou_threshold);
+        if (keep)
+            selected[n_sel++] = cand;
     }
     return n_sel;
 }
@@ -549,9 +549,15 @@ static detc_code dpp_eval(const detc_exec *x, detc_node *node)
     if (cls->dtype == DETC_F32) {
         j.scores = cls->data;
     } else {
-        float *scores = at(&j, d->at.scores);
+        /* every byte value's real_value, the same float expression, looked up */
+        float *scores = at(&j, d->at.scores), lut[256];
+        const uint8_t *q = cls->data;
+        for (int v = 0; v < 256; v++) {
+            float raw = cls->dtype == DETC_I8 ? (float)(int8_t)(uint8_t)v : (float)v;
+            lut[v] = (raw - (float)cls->quant.zero_point[0]) * cls->quant.scale[0];
+        }
         for (int64_t i = 0; i < (int64_t)d->anchors * d->classes_with_bg; i++)
-            scores[i] = real_value(cls, i);
+            scores[i] = lut[q[i]];
         j.scores = scores;
     }
     dpp_outputs o = {detc_out(x->g, node, 0)->data, detc_out(x->g, node, 1)->data, detc_out(x->g, node, 2)->data,
