@@ -361,6 +361,9 @@ static bool conv_prepare(detc_prep *p)
     }
     if (d->dtype == DETC_F32 && !prepare_float(p, d))
         return false;
+    /* the filter lives on in its packed (or Winograd-transformed) copy: eval does not read the tensor */
+    if (d->dtype != DETC_F32 || d->use_wino || d->f32_packed)
+        detc_prep_copied_input(p, 1);
     plan_scratch(p, d);
     return true;
 }

@@ -85,6 +85,7 @@ static bool fc_prepare(detc_prep *p)
             return false;
         }
         d->packed_by = kt->conv_f32_pack;
+        detc_prep_copied_input(p, 1); /* eval reads the packed copy only */
     }
     return true;
 }

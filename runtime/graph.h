@@ -66,6 +66,8 @@ typedef struct detc_node {
     bool invalid;              /* structurally broken (reported at load); never prepared or run */
     bool folded;               /* its inputs are constants: evaluated once at load, its outputs made constants;
                                 * not in the run order, op_data released */
+    uint32_t copied_inputs;    /* bit k: prepare copied constant input k into op_data (a packed filter) and
+                                * eval, with the table prepare was given, reads only that copy */
 } detc_node;
 
 typedef struct detc_graph {
@@ -147,6 +149,9 @@ bool detc_prep_require_input(detc_prep *p, int slot, const char *role);
 bool detc_prep_dtype(detc_prep *p, int slot, uint32_t allowed, const char *fix);
 bool detc_prep_rank(detc_prep *p, int slot, int rank_min, int rank_max);
 bool detc_prep_constant(detc_prep *p, int slot, const char *why);
+/* Prepare laid out constant input `slot` in op_data and eval reads only that copy (with p->kernels): the
+ * loader may give the mapped pages back to the OS (a later read still sees the file's bytes). */
+void detc_prep_copied_input(detc_prep *p, int slot);
 /* Sets output `slot`: dtype and shape as inferred; quant copied from q, or (when q is NULL and dtype is
  * quantizable and the output needs quantization) taken from the file's declaration. Checks the inferred
  * values against what the file declared for that tensor. need_quant: the op's output must be quantized. */

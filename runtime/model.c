@@ -725,6 +725,7 @@ static void prepare_nodes(loader *L)
             }
         }
         detc_prep p = {.g = g, .node = n, .errs = L->errs, .kernels = L->m->kernels, .no_winograd = L->m->opts.no_winograd != 0};
+        n->copied_inputs = 0;
         if (!skip && n->op)
             n->op->prepare(&p);
         if (skip || p.failed || !n->op) {
@@ -1138,17 +1139,45 @@ static int reprepare_consumers(const detc_model *m, detc_graph *g, detc_errors *
         if (!reads_folded || n->invalid || !n->op)
             continue;
         detc_prep p = {.g = g, .node = n, .errs = errs, .kernels = m->kernels, .no_winograd = m->opts.no_winograd != 0};
+        n->copied_inputs = 0;
         if (!n->op->prepare(&p) || p.failed)
             return -1;
     }
     return 0;
 }
 
+/* Mapped constants that no executed node reads after load: read only by folded nodes, or only by nodes
+ * that copied them at prepare (packed filters). The graph keeps pointing at them (a tensor dump, a pipeline
+ * or a repack for another kernel table reads them again, from the file). */
+void detc_unread_constants(const detc_model *m, const detc_graph *g, detc_bytes_fn fn, void *ctx)
+{
+    uint8_t *read = calloc((size_t)g->n_tensors + 1, 1);
+    if (!read)
+        return; /* nothing given back: only memory is at stake */
+    for (int s = 0; s < g->n_run; s++) {
+        const detc_node *n = &g->nodes[g->run_order[s]];
+        for (int k = 0; k < n->n_inputs; k++)
+            if (n->inputs[k] >= 0 && !(k < 32 && (n->copied_inputs >> k & 1u)))
+                read[n->inputs[k]] = 1;
+    }
+    for (int i = 0; i < g->n_tensors; i++) {
+        const detc_tensor *t = &g->tensors[i];
+        uintptr_t d = (uintptr_t)t->data, lo = (uintptr_t)m->data;
+        if (t->kind == DETC_TENSOR_CONSTANT && !t->folded && !t->is_output && !read[i] && t->data && t->nbytes > 0 &&
+            d >= lo && d - lo <= m->data_len && t->nbytes <= m->data_len - (d - lo))
+            fn(t->data, t->nbytes, ctx);
+    }
+    free(read);
+}
+
 static int instance_finish(const detc_model *m, detc_instance *inst, detc_errors *errs)
 {
     if (fold_constants(m, &inst->g, errs) != 0 || reprepare_consumers(m, &inst->g, errs) != 0)
         return -1;
-    return detc_plan_memory(m, inst, errs);
+    int rc = detc_plan_memory(m, inst, errs);
+    if (rc == 0 && m->drop_unread)
+        inst->dropped_bytes = m->drop_unread(m, &inst->g);
+    return rc;
 }
 
 static const char *model_file(const detc_model *m)

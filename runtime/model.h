@@ -27,6 +27,7 @@ struct detc_pipeline;
 typedef struct detc_instance {
     detc_graph g;          /* tensors' data: constants (mapped or folded); activations have arena_offset only */
     size_t arena_bytes, unplanned_bytes;
+    size_t dropped_bytes;  /* mapped weight bytes given back to the OS once this instance was ready */
     int refs;              /* contexts using it (under the model's lock) */
     struct detc_instance *next;
 } detc_instance;
@@ -55,6 +56,9 @@ struct detc_model {
     bool lock_ready;
     struct detc_context *default_ctx;
     int checksum;          /* DETC_CHECKSUM_*: the data section's CRC-32 (runtime/checksum.c) */
+    /* Set by the loader of a mapped file: called when an instance is ready, it gives the pages of the constants
+     * detc_unread_constants lists back to the OS (runtime/api/load.c). NULL: keep everything. */
+    size_t (*drop_unread)(const struct detc_model *m, const detc_graph *g); /* returns the bytes given back */
 };
 
 struct detc_context {
@@ -92,6 +96,11 @@ void detc_instance_release(detc_model *m, detc_instance *inst);
 
 /* Bytes a context may allocate beside the model (detc_options.max_memory, else physical memory). */
 size_t detc_memory_limit(const detc_model *m);
+
+/* Calls fn(data, bytes, ctx) for each constant of g that lies in m's data section and that no node run after
+ * load reads (folded-only inputs, and inputs every reader copied at prepare: detc_prep_copied_input). */
+typedef void (*detc_bytes_fn)(const void *data, size_t bytes, void *ctx);
+void detc_unread_constants(const detc_model *m, const detc_graph *g, detc_bytes_fn fn, void *ctx);
 
 /* Memory plan (runtime/planner.c): arena offsets for activations and scratch buffers of one instance. */
 int detc_plan_memory(const detc_model *m, detc_instance *inst, detc_errors *errs);

@@ -84,6 +84,13 @@ detc_tensor *detc_prep_in(detc_prep *p, int slot)
     return detc_in(p->g, p->node, slot);
 }
 
+void detc_prep_copied_input(detc_prep *p, int slot)
+{
+    const detc_tensor *t = detc_in(p->g, p->node, slot);
+    if (t && t->kind == DETC_TENSOR_CONSTANT && slot >= 0 && slot < 32)
+        p->node->copied_inputs |= 1u << slot;
+}
+
 bool detc_prep_require_input(detc_prep *p, int slot, const char *role)
 {
     if (detc_in(p->g, p->node, slot))

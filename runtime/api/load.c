@@ -1,6 +1,7 @@
 /* The API layer's model entry points: a model from a file (mapped) or from bytes, its graph built by the
  * engine (runtime/) and its pipeline checked by models/. Nothing below this layer calls back into it. */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* madvise */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -35,6 +36,61 @@ static detc_options read_options(const detc_options *o)
     detc_options_init(&r);
     detc_struct_read(&r, sizeof r, o);
     return r;
+}
+
+/* ---- giving back the pages of weights only packed copies are read from ----
+ * Convolutions and fully connected layers pack their filters at prepare (and Winograd transforms them);
+ * eval reads only the copy, so the mapped bytes would sit in the process's memory twice. Their pages are
+ * given back (MADV_DONTNEED on a read-only private file mapping: a later read maps the file's bytes again,
+ * so nothing can change under a reader). Only whole pages inside merged runs of such tensors. */
+typedef struct {
+    uintptr_t begin, end;
+} byte_run;
+
+typedef struct {
+    byte_run *runs;
+    int n, cap;
+} run_list;
+
+static void add_run(const void *data, size_t bytes, void *ctx)
+{
+    run_list *l = ctx;
+    if (l->n == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 64;
+        byte_run *r = realloc(l->runs, (size_t)cap * sizeof *r);
+        if (!r)
+            return; /* fewer pages given back: only memory is at stake */
+        l->runs = r;
+        l->cap = cap;
+    }
+    l->runs[l->n++] = (byte_run){(uintptr_t)data, (uintptr_t)data + bytes};
+}
+
+static int cmp_run(const void *a, const void *b)
+{
+    uintptr_t x = ((const byte_run *)a)->begin, y = ((const byte_run *)b)->begin;
+    return x < y ? -1 : x > y;
+}
+
+static size_t drop_mapped_pages(const detc_model *m, const detc_graph *g)
+{
+    run_list l = {0};
+    detc_unread_constants(m, g, add_run, &l);
+    qsort(l.runs, (size_t)l.n, sizeof *l.runs, cmp_run);
+    long ps = sysconf(_SC_PAGESIZE);
+    uintptr_t page = ps > 0 ? (uintptr_t)ps : 4096;
+    size_t dropped = 0;
+    for (int i = 0; i < l.n;) {
+        uintptr_t begin = l.runs[i].begin, end = l.runs[i].end;
+        /* tensors are 64-byte aligned: a gap below that is padding between two droppable tensors */
+        for (i++; i < l.n && l.runs[i].begin <= end + 64; i++)
+            end = l.runs[i].end > end ? l.runs[i].end : end;
+        uintptr_t a = (begin + page - 1) / page * page, b = end / page * page;
+        if (b > a && madvise((void *)a, b - a, MADV_DONTNEED) == 0)
+            dropped += b - a;
+    }
+    free(l.runs);
+    return dropped;
 }
 
 /* Builds the graph, checks the pipeline (even when the graph has problems, so that all are reported at once;
@@ -100,6 +156,7 @@ detc_model *detc_model_load(const char *path, const detc_options *opts, detc_err
             m->map = p;
             m->map_len = (size_t)st.st_size;
             m->mapped = true;
+            m->drop_unread = drop_mapped_pages;
         }
     }
     if (fd >= 0)
