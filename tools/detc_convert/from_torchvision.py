@@ -810,13 +810,12 @@ class _Converter:
                                "/ [Co]" % (list(wt.shape), list(bt.shape), widths[-1]))
         self.const("mask/deconv/filter", wt.transpose(1, 2, 3, 0))
         self.const("mask/deconv/bias", bt)
-        # the mask head runs on the `detections/count` rows only (the rest of the 100 are zero)
+        # the mask head runs on the `detections/count` rows only (the rest of the 100 are zero); the ReLU
+        # after conv5_mask is fused (its output keeps the name torchvision_ref.py gives the ReLU's output)
         self.w.add_node("mask/deconv", "conv2d_transpose",
                         [x, "mask/deconv/filter", "mask/deconv/bias", "detections/count"],
-                        [self.act("mask/deconv")],
-                        OrderedDict([("stride", [2, 2]), ("padding", [0, 0, 0, 0])]))
-        self.w.add_node("mask/deconv_relu", "relu", ["mask/deconv", "detections/count"],
-                        [self.act("mask/deconv_relu")], {})
+                        [self.act("mask/deconv_relu")],
+                        OrderedDict([("stride", [2, 2]), ("padding", [0, 0, 0, 0]), ("activation", "relu")]))
         lw = self.sd.get("roi_heads.mask_predictor.mask_fcn_logits.weight", np.zeros((0,))).shape
         if tuple(lw) != (self.num_classes, wt.shape[1], 1, 1):
             raise ConvertError("roi_heads.mask_predictor.mask_fcn_logits.weight has shape %s, expected [%d, %d, 1, 1]"
