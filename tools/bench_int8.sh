@@ -91,7 +91,9 @@ fi
 r50="$root/$build/bench/maskrcnn/r50"
 echo "-- Mask R-CNN R50-FPN 800x800 (seeded random weights)"
 if [ -f "$r50/r50_800.detc" ] && [ -f "$r50/random_r50_seed5.pth" ]; then
-    [ -f "$out/r50_int8.detc" ] || DETC_BIN="$detc" "$convert" torchvision "$r50/random_r50_seed5.pth" \
+    # quantized again when the f32 model or the converter changed since
+    [ -f "$out/r50_int8.detc" ] && [ "$out/r50_int8.detc" -nt "$r50/r50_800.detc" ] &&
+        [ -z "$(find "$root/tools/detc_convert" -name '*.py' -newer "$out/r50_int8.detc")" ] || DETC_BIN="$detc" "$convert" torchvision "$r50/random_r50_seed5.pth" \
         --config "$r50/random_r50_seed5.json" --input-size 800x800 --quantize int8 --calibrate "$shared/images" \
         --calibrate-count 3 -o "$out/r50_int8.detc" >"$out/r50_convert.txt" 2>&1
     section r50 "$r50/r50_800.detc" "$out/r50_int8.detc" "$r50/r50_800.png"

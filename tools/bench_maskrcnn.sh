@@ -131,6 +131,9 @@ for _ in range(24):
     img[y:y + h, x:x + w] = rs.randint(0, 255, 3)
 Image.fromarray(img).save(sys.argv[1])
 EOF
+    fi
+    # converted again whenever the converter changed since (the weights and the picture stay cached)
+    if [ ! -f "$r50/r50_800.detc" ] || [ -n "$(find "$root/tools/detc_convert" -name '*.py' -newer "$r50/r50_800.detc")" ]; then
         "$root/tools/detc-convert" torchvision "$r50/random_r50_seed5.pth" --config "$r50/random_r50_seed5.json" \
             --input-size 800x800 -o "$r50/r50_800.detc" >/dev/null 2>&1
     fi
