@@ -13,7 +13,8 @@ static const char *USAGE =
     "Times the graph (from the preprocessed input to the last output; image decoding and\n"
     "preprocessing excluded) over --runs runs (default 20) after --warmup runs (default 3), and\n"
     "prints median, min and max in milliseconds, then the time per op type and the --top K (default\n"
-    "10) slowest nodes. Without an image the inputs are filled with fixed pseudo-random values.\n"
+    "10) slowest nodes. The image is turned upright as its EXIF orientation says (as detect does);\n"
+    "without one the inputs are filled with fixed pseudo-random values.\n"
     "--verify checks the model's data checksum at load (see detc validate).\n";
 
 static double now_ms(void)
@@ -175,7 +176,7 @@ int cmd_bench(int argc, char **argv)
     int rc = EXIT_OK;
     if (image) {
         detc_image img = {0};
-        if (detc_image_read(image, &img, &errs) != 0 || detc_preprocess(m, &img, NULL, &errs) != 0)
+        if (detc_image_read_upright(image, &img, NULL, &errs) != 0 || detc_preprocess(m, &img, NULL, &errs) != 0)
             rc = EXIT_FAILED;
         detc_image_release(&img);
     } else if (fill_inputs(m, &errs) != 0) {
