@@ -76,7 +76,8 @@ static size_t drop_mapped_pages(const detc_model *m, const detc_graph *g)
 {
     run_list l = {0};
     detc_unread_constants(m, g, add_run, &l);
-    qsort(l.runs, (size_t)l.n, sizeof *l.runs, cmp_run);
+    if (l.n > 1)
+        qsort(l.runs, (size_t)l.n, sizeof *l.runs, cmp_run);
     long ps = sysconf(_SC_PAGESIZE);
     uintptr_t page = ps > 0 ? (uintptr_t)ps : 4096;
     size_t dropped = 0;
