@@ -36,6 +36,7 @@ typedef struct detc_conv_q8_params {
     const int32_t *lshift; /* [N]: max(shift, 0) */
     const int32_t *rshift; /* [N]: max(-shift, 0), at most 31 */
     int32_t out_zp, act_min, act_max;
+    int round_once;        /* 0: gemmlowp's two roundings (TFLite uint8 conv); 1: ruy's one rounding (TFLite int8 CONV_2D) */
 } detc_conv_q8_params;
 
 /* Float depthwise convolution with depth multiplier 1 (dwconv_f32 below). ops/depthwise_conv2d.c passes
