@@ -116,8 +116,10 @@ typedef struct detc_kernels {
 extern const detc_kernels detc_kernels_portable;
 
 /* name: NULL, "" or "auto" for the best available, else a table name ("portable", "neon", ...): the portable
- * table with that variant over it. NULL if unknown or not supported by this CPU. Tables are composed once
- * per process and never change; the pointers may be kept and shared between threads. */
+ * table with that variant over it; or names joined by '+' ("avx2+avx512vnni+blas"): the portable table with
+ * those variants over it in select.c's order of preference. NULL if any is unknown or not supported by this
+ * CPU. Tables are composed once per process and never change; the pointers may be kept and shared between
+ * threads. */
 const detc_kernels *detc_kernels_select(const char *name);
 
 #endif

@@ -715,6 +715,29 @@ static void check_winograd(const detc_kernels *k)
     CHECK(bad == 0, "%s wino_in_f32 / wino_out_f32: %d values off float64", k->name, bad);
 }
 
+/* '+'-joined names: the portable table with those variants over it, in the order of preference whatever
+ * the order in the name, composed once. */
+static void check_select_sets(void)
+{
+    CHECK(detc_kernels_select("portable+no-such-table") == NULL && detc_kernels_select("portable+") == NULL &&
+              detc_kernels_select("+portable") == NULL && detc_kernels_select("portable+auto") == NULL,
+          "a '+' list with an unknown or empty name is refused");
+    const detc_kernels *p = detc_kernels_select("portable+portable");
+    CHECK(p && strcmp(p->name, "portable") == 0 && p->conv_q8 == detc_kernels_select("portable")->conv_q8,
+          "'portable+portable' is the portable table (%s)", p ? p->name : "NULL");
+    const detc_kernels *a = detc_kernels_select("avx2"), *v = detc_kernels_select("avx512vnni");
+    if (!a || !v) {
+        printf("SKIP '+' table sets of avx2 and avx512vnni: not supported by this CPU\n");
+        return;
+    }
+    const detc_kernels *s = detc_kernels_select("avx512vnni+avx2");
+    CHECK(s && strcmp(s->name, "portable+avx2+avx512vnni") == 0 && s->gemm_f32 == a->gemm_f32 &&
+              s->conv_q8 == v->conv_q8 && s->conv_q8_pack == v->conv_q8_pack,
+          "'avx512vnni+avx2' composes avx2 then avx512vnni over portable (%s)", s ? s->name : "NULL");
+    CHECK(s == detc_kernels_select("avx2+avx512vnni"), "a set is composed once, whatever the order of its names");
+    check_conv_q8(s, 0);
+}
+
 int main(void)
 {
     static const char *names[] = {"portable", "avx2", "avx512vnni", "amx", "blas", "neon", "neon-dotprod", "auto"};
@@ -742,6 +765,7 @@ int main(void)
     check_dw_op_i8();
     check_dw_op_f32();
     CHECK(detc_kernels_select("no-such-table") == NULL, "unknown table names are refused");
+    check_select_sets();
     CHECK(detc_kernels_select("") == detc_kernels_select(NULL), "an empty name (DETC_KERNELS=) selects auto");
     check_select_threads();
     return check_summary("test_kernels");

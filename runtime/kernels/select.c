@@ -195,6 +195,51 @@ static void compose_all(void)
     composed[N_VARIANTS] = all;
 }
 
+/* A '+'-joined name ("avx2+avx512vnni+blas", the form of the auto table's own name) is the portable table
+ * with those variants over it, in the order of preference above whatever their order in the name: e.g.
+ * auto less one variant, to measure what that variant brings. Each set is composed on first request and
+ * kept, immutable, like the others. */
+static detc_kernels subsets[1 << N_VARIANTS];
+static char subset_names[1 << N_VARIANTS][128];
+static pthread_mutex_t subset_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const detc_kernels *select_set(const char *name)
+{
+    unsigned set = 1; /* the portable table, under every set */
+    for (const char *p = name;; p++) {
+        const char *end = strchr(p, '+');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        int found = -1;
+        for (int i = 0; i < N_VARIANTS && found < 0; i++)
+            if (strlen(variants[i].table->name) == len && strncmp(p, variants[i].table->name, len) == 0)
+                found = i;
+        if (found < 0 || !composed[found].name) /* unknown, or not supported by this CPU */
+            return NULL;
+        set |= 1u << found;
+        if (!end)
+            break;
+        p = end;
+    }
+    pthread_mutex_lock(&subset_lock);
+    detc_kernels *k = &subsets[set];
+    if (!k->name) {
+        detc_kernels all = detc_kernels_portable;
+        size_t used = 0;
+        for (int i = 0; i < N_VARIANTS; i++) {
+            if (!(set & (1u << i)))
+                continue;
+            overlay(&all, variants[i].table);
+            snprintf(subset_names[set] + used, sizeof subset_names[set] - used, "%s%s", used ? "+" : "",
+                     variants[i].table->name);
+            used = strlen(subset_names[set]);
+        }
+        all.name = subset_names[set];
+        *k = all;
+    }
+    pthread_mutex_unlock(&subset_lock);
+    return k;
+}
+
 const detc_kernels *detc_kernels_select(const char *name)
 {
     pthread_once(&compose_once, compose_all);
@@ -203,5 +248,5 @@ const detc_kernels *detc_kernels_select(const char *name)
     for (int i = 0; i < N_VARIANTS; i++)
         if (strcmp(name, variants[i].table->name) == 0)
             return composed[i].name ? &composed[i] : NULL;
-    return NULL;
+    return strchr(name, '+') ? select_set(name) : NULL;
 }
