@@ -118,58 +118,6 @@ INLINE_AMX const uint8_t *amx_a_tile(const uint8_t *A, int lda, int K, int r0, i
     return scratch;
 }
 
-/* The K loop of one block: TM (1 or 2) A tiles x TN (1 or 2) B tiles into tmm0-3, stored to
- * cbuf[32][32] (tile (i, j) at rows 16i, columns 16j). */
-INLINE_AMX void amx_block(const uint8_t *A, int lda, int K, int r0, int mr, const int *direct, const uint8_t *b,
-                          size_t bstride, int TM, int TN, int is_signed, uint8_t (*scratch)[1024], int32_t *cbuf)
-{
-    const int KC = (K + AMX_CHUNK - 1) / AMX_CHUNK;
-    _tile_zero(0);
-    if (TN == 2)
-        _tile_zero(1);
-    if (TM == 2)
-        _tile_zero(2);
-    if (TM == 2 && TN == 2)
-        _tile_zero(3);
-    for (int s = 0; s < KC; s++) {
-        long st0, st1 = 0;
-        const uint8_t *a0 = amx_a_tile(A, lda, K, r0, mr, s, direct[0], scratch[0], &st0), *a1 = NULL;
-        if (TM == 2)
-            a1 = amx_a_tile(A, lda, K, r0 + 16, mr - 16, s, direct[1], scratch[1], &st1);
-        const uint8_t *b0 = b + (size_t)s * AMX_TILE_B;
-        _tile_loadd(4, a0, st0);
-        _tile_loadd(6, b0, 64);
-        if (TN == 2)
-            _tile_loadd(7, b0 + bstride, 64);
-        if (TM == 2)
-            _tile_loadd(5, a1, st1);
-        if (is_signed) {
-            _tile_dpbssd(0, 4, 6);
-            if (TN == 2)
-                _tile_dpbssd(1, 4, 7);
-            if (TM == 2)
-                _tile_dpbssd(2, 5, 6);
-            if (TM == 2 && TN == 2)
-                _tile_dpbssd(3, 5, 7);
-        } else {
-            _tile_dpbuud(0, 4, 6);
-            if (TN == 2)
-                _tile_dpbuud(1, 4, 7);
-            if (TM == 2)
-                _tile_dpbuud(2, 5, 6);
-            if (TM == 2 && TN == 2)
-                _tile_dpbuud(3, 5, 7);
-        }
-    }
-    _tile_stored(0, cbuf, 128);
-    if (TN == 2)
-        _tile_stored(1, cbuf + 16, 128);
-    if (TM == 2)
-        _tile_stored(2, cbuf + 16 * 32, 128);
-    if (TM == 2 && TN == 2)
-        _tile_stored(3, cbuf + 16 * 32 + 16, 128);
-}
-
 /* Per-channel constants of 16 channels (lanes past N masked to 0). */
 typedef struct {
     __m512i bias, wzp, mult, mult_odd, lsh, rsh, rmask, rthr, tot_e, tot_o, rnd_e, rnd_o, zp, lo, hi;
@@ -229,18 +177,110 @@ INLINE_AMX __m512i amx_requant_once(__m512i acc, const amx_rq *r)
     return _mm512_mask_blend_epi32(0xAAAA, pe, _mm512_slli_epi64(po, 32));
 }
 
-/* acc = dot + bias - w_zp * rowsum (mod 2^32), requantized, + out_zp, clamped, stored as bytes (the clamp
- * keeps it in the output type's range, so truncating to bytes is exact). */
-INLINE_AMX void amx_store_rows(const amx_rq *r, const int32_t *cbuf, const uint32_t *rs, int mr, int once,
-                               uint8_t *out, int ldo, __mmask16 mk)
+/* A finished block waiting for its requantization: its accumulators in cbuf ([32][32] int32), rows
+ * [next, mr) still to store. The vector work of one block runs between the tile instructions of the next
+ * (amx_block), so that the AVX-512 ports and the tile unit work at the same time. */
+typedef struct {
+    const int32_t *cbuf;
+    const uint32_t *rs; /* row sums of the block's rows */
+    uint8_t *out;       /* row 0, channel c */
+    int mr, next, TN, ldo;
+    __mmask16 mk[2];
+    amx_rq r[2];        /* channels c .. c + 15, c + 16 .. c + 31 */
+} amx_pending;
+
+INLINE_AMX void amx_pend(amx_pending *p, const detc_conv_q8_params *prm, const int32_t *cbuf, const uint32_t *rs,
+                         uint8_t *out, int ldo, int mr, int c, int TN)
 {
-    for (int i = 0; i < mr; i++) {
-        __m512i v = _mm512_add_epi32(_mm512_load_si512(cbuf + i * 32), r->bias);
-        v = _mm512_sub_epi32(v, _mm512_mullo_epi32(r->wzp, _mm512_set1_epi32((int32_t)rs[i])));
-        v = once ? amx_requant_once(v, r) : amx_requant_gemmlowp(v, r);
-        v = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(v, r->zp), r->lo), r->hi);
-        _mm512_mask_cvtepi32_storeu_epi8(out + (long)i * ldo, mk, v);
+    p->cbuf = cbuf;
+    p->rs = rs;
+    p->out = out;
+    p->mr = mr;
+    p->next = 0;
+    p->TN = TN;
+    p->ldo = ldo;
+    for (int j = 0; j < TN; j++) {
+        const int left = prm->n - c - 16 * j;
+        p->mk[j] = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+        p->r[j] = amx_rq_load(prm, c + 16 * j, p->mk[j]);
     }
+}
+
+/* acc = dot + bias - w_zp * rowsum (mod 2^32), requantized, + out_zp, clamped, stored as bytes (the clamp
+ * keeps it in the output type's range, so truncating to bytes is exact): rows [next, next + count) of p. */
+INLINE_AMX void amx_store_rows(amx_pending *p, int count, int once)
+{
+    if (p->next >= p->mr)
+        return;
+    const int stop = p->mr - p->next < count ? p->mr : p->next + count;
+    for (int j = 0; j < p->TN; j++) {
+        const amx_rq *r = &p->r[j];
+        for (int i = p->next; i < stop; i++) {
+            __m512i v = _mm512_add_epi32(_mm512_load_si512(p->cbuf + i * 32 + 16 * j), r->bias);
+            v = _mm512_sub_epi32(v, _mm512_mullo_epi32(r->wzp, _mm512_set1_epi32((int32_t)p->rs[i])));
+            v = once ? amx_requant_once(v, r) : amx_requant_gemmlowp(v, r);
+            v = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(v, r->zp), r->lo), r->hi);
+            _mm512_mask_cvtepi32_storeu_epi8(p->out + (long)i * p->ldo + 16 * j, p->mk[j], v);
+        }
+    }
+    p->next = stop;
+}
+
+/* The K loop of one block: TM (1 or 2) A tiles x TN (1 or 2) B tiles into tmm0-3, stored to
+ * cbuf[32][32] (tile (i, j) at rows 16i, columns 16j); the previous block's rows are stored a few at a time
+ * between the K steps. */
+INLINE_AMX void amx_block(const detc_conv_q8_params *prm, const uint8_t *A, int lda, int r0, int mr,
+                          const int *direct, const uint8_t *b, size_t bstride, int TM, int TN, int is_signed,
+                          int once, uint8_t (*scratch)[1024], int32_t *cbuf, amx_pending *prev)
+{
+    const int K = prm->k, KC = (K + AMX_CHUNK - 1) / AMX_CHUNK;
+    const int per_step = KC ? (prev->mr - prev->next + KC - 1) / KC : 0;
+    _tile_zero(0);
+    if (TN == 2)
+        _tile_zero(1);
+    if (TM == 2)
+        _tile_zero(2);
+    if (TM == 2 && TN == 2)
+        _tile_zero(3);
+    for (int s = 0; s < KC; s++) {
+        long st0, st1 = 0;
+        const uint8_t *a0 = amx_a_tile(A, lda, K, r0, mr, s, direct[0], scratch[0], &st0), *a1 = NULL;
+        if (TM == 2)
+            a1 = amx_a_tile(A, lda, K, r0 + 16, mr - 16, s, direct[1], scratch[1], &st1);
+        const uint8_t *b0 = b + (size_t)s * AMX_TILE_B;
+        _tile_loadd(4, a0, st0);
+        _tile_loadd(6, b0, 64);
+        if (TN == 2)
+            _tile_loadd(7, b0 + bstride, 64);
+        if (TM == 2)
+            _tile_loadd(5, a1, st1);
+        if (is_signed) {
+            _tile_dpbssd(0, 4, 6);
+            if (TN == 2)
+                _tile_dpbssd(1, 4, 7);
+            if (TM == 2)
+                _tile_dpbssd(2, 5, 6);
+            if (TM == 2 && TN == 2)
+                _tile_dpbssd(3, 5, 7);
+        } else {
+            _tile_dpbuud(0, 4, 6);
+            if (TN == 2)
+                _tile_dpbuud(1, 4, 7);
+            if (TM == 2)
+                _tile_dpbuud(2, 5, 6);
+            if (TM == 2 && TN == 2)
+                _tile_dpbuud(3, 5, 7);
+        }
+        amx_store_rows(prev, per_step, once);
+    }
+    amx_store_rows(prev, AMX_MR, once);
+    _tile_stored(0, cbuf, 128);
+    if (TN == 2)
+        _tile_stored(1, cbuf + 16, 128);
+    if (TM == 2)
+        _tile_stored(2, cbuf + 16 * 32, 128);
+    if (TM == 2 && TN == 2)
+        _tile_stored(3, cbuf + 16 * 32 + 16, 128);
 }
 
 INLINE_AMX void amx_body(const detc_conv_q8_params *prm, int m, const uint8_t *A, int lda, uint8_t *out, int ldo,
@@ -251,14 +291,18 @@ INLINE_AMX void amx_body(const detc_conv_q8_params *prm, int m, const uint8_t *A
     const size_t bstride = (size_t)KC * AMX_TILE_B;
     /* The last byte this call may read is A[(m - 1) * lda + K - 1]: a chunk read in place must end there. */
     const long end = (long)(m - 1) * lda + K;
-    int32_t cbuf[AMX_MR * 32] __attribute__((aligned(64)));
+    int32_t cbuf[2][AMX_MR * 32] __attribute__((aligned(64)));
     uint8_t scratch[2][1024] __attribute__((aligned(64)));
-    uint32_t rs[AMX_MR];
+    uint32_t rs[2][AMX_MR];
+    amx_pending prev;
+    memset(&prev, 0, sizeof prev);
+    int buf = 0;
     amx_configure();
     for (int m0 = 0; m0 < m; m0 += AMX_MR) {
         const int mr = m - m0 < AMX_MR ? m - m0 : AMX_MR, TM = mr > 16 ? 2 : 1;
+        uint32_t *rsb = rs[(m0 / AMX_MR) & 1];
         for (int i = 0; i < mr; i++)
-            rs[i] = prm->w_zp ? amx_row_sum(A + (long)(m0 + i) * lda, K, is_signed) : 0;
+            rsb[i] = prm->w_zp ? amx_row_sum(A + (long)(m0 + i) * lda, K, is_signed) : 0;
         /* Chunks of tile h read in place: its 16 rows present and chunk s's 64 bytes of its last row
          * within end. */
         int direct[2] = {0, 0};
@@ -272,24 +316,22 @@ INLINE_AMX void amx_body(const detc_conv_q8_params *prm, int m, const uint8_t *A
         for (int nb = 0; nb < NBLK; nb += 2) {
             const int TN = NBLK - nb >= 2 ? 2 : 1;
             const uint8_t *b = B + (size_t)nb * bstride;
+            int32_t *cb = cbuf[buf];
             if (TM == 2 && TN == 2)
-                amx_block(A, lda, K, m0, mr, direct, b, bstride, 2, 2, is_signed, scratch, cbuf);
+                amx_block(prm, A, lda, m0, mr, direct, b, bstride, 2, 2, is_signed, once, scratch, cb, &prev);
             else if (TM == 2)
-                amx_block(A, lda, K, m0, mr, direct, b, bstride, 2, 1, is_signed, scratch, cbuf);
+                amx_block(prm, A, lda, m0, mr, direct, b, bstride, 2, 1, is_signed, once, scratch, cb, &prev);
             else if (TN == 2)
-                amx_block(A, lda, K, m0, mr, direct, b, bstride, 1, 2, is_signed, scratch, cbuf);
+                amx_block(prm, A, lda, m0, mr, direct, b, bstride, 1, 2, is_signed, once, scratch, cb, &prev);
             else
-                amx_block(A, lda, K, m0, mr, direct, b, bstride, 1, 1, is_signed, scratch, cbuf);
-            for (int j = 0; j < TN; j++) {
-                const int c = (nb + j) * 16, left = N - c;
-                const __mmask16 mk = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
-                const amx_rq r = amx_rq_load(prm, c, mk);
-                amx_store_rows(&r, cbuf + 16 * j, rs, mr, once, out + (long)m0 * ldo + c, ldo, mk);
-            }
+                amx_block(prm, A, lda, m0, mr, direct, b, bstride, 1, 1, is_signed, once, scratch, cb, &prev);
+            amx_pend(&prev, prm, cb, rsb, out + (long)m0 * ldo + nb * 16, ldo, mr, nb * 16, TN);
+            buf ^= 1;
         }
     }
     /* Back to the init state: the thread's tile data no longer needs saving at context switches. */
     _tile_release();
+    amx_store_rows(&prev, AMX_MR, once);
 }
 
 AMX static void conv_q8_amx_u8(const detc_conv_q8_params *prm, int m, const uint8_t *a, int lda, uint8_t *out, int ldo)
