@@ -59,8 +59,10 @@ static int has_avx512vnni(void)
  * for a process that asks (arch_prctl ARCH_REQ_XCOMP_PERM, kernel 5.16 and later; the grant covers every
  * thread of the process, those started before too). Asked once, here, before any thread runs a tile
  * instruction (which without the grant would die with SIGILL). A refusal (older kernel, seccomp, a
- * hypervisor that hides the state) only leaves the table out: conv_q8 then comes from avx512vnni or avx2
- * as on a CPU without AMX, which includes every AMD CPU to date. */
+ * hypervisor that hides the state, or a thread of the host program already on a sigaltstack too small for
+ * the larger signal frame: ENOSPC) only leaves the table out: conv_q8 then comes from avx512vnni or avx2 as
+ * on a CPU without AMX, which includes every AMD CPU to date. Once granted, Linux refuses later
+ * sigaltstack() calls with stacks smaller than the frame with tile data (AT_MINSIGSTKSZ tells the size). */
 static int has_amx(void)
 {
     unsigned eax, ebx, ecx, edx;
