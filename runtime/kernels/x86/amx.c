@@ -208,7 +208,7 @@ INLINE_AMX void amx_pend(amx_pending *p, const detc_conv_q8_params *prm, const i
 
 /* acc = dot + bias - w_zp * rowsum (mod 2^32), requantized, + out_zp, clamped, stored as bytes (the clamp
  * keeps it in the output type's range, so truncating to bytes is exact): rows [next, next + count) of p. */
-INLINE_AMX void amx_store_rows(amx_pending *p, int count, int once)
+INLINE_AMX void amx_store_rows(amx_pending *p, int count, int once, int wzp)
 {
     if (p->next >= p->mr)
         return;
@@ -217,7 +217,8 @@ INLINE_AMX void amx_store_rows(amx_pending *p, int count, int once)
         const amx_rq *r = &p->r[j];
         for (int i = p->next; i < stop; i++) {
             __m512i v = _mm512_add_epi32(_mm512_load_si512(p->cbuf + i * 32 + 16 * j), r->bias);
-            v = _mm512_sub_epi32(v, _mm512_mullo_epi32(r->wzp, _mm512_set1_epi32((int32_t)p->rs[i])));
+            if (wzp)
+                v = _mm512_sub_epi32(v, _mm512_mullo_epi32(r->wzp, _mm512_set1_epi32((int32_t)p->rs[i])));
             v = once ? amx_requant_once(v, r) : amx_requant_gemmlowp(v, r);
             v = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(v, r->zp), r->lo), r->hi);
             _mm512_mask_cvtepi32_storeu_epi8(p->out + (long)i * p->ldo + 16 * j, p->mk[j], v);
@@ -231,7 +232,7 @@ INLINE_AMX void amx_store_rows(amx_pending *p, int count, int once)
  * between the K steps. */
 INLINE_AMX void amx_block(const detc_conv_q8_params *prm, const uint8_t *A, int lda, int r0, int mr,
                           const int *direct, const uint8_t *b, size_t bstride, int TM, int TN, int is_signed,
-                          int once, uint8_t (*scratch)[1024], int32_t *cbuf, amx_pending *prev)
+                          int once, int wzp, uint8_t (*scratch)[1024], int32_t *cbuf, amx_pending *prev)
 {
     const int K = prm->k, KC = (K + AMX_CHUNK - 1) / AMX_CHUNK;
     const int per_step = KC ? (prev->mr - prev->next + KC - 1) / KC : 0;
@@ -271,9 +272,9 @@ INLINE_AMX void amx_block(const detc_conv_q8_params *prm, const uint8_t *A, int 
             if (TM == 2 && TN == 2)
                 _tile_dpbuud(3, 5, 7);
         }
-        amx_store_rows(prev, per_step, once);
+        amx_store_rows(prev, per_step, once, wzp);
     }
-    amx_store_rows(prev, AMX_MR, once);
+    amx_store_rows(prev, AMX_MR, once, wzp);
     _tile_stored(0, cbuf, 128);
     if (TN == 2)
         _tile_stored(1, cbuf + 16, 128);
@@ -284,7 +285,7 @@ INLINE_AMX void amx_block(const detc_conv_q8_params *prm, const uint8_t *A, int 
 }
 
 INLINE_AMX void amx_body(const detc_conv_q8_params *prm, int m, const uint8_t *A, int lda, uint8_t *out, int ldo,
-                         int is_signed, int once)
+                         int is_signed, int once, int wzp)
 {
     const int N = prm->n, K = prm->k, KC = (K + AMX_CHUNK - 1) / AMX_CHUNK, NBLK = (N + 15) / 16;
     const uint8_t *B = prm->packed;
@@ -302,7 +303,7 @@ INLINE_AMX void amx_body(const detc_conv_q8_params *prm, int m, const uint8_t *A
         const int mr = m - m0 < AMX_MR ? m - m0 : AMX_MR, TM = mr > 16 ? 2 : 1;
         uint32_t *rsb = rs[(m0 / AMX_MR) & 1];
         for (int i = 0; i < mr; i++)
-            rsb[i] = prm->w_zp ? amx_row_sum(A + (long)(m0 + i) * lda, K, is_signed) : 0;
+            rsb[i] = wzp ? amx_row_sum(A + (long)(m0 + i) * lda, K, is_signed) : 0;
         /* Chunks of tile h read in place: its 16 rows present and chunk s's 64 bytes of its last row
          * within end. */
         int direct[2] = {0, 0};
@@ -318,49 +319,46 @@ INLINE_AMX void amx_body(const detc_conv_q8_params *prm, int m, const uint8_t *A
             const uint8_t *b = B + (size_t)nb * bstride;
             int32_t *cb = cbuf[buf];
             if (TM == 2 && TN == 2)
-                amx_block(prm, A, lda, m0, mr, direct, b, bstride, 2, 2, is_signed, once, scratch, cb, &prev);
+                amx_block(prm, A, lda, m0, mr, direct, b, bstride, 2, 2, is_signed, once, wzp, scratch, cb, &prev);
             else if (TM == 2)
-                amx_block(prm, A, lda, m0, mr, direct, b, bstride, 2, 1, is_signed, once, scratch, cb, &prev);
+                amx_block(prm, A, lda, m0, mr, direct, b, bstride, 2, 1, is_signed, once, wzp, scratch, cb, &prev);
             else if (TN == 2)
-                amx_block(prm, A, lda, m0, mr, direct, b, bstride, 1, 2, is_signed, once, scratch, cb, &prev);
+                amx_block(prm, A, lda, m0, mr, direct, b, bstride, 1, 2, is_signed, once, wzp, scratch, cb, &prev);
             else
-                amx_block(prm, A, lda, m0, mr, direct, b, bstride, 1, 1, is_signed, once, scratch, cb, &prev);
+                amx_block(prm, A, lda, m0, mr, direct, b, bstride, 1, 1, is_signed, once, wzp, scratch, cb, &prev);
             amx_pend(&prev, prm, cb, rsb, out + (long)m0 * ldo + nb * 16, ldo, mr, nb * 16, TN);
             buf ^= 1;
         }
     }
     /* Back to the init state: the thread's tile data no longer needs saving at context switches. */
     _tile_release();
-    amx_store_rows(&prev, AMX_MR, once);
+    amx_store_rows(&prev, AMX_MR, once, wzp);
 }
 
-AMX static void conv_q8_amx_u8(const detc_conv_q8_params *prm, int m, const uint8_t *a, int lda, uint8_t *out, int ldo)
-{
-    amx_body(prm, m, a, lda, out, ldo, 0, 0);
-}
-AMX static void conv_q8_amx_s8(const detc_conv_q8_params *prm, int m, const uint8_t *a, int lda, uint8_t *out, int ldo)
-{
-    amx_body(prm, m, a, lda, out, ldo, 1, 0);
-}
-AMX static void conv_q8_amx_u8_once(const detc_conv_q8_params *prm, int m, const uint8_t *a, int lda, uint8_t *out,
-                                    int ldo)
-{
-    amx_body(prm, m, a, lda, out, ldo, 0, 1);
-}
-AMX static void conv_q8_amx_s8_once(const detc_conv_q8_params *prm, int m, const uint8_t *a, int lda, uint8_t *out,
-                                    int ldo)
-{
-    amx_body(prm, m, a, lda, out, ldo, 1, 1);
-}
+/* One function per byte type, rounding and presence of filter zero points (none: no row sums, no
+ * multiply in the requantization). */
+#define AMX_ENTRY(NAME, SIGNED, ONCE, WZP)                                                                    \
+    AMX static void NAME(const detc_conv_q8_params *prm, int m, const uint8_t *a, int lda, uint8_t *out, int ldo) \
+    {                                                                                                          \
+        amx_body(prm, m, a, lda, out, ldo, SIGNED, ONCE, WZP);                                                 \
+    }
+AMX_ENTRY(cq_amx_u8, 0, 0, 0)
+AMX_ENTRY(cq_amx_u8_zp, 0, 0, 1)
+AMX_ENTRY(cq_amx_s8, 1, 0, 0)
+AMX_ENTRY(cq_amx_s8_zp, 1, 0, 1)
+AMX_ENTRY(cq_amx_u8_once, 0, 1, 0)
+AMX_ENTRY(cq_amx_u8_zp_once, 0, 1, 1)
+AMX_ENTRY(cq_amx_s8_once, 1, 1, 0)
+AMX_ENTRY(cq_amx_s8_zp_once, 1, 1, 1)
 
 static void conv_q8_amx(const detc_conv_q8_params *prm, int m, const uint8_t *a, int lda, uint8_t *out, int ldo)
 {
+    typedef void (*entry)(const detc_conv_q8_params *, int, const uint8_t *, int, uint8_t *, int);
+    static const entry entries[8] = {cq_amx_u8,      cq_amx_u8_zp,      cq_amx_s8,      cq_amx_s8_zp,
+                                     cq_amx_u8_once, cq_amx_u8_zp_once, cq_amx_s8_once, cq_amx_s8_zp_once};
     if (m <= 0)
         return;
-    if (prm->round_once)
-        (prm->is_signed ? conv_q8_amx_s8_once : conv_q8_amx_u8_once)(prm, m, a, lda, out, ldo);
-    else
-        (prm->is_signed ? conv_q8_amx_s8 : conv_q8_amx_u8)(prm, m, a, lda, out, ldo);
+    entries[(prm->round_once ? 4 : 0) + (prm->is_signed ? 2 : 0) + (prm->w_zp ? 1 : 0)](prm, m, a, lda, out, ldo);
 }
 
 const detc_kernels detc_kernels_amx = {
