@@ -20,7 +20,7 @@
 #define INLINE_AMX AMX __attribute__((always_inline)) static inline
 
 /* gcc's _tile_loadd and _tile_loadconfig are asm statements that do not tell the compiler they read
- * memory: a barrier before them keeps the stores to a scratch tile or to the configuration in place. */
+ * memory: barriers around the writes of a scratch tile or of the configuration keep them in their place. */
 #define AMX_MEMORY_BARRIER() __asm__ volatile("" ::: "memory")
 
 /* Packed filter: 16-channel blocks of 64-byte K chunks, [N16/16][K64/64][16 rows of 4 K][16 channels][4
@@ -108,6 +108,7 @@ INLINE_AMX const uint8_t *amx_a_tile(const uint8_t *A, int lda, int K, int r0, i
     }
     const int left = K - s * AMX_CHUNK;
     const __mmask64 mask = left >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << left) - 1);
+    AMX_MEMORY_BARRIER(); /* the previous chunk's tile load has read scratch (gcc: see above) */
     for (int r = 0; r < 16; r++) {
         __m512i v = r < rows ? _mm512_maskz_loadu_epi8(mask, A + (long)(r0 + r) * lda + (long)s * AMX_CHUNK)
                              : _mm512_setzero_si512();
