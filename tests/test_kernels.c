@@ -287,8 +287,8 @@ static void check_dwconv_f32(const detc_kernels *k)
 /* conv_q8 (quantized conv GEMM with fused requantization) on random cases: sizes with M, N and K tails
  * around the SIMD tile sizes, u8 and i8, zero and non-zero filter zero points, per-channel multipliers
  * with left and right shifts, activation clamps, extreme biases. Each table packs its own filter; the
- * output (with lda > K, ldo > N and guard bytes around every row) must equal a naive reference computed
- * here bit for bit, and so every table equals the portable one. */
+ * output (with lda > K or lda = K, ldo > N and guard bytes around every row) must equal a naive reference
+ * computed here bit for bit, and so every table equals the portable one. */
 /* round_once: ruy's single rounding (TFLite int8 CONV_2D), (acc * M + 2^(30 - shift)) >> (31 - shift) in
  * 64 bits, the low 32 bits kept; shift <= 30 as TFLite requires. */
 static int32_t ref_round_once(int32_t acc, int32_t mult, int shift)
@@ -302,7 +302,7 @@ static int32_t ref_round_once(int32_t acc, int32_t mult, int shift)
 static int check_conv_q8_case(const detc_kernels *k, int M, int N, int K, int is_signed, int wzp_mode,
                               int extreme, int round_once)
 {
-    const int lda = K + 5, ldo = N + 3;
+    const int lda = K + (M % 2 ? 5 : 0), ldo = N + 3; /* odd M: lda > K; even M: rows back to back */
     uint8_t *A = malloc((size_t)M * lda), *W = malloc((size_t)N * K), *out = malloc((size_t)M * ldo);
     uint8_t *ref = malloc((size_t)M * ldo);
     int32_t *bias = malloc(sizeof(int32_t) * N), *wzp = malloc(sizeof(int32_t) * N);
