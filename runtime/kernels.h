@@ -36,6 +36,7 @@ typedef struct detc_conv_q8_params {
     const int32_t *lshift; /* [N]: max(shift, 0) */
     const int32_t *rshift; /* [N]: max(-shift, 0), at most 31 */
     int32_t out_zp, act_min, act_max;
+    int round_once;        /* 0: gemmlowp's two roundings (TFLite uint8 conv); 1: ruy's one rounding (TFLite int8 CONV_2D) */
 } detc_conv_q8_params;
 
 /* Float depthwise convolution with depth multiplier 1 (dwconv_f32 below). ops/depthwise_conv2d.c passes
@@ -120,8 +121,10 @@ typedef struct detc_kernels {
 extern const detc_kernels detc_kernels_portable;
 
 /* name: NULL, "" or "auto" for the best available, else a table name ("portable", "neon", ...): the portable
- * table with that variant over it. NULL if unknown or not supported by this CPU. Tables are composed once
- * per process and never change; the pointers may be kept and shared between threads. */
+ * table with that variant over it; or names joined by '+' ("avx2+avx512vnni+blas"): the portable table with
+ * those variants over it in select.c's order of preference. NULL if any is unknown or not supported by this
+ * CPU. Tables are composed once per process and never change; the pointers may be kept and shared between
+ * threads. */
 const detc_kernels *detc_kernels_select(const char *name);
 
 #endif

@@ -287,12 +287,22 @@ static void check_dwconv_f32(const detc_kernels *k)
 /* conv_q8 (quantized conv GEMM with fused requantization) on random cases: sizes with M, N and K tails
  * around the SIMD tile sizes, u8 and i8, zero and non-zero filter zero points, per-channel multipliers
  * with left and right shifts, activation clamps, extreme biases. Each table packs its own filter; the
- * output (with lda > K, ldo > N and guard bytes around every row) must equal a naive reference computed
- * here bit for bit, and so every table equals the portable one. */
-static int check_conv_q8_case(const detc_kernels *k, int M, int N, int K, int is_signed, int wzp_mode,
-                              int extreme)
+ * output (with lda > K or lda = K, ldo > N and guard bytes around every row) must equal a naive reference
+ * computed here bit for bit, and so every table equals the portable one. */
+/* round_once: ruy's single rounding (TFLite int8 CONV_2D), (acc * M + 2^(30 - shift)) >> (31 - shift) in
+ * 64 bits, the low 32 bits kept; shift <= 30 as TFLite requires. */
+static int32_t ref_round_once(int32_t acc, int32_t mult, int shift)
 {
-    const int lda = K + 5, ldo = N + 3;
+    int total = 31 - shift;
+    int64_t v = (int64_t)acc * mult + ((int64_t)1 << (total - 1));
+    int64_t q = v >= 0 ? v / ((int64_t)1 << total) : -((-v + ((int64_t)1 << total) - 1) / ((int64_t)1 << total));
+    return (int32_t)(uint32_t)(uint64_t)q; /* floor division: the arithmetic shift */
+}
+
+static int check_conv_q8_case(const detc_kernels *k, int M, int N, int K, int is_signed, int wzp_mode,
+                              int extreme, int round_once)
+{
+    const int lda = K + (M % 2 ? 5 : 0), ldo = N + 3; /* odd M: lda > K; even M: rows back to back */
     uint8_t *A = malloc((size_t)M * lda), *W = malloc((size_t)N * K), *out = malloc((size_t)M * ldo);
     uint8_t *ref = malloc((size_t)M * ldo);
     int32_t *bias = malloc(sizeof(int32_t) * N), *wzp = malloc(sizeof(int32_t) * N);
@@ -330,7 +340,7 @@ static int check_conv_q8_case(const detc_kernels *k, int M, int N, int K, int is
     int32_t oz = lo + (int32_t)(next() % 256), amin = lo + (int32_t)(next() % 40), amax = hi - (int32_t)(next() % 40);
     detc_conv_q8_params prm = {.n = N, .k = K, .is_signed = is_signed, .bias = bias,
                                .w_zp = wzp_mode ? wzp : NULL, .mult = mult, .lshift = lsh, .rshift = rsh,
-                               .out_zp = oz, .act_min = amin, .act_max = amax};
+                               .out_zp = oz, .act_min = amin, .act_max = amax, .round_once = round_once};
 #define XV(v) (is_signed ? (int64_t)(int8_t)(v) : (int64_t)(uint8_t)(v))
     memset(ref, 0x5a, (size_t)M * ldo);
     for (int m = 0; m < M; m++) {
@@ -342,7 +352,8 @@ static int check_conv_q8_case(const detc_kernels *k, int M, int N, int K, int is
             for (int q = 0; q < K; q++)
                 acc += XV(A[m * lda + q]) * XV(W[c * K + q]);
             detc_qmul q = {mult[c], lsh[c] - rsh[c]};
-            int32_t v = detc_qmul_apply((int32_t)(uint32_t)(uint64_t)acc, q) + oz;
+            int32_t a32 = (int32_t)(uint32_t)(uint64_t)acc;
+            int32_t v = (round_once ? ref_round_once(a32, q.multiplier, q.shift) : detc_qmul_apply(a32, q)) + oz;
             ref[m * ldo + c] = (uint8_t)(v < amin ? amin : v > amax ? amax : v);
         }
     }
@@ -370,7 +381,7 @@ static int check_conv_q8_case(const detc_kernels *k, int M, int N, int K, int is
     return bad;
 }
 
-static void check_conv_q8(const detc_kernels *k)
+static void check_conv_q8(const detc_kernels *k, int round_once)
 {
     static const int Ms[] = {1, 2, 3, 4, 5, 7, 8, 9, 31, 63, 64, 65, 67, 130};
     static const int Ns[] = {1, 3, 12, 15, 16, 17, 24, 31, 32, 33, 48, 63, 64, 65, 80, 100, 129, 273};
@@ -385,15 +396,17 @@ static void check_conv_q8(const detc_kernels *k)
         int extreme = t % 7 == 3 ? 1 : t % 7 == 5 ? 2 : t % 7 == 1 || t % 7 == 6 ? 3 : 0;
         if (extreme == 1 && K > 1024)
             K = 1024;
-        int bad = check_conv_q8_case(k, M, N, K, is_signed, wzp_mode, extreme);
+        int bad = check_conv_q8_case(k, M, N, K, is_signed, wzp_mode, extreme, round_once);
         if (bad)
-            printf("  %s conv_q8: M %d N %d K %d %s, filter zero points %s%s: %d wrong\n", k->name, M, N, K,
+            printf("  %s conv_q8%s: M %d N %d K %d %s, filter zero points %s%s: %d wrong\n", k->name,
+                   round_once ? " (one rounding)" : "", M, N, K,
                    is_signed ? "i8" : "u8", wzp_mode == 0 ? "none" : wzp_mode == 1 ? "per tensor" : "per channel",
                    extreme == 1 ? ", extreme values" : extreme == 2 ? ", extreme biases" : extreme == 3 ? ", 255-value filter range" : "", bad);
         bad_cases += bad != 0;
         cases++;
     }
-    CHECK(bad_cases == 0, "%s conv_q8: %d wrong of %d cases", k->name, bad_cases, cases);
+    CHECK(bad_cases == 0, "%s conv_q8%s: %d wrong of %d cases", k->name, round_once ? " (one rounding)" : "",
+          bad_cases, cases);
 }
 
 /* The depthwise op itself on its dwconv_q8 path with i8 per-channel weights (the op fixtures in
@@ -748,20 +761,50 @@ static void check_logistic(const detc_kernels *k)
     CHECK(bad == 0, "%s logistic_f32: %d values off float64", k->name, bad);
 }
 
+/* '+'-joined names: the portable table with those variants over it, in the order of preference whatever
+ * the order in the name, composed once. */
+static void check_select_sets(void)
+{
+    CHECK(detc_kernels_select("portable+no-such-table") == NULL && detc_kernels_select("portable+") == NULL &&
+              detc_kernels_select("+portable") == NULL && detc_kernels_select("portable+auto") == NULL,
+          "a '+' list with an unknown or empty name is refused");
+    const detc_kernels *p = detc_kernels_select("portable+portable");
+    CHECK(p && strcmp(p->name, "portable") == 0 && p->conv_q8 == detc_kernels_select("portable")->conv_q8,
+          "'portable+portable' is the portable table (%s)", p ? p->name : "NULL");
+    const detc_kernels *a = detc_kernels_select("avx2"), *v = detc_kernels_select("avx512vnni");
+    if (!a || !v) {
+        printf("SKIP '+' table sets of avx2 and avx512vnni: not supported by this CPU\n");
+        return;
+    }
+    const detc_kernels *s = detc_kernels_select("avx512vnni+avx2");
+    CHECK(s && strcmp(s->name, "portable+avx2+avx512vnni") == 0 && s->gemm_f32 == a->gemm_f32 &&
+              s->conv_q8 == v->conv_q8 && s->conv_q8_pack == v->conv_q8_pack,
+          "'avx512vnni+avx2' composes avx2 then avx512vnni over portable (%s)", s ? s->name : "NULL");
+    CHECK(s == detc_kernels_select("avx2+avx512vnni"), "a set is composed once, whatever the order of its names");
+    check_conv_q8(s, 0);
+}
+
 int main(void)
 {
-    static const char *names[] = {"portable", "avx2", "avx512vnni", "blas", "neon", "neon-dotprod", "auto"};
+    static const char *names[] = {"portable", "avx2", "avx512vnni", "amx", "blas", "neon", "neon-dotprod", "auto"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         const detc_kernels *k = detc_kernels_select(names[i]);
         if (!k) {
-            printf("SKIP kernels '%s': not built or not supported by this CPU\n", names[i]);
+            if (strcmp(names[i], "amx") == 0)
+                printf("SKIP kernels 'amx': needs an x86-64 Linux build, a CPU with AMX-TILE, AMX-INT8 and "
+                       "AVX-512 (F, BW), and the kernel's tile data permission (arch_prctl)\n");
+            else
+                printf("SKIP kernels '%s': not built or not supported by this CPU\n", names[i]);
             continue;
         }
         printf("kernels '%s' -> %s\n", names[i], k->name);
         check_f32_gemm(k);
         check_dwconv(k);
         check_dwconv_f32(k);
-        check_conv_q8(k);
+        check_conv_q8(k, 0);
+        /* ruy's single rounding against the scalar reference above: only the AMX conv_q8 honours it yet */
+        if (strstr(k->name, "amx"))
+            check_conv_q8(k, 1);
         check_conv_f32(k);
         check_winograd(k);
         check_logistic(k);
@@ -769,6 +812,7 @@ int main(void)
     check_dw_op_i8();
     check_dw_op_f32();
     CHECK(detc_kernels_select("no-such-table") == NULL, "unknown table names are refused");
+    check_select_sets();
     CHECK(detc_kernels_select("") == detc_kernels_select(NULL), "an empty name (DETC_KERNELS=) selects auto");
     check_select_threads();
     return check_summary("test_kernels");

@@ -7,6 +7,7 @@
  * All tables are composed once per process (pthread_once) and never written again: every model, test or
  * thread that selects gets a pointer to the same immutable table, so loading a model while another runs
  * cannot change the kernels under it. */
+#define _GNU_SOURCE /* syscall() for arch_prctl */
 #include "kernels.h"
 
 #include <pthread.h>
@@ -15,6 +16,11 @@
 
 #if defined(__linux__) && (defined(__aarch64__) || defined(__arm__))
 #include <sys/auxv.h>
+#endif
+#if defined(__linux__) && defined(__x86_64__)
+#include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #endif
 
 typedef struct {
@@ -30,6 +36,10 @@ static int always(void)
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define DETC_HAVE_X86_KERNELS 1
 extern const detc_kernels detc_kernels_avx2, detc_kernels_avx512vnni;
+#ifdef __linux__
+#define DETC_HAVE_AMX_KERNELS 1
+extern const detc_kernels detc_kernels_amx;
+#endif
 
 /* FMA too: the AVX2 table's float kernels use it (every AVX2 CPU made has it). */
 static int has_avx2(void)
@@ -42,6 +52,30 @@ static int has_avx512vnni(void)
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("avx512vnni");
 }
+
+#ifdef DETC_HAVE_AMX_KERNELS
+/* AMX-TILE and AMX-INT8 (cpuid leaf 7 EDX bits 24 and 25: __builtin_cpu_supports knows them only from gcc
+ * 13 and clang 16), AVX-512 F and BW for the requantization, and the tile data state: Linux enables it only
+ * for a process that asks (arch_prctl ARCH_REQ_XCOMP_PERM, kernel 5.16 and later; the grant covers every
+ * thread of the process, those started before too). Asked once, here, before any thread runs a tile
+ * instruction (which without the grant would die with SIGILL). A refusal (older kernel, seccomp, a
+ * hypervisor that hides the state, or a thread of the host program already on a sigaltstack too small for
+ * the larger signal frame: ENOSPC) only leaves the table out: conv_q8 then comes from avx512vnni or avx2 as
+ * on a CPU without AMX, which includes every AMD CPU to date. Once granted, Linux refuses later
+ * sigaltstack() calls with stacks smaller than the frame with tile data (AT_MINSIGSTKSZ tells the size). */
+static int has_amx(void)
+{
+    unsigned eax, ebx, ecx, edx;
+    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx))
+        return 0;
+    if (!(edx & (1u << 24)) || !(edx & (1u << 25)))
+        return 0;
+    if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw"))
+        return 0;
+    const long arch_req_xcomp_perm = 0x1023, xfeature_xtiledata = 18;
+    return syscall(SYS_arch_prctl, arch_req_xcomp_perm, xfeature_xtiledata) == 0;
+}
+#endif
 #endif
 
 #if defined(__aarch64__) && defined(__linux__)
@@ -100,6 +134,9 @@ static const kernel_variant variants[] = {
 #ifdef DETC_HAVE_X86_KERNELS
     {&detc_kernels_avx2, has_avx2},
     {&detc_kernels_avx512vnni, has_avx512vnni},
+#ifdef DETC_HAVE_AMX_KERNELS
+    {&detc_kernels_amx, has_amx},
+#endif
 #endif
 #ifdef DETC_HAVE_ARM_KERNELS
     {&detc_kernels_neon, has_neon},
@@ -162,6 +199,51 @@ static void compose_all(void)
     composed[N_VARIANTS] = all;
 }
 
+/* A '+'-joined name ("avx2+avx512vnni+blas", the form of the auto table's own name) is the portable table
+ * with those variants over it, in the order of preference above whatever their order in the name: e.g.
+ * auto less one variant, to measure what that variant brings. Each set is composed on first request and
+ * kept, immutable, like the others. */
+static detc_kernels subsets[1 << N_VARIANTS];
+static char subset_names[1 << N_VARIANTS][128];
+static pthread_mutex_t subset_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const detc_kernels *select_set(const char *name)
+{
+    unsigned set = 1; /* the portable table, under every set */
+    for (const char *p = name;; p++) {
+        const char *end = strchr(p, '+');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        int found = -1;
+        for (int i = 0; i < N_VARIANTS && found < 0; i++)
+            if (strlen(variants[i].table->name) == len && strncmp(p, variants[i].table->name, len) == 0)
+                found = i;
+        if (found < 0 || !composed[found].name) /* unknown, or not supported by this CPU */
+            return NULL;
+        set |= 1u << found;
+        if (!end)
+            break;
+        p = end;
+    }
+    pthread_mutex_lock(&subset_lock);
+    detc_kernels *k = &subsets[set];
+    if (!k->name) {
+        detc_kernels all = detc_kernels_portable;
+        size_t used = 0;
+        for (int i = 0; i < N_VARIANTS; i++) {
+            if (!(set & (1u << i)))
+                continue;
+            overlay(&all, variants[i].table);
+            snprintf(subset_names[set] + used, sizeof subset_names[set] - used, "%s%s", used ? "+" : "",
+                     variants[i].table->name);
+            used = strlen(subset_names[set]);
+        }
+        all.name = subset_names[set];
+        *k = all;
+    }
+    pthread_mutex_unlock(&subset_lock);
+    return k;
+}
+
 const detc_kernels *detc_kernels_select(const char *name)
 {
     pthread_once(&compose_once, compose_all);
@@ -170,5 +252,5 @@ const detc_kernels *detc_kernels_select(const char *name)
     for (int i = 0; i < N_VARIANTS; i++)
         if (strcmp(name, variants[i].table->name) == 0)
             return composed[i].name ? &composed[i] : NULL;
-    return NULL;
+    return strchr(name, '+') ? select_set(name) : NULL;
 }
