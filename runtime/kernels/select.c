@@ -11,6 +11,7 @@
 #include "kernels.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -62,9 +63,13 @@ static int has_avx512vnni(void)
  * hypervisor that hides the state, or a thread of the host program already on a sigaltstack too small for
  * the larger signal frame: ENOSPC) only leaves the table out: conv_q8 then comes from avx512vnni or avx2 as
  * on a CPU without AMX, which includes every AMD CPU to date. Once granted, Linux refuses later
- * sigaltstack() calls with stacks smaller than the frame with tile data (AT_MINSIGSTKSZ tells the size). */
+ * sigaltstack() calls with stacks smaller than the frame with tile data (AT_MINSIGSTKSZ tells the size):
+ * DETC_AMX=0 in the environment keeps detc from asking. */
 static int has_amx(void)
 {
+    const char *env = getenv("DETC_AMX"); /* "0": never ask (a host program with small sigaltstacks) */
+    if (env && strcmp(env, "0") == 0)
+        return 0;
     unsigned eax, ebx, ecx, edx;
     if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx))
         return 0;
