@@ -36,6 +36,7 @@ typedef struct detc_conv_q8_params {
     const int32_t *lshift; /* [N]: max(shift, 0) */
     const int32_t *rshift; /* [N]: max(-shift, 0), at most 31 */
     int32_t out_zp, act_min, act_max;
+    int round_once;        /* 0: gemmlowp's two roundings (TFLite uint8 conv); 1: ruy's one rounding (TFLite int8 CONV_2D) */
 } detc_conv_q8_params;
 
 /* Float depthwise convolution with depth multiplier 1 (dwconv_f32 below). ops/depthwise_conv2d.c passes
@@ -84,6 +85,13 @@ typedef struct detc_kernels {
     /* Quantized conv GEMM, M rows of A (K bytes each, lda apart) against the packed filter:
      *   acc = sum_k A[m][k] * W[c][k] + bias[c] - w_zp[c] * sum_k A[m][k]   (raw values, int32 wrapping)
      *   out[m*ldo + c] = clamp(MultiplyByQuantizedMultiplier(acc, mult[c], shift[c]) + out_zp, act_min, act_max)
+     * with shift[c] = lshift[c] - rshift[c] and MultiplyByQuantizedMultiplier chosen by round_once:
+     *   0: TFLite's reference one, gemmlowp's two roundings (detc_qmul_apply in quant.h): what TFLite's uint8
+     *      CONV_2D (gemmlowp) and its depthwise kernels compute;
+     *   1: ruy's, one rounding half up (detc_qmul_apply_once): floor((acc * mult * 2^shift + 2^30) / 2^31),
+     *      what TFLite's int8 CONV_2D computes (cpu_backend_gemm runs it through ruy). Evaluated exactly: the
+     *      sum + out_zp and the clamp never wrap (SIMD variants saturate the left shift and clamp before adding
+     *      out_zp, which gives the same bytes).
      * conv_q8_pack lays out the [N][K] filter (u8, or i8 when is_signed) for this table's conv_q8 and returns
      * a buffer to release with free(), or NULL when memory runs out. The two always come from the same
      * variant (the table composition takes them together). */
