@@ -89,9 +89,11 @@ typedef struct detc_kernels {
      *   0: TFLite's reference one, gemmlowp's two roundings (detc_qmul_apply in quant.h): what TFLite's uint8
      *      CONV_2D (gemmlowp) and its depthwise kernels compute;
      *   1: ruy's, one rounding half up (detc_qmul_apply_once): floor((acc * mult * 2^shift + 2^30) / 2^31),
-     *      what TFLite's int8 CONV_2D computes (cpu_backend_gemm runs it through ruy). Evaluated exactly: the
-     *      sum + out_zp and the clamp never wrap (SIMD variants saturate the left shift and clamp before adding
-     *      out_zp, which gives the same bytes).
+     *      what TFLite's int8 CONV_2D computes (cpu_backend_gemm runs it through ruy). The bytes are those of
+     *      exact arithmetic: acc * 2^lshift saturates to int32 (for mult 0 or >= 2^30 the clamp then gives
+     *      what the unsaturated product would), and + out_zp never wraps (the portable kernel sums in int64;
+     *      x86 clamps to act_min/act_max - out_zp first, NEON adds saturating); tests/test_kernels.c holds
+     *      every table to ruy's int64 formula, exact ties and saturating shifts included.
      * conv_q8_pack lays out the [N][K] filter (u8, or i8 when is_signed) for this table's conv_q8 and returns
      * a buffer to release with free(), or NULL when memory runs out. The two always come from the same
      * variant (the table composition takes them together). */

@@ -360,6 +360,7 @@ INLINE_AVX2 dw_rq8 cq2_rq8_load(const detc_conv_q8_params *prm, int c, __m256i m
  * act_min/act_max - out_zp), so nothing wraps, as in the portable kernel's 64-bit sum. */
 typedef struct {
     __m256i mult, mult_odd, lsh, rsh, rsh1, ne, no, zp, lo, hi;
+    int has_lsh; /* some lane shifts left (rare in convs): only then the saturation */
 } cq2_rq1;
 
 INLINE_AVX2 cq2_rq1 cq2_rq1_load(const detc_conv_q8_params *prm, int c, __m256i mk)
@@ -369,6 +370,7 @@ INLINE_AVX2 cq2_rq1 cq2_rq1_load(const detc_conv_q8_params *prm, int c, __m256i 
     r.mult_odd = _mm256_srli_epi64(r.mult, 32);
     r.lsh = _mm256_maskload_epi32(prm->lshift + c, mk);
     r.rsh = _mm256_maskload_epi32(prm->rshift + c, mk);
+    r.has_lsh = !_mm256_testz_si256(r.lsh, r.lsh);
     r.rsh1 = _mm256_sub_epi32(r.rsh, _mm256_set1_epi32(1));
     __m256i nudge = _mm256_and_si256(_mm256_cmpeq_epi32(r.rsh, _mm256_setzero_si256()), _mm256_set1_epi32(1 << 30));
     r.ne = _mm256_and_si256(nudge, _mm256_set1_epi64x(0xFFFFFFFFLL));
@@ -381,10 +383,12 @@ INLINE_AVX2 cq2_rq1 cq2_rq1_load(const detc_conv_q8_params *prm, int c, __m256i 
 
 INLINE_AVX2 __m256i cq2_requant1(__m256i acc, const cq2_rq1 *r)
 {
-    __m256i a = _mm256_sllv_epi32(acc, r->lsh);
-    /* saturate where the shift lost bits: INT32_MAX or INT32_MIN by acc's sign */
-    __m256i sat = _mm256_xor_si256(_mm256_srai_epi32(acc, 31), _mm256_set1_epi32(INT32_MAX));
-    a = _mm256_blendv_epi8(sat, a, _mm256_cmpeq_epi32(_mm256_srav_epi32(a, r->lsh), acc));
+    __m256i a = acc;
+    if (r->has_lsh) { /* saturate where the shift lost bits: INT32_MAX or INT32_MIN by acc's sign */
+        a = _mm256_sllv_epi32(acc, r->lsh);
+        __m256i sat = _mm256_xor_si256(_mm256_srai_epi32(acc, 31), _mm256_set1_epi32(INT32_MAX));
+        a = _mm256_blendv_epi8(sat, a, _mm256_cmpeq_epi32(_mm256_srav_epi32(a, r->lsh), acc));
+    }
     __m256i pe = _mm256_add_epi64(_mm256_mul_epi32(a, r->mult), r->ne);
     __m256i po = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(a, 32), r->mult_odd), r->no);
     __m256i h = _mm256_blend_epi32(_mm256_srli_epi64(pe, 31), _mm256_slli_epi64(po, 1), 0xAA);
@@ -738,6 +742,7 @@ INLINE_VNNI dw_rq16 cq_rq16_load(const detc_conv_q8_params *prm, int c, __mmask1
 /* cq2_requant1's round_once requantization on 16 lanes (the comment there has the arithmetic). */
 typedef struct {
     __m512i mult, mult_odd, lsh, rsh, rsh1, ne, no, zp, lo, hi;
+    int has_lsh;
 } cq_rq1;
 
 INLINE_VNNI cq_rq1 cq_rq1_load(const detc_conv_q8_params *prm, int c, __mmask16 mk)
@@ -747,6 +752,7 @@ INLINE_VNNI cq_rq1 cq_rq1_load(const detc_conv_q8_params *prm, int c, __mmask16 
     r.mult_odd = _mm512_srli_epi64(r.mult, 32);
     r.lsh = _mm512_maskz_loadu_epi32(mk, prm->lshift + c);
     r.rsh = _mm512_maskz_loadu_epi32(mk, prm->rshift + c);
+    r.has_lsh = _mm512_test_epi32_mask(r.lsh, r.lsh) != 0;
     r.rsh1 = _mm512_sub_epi32(r.rsh, _mm512_set1_epi32(1));
     __m512i nudge = _mm512_maskz_mov_epi32(_mm512_cmpeq_epi32_mask(r.rsh, _mm512_setzero_si512()),
                                            _mm512_set1_epi32(1 << 30));
@@ -760,9 +766,12 @@ INLINE_VNNI cq_rq1 cq_rq1_load(const detc_conv_q8_params *prm, int c, __mmask16 
 
 INLINE_VNNI __m512i cq_requant1(__m512i acc, const cq_rq1 *r)
 {
-    __m512i a = _mm512_sllv_epi32(acc, r->lsh);
-    __m512i sat = _mm512_xor_si512(_mm512_srai_epi32(acc, 31), _mm512_set1_epi32(INT32_MAX));
-    a = _mm512_mask_blend_epi32(_mm512_cmpeq_epi32_mask(_mm512_srav_epi32(a, r->lsh), acc), sat, a);
+    __m512i a = acc;
+    if (r->has_lsh) {
+        a = _mm512_sllv_epi32(acc, r->lsh);
+        __m512i sat = _mm512_xor_si512(_mm512_srai_epi32(acc, 31), _mm512_set1_epi32(INT32_MAX));
+        a = _mm512_mask_blend_epi32(_mm512_cmpeq_epi32_mask(_mm512_srav_epi32(a, r->lsh), acc), sat, a);
+    }
     __m512i pe = _mm512_add_epi64(_mm512_mul_epi32(a, r->mult), r->ne);
     __m512i po = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(a, 32), r->mult_odd), r->no);
     __m512i h = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 31), _mm512_slli_epi64(po, 1));
