@@ -11,7 +11,10 @@
  *   sum((x - xz)(w - wz)) = sum(x w) - wz sum(x) - xz sum(w) + K xz wz
  * with sum(w) per channel precomputed into the bias and sum(x) per pixel computed from the row, then
  * requantizes and writes the output bytes directly. The filter is packed for the table's conv_q8 once, at
- * prepare (for detc_prep.kernels; eval repacks if it is handed another table's conv_q8).
+ * prepare (for detc_prep.kernels; eval repacks if it is handed another table's conv_q8). Attribute `rounding`
+ * picks the requantization: "double" (default) is TFLite's reference MultiplyByQuantizedMultiplier (gemmlowp,
+ * two roundings: TFLite's uint8 CONV_2D), "single" is ruy's (one rounding half up: TFLite's int8 CONV_2D,
+ * which cpu_backend_gemm runs through ruy); kernels.h's conv_q8 has both. "single" on an f32 conv is refused.
  *
  * Float: when the table has a SIMD conv_f32, the filter is packed for it once, at prepare, and each tile is one
  * call that also adds the bias and clamps; otherwise (portable, ARM NEON) the tiles go through gemm_f32 on the
@@ -64,6 +67,7 @@ typedef struct {
     op_requant rq;
     uint32_t *bias_adj; /* quantized: bias - xz*sum(w) + K*xz*wz, modulo 2^32 */
     bool need_rowsum;   /* a filter zero point is non-zero */
+    bool round_once;    /* attribute rounding = "single": ruy's requantization (kernels.h, conv_q8) */
     detc_conv_q8_params kp;  /* quantized: conv_q8's parameters (kp.packed is `packed`) */
     void *packed;            /* the filter as packed_by lays it out, for conv_fn (the same table's conv_q8) */
     void *(*packed_by)(int n, int k, const uint8_t *w, int is_signed);
@@ -255,7 +259,8 @@ static bool prepare_quantized(detc_prep *p, conv_data *d)
                                   .rshift = d->rq.rshift,
                                   .out_zp = d->rq.out_zp,
                                   .act_min = d->rq.act_min,
-                                  .act_max = d->rq.act_max};
+                                  .act_max = d->rq.act_max,
+                                  .round_once = d->round_once};
     /* for the table eval will run with; eval repacks if it is handed another */
     if (!pack_filter(d, p->kernels ? p->kernels : &detc_kernels_portable, w->data)) {
         detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
@@ -321,10 +326,21 @@ static bool conv_prepare(detc_prep *p)
     int64_t groups = 1;
     attrs_ok = detc_attr_int(p, "groups", false, 1, 1, 1 << 20, &groups) && attrs_ok;
     d->groups = (int)groups;
+    static const char *const roundings[] = {"double", "single", NULL};
+    int rounding = 0;
+    attrs_ok = detc_attr_enum(p, "rounding", false, 0, roundings, &rounding) && attrs_ok;
+    d->round_once = rounding == 1;
     conv_operands o = {0};
     bool ok = check_operands(p, &o) && attrs_ok;
     if (!o.x_ok || !o.w_ok)
         return false; /* no geometry without a rank-4 input and filter */
+    if (d->round_once && !o.quantized) {
+        /* a float conv does not requantize: "single" there is a converter's mistake, not a no-op to ignore */
+        detc_prep_error(p, DETC_ERR_ATTR,
+                        "attribute 'rounding' \"single\" applies to quantized (u8/i8) convs only; this conv is %s",
+                        detc_dtype_name(detc_prep_in(p, 0)->dtype));
+        ok = false;
+    }
     if (groups > 1 && o.quantized) {
         detc_prep_error(p, DETC_ERR_UNSUPPORTED, "grouped conv2d (groups %d) is f32 only; dequantize the model",
                         (int)groups);

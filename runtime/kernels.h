@@ -85,6 +85,15 @@ typedef struct detc_kernels {
     /* Quantized conv GEMM, M rows of A (K bytes each, lda apart) against the packed filter:
      *   acc = sum_k A[m][k] * W[c][k] + bias[c] - w_zp[c] * sum_k A[m][k]   (raw values, int32 wrapping)
      *   out[m*ldo + c] = clamp(MultiplyByQuantizedMultiplier(acc, mult[c], shift[c]) + out_zp, act_min, act_max)
+     * with shift[c] = lshift[c] - rshift[c] and MultiplyByQuantizedMultiplier chosen by round_once:
+     *   0: TFLite's reference one, gemmlowp's two roundings (detc_qmul_apply in quant.h): what TFLite's uint8
+     *      CONV_2D (gemmlowp) and its depthwise kernels compute;
+     *   1: ruy's, one rounding half up (detc_qmul_apply_once): floor((acc * mult * 2^shift + 2^30) / 2^31),
+     *      what TFLite's int8 CONV_2D computes (cpu_backend_gemm runs it through ruy). The bytes are those of
+     *      exact arithmetic: acc * 2^lshift saturates to int32 (for mult 0 or >= 2^30 the clamp then gives
+     *      what the unsaturated product would), and + out_zp never wraps (the portable kernel sums in int64;
+     *      x86 clamps to act_min/act_max - out_zp first, NEON adds saturating); tests/test_kernels.c holds
+     *      every table to ruy's int64 formula, exact ties and saturating shifts included.
      * conv_q8_pack lays out the [N][K] filter (u8, or i8 when is_signed) for this table's conv_q8 and returns
      * a buffer to release with free(), or NULL when memory runs out. The two always come from the same
      * variant (the table composition takes them together). */

@@ -46,6 +46,20 @@ static inline int32_t detc_qmul_apply(int32_t x, detc_qmul m)
     return detc_rdbpot(detc_srdhm((int32_t)((uint32_t)x << left), m.multiplier), right);
 }
 
+/* ruy's MultiplyByQuantizedMultiplier (TFLite's int8 CONV_2D: cpu_backend_gemm hands it to ruy), one
+ * rounding, half up: floor((x * multiplier * 2^shift + 2^30) / 2^31), with x * 2^shift saturated to int32
+ * (ruy forms x * multiplier in 64 bits; the two differ only where |x * 2^shift| >= 2^31, and there both
+ * results are at least 2^30 in magnitude with the same sign, far outside any 8-bit output range, as long as
+ * the multiplier is 0 or at least 2^30). The result always fits int32. */
+static inline int32_t detc_qmul_apply_once(int32_t x, detc_qmul m)
+{
+    int left = m.shift > 0 ? m.shift : 0;
+    int right = m.shift > 0 ? 0 : -m.shift;
+    int64_t xs = (int64_t)x * ((int64_t)1 << left);
+    xs = xs > INT32_MAX ? INT32_MAX : xs < INT32_MIN ? INT32_MIN : xs;
+    return (int32_t)((xs * m.multiplier + ((int64_t)1 << (30 + right))) >> (31 + right));
+}
+
 /* Quantized clamp range of a fused activation for an output tensor (TFLite CalculateActivationRangeQuantized). */
 void detc_activation_range_q(detc_activation act, const detc_tensor *out, int32_t *qmin, int32_t *qmax);
 /* Float clamp range of a fused activation. */

@@ -5,7 +5,7 @@ written as C fixtures under tests/data/ops/:
   quantized_refs.h  conv2d / depthwise_conv2d (u8 per-tensor, i8 per-channel): int64 numpy direct loops of
                     sum((x - xz) * (w - wz)) + bias, requantized with a Python-integer transcription of
                     TFLite's QuantizeMultiplier + gemmlowp SaturatingRoundingDoublingHighMul +
-                    RoundingDivideByPOT; concat requantization and the logistic table in numpy float32 as
+                    RoundingDivideByPOT (conv2d's "rounding": "single": ruy's one-rounding formula); concat requantization and the logistic table in numpy float32 as
                     TFLite's ConcatenationWithScaling and LUTPopulate describe; cast (de)quantization.
                     All exact.
   float_refs.h      f32 conv2d / depthwise_conv2d in float64 direct loops (compared with a tolerance),
@@ -68,6 +68,12 @@ def rdbpot(x, exponent):
 def mul_by_quantized_multiplier(x, mult, shift):
     left, right = max(shift, 0), max(-shift, 0)
     return rdbpot(srdhm(wrap32(x * (1 << left)), mult), right)
+
+
+def mul_by_quantized_multiplier_once(x, mult, shift):
+    """ruy's MultiplyByQuantizedMultiplier (TFLite's int8 CONV_2D): one rounding, ties up."""
+    total = 31 - shift
+    return (x * mult + (1 << (total - 1))) >> total
 
 
 QRANGE = {"u8": (0, 255), "i8": (-128, 127)}
@@ -236,7 +242,7 @@ def conv_multiplier(dt, x_scale, w_scale, out_scale):
 
 
 def quant_conv_case(wr, rng, name, dt, xshape, wshape, stride, dil, padding, act, per_channel=False,
-                    depthwise=False, mult=1, with_bias=True):
+                    depthwise=False, mult=1, with_bias=True, rounding=None):
     xs, xz = 0.0213, (117 if dt == "u8" else -9)
     x = qrand(rng, dt, xshape)
     co = wshape[3] if depthwise else wshape[0]
@@ -266,7 +272,8 @@ def quant_conv_case(wr, rng, name, dt, xshape, wshape, stride, dil, padding, act
     for idx in np.ndindex(acc.shape):
         c = idx[3]
         m, sh = quantize_multiplier(conv_multiplier(dt, xs, ws[c if per_channel else 0], os_))
-        v = mul_by_quantized_multiplier(int(acc[idx]), m, sh) + oz
+        requant = mul_by_quantized_multiplier_once if rounding == "single" else mul_by_quantized_multiplier
+        v = requant(int(acc[idx]), m, sh) + oz
         out[idx] = min(max(v, lo), hi)
     waxis = 3 if depthwise else 0
     inputs = [wr.tensor(dt, x, (xs, xz, -1)),
@@ -275,9 +282,38 @@ def quant_conv_case(wr, rng, name, dt, xshape, wshape, stride, dil, padding, act
         inputs.append(wr.tensor("i32", bias, (bs if per_channel else bs[:1], np.zeros(len(bs) if per_channel else 1),
                                               0 if per_channel else -1), constant=True))
     extra = ', "depth_multiplier": %d' % mult if depthwise else ""
+    if rounding:
+        extra += ', "rounding": "%s"' % rounding
     wr.case(name, "depthwise_conv2d" if depthwise else "conv2d", attrs_json(stride, dil, padding, act, extra), inputs,
             [wr.tensor(dt, out.astype(NPTYPE[dt]), (os_, oz, -1))],
-            "numpy int64 direct loops + Python-int TFLite requantization; exact")
+            "numpy int64 direct loops + Python-int %s requantization; exact"
+            % ("ruy (single rounding)" if rounding == "single" else "TFLite"))
+
+
+def rounding_tie_case(wr, dt, rounding):
+    """Multiplier exactly 0.25 (2^30, shift -1) and accumulators (set through the bias) at and around exact
+    halves: ruy's single rounding takes ties up, gemmlowp's double rounding away from zero, so the negative
+    ties tell the two apart."""
+    xs, ws, os_ = 0.5, 0.5, 1.0
+    accs = [-2, 2, -6, 6, -10, 10, -1, 1, -3, 3, -5, 5, 400, -400, 0, -14]
+    xz, wz, oz = (100, 50, 128) if dt == "u8" else (-3, 0, 0)
+    co = len(accs)
+    x = np.array([xz + 1], dtype=NPTYPE[dt]).reshape(1, 1, 1, 1)
+    w = np.full((co, 1, 1, 1), wz + 1, dtype=NPTYPE[dt])
+    bias = np.array([a - 1 for a in accs], dtype=np.int32)
+    m, sh = quantize_multiplier(conv_multiplier(dt, xs, ws, os_))
+    assert (m, sh) == (1 << 30, -1)
+    requant = mul_by_quantized_multiplier_once if rounding == "single" else mul_by_quantized_multiplier
+    lo, hi = QRANGE[dt]
+    out = np.array([min(max(requant(a, m, sh) + oz, lo), hi) for a in accs])
+    wq = (np.full(co, ws, dtype=np.float32), np.zeros(co), 0) if dt == "i8" else (ws, wz, -1)
+    bq = (np.full(co, F32(xs * ws), dtype=np.float32), np.zeros(co), 0) if dt == "i8" else (F32(xs * ws), 0, -1)
+    wr.case("conv %s %s rounding at exact ties" % (dt, rounding), "conv2d", '{"rounding": "%s"}' % rounding,
+            [wr.tensor(dt, x, (xs, xz, -1)), wr.tensor(dt, w, wq, constant=True),
+             wr.tensor("i32", bias, bq, constant=True)],
+            [wr.tensor(dt, out.reshape(1, 1, 1, co).astype(NPTYPE[dt]), (os_, oz, -1))],
+            "Python-int %s requantization of exact halves; exact"
+            % ("ruy (single rounding)" if rounding == "single" else "TFLite (gemmlowp double rounding)"))
 
 
 def multiplier_rule_case(wr, dt):
@@ -333,6 +369,16 @@ def quantized_fixtures():
     concat_cases(wr, rng)
     logistic_cases(wr, rng)
     cast_quant_cases(wr, rng)
+    # conv2d's "rounding" attribute (after the cases above, so that their random data stays as it was)
+    quant_conv_case(wr, rng, "conv i8 per-channel 3x3 s2 same relu6, single rounding", "i8", (1, 9, 8, 7),
+                    (10, 3, 3, 7), (2, 2), (1, 1), "same", "relu6", per_channel=True, rounding="single")
+    quant_conv_case(wr, rng, "conv i8 per-channel 1x1 direct, single rounding", "i8", (2, 5, 6, 12), (17, 1, 1, 12),
+                    (1, 1), (1, 1), "valid", "none", per_channel=True, rounding="single")
+    quant_conv_case(wr, rng, "conv u8 3x3 s1 same, single rounding", "u8", (1, 6, 7, 5), (9, 3, 3, 5), (1, 1),
+                    (1, 1), "same", "none", rounding="single")
+    for dt in ("i8", "u8"):
+        for rounding in ("single", "double"):
+            rounding_tie_case(wr, dt, rounding)
     wr.write(os.path.join(OUT, "quantized_refs.h"), "quantized_fixtures")
 
 

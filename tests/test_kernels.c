@@ -289,16 +289,20 @@ static void check_dwconv_f32(const detc_kernels *k)
  * with left and right shifts, activation clamps, extreme biases. Each table packs its own filter; the
  * output (with lda > K or lda = K, ldo > N and guard bytes around every row) must equal a naive reference
  * computed here bit for bit, and so every table equals the portable one. */
-/* round_once: ruy's single rounding (TFLite int8 CONV_2D), (acc * M + 2^(30 - shift)) >> (31 - shift) in
- * 64 bits, the low 32 bits kept; shift <= 30 as TFLite requires. */
-static int32_t ref_round_once(int32_t acc, int32_t mult, int shift)
+/* ruy's MultiplyByQuantizedMultiplier as ruy writes it (apply_multiplier.cc): total = 31 - shift,
+ * (x * mult + 2^(total - 1)) >> total in int64, one rounding, ties up. Left unsaturated: the caller clamps
+ * the int64 result, which is what conv_q8's round_once promises. */
+static int64_t ref_round_once(int32_t x, int32_t mult, int shift)
 {
     int total = 31 - shift;
-    int64_t v = (int64_t)acc * mult + ((int64_t)1 << (total - 1));
-    int64_t q = v >= 0 ? v / ((int64_t)1 << total) : -((-v + ((int64_t)1 << total) - 1) / ((int64_t)1 << total));
-    return (int32_t)(uint32_t)(uint64_t)q; /* floor division: the arithmetic shift */
+    return ((int64_t)x * mult + ((int64_t)1 << (total - 1))) >> total;
 }
 
+/* extreme: 0 random, 1 extreme inputs and filter, 2 extreme biases, 3 a 255-value filter range, 4 exact
+ * ties: a zero filter, so acc = bias, and biases that put x * mult * 2^shift exactly halfway between two
+ * integers (mult = 2^30 and bias = odd * 2^r, or mult = 3 * 2^29 and bias = odd * 2^(r+1), r = -shift),
+ * positive and negative, where the two roundings disagree for negative values (and where gemmlowp's first
+ * rounding moves a value across a half). */
 static int check_conv_q8_case(const detc_kernels *k, int M, int N, int K, int is_signed, int wzp_mode,
                               int extreme, int round_once)
 {
@@ -336,7 +340,17 @@ static int check_conv_q8_case(const detc_kernels *k, int M, int N, int K, int is
         bias[c] = extreme == 2 ? (int32_t)next() : (int32_t)(next() % 400001) - 200000;
         if (extreme == 2 && c < 4)
             bias[c] = c == 0 ? INT32_MIN : c == 1 ? INT32_MAX : c == 2 ? -1 : 0;
+        if (extreme == 4 && c % 4 != 3) { /* every fourth channel keeps its random bias and multiplier */
+            int r = 1 + (int)(next() % 29), three = (int)(next() % 2), e = r + three;
+            int64_t kmax = ((INT32_MAX >> e) - 1) / 2, odd = 2 * (int64_t)(next() % (kmax < 300 ? kmax + 1 : 301)) + 1;
+            mult[c] = three ? 3 << 29 : 1 << 30;
+            lsh[c] = 0;
+            rsh[c] = r;
+            bias[c] = (int32_t)((next() % 2 ? -odd : odd) * ((int64_t)1 << e));
+        }
     }
+    if (extreme == 4)
+        memset(W, 0, (size_t)N * K);
     int32_t oz = lo + (int32_t)(next() % 256), amin = lo + (int32_t)(next() % 40), amax = hi - (int32_t)(next() % 40);
     detc_conv_q8_params prm = {.n = N, .k = K, .is_signed = is_signed, .bias = bias,
                                .w_zp = wzp_mode ? wzp : NULL, .mult = mult, .lshift = lsh, .rshift = rsh,
@@ -352,8 +366,8 @@ static int check_conv_q8_case(const detc_kernels *k, int M, int N, int K, int is
             for (int q = 0; q < K; q++)
                 acc += XV(A[m * lda + q]) * XV(W[c * K + q]);
             detc_qmul q = {mult[c], lsh[c] - rsh[c]};
-            int32_t a32 = (int32_t)(uint32_t)(uint64_t)acc;
-            int32_t v = (round_once ? ref_round_once(a32, q.multiplier, q.shift) : detc_qmul_apply(a32, q)) + oz;
+            int32_t x = (int32_t)(uint32_t)(uint64_t)acc;
+            int64_t v = round_once ? ref_round_once(x, mult[c], lsh[c] - rsh[c]) + oz : detc_qmul_apply(x, q) + oz;
             ref[m * ldo + c] = (uint8_t)(v < amin ? amin : v > amax ? amax : v);
         }
     }
@@ -381,7 +395,60 @@ static int check_conv_q8_case(const detc_kernels *k, int M, int N, int K, int is
     return bad;
 }
 
-static void check_conv_q8(const detc_kernels *k, int round_once)
+/* quant.h's detc_qmul_apply_once (the portable conv_q8's round_once) against ruy's formula: hand-picked
+ * ties (where gemmlowp's two roundings go the other way), then random values over every shift; where
+ * x * 2^shift overflows int32 only the clamped 8-bit result is promised. */
+static void check_round_once_scalar(void)
+{
+    static const struct {
+        int32_t x, mult;
+        int shift;
+        int32_t once, twice;
+    } ties[] = {
+        {-2, 1 << 30, -1, 0, -1},           /* -0.5: up to 0; gemmlowp away from zero */
+        {2, 1 << 30, -1, 1, 1},             /* 0.5 */
+        {-12, 1 << 30, -2, -1, -2},         /* -12 * 0.5 / 4 = -1.5 */
+        {-12, 3 << 29, -3, -1, -1},         /* -12 * 0.75 / 8 = -1.125, no tie: both -1 */
+        {-8, 3 << 29, -2, -1, -2},          /* -8 * 0.75 / 4 = -1.5 */
+        {-(1 << 30), 1 << 30, -30, 0, -1},  /* -0.5 with the largest shift of a tie in int32 */
+        {3, (1 << 30) + 1, -1, 1, 1},       /* just above 0.75 */
+        {1, (1 << 30) + 1, -1, 0, 1},       /* just above 0.25: gemmlowp's first rounding makes it 0.5, then 1 */
+        {-1, 1 << 30, 0, 0, 0},             /* -0.5 with no right shift: gemmlowp's first rounding is half up too */
+    };
+    int bad = 0;
+    for (size_t i = 0; i < sizeof ties / sizeof ties[0]; i++) {
+        detc_qmul q = {ties[i].mult, ties[i].shift};
+        int32_t once = detc_qmul_apply_once(ties[i].x, q), twice = detc_qmul_apply(ties[i].x, q);
+        int64_t ref = ref_round_once(ties[i].x, ties[i].mult, ties[i].shift);
+        if (once != ref || once != ties[i].once || twice != ties[i].twice) {
+            printf("  round once: x %d mult %d shift %d: %d (ruy %lld), twice %d\n", (int)ties[i].x, (int)ties[i].mult,
+                   ties[i].shift, (int)once, (long long)ref, (int)twice);
+            bad++;
+        }
+    }
+    int differ = 0;
+    for (int i = 0; i < 200000; i++) {
+        int32_t x = (int32_t)next();
+        if (i % 3 == 0)
+            x >>= next() % 31;
+        detc_qmul q = {(int32_t)((1u << 30) + (next() % (1u << 30))), -(int)(next() % 34) + 2};
+        if (i % 64 == 0)
+            q.multiplier = 0;
+        int32_t once = detc_qmul_apply_once(x, q);
+        int64_t ref = ref_round_once(x, q.multiplier, q.shift);
+        int64_t xs = (int64_t)x * ((int64_t)1 << (q.shift > 0 ? q.shift : 0));
+        if (xs >= INT32_MIN && xs <= INT32_MAX)
+            bad += once != ref;
+        else /* saturated: same sign, at least 2^30 (or both 0), so any 8-bit clamp gives the same byte */
+            bad += !(q.multiplier == 0 ? once == 0 && ref == 0
+                                        : (once >= (1 << 30) && ref >= once) || (once <= -(1 << 30) && ref <= once));
+        differ += once != detc_qmul_apply(x, q);
+    }
+    CHECK(bad == 0, "detc_qmul_apply_once equals ruy's single rounding: %d wrong", bad);
+    CHECK(differ > 0, "single and double rounding differ somewhere (%d of 200000 random values)", differ);
+}
+
+static void check_conv_q8(const detc_kernels *k)
 {
     static const int Ms[] = {1, 2, 3, 4, 5, 7, 8, 9, 31, 63, 64, 65, 67, 130};
     static const int Ns[] = {1, 3, 12, 15, 16, 17, 24, 31, 32, 33, 48, 63, 64, 65, 80, 100, 129, 273};
@@ -392,21 +459,22 @@ static void check_conv_q8(const detc_kernels *k, int round_once)
         int K = Ks[next() % (sizeof Ks / sizeof Ks[0])];
         if (t < 2 * (int)(sizeof Ks / sizeof Ks[0]))
             K = Ks[t / 2], N = 17 + t % 2 * 48, M = 6; /* every K with a channel tail */
-        int is_signed = t % 2, wzp_mode = (t / 2) % 3;
-        int extreme = t % 7 == 3 ? 1 : t % 7 == 5 ? 2 : t % 7 == 1 || t % 7 == 6 ? 3 : 0;
+        int is_signed = t % 2, wzp_mode = (t / 2) % 3, round_once = (t / 6) % 2;
+        int extreme = t % 7 == 3 ? 1 : t % 7 == 5 ? 2 : t % 7 == 1 || t % 7 == 6 ? 3 : t % 7 == 4 ? 4 : 0;
         if (extreme == 1 && K > 1024)
             K = 1024;
+        if (extreme == 4)
+            wzp_mode = 0; /* acc = bias exactly */
         int bad = check_conv_q8_case(k, M, N, K, is_signed, wzp_mode, extreme, round_once);
         if (bad)
-            printf("  %s conv_q8%s: M %d N %d K %d %s, filter zero points %s%s: %d wrong\n", k->name,
-                   round_once ? " (one rounding)" : "", M, N, K,
-                   is_signed ? "i8" : "u8", wzp_mode == 0 ? "none" : wzp_mode == 1 ? "per tensor" : "per channel",
-                   extreme == 1 ? ", extreme values" : extreme == 2 ? ", extreme biases" : extreme == 3 ? ", 255-value filter range" : "", bad);
+            printf("  %s conv_q8: M %d N %d K %d %s, %s rounding, filter zero points %s%s: %d wrong\n", k->name, M, N,
+                   K, is_signed ? "i8" : "u8", round_once ? "single" : "double",
+                   wzp_mode == 0 ? "none" : wzp_mode == 1 ? "per tensor" : "per channel",
+                   extreme == 1 ? ", extreme values" : extreme == 2 ? ", extreme biases" : extreme == 3 ? ", 255-value filter range" : extreme == 4 ? ", exact ties" : "", bad);
         bad_cases += bad != 0;
         cases++;
     }
-    CHECK(bad_cases == 0, "%s conv_q8%s: %d wrong of %d cases", k->name, round_once ? " (one rounding)" : "",
-          bad_cases, cases);
+    CHECK(bad_cases == 0, "%s conv_q8: %d wrong of %d cases", k->name, bad_cases, cases);
 }
 
 /* The depthwise op itself on its dwconv_q8 path with i8 per-channel weights (the op fixtures in
@@ -781,7 +849,7 @@ static void check_select_sets(void)
               s->conv_q8 == v->conv_q8 && s->conv_q8_pack == v->conv_q8_pack,
           "'avx512vnni+avx2' composes avx2 then avx512vnni over portable (%s)", s ? s->name : "NULL");
     CHECK(s == detc_kernels_select("avx2+avx512vnni"), "a set is composed once, whatever the order of its names");
-    check_conv_q8(s, 0);
+    check_conv_q8(s);
 }
 
 int main(void)
@@ -801,14 +869,12 @@ int main(void)
         check_f32_gemm(k);
         check_dwconv(k);
         check_dwconv_f32(k);
-        check_conv_q8(k, 0);
-        /* ruy's single rounding against the scalar reference above: only the AMX conv_q8 honours it yet */
-        if (strstr(k->name, "amx"))
-            check_conv_q8(k, 1);
+        check_conv_q8(k);
         check_conv_f32(k);
         check_winograd(k);
         check_logistic(k);
     }
+    check_round_once_scalar();
     check_dw_op_i8();
     check_dw_op_f32();
     CHECK(detc_kernels_select("no-such-table") == NULL, "unknown table names are refused");

@@ -133,6 +133,36 @@ static void test_several_problems_reported(void)
     oh_free(&c);
 }
 
+/* conv2d's "rounding": "double" or "single" (quant fixtures cover both); anything else is refused with the
+ * choices, and "single" on a float conv too (it does not requantize). */
+static void test_rounding_attr(void)
+{
+    oh_case c;
+    u8_conv(&c, "{\"rounding\": \"single\"}", 0.02f * 0.005f);
+    CHECK(oh_prepare(&c), "a u8 conv takes rounding \"single\"");
+    oh_free(&c);
+    u8_conv(&c, "{\"rounding\": \"nearest\"}", 0.02f * 0.005f);
+    CHECK(!oh_prepare(&c) && oh_has_error(&c, DETC_ERR_ATTR, "'rounding'", "\"double\", \"single\""),
+          "an unknown rounding is refused with the choices");
+    oh_free(&c);
+    u8_conv(&c, "{\"rounding\": 1}", 0.02f * 0.005f);
+    CHECK(!oh_prepare(&c) && oh_has_error(&c, DETC_ERR_ATTR, "'rounding'", NULL), "a numeric rounding is refused");
+    oh_free(&c);
+    for (int single = 0; single < 2; single++) {
+        oh_init(&c, "conv2d", single ? "{\"rounding\": \"single\"}" : "{\"rounding\": \"double\"}");
+        oh_input(&c, DETC_F32, 4, x_dims, NULL, false);
+        oh_input(&c, DETC_F32, 4, w_dims, NULL, true);
+        oh_output(&c, DETC_F32);
+        bool ok = oh_prepare(&c);
+        if (single)
+            CHECK(!ok && oh_has_error(&c, DETC_ERR_ATTR, "'rounding' \"single\"", "f32"),
+                  "rounding \"single\" on an f32 conv is refused");
+        else
+            CHECK(ok, "rounding \"double\" (the default) on an f32 conv is accepted");
+        oh_free(&c);
+    }
+}
+
 static void test_logistic_errors(void)
 {
     static const int32_t dims[2] = {2, 3};
@@ -219,6 +249,7 @@ int main(void)
     test_per_channel_u8_filter();
     test_i8_filter_zero_point();
     test_several_problems_reported();
+    test_rounding_attr();
     test_logistic_errors();
     test_concat_errors();
     test_cast_errors();

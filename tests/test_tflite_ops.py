@@ -625,16 +625,10 @@ def run_refused(name, live_check):
     return "ok", ""
 
 
-# Known differences from TFLite, reported as skipped while they fail (and as failures if the reason changes).
-KNOWN = {
-    "conv_i8_s2_same_d1": ("1 of 150 values differ, max by 1",
-                           "TFLite runs int8 CONV_2D through ruy, whose requantization rounds once "
-                           "((acc * M + 2^(30-s)) >> (31-s)); detc's conv_q8 kernels round twice (gemmlowp, as "
-                           "TFLite's uint8 path); exact ties differ by one quantum"),
-    "net_ssd_i8_float_input": ("boxes_42: 4 of 40 values beyond 1e-5 relative",
-                               "the same int8 CONV_2D rounding: 2 of 512 values of the first 1x1 convolution differ "
-                               "by one quantum, which moves one decoded box by 0.003"),
-}
+# Known differences from TFLite, reported as skipped while they fail (and as failures if the reason changes):
+# name -> (the failure text, the reason). None at present (int8 CONV_2D's single rounding, ruy's, is conv2d's
+# rounding = "single", which the converter sets).
+KNOWN = {}
 
 
 # -- running -----------------------------------------------------------------------------------------

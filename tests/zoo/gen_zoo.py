@@ -209,6 +209,12 @@ def _(f):
     return tiny_i8().build(), ["%s: valid: 2 nodes, 5 tensors" % f]
 
 
+@case("good_tiny_i8_single_rounding", problems=0, exit=0, kind="good")
+def _(f):
+    return tiny_i8(conv_attrs={"stride": [1, 1], "padding": "same", "activation": "relu",
+                               "rounding": "single"}).build(), ["%s: valid: 2 nodes, 5 tensors" % f]
+
+
 @case("good_mini_ssd", problems=0, exit=0, kind="good")
 def _(f):
     return ssd().build(), ["%s: valid: 6 nodes, 14 tensors" % f]
@@ -946,6 +952,19 @@ def _(f):
     return tiny(conv_attrs={"activation": "gelu"}).build(), [
         node_prefix(f, 0, "conv", "conv2d") + "attribute 'activation' must be one of \"none\", \"relu\", \"relu6\", "
         "\"relu_n1_to_1\""]
+
+
+@case("attr_bad_rounding", kind="attr/enum")
+def _(f):
+    return tiny_i8(conv_attrs={"padding": "same", "rounding": "half_even"}).build(), [
+        node_prefix(f, 0, "conv", "conv2d") + "attribute 'rounding' must be one of \"double\", \"single\""]
+
+
+@case("attr_single_rounding_on_f32_conv", kind="attr/dtype")
+def _(f):
+    return tiny(conv_attrs={"padding": "same", "rounding": "single"}).build(), [
+        node_prefix(f, 0, "conv", "conv2d") + "attribute 'rounding' \"single\" applies to quantized (u8/i8) convs "
+        "only; this conv is f32"]
 
 
 @case("attr_kernel_does_not_fit", kind="shape/op")

@@ -264,6 +264,10 @@ class _Converter:
                          % (xshape, fshape))
                 return None
             attrs["depth_multiplier"] = m
+        elif self.detc_dtype_quant(op.inputs[0])[0] == "i8":
+            # TFLite runs int8 CONV_2D through cpu_backend_gemm -> ruy, whose requantization rounds once;
+            # its uint8 CONV_2D (gemmlowp) and depthwise kernels round twice, detc's default.
+            attrs["rounding"] = "single"
         bias = op.inputs[2] if len(op.inputs) > 2 else -1
         return self.node(op, "depthwise_conv2d" if depthwise else "conv2d",
                          [op.inputs[0], fi, bias], attrs)

@@ -130,9 +130,22 @@ static inline int32x4_t cq_requant(int32x4_t acc, int32x4_t mult, int32x4_t lsh,
     return vrshlq_s32(h, nrsh);
 }
 
+/* conv_q8's round_once (kernels.h; ruy's one rounding, detc_qmul_apply_once) on 4 lanes. vqshlq_s32
+ * saturates the left shift; with P = x * mult (mult >= 0, so neither multiply saturates) vqdmulhq_s32 is
+ * floor(P / 2^31) and vqrdmulhq_s32 floor((P + 2^30) / 2^31). vrshlq_s32 by -r adds 2^(r-1) before shifting
+ * without overflow, and floors compose: floor((floor(P / 2^31) + 2^(r-1)) / 2^r) = floor((P + 2^(30+r)) /
+ * 2^(31+r)). Lanes with r = 0 (r0 set) take vqrdmulhq_s32's result. */
+static inline int32x4_t cq_requant_once(int32x4_t acc, int32x4_t mult, int32x4_t lsh, int32x4_t nrsh, uint32x4_t r0)
+{
+    int32x4_t a = vqshlq_s32(acc, lsh);
+    return vbslq_s32(r0, vqrdmulhq_s32(a, mult), vrshlq_s32(vqdmulhq_s32(a, mult), nrsh));
+}
+
 /* 4 channels' epilogue constants, built once per channel block and row block. */
 typedef struct {
     int32x4_t b, od, mult, lsh, nrsh, zp, lo, hi;
+    uint32x4_t r0; /* round_once: lanes without a right shift */
+    int once;      /* prm->round_once */
 } cq_epi;
 
 static inline void cq_epi_init(cq_epi *e, const detc_conv_q8_params *prm, const cq_pack *p, int c0, int nc)
@@ -154,15 +167,21 @@ static inline void cq_epi_init(cq_epi *e, const detc_conv_q8_params *prm, const 
     e->zp = vdupq_n_s32(prm->out_zp);
     e->lo = vdupq_n_s32(prm->act_min);
     e->hi = vdupq_n_s32(prm->act_max);
+    e->r0 = vceqq_s32(e->nrsh, vdupq_n_s32(0));
+    e->once = prm->round_once;
 }
 
 /* One row of 4 channels: sum a*w + bias - w_zp * sum a = dot + cb + bias + (o - w_zp) * sum a, all
- * modulo 2^32; then the requantization and the clamp. */
+ * modulo 2^32; then the requantization and the clamp (round_once: + out_zp saturating, so that the clamp
+ * sees the exact sum, as the portable kernel's). */
 static inline int16x4_t cq_finish(const cq_epi *e, int32x4_t dot, int32_t rs)
 {
     int32x4_t v = vreinterpretq_s32_u32(vmlaq_u32(vreinterpretq_u32_s32(vaddq_s32(dot, e->b)),
                                                   vreinterpretq_u32_s32(e->od), vdupq_n_u32((uint32_t)rs)));
-    v = vaddq_s32(cq_requant(v, e->mult, e->lsh, e->nrsh), e->zp);
+    if (e->once)
+        v = vqaddq_s32(cq_requant_once(v, e->mult, e->lsh, e->nrsh, e->r0), e->zp);
+    else
+        v = vaddq_s32(cq_requant(v, e->mult, e->lsh, e->nrsh), e->zp);
     return vqmovn_s32(vminq_s32(vmaxq_s32(v, e->lo), e->hi));
 }
 

@@ -73,15 +73,27 @@ static void *conv_q8_pack_dot(int n, int k, const uint8_t *w, int is_signed)
  * that follows lies in the byte range) and the clamp on bytes. */
 typedef struct {
     int32x4_t b[3], od[3], mult[3], lsh[3], nrsh[3];
+    uint32x4_t r0[3]; /* round_once: lanes without a right shift */
+    int once;         /* prm->round_once */
     int16x8_t zp;
     uint8x16_t lo, hi;
 } dot_epi;
+
+static void dot_epi_load(dot_epi *e, const detc_conv_q8_params *prm, const cq_pack *p, int c0, int nc);
 
 static void dot_epi_init(dot_epi *e, const detc_conv_q8_params *prm, const cq_pack *p, int c0, int nc)
 {
     e->zp = vdupq_n_s16((int16_t)prm->out_zp);
     e->lo = vdupq_n_u8((uint8_t)prm->act_min);
     e->hi = vdupq_n_u8((uint8_t)prm->act_max);
+    e->once = prm->round_once;
+    dot_epi_load(e, prm, p, c0, nc);
+    for (int h = 0; h < 3; h++)
+        e->r0[h] = vceqq_s32(e->nrsh[h], vdupq_n_s32(0));
+}
+
+static void dot_epi_load(dot_epi *e, const detc_conv_q8_params *prm, const cq_pack *p, int c0, int nc)
+{
     if (nc == DOT_NR) { /* whole block: straight vector loads */
         for (int h = 0; h < 3; h++) {
             int c = c0 + 4 * h;
@@ -116,6 +128,9 @@ static inline __attribute__((always_inline)) int32x4_t dot_rq(const dot_epi *e, 
 {
     int32x4_t v = vreinterpretq_s32_u32(vmlaq_n_u32(vreinterpretq_u32_s32(acc), vreinterpretq_u32_s32(e->od[h]),
                                                     (uint32_t)rs));
+    if (e->once) /* ruy's one rounding: cq_requant_once, the left shift saturating */
+        return vbslq_s32(e->r0[h], vqrdmulhq_s32(has_lsh ? vqshlq_s32(v, e->lsh[h]) : v, e->mult[h]),
+                         vrshlq_s32(vqdmulhq_s32(has_lsh ? vqshlq_s32(v, e->lsh[h]) : v, e->mult[h]), e->nrsh[h]));
     if (has_lsh)
         v = vshlq_s32(v, e->lsh[h]);
     int32x4_t q = vqrdmulhq_s32(v, e->mult[h]);

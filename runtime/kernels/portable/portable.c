@@ -157,6 +157,11 @@ static void conv_q8(const detc_conv_q8_params *prm, int m, const uint8_t *a8, in
                 int ch = c0 + c;
                 uint32_t v = dot[c] + (uint32_t)prm->bias[ch] - (prm->w_zp ? (uint32_t)prm->w_zp[ch] * rs : 0);
                 detc_qmul q = {prm->mult[ch], prm->lshift[ch] - prm->rshift[ch]};
+                if (prm->round_once) { /* exact: the sum in 64 bits */
+                    int64_t r = (int64_t)detc_qmul_apply_once((int32_t)v, q) + prm->out_zp;
+                    o[ch] = (uint8_t)(r < prm->act_min ? prm->act_min : (r > prm->act_max ? prm->act_max : r));
+                    continue;
+                }
                 int32_t r = detc_qmul_apply((int32_t)v, q) + prm->out_zp;
                 o[ch] = (uint8_t)(r < prm->act_min ? prm->act_min : (r > prm->act_max ? prm->act_max : r));
             }

@@ -136,8 +136,9 @@ INLINE_AMX amx_rq amx_rq_load(const detc_conv_q8_params *prm, int c, __mmask16 m
     const __m512i one = _mm512_set1_epi32(1);
     r.rmask = _mm512_sub_epi32(_mm512_sllv_epi32(one, r.rsh), one);
     r.rthr = _mm512_srli_epi32(r.rmask, 1);
-    /* one rounding: total shift 31 - shift (shift = lshift - rshift) and its rounding bit, per 64-bit lane */
-    const __m512i tot = _mm512_add_epi32(_mm512_sub_epi32(_mm512_set1_epi32(31), r.lsh), r.rsh);
+    /* one rounding: the left shift is applied first (saturating, as detc_qmul_apply_once), then a total
+     * right shift of 31 + rshift with its rounding bit, per 64-bit lane */
+    const __m512i tot = _mm512_add_epi32(_mm512_set1_epi32(31), r.rsh);
     r.tot_e = _mm512_and_si512(tot, _mm512_set1_epi64(0xffffffff));
     r.tot_o = _mm512_srli_epi64(tot, 32);
     const __m512i one64 = _mm512_set1_epi64(1);
@@ -166,11 +167,15 @@ INLINE_AMX __m512i amx_requant_gemmlowp(__m512i acc, const amx_rq *r)
     return _mm512_mask_add_epi32(v, _mm512_cmpgt_epi32_mask(rem, thr), v, _mm512_set1_epi32(1));
 }
 
-/* ruy's (TFLite int8) single rounding: (acc * m + 2^(30 - shift)) >> (31 - shift) in 64 bits, arithmetic
- * shift, the low 32 bits kept (as ruy's cast; the result fits whenever shift <= 0, i.e. for every real
- * multiplier below 1, and TFLite limits shift to [-31, 30]). */
+/* ruy's (TFLite int8) single rounding as conv_q8's round_once promises (kernels.h, detc_qmul_apply_once):
+ * a = acc << lshift saturated to int32, then (a * m + 2^(30 + rshift)) >> (31 + rshift) in 64 bits,
+ * arithmetic shift; |a * m| < 2^62, so the result fits in int32. The caller clamps it before adding the
+ * output zero point (amx_store_rows), so that nothing wraps. */
 INLINE_AMX __m512i amx_requant_once(__m512i acc, const amx_rq *r)
 {
+    __m512i a = _mm512_sllv_epi32(acc, r->lsh);
+    __m512i sat = _mm512_xor_si512(_mm512_srai_epi32(acc, 31), _mm512_set1_epi32(INT32_MAX));
+    acc = _mm512_mask_blend_epi32(_mm512_cmpeq_epi32_mask(_mm512_srav_epi32(a, r->lsh), acc), sat, a);
     __m512i pe = _mm512_add_epi64(_mm512_mul_epi32(acc, r->mult), r->rnd_e);
     __m512i po = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(acc, 32), r->mult_odd), r->rnd_o);
     pe = _mm512_srav_epi64(pe, r->tot_e);
@@ -220,8 +225,14 @@ INLINE_AMX void amx_store_rows(amx_pending *p, int count, int once, int wzp)
             __m512i v = _mm512_add_epi32(_mm512_load_si512(p->cbuf + i * 32 + 16 * j), r->bias);
             if (wzp)
                 v = _mm512_sub_epi32(v, _mm512_mullo_epi32(r->wzp, _mm512_set1_epi32((int32_t)p->rs[i])));
-            v = once ? amx_requant_once(v, r) : amx_requant_gemmlowp(v, r);
-            v = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(v, r->zp), r->lo), r->hi);
+            if (once) /* clamped to [lo - zp, hi - zp] first: a result near 2^31 plus zp would wrap */
+                v = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(amx_requant_once(v, r),
+                                                                       _mm512_sub_epi32(r->lo, r->zp)),
+                                                      _mm512_sub_epi32(r->hi, r->zp)),
+                                     r->zp);
+            else
+                v = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(amx_requant_gemmlowp(v, r), r->zp), r->lo),
+                                     r->hi);
             _mm512_mask_cvtepi32_storeu_epi8(p->out + (long)i * p->ldo + 16 * j, p->mk[j], v);
         }
     }

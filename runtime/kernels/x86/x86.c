@@ -2,7 +2,8 @@
  * the avx2 table, AVX-512F in the avx512vnni one) and, from conv_f32.c, float conv GEMMs (conv_f32). Compiled with target attributes, so the build needs no
  * -march flag and the CPU is probed at run time (kernels/select.c). Integer results are identical to the portable
  * kernels (integer arithmetic, no overflow: |a*b| <= 255*255 and K < 2^15 per i32 lane; conv_q8
- * accumulators wrap modulo 2^32 as the portable ones do; the requantization is TFLite's, lane by lane);
+ * accumulators wrap modulo 2^32 as the portable ones do; the requantization is TFLite's, lane by lane: gemmlowp's
+ * two roundings, or conv_q8's round_once, ruy's one);
  * dwconv_f32 differs from the portable one only by FMA's single rounding of each multiply-add. */
 #include "kernels.h"
 
@@ -350,6 +351,67 @@ INLINE_AVX2 dw_rq8 cq2_rq8_load(const detc_conv_q8_params *prm, int c, __m256i m
     return r;
 }
 
+/* conv_q8's round_once requantization (kernels.h; detc_qmul_apply_once), constants of 8 lanes. With h the
+ * bits 31..62 of the 64-bit product P = sat(acc << l) * mult + nudge, floors compose:
+ *   r = 0:  nudge = 2^30, result h = floor((P + 2^30) / 2^31);
+ *   r > 0:  nudge = 0, h = floor(P / 2^31) and floor((h + 2^(r-1)) / 2^r) = (h >> r) + bit r-1 of h
+ *           = floor((P + 2^(30+r)) / 2^(31+r)), with no sum that could overflow;
+ * h fits int32 (|P| < 2^62), so the logical 64-bit shifts keep it exactly. vpsrlvd by r - 1 = -1 (a count
+ * above 31) gives 0, which makes r = 0 take no rounding bit. The clamp comes before + out_zp (lo and hi are
+ * act_min/act_max - out_zp), so nothing wraps, as in the portable kernel's 64-bit sum. */
+typedef struct {
+    __m256i mult, mult_odd, lsh, rsh, rsh1, ne, no, zp, lo, hi;
+    int has_lsh; /* some lane shifts left (rare in convs): only then the saturation */
+} cq2_rq1;
+
+INLINE_AVX2 cq2_rq1 cq2_rq1_load(const detc_conv_q8_params *prm, int c, __m256i mk)
+{
+    cq2_rq1 r;
+    r.mult = _mm256_maskload_epi32(prm->mult + c, mk);
+    r.mult_odd = _mm256_srli_epi64(r.mult, 32);
+    r.lsh = _mm256_maskload_epi32(prm->lshift + c, mk);
+    r.rsh = _mm256_maskload_epi32(prm->rshift + c, mk);
+    r.has_lsh = !_mm256_testz_si256(r.lsh, r.lsh);
+    r.rsh1 = _mm256_sub_epi32(r.rsh, _mm256_set1_epi32(1));
+    __m256i nudge = _mm256_and_si256(_mm256_cmpeq_epi32(r.rsh, _mm256_setzero_si256()), _mm256_set1_epi32(1 << 30));
+    r.ne = _mm256_and_si256(nudge, _mm256_set1_epi64x(0xFFFFFFFFLL));
+    r.no = _mm256_srli_epi64(nudge, 32);
+    r.zp = _mm256_set1_epi32(prm->out_zp);
+    r.lo = _mm256_set1_epi32(prm->act_min - prm->out_zp);
+    r.hi = _mm256_set1_epi32(prm->act_max - prm->out_zp);
+    return r;
+}
+
+INLINE_AVX2 __m256i cq2_requant1(__m256i acc, const cq2_rq1 *r)
+{
+    __m256i a = acc;
+    if (r->has_lsh) { /* saturate where the shift lost bits: INT32_MAX or INT32_MIN by acc's sign */
+        a = _mm256_sllv_epi32(acc, r->lsh);
+        __m256i sat = _mm256_xor_si256(_mm256_srai_epi32(acc, 31), _mm256_set1_epi32(INT32_MAX));
+        a = _mm256_blendv_epi8(sat, a, _mm256_cmpeq_epi32(_mm256_srav_epi32(a, r->lsh), acc));
+    }
+    __m256i pe = _mm256_add_epi64(_mm256_mul_epi32(a, r->mult), r->ne);
+    __m256i po = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(a, 32), r->mult_odd), r->no);
+    __m256i h = _mm256_blend_epi32(_mm256_srli_epi64(pe, 31), _mm256_slli_epi64(po, 1), 0xAA);
+    __m256i v = _mm256_add_epi32(_mm256_srav_epi32(h, r->rsh),
+                                 _mm256_and_si256(_mm256_srlv_epi32(h, r->rsh1), _mm256_set1_epi32(1)));
+    return _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(v, r->lo), r->hi), r->zp);
+}
+
+/* 8 clamped values to bytes; left (< 8: the channel tail) of them stored. */
+INLINE_AVX2 void cq2_store(__m256i v, int is_signed, uint8_t *dst, int left)
+{
+    __m128i s16 = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    __m128i bytes = is_signed ? _mm_packs_epi16(s16, s16) : _mm_packus_epi16(s16, s16);
+    if (left >= 8) {
+        _mm_storel_epi64((__m128i *)dst, bytes);
+    } else {
+        uint8_t tmp[16];
+        _mm_storeu_si128((__m128i *)tmp, bytes);
+        memcpy(dst, tmp, (size_t)left);
+    }
+}
+
 /* CQ2_MR rows (a[i]; rows past mr repeat row 0 and are not stored) x NB 8-channel blocks from block blk. */
 INLINE_AVX2 void cq2_tile(const detc_conv_q8_params *prm, const uint8_t *const *a, const uint32_t *rs, int mr,
                           int blk, int NB, int is_signed, uint8_t *out, int ldo)
@@ -400,26 +462,25 @@ INLINE_AVX2 void cq2_tile(const detc_conv_q8_params *prm, const uint8_t *const *
     for (int j = 0; j < NB; j++) {
         const int c = (blk + j) * 8, left = prm->n - c;
         const __m256i mk = _mm256_cmpgt_epi32(_mm256_set1_epi32(left), lane);
-        const dw_rq8 r = cq2_rq8_load(prm, c, mk);
         const __m256i bias = _mm256_maskload_epi32(prm->bias + c, mk);
         const __m256i wzp = prm->w_zp ? _mm256_maskload_epi32(prm->w_zp + c, mk) : _mm256_setzero_si256();
+        __m256i v[CQ2_MR];
 #pragma GCC unroll 4
-        for (int i = 0; i < CQ2_MR; i++) {
-            if (i >= mr)
-                break;
-            __m256i v = _mm256_sub_epi32(_mm256_add_epi32(acc[i][j], bias),
-                                         _mm256_mullo_epi32(wzp, _mm256_set1_epi32((int32_t)rs[i])));
-            v = dw_requant8(v, &r);
-            __m128i s16 = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-            __m128i bytes = is_signed ? _mm_packs_epi16(s16, s16) : _mm_packus_epi16(s16, s16);
-            uint8_t *dst = out + (long)i * ldo + c;
-            if (left >= 8) {
-                _mm_storel_epi64((__m128i *)dst, bytes);
-            } else {
-                uint8_t tmp[16];
-                _mm_storeu_si128((__m128i *)tmp, bytes);
-                memcpy(dst, tmp, (size_t)left);
-            }
+        for (int i = 0; i < CQ2_MR; i++)
+            v[i] = _mm256_sub_epi32(_mm256_add_epi32(acc[i][j], bias),
+                                    _mm256_mullo_epi32(wzp, _mm256_set1_epi32((int32_t)rs[i])));
+        if (prm->round_once) {
+            const cq2_rq1 r = cq2_rq1_load(prm, c, mk);
+#pragma GCC unroll 4
+            for (int i = 0; i < CQ2_MR; i++)
+                if (i < mr)
+                    cq2_store(cq2_requant1(v[i], &r), is_signed, out + (long)i * ldo + c, left);
+        } else {
+            const dw_rq8 r = cq2_rq8_load(prm, c, mk);
+#pragma GCC unroll 4
+            for (int i = 0; i < CQ2_MR; i++)
+                if (i < mr)
+                    cq2_store(dw_requant8(v[i], &r), is_signed, out + (long)i * ldo + c, left);
         }
     }
 }
@@ -680,6 +741,47 @@ INLINE_VNNI dw_rq16 cq_rq16_load(const detc_conv_q8_params *prm, int c, __mmask1
     return r;
 }
 
+/* cq2_requant1's round_once requantization on 16 lanes (the comment there has the arithmetic). */
+typedef struct {
+    __m512i mult, mult_odd, lsh, rsh, rsh1, ne, no, zp, lo, hi;
+    int has_lsh;
+} cq_rq1;
+
+INLINE_VNNI cq_rq1 cq_rq1_load(const detc_conv_q8_params *prm, int c, __mmask16 mk)
+{
+    cq_rq1 r;
+    r.mult = _mm512_maskz_loadu_epi32(mk, prm->mult + c);
+    r.mult_odd = _mm512_srli_epi64(r.mult, 32);
+    r.lsh = _mm512_maskz_loadu_epi32(mk, prm->lshift + c);
+    r.rsh = _mm512_maskz_loadu_epi32(mk, prm->rshift + c);
+    r.has_lsh = _mm512_test_epi32_mask(r.lsh, r.lsh) != 0;
+    r.rsh1 = _mm512_sub_epi32(r.rsh, _mm512_set1_epi32(1));
+    __m512i nudge = _mm512_maskz_mov_epi32(_mm512_cmpeq_epi32_mask(r.rsh, _mm512_setzero_si512()),
+                                           _mm512_set1_epi32(1 << 30));
+    r.ne = _mm512_and_si512(nudge, _mm512_set1_epi64(0xFFFFFFFFLL));
+    r.no = _mm512_srli_epi64(nudge, 32);
+    r.zp = _mm512_set1_epi32(prm->out_zp);
+    r.lo = _mm512_set1_epi32(prm->act_min - prm->out_zp);
+    r.hi = _mm512_set1_epi32(prm->act_max - prm->out_zp);
+    return r;
+}
+
+INLINE_VNNI __m512i cq_requant1(__m512i acc, const cq_rq1 *r)
+{
+    __m512i a = acc;
+    if (r->has_lsh) {
+        a = _mm512_sllv_epi32(acc, r->lsh);
+        __m512i sat = _mm512_xor_si512(_mm512_srai_epi32(acc, 31), _mm512_set1_epi32(INT32_MAX));
+        a = _mm512_mask_blend_epi32(_mm512_cmpeq_epi32_mask(_mm512_srav_epi32(a, r->lsh), acc), sat, a);
+    }
+    __m512i pe = _mm512_add_epi64(_mm512_mul_epi32(a, r->mult), r->ne);
+    __m512i po = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(a, 32), r->mult_odd), r->no);
+    __m512i h = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 31), _mm512_slli_epi64(po, 1));
+    __m512i v = _mm512_add_epi32(_mm512_srav_epi32(h, r->rsh),
+                                 _mm512_and_si512(_mm512_srlv_epi32(h, r->rsh1), _mm512_set1_epi32(1)));
+    return _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(v, r->lo), r->hi), r->zp);
+}
+
 /* CQ_MR rows (a[i]; rows past mr repeat row 0 and are not stored) x NB blocks starting at block blk. */
 INLINE_VNNI void cq_tile(const detc_conv_q8_params *prm, const uint8_t *const *a, const uint32_t *rs, int mr,
                          int blk, int NB, int is_signed, uint8_t *out, int ldo)
@@ -725,19 +827,28 @@ INLINE_VNNI void cq_tile(const detc_conv_q8_params *prm, const uint8_t *const *a
     for (int j = 0; j < NB; j++) {
         const int c = (blk + j) * 16, left = prm->n - c;
         const __mmask16 mk = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
-        const dw_rq16 r = cq_rq16_load(prm, c, mk);
         __m512i base = _mm512_add_epi32(_mm512_maskz_loadu_epi32(mk, prm->bias + c), _mm512_load_si512(corr + c));
         __m512i coef = _mm512_set1_epi32(is_signed ? 0 : 128);
         if (prm->w_zp)
             coef = _mm512_sub_epi32(coef, _mm512_maskz_loadu_epi32(mk, prm->w_zp + c));
+        __m512i v[CQ_MR];
 #pragma GCC unroll 4
-        for (int i = 0; i < CQ_MR; i++) {
-            if (i >= mr)
-                break;
-            __m512i v = _mm512_add_epi32(_mm512_add_epi32(acc[i][j], base),
-                                         _mm512_mullo_epi32(coef, _mm512_set1_epi32((int32_t)rs[i])));
-            /* clamped to the output range already: truncating to bytes is exact */
-            _mm512_mask_cvtepi32_storeu_epi8(out + (long)i * ldo + c, mk, dw_requant16(v, &r));
+        for (int i = 0; i < CQ_MR; i++)
+            v[i] = _mm512_add_epi32(_mm512_add_epi32(acc[i][j], base),
+                                    _mm512_mullo_epi32(coef, _mm512_set1_epi32((int32_t)rs[i])));
+        /* clamped to the output range already: truncating to bytes is exact */
+        if (prm->round_once) {
+            const cq_rq1 r = cq_rq1_load(prm, c, mk);
+#pragma GCC unroll 4
+            for (int i = 0; i < CQ_MR; i++)
+                if (i < mr)
+                    _mm512_mask_cvtepi32_storeu_epi8(out + (long)i * ldo + c, mk, cq_requant1(v[i], &r));
+        } else {
+            const dw_rq16 r = cq_rq16_load(prm, c, mk);
+#pragma GCC unroll 4
+            for (int i = 0; i < CQ_MR; i++)
+                if (i < mr)
+                    _mm512_mask_cvtepi32_storeu_epi8(out + (long)i * ldo + c, mk, dw_requant16(v[i], &r));
         }
     }
 }
