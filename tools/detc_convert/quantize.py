@@ -19,9 +19,12 @@ Works on the DetcWriter graph any front end built, so every format gets it the s
    consumer of its output is float-only: the predictors (RPN objectness and box deltas, mask logits) feed
    proposal generation, detection scoring and mask probabilities, which stay float, and quantizing their
    last layer would only add error. add, max_pool2d and resize_nearest run in int8 when all their
-   inputs are int8 (add requantizes; pooling and nearest resize keep their input's parameters). Every
-   other op stays float: box decoding, proposals, NMS, ROIAlign, the box head's fully connected layers,
-   the transposed convolution and the mask probabilities.
+   inputs are int8 (add requantizes; pooling and nearest resize keep their input's parameters), and so
+   does ROIAlign (torchvision mode) when all its feature maps are: it computes each bin in float from the
+   dequantized samples and quantizes it, exactly what dequantize -> float ROIAlign -> quantize gives, without
+   the float copies of the FPN maps and of the pooled features. Every other op stays float: box decoding,
+   proposals, NMS, the box head's fully connected layers, the transposed convolution and the mask
+   probabilities.
 3. Boundaries are explicit nodes. A float tensor T read by an int8 node gets `cast` T -> T/q8 (quantize);
    an int8 tensor keeps its float name for every float reader and graph output through `cast`
    T/q8 -> T (dequantize). The loader then checks every boundary like any other operand: an int8 op fed
@@ -40,9 +43,10 @@ import numpy as np
 
 from .errors import ConvertError
 
-INT8_OPS = ("conv2d", "fully_connected", "add", "max_pool2d", "resize_nearest")
-ELEMENTWISE = ("add", "max_pool2d", "resize_nearest")  # int8 when all their activation inputs are
+INT8_OPS = ("conv2d", "fully_connected", "add", "max_pool2d", "resize_nearest", "roi_align")
+ELEMENTWISE = ("add", "max_pool2d", "resize_nearest", "roi_align")  # int8 when all their activation inputs are
 PASS_THROUGH = ("max_pool2d", "resize_nearest")  # output keeps the input's quantization
+SHAPE_ONLY = {"anchors": (0,)}  # inputs of float ops that read only the shape (any dtype)
 IMAGE_EXT = (".jpg", ".jpeg", ".png")
 Q8 = "/q8"
 
@@ -176,7 +180,9 @@ class Plan:
             for n in self.order:
                 if n["name"] in self.int8 or n["name"] in skip or n["op"] not in ELEMENTWISE:
                     continue
-                acts = [i for i in n["inputs"] if not self.is_const(i)]
+                if n["op"] == "roi_align" and (n.get("attrs") or {}).get("mode", "torchvision") != "torchvision":
+                    continue
+                acts = self.q8_inputs(n)
                 if acts and all(self.producer.get(i, {}).get("name") in self.int8 for i in acts) and \
                         all(self.t[i].get("dtype") == "f32" for i in acts):
                     self.int8.add(n["name"])
@@ -220,6 +226,13 @@ class Plan:
     def is_const(self, name):
         return name in self.t and id(self.t[name]) in self.w._data
 
+    def q8_inputs(self, n):
+        """The activation inputs an int8 node reads in int8: roi_align's feature maps (its boxes and count
+        stay as they are), every non-constant input of the other elementwise ops."""
+        if n["op"] == "roi_align":
+            return list(n["inputs"][2:])
+        return [i for i in n["inputs"] if not self.is_const(i)]
+
     def _conv_ok(self, n):
         x, f = n["inputs"][0], n["inputs"][1]
         b = operand(n, 2)
@@ -243,7 +256,7 @@ class Plan:
         for n in self.nodes:
             if n["op"] not in PASS_THROUGH:
                 need.append(n["outputs"][0])
-            for i in n["inputs"][:1] if n["op"] in ("conv2d", "fully_connected") else n["inputs"]:
+            for i in n["inputs"][:1] if n["op"] in ("conv2d", "fully_connected") else self.q8_inputs(n):
                 if not self.is_const(i) and self.producer.get(i, {}).get("name") not in self.int8:
                     need.append(i)
         return sorted(set(need))
@@ -300,9 +313,10 @@ def apply(writer, plan, ranges):
                 n["attrs"] = {"stride": [1, 1], "dilation": [1, 1], "padding": [0, 0, 0, 0], "activation": act}
             qo = act_quant(*ranges[out])
         else:
+            q8_in = set(plan.q8_inputs(n))
             ins = []
             for i in n["inputs"]:
-                ins.append(i if plan.is_const(i) else (i + Q8 if i in produced_q8 else q8_of(i)))
+                ins.append(i if i not in q8_in else (i + Q8 if i in produced_q8 else q8_of(i)))
             n["inputs"] = ins
             qo = t[ins[0]]["quant"] if n["op"] in PASS_THROUGH else act_quant(*ranges[out])
         quant[out] = qo
@@ -310,10 +324,20 @@ def apply(writer, plan, ranges):
         t[out + Q8] = writer.tensors[-1]
         n["outputs"] = [out + Q8] + n["outputs"][1:]
         produced_q8.add(out)
+    # readers of shapes only (anchors' feature map) take the int8 version: no dequantize just for a shape
+    for n in writer.nodes:
+        if n["name"] not in plan.int8 and n["op"] in SHAPE_ONLY:
+            for k in SHAPE_ONLY[n["op"]]:
+                if k < len(n["inputs"]) and n["inputs"][k] in produced_q8:
+                    n["inputs"][k] += Q8
+    readers = {}  # after the rewiring: a float name is read by float nodes only
+    for n in writer.nodes:
+        for i in n["inputs"]:
+            readers.setdefault(i, []).append(n)
     # int8 readers take the int8 version; float readers and graph outputs keep the float name
     dequantized = 0
     for out in sorted(produced_q8):
-        float_readers = [c for c in plan.consumers.get(out, []) if c["name"] not in plan.int8]
+        float_readers = [c for c in readers.get(out, []) if c["name"] not in plan.int8]
         if float_readers or out in writer.outputs or _pipeline_reads(writer, out):
             writer.add_node(out + "/dequantize", "cast", [out + Q8], [out], {"to": "f32"})
             dequantized += 1
