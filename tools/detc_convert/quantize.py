@@ -22,9 +22,10 @@ Works on the DetcWriter graph any front end built, so every format gets it the s
    inputs are int8 (add requantizes; pooling and nearest resize keep their input's parameters), and so
    does ROIAlign (torchvision mode) when all its feature maps are: it computes each bin in float from the
    dequantized samples and quantizes it, exactly what dequantize -> float ROIAlign -> quantize gives, without
-   the float copies of the FPN maps and of the pooled features. Every other op stays float: box decoding,
-   proposals, NMS, the box head's fully connected layers, the transposed convolution and the mask
-   probabilities.
+   the float copies of the FPN maps and of the pooled features. The mask head's transposed convolution
+   (stride = kernel, no padding: one tap per output pixel) runs in int8 and is dequantized for its float
+   relu and logits, which also lets the convolution before it run in int8. Every other op stays float: box
+   decoding, proposals, NMS, the box head's fully connected layers and the mask probabilities.
 3. Boundaries are explicit nodes. A float tensor T read by an int8 node gets `cast` T -> T/q8 (quantize);
    an int8 tensor keeps its float name for every float reader and graph output through `cast`
    T/q8 -> T (dequantize). The loader then checks every boundary like any other operand: an int8 op fed
@@ -43,7 +44,8 @@ import numpy as np
 
 from .errors import ConvertError
 
-INT8_OPS = ("conv2d", "fully_connected", "add", "max_pool2d", "resize_nearest", "roi_align")
+INT8_OPS = ("conv2d", "fully_connected", "conv2d_transpose", "add", "max_pool2d", "resize_nearest", "roi_align")
+CONV_LIKE = ("conv2d", "fully_connected", "conv2d_transpose")  # a filter and bias quantized per output channel
 ELEMENTWISE = ("add", "max_pool2d", "resize_nearest", "roi_align")  # int8 when all their activation inputs are
 PASS_THROUGH = ("max_pool2d", "resize_nearest")  # output keeps the input's quantization
 SHAPE_ONLY = {"anchors": (0,)}  # inputs of float ops that read only the shape (any dtype)
@@ -170,7 +172,11 @@ class Plan:
         skip = self.keep | exclude
         self.int8 = set()
         for n in self.order:
-            if n["name"] in skip or self._feeds_float_only(n):
+            if n["name"] in skip:
+                continue
+            if n["op"] == "conv2d_transpose" and self._convt_ok(n):  # its float readers take a dequantize
+                self.int8.add(n["name"])
+            if self._feeds_float_only(n):
                 continue
             if (n["op"] == "conv2d" and self._conv_ok(n)) or (n["op"] == "fully_connected" and self._fc_ok(n)):
                 self.int8.add(n["name"])
@@ -239,6 +245,17 @@ class Plan:
         return (self.t[x].get("dtype") == "f32" and not self.is_const(x) and self.is_const(f)
                 and self.t[f].get("dtype") == "f32" and (b is None or self.is_const(b)))
 
+    def _convt_ok(self, n):
+        """A transposed convolution runs in int8 when each output pixel gets one tap (stride = kernel, no
+        padding), as detc's quantized conv2d_transpose requires (the Mask R-CNN head's 2x2 stride 2)."""
+        if not self._conv_ok(n):
+            return False
+        a = n.get("attrs") or {}
+        kh, kw = self.t[n["inputs"][1]]["shape"][1:3]
+        pad = a.get("padding", "valid")
+        return (list(a.get("stride", [1, 1])) == [kh, kw] and (pad == "valid" or list(pad) == [0, 0, 0, 0])
+                and list(a.get("output_padding", [0, 0])) == [0, 0] and list(a.get("dilation", [1, 1])) == [1, 1])
+
     def _fc_ok(self, n):
         x, wt = n["inputs"][0], n["inputs"][1]
         b = operand(n, 2)
@@ -256,7 +273,7 @@ class Plan:
         for n in self.nodes:
             if n["op"] not in PASS_THROUGH:
                 need.append(n["outputs"][0])
-            for i in n["inputs"][:1] if n["op"] in ("conv2d", "fully_connected") else self.q8_inputs(n):
+            for i in n["inputs"][:1] if n["op"] in CONV_LIKE else self.q8_inputs(n):
                 if not self.is_const(i) and self.producer.get(i, {}).get("name") not in self.int8:
                     need.append(i)
         return sorted(set(need))
@@ -282,7 +299,7 @@ def apply(writer, plan, ranges):
     produced_q8 = set()
     for n in plan.nodes:
         out = n["outputs"][0]
-        if n["op"] in ("conv2d", "fully_connected"):
+        if n["op"] in CONV_LIKE:
             x, f = n["inputs"][0], n["inputs"][1]
             b = operand(n, 2)
             xq = x + Q8 if x in produced_q8 else q8_of(x)
@@ -352,8 +369,8 @@ def apply(writer, plan, ranges):
     for obj in writer.tensors:  # the calibration build laid out the float constants: lay out anew, without holes
         obj.pop("offset", None)
         obj.pop("length", None)
-    convs = sum(1 for n in plan.nodes if n["op"] == "conv2d")
-    total = sum(1 for n in writer.nodes if n["op"] in ("conv2d", "fully_connected"))
+    convs = sum(1 for n in plan.nodes if n["op"] in ("conv2d", "conv2d_transpose"))
+    total = sum(1 for n in writer.nodes if n["op"] in CONV_LIKE)
     return ("int8: %d of %d convolutions and fully connected layers, and %d other nodes, quantized; %d quantize "
             "and %d dequantize boundaries"
             % (convs, total, len(plan.nodes) - convs, sum(1 for n in writer.nodes if n["name"].endswith("/quantize")),
