@@ -58,6 +58,7 @@ else ifneq ($(filter arm-% armv7%,$(TARGET_MACHINE)),)
 ARM_CPU_FLAGS = $(if $(ARM_CPU),-mtune=$(ARM_CPU))
 # NEON kernels only: armhf promises VFPv3-D16, select.c calls them when the CPU reports NEON and VFPv4.
 KERNEL_FLAGS_neon = -mfpu=neon-vfpv4
+KERNEL_FLAGS_eltwise_neon = -mfpu=neon-vfpv4
 endif
 
 CFLAGS_BASE = -std=c11 -Wall -Wextra -Werror -g $(OPT) $(VECT_FLAGS) $(ARCH_FLAGS) $(ARM_CPU_FLAGS) $(SAN) -D_FILE_OFFSET_BITS=64 \

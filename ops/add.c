@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "broadcast.h"
+#include "kernels.h"
 #include "op_util.h"
 #include "ops.h"
 
@@ -24,12 +25,8 @@ typedef struct {
     detc_dtype dtype;
     bool sub; /* a - b */
     float act_lo, act_hi;
-    /* quantized */
-    int32_t a_offset, b_offset, out_offset, act_min, act_max;
-    detc_qmul a_mul, b_mul, out_mul;
-    /* each input's rescaled value for each of its 256 raw bytes (an 8-bit input has no more), computed
-     * once in prepare: the same integers TFLite computes per element, two multiplies fewer per element */
-    int32_t lut_a[256], lut_b[256];
+    /* quantized: the constants of the kernel table's add_q8 (kernels.h), computed once */
+    detc_add_q8_params q;
 } add_data;
 
 static bool check_operands(detc_prep *p, bool *quantized)
@@ -70,8 +67,9 @@ static bool prepare_quantized(detc_prep *p, add_data *d, detc_activation act)
     double twice_max = (double)(2.0f * (sa > sb ? sa : sb));
     double real_a = (double)sa / twice_max, real_b = (double)sb / twice_max;
     double real_out = twice_max / ((double)(1 << ADD_LEFT_SHIFT) * (double)so);
-    if (!detc_qmul_from_double(real_a, &d->a_mul) || !detc_qmul_from_double(real_b, &d->b_mul) ||
-        !detc_qmul_from_double(real_out, &d->out_mul) || d->out_mul.shift > 0) {
+    detc_qmul a_mul, b_mul, out_mul;
+    if (!detc_qmul_from_double(real_a, &a_mul) || !detc_qmul_from_double(real_b, &b_mul) ||
+        !detc_qmul_from_double(real_out, &out_mul) || out_mul.shift > 0) {
         detc_prep_error(p, DETC_ERR_QUANT,
                         "the output scale %g is too small for input scales %g and %g (the rescaling multiplier "
                         "2 * max(input scales) / (2^20 * output scale) must be below 1); fix the output '%s' "
@@ -79,15 +77,20 @@ static bool prepare_quantized(detc_prep *p, add_data *d, detc_activation act)
                         so, sa, sb, out->name);
         return false;
     }
-    d->a_offset = -a->quant.zero_point[0];
-    d->b_offset = -b->quant.zero_point[0];
-    d->out_offset = out->quant.zero_point[0];
-    for (int byte = 0; byte < 256; byte++) {
-        int32_t q = a->dtype == DETC_I8 ? (int32_t)(int8_t)byte : byte;
-        d->lut_a[byte] = detc_qmul_apply((q + d->a_offset) * (1 << ADD_LEFT_SHIFT), d->a_mul);
-        d->lut_b[byte] = detc_qmul_apply((q + d->b_offset) * (1 << ADD_LEFT_SHIFT), d->b_mul);
-    }
-    detc_activation_range_q(act, out, &d->act_min, &d->act_max);
+    /* real_a and real_b are at most 1/2: their shifts are <= 0 too (and >= -31, detc_qmul_from_double) */
+    detc_add_q8_params *q = &d->q;
+    q->is_signed = a->dtype == DETC_I8;
+    q->sub = d->sub;
+    q->a_offset = -a->quant.zero_point[0];
+    q->b_offset = -b->quant.zero_point[0];
+    q->a_mult = a_mul.multiplier;
+    q->b_mult = b_mul.multiplier;
+    q->out_mult = out_mul.multiplier;
+    q->a_rshift = -a_mul.shift;
+    q->b_rshift = -b_mul.shift;
+    q->out_rshift = -out_mul.shift;
+    q->out_zp = out->quant.zero_point[0];
+    detc_activation_range_q(act, out, &q->act_min, &q->act_max);
     return true;
 }
 
@@ -143,37 +146,26 @@ static void row_f32(const void *ctx, const void *a, int64_t sa, const void *b, i
     }
 }
 
-/* ba, bb: the operands' raw bytes */
-static inline int32_t add_q(const add_data *d, uint8_t ba, uint8_t bb)
-{
-    int32_t a = d->lut_a[ba], b = d->lut_b[bb];
-    int32_t v = detc_qmul_apply(d->sub ? a - b : a + b, d->out_mul) + d->out_offset;
-    return v < d->act_min ? d->act_min : (v > d->act_max ? d->act_max : v);
-}
+/* The quantized rows go to the kernel table's add_q8, which takes both the op's constants and the table. */
+typedef struct {
+    const detc_add_q8_params *q;
+    const detc_kernels *k;
+} add_q8_ctx;
 
-static void row_u8(const void *ctx, const void *a, int64_t sa, const void *b, int64_t sb, void *out, int64_t n)
+static void row_q8(const void *ctx, const void *a, int64_t sa, const void *b, int64_t sb, void *out, int64_t n)
 {
-    const uint8_t *x = a, *y = b;
-    uint8_t *o = out;
-    for (int64_t i = 0; i < n; i++)
-        o[i] = (uint8_t)add_q(ctx, x[i * sa], y[i * sb]);
-}
-
-static void row_i8(const void *ctx, const void *a, int64_t sa, const void *b, int64_t sb, void *out, int64_t n)
-{
-    const uint8_t *x = a, *y = b;
-    uint8_t *o = out;
-    for (int64_t i = 0; i < n; i++)
-        o[i] = (uint8_t)add_q(ctx, x[i * sa], y[i * sb]); /* i8 bytes: the LUTs read them as signed */
+    const add_q8_ctx *c = ctx;
+    c->k->add_q8(c->q, (size_t)n, a, (int)sa, b, (int)sb, out);
 }
 
 detc_code detc_add_eval(const detc_exec *x, detc_node *node)
 {
     const add_data *d = node->op_data;
-    op_broadcast_row_fn row = d->dtype == DETC_F32 ? row_f32 : d->dtype == DETC_U8 ? row_u8 : row_i8;
     size_t es = detc_dtype_size(d->dtype);
+    add_q8_ctx qc = {.q = &d->q, .k = x->kernels};
+    bool f32 = d->dtype == DETC_F32;
     op_broadcast_run(x, &d->bc, detc_in(x->g, node, 0)->data, es, detc_in(x->g, node, 1)->data, es,
-                     detc_out(x->g, node, 0)->data, es, row, d);
+                     detc_out(x->g, node, 0)->data, es, f32 ? row_f32 : row_q8, f32 ? (const void *)d : &qc);
     return DETC_OK;
 }
 

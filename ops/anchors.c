@@ -63,8 +63,9 @@ static bool anchors_prepare(detc_prep *p)
     attrs = attrs && check_list(p, "sizes", sizes, n_sizes) && check_list(p, "aspect_ratios", ratios, n_ratios);
     if (!detc_prep_require_input(p, 0, "feature") || !detc_prep_require_input(p, 1, "image"))
         return false;
-    const char *fix = "anchors reads only the shapes of an f32 feature map and the f32 image; keep them f32";
-    ok = detc_prep_dtype(p, 0, DETC_MASK(DETC_F32), fix) && ok;
+    const char *fix = "anchors reads only the shapes of a feature map (f32, or quantized u8/i8) and the f32 image";
+    /* the feature may be an int8 map: reading its shape spares the f32 copy a dequantize would make */
+    ok = detc_prep_dtype(p, 0, DETC_MASK(DETC_F32) | DETC_MASK(DETC_U8) | DETC_MASK(DETC_I8), fix) && ok;
     ok = detc_prep_dtype(p, 1, DETC_MASK(DETC_F32), fix) && ok;
     ok = detc_prep_rank(p, 0, 4, 4) && ok;
     ok = detc_prep_rank(p, 1, 4, 4) && ok;

@@ -10,8 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels.h"
 #include "op_util.h"
 #include "ops.h"
+#include "threadpool.h"
 
 typedef struct {
     detc_dtype from, to;
@@ -114,21 +116,49 @@ static int channel_of(const cast_data *d, int64_t i)
     return d->channels > 1 ? (int)(i / d->inner % d->channels) : 0;
 }
 
+/* Per-tensor casts of whole feature maps (the boundaries of int8 regions) go to the kernel table's
+ * quantize_q8 / dequantize_q8, split over the pool: elementwise, memory bound, at least this many
+ * elements per part. */
+#define CAST_MIN_PER_PART 16384
+
+typedef struct {
+    const cast_data *d;
+    const detc_kernels *k;
+    const void *src;
+    void *dst;
+    int parts;
+} cast_job;
+
+static void cast_parts(void *ctx, int begin, int end)
+{
+    const cast_job *j = ctx;
+    const cast_data *d = j->d;
+    bool is_signed = d->from == DETC_I8 || d->to == DETC_I8;
+    float scale = d->q->scale[0];
+    int32_t zp = d->q->zero_point[0];
+    for (int part = begin; part < end; part++) {
+        int64_t lo = d->count * part / j->parts, hi = d->count * (part + 1) / j->parts;
+        if (d->to == DETC_F32)
+            j->k->dequantize_q8((size_t)(hi - lo), (const uint8_t *)j->src + lo, scale, zp, is_signed,
+                                (float *)j->dst + lo);
+        else
+            j->k->quantize_q8((size_t)(hi - lo), (const float *)j->src + lo, scale, zp, is_signed,
+                              (uint8_t *)j->dst + lo);
+    }
+}
+
+static void cast_per_tensor(const detc_exec *x, const cast_data *d, const void *src, void *dst)
+{
+    cast_job j = {.d = d, .k = x->kernels, .src = src, .dst = dst};
+    j.parts = op_parts(x, d->count, CAST_MIN_PER_PART);
+    detc_parallel_for(x->pool, j.parts, 1, cast_parts, &j);
+}
+
+/* Per channel, or u8/i8 without quantization (plain integers). */
 static void dequantize(const cast_data *d, const void *src, float *dst)
 {
     bool is_signed = d->from == DETC_I8;
     const uint8_t *s = src;
-    if (d->q->count == 1) { /* per tensor: the boundary of an int8 region, on whole feature maps */
-        float scale = d->q->scale[0];
-        int32_t zp = d->q->zero_point[0];
-        if (is_signed)
-            for (int64_t i = 0; i < d->count; i++)
-                dst[i] = scale * (float)((int32_t)(int8_t)s[i] - zp);
-        else
-            for (int64_t i = 0; i < d->count; i++)
-                dst[i] = scale * (float)((int32_t)s[i] - zp);
-        return;
-    }
     for (int64_t i = 0; i < d->count; i++) {
         int32_t q = is_signed ? (int32_t)(int8_t)s[i] : (int32_t)s[i];
         if (d->q->count == 0) {
@@ -140,21 +170,11 @@ static void dequantize(const cast_data *d, const void *src, float *dst)
     }
 }
 
+/* Per channel (per tensor goes to the kernel table). */
 static void quantize(const cast_data *d, const float *src, uint8_t *dst)
 {
     const detc_dtype_info *info = detc_dtype_get(d->to);
     float lo = (float)info->qmin, hi = (float)info->qmax;
-    if (d->channels == 1) { /* per tensor: no channel lookup per element */
-        float scale = d->q->scale[0], zp = (float)d->q->zero_point[0];
-        for (int64_t i = 0; i < d->count; i++) {
-            float r = detc_roundf_away(src[i] / scale);
-            r = r != r ? 0.0f : (r < -1e9f ? -1e9f : (r > 1e9f ? 1e9f : r));
-            float v = r + zp;
-            v = v < lo ? lo : (v > hi ? hi : v);
-            dst[i] = (uint8_t)(int32_t)v;
-        }
-        return;
-    }
     for (int64_t i = 0; i < d->count; i++) {
         int c = channel_of(d, i);
         float r = roundf(src[i] / d->q->scale[c]);
@@ -178,7 +198,10 @@ static detc_code cast_eval(const detc_exec *x, detc_node *node)
         break;
     case DETC_U8:
     case DETC_I8:
-        dequantize(d, src, dst);
+        if (d->q->count == 1)
+            cast_per_tensor(x, d, src, dst);
+        else
+            dequantize(d, src, dst);
         break;
     case DETC_I32:
         for (int64_t i = 0; i < d->count; i++)
@@ -189,7 +212,10 @@ static detc_code cast_eval(const detc_exec *x, detc_node *node)
             ((float *)dst)[i] = (float)((const int64_t *)src)[i];
         break;
     case DETC_F32:
-        quantize(d, src, dst);
+        if (d->channels == 1)
+            cast_per_tensor(x, d, src, dst);
+        else
+            quantize(d, src, dst);
         break;
     default:
         return DETC_ERR_RUNTIME;

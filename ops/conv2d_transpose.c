@@ -9,7 +9,15 @@
  *
  * Attributes: stride [sh, sw] (default [1, 1]); padding "valid" (default, no padding) or explicit
  * [top, left, bottom, right] (PyTorch's padding p is [p, p, p, p]); output_padding [oh, ow] (each less
- * than the stride); activation. f32 only.
+ * than the stride); activation.
+ *
+ * Quantized (u8/u8 or i8/i8 input and filter, per-channel filter scales on axis 0, i32 bias at input x filter
+ * scale, quantized output), when the stride equals the kernel and there is no padding (the Mask R-CNN head's
+ * 2x2 stride 2): every output pixel then receives exactly one kernel tap, so each output element is
+ *   clamp(MultiplyByQuantizedMultiplier(bias[co] + sum_ci (x - x_zp)(w - w_zp[co]), x_s * w_s[co] / out_s) + out_zp)
+ * TFLite's conv requantization (op_util.h op_requant), with no int32 accumulation across taps. For each
+ * kernel row ky one conv_q8 GEMM (kernels.h) per input row computes all KW*Co outputs of every input pixel:
+ * row ix of the GEMM lands on output pixels (iy*KH + ky, ix*KW + kx), KW*Co bytes apart (ldo).
  *
  * Work is split into (image, output-channel block) items. For each tile of input pixels one GEMM through
  * exec->kernels->gemm_f32 gives every pixel's KH*KW*Co_block contributions (the filter rows of a block
@@ -33,6 +41,8 @@
 #define CT_TILE_M 64
 #define CT_MAX_COLS 4096 /* KH*KW*Co_block per GEMM: bounds the scratch tile */
 
+#define CT_MAX_KH 16 /* quantized: kernel rows (one packed filter each) */
+
 typedef struct {
     int batch, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w;
     int stride_h, stride_w, pad_top, pad_left;
@@ -40,18 +50,46 @@ typedef struct {
     float act_lo, act_hi;
     size_t slot_bytes;
     /* stride == kernel, no padding, SIMD conv_f32: the packed 1x1 form (see above) */
-    void *packed;                /* conv_f32_pack(KH*KW*Co, Ci, filter rows (ky, kx, co)) */
-    void *(*packed_by)(int n, int k, const float *w);
+    void *f32_packed;            /* conv_f32_pack(KH*KW*Co, Ci, filter rows (ky, kx, co)) */
+    void *(*f32_packed_by)(int n, int k, const float *w);
     float *bias_taps;            /* [KH*KW*Co]: bias[co] per row (zeros without a bias) */
+    /* quantized: per kernel row ky, conv_q8 over N = KW*Co channels (column kx*Co + co) */
+    bool q8;
+    detc_dtype dtype;
+    op_requant rq;                          /* per output channel */
+    int32_t *bias_adj;                      /* [KH][KW*Co]: bias - x_zp * sum(w) + Ci * x_zp * w_zp */
+    int32_t *mult, *lshift, *rshift, *w_zp; /* [KW*Co]: rq's, repeated for every kx */
+    uint8_t *w_rows;                        /* [KH][KW*Co][Ci]: the filter rows of each ky */
+    bool need_rowsum;
+    detc_conv_q8_params kp[CT_MAX_KH];
+    void *packed[CT_MAX_KH];
+    void *(*packed_by)(int n, int k, const uint8_t *w, int is_signed);
 } ct_data;
+
+static void ct_free_packed(ct_data *d)
+{
+    for (int ky = 0; ky < CT_MAX_KH; ky++) {
+        free(d->packed[ky]);
+        d->packed[ky] = NULL;
+    }
+    d->packed_by = NULL;
+}
 
 static void ct_release(void *op_data)
 {
     ct_data *d = op_data;
     if (!d)
         return;
-    free(d->packed);
+    free(d->f32_packed);
     free(d->bias_taps);
+    ct_free_packed(d);
+    op_requant_free(&d->rq);
+    free(d->bias_adj);
+    free(d->mult);
+    free(d->lshift);
+    free(d->rshift);
+    free(d->w_zp);
+    free(d->w_rows);
     free(d);
 }
 
@@ -77,16 +115,108 @@ static bool prepare_shuffle(detc_prep *p, ct_data *d, const detc_tensor *w, cons
                    (size_t)d->in_c * sizeof *rows);
             d->bias_taps[t * d->out_c + co] = bf ? bf[co] : 0.0f;
         }
-    d->packed = k->conv_f32_pack(n, d->in_c, rows);
+    d->f32_packed = k->conv_f32_pack(n, d->in_c, rows);
     free(rows);
-    if (!d->packed) {
+    if (!d->f32_packed) {
         detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
         return false;
     }
-    d->packed_by = k->conv_f32_pack;
+    d->f32_packed_by = k->conv_f32_pack;
     d->slot_bytes = op_align((size_t)CT_TILE_M * (size_t)n * sizeof(float));
     p->node->scratch_bytes = d->slot_bytes * OP_MAX_PARTS;
     detc_prep_copied_input(p, 1);
+    return true;
+}
+
+/* Each kernel row's filter in k's conv_q8 layout (replacing any earlier packing). False when memory runs out. */
+static bool ct_pack(ct_data *d, const detc_kernels *k)
+{
+    ct_free_packed(d);
+    int n = d->k_w * d->out_c;
+    for (int ky = 0; ky < d->k_h; ky++) {
+        d->packed[ky] = k->conv_q8_pack(n, d->in_c, d->w_rows + (size_t)ky * n * d->in_c, d->dtype == DETC_I8);
+        if (!d->packed[ky]) {
+            ct_free_packed(d);
+            return false;
+        }
+        d->kp[ky].packed = d->packed[ky];
+    }
+    d->packed_by = k->conv_q8_pack;
+    return true;
+}
+
+/* After the shapes are known: requantization constants, folded biases and packed filters. */
+static bool ct_prepare_q8(detc_prep *p, ct_data *d, detc_activation act)
+{
+    const detc_tensor *w = detc_prep_in(p, 1);
+    if (d->stride_h != d->k_h || d->stride_w != d->k_w || d->pad_top || d->pad_left ||
+        d->out_h != d->in_h * d->k_h || d->out_w != d->in_w * d->k_w || d->k_h > CT_MAX_KH) {
+        detc_prep_error(p, DETC_ERR_UNSUPPORTED,
+                        "quantized conv2d_transpose needs stride = kernel size (up to %d rows), no padding and no "
+                        "output padding (each output pixel then gets one tap); this node has kernel %dx%d, stride "
+                        "[%d, %d]; fix: keep it f32 when converting",
+                        CT_MAX_KH, d->k_h, d->k_w, d->stride_h, d->stride_w);
+        return false;
+    }
+    if ((int64_t)d->in_c > (d->dtype == DETC_U8 ? INT32_MAX / (255 * 255) : INT32_MAX / (128 * 128))) {
+        detc_prep_error(p, DETC_ERR_UNSUPPORTED, "%d input channels could overflow the int32 sums", d->in_c);
+        return false;
+    }
+    if (!op_requant_prepare(p, d->out_c, 0, act, &d->rq))
+        return false;
+    if (!op_requant_split(&d->rq)) {
+        detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
+        return false;
+    }
+    int n = d->k_w * d->out_c, ci = d->in_c;
+    d->bias_adj = calloc((size_t)d->k_h * n, sizeof *d->bias_adj);
+    d->mult = calloc((size_t)n, sizeof *d->mult);
+    d->lshift = calloc((size_t)n, sizeof *d->lshift);
+    d->rshift = calloc((size_t)n, sizeof *d->rshift);
+    d->w_zp = calloc((size_t)n, sizeof *d->w_zp);
+    d->w_rows = malloc((size_t)d->k_h * n * ci);
+    if (!d->bias_adj || !d->mult || !d->lshift || !d->rshift || !d->w_zp || !d->w_rows) {
+        detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
+        return false;
+    }
+    const uint8_t *wb = w->data;
+    int64_t xz = d->rq.x_zp;
+    for (int ky = 0; ky < d->k_h; ky++)
+        for (int kx = 0; kx < d->k_w; kx++)
+            for (int co = 0; co < d->out_c; co++) {
+                int col = kx * d->out_c + co;
+                const uint8_t *src = wb + (((size_t)co * d->k_h + ky) * d->k_w + kx) * ci;
+                memcpy(d->w_rows + ((size_t)ky * n + col) * ci, src, (size_t)ci);
+                int64_t colsum = 0;
+                for (int k = 0; k < ci; k++)
+                    colsum += d->dtype == DETC_U8 ? src[k] : (int8_t)src[k];
+                int64_t wz = d->rq.w_zp[co];
+                d->bias_adj[(size_t)ky * n + col] = (int32_t)(uint32_t)((int64_t)d->rq.bias[co] - xz * colsum + (int64_t)ci * xz * wz);
+                d->mult[col] = d->rq.mult[co];
+                d->lshift[col] = d->rq.lshift[co];
+                d->rshift[col] = d->rq.rshift[co];
+                d->w_zp[col] = (int32_t)wz;
+                if (wz != 0)
+                    d->need_rowsum = true;
+            }
+    for (int ky = 0; ky < d->k_h; ky++)
+        d->kp[ky] = (detc_conv_q8_params){.n = n,
+                                          .k = ci,
+                                          .is_signed = d->dtype == DETC_I8,
+                                          .bias = d->bias_adj + (size_t)ky * n,
+                                          .w_zp = d->need_rowsum ? d->w_zp : NULL,
+                                          .mult = d->mult,
+                                          .lshift = d->lshift,
+                                          .rshift = d->rshift,
+                                          .out_zp = d->rq.out_zp,
+                                          .act_min = d->rq.act_min,
+                                          .act_max = d->rq.act_max};
+    /* for the table eval will run with; eval repacks if it is handed another (as conv2d does) */
+    if (!ct_pack(d, p->kernels ? p->kernels : &detc_kernels_portable)) {
+        detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
+        return false;
+    }
+    detc_prep_copied_input(p, 1); /* eval reads w_rows and the packed rows only */
     return true;
 }
 
@@ -133,10 +263,16 @@ static bool ct_prepare(detc_prep *p)
     bool attrs = parse_attrs(p, stride, pads, opad, &act);
     if (!detc_prep_require_input(p, 0, "input") || !detc_prep_require_input(p, 1, "filter"))
         return false;
-    const char *fix = "conv2d_transpose is f32 only; dequantize the weights when converting";
-    ok = detc_prep_dtype(p, 0, DETC_MASK(DETC_F32), fix) && ok;
-    ok = detc_prep_dtype(p, 1, DETC_MASK(DETC_F32), fix) && ok;
-    ok = detc_prep_dtype(p, 2, DETC_MASK(DETC_F32), fix) && ok;
+    const char *fix = "conv2d_transpose takes f32, or u8/i8 input and filter with an i32 bias";
+    ok = detc_prep_dtype(p, 0, DETC_MASK(DETC_F32) | DETC_MASK(DETC_U8) | DETC_MASK(DETC_I8), fix) && ok;
+    if (!ok)
+        return false;
+    detc_dtype dt = detc_prep_in(p, 0)->dtype;
+    bool q8 = dt != DETC_F32;
+    ok = detc_prep_dtype(p, 1, DETC_MASK(dt), "the filter must have the input's dtype") && ok;
+    ok = detc_prep_dtype(p, 2, DETC_MASK(q8 ? DETC_I32 : DETC_F32), q8 ? "a quantized op takes an i32 bias" : fix) && ok;
+    if (q8)
+        ok = detc_prep_constant(p, 1, "it is packed at load") && ok;
     ok = detc_prep_rank(p, 0, 4, 4) && ok;
     ok = detc_prep_rank(p, 1, 4, 4) && ok;
     ok = detc_prep_rank(p, 2, 1, 1) && ok;
@@ -178,16 +314,18 @@ static bool ct_prepare(detc_prep *p)
     if (!ok)
         return false;
     int32_t dims[4] = {x->dims[0], (int32_t)oh, (int32_t)ow, w->dims[0]};
-    if (!detc_prep_set_output(p, 0, DETC_F32, 4, dims, NULL, false))
+    if (!detc_prep_set_output(p, 0, dt, 4, dims, NULL, q8))
         return false;
     ct_data *d = op_new_data(p, sizeof *d);
     if (!d)
         return false;
-    *d = (ct_data){.batch = x->dims[0], .in_h = x->dims[1], .in_w = x->dims[2], .in_c = x->dims[3],
+    *d = (ct_data){.q8 = q8, .dtype = dt, .batch = x->dims[0], .in_h = x->dims[1], .in_w = x->dims[2], .in_c = x->dims[3],
                    .out_h = (int)oh, .out_w = (int)ow, .out_c = w->dims[0], .k_h = w->dims[1], .k_w = w->dims[2],
                    .stride_h = (int)stride[0], .stride_w = (int)stride[1], .pad_top = (int)pads[0],
                    .pad_left = (int)pads[1]};
     detc_activation_range_f(act, &d->act_lo, &d->act_hi);
+    if (q8)
+        return ct_prepare_q8(p, d, act);
     int taps = d->k_h * d->k_w;
     d->co_block = CT_MAX_COLS / taps < 1 ? 1 : CT_MAX_COLS / taps;
     if (d->co_block > d->out_c)
@@ -265,7 +403,7 @@ static void run_shuffle_tile(const ct_job *j, float *tile, int64_t p0, int m)
 {
     const ct_data *d = j->d;
     int taps = d->k_h * d->k_w, n = taps * d->out_c;
-    detc_conv_f32_params prm = {.n = n, .k = d->in_c, .packed = d->packed, .bias = d->bias_taps,
+    detc_conv_f32_params prm = {.n = n, .k = d->in_c, .packed = d->f32_packed, .bias = d->bias_taps,
                                 .act_lo = d->act_lo, .act_hi = d->act_hi};
     j->kernels->conv_f32(&prm, m, j->x + (size_t)p0 * d->in_c, d->in_c, tile, n);
     int64_t per_image = (int64_t)d->in_h * d->in_w;
@@ -307,9 +445,52 @@ static void ct_parts(void *ctx, int begin, int end)
     }
 }
 
+typedef struct {
+    const ct_data *d;
+    const detc_kernels *kernels;
+    const uint8_t *x;
+    uint8_t *out;
+    int parts, items; /* items: (image, input row) pairs */
+} ct_q8_job;
+
+static void ct_q8_parts(void *ctx, int begin, int end)
+{
+    const ct_q8_job *j = ctx;
+    const ct_data *d = j->d;
+    for (int part = begin; part < end; part++) {
+        int i0 = (int)((int64_t)j->items * part / j->parts), i1 = (int)((int64_t)j->items * (part + 1) / j->parts);
+        for (int item = i0; item < i1; item++) {
+            int n = item / d->in_h, iy = item % d->in_h;
+            const uint8_t *a = j->x + (((size_t)n * d->in_h + iy) * d->in_w) * d->in_c;
+            for (int ky = 0; ky < d->k_h; ky++) {
+                uint8_t *o = j->out + (((size_t)n * d->out_h + (size_t)iy * d->k_h + ky) * d->out_w) * d->out_c;
+                j->kernels->conv_q8(&d->kp[ky], d->in_w, a, d->in_c, o, d->k_w * d->out_c);
+            }
+        }
+    }
+}
+
+static detc_code ct_eval_q8(const detc_exec *x, detc_node *node, ct_data *d)
+{
+    if (x->kernels->conv_q8_pack != d->packed_by && !ct_pack(d, x->kernels))
+        return DETC_ERR_NOMEM;
+    ct_q8_job j = {.d = d, .kernels = x->kernels, .x = detc_in(x->g, node, 0)->data,
+                   .out = detc_out(x->g, node, 0)->data};
+    int rows = op_row_count(x, node, 3, d->batch);
+    j.items = rows * d->in_h;
+    j.parts = op_parts(x, j.items, 1);
+    if (j.items > 0)
+        detc_parallel_for(x->pool, j.parts, 1, ct_q8_parts, &j);
+    size_t per_row = (size_t)d->out_h * d->out_w * d->out_c;
+    memset(j.out + (size_t)rows * per_row, (uint8_t)d->rq.out_zp, (size_t)(d->batch - rows) * per_row); /* real 0 */
+    return DETC_OK;
+}
+
 static detc_code ct_eval(const detc_exec *x, detc_node *node)
 {
-    const ct_data *d = node->op_data;
+    ct_data *d = node->op_data;
+    if (d->q8)
+        return ct_eval_q8(x, node, d);
     if (!x->scratch)
         return DETC_ERR_RUNTIME;
     const detc_tensor *b = detc_in(x->g, node, 2);
@@ -322,7 +503,7 @@ static detc_code ct_eval(const detc_exec *x, detc_node *node)
                 .scratch = x->scratch,
                 .items = 0};
     int rows = op_row_count(x, node, 3, d->batch);
-    if (d->packed && x->kernels->conv_f32_pack == d->packed_by) {
+    if (d->f32_packed && x->kernels->conv_f32_pack == d->f32_packed_by) {
         j.pixels = (int64_t)rows * d->in_h * d->in_w;
         int64_t tiles = (j.pixels + CT_TILE_M - 1) / CT_TILE_M;
         if (tiles > INT32_MAX)

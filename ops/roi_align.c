@@ -23,8 +23,15 @@
  *
  * Attributes: output_size (S or [SH, SW], required), sampling_ratio (default 2; <= 0 adaptive), aligned
  * (false), spatial_scales (list, one per map; required in torchvision mode), canonical_scale (224),
- * canonical_level (4), mode, extrapolation_value (tf_crop_and_resize only; default 0). f32 only. Boxes are
- * split across the thread pool. */
+ * canonical_level (4), mode, extrapolation_value (tf_crop_and_resize only; default 0). Boxes are split across
+ * the thread pool.
+ *
+ * Quantized (torchvision mode): u8 or i8 feature maps (all one dtype, each with its own per-tensor scale and
+ * zero point) give an output of that dtype with its declared parameters. Each bin is computed exactly as the
+ * f32 op computes it on the dequantized maps (every sample reads scale * (float)(q - zp), the same float
+ * operations in the same order), then quantized as cast does (kernels.h quantize_q8): the result equals
+ * dequantize -> f32 roi_align -> quantize bit for bit, without the f32 copies of the maps and the f32 output.
+ * Rows >= count give the output zero point (the quantized 0). */
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
 #endif
@@ -33,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels.h"
 #include "nms_util.h"
 #include "op_util.h"
 #include "ops.h"
@@ -52,6 +60,10 @@ typedef struct {
     int k_min, k_max;
     float canonical_scale, canonical_level;
     float extrapolation; /* tf_crop_and_resize */
+    /* quantized maps and output */
+    bool q8, is_signed;
+    float map_scale[RA_MAX_MAPS], out_scale;
+    int32_t map_zp[RA_MAX_MAPS], out_zp;
 } ra_data;
 
 /* ---------------- prepare ---------------- */
@@ -168,8 +180,31 @@ static bool check_operands(detc_prep *p, ra_data *d)
     ok = detc_prep_rank(p, 0, 2, 2) && ok;
     ok = detc_prep_rank(p, 1, 1, 1) && ok;
     for (int i = 2; i < n; i++) {
-        ok = detc_prep_dtype(p, i, DETC_MASK(DETC_F32), "roi_align is f32 only; keep the feature maps f32") && ok;
+        ok = detc_prep_dtype(p, i, DETC_MASK(DETC_F32) | DETC_MASK(DETC_U8) | DETC_MASK(DETC_I8),
+                             "roi_align takes f32 feature maps, or quantized u8/i8 ones") &&
+             ok;
         ok = detc_prep_rank(p, i, 4, 4) && ok;
+    }
+    if (!ok)
+        return false;
+    detc_dtype mdt = detc_prep_in(p, 2)->dtype;
+    d->q8 = mdt != DETC_F32;
+    d->is_signed = mdt == DETC_I8;
+    for (int i = 3; i < n; i++)
+        if (detc_prep_in(p, i)->dtype != mdt) {
+            char desc[600];
+            detc_prep_operand_desc(p, i, desc, sizeof desc);
+            detc_prep_error(p, DETC_ERR_DTYPE, "%s is %s but feature map 0 is %s; all feature maps must have one dtype",
+                            desc, detc_dtype_name(detc_prep_in(p, i)->dtype), detc_dtype_name(mdt));
+            ok = false;
+        }
+    for (int i = 2; d->q8 && i < n; i++) {
+        if (!op_require_per_tensor_quant(p, i, "feature map")) {
+            ok = false;
+            continue;
+        }
+        d->map_scale[i - 2] = detc_prep_in(p, i)->quant.scale[0];
+        d->map_zp[i - 2] = detc_prep_in(p, i)->quant.zero_point[0];
     }
     if (!ok)
         return false;
@@ -217,17 +252,34 @@ static bool ra_prepare(detc_prep *p)
     if (!parse_attrs(p, d))
         return false;
     int32_t dims[4] = {d->rois, d->out_h, d->out_w, d->channels};
-    return detc_prep_set_output(p, 0, DETC_F32, 4, dims, NULL, false);
+    if (!d->q8)
+        return detc_prep_set_output(p, 0, DETC_F32, 4, dims, NULL, false);
+    if (d->mode != RA_TORCHVISION) {
+        detc_prep_error(p, DETC_ERR_UNSUPPORTED,
+                        "quantized feature maps are supported in mode \"torchvision\" only; give this node f32 maps");
+        return false;
+    }
+    detc_dtype dt = d->is_signed ? DETC_I8 : DETC_U8;
+    if (!detc_prep_set_output(p, 0, dt, 4, dims, NULL, true) || !op_check_output_quant(p, 0))
+        return false;
+    const detc_tensor *out = detc_out(p->g, p->node, 0);
+    d->out_scale = out->quant.scale[0];
+    d->out_zp = out->quant.zero_point[0];
+    /* one bin of C floats per parallel part */
+    p->node->scratch_bytes = op_align((size_t)d->channels * sizeof(float)) * OP_MAX_PARTS;
+    return true;
 }
 
 /* ---------------- eval ---------------- */
 
 typedef struct {
     const ra_data *d;
+    const detc_kernels *k;
     const float *boxes;
-    const float *maps[RA_MAX_MAPS];
-    float *out;
-    int count;
+    const void *maps[RA_MAX_MAPS];
+    void *out;     /* f32, or u8/i8 when d->q8 */
+    uint8_t *scratch;
+    int count, parts;
 } ra_job;
 
 static float maxf(float a, float b)
@@ -261,12 +313,69 @@ static int adaptive_grid(float roi_size, int bins, int map_size)
     return g > (float)(map_size + 1) ? map_size + 1 : (int)g;
 }
 
-static void pool_torchvision(const ra_job *j, int r)
+/* One bilinear sample of C channels added to o: the four neighbours weighted as the f32 kernel does; a
+ * quantized map is read as scale * (float)(q - zp), cast's dequantization. The channel loops run in blocks
+ * of RA_BLOCK with a constant trip count and restrict pointers, which gcc and clang vectorize at -O2: every
+ * lane performs the same float operations in the same order as the scalar loop (no contraction: ISO C
+ * mode, FP_CONTRACT OFF above), so the results are the same. */
+#define RA_BLOCK 16
+
+static void add_sample_f32(int C, const float *restrict p1, const float *restrict p2, const float *restrict p3,
+                           const float *restrict p4, float w1, float w2, float w3, float w4, float *restrict o)
+{
+    int c = 0;
+    for (; c + RA_BLOCK <= C; c += RA_BLOCK) {
+        const float *a1 = p1 + c, *a2 = p2 + c, *a3 = p3 + c, *a4 = p4 + c;
+        float *x = o + c;
+        for (int k = 0; k < RA_BLOCK; k++)
+            x[k] += w1 * a1[k] + w2 * a2[k] + w3 * a3[k] + w4 * a4[k];
+    }
+    for (; c < C; c++)
+        o[c] += w1 * p1[c] + w2 * p2[c] + w3 * p3[c] + w4 * p4[c];
+}
+
+#define RA_DQ(q) (s * (float)((int32_t)(q) - z))
+#define RA_DEFINE_SAMPLE_Q(NAME, T)                                                                              \
+    static void NAME(int C, const T *restrict q1, const T *restrict q2, const T *restrict q3, const T *restrict q4, \
+                     float s, int32_t z, float w1, float w2, float w3, float w4, float *restrict o)              \
+    {                                                                                                          \
+        int c = 0;                                                                                             \
+        for (; c + RA_BLOCK <= C; c += RA_BLOCK) {                                                             \
+            const T *a1 = q1 + c, *a2 = q2 + c, *a3 = q3 + c, *a4 = q4 + c;                                    \
+            float *x = o + c;                                                                                  \
+            for (int k = 0; k < RA_BLOCK; k++)                                                                 \
+                x[k] += w1 * RA_DQ(a1[k]) + w2 * RA_DQ(a2[k]) + w3 * RA_DQ(a3[k]) + w4 * RA_DQ(a4[k]);         \
+        }                                                                                                      \
+        for (; c < C; c++)                                                                                     \
+            o[c] += w1 * RA_DQ(q1[c]) + w2 * RA_DQ(q2[c]) + w3 * RA_DQ(q3[c]) + w4 * RA_DQ(q4[c]);             \
+    }
+RA_DEFINE_SAMPLE_Q(add_sample_u8, uint8_t)
+RA_DEFINE_SAMPLE_Q(add_sample_i8, int8_t)
+#undef RA_DQ
+
+static void add_sample(const ra_data *d, int lvl, const void *fm, size_t i1, size_t i2, size_t i3, size_t i4,
+                       float w1, float w2, float w3, float w4, float *o)
+{
+    const int C = d->channels;
+    if (!d->q8) {
+        const float *f = fm;
+        add_sample_f32(C, f + i1, f + i2, f + i3, f + i4, w1, w2, w3, w4, o);
+    } else if (d->is_signed) {
+        const int8_t *q = fm;
+        add_sample_i8(C, q + i1, q + i2, q + i3, q + i4, d->map_scale[lvl], d->map_zp[lvl], w1, w2, w3, w4, o);
+    } else {
+        const uint8_t *q = fm;
+        add_sample_u8(C, q + i1, q + i2, q + i3, q + i4, d->map_scale[lvl], d->map_zp[lvl], w1, w2, w3, w4, o);
+    }
+}
+
+/* bin: C floats to accumulate a bin in when the output is quantized (the f32 output itself otherwise) */
+static void pool_torchvision(const ra_job *j, int r, float *bin)
 {
     const ra_data *d = j->d;
     const float *b = j->boxes + (size_t)r * 4;
     int lvl = map_level(d, b);
-    const float *fm = j->maps[lvl];
+    const void *fm = j->maps[lvl];
     int H = d->map_h[lvl], W = d->map_w[lvl], C = d->channels;
     float scale = d->scales[lvl], offset = d->aligned ? 0.5f : 0.0f;
     float start_w = b[0] * scale - offset, start_h = b[1] * scale - offset;
@@ -281,10 +390,11 @@ static void pool_torchvision(const ra_job *j, int r)
     int grid_w = d->sampling_ratio > 0 ? d->sampling_ratio : adaptive_grid(roi_w, d->out_w, W);
     int n_samples = grid_h * grid_w;
     float count = (float)(n_samples > 1 ? n_samples : 1);
-    float *out = j->out + (size_t)r * d->out_h * d->out_w * C;
+    size_t first = (size_t)r * d->out_h * d->out_w * C;
     for (int ph = 0; ph < d->out_h; ph++)
         for (int pw = 0; pw < d->out_w; pw++) {
-            float *o = out + ((size_t)ph * d->out_w + pw) * C;
+            size_t at = first + ((size_t)ph * d->out_w + pw) * C;
+            float *o = d->q8 ? bin : (float *)j->out + at;
             memset(o, 0, (size_t)C * sizeof *o);
             for (int iy = 0; iy < grid_h; iy++) {
                 const float yy = start_h + (float)ph * bin_h + ((float)iy + .5f) * bin_h / (float)grid_h;
@@ -313,16 +423,15 @@ static void pool_torchvision(const ra_job *j, int r)
                     float ly = y - (float)y_low, lx = x - (float)x_low;
                     float hy = 1.0f - ly, hx = 1.0f - lx;
                     float w1 = hy * hx, w2 = hy * lx, w3 = ly * hx, w4 = ly * lx;
-                    const float *p1 = fm + ((size_t)y_low * W + x_low) * C;
-                    const float *p2 = fm + ((size_t)y_low * W + x_high) * C;
-                    const float *p3 = fm + ((size_t)y_high * W + x_low) * C;
-                    const float *p4 = fm + ((size_t)y_high * W + x_high) * C;
-                    for (int c = 0; c < C; c++)
-                        o[c] += w1 * p1[c] + w2 * p2[c] + w3 * p3[c] + w4 * p4[c];
+                    add_sample(d, lvl, fm, ((size_t)y_low * W + x_low) * C, ((size_t)y_low * W + x_high) * C,
+                               ((size_t)y_high * W + x_low) * C, ((size_t)y_high * W + x_high) * C, w1, w2, w3, w4,
+                               o);
                 }
             }
             for (int c = 0; c < C; c++)
                 o[c] /= count;
+            if (d->q8)
+                j->k->quantize_q8((size_t)C, o, d->out_scale, d->out_zp, d->is_signed, (uint8_t *)j->out + at);
         }
 }
 
@@ -337,12 +446,12 @@ static void pool_tf(const ra_job *j, int r)
 {
     const ra_data *d = j->d;
     const float *b = j->boxes + (size_t)r * 4;
-    const float *fm = j->maps[0];
+    const float *fm = j->maps[0]; /* f32: prepare refuses quantized maps in this mode */
     int H = d->map_h[0], W = d->map_w[0], C = d->channels;
     float y1 = b[0], x1 = b[1], y2 = b[2], x2 = b[3];
     float height_scale = d->out_h > 1 ? (y2 - y1) * (float)(H - 1) / (float)(d->out_h - 1) : 0.0f;
     float width_scale = d->out_w > 1 ? (x2 - x1) * (float)(W - 1) / (float)(d->out_w - 1) : 0.0f;
-    float *out = j->out + (size_t)r * d->out_h * d->out_w * C;
+    float *out = (float *)j->out + (size_t)r * d->out_h * d->out_w * C;
     for (int y = 0; y < d->out_h; y++) {
         float in_y = d->out_h > 1 ? y1 * (float)(H - 1) + (float)y * height_scale
                                   : (float)(0.5 * (double)(y1 + y2) * (double)(H - 1));
@@ -374,32 +483,44 @@ static void pool_tf(const ra_job *j, int r)
     }
 }
 
-static void ra_rows(void *ctx, int begin, int end)
+static void ra_parts(void *ctx, int begin, int end)
 {
     const ra_job *j = ctx;
     const ra_data *d = j->d;
     size_t per_roi = (size_t)d->out_h * d->out_w * d->channels;
-    for (int r = begin; r < end; r++) {
-        if (r >= j->count) {
-            memset(j->out + (size_t)r * per_roi, 0, per_roi * sizeof(float));
-            continue;
+    for (int part = begin; part < end; part++) {
+        float *bin = j->scratch ? (float *)(void *)(j->scratch + (size_t)part * op_align((size_t)d->channels * sizeof(float)))
+                                : NULL;
+        int r0 = (int)((int64_t)d->rois * part / j->parts), r1 = (int)((int64_t)d->rois * (part + 1) / j->parts);
+        for (int r = r0; r < r1; r++) {
+            if (r >= j->count) {
+                if (d->q8)
+                    memset((uint8_t *)j->out + (size_t)r * per_roi, (uint8_t)d->out_zp, per_roi);
+                else
+                    memset((float *)j->out + (size_t)r * per_roi, 0, per_roi * sizeof(float));
+                continue;
+            }
+            if (d->mode == RA_TF_CROP)
+                pool_tf(j, r);
+            else
+                pool_torchvision(j, r, bin);
         }
-        if (d->mode == RA_TF_CROP)
-            pool_tf(j, r);
-        else
-            pool_torchvision(j, r);
     }
 }
 
 static detc_code ra_eval(const detc_exec *x, detc_node *node)
 {
     const ra_data *d = node->op_data;
-    ra_job j = {.d = d, .boxes = detc_in(x->g, node, 0)->data, .out = detc_out(x->g, node, 0)->data};
+    ra_job j = {.d = d, .k = x->kernels, .boxes = detc_in(x->g, node, 0)->data, .out = detc_out(x->g, node, 0)->data,
+                .scratch = d->q8 ? x->scratch : NULL};
+    if (d->q8 && !x->scratch)
+        return DETC_ERR_RUNTIME;
     for (int i = 0; i < d->n_maps; i++)
         j.maps[i] = detc_in(x->g, node, 2 + i)->data;
     int32_t count = op_read_i32(detc_in(x->g, node, 1), 0);
     j.count = count < 0 ? 0 : count > d->rois ? d->rois : count;
-    detc_parallel_for(x->pool, d->rois, 1, ra_rows, &j);
+    j.parts = op_parts(x, d->rois, 1);
+    detc_parallel_for(x->pool, j.parts, 1, ra_parts, &j);
     return DETC_OK;
 }
 

@@ -58,6 +58,18 @@ typedef struct detc_conv_f32_params {
     float act_lo, act_hi;  /* fused activation clamp (-inf, +inf for none) */
 } detc_conv_f32_params;
 
+/* Requantizing add or subtract of two u8 or i8 operands (add_q8 below): TensorFlow Lite's quantized ADD
+ * (add.cc) with the constants ops/add.c computes at prepare. Every multiplier of that arithmetic is below 1
+ * (MultiplyByQuantizedMultiplierSmallerThanOneExp), so each comes as a multiplier and a right shift. */
+typedef struct detc_add_q8_params {
+    int is_signed;              /* 0: u8 operands and output, 1: i8 */
+    int sub;                    /* 0: a + b, 1: a - b */
+    int32_t a_offset, b_offset; /* minus each input's zero point */
+    int32_t a_mult, b_mult, out_mult;       /* in [0, 2^31) */
+    int32_t a_rshift, b_rshift, out_rshift; /* 0..31 */
+    int32_t out_zp, act_min, act_max;
+} detc_add_q8_params;
+
 typedef struct detc_kernels {
     const char *name;
     /* C[m*ldc + n] = sum_k A[m*lda + k] * B[n*ldb + k]   (float) */
@@ -125,6 +137,22 @@ typedef struct detc_kernels {
     void (*wino_in_f32)(int channels, const float *const *taps, float *v, size_t stride);
     void (*wino_out_f32)(int channels, const float *m, size_t stride, const float *bias, float act_lo, float act_hi,
                          float *const *out);
+    /* Requantizing add (ops/add.c, ops/sub.c), n output bytes; a_step and b_step are 1, or 0 for an operand
+     * broadcast along the run (one byte read n times). With SRDHM = SaturatingRoundingDoublingHighMul and
+     * RDBPOT = RoundingDivideByPOT (quant.h), x the raw byte (i8 when is_signed):
+     *   a' = RDBPOT(SRDHM((xa + a_offset) << 20, a_mult), a_rshift);   b' likewise
+     *   out[i] = clamp(RDBPOT(SRDHM(a' + b' (a' - b' when sub), out_mult), out_rshift) + out_zp, act_min, act_max)
+     * Integers, exact: every variant equals the portable one bit for bit. */
+    void (*add_q8)(const detc_add_q8_params *prm, size_t n, const uint8_t *a, int a_step, const uint8_t *b, int b_step,
+                   uint8_t *out);
+    /* f32 -> u8/i8 with per-tensor parameters (ops/cast.c, TFLite's AffineQuantize), n values:
+     *   r = round_half_away_from_zero(x[i] / scale)   (an IEEE single division; NaN gives 0)
+     *   out[i] = clamp(r + zp, qmin, qmax)   (qmin, qmax: 0, 255, or -128, 127 when is_signed)
+     * Exact: every variant divides (never multiplies by a reciprocal) and rounds as roundf does. */
+    void (*quantize_q8)(size_t n, const float *x, float scale, int32_t zp, int is_signed, uint8_t *out);
+    /* u8/i8 -> f32 with per-tensor parameters (TFLite's Dequantize), n values:
+     *   out[i] = scale * (float)(q[i] - zp)   (one rounding, so every variant gives the same floats) */
+    void (*dequantize_q8)(size_t n, const uint8_t *q, float scale, int32_t zp, int is_signed, float *out);
 } detc_kernels;
 
 extern const detc_kernels detc_kernels_portable;

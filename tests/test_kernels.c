@@ -2,6 +2,7 @@
  * on sizes that exercise SIMD tails (K, N not multiples of the vector widths) and extreme values.
  * Integer kernels must be exact; float GEMM, conv_f32 and dwconv_f32 within 1e-5 of the sum of the products'
  * magnitudes (summation order, FMA). */
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -852,6 +853,185 @@ static void check_select_sets(void)
     check_conv_q8(s);
 }
 
+/* ---------------- elementwise int8: add_q8, quantize_q8, dequantize_q8 ----------------
+ * Against references written here in int64 and double (not the kernels' formulation): every table, so every
+ * SIMD variant equals the portable one bit for bit. Output buffers carry guard bytes after n. */
+
+/* gemmlowp SaturatingRoundingDoublingHighMul: a*b / 2^31 rounded to nearest, ties toward +infinity. */
+static int64_t ref_srdhm(int32_t a, int32_t b)
+{
+    if (a == INT32_MIN && b == INT32_MIN)
+        return INT32_MAX;
+    int64_t p = (int64_t)a * b + (1LL << 30);
+    return p >= 0 ? p / (1LL << 31) : -((-p + (1LL << 31) - 1) / (1LL << 31)); /* floor */
+}
+
+/* gemmlowp RoundingDivideByPOT: x / 2^e rounded to nearest, ties away from zero. */
+static int64_t ref_rdbpot(int64_t x, int e)
+{
+    if (e == 0)
+        return x;
+    int64_t half = 1LL << (e - 1);
+    return x >= 0 ? (x + half) / (1LL << e) : -((-x + half) / (1LL << e));
+}
+
+static int32_t ref_rescale(int64_t x, int32_t mult, int32_t rshift)
+{
+    return (int32_t)ref_rdbpot(ref_srdhm((int32_t)x, mult), rshift);
+}
+
+static int32_t pick_mult(void)
+{
+    switch (next() % 6) {
+    case 0:
+        return 0;
+    case 1:
+        return 1 << 30;
+    case 2:
+        return INT32_MAX;
+    default:
+        return (int32_t)((1u << 30) + next() % (1u << 30));
+    }
+}
+
+static int32_t pick_rshift(void)
+{
+    int r = (int)(next() % 8);
+    return r == 0 ? 0 : r == 1 ? 31 : r == 2 ? 1 : (int32_t)(next() % 32);
+}
+
+static void check_add_q8(const detc_kernels *k)
+{
+    static const size_t ns[] = {0, 1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 63, 64, 65, 100, 257, 1000};
+    int bad_cases = 0, cases = 0;
+    uint8_t a[1024], b[1024], out[1024 + 16], ref[1024 + 16];
+    for (int t = 0; t < 1500; t++) {
+        size_t n = ns[next() % (sizeof ns / sizeof ns[0])];
+        int is_signed = t % 2, as = (t / 2) % 4 != 1, bs = (t / 2) % 4 != 2;
+        if ((t / 2) % 4 == 3 && t % 3 == 0)
+            as = bs = 0;
+        int lo = is_signed ? -128 : 0, hi = is_signed ? 127 : 255;
+        detc_add_q8_params prm = {.is_signed = is_signed, .sub = (t / 8) % 2};
+        prm.a_offset = -(lo + (int32_t)(next() % 256));
+        prm.b_offset = -(lo + (int32_t)(next() % 256));
+        prm.a_mult = pick_mult();
+        prm.b_mult = pick_mult();
+        prm.out_mult = pick_mult();
+        prm.a_rshift = pick_rshift();
+        prm.b_rshift = pick_rshift();
+        prm.out_rshift = pick_rshift();
+        if (t % 5 == 0) { /* realistic: inputs halved or less, output shift small: many results saturate */
+            prm.a_rshift = 1 + (int32_t)(next() % 3);
+            prm.b_rshift = 1 + (int32_t)(next() % 3);
+            prm.out_rshift = 16 + (int32_t)(next() % 6);
+        }
+        prm.out_zp = lo + (int32_t)(next() % 256);
+        prm.act_min = t % 3 ? lo : lo + (int32_t)(next() % 100);
+        prm.act_max = t % 3 ? hi : hi - (int32_t)(next() % 100);
+        for (size_t i = 0; i < sizeof a; i++) {
+            a[i] = t % 7 == 0 ? (uint8_t)(i % 2 ? lo : hi) : (uint8_t)next();
+            b[i] = t % 7 == 0 ? (uint8_t)(i % 3 ? hi : lo) : (uint8_t)next();
+        }
+        memset(ref, 0xa5, sizeof ref);
+        memset(out, 0xa5, sizeof out);
+        for (size_t i = 0; i < n; i++) {
+            uint8_t ba = a[i * (size_t)as], bb = b[i * (size_t)bs];
+            int64_t qa = is_signed ? (int8_t)ba : ba, qb = is_signed ? (int8_t)bb : bb;
+            int32_t x = ref_rescale((qa + prm.a_offset) * 1048576, prm.a_mult, prm.a_rshift);
+            int32_t y = ref_rescale((qb + prm.b_offset) * 1048576, prm.b_mult, prm.b_rshift);
+            int64_t v = ref_rescale(prm.sub ? (int64_t)x - y : (int64_t)x + y, prm.out_mult, prm.out_rshift) + prm.out_zp;
+            ref[i] = (uint8_t)(v < prm.act_min ? prm.act_min : v > prm.act_max ? prm.act_max : v);
+        }
+        k->add_q8(&prm, n, a, as, b, bs, out);
+        int bad = memcmp(out, ref, sizeof out) != 0;
+        if (bad)
+            printf("  %s add_q8: n %zu %s %s steps %d %d: wrong\n", k->name, n, is_signed ? "i8" : "u8",
+                   prm.sub ? "sub" : "add", as, bs);
+        bad_cases += bad;
+        cases++;
+    }
+    CHECK(bad_cases == 0, "%s add_q8: %d wrong of %d cases", k->name, bad_cases, cases);
+}
+
+/* roundf's half away from zero, in double (exact for any float) */
+static double ref_round_away(float q)
+{
+    double d = q;
+    return d >= 0 ? floor(d + 0.5) : -floor(-d + 0.5);
+}
+
+static void check_quantize_q8(const detc_kernels *k)
+{
+    static const size_t ns[] = {0, 1, 5, 8, 15, 16, 17, 31, 32, 33, 100, 255};
+    float x[256];
+    uint8_t out[256 + 16], ref[256 + 16];
+    int bad_cases = 0, cases = 0;
+    for (int t = 0; t < 600; t++) {
+        size_t n = ns[next() % (sizeof ns / sizeof ns[0])];
+        int is_signed = t % 2;
+        int lo = is_signed ? -128 : 0, hi = is_signed ? 127 : 255;
+        int32_t zp = lo + (int32_t)(next() % 256);
+        float scale = t % 4 == 0 ? ldexpf(1.0f, (int)(next() % 9) - 6) /* exact ties */
+                      : t % 4 == 1 ? 1e-30f : (float)(next() % 100000 + 1) * 1e-5f;
+        for (size_t i = 0; i < 256; i++) {
+            uint32_t kind = next() % 16;
+            float v = ((float)(int32_t)(next() % 20001) - 10000.0f) * 0.037f * scale;
+            if (kind == 0)
+                v = ((float)(int32_t)(next() % 601) - 300.0f + 0.5f) * scale; /* a tie when scale is 2^k */
+            else if (kind == 1) {
+                static const float special[] = {NAN, -NAN, INFINITY, -INFINITY, FLT_MAX, -FLT_MAX, 0.0f, -0.0f,
+                                                1e-45f, -1e-45f, 3e9f, -3e9f, 0.49999997f, -0.49999997f,
+                                                0.5f, -0.5f, 8388607.5f, -8388607.5f, 16777216.0f, 2.5f, -2.5f};
+                v = special[next() % (sizeof special / sizeof special[0])];
+            } else if (kind == 2)
+                v = nextafterf(((float)(int32_t)(next() % 61) - 30.0f + 0.5f) * scale, next() % 2 ? INFINITY : -INFINITY);
+            x[i] = v;
+        }
+        memset(ref, 0xa5, sizeof ref);
+        memset(out, 0xa5, sizeof out);
+        for (size_t i = 0; i < n; i++) {
+            float q = x[i] / scale;
+            double r = (q != q ? 0.0 : ref_round_away(q)) + zp; /* NaN: the zero point */
+            ref[i] = (uint8_t)(int32_t)(r < lo ? lo : r > hi ? hi : r);
+        }
+        k->quantize_q8(n, x, scale, zp, is_signed, out);
+        int bad = memcmp(out, ref, sizeof out) != 0;
+        if (bad)
+            printf("  %s quantize_q8: n %zu %s scale %g zp %d: wrong\n", k->name, n, is_signed ? "i8" : "u8",
+                   (double)scale, zp);
+        bad_cases += bad;
+        cases++;
+    }
+    CHECK(bad_cases == 0, "%s quantize_q8: %d wrong of %d cases", k->name, bad_cases, cases);
+}
+
+static void check_dequantize_q8(const detc_kernels *k)
+{
+    static const size_t ns[] = {0, 1, 5, 7, 8, 9, 15, 16, 17, 33, 100, 256};
+    uint8_t q[256];
+    float out[256 + 8], ref[256 + 8];
+    int bad_cases = 0, cases = 0;
+    for (int t = 0; t < 300; t++) {
+        size_t n = ns[next() % (sizeof ns / sizeof ns[0])];
+        int is_signed = t % 2;
+        int32_t zp = (is_signed ? -128 : 0) + (int32_t)(next() % 256);
+        float scale = t % 3 == 0 ? 1e-40f /* subnormal products */ : (float)(next() % 1000000 + 1) * 3.1e-7f;
+        for (int i = 0; i < 256; i++)
+            q[i] = t % 5 == 0 ? (uint8_t)i : (uint8_t)next();
+        for (size_t i = 0; i < sizeof ref / sizeof ref[0]; i++)
+            ref[i] = out[i] = -7.0f;
+        for (size_t i = 0; i < n; i++) /* the product of a float and a 9-bit integer is exact in double */
+            ref[i] = (float)((double)scale * (double)((is_signed ? (int8_t)q[i] : q[i]) - zp));
+        k->dequantize_q8(n, q, scale, zp, is_signed, out);
+        int bad = memcmp(out, ref, sizeof out) != 0;
+        if (bad)
+            printf("  %s dequantize_q8: n %zu %s: wrong\n", k->name, n, is_signed ? "i8" : "u8");
+        bad_cases += bad;
+        cases++;
+    }
+    CHECK(bad_cases == 0, "%s dequantize_q8: %d wrong of %d cases", k->name, bad_cases, cases);
+}
+
 int main(void)
 {
     static const char *names[] = {"portable", "avx2", "avx512vnni", "amx", "blas", "neon", "neon-dotprod", "auto"};
@@ -873,6 +1053,9 @@ int main(void)
         check_conv_f32(k);
         check_winograd(k);
         check_logistic(k);
+        check_add_q8(k);
+        check_quantize_q8(k);
+        check_dequantize_q8(k);
     }
     check_round_once_scalar();
     check_dw_op_i8();

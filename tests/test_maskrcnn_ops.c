@@ -25,6 +25,7 @@
 #include "image_file.h"
 #include "nms_util.h"
 #include "op_harness.h"
+#include "quant.h"
 
 /* models/maskrcnn.c */
 int detc_maskrcnn_resized_size(int h, int w, double min_size, double max_size, int *out_h, int *out_w);
@@ -225,10 +226,10 @@ static void test_roi_align_errors(void)
     oh_init(&c, "roi_align", "{\"output_size\": 7, \"spatial_scales\": [0.25]}");
     oh_input(&c, DETC_F32, 2, boxes, NULL, false);
     oh_input(&c, DETC_F32, 1, one, NULL, false);
-    oh_input(&c, DETC_U8, 4, map, NULL, false);
+    oh_input(&c, DETC_I32, 4, map, NULL, false);
     oh_output(&c, DETC_DTYPE_INVALID);
-    CHECK(!oh_prepare(&c), "u8 maps and an f32 count are refused");
-    CHECK(oh_has_error(&c, DETC_ERR_DTYPE, "input 2", "f32 only"), "the u8 map is reported with a fix");
+    CHECK(!oh_prepare(&c), "i32 maps and an f32 count are refused");
+    CHECK(oh_has_error(&c, DETC_ERR_DTYPE, "input 2", "quantized u8/i8"), "the i32 map is reported with a fix");
     CHECK(oh_has_error(&c, DETC_ERR_DTYPE, "input 1", "i32 [1]"), "the f32 count is reported with a fix");
     oh_free(&c);
 
@@ -541,6 +542,198 @@ static void test_row_count(void)
     oh_free(&c);
 }
 
+/* roi_align on quantized maps: the f32 op on the dequantized maps (tested against torchvision above), then
+ * quantized (round half away from zero, as cast), bit for bit; u8 and i8, two levels with different
+ * parameters, rows past count at the zero point, 1 and 3 threads, portable and best kernels. */
+static void test_roi_align_q8(void)
+{
+    enum { R = 6, C = 37, S = 3 };
+    static const int32_t bdims[2] = {R, 4}, cdims[1] = {1}, m0[4] = {1, 12, 10, C}, m1[4] = {1, 6, 5, C};
+    const float boxes[R * 4] = {0, 0, 40, 44, 3, 5, 9, 7, 10, 2, 39, 47, -5, -5, 8, 60, 20, 20, 21, 21, 1, 1, 30, 30};
+    const int32_t count[1] = {5};
+    const char *attrs = "{\"output_size\": 3, \"sampling_ratio\": 0, \"spatial_scales\": [0.25, 0.125], "
+                        "\"canonical_scale\": 16, \"canonical_level\": 3}";
+    static uint8_t q0[12 * 10 * C], q1[6 * 5 * C];
+    static float f0[12 * 10 * C], f1[6 * 5 * C];
+    uint32_t seed = 7;
+    for (int is_signed = 0; is_signed < 2; is_signed++) {
+        const float s0 = 0.037f, s1 = 0.0113f, so = 0.021f;
+        const int32_t z0 = is_signed ? -11 : 120, z1 = is_signed ? 5 : 131, zo = is_signed ? 3 : 128;
+        for (size_t i = 0; i < sizeof q0; i++) {
+            seed = seed * 1103515245u + 12345u;
+            q0[i] = (uint8_t)(seed >> 16);
+            f0[i] = s0 * (float)((is_signed ? (int32_t)(int8_t)q0[i] : (int32_t)q0[i]) - z0);
+        }
+        for (size_t i = 0; i < sizeof q1; i++) {
+            seed = seed * 1103515245u + 12345u;
+            q1[i] = (uint8_t)(seed >> 16);
+            f1[i] = s1 * (float)((is_signed ? (int32_t)(int8_t)q1[i] : (int32_t)q1[i]) - z1);
+        }
+        oh_case f;
+        oh_init(&f, "roi_align", attrs);
+        oh_input(&f, DETC_F32, 2, bdims, boxes, false);
+        oh_input(&f, DETC_I32, 1, cdims, count, false);
+        oh_input(&f, DETC_F32, 4, m0, f0, false);
+        oh_input(&f, DETC_F32, 4, m1, f1, false);
+        oh_output(&f, DETC_DTYPE_INVALID);
+        bool fok = oh_prepare(&f) && oh_eval(&f, 1) == DETC_OK;
+        CHECK(fok, "roi_align f32 reference runs");
+        const float *want = fok ? oh_data(&f, 4) : NULL;
+        detc_dtype dt = is_signed ? DETC_I8 : DETC_U8;
+        for (int variant = 0; variant < 4 && want; variant++) {
+            oh_case c;
+            oh_init(&c, "roi_align", attrs);
+            c.kernels = variant % 2 ? "portable" : NULL;
+            oh_input(&c, DETC_F32, 2, bdims, boxes, false);
+            oh_input(&c, DETC_I32, 1, cdims, count, false);
+            int t0 = oh_input(&c, dt, 4, m0, q0, false), t1 = oh_input(&c, dt, 4, m1, q1, false);
+            oh_quant1(&c, t0, s0, z0);
+            oh_quant1(&c, t1, s1, z1);
+            int to = oh_output(&c, dt);
+            oh_quant1(&c, to, so, zo);
+            bool ok = oh_prepare(&c) && oh_eval(&c, variant < 2 ? 1 : 3) == DETC_OK;
+            int bad = 0;
+            if (ok) {
+                const uint8_t *got = oh_data(&c, to);
+                for (int i = 0; i < R * S * S * C; i++) {
+                    float r = roundf(want[i] / so);
+                    int32_t v = (int32_t)r + zo, lo = is_signed ? -128 : 0, hi = is_signed ? 127 : 255;
+                    bad += got[i] != (uint8_t)(v < lo ? lo : v > hi ? hi : v);
+                }
+            }
+            CHECK(ok && bad == 0, "roi_align %s maps (variant %d): %d of %d values differ from f32 then quantize",
+                  is_signed ? "i8" : "u8", variant, bad, R * S * S * C);
+            oh_free(&c);
+        }
+        oh_free(&f);
+    }
+    /* mixed dtypes and the TF mode are refused */
+    static const int32_t one[4] = {1, 4, 4, 2};
+    oh_case c;
+    oh_init(&c, "roi_align", "{\"output_size\": 2, \"mode\": \"tf_crop_and_resize\"}");
+    oh_input(&c, DETC_F32, 2, bdims, boxes, false);
+    oh_input(&c, DETC_I32, 1, cdims, count, false);
+    oh_quant1(&c, oh_input(&c, DETC_I8, 4, one, NULL, false), 0.1f, 0);
+    oh_quant1(&c, oh_output(&c, DETC_I8), 0.1f, 0);
+    CHECK(!oh_prepare(&c) && oh_has_error(&c, DETC_ERR_UNSUPPORTED, "torchvision", NULL),
+          "roi_align refuses quantized maps in tf_crop_and_resize mode");
+    oh_free(&c);
+    oh_init(&c, "roi_align", "{\"output_size\": 2, \"spatial_scales\": [0.25, 0.125]}");
+    oh_input(&c, DETC_F32, 2, bdims, boxes, false);
+    oh_input(&c, DETC_I32, 1, cdims, count, false);
+    oh_quant1(&c, oh_input(&c, DETC_I8, 4, one, NULL, false), 0.1f, 0);
+    oh_input(&c, DETC_F32, 4, one, NULL, false);
+    oh_output(&c, DETC_DTYPE_INVALID);
+    CHECK(!oh_prepare(&c) && oh_has_error(&c, DETC_ERR_DTYPE, "one dtype", NULL),
+          "roi_align refuses feature maps of different dtypes");
+    oh_free(&c);
+}
+
+/* conv2d_transpose, quantized (2x2 stride 2, the Mask R-CNN head's): against an int64 sum of the quantized
+ * products requantized with quant.h's TFLite arithmetic (exact), and against the same sum scaled in float64
+ * and rounded (within 1: the fixed-point multiplier's rounding); u8 with filter zero points and i8, a row
+ * count below the batch (rows past it are the output zero point), 1 and 3 threads, portable and best kernels. */
+static void test_conv_transpose_q8(void)
+{
+    enum { N = 3, H = 3, W = 4, CI = 19, CO = 21, K = 2 };
+    static const int32_t xd[4] = {N, H, W, CI}, wd[4] = {CO, K, K, CI}, bd[1] = {CO}, cd[1] = {1};
+    static uint8_t x[N * H * W * CI], w[CO * K * K * CI];
+    static int32_t bias[CO], wzp[CO];
+    static float ws[CO];
+    const int32_t count[1] = {2};
+    uint32_t seed = 99;
+#define NEXT() (seed = seed * 1103515245u + 12345u, seed >> 16)
+    for (int is_signed = 0; is_signed < 2; is_signed++) {
+        detc_dtype dt = is_signed ? DETC_I8 : DETC_U8;
+        const float xs = 0.05f, os = 0.4f;
+        const int32_t xz = is_signed ? -3 : 117, oz = is_signed ? 4 : 120, lo = is_signed ? -128 : 0, hi = lo + 255;
+        for (size_t i = 0; i < sizeof x; i++)
+            x[i] = (uint8_t)NEXT();
+        for (size_t i = 0; i < sizeof w; i++)
+            w[i] = is_signed ? (uint8_t)(int8_t)((int32_t)(NEXT() % 255) - 127) : (uint8_t)NEXT();
+        /* i8: per-channel symmetric filter; u8: per tensor (TFLite's rule) with a zero point */
+        int32_t wz0 = 100 + (int32_t)(NEXT() % 50);
+        for (int c = 0; c < CO; c++) {
+            ws[c] = is_signed ? 0.001f + 0.0005f * (float)(NEXT() % 20) : 0.003f;
+            wzp[c] = is_signed ? 0 : wz0;
+            bias[c] = (int32_t)(NEXT() % 20001) - 10000;
+        }
+        bias[0] = 3000000; /* saturates */
+        int bad = 0, bad64 = 0, runs = 0;
+        for (int variant = 0; variant < 4; variant++) {
+            oh_case c;
+            oh_init(&c, "conv2d_transpose", "{\"stride\": [2, 2]}");
+            c.kernels = variant % 2 ? "portable" : NULL;
+            int tx = oh_input(&c, dt, 4, xd, x, false), tw = oh_input(&c, dt, 4, wd, w, true);
+            int tb = oh_input(&c, DETC_I32, 1, bd, bias, true);
+            oh_input(&c, DETC_I32, 1, cd, count, false);
+            int to = oh_output(&c, dt);
+            oh_quant1(&c, tx, xs, xz);
+            float bs[CO];
+            int32_t bz[CO] = {0};
+            for (int k = 0; k < CO; k++)
+                bs[k] = xs * ws[k];
+            if (is_signed) {
+                oh_quant(&c, tw, CO, 0, ws, wzp);
+                oh_quant(&c, tb, CO, 0, bs, bz);
+            } else {
+                oh_quant1(&c, tw, ws[0], wz0);
+                oh_quant1(&c, tb, bs[0], 0);
+            }
+            oh_quant1(&c, to, os, oz);
+            bool ok = oh_prepare(&c) && oh_eval(&c, variant < 2 ? 1 : 3) == DETC_OK;
+            if (!ok) {
+                oh_print_errors(&c);
+                bad++;
+                oh_free(&c);
+                continue;
+            }
+            runs++;
+            const uint8_t *got = oh_data(&c, to);
+            for (int n = 0; n < N; n++)
+                for (int oy = 0; oy < H * K; oy++)
+                    for (int ox = 0; ox < W * K; ox++)
+                        for (int co = 0; co < CO; co++) {
+                            int iy = oy / K, ix = ox / K, ky = oy % K, kx = ox % K;
+                            int64_t acc = bias[co];
+                            for (int ci = 0; ci < CI; ci++) {
+                                uint8_t xb = x[((n * H + iy) * W + ix) * CI + ci];
+                                uint8_t wb = w[((co * K + ky) * K + kx) * CI + ci];
+                                int64_t xv = is_signed ? (int8_t)xb : xb, wv = is_signed ? (int8_t)wb : wb;
+                                acc += (xv - xz) * (wv - wzp[co]);
+                            }
+                            double real = (double)xs * (double)ws[co] / (double)os;
+                            detc_qmul m;
+                            detc_qmul_from_double(real, &m);
+                            int32_t v = n < count[0] ? detc_qmul_apply((int32_t)acc, m) + oz : oz;
+                            v = v < lo ? lo : v > hi ? hi : v;
+                            double f = n < count[0] ? floor((double)acc * real + 0.5) + oz : oz;
+                            f = f < lo ? lo : f > hi ? hi : f;
+                            int32_t g = is_signed ? (int8_t)got[((n * H * K + oy) * W * K + ox) * CO + co]
+                                                  : got[((n * H * K + oy) * W * K + ox) * CO + co];
+                            bad += g != v;
+                            bad64 += fabs((double)g - f) > 1.0;
+                        }
+            oh_free(&c);
+        }
+        CHECK(runs == 4 && bad == 0 && bad64 == 0,
+              "conv2d_transpose %s: %d runs, %d values off the fixed-point reference, %d more than 1 off float64",
+              is_signed ? "i8" : "u8", runs, bad, bad64);
+    }
+#undef NEXT
+    /* stride other than the kernel: refused with the fix */
+    oh_case c;
+    oh_init(&c, "conv2d_transpose", "{\"stride\": [1, 1]}");
+    static const int32_t w3[4] = {CO, 3, 3, CI};
+    int tx = oh_input(&c, DETC_I8, 4, xd, NULL, false), tw = oh_input(&c, DETC_I8, 4, w3, NULL, true);
+    oh_quant1(&c, tx, 0.1f, 0);
+    oh_quant1(&c, tw, 0.1f, 0);
+    oh_quant1(&c, oh_output(&c, DETC_I8), 0.1f, 0);
+    CHECK(!oh_prepare(&c) && oh_has_error(&c, DETC_ERR_UNSUPPORTED, "stride = kernel size", NULL),
+          "quantized conv2d_transpose with stride 1 and a 3x3 kernel is refused");
+    oh_free(&c);
+}
+
 int main(void)
 {
     run_fixtures(onnx_roi_align, COUNT(onnx_roi_align));
@@ -552,6 +745,8 @@ int main(void)
     test_transforms();
     test_pastes();
     test_roi_align_errors();
+    test_roi_align_q8();
+    test_conv_transpose_q8();
     test_detection_errors();
     test_other_errors();
     test_reprepare();

@@ -80,7 +80,7 @@ def main():
         check(r.returncode == 0, "float conversion: %s" % r.stderr)
         calib = ["--quantize", "int8", "--calibrate", os.path.join(SHAPES, "calib"), "--calibrate-count", "16"]
         r = convert(q8, *calib)
-        check(r.returncode == 0 and "int8: 38 of 52 convolutions and fully connected layers" in r.stderr,
+        check(r.returncode == 0 and "int8: 40 of 53 convolutions and fully connected layers" in r.stderr,
               "int8 conversion: %s" % r.stderr)
         if failed:
             return
@@ -97,6 +97,13 @@ def main():
               "box head fc6 runs as a 7x7 int8 convolution")
         for pred in ("rpn/objectness/P2", "rpn/deltas/P2", "mask/logits", "box/class_logits", "box/box_regression"):
             check(tensors[nodes[pred]["inputs"][0]]["dtype"] == "f32", "predictor %s stays float" % pred)
+        for name in ("box/roi_features", "mask/roi_features", "mask/deconv"):
+            check(tensors[nodes[name]["outputs"][0]]["dtype"] == "i8" and
+                  all(tensors[i]["dtype"] == "i8" for i in nodes[name]["inputs"][2 if "roi" in name else 0:][:4]
+                      if tensors[i]["dtype"] != "i32"),
+                  "%s runs in int8 on int8 inputs: %s" % (name, nodes[name]))
+        check(not any(n.startswith(("P2/", "P3/", "P4/", "P5/", "P6/")) for n in nodes),
+              "no FPN level is dequantized (ROIAlign reads int8, anchors read shapes): %s" % sorted(nodes))
         casts = [n for n in hq["nodes"] if n["op"] == "cast"]
         check(all(n["name"].endswith(("/quantize", "/dequantize")) for n in casts)
               and nodes["image/quantize"]["inputs"] == ["image"],

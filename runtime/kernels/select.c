@@ -177,6 +177,12 @@ static void overlay(detc_kernels *dst, const detc_kernels *src)
         dst->conv_f32_pack = src->conv_f32_pack;
         dst->conv_f32 = src->conv_f32;
     }
+    if (src->add_q8)
+        dst->add_q8 = src->add_q8;
+    if (src->quantize_q8)
+        dst->quantize_q8 = src->quantize_q8;
+    if (src->dequantize_q8)
+        dst->dequantize_q8 = src->dequantize_q8;
 }
 
 /* composed[i] for i < N_VARIANTS: the portable table with variant i over it (NULL name when the CPU lacks

@@ -19,9 +19,13 @@ Works on the DetcWriter graph any front end built, so every format gets it the s
    consumer of its output is float-only: the predictors (RPN objectness and box deltas, mask logits) feed
    proposal generation, detection scoring and mask probabilities, which stay float, and quantizing their
    last layer would only add error. add, max_pool2d and resize_nearest run in int8 when all their
-   inputs are int8 (add requantizes; pooling and nearest resize keep their input's parameters). Every
-   other op stays float: box decoding, proposals, NMS, ROIAlign, the box head's fully connected layers,
-   the transposed convolution and the mask probabilities.
+   inputs are int8 (add requantizes; pooling and nearest resize keep their input's parameters), and so
+   does ROIAlign (torchvision mode) when all its feature maps are: it computes each bin in float from the
+   dequantized samples and quantizes it, exactly what dequantize -> float ROIAlign -> quantize gives, without
+   the float copies of the FPN maps and of the pooled features. The mask head's transposed convolution
+   (stride = kernel, no padding: one tap per output pixel) runs in int8 and is dequantized for its float
+   relu and logits, which also lets the convolution before it run in int8. Every other op stays float: box
+   decoding, proposals, NMS, the box head's fully connected layers and the mask probabilities.
 3. Boundaries are explicit nodes. A float tensor T read by an int8 node gets `cast` T -> T/q8 (quantize);
    an int8 tensor keeps its float name for every float reader and graph output through `cast`
    T/q8 -> T (dequantize). The loader then checks every boundary like any other operand: an int8 op fed
@@ -40,9 +44,11 @@ import numpy as np
 
 from .errors import ConvertError
 
-INT8_OPS = ("conv2d", "fully_connected", "add", "max_pool2d", "resize_nearest")
-ELEMENTWISE = ("add", "max_pool2d", "resize_nearest")  # int8 when all their activation inputs are
+INT8_OPS = ("conv2d", "fully_connected", "conv2d_transpose", "add", "max_pool2d", "resize_nearest", "roi_align")
+CONV_LIKE = ("conv2d", "fully_connected", "conv2d_transpose")  # a filter and bias quantized per output channel
+ELEMENTWISE = ("add", "max_pool2d", "resize_nearest", "roi_align")  # int8 when all their activation inputs are
 PASS_THROUGH = ("max_pool2d", "resize_nearest")  # output keeps the input's quantization
+SHAPE_ONLY = {"anchors": (0,)}  # inputs of float ops that read only the shape (any dtype)
 IMAGE_EXT = (".jpg", ".jpeg", ".png")
 Q8 = "/q8"
 
@@ -166,7 +172,11 @@ class Plan:
         skip = self.keep | exclude
         self.int8 = set()
         for n in self.order:
-            if n["name"] in skip or self._feeds_float_only(n):
+            if n["name"] in skip:
+                continue
+            if n["op"] == "conv2d_transpose" and self._convt_ok(n):  # its float readers take a dequantize
+                self.int8.add(n["name"])
+            if self._feeds_float_only(n):
                 continue
             if (n["op"] == "conv2d" and self._conv_ok(n)) or (n["op"] == "fully_connected" and self._fc_ok(n)):
                 self.int8.add(n["name"])
@@ -176,7 +186,9 @@ class Plan:
             for n in self.order:
                 if n["name"] in self.int8 or n["name"] in skip or n["op"] not in ELEMENTWISE:
                     continue
-                acts = [i for i in n["inputs"] if not self.is_const(i)]
+                if n["op"] == "roi_align" and (n.get("attrs") or {}).get("mode", "torchvision") != "torchvision":
+                    continue
+                acts = self.q8_inputs(n)
                 if acts and all(self.producer.get(i, {}).get("name") in self.int8 for i in acts) and \
                         all(self.t[i].get("dtype") == "f32" for i in acts):
                     self.int8.add(n["name"])
@@ -220,11 +232,29 @@ class Plan:
     def is_const(self, name):
         return name in self.t and id(self.t[name]) in self.w._data
 
+    def q8_inputs(self, n):
+        """The activation inputs an int8 node reads in int8: roi_align's feature maps (its boxes and count
+        stay as they are), every non-constant input of the other elementwise ops."""
+        if n["op"] == "roi_align":
+            return list(n["inputs"][2:])
+        return [i for i in n["inputs"] if not self.is_const(i)]
+
     def _conv_ok(self, n):
         x, f = n["inputs"][0], n["inputs"][1]
         b = operand(n, 2)
         return (self.t[x].get("dtype") == "f32" and not self.is_const(x) and self.is_const(f)
                 and self.t[f].get("dtype") == "f32" and (b is None or self.is_const(b)))
+
+    def _convt_ok(self, n):
+        """A transposed convolution runs in int8 when each output pixel gets one tap (stride = kernel, no
+        padding), as detc's quantized conv2d_transpose requires (the Mask R-CNN head's 2x2 stride 2)."""
+        if not self._conv_ok(n):
+            return False
+        a = n.get("attrs") or {}
+        kh, kw = self.t[n["inputs"][1]]["shape"][1:3]
+        pad = a.get("padding", "valid")
+        return (list(a.get("stride", [1, 1])) == [kh, kw] and (pad == "valid" or list(pad) == [0, 0, 0, 0])
+                and list(a.get("output_padding", [0, 0])) == [0, 0] and list(a.get("dilation", [1, 1])) == [1, 1])
 
     def _fc_ok(self, n):
         x, wt = n["inputs"][0], n["inputs"][1]
@@ -243,7 +273,7 @@ class Plan:
         for n in self.nodes:
             if n["op"] not in PASS_THROUGH:
                 need.append(n["outputs"][0])
-            for i in n["inputs"][:1] if n["op"] in ("conv2d", "fully_connected") else n["inputs"]:
+            for i in n["inputs"][:1] if n["op"] in CONV_LIKE else self.q8_inputs(n):
                 if not self.is_const(i) and self.producer.get(i, {}).get("name") not in self.int8:
                     need.append(i)
         return sorted(set(need))
@@ -269,7 +299,7 @@ def apply(writer, plan, ranges):
     produced_q8 = set()
     for n in plan.nodes:
         out = n["outputs"][0]
-        if n["op"] in ("conv2d", "fully_connected"):
+        if n["op"] in CONV_LIKE:
             x, f = n["inputs"][0], n["inputs"][1]
             b = operand(n, 2)
             xq = x + Q8 if x in produced_q8 else q8_of(x)
@@ -300,9 +330,10 @@ def apply(writer, plan, ranges):
                 n["attrs"] = {"stride": [1, 1], "dilation": [1, 1], "padding": [0, 0, 0, 0], "activation": act}
             qo = act_quant(*ranges[out])
         else:
+            q8_in = set(plan.q8_inputs(n))
             ins = []
             for i in n["inputs"]:
-                ins.append(i if plan.is_const(i) else (i + Q8 if i in produced_q8 else q8_of(i)))
+                ins.append(i if i not in q8_in else (i + Q8 if i in produced_q8 else q8_of(i)))
             n["inputs"] = ins
             qo = t[ins[0]]["quant"] if n["op"] in PASS_THROUGH else act_quant(*ranges[out])
         quant[out] = qo
@@ -310,10 +341,20 @@ def apply(writer, plan, ranges):
         t[out + Q8] = writer.tensors[-1]
         n["outputs"] = [out + Q8] + n["outputs"][1:]
         produced_q8.add(out)
+    # readers of shapes only (anchors' feature map) take the int8 version: no dequantize just for a shape
+    for n in writer.nodes:
+        if n["name"] not in plan.int8 and n["op"] in SHAPE_ONLY:
+            for k in SHAPE_ONLY[n["op"]]:
+                if k < len(n["inputs"]) and n["inputs"][k] in produced_q8:
+                    n["inputs"][k] += Q8
+    readers = {}  # after the rewiring: a float name is read by float nodes only
+    for n in writer.nodes:
+        for i in n["inputs"]:
+            readers.setdefault(i, []).append(n)
     # int8 readers take the int8 version; float readers and graph outputs keep the float name
     dequantized = 0
     for out in sorted(produced_q8):
-        float_readers = [c for c in plan.consumers.get(out, []) if c["name"] not in plan.int8]
+        float_readers = [c for c in readers.get(out, []) if c["name"] not in plan.int8]
         if float_readers or out in writer.outputs or _pipeline_reads(writer, out):
             writer.add_node(out + "/dequantize", "cast", [out + Q8], [out], {"to": "f32"})
             dequantized += 1
@@ -328,8 +369,8 @@ def apply(writer, plan, ranges):
     for obj in writer.tensors:  # the calibration build laid out the float constants: lay out anew, without holes
         obj.pop("offset", None)
         obj.pop("length", None)
-    convs = sum(1 for n in plan.nodes if n["op"] == "conv2d")
-    total = sum(1 for n in writer.nodes if n["op"] in ("conv2d", "fully_connected"))
+    convs = sum(1 for n in plan.nodes if n["op"] in ("conv2d", "conv2d_transpose"))
+    total = sum(1 for n in writer.nodes if n["op"] in CONV_LIKE)
     return ("int8: %d of %d convolutions and fully connected layers, and %d other nodes, quantized; %d quantize "
             "and %d dequantize boundaries"
             % (convs, total, len(plan.nodes) - convs, sum(1 for n in writer.nodes if n["name"].endswith("/quantize")),

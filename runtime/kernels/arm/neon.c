@@ -1,6 +1,7 @@
 /* NEON kernels for 32-bit ARM (armv7-a, NEON + VFPv4: this file alone is built with -mfpu=neon-vfpv4)
  * and aarch64 (armv8.0-A Advanced SIMD): the quantized conv GEMM (conv_q8_neon.h), quantized and float
- * depthwise convolutions and the float GEMM's micro-kernel. Integer results are identical to the
+ * depthwise convolutions and the float GEMM's micro-kernel; from eltwise_neon.c, the requantizing add and
+ * (aarch64) the f32 <-> u8/i8 casts. Integer results are identical to the
  * portable kernels (exact integer sums modulo 2^32, TFLite's requantization lane by lane); float results
  * differ by FMA's single rounding and the GEMM's blocked summation order, within the tolerances of
  * tests/test_kernels.c. */
@@ -9,6 +10,7 @@
 #if defined(__ARM_NEON) || defined(__ARM_NEON__)
 #include "../sgemm.h"
 #include "conv_q8_neon.h"
+#include "eltwise_neon.h"
 
 /* ---------------- conv_q8: two products per 16-bit lane, or one ("wide") ---------------- */
 
@@ -339,6 +341,11 @@ const detc_kernels detc_kernels_neon = {
     .conv_q8_pack = conv_q8_pack_neon,
     .conv_q8 = conv_q8_neon,
     .logistic_f32 = logistic_f32_neon,
+    .add_q8 = detc_add_q8_neon,
+#ifdef __aarch64__
+    .quantize_q8 = detc_quantize_q8_neon,
+    .dequantize_q8 = detc_dequantize_q8_neon,
+#endif
 };
 #else
 /* A 32-bit build without NEON in its flags: the table is empty (select.c checks HWCAP first anyway). */

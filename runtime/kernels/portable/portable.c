@@ -282,6 +282,51 @@ static void logistic_f32(long n, const float *x, float *y)
         y[i] = 1.0f / (1.0f + expf(-x[i]));
 }
 
+/* ---------------- elementwise int8 (add_q8, quantize_q8, dequantize_q8) ---------------- */
+
+static inline int32_t add_rescale(int32_t x, int32_t mult, int32_t rshift)
+{
+    return detc_rdbpot(detc_srdhm(x, mult), rshift);
+}
+
+static void add_q8(const detc_add_q8_params *prm, size_t n, const uint8_t *a, int a_step, const uint8_t *b, int b_step,
+                   uint8_t *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint8_t ba = a[i * (size_t)a_step], bb = b[i * (size_t)b_step];
+        int32_t qa = prm->is_signed ? (int8_t)ba : ba, qb = prm->is_signed ? (int8_t)bb : bb;
+        /* |q + offset| <= 383: the shift by 20 cannot overflow */
+        int32_t x = add_rescale((qa + prm->a_offset) * (1 << 20), prm->a_mult, prm->a_rshift);
+        int32_t y = add_rescale((qb + prm->b_offset) * (1 << 20), prm->b_mult, prm->b_rshift);
+        int32_t v = add_rescale(prm->sub ? x - y : x + y, prm->out_mult, prm->out_rshift) + prm->out_zp;
+        v = v < prm->act_min ? prm->act_min : (v > prm->act_max ? prm->act_max : v);
+        out[i] = (uint8_t)v; /* modulo 256: i8 bytes keep their bit pattern */
+    }
+}
+
+static void quantize_q8(size_t n, const float *x, float scale, int32_t zp, int is_signed, uint8_t *out)
+{
+    float lo = is_signed ? -128.0f : 0.0f, hi = is_signed ? 127.0f : 255.0f, z = (float)zp;
+    for (size_t i = 0; i < n; i++) {
+        float r = detc_roundf_away(x[i] / scale);
+        /* clamp in float first: the int conversion of a huge value is undefined */
+        r = r != r ? 0.0f : (r < -1e9f ? -1e9f : (r > 1e9f ? 1e9f : r));
+        float v = r + z;
+        v = v < lo ? lo : (v > hi ? hi : v);
+        out[i] = (uint8_t)(int32_t)v;
+    }
+}
+
+static void dequantize_q8(size_t n, const uint8_t *q, float scale, int32_t zp, int is_signed, float *out)
+{
+    if (is_signed)
+        for (size_t i = 0; i < n; i++)
+            out[i] = scale * (float)((int32_t)(int8_t)q[i] - zp);
+    else
+        for (size_t i = 0; i < n; i++)
+            out[i] = scale * (float)((int32_t)q[i] - zp);
+}
+
 const detc_kernels detc_kernels_portable = {
     .name = "portable",
     .gemm_f32 = gemm_f32,
@@ -294,4 +339,7 @@ const detc_kernels detc_kernels_portable = {
     .wino_in_f32 = wino_in_f32,
     .wino_out_f32 = wino_out_f32,
     .logistic_f32 = logistic_f32,
+    .add_q8 = add_q8,
+    .quantize_q8 = quantize_q8,
+    .dequantize_q8 = dequantize_q8,
 };

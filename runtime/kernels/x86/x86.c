@@ -1,5 +1,6 @@
 /* x86 SIMD kernels: the float GEMM's micro-kernel (AVX2 + FMA, sgemm.h), quantized conv GEMMs with fused requantization (conv_q8, AVX2 and AVX-512 VNNI), quantized depthwise convolutions, float depthwise convolutions (dwconv_f32: AVX2 + FMA in
- * the avx2 table, AVX-512F in the avx512vnni one) and, from conv_f32.c, float conv GEMMs (conv_f32). Compiled with target attributes, so the build needs no
+ * the avx2 table, AVX-512F in the avx512vnni one) and, from conv_f32.c, float conv GEMMs (conv_f32) and, from
+ * eltwise_x86.c, the requantizing add and the f32 <-> u8/i8 casts. Compiled with target attributes, so the build needs no
  * -march flag and the CPU is probed at run time (kernels/select.c). Integer results are identical to the portable
  * kernels (integer arithmetic, no overflow: |a*b| <= 255*255 and K < 2^15 per i32 lane; conv_q8
  * accumulators wrap modulo 2^32 as the portable ones do; the requantization is TFLite's, lane by lane: gemmlowp's
@@ -15,6 +16,7 @@
 #include "../sgemm.h"
 #include "conv_f32_x86.h"
 #include "logistic_x86.h"
+#include "eltwise_x86.h"
 #include "quant.h"
 
 #define AVX2 __attribute__((target("avx2")))
@@ -547,6 +549,9 @@ const detc_kernels detc_kernels_avx2 = {
     .wino_in_f32 = detc_wino_in_f32_avx2,
     .wino_out_f32 = detc_wino_out_f32_avx2,
     .logistic_f32 = detc_logistic_f32_avx2,
+    .add_q8 = detc_add_q8_avx2,
+    .quantize_q8 = detc_quantize_q8_avx2,
+    .dequantize_q8 = detc_dequantize_q8_avx2,
 };
 /* dwconv_q8 with 16 channels per zmm: two taps' bytes interleaved and widened to 16-bit, vpdpwssd
  * multiplies the pairs and accumulates; the requantization is dw_requant8's on 16 lanes. */
@@ -987,6 +992,9 @@ const detc_kernels detc_kernels_avx512vnni = {
     .wino_in_f32 = detc_wino_in_f32_avx512,
     .wino_out_f32 = detc_wino_out_f32_avx512,
     .logistic_f32 = detc_logistic_f32_avx512,
+    .add_q8 = detc_add_q8_avx512,
+    .quantize_q8 = detc_quantize_q8_avx512,
+    .dequantize_q8 = detc_dequantize_q8_avx512,
 };
 
 #endif

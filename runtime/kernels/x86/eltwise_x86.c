@@ -1,0 +1,347 @@
+/* x86 SIMD elementwise int8 kernels: the requantizing add (add_q8) and the f32 <-> u8/i8 casts (quantize_q8,
+ * dequantize_q8), AVX2 for the avx2 table and AVX-512F for the avx512vnni one (x86.c's table initializers name
+ * them). Compiled with target attributes like x86.c, so the build needs no -march flag. Every result equals the
+ * portable kernel's bit for bit: the add is integer arithmetic lane by lane (TFLite's requantization, as
+ * x86.c's dw_requant8), the casts perform the same single IEEE operations as the scalar code (a division, not
+ * a multiply by the reciprocal; roundf's half-away-from-zero rounding rebuilt from a truncation). */
+#include "kernels.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#include <string.h>
+
+#include "eltwise_x86.h"
+#include "quant.h"
+
+#define AVX2 __attribute__((target("avx2")))
+#define AVX512 __attribute__((target("avx512f")))
+#define INLINE_AVX2 AVX2 __attribute__((always_inline)) static inline
+#define INLINE_AVX512 AVX512 __attribute__((always_inline)) static inline
+
+#define ADD_LEFT_SHIFT 20
+
+/* One operand's rescaled value when it is broadcast along the run (step 0): computed once. */
+static int32_t add_scalar_operand(uint8_t byte, int is_signed, int32_t offset, int32_t mult, int32_t rshift)
+{
+    int32_t q = is_signed ? (int8_t)byte : byte;
+    return detc_rdbpot(detc_srdhm((q + offset) * (1 << ADD_LEFT_SHIFT), mult), rshift);
+}
+
+/* ---------------- AVX2 ---------------- */
+
+/* RDBPOT(SRDHM(x, mult), rshift) constants for 8 lanes, one multiplier and shift for all. */
+typedef struct {
+    __m256i mult, rmask, rthr;
+    __m128i rsh;
+} rq8;
+
+INLINE_AVX2 rq8 rq8_make(int32_t mult, int32_t rshift)
+{
+    int32_t mask = (int32_t)((1LL << rshift) - 1);
+    rq8 r = {_mm256_set1_epi32(mult), _mm256_set1_epi32(mask), _mm256_set1_epi32(mask >> 1), _mm_cvtsi32_si128(rshift)};
+    return r;
+}
+
+/* SRDHM is floor((x*m + 2^30) / 2^31) for m >= 0 (see x86.c's dw_requant8): 64-bit products on even and odd
+ * lanes, bits 31..62 kept. RDBPOT as quant.h: (x >> e) + ((x & mask) > (mask >> 1) + (x < 0)). */
+INLINE_AVX2 __m256i rq8_apply(__m256i x, const rq8 *r)
+{
+    const __m256i nudge = _mm256_set1_epi64x(1LL << 30);
+    __m256i pe = _mm256_add_epi64(_mm256_mul_epi32(x, r->mult), nudge);
+    __m256i po = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), r->mult), nudge);
+    __m256i h = _mm256_blend_epi32(_mm256_srli_epi64(pe, 31), _mm256_slli_epi64(po, 1), 0xAA);
+    __m256i rem = _mm256_and_si256(h, r->rmask);
+    __m256i thr = _mm256_sub_epi32(r->rthr, _mm256_srai_epi32(h, 31));
+    return _mm256_sub_epi32(_mm256_sra_epi32(h, r->rsh), _mm256_cmpgt_epi32(rem, thr));
+}
+
+INLINE_AVX2 __m256i widen8_avx2(const uint8_t *p, int is_signed)
+{
+    __m128i v = _mm_loadl_epi64((const __m128i *)p);
+    return is_signed ? _mm256_cvtepi8_epi32(v) : _mm256_cvtepu8_epi32(v);
+}
+
+typedef struct {
+    rq8 ra, rb, ro;
+    __m256i a_off, b_off, zp, lo, hi;
+    __m256i a_const, b_const; /* the rescaled value of a broadcast operand */
+} add_avx2_k;
+
+/* 8 lanes: the operand's rescaled value, from bytes at p (or the broadcast constant) */
+INLINE_AVX2 __m256i add_operand8(const uint8_t *p, int step, int is_signed, __m256i off, const rq8 *r, __m256i cst)
+{
+    if (!step)
+        return cst;
+    __m256i q = _mm256_slli_epi32(_mm256_add_epi32(widen8_avx2(p, is_signed), off), ADD_LEFT_SHIFT);
+    return rq8_apply(q, r);
+}
+
+INLINE_AVX2 __m256i add_block8(const add_avx2_k *k, const uint8_t *a, int as, const uint8_t *b, int bs, int is_signed,
+                               int sub)
+{
+    __m256i x = add_operand8(a, as, is_signed, k->a_off, &k->ra, k->a_const);
+    __m256i y = add_operand8(b, bs, is_signed, k->b_off, &k->rb, k->b_const);
+    __m256i v = rq8_apply(sub ? _mm256_sub_epi32(x, y) : _mm256_add_epi32(x, y), &k->ro);
+    v = _mm256_add_epi32(v, k->zp);
+    return _mm256_min_epi32(_mm256_max_epi32(v, k->lo), k->hi);
+}
+
+/* 16 results (clamped to the byte range of the dtype) to 16 bytes */
+INLINE_AVX2 __m128i pack16_avx2(__m256i v0, __m256i v1, int is_signed)
+{
+    __m256i v = _mm256_permute4x64_epi64(_mm256_packs_epi32(v0, v1), 0xD8);
+    __m128i lo = _mm256_castsi256_si128(v), hi = _mm256_extracti128_si256(v, 1);
+    return is_signed ? _mm_packs_epi16(lo, hi) : _mm_packus_epi16(lo, hi);
+}
+
+INLINE_AVX2 void add_q8_avx2_body(const detc_add_q8_params *prm, size_t n, const uint8_t *a, int as, const uint8_t *b,
+                                  int bs, uint8_t *out, int is_signed, int sub)
+{
+    add_avx2_k k;
+    k.ra = rq8_make(prm->a_mult, prm->a_rshift);
+    k.rb = rq8_make(prm->b_mult, prm->b_rshift);
+    k.ro = rq8_make(prm->out_mult, prm->out_rshift);
+    k.a_off = _mm256_set1_epi32(prm->a_offset);
+    k.b_off = _mm256_set1_epi32(prm->b_offset);
+    k.zp = _mm256_set1_epi32(prm->out_zp);
+    k.lo = _mm256_set1_epi32(prm->act_min);
+    k.hi = _mm256_set1_epi32(prm->act_max);
+    k.a_const = _mm256_set1_epi32(as ? 0 : add_scalar_operand(a[0], is_signed, prm->a_offset, prm->a_mult, prm->a_rshift));
+    k.b_const = _mm256_set1_epi32(bs ? 0 : add_scalar_operand(b[0], is_signed, prm->b_offset, prm->b_mult, prm->b_rshift));
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256i v0 = add_block8(&k, a + i * (size_t)as, as, b + i * (size_t)bs, bs, is_signed, sub);
+        __m256i v1 = add_block8(&k, a + (i + 8) * (size_t)as, as, b + (i + 8) * (size_t)bs, bs, is_signed, sub);
+        _mm_storeu_si128((__m128i *)(out + i), pack16_avx2(v0, v1, is_signed));
+    }
+    if (i < n) { /* the tail through a 16-byte copy: no read past the operands */
+        uint8_t ta[16] = {0}, tb[16] = {0}, to[16];
+        size_t r = n - i;
+        memcpy(ta, a + i * (size_t)as, as ? r : 1);
+        memcpy(tb, b + i * (size_t)bs, bs ? r : 1);
+        __m256i v0 = add_block8(&k, ta, as, tb, bs, is_signed, sub);
+        __m256i v1 = add_block8(&k, ta + 8, as, tb + 8, bs, is_signed, sub);
+        _mm_storeu_si128((__m128i *)to, pack16_avx2(v0, v1, is_signed));
+        memcpy(out + i, to, r);
+    }
+}
+
+AVX2 void detc_add_q8_avx2(const detc_add_q8_params *prm, size_t n, const uint8_t *a, int a_step, const uint8_t *b,
+                           int b_step, uint8_t *out)
+{
+    if (prm->is_signed)
+        prm->sub ? add_q8_avx2_body(prm, n, a, a_step, b, b_step, out, 1, 1)
+                 : add_q8_avx2_body(prm, n, a, a_step, b, b_step, out, 1, 0);
+    else
+        prm->sub ? add_q8_avx2_body(prm, n, a, a_step, b, b_step, out, 0, 1)
+                 : add_q8_avx2_body(prm, n, a, a_step, b, b_step, out, 0, 0);
+}
+
+/* roundf(q) (half away from zero) from a truncation: q - trunc(q) is exact, and where it is at least 1/2 in
+ * magnitude one more unit in q's direction; |q| >= 2^23 is already an integer. NaN gives 0, as the scalar
+ * code's r != r test. Then + zp and the clamp (the scalar clamp to +-1e9 first cannot change the result). */
+INLINE_AVX2 __m256i quant8_avx2(__m256 x, __m256 scale, __m256 zp, __m256 lo, __m256 hi)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f), half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
+    __m256 q = _mm256_div_ps(x, scale);
+    __m256 t = _mm256_round_ps(q, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __m256 frac = _mm256_andnot_ps(sign, _mm256_sub_ps(q, t));
+    __m256 up = _mm256_and_ps(_mm256_cmp_ps(frac, half, _CMP_GE_OQ), _mm256_or_ps(_mm256_and_ps(q, sign), one));
+    __m256 r = _mm256_andnot_ps(_mm256_cmp_ps(q, q, _CMP_UNORD_Q), _mm256_add_ps(t, up));
+    __m256 v = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(r, zp), lo), hi);
+    return _mm256_cvtps_epi32(v); /* an integer already: exact */
+}
+
+AVX2 void detc_quantize_q8_avx2(size_t n, const float *x, float scale, int32_t zp, int is_signed, uint8_t *out)
+{
+    const __m256 s = _mm256_set1_ps(scale), z = _mm256_set1_ps((float)zp);
+    const __m256 lo = _mm256_set1_ps(is_signed ? -128.0f : 0.0f), hi = _mm256_set1_ps(is_signed ? 127.0f : 255.0f);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256i v0 = quant8_avx2(_mm256_loadu_ps(x + i), s, z, lo, hi);
+        __m256i v1 = quant8_avx2(_mm256_loadu_ps(x + i + 8), s, z, lo, hi);
+        _mm_storeu_si128((__m128i *)(out + i), pack16_avx2(v0, v1, is_signed));
+    }
+    if (i < n) {
+        float tx[16] = {0};
+        uint8_t to[16];
+        memcpy(tx, x + i, (n - i) * sizeof(float));
+        __m256i v0 = quant8_avx2(_mm256_loadu_ps(tx), s, z, lo, hi);
+        __m256i v1 = quant8_avx2(_mm256_loadu_ps(tx + 8), s, z, lo, hi);
+        _mm_storeu_si128((__m128i *)to, pack16_avx2(v0, v1, is_signed));
+        memcpy(out + i, to, n - i);
+    }
+}
+
+INLINE_AVX2 void dequant8_avx2(const uint8_t *q, int is_signed, __m256i zp, __m256 scale, float *out)
+{
+    __m256i v = _mm256_sub_epi32(widen8_avx2(q, is_signed), zp);
+    _mm256_storeu_ps(out, _mm256_mul_ps(scale, _mm256_cvtepi32_ps(v)));
+}
+
+AVX2 void detc_dequantize_q8_avx2(size_t n, const uint8_t *q, float scale, int32_t zp, int is_signed, float *out)
+{
+    const __m256i z = _mm256_set1_epi32(zp);
+    const __m256 s = _mm256_set1_ps(scale);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        dequant8_avx2(q + i, is_signed, z, s, out + i);
+    if (i < n) {
+        uint8_t tq[8] = {0};
+        float to[8];
+        memcpy(tq, q + i, n - i);
+        dequant8_avx2(tq, is_signed, z, s, to);
+        memcpy(out + i, to, (n - i) * sizeof(float));
+    }
+}
+
+/* ---------------- AVX-512F ---------------- */
+
+typedef struct {
+    __m512i mult, rmask, rthr;
+    __m128i rsh;
+} rq16;
+
+INLINE_AVX512 rq16 rq16_make(int32_t mult, int32_t rshift)
+{
+    int32_t mask = (int32_t)((1LL << rshift) - 1);
+    rq16 r = {_mm512_set1_epi32(mult), _mm512_set1_epi32(mask), _mm512_set1_epi32(mask >> 1), _mm_cvtsi32_si128(rshift)};
+    return r;
+}
+
+/* rq8_apply on 16 lanes */
+INLINE_AVX512 __m512i rq16_apply(__m512i x, const rq16 *r)
+{
+    const __m512i nudge = _mm512_set1_epi64(1LL << 30);
+    __m512i pe = _mm512_add_epi64(_mm512_mul_epi32(x, r->mult), nudge);
+    __m512i po = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), r->mult), nudge);
+    __m512i h = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 31), _mm512_slli_epi64(po, 1));
+    __m512i rem = _mm512_and_si512(h, r->rmask);
+    __m512i thr = _mm512_sub_epi32(r->rthr, _mm512_srai_epi32(h, 31));
+    __m512i v = _mm512_sra_epi32(h, r->rsh);
+    return _mm512_mask_add_epi32(v, _mm512_cmpgt_epi32_mask(rem, thr), v, _mm512_set1_epi32(1));
+}
+
+INLINE_AVX512 __m512i widen16_avx512(const uint8_t *p, int is_signed)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)p);
+    return is_signed ? _mm512_cvtepi8_epi32(v) : _mm512_cvtepu8_epi32(v);
+}
+
+typedef struct {
+    rq16 ra, rb, ro;
+    __m512i a_off, b_off, zp, lo, hi, a_const, b_const;
+} add_avx512_k;
+
+INLINE_AVX512 __m512i add_operand16(const uint8_t *p, int step, int is_signed, __m512i off, const rq16 *r, __m512i cst)
+{
+    if (!step)
+        return cst;
+    __m512i q = _mm512_slli_epi32(_mm512_add_epi32(widen16_avx512(p, is_signed), off), ADD_LEFT_SHIFT);
+    return rq16_apply(q, r);
+}
+
+/* 16 results as 16 bytes (clamped to the dtype's range, so the truncating narrowing keeps them) */
+INLINE_AVX512 __m128i add_block16(const add_avx512_k *k, const uint8_t *a, int as, const uint8_t *b, int bs,
+                                  int is_signed, int sub)
+{
+    __m512i x = add_operand16(a, as, is_signed, k->a_off, &k->ra, k->a_const);
+    __m512i y = add_operand16(b, bs, is_signed, k->b_off, &k->rb, k->b_const);
+    __m512i v = rq16_apply(sub ? _mm512_sub_epi32(x, y) : _mm512_add_epi32(x, y), &k->ro);
+    v = _mm512_add_epi32(v, k->zp);
+    v = _mm512_min_epi32(_mm512_max_epi32(v, k->lo), k->hi);
+    return _mm512_cvtepi32_epi8(v);
+}
+
+INLINE_AVX512 void add_q8_avx512_body(const detc_add_q8_params *prm, size_t n, const uint8_t *a, int as,
+                                      const uint8_t *b, int bs, uint8_t *out, int is_signed, int sub)
+{
+    add_avx512_k k;
+    k.ra = rq16_make(prm->a_mult, prm->a_rshift);
+    k.rb = rq16_make(prm->b_mult, prm->b_rshift);
+    k.ro = rq16_make(prm->out_mult, prm->out_rshift);
+    k.a_off = _mm512_set1_epi32(prm->a_offset);
+    k.b_off = _mm512_set1_epi32(prm->b_offset);
+    k.zp = _mm512_set1_epi32(prm->out_zp);
+    k.lo = _mm512_set1_epi32(prm->act_min);
+    k.hi = _mm512_set1_epi32(prm->act_max);
+    k.a_const = _mm512_set1_epi32(as ? 0 : add_scalar_operand(a[0], is_signed, prm->a_offset, prm->a_mult, prm->a_rshift));
+    k.b_const = _mm512_set1_epi32(bs ? 0 : add_scalar_operand(b[0], is_signed, prm->b_offset, prm->b_mult, prm->b_rshift));
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) { /* two independent blocks per step */
+        __m128i v0 = add_block16(&k, a + i * (size_t)as, as, b + i * (size_t)bs, bs, is_signed, sub);
+        __m128i v1 = add_block16(&k, a + (i + 16) * (size_t)as, as, b + (i + 16) * (size_t)bs, bs, is_signed, sub);
+        _mm_storeu_si128((__m128i *)(out + i), v0);
+        _mm_storeu_si128((__m128i *)(out + i + 16), v1);
+    }
+    for (; i + 16 <= n; i += 16)
+        _mm_storeu_si128((__m128i *)(out + i),
+                         add_block16(&k, a + i * (size_t)as, as, b + i * (size_t)bs, bs, is_signed, sub));
+    if (i < n) {
+        uint8_t ta[16] = {0}, tb[16] = {0}, to[16];
+        size_t r = n - i;
+        memcpy(ta, a + i * (size_t)as, as ? r : 1);
+        memcpy(tb, b + i * (size_t)bs, bs ? r : 1);
+        _mm_storeu_si128((__m128i *)to, add_block16(&k, ta, as, tb, bs, is_signed, sub));
+        memcpy(out + i, to, r);
+    }
+}
+
+AVX512 void detc_add_q8_avx512(const detc_add_q8_params *prm, size_t n, const uint8_t *a, int a_step, const uint8_t *b,
+                               int b_step, uint8_t *out)
+{
+    if (prm->is_signed)
+        prm->sub ? add_q8_avx512_body(prm, n, a, a_step, b, b_step, out, 1, 1)
+                 : add_q8_avx512_body(prm, n, a, a_step, b, b_step, out, 1, 0);
+    else
+        prm->sub ? add_q8_avx512_body(prm, n, a, a_step, b, b_step, out, 0, 1)
+                 : add_q8_avx512_body(prm, n, a, a_step, b, b_step, out, 0, 0);
+}
+
+/* quant8_avx2 on 16 lanes */
+INLINE_AVX512 __m512i quant16_avx512(__m512 x, __m512 scale, __m512 zp, __m512 lo, __m512 hi)
+{
+    const __m512i sign = _mm512_set1_epi32((int32_t)0x80000000u);
+    const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
+    __m512 q = _mm512_div_ps(x, scale);
+    __m512 t = _mm512_roundscale_ps(q, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __m512 frac = _mm512_castsi512_ps(_mm512_andnot_si512(sign, _mm512_castps_si512(_mm512_sub_ps(q, t))));
+    __m512 unit = _mm512_castsi512_ps(
+        _mm512_or_si512(_mm512_and_si512(_mm512_castps_si512(q), sign), _mm512_castps_si512(one)));
+    __m512 r = _mm512_mask_add_ps(t, _mm512_cmp_ps_mask(frac, half, _CMP_GE_OQ), t, unit);
+    r = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(q, q, _CMP_ORD_Q), r); /* NaN: 0 */
+    __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(r, zp), lo), hi);
+    return _mm512_cvtps_epi32(v);
+}
+
+AVX512 void detc_quantize_q8_avx512(size_t n, const float *x, float scale, int32_t zp, int is_signed, uint8_t *out)
+{
+    const __m512 s = _mm512_set1_ps(scale), z = _mm512_set1_ps((float)zp);
+    const __m512 lo = _mm512_set1_ps(is_signed ? -128.0f : 0.0f), hi = _mm512_set1_ps(is_signed ? 127.0f : 255.0f);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm_storeu_si128((__m128i *)(out + i), _mm512_cvtepi32_epi8(quant16_avx512(_mm512_loadu_ps(x + i), s, z, lo, hi)));
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_cvtepi32_storeu_epi8(out + i, m, quant16_avx512(_mm512_maskz_loadu_ps(m, x + i), s, z, lo, hi));
+    }
+}
+
+AVX512 void detc_dequantize_q8_avx512(size_t n, const uint8_t *q, float scale, int32_t zp, int is_signed, float *out)
+{
+    const __m512i z = _mm512_set1_epi32(zp);
+    const __m512 s = _mm512_set1_ps(scale);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512i v = _mm512_sub_epi32(widen16_avx512(q + i, is_signed), z);
+        _mm512_storeu_ps(out + i, _mm512_mul_ps(s, _mm512_cvtepi32_ps(v)));
+    }
+    if (i < n) {
+        uint8_t tq[16] = {0};
+        memcpy(tq, q + i, n - i);
+        __m512i v = _mm512_sub_epi32(widen16_avx512(tq, is_signed), z);
+        _mm512_mask_storeu_ps(out + i, (__mmask16)((1u << (n - i)) - 1), _mm512_mul_ps(s, _mm512_cvtepi32_ps(v)));
+    }
+}
+
+#endif

@@ -1,0 +1,16 @@
+/* Elementwise int8 entries of the x86 tables (eltwise_x86.c), named by x86.c's table definitions. */
+#ifndef DETC_ELTWISE_X86_H
+#define DETC_ELTWISE_X86_H
+
+#include "kernels.h"
+
+void detc_add_q8_avx2(const detc_add_q8_params *prm, size_t n, const uint8_t *a, int a_step, const uint8_t *b,
+                      int b_step, uint8_t *out);
+void detc_quantize_q8_avx2(size_t n, const float *x, float scale, int32_t zp, int is_signed, uint8_t *out);
+void detc_dequantize_q8_avx2(size_t n, const uint8_t *q, float scale, int32_t zp, int is_signed, float *out);
+void detc_add_q8_avx512(const detc_add_q8_params *prm, size_t n, const uint8_t *a, int a_step, const uint8_t *b,
+                        int b_step, uint8_t *out);
+void detc_quantize_q8_avx512(size_t n, const float *x, float scale, int32_t zp, int is_signed, uint8_t *out);
+void detc_dequantize_q8_avx512(size_t n, const uint8_t *q, float scale, int32_t zp, int is_signed, float *out);
+
+#endif
