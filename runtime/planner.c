@@ -55,9 +55,11 @@ int detc_plan_memory(const detc_model *m, detc_instance *inst, detc_errors *errs
     for (int i = 0; i < g->n_tensors; i++) {
         bool input = g->tensors[i].kind == DETC_TENSOR_INPUT;
         g->tensors[i].first_step = input ? 0 : steps;
-        /* a graph input is written by detc_set_input even when no executed node reads it (only folded
-         * ones, or none): it always gets memory */
-        g->tensors[i].last_step = g->tensors[i].is_output ? steps : input ? 0 : -1;
+        /* A graph input lives through the whole run, like an output: it is written once by detc_set_input
+         * and a second run on the same inputs (detc bench, a caller re-running with other options) must find
+         * it unchanged, not overwritten by a later activation that shared its bytes. It always gets memory,
+         * even when no executed node reads it (only folded ones, or none). */
+        g->tensors[i].last_step = g->tensors[i].is_output || input ? steps : -1;
     }
     for (int s = 0; s < steps; s++) {
         const detc_node *n = &g->nodes[g->run_order[s]];

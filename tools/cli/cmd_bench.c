@@ -174,10 +174,8 @@ int cmd_bench(int argc, char **argv)
     detc_errors errs;
     detc_errors_init(&errs);
     int rc = EXIT_OK;
-    /* The inputs are set again before every run (outside the timed span): the memory plan lets later
-     * activations reuse an input's bytes once its last reader has run, so a second run on the same input
-     * would read whatever the first left there (an int8 Mask R-CNN then saw a zero image, found nothing and
-     * skipped its mask head). */
+    /* The inputs are set before every run, outside the timed span, as a caller feeding frames does. (Graph
+     * inputs are never overwritten by a run: runtime/planner.c keeps them live to the end.) */
     detc_image img = {0};
     if (image && detc_image_read_upright(image, &img, NULL, &errs) != 0)
         rc = EXIT_FAILED;
