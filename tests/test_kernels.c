@@ -280,6 +280,22 @@ static void check_dwconv_f32(const detc_kernels *k)
             bad_cases += bad != 0;
             cases++;
         }
+    /* Rows long enough for the SIMD kernels' groups of pixels whose taps lie a fixed distance apart (and,
+     * for a 3x3 kernel at stride 1, share their input columns) between the padded edges. */
+    static const int wide_c[] = {1, 16, 24, 37, 64};
+    for (int ci = 0; ci < 5; ci++)
+        for (int variant = 0; variant < 6; variant++) {
+            static const int kk[6] = {3, 3, 5, 1, 3, 3};
+            dwf_case t = {.C = wide_c[ci], .H = 4, .W = 29 + variant, .KH = kk[variant], .KW = kk[variant],
+                          .stride = 1 + variant % 2, .pad = variant == 5 ? 0 : kk[variant] / 2,
+                          .dil = variant == 4 ? 2 : 1, .act = variant % 3};
+            int bad = check_dwf_case(k, &t, &worst);
+            if (bad)
+                printf("  %s dwconv_f32: C %d, wide %dx%d input, %dx%d kernel, stride %d, dilation %d: %d wrong\n",
+                       k->name, t.C, t.H, t.W, t.KH, t.KW, t.stride, t.dil, bad);
+            bad_cases += bad != 0;
+            cases++;
+        }
     printf("  %s dwconv_f32: worst error %.3f of the tolerance\n", k->name, worst);
     CHECK(bad_cases == 0, "%s dwconv_f32: %d wrong of %d cases", k->name, bad_cases, cases);
 }
