@@ -50,6 +50,12 @@
 #define CONV_F32_TILE_MIN 12
 #define CONV_F32_TILE_MAX 192
 #define CONV_F32_TILE_DIRECT 384
+/* Float convs with more output channels than output pixels (the late, small maps, whose filters are the
+ * larger operand) pack the filter in slices of CONV_F32_SLICE_C channels (at most OP_MAX_PARTS slices, each a
+ * multiple of it), and threads split the slices instead of the pixels: each thread then reads only its part
+ * of the filter (which may fit its L2 where the whole does not), and a map of 25 or 9 pixels, too few to
+ * split, still gets all threads. */
+#define CONV_F32_SLICE_C 32
 /* Winograd only where the transforms are repaid: at least this many input and output channels. */
 #define WINO_MIN_CHANNELS 16
 
@@ -73,6 +79,8 @@ typedef struct {
     int tile_m;              /* float: output pixels per kernel call */
     void *f32_packed;        /* float: the filter as f32_packed_by (a SIMD conv_f32_pack) lays it out, or NULL */
     void *(*f32_packed_by)(int n, int k, const float *w);
+    int n_slices, slice_c;   /* float, packed: output channels [s*slice_c, ...) of slice s packed on their own */
+    void *slice_packed[OP_MAX_PARTS]; /* (n_slices > 1; f32_packed is then NULL) */
     bool use_wino;           /* float 3x3 stride 1: Winograd F(4x4, 3x3) */
     conv_wino wino;
 } conv_data;
@@ -86,6 +94,8 @@ static void conv_release(void *op_data)
     free(d->bias_adj);
     free(d->packed);
     free(d->f32_packed);
+    for (int s = 0; s < d->n_slices; s++)
+        free(d->slice_packed[s]);
     conv_wino_release(&d->wino);
     free(d);
 }
@@ -264,6 +274,31 @@ static bool prepare_quantized(detc_prep *p, conv_data *d)
     return true;
 }
 
+/* The float filter packed for k's conv_f32: whole, or in channel slices when the output has more channels
+ * than pixels (CONV_F32_SLICE_C). False when memory runs out. */
+static bool pack_f32(conv_data *d, const detc_kernels *k, const float *w)
+{
+    int64_t pixels = (int64_t)d->batch * d->win.out_h * d->win.out_w;
+    int slices = (d->out_c + CONV_F32_SLICE_C - 1) / CONV_F32_SLICE_C;
+    if (slices > OP_MAX_PARTS)
+        slices = OP_MAX_PARTS;
+    d->f32_packed_by = k->conv_f32_pack;
+    if (d->out_c > pixels && slices > 1) {
+        int per = (d->out_c + slices - 1) / slices;
+        d->slice_c = (per + CONV_F32_SLICE_C - 1) / CONV_F32_SLICE_C * CONV_F32_SLICE_C;
+        d->n_slices = (d->out_c + d->slice_c - 1) / d->slice_c;
+        for (int s = 0; s < d->n_slices; s++) {
+            int c0 = s * d->slice_c, n = d->out_c - c0 < d->slice_c ? d->out_c - c0 : d->slice_c;
+            d->slice_packed[s] = k->conv_f32_pack(n, d->k, w + (size_t)c0 * d->k);
+            if (!d->slice_packed[s])
+                return false;
+        }
+        return true;
+    }
+    d->f32_packed = k->conv_f32_pack(d->out_c, d->k, w);
+    return d->f32_packed != NULL;
+}
+
 /* Float: the filter packed for the table's SIMD conv_f32 (none for the portable one: gemm_f32 is as fast
  * there, and a table without its own conv_f32 keeps its gemm_f32), and Winograd where it applies. The
  * filter must be a constant; a computed one takes the gemm_f32 path. */
@@ -285,9 +320,7 @@ static bool prepare_float(detc_prep *p, conv_data *d)
         int64_t tiles = (int64_t)d->batch * ((wn->out_h + WINO_TILE - 1) / WINO_TILE) * ((wn->out_w + WINO_TILE - 1) / WINO_TILE);
         ok = conv_wino_init(&d->wino, d->in_c, d->out_c, tiles, w->data, simd ? k->conv_f32_pack : NULL);
     } else if (simd) {
-        d->f32_packed = k->conv_f32_pack(d->out_c, d->k, w->data);
-        d->f32_packed_by = d->f32_packed ? k->conv_f32_pack : NULL;
-        ok = d->f32_packed != NULL;
+        ok = pack_f32(d, k, w->data);
     } else {
         ok = true;
     }
@@ -422,9 +455,28 @@ static const uint8_t *rows_for(const conv_job *j, uint8_t *col, int64_t p0, int 
     return col;
 }
 
+/* Pixels [p0, p0 + m) of channel slices [s0, s1) (a sliced filter, j->f32_packed). */
+static void tile_f32_slices(const conv_job *j, uint8_t *slot, int64_t p0, int m, int s0, int s1)
+{
+    const conv_data *d = j->d;
+    const float *a = (const float *)rows_for(j, slot, p0, m, sizeof(float), 0);
+    float *out = (float *)j->out + p0 * d->out_c;
+    for (int s = s0; s < s1; s++) {
+        int c0 = s * d->slice_c, n = d->out_c - c0 < d->slice_c ? d->out_c - c0 : d->slice_c;
+        detc_conv_f32_params prm = {.n = n, .k = d->k, .packed = d->slice_packed[s],
+                                    .bias = j->bias_f32 ? j->bias_f32 + c0 : NULL,
+                                    .act_lo = d->act_lo, .act_hi = d->act_hi};
+        j->kernels->conv_f32(&prm, m, a, d->k, out + c0, d->out_c);
+    }
+}
+
 static void tile_f32(const conv_job *j, uint8_t *slot, int64_t p0, int m)
 {
     const conv_data *d = j->d;
+    if (j->f32_packed && d->n_slices > 1) {
+        tile_f32_slices(j, slot, p0, m, 0, d->n_slices);
+        return;
+    }
     const float *a = (const float *)rows_for(j, slot, p0, m, sizeof(float), 0);
     float *out = (float *)j->out + p0 * d->out_c;
     if (j->f32_packed) {
@@ -462,6 +514,21 @@ static void run_parts(void *ctx, int begin, int end)
                 tile_f32(j, slot, p, m);
             else
                 tile_quant(j, slot, p, m);
+        }
+    }
+}
+
+/* Sliced filter: part p computes every pixel for its share of the slices. */
+static void run_slice_parts(void *ctx, int begin, int end)
+{
+    const conv_job *j = ctx;
+    const conv_data *d = j->d;
+    for (int part = begin; part < end; part++) {
+        uint8_t *slot = j->scratch ? j->scratch + (size_t)part * d->slot_bytes : NULL;
+        int s0 = d->n_slices * part / j->parts, s1 = d->n_slices * (part + 1) / j->parts;
+        for (int64_t p = 0; p < j->pixels; p += d->tile_m) {
+            int m = (int)(j->pixels - p < d->tile_m ? j->pixels - p : d->tile_m);
+            tile_f32_slices(j, slot, p, m, s0, s1);
         }
     }
 }
@@ -604,10 +671,17 @@ static detc_code conv_eval(const detc_exec *x, detc_node *node)
     int rows = op_row_count(x, node, 3, d->batch);
     int64_t per_row = (int64_t)d->win.out_h * d->win.out_w;
     j.pixels = rows * per_row;
-    j.f32_packed = d->f32_packed && x->kernels->conv_f32_pack == d->f32_packed_by;
+    j.f32_packed = (d->f32_packed || d->n_slices > 1) && x->kernels->conv_f32_pack == d->f32_packed_by;
     /* Winograd: with the filter packed for this table, or raw (any table's gemm_f32) */
     if (d->use_wino && (d->wino.packed_by ? x->kernels->conv_f32_pack == d->wino.packed_by : d->wino.raw != NULL)) {
         eval_wino(x, &j, rows);
+    } else if (j.f32_packed && d->n_slices > 1) {
+        int64_t macs = j.pixels * d->k * d->out_c;
+        j.parts = op_parts(x, d->n_slices, 1);
+        if (j.parts > macs / CONV_MIN_MACS_PER_PART)
+            j.parts = macs / CONV_MIN_MACS_PER_PART > 1 ? (int)(macs / CONV_MIN_MACS_PER_PART) : 1;
+        if (j.pixels > 0)
+            detc_parallel_for(x->pool, j.parts, 1, run_slice_parts, &j);
     } else {
         int64_t macs_per_pixel = (int64_t)d->k * d->out_c, min_pixels = CONV_MIN_MACS_PER_PART / macs_per_pixel;
         j.parts = op_parts(x, j.pixels, min_pixels > CONV_MIN_PIXELS_PER_PART ? min_pixels : CONV_MIN_PIXELS_PER_PART);
