@@ -415,23 +415,38 @@ typedef struct {
     int64_t tiles;
 } conv_job;
 
+/* memcpy for im2col's short runs (a 3-channel first layer copies 36 bytes per kernel row: a libc call
+ * each cost more than the copying). */
+static inline void copy_run(uint8_t *dst, const uint8_t *src, size_t n)
+{
+    if (n > 256) {
+        memcpy(dst, src, n);
+        return;
+    }
+    for (; n >= 16; n -= 16, dst += 16, src += 16)
+        memcpy(dst, src, 16);
+    for (; n >= 4; n -= 4, dst += 4, src += 4)
+        memcpy(dst, src, 4);
+    for (; n; n--)
+        *dst++ = *src++;
+}
+
 /* Writes the receptive fields of output pixels [p0, p0 + m) as rows of K elements. */
 static void im2col(const conv_data *d, const uint8_t *x, int64_t p0, int m, uint8_t *col, size_t esize, int pad)
 {
     const op_window *wn = &d->win;
     int64_t per_image = (int64_t)wn->out_h * wn->out_w;
     size_t run = (size_t)d->in_c * esize;
+    /* the first pixel's coordinates, then stepped (no divisions per pixel) */
+    int n = (int)(p0 / per_image), oy = (int)(p0 % per_image / wn->out_w), ox = (int)(p0 % wn->out_w);
     for (int i = 0; i < m; i++) {
-        int64_t pix = p0 + i;
-        int n = (int)(pix / per_image);
-        int oy = (int)(pix % per_image / wn->out_w), ox = (int)(pix % wn->out_w);
         uint8_t *row = col + (size_t)i * (size_t)d->k * esize;
         int ix0 = ox * wn->stride_w - wn->pads.left, ix1 = ix0 + (d->k_w - 1) * wn->dil_w;
         bool whole_rows = wn->dil_w == 1 && ix0 >= 0 && ix1 < d->in_w; /* the KW taps are adjacent pixels */
         for (int ky = 0; ky < d->k_h; ky++) {
             int iy = oy * wn->stride_h - wn->pads.top + ky * wn->dil_h;
             if (whole_rows && iy >= 0 && iy < d->in_h) {
-                memcpy(row, x + (((int64_t)n * d->in_h + iy) * d->in_w + ix0) * (int64_t)run, run * (size_t)d->k_w);
+                copy_run(row, x + (((int64_t)n * d->in_h + iy) * d->in_w + ix0) * (int64_t)run, run * (size_t)d->k_w);
                 row += run * (size_t)d->k_w;
                 continue;
             }
@@ -440,7 +455,14 @@ static void im2col(const conv_data *d, const uint8_t *x, int64_t p0, int m, uint
                 if (iy < 0 || iy >= d->in_h || ix < 0 || ix >= d->in_w)
                     memset(row, pad, run);
                 else
-                    memcpy(row, x + (((int64_t)n * d->in_h + iy) * d->in_w + ix) * (int64_t)run, run);
+                    copy_run(row, x + (((int64_t)n * d->in_h + iy) * d->in_w + ix) * (int64_t)run, run);
+            }
+        }
+        if (++ox == wn->out_w) {
+            ox = 0;
+            if (++oy == wn->out_h) {
+                oy = 0;
+                n++;
             }
         }
     }
