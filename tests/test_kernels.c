@@ -178,6 +178,20 @@ static void check_dwconv(const detc_kernels *k)
             bad_cases += bad != 0;
             cases++;
         }
+    /* Rows long enough for the SIMD kernels' groups of pixels whose taps move by a fixed distance. */
+    static const int wide_c[] = {16, 24, 40, 64};
+    for (int ic = 0; ic < 4; ic++)
+        for (int variant = 0; variant < 4; variant++) {
+            dw_case t = {.C = wide_c[ic], .H = 4, .W = 23 + variant, .KH = variant == 3 ? 5 : 3,
+                         .KW = variant == 3 ? 5 : 3, .stride = 1 + variant % 2, .pad = variant == 2 ? 0 : 1 + variant / 3,
+                         .dil = 1, .is_signed = variant % 2, .per_channel = variant % 2};
+            int bad = check_dw_case(k, &t);
+            if (bad)
+                printf("  %s dwconv_q8: C %d, wide %dx%d input, %dx%d kernel, stride %d: %d wrong\n", k->name, t.C,
+                       t.H, t.W, t.KH, t.KW, t.stride, bad);
+            bad_cases += bad != 0;
+            cases++;
+        }
     CHECK(bad_cases == 0, "%s dwconv_q8: %d wrong of %d cases", k->name, bad_cases, cases);
 }
 
