@@ -546,92 +546,21 @@ INLINE_VNNI void dw_block16_vnni(const detc_dwconv_q8_params *prm, int P, int is
     }
 }
 
-/* Pixels outer, 16-channel blocks inner (a pixel's taps read along their channels), and DWQ5_NP consecutive
- * pixels at once where each tap moves by a fixed distance from pixel to pixel (per tap: the padding and the
- * weight-0 tap that completes an odd count stay put; checked per group from the pointers): one weight load
- * and one set of requantization constants serve DWQ5_NP accumulators. A channel count that is not a
- * multiple of 16 ends with a block at C - 16, overlapping the one before (recomputing channels gives the
- * same bytes; no masks). */
-#define DWQ5_NP 4
-#define DWQ5_MAXT 64 /* tap pointers per pixel a group may have (more: one pixel at a time) */
-#if defined(__clang__)
-#define DWQ5_UNROLL _Pragma("clang loop unroll(full)")
-#else
-#define DWQ5_UNROLL _Pragma("GCC unroll 16")
-#endif
-
-/* NP pixels: pixel p's tap t at t0[t] + p * dt[t] (dt NULL: NP is 1); channels [c, c + 16). */
-INLINE_VNNI void dwq_block_vnni(const detc_dwconv_q8_params *prm, int P, int is_signed, const int NP,
-                                const uint8_t *const *t0, const ptrdiff_t *dt, uint8_t *out, int c)
-{
-    const int C = prm->channels;
-    const dw_rq16 r = dw_rq16_load(prm, c);
-    const __m512i b = _mm512_loadu_si512(prm->bias + c);
-    const int16_t *w = prm->w + (long)c * 2;
-    __m512i acc[DWQ5_NP];
-DWQ5_UNROLL
-    for (int i = 0; i < NP; i++)
-        acc[i] = b;
-    for (int p = 0; p < P; p++) {
-        const __m512i wv = _mm512_loadu_si512(w + (long)p * C * 2);
-        const uint8_t *x0 = t0[2 * p] + c, *x1 = t0[2 * p + 1] + c;
-        const ptrdiff_t d0 = NP > 1 ? dt[2 * p] : 0, d1 = NP > 1 ? dt[2 * p + 1] : 0;
-DWQ5_UNROLL
-        for (int i = 0; i < NP; i++) {
-            __m128i a0 = _mm_loadu_si128((const __m128i *)(const void *)(x0 + i * d0));
-            __m128i a1 = _mm_loadu_si128((const __m128i *)(const void *)(x1 + i * d1));
-            __m256i x = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi8(a0, a1)),
-                                                _mm_unpackhi_epi8(a0, a1), 1);
-            __m512i xw = is_signed ? _mm512_cvtepi8_epi16(x) : _mm512_cvtepu8_epi16(x);
-            acc[i] = _mm512_dpwssd_epi32(acc[i], xw, wv);
-        }
-    }
-    /* clamped to the output range already: truncating to bytes is exact */
-DWQ5_UNROLL
-    for (int i = 0; i < NP; i++)
-        _mm_storeu_si128((__m128i *)(void *)(out + (long)i * C + c), _mm512_cvtepi32_epi8(dw_requant16(acc[i], &r)));
-}
-
-INLINE_VNNI void dwq_pixels_vnni(const detc_dwconv_q8_params *prm, int P, int is_signed, const int NP,
-                                 const uint8_t *const *t0, const ptrdiff_t *dt, uint8_t *out)
-{
-    const int C = prm->channels;
-    int c = 0;
-    for (; c + 16 <= C; c += 16)
-        dwq_block_vnni(prm, P, is_signed, NP, t0, dt, out, c);
-    if (c < C)
-        dwq_block_vnni(prm, P, is_signed, NP, t0, dt, out, C - 16);
-}
-
-/* Whether taps[0 .. DWQ5_NP*T) move by a fixed distance per tap from pixel to pixel (then in dt[T]). */
-static inline int dwq_regular(const uint8_t *const *taps, int T, ptrdiff_t *dt)
-{
-    if (T > DWQ5_MAXT)
-        return 0;
-    for (int t = 0; t < T; t++) {
-        const uintptr_t step = (uintptr_t)taps[T + t] - (uintptr_t)taps[t];
-        for (int p = 2; p < DWQ5_NP; p++)
-            if ((uintptr_t)taps[p * T + t] - (uintptr_t)taps[t] != step * (uintptr_t)p)
-                return 0;
-        dt[t] = (ptrdiff_t)step;
-    }
-    return 1;
-}
-
 INLINE_VNNI void dw_vnni_body(const detc_dwconv_q8_params *prm, int P, int is_signed, int n,
                               const uint8_t *const *taps, uint8_t *out)
 {
-    const int C = prm->channels, T = 2 * P;
-    ptrdiff_t dt[DWQ5_MAXT];
-    for (int i = 0; i < n;) {
-        const uint8_t *const *t = taps + (long)i * T;
-        if (n - i >= DWQ5_NP && dwq_regular(t, T, dt)) {
-            dwq_pixels_vnni(prm, P, is_signed, DWQ5_NP, t, dt, out + (long)i * C);
-            i += DWQ5_NP;
-        } else {
-            dwq_pixels_vnni(prm, P, is_signed, 1, t, NULL, out + (long)i * C);
-            i++;
-        }
+    const int C = prm->channels;
+    for (int i0 = 0; i0 < n; i0 += DW_TILE) {
+        int m = n - i0 < DW_TILE ? n - i0 : DW_TILE;
+        const uint8_t *const *t = taps + (long)i0 * 2 * P;
+        uint8_t *o = out + (long)i0 * C;
+        int c = 0;
+        for (; c + 16 <= C; c += 16)
+            dw_block16_vnni(prm, P, is_signed, m, t, o, c);
+        if (c + 8 >= C && c < C) /* e.g. 24 channels: 16 + 8, not 16 + 16 */
+            dw_block8_avx2(prm, P, is_signed, m, t, o, C - 8);
+        else if (c < C)
+            dw_block16_vnni(prm, P, is_signed, m, t, o, C - 16);
     }
 }
 
