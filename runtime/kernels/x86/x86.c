@@ -813,8 +813,10 @@ static void conv_q8_vnni(const detc_conv_q8_params *prm, int m, const uint8_t *a
  * "GCC unroll" as a count, which it does not apply to a shorter loop). */
 #if defined(__clang__)
 #define DWF5_UNROLL _Pragma("clang loop unroll(full)")
+#define DWF5_UNROLL_TAPS /* the tap count is a constant in the specialized kernels, which clang unrolls */
 #else
 #define DWF5_UNROLL _Pragma("GCC unroll 32")
+#define DWF5_UNROLL_TAPS _Pragma("GCC unroll 9")
 #endif
 
 #define DWF5_LD(full, mask, p) ((full) ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps((mask), (p)))
@@ -846,7 +848,7 @@ INLINE_AVX512F void dwf_block_avx512(const detc_dwconv_f32_params *prm, const in
 DWF5_UNROLL
     for (int p = 0; p < NP; p++)
         acc[p] = _mm512_setzero_ps();
-DWF5_UNROLL
+DWF5_UNROLL_TAPS
     for (int tp = 0; tp < T; tp++) {
         const __m512 wv = DWF5_LD(FULL, mask, w + (long)tp * C);
         const char *x = (const char *)(t0[tp] + c);
