@@ -416,19 +416,26 @@ typedef struct {
 } conv_job;
 
 /* memcpy for im2col's short runs (a 3-channel first layer copies 36 bytes per kernel row: a libc call
- * each cost more than the copying). */
+ * each cost more than the copying): fixed-size pieces, the last one overlapping the one before. */
 static inline void copy_run(uint8_t *dst, const uint8_t *src, size_t n)
 {
     if (n > 256) {
         memcpy(dst, src, n);
-        return;
-    }
-    for (; n >= 16; n -= 16, dst += 16, src += 16)
-        memcpy(dst, src, 16);
-    for (; n >= 4; n -= 4, dst += 4, src += 4)
+    } else if (n >= 16) {
+        for (size_t i = 0; i + 16 < n; i += 16)
+            memcpy(dst + i, src + i, 16);
+        memcpy(dst + n - 16, src + n - 16, 16);
+    } else if (n >= 4) {
         memcpy(dst, src, 4);
-    for (; n; n--)
-        *dst++ = *src++;
+        if (n >= 8)
+            memcpy(dst + 4, src + 4, 4);
+        if (n >= 12)
+            memcpy(dst + 8, src + 8, 4);
+        memcpy(dst + n - 4, src + n - 4, 4);
+    } else {
+        for (; n; n--)
+            *dst++ = *src++;
+    }
 }
 
 /* Writes the receptive fields of output pixels [p0, p0 + m) as rows of K elements. */
