@@ -13,7 +13,8 @@
  * requantizes and writes the output bytes directly. The filter is packed for the table's conv_q8 once, at
  * prepare (for detc_prep.kernels; eval repacks if it is handed another table's conv_q8).
  *
- * Float: when the table has a SIMD conv_f32, the filter is packed for it once, at prepare, and each tile is one
+ * Float: when the table has a SIMD conv_f32, the filter is packed for it once, at prepare (in channel slices
+ * that threads split when the output has far more channels than pixels, CONV_F32_SLICE_C), and each tile is one
  * call that also adds the bias and clamps; otherwise (portable, ARM NEON) the tiles go through gemm_f32 on the
  * filter as it is and a bias/clamp pass. Stride-1 3x3 convs with at least WINO_MIN_CHANNELS input and output
  * channels use Winograd F(4x4, 3x3) (conv2d_winograd.c) unless detc_prep.no_winograd (detc_options.no_winograd,
@@ -50,11 +51,13 @@
 #define CONV_F32_TILE_MIN 12
 #define CONV_F32_TILE_MAX 192
 #define CONV_F32_TILE_DIRECT 384
-/* Float convs with more output channels than output pixels (the late, small maps, whose filters are the
- * larger operand) pack the filter in slices of CONV_F32_SLICE_C channels (at most OP_MAX_PARTS slices, each a
- * multiple of it), and threads split the slices instead of the pixels: each thread then reads only its part
- * of the filter (which may fit its L2 where the whole does not), and a map of 25 or 9 pixels, too few to
- * split, still gets all threads. */
+/* Float convs with more than twice as many output channels as output pixels (the late, small maps, whose
+ * filters are the larger operand) pack the filter in slices of CONV_F32_SLICE_C channels (at most
+ * OP_MAX_PARTS slices, each a multiple of it), and threads split the slices instead of the pixels: each
+ * thread then reads only its part of the filter (which may fit its L2 where the whole does not), and a map of
+ * 25 or 9 pixels, too few to split, still gets all threads. Not at parity (SSD's 19x19 maps, 384 channels):
+ * there the next op, which splits pixels, would read half of every pixel from the other core's cache (SSD
+ * f32 at 2 threads: the 19x19 depthwise convs took 0.078 ms instead of 0.06). */
 #define CONV_F32_SLICE_C 32
 /* Winograd only where the transforms are repaid: at least this many input and output channels. */
 #define WINO_MIN_CHANNELS 16
@@ -274,8 +277,8 @@ static bool prepare_quantized(detc_prep *p, conv_data *d)
     return true;
 }
 
-/* The float filter packed for k's conv_f32: whole, or in channel slices when the output has more channels
- * than pixels (CONV_F32_SLICE_C). False when memory runs out. */
+/* The float filter packed for k's conv_f32: whole, or in channel slices when the output has more than twice
+ * as many channels as pixels (CONV_F32_SLICE_C). False when memory runs out. */
 static bool pack_f32(conv_data *d, const detc_kernels *k, const float *w)
 {
     int64_t pixels = (int64_t)d->batch * d->win.out_h * d->win.out_w;
@@ -283,7 +286,7 @@ static bool pack_f32(conv_data *d, const detc_kernels *k, const float *w)
     if (slices > OP_MAX_PARTS)
         slices = OP_MAX_PARTS;
     d->f32_packed_by = k->conv_f32_pack;
-    if (d->out_c > pixels && slices > 1) {
+    if (d->out_c > 2 * pixels && slices > 1) {
         int per = (d->out_c + slices - 1) / slices;
         d->slice_c = (per + CONV_F32_SLICE_C - 1) / CONV_F32_SLICE_C * CONV_F32_SLICE_C;
         d->n_slices = (d->out_c + d->slice_c - 1) / d->slice_c;
