@@ -414,7 +414,9 @@ static detc_code dw_eval(const detc_exec *x, detc_node *node)
     int64_t macs_per_row = (int64_t)d->win.out_w * d->out_c * d->k_h * d->k_w;
     int64_t min_rows = DW_MIN_MACS_PER_PART / (macs_per_row > 0 ? macs_per_row : 1);
     int parts = op_parts(x, rows, min_rows > DW_MIN_ROWS_PER_PART ? min_rows : DW_MIN_ROWS_PER_PART);
-    detc_parallel_for(x->pool, rows, (rows + parts - 1) / parts, run_rows, &j);
+    /* rows / parts: the pool makes n / min_chunk chunks (rounding down), so rounding up here gave 19 rows
+     * in two parts of 10 one chunk */
+    detc_parallel_for(x->pool, rows, rows / parts, run_rows, &j);
     return DETC_OK;
 }
 
