@@ -26,8 +26,12 @@
 /* Output channels accumulated together for one pixel (a stack array, so eval needs no scratch). */
 #define DW_BLOCK 64
 #define DW_MIN_ROWS_PER_PART 2
-/* ... and this many multiply-adds per part (see conv2d.c: a hand-off costs more than a small layer) */
-#define DW_MIN_MACS_PER_PART (1 << 19)
+/* ... and this many multiply-adds per part (see conv2d.c: a hand-off costs more than a small layer). A
+ * depthwise conv runs at a fifth of a GEMM's rate, so a part of 2^17 (SSD's 10x10 maps: 345K and 691K MACs)
+ * takes several microseconds, more than the hand-off to a spinning worker; splitting them also keeps each
+ * core reading the rows its own core wrote. SSD at 2 threads, depthwise total (interleaved medians): f32
+ * 0.94 -> 0.89 ms, uint8 1.36 -> 1.26 ms with 2^17 instead of 2^19. */
+#define DW_MIN_MACS_PER_PART (1 << 17)
 
 typedef struct {
     int batch, in_h, in_w, in_c, mult, out_c, k_h, k_w;
@@ -414,7 +418,9 @@ static detc_code dw_eval(const detc_exec *x, detc_node *node)
     int64_t macs_per_row = (int64_t)d->win.out_w * d->out_c * d->k_h * d->k_w;
     int64_t min_rows = DW_MIN_MACS_PER_PART / (macs_per_row > 0 ? macs_per_row : 1);
     int parts = op_parts(x, rows, min_rows > DW_MIN_ROWS_PER_PART ? min_rows : DW_MIN_ROWS_PER_PART);
-    detc_parallel_for(x->pool, rows, (rows + parts - 1) / parts, run_rows, &j);
+    /* rows / parts: the pool makes n / min_chunk chunks (rounding down), so rounding up here gave 19 rows
+     * in two parts of 10 one chunk */
+    detc_parallel_for(x->pool, rows, rows / parts, run_rows, &j);
     return DETC_OK;
 }
 

@@ -2,9 +2,13 @@
  * condition variable, so that the back-to-back parallel loops of one inference (a conv every few hundred
  * microseconds) find them awake, while an idle pool costs nothing.
  *
- * A job is published in one 64-bit word: generation (32 bits), chunk count (16) and next chunk to take
- * (16). Threads take chunks by compare-and-swap on that word, so a chunk is only ever taken from the job
- * whose generation the taker saw; the job's function and context are read after taking a chunk, when they
+ * A job is published in one 64-bit word: generation (32 bits), chunk count (16) and, in the low 16 bits,
+ * which chunks are taken: a bit per chunk when there are at most 16, else the next chunk to take. Threads
+ * take chunks by compare-and-swap on that word, so a chunk is only ever taken from the job whose generation
+ * the taker saw. With a bit per chunk, thread t (the caller is 0) takes chunk t first when it is free:
+ * consecutive ops split the same way (a conv's first half of the pixels, then a depthwise conv's first half
+ * of the rows) then run their parts on the same cores, and each reads what its own core wrote rather than
+ * what sits in the other core's cache (taking chunks in arrival order let the two swap at random); the job's function and context are read after taking a chunk, when they
  * cannot change (the caller publishes the next job only after every chunk of this one has finished).
  * Sleeping uses the usual pattern with sequentially consistent atomics: a sleeper registers itself, then
  * checks for work under the lock; a publisher stores the work, then wakes if anyone is registered. */
@@ -20,9 +24,15 @@
 /* Microseconds a thread spins for work (or for the end of a job) before sleeping. */
 #define DETC_POOL_SPIN_US 150
 
+typedef struct {
+    struct detc_threadpool *pool;
+    int index; /* 1 .. size-1 (the caller is 0) */
+} worker_arg;
+
 struct detc_threadpool {
     int size; /* threads including the caller */
     pthread_t *workers;
+    worker_arg *args;
     pthread_mutex_t lock;
     pthread_cond_t work_ready;
     pthread_cond_t work_done;
@@ -54,17 +64,32 @@ static int64_t now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* Takes and runs chunks of the job of generation `gen` until none are left. */
-static void run_chunks(detc_threadpool *pool, uint32_t gen)
+/* Chunk counts up to this have a bit each in the job word (see the top). */
+#define POOL_CHUNK_BITS 16
+
+/* Takes and runs chunks of the job of generation `gen` until none are left; self is the thread's index. */
+static void run_chunks(detc_threadpool *pool, uint32_t gen, int self)
 {
     uint64_t w = atomic_load(&pool->word);
     for (;;) {
         if ((uint32_t)(w >> 32) != gen)
             return;
-        unsigned chunks = (unsigned)(w >> 16) & 0xFFFF, next = (unsigned)w & 0xFFFF;
-        if (next >= chunks)
-            return;
-        if (!atomic_compare_exchange_weak(&pool->word, &w, w + 1))
+        unsigned chunks = (unsigned)(w >> 16) & 0xFFFF, low = (unsigned)w & 0xFFFF, next;
+        uint64_t taken;
+        if (chunks <= POOL_CHUNK_BITS) {
+            unsigned free_bits = ~low & ((1u << chunks) - 1);
+            if (!free_bits)
+                return;
+            unsigned mine = (unsigned)self % chunks;
+            next = free_bits >> mine & 1 ? mine : (unsigned)__builtin_ctz(free_bits);
+            taken = w | (uint64_t)1 << next;
+        } else {
+            next = low;
+            if (next >= chunks)
+                return;
+            taken = w + 1;
+        }
+        if (!atomic_compare_exchange_weak(&pool->word, &w, taken))
             continue; /* w reloaded */
         long long n = pool->n;
         pool->fn(pool->ctx, (int)(n * next / chunks), (int)(n * (next + 1) / chunks));
@@ -79,7 +104,8 @@ static void run_chunks(detc_threadpool *pool, uint32_t gen)
 
 static void *worker_main(void *arg)
 {
-    detc_threadpool *pool = arg;
+    detc_threadpool *pool = ((worker_arg *)arg)->pool;
+    const int self = ((worker_arg *)arg)->index;
     uint32_t seen = (uint32_t)(atomic_load(&pool->word) >> 32);
     for (;;) {
         uint32_t gen = (uint32_t)(atomic_load(&pool->word) >> 32);
@@ -104,7 +130,7 @@ static void *worker_main(void *arg)
         if (atomic_load(&pool->stop))
             break;
         seen = gen;
-        run_chunks(pool, gen);
+        run_chunks(pool, gen, self);
     }
     return NULL;
 }
@@ -130,12 +156,15 @@ detc_threadpool *detc_threadpool_create(int threads)
     atomic_init(&pool->busy, 0);
     if (threads > 1) {
         pool->workers = calloc((size_t)threads - 1, sizeof *pool->workers);
-        if (!pool->workers) {
+        pool->args = calloc((size_t)threads - 1, sizeof *pool->args);
+        if (!pool->workers || !pool->args) {
+            pool->size = 1; /* no worker to join */
             detc_threadpool_destroy(pool);
             return NULL;
         }
         for (int i = 0; i < threads - 1; i++) {
-            if (pthread_create(&pool->workers[i], NULL, worker_main, pool) != 0) {
+            pool->args[i] = (worker_arg){.pool = pool, .index = i + 1};
+            if (pthread_create(&pool->workers[i], NULL, worker_main, &pool->args[i]) != 0) {
                 pool->size = i + 1; /* keep the ones that started */
                 break;
             }
@@ -156,6 +185,7 @@ void detc_threadpool_destroy(detc_threadpool *pool)
         for (int i = 0; i < pool->size - 1; i++)
             pthread_join(pool->workers[i], NULL);
     free(pool->workers);
+    free(pool->args);
     pthread_mutex_destroy(&pool->lock);
     pthread_cond_destroy(&pool->work_ready);
     pthread_cond_destroy(&pool->work_done);
@@ -191,7 +221,7 @@ void detc_parallel_for(detc_threadpool *pool, int n, int min_chunk, detc_range_f
         pthread_cond_broadcast(&pool->work_ready);
         pthread_mutex_unlock(&pool->lock);
     }
-    run_chunks(pool, gen);
+    run_chunks(pool, gen, 0);
     if (atomic_load(&pool->pending) > 0) {
         int64_t until = now_us() + DETC_POOL_SPIN_US;
         for (int i = 1; atomic_load(&pool->pending) > 0; i++) {

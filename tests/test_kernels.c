@@ -179,6 +179,20 @@ static void check_dwconv(const detc_kernels *k)
             bad_cases += bad != 0;
             cases++;
         }
+    /* Rows long enough for the SIMD kernels' groups of pixels whose taps move by a fixed distance. */
+    static const int wide_c[] = {16, 24, 40, 64};
+    for (int ic = 0; ic < 4; ic++)
+        for (int variant = 0; variant < 4; variant++) {
+            dw_case t = {.C = wide_c[ic], .H = 4, .W = 23 + variant, .KH = variant == 3 ? 5 : 3,
+                         .KW = variant == 3 ? 5 : 3, .stride = 1 + variant % 2, .pad = variant == 2 ? 0 : 1 + variant / 3,
+                         .dil = 1, .is_signed = variant % 2, .per_channel = variant % 2};
+            int bad = check_dw_case(k, &t);
+            if (bad)
+                printf("  %s dwconv_q8: C %d, wide %dx%d input, %dx%d kernel, stride %d: %d wrong\n", k->name, t.C,
+                       t.H, t.W, t.KH, t.KW, t.stride, bad);
+            bad_cases += bad != 0;
+            cases++;
+        }
     CHECK(bad_cases == 0, "%s dwconv_q8: %d wrong of %d cases", k->name, bad_cases, cases);
 }
 
@@ -278,6 +292,22 @@ static void check_dwconv_f32(const detc_kernels *k)
                        "%d wrong\n",
                        k->name, t.C, t.H, t.W, t.KH, t.KW, t.stride, t.pad, t.dil,
                        t.act == 1 ? "relu6" : t.act == 2 ? "relu" : "no clamp", bad);
+            bad_cases += bad != 0;
+            cases++;
+        }
+    /* Rows long enough for the SIMD kernels' groups of pixels whose taps lie a fixed distance apart (and,
+     * for a 3x3 kernel at stride 1, share their input columns) between the padded edges. */
+    static const int wide_c[] = {1, 16, 24, 37, 64};
+    for (int ci = 0; ci < 5; ci++)
+        for (int variant = 0; variant < 6; variant++) {
+            static const int kk[6] = {3, 3, 5, 1, 3, 3};
+            dwf_case t = {.C = wide_c[ci], .H = 4, .W = 29 + variant, .KH = kk[variant], .KW = kk[variant],
+                          .stride = 1 + variant % 2, .pad = variant == 5 ? 0 : kk[variant] / 2,
+                          .dil = variant == 4 ? 2 : 1, .act = variant % 3};
+            int bad = check_dwf_case(k, &t, &worst);
+            if (bad)
+                printf("  %s dwconv_f32: C %d, wide %dx%d input, %dx%d kernel, stride %d, dilation %d: %d wrong\n",
+                       k->name, t.C, t.H, t.W, t.KH, t.KW, t.stride, t.dil, bad);
             bad_cases += bad != 0;
             cases++;
         }

@@ -21,6 +21,9 @@
 #include "conv_f32_x86.h"
 
 #define CF_KC 256
+/* k steps ahead that the AVX-512 micro-kernel prefetches its panel (SSD f32 1 thread, CPU time per inference
+ * with 0 / 8 / 16 / 24 / 32: 14.8 / 13.7 / 13.4 / 13.8 / 14.0 ms) */
+#define CF_PF_K 16
 
 /* Loops over a micro-tile's rows and vectors run fully unrolled, so that the accumulators live in registers
  * (clang reads "GCC unroll N" as a count, which it does not apply to a shorter loop). */
@@ -97,6 +100,11 @@ UNROLL_FULL
     const size_t lda = (size_t)g->lda;
     const float *a4 = ap + 4 * lda, *a8 = ap + 8 * lda;
     for (int k = 0; k < g->kc; k++) {
+        /* The panel's rows CF_PF_K ahead: in a network each layer's filter comes from L3 or memory (the
+         * layers between evicted it), and the hardware prefetchers restart at every 4 KiB page. (A prefetch
+         * past the panel's end is harmless: prefetches do not fault.) */
+        _mm_prefetch((const char *)(bp + (size_t)(k + CF_PF_K) * C5_NR), _MM_HINT_T0);
+        _mm_prefetch((const char *)(bp + (size_t)(k + CF_PF_K) * C5_NR + 16), _MM_HINT_T0);
         __m512 w0 = _mm512_load_ps(bp + (size_t)k * C5_NR);
         __m512 w1 = NB > 1 ? _mm512_load_ps(bp + (size_t)k * C5_NR + 16) : w0;
 UNROLL_FULL

@@ -914,68 +914,179 @@ static void conv_q8_vnni(const detc_conv_q8_params *prm, int m, const uint8_t *a
 
 /* ---------------- float depthwise conv, AVX-512F (dwconv_f32) ---------------- */
 
-/* dwconv_f32_avx2's scheme with 16 channels per zmm and mask registers for the channel tail; the 32 zmm
- * registers hold a 5x5 kernel's weights as well as a 3x3 one's. */
+/* Pixels outer, 16-channel blocks inner, so that a pixel's taps are read along their channels (with
+ * C = 384 a tile of pixels' taps per block, as the AVX2 kernel reads them, does not fit L1). DWF5_NP
+ * consecutive pixels whose taps lie a fixed distance apart (stride-s pixels of a row away from the padding:
+ * pixel i + p's tap t is pixel i's plus p * d bytes, checked per group) are summed together: one weight
+ * vector and one tap pointer serve DWF5_NP independent accumulators. When moreover taps 3r, 3r+1, 3r+2 are
+ * d apart (a 3x3 kernel at stride 1), pixel p's tap 3r+1 is pixel p+1's tap 3r: each row's DWF5_NP + 2
+ * input vectors are loaded once and used three times. Other pixels (the edges) go one at a time. Per pixel
+ * and channel the taps are summed in order from 0 with vfmadd, then the bias and the clamp, as the AVX2
+ * kernel does. Only a channel tail uses masked loads (zeroing, no access past channel C): they are slower
+ * than plain ones. */
 #define AVX512F __attribute__((target("avx512f")))
 #define INLINE_AVX512F AVX512F __attribute__((always_inline)) static inline
+#define DWF5_NP 8
+/* The pixel and tap loops run fully unrolled so that the accumulators live in registers (clang reads
+ * "GCC unroll" as a count, which it does not apply to a shorter loop). */
+#if defined(__clang__)
+#define DWF5_UNROLL _Pragma("clang loop unroll(full)")
+#define DWF5_UNROLL_TAPS /* the tap count is a constant in the specialized kernels, which clang unrolls */
+#else
+#define DWF5_UNROLL _Pragma("GCC unroll 32")
+#define DWF5_UNROLL_TAPS _Pragma("GCC unroll 9")
+#endif
 
-INLINE_AVX512F void dwf_block16_avx512(const detc_dwconv_f32_params *prm, int T, int preload, int n,
-                                       const float *const *taps, float *out, int c, int tail)
+#define DWF5_LD(full, mask, p) ((full) ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps((mask), (p)))
+
+/* One 16-channel block (a partial one when !FULL) of NP pixels: the bias, the clamp, the stores. */
+INLINE_AVX512F void dwf_store_avx512(const detc_dwconv_f32_params *prm, const int NP, const int FULL, __mmask16 mask,
+                                     const __m512 *acc, int c, float *out)
 {
     const int C = prm->channels;
-    const __mmask16 mask = tail ? (__mmask16)((1u << (C - c)) - 1) : (__mmask16)0xffff;
-#define DWF_LD16(p) (tail ? _mm512_maskz_loadu_ps(mask, (p)) : _mm512_loadu_ps(p))
     const __m512 lo = _mm512_set1_ps(prm->act_lo), hi = _mm512_set1_ps(prm->act_hi);
-    const __m512 b = DWF_LD16(prm->bias + c);
-    const float *w = prm->w + c;
-    __m512 wv[DWF_PRELOAD];
-    if (preload)
-        for (int tp = 0; tp < T; tp++)
-            wv[tp] = DWF_LD16(w + (long)tp * C);
-    for (int i = 0; i < n; i++) {
-        const float *const *t = taps + (long)i * T;
-        __m512 acc = _mm512_setzero_ps();
-        for (int tp = 0; tp < T; tp++)
-            acc = _mm512_fmadd_ps(DWF_LD16(t[tp] + c), preload ? wv[tp] : DWF_LD16(w + (long)tp * C), acc);
-        __m512 v = _mm512_min_ps(hi, _mm512_max_ps(lo, _mm512_add_ps(acc, b)));
-        if (tail)
-            _mm512_mask_storeu_ps(out + (long)i * C + c, mask, v);
+    const __m512 b = DWF5_LD(FULL, mask, prm->bias + c);
+DWF5_UNROLL
+    for (int p = 0; p < NP; p++) {
+        __m512 v = _mm512_min_ps(hi, _mm512_max_ps(lo, _mm512_add_ps(acc[p], b)));
+        if (FULL)
+            _mm512_storeu_ps(out + (long)p * C + c, v);
         else
-            _mm512_storeu_ps(out + (long)i * C + c, v);
+            _mm512_mask_storeu_ps(out + (long)p * C + c, mask, v);
     }
-#undef DWF_LD16
 }
 
-INLINE_AVX512F void dwf_avx512_body(const detc_dwconv_f32_params *prm, int T, int preload, int n,
-                                    const float *const *taps, float *out)
+/* NP pixels, pixel p's tap t at t0[t] + p * d bytes, written to out + p * C; block c. */
+INLINE_AVX512F void dwf_block_avx512(const detc_dwconv_f32_params *prm, const int T, const int NP, const int FULL,
+                                     __mmask16 mask, const float *const *t0, ptrdiff_t d, int c, float *out)
 {
     const int C = prm->channels;
-    for (int i0 = 0; i0 < n; i0 += DWF_TILE) {
-        int m = n - i0 < DWF_TILE ? n - i0 : DWF_TILE;
-        const float *const *t = taps + (long)i0 * T;
-        float *o = out + (long)i0 * C;
-        int c = 0;
-        for (; c + 16 <= C; c += 16)
-            dwf_block16_avx512(prm, T, preload, m, t, o, c, 0);
-        if (c < C)
-            dwf_block16_avx512(prm, T, preload, m, t, o, c, 1);
+    const float *w = prm->w + c;
+    __m512 acc[DWF5_NP];
+DWF5_UNROLL
+    for (int p = 0; p < NP; p++)
+        acc[p] = _mm512_setzero_ps();
+DWF5_UNROLL_TAPS
+    for (int tp = 0; tp < T; tp++) {
+        const __m512 wv = DWF5_LD(FULL, mask, w + (long)tp * C);
+        const char *x = (const char *)(t0[tp] + c);
+DWF5_UNROLL
+        for (int p = 0; p < NP; p++)
+            acc[p] = _mm512_fmadd_ps(DWF5_LD(FULL, mask, (const float *)(const void *)(x + p * d)), wv, acc[p]);
+    }
+    dwf_store_avx512(prm, NP, FULL, mask, acc, c, out);
+}
+
+/* DWF5_NP pixels of a 3x3 kernel at stride 1: row r's vectors v[j] = t0[3r] + j * d, j < DWF5_NP + 2. */
+INLINE_AVX512F void dwf_block3_avx512(const detc_dwconv_f32_params *prm, const int FULL, __mmask16 mask,
+                                      const float *const *t0, ptrdiff_t d, int c, float *out)
+{
+    const int C = prm->channels;
+    const float *w = prm->w + c;
+    __m512 acc[DWF5_NP];
+DWF5_UNROLL
+    for (int p = 0; p < DWF5_NP; p++)
+        acc[p] = _mm512_setzero_ps();
+DWF5_UNROLL
+    for (int r = 0; r < 3; r++) {
+        const char *x = (const char *)(t0[3 * r] + c);
+        __m512 v[DWF5_NP + 2];
+DWF5_UNROLL
+        for (int j = 0; j < DWF5_NP + 2; j++)
+            v[j] = DWF5_LD(FULL, mask, (const float *)(const void *)(x + j * d));
+DWF5_UNROLL
+        for (int kx = 0; kx < 3; kx++) {
+            const __m512 wv = DWF5_LD(FULL, mask, w + (long)(3 * r + kx) * C);
+DWF5_UNROLL
+            for (int p = 0; p < DWF5_NP; p++)
+                acc[p] = _mm512_fmadd_ps(v[p + kx], wv, acc[p]);
+        }
+    }
+    dwf_store_avx512(prm, DWF5_NP, FULL, mask, acc, c, out);
+}
+
+/* kind 0: NP pixels through dwf_block_avx512; 1: DWF5_NP pixels through dwf_block3_avx512. */
+INLINE_AVX512F void dwf_pixels_avx512(const detc_dwconv_f32_params *prm, const int T, const int NP, const int kind,
+                                      const float *const *t0, ptrdiff_t d, float *out)
+{
+    const int C = prm->channels;
+    int c = 0;
+    for (; c + 16 <= C; c += 16) {
+        if (kind)
+            dwf_block3_avx512(prm, 1, 0xffff, t0, d, c, out);
+        else
+            dwf_block_avx512(prm, T, NP, 1, 0xffff, t0, d, c, out);
+    }
+    if (c < C) {
+        const __mmask16 mask = (__mmask16)((1u << (C - c)) - 1);
+        if (kind)
+            dwf_block3_avx512(prm, 0, mask, t0, d, c, out);
+        else
+            dwf_block_avx512(prm, T, NP, 0, mask, t0, d, c, out);
+    }
+}
+
+/* 0: pixels 1 .. np-1 of taps[0 .. np*T) are not pixel 0's moved by one fixed distance; else 1, with the
+ * distance in *d, or 2 when T is 9 and taps 3r, 3r+1, 3r+2 are also *d apart. (Addresses are compared as
+ * integers: a padding tap points at another object.) */
+static inline int dwf_regular(const float *const *taps, int T, int np, ptrdiff_t *d)
+{
+    const uintptr_t base = (uintptr_t)taps[0];
+    const uintptr_t step = (uintptr_t)taps[T] - base;
+    for (int p = 1; p < np; p++)
+        for (int tp = 0; tp < T; tp++)
+            if ((uintptr_t)taps[p * T + tp] - (uintptr_t)taps[tp] != step * (uintptr_t)p)
+                return 0;
+    *d = (ptrdiff_t)step;
+    if (T != 9)
+        return 1;
+    for (int r = 0; r < 3; r++)
+        if ((uintptr_t)taps[3 * r + 1] - (uintptr_t)taps[3 * r] != step ||
+            (uintptr_t)taps[3 * r + 2] - (uintptr_t)taps[3 * r] != 2 * step)
+            return 1;
+    return 2;
+}
+
+/* Groups of DWF5_NP regular pixels, then of DWF5_NP / 2; a pixel that starts no group (one with padding
+ * taps, or in the last few) goes alone. */
+INLINE_AVX512F void dwf_avx512_body(const detc_dwconv_f32_params *prm, const int T, int n, const float *const *taps,
+                                    float *out)
+{
+    const int C = prm->channels;
+    for (int i = 0; i < n;) {
+        const float *const *t = taps + (long)i * T;
+        ptrdiff_t d = 0;
+        int kind;
+        if (n - i >= DWF5_NP && (kind = dwf_regular(t, T, DWF5_NP, &d)) != 0) {
+            if (kind == 2)
+                dwf_pixels_avx512(prm, 9, DWF5_NP, 1, t, d, out + (long)i * C);
+            else
+                dwf_pixels_avx512(prm, T, DWF5_NP, 0, t, d, out + (long)i * C);
+            i += DWF5_NP;
+        } else if (n - i >= DWF5_NP / 2 && dwf_regular(t, T, DWF5_NP / 2, &d)) {
+            dwf_pixels_avx512(prm, T, DWF5_NP / 2, 0, t, d, out + (long)i * C);
+            i += DWF5_NP / 2;
+        } else {
+            dwf_pixels_avx512(prm, T, 1, 0, t, 0, out + (long)i * C);
+            i++;
+        }
     }
 }
 
 AVX512F static void dwf_avx512_t9(const detc_dwconv_f32_params *prm, int n, const float *const *taps, float *out)
 {
-    dwf_avx512_body(prm, 9, 1, n, taps, out);
+    dwf_avx512_body(prm, 9, n, taps, out);
 }
 AVX512F static void dwf_avx512_t25(const detc_dwconv_f32_params *prm, int n, const float *const *taps, float *out)
 {
-    dwf_avx512_body(prm, 25, 1, n, taps, out);
+    dwf_avx512_body(prm, 25, n, taps, out);
 }
 AVX512F static void dwf_avx512_any(const detc_dwconv_f32_params *prm, int n, const float *const *taps, float *out)
 {
-    dwf_avx512_body(prm, prm->taps, 0, n, taps, out);
+    dwf_avx512_body(prm, prm->taps, n, taps, out);
 }
 
-/* 3x3 and 5x5 kernels get a fully unrolled tap loop with the weights in registers. */
+/* 3x3 and 5x5 kernels get a fully unrolled tap loop. */
 static void dwconv_f32_avx512(const detc_dwconv_f32_params *prm, int n, const float *const *taps, float *out)
 {
     (prm->taps == 9 ? dwf_avx512_t9 : prm->taps == 25 ? dwf_avx512_t25 : dwf_avx512_any)(prm, n, taps, out);
