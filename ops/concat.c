@@ -3,7 +3,9 @@
  * requantized element by element exactly as TFLite's ConcatenationWithScaling (uint8) does, in float:
  *   scale = in_scale * (1 / out_scale); bias = -in_zp * scale;
  *   q = round_half_away(x * scale + bias) + out_zp, clamped.
- * (TFLite refuses int8 inputs whose parameters differ from the output's; detc requantizes them the same way.) */
+ * (TFLite refuses int8 inputs whose parameters differ from the output's; detc requantizes them the same way.)
+ * The result depends on the input byte only: prepare runs that arithmetic on all 256 byte values once, and
+ * eval looks every element up in the input's table. */
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF /* x * scale + bias must round twice, as in TFLite */
 #endif
@@ -19,7 +21,7 @@ typedef struct {
     int64_t outer;      /* product of dims before axis */
     int64_t *chunk;     /* per input: elements per outer step (dims[axis] * inner) */
     bool *copy;         /* per input: bytes can be copied as they are */
-    float *scale, *bias;
+    uint8_t (*lut)[256]; /* per input: every byte's requantized value (unused where copy[i]) */
     int32_t out_zp, qmin, qmax;
     size_t esize;
     detc_dtype dtype;
@@ -32,8 +34,7 @@ static void concat_release(void *op_data)
         return;
     free(d->chunk);
     free(d->copy);
-    free(d->scale);
-    free(d->bias);
+    free(d->lut);
     free(d);
 }
 
@@ -99,14 +100,32 @@ static const detc_quant *inherited_quant(detc_prep *p)
     return &t0->quant;
 }
 
+static int32_t clamp_i32(int32_t v, int32_t lo, int32_t hi)
+{
+    return v < lo ? lo : (v > hi ? hi : v);
+}
+
+/* TFLite's ConcatenationWithScaling arithmetic (see the top), for n bytes of one input. */
+static void requantize(const concat_data *d, float scale, float bias, const uint8_t *src, uint8_t *dst, int64_t n)
+{
+    bool is_signed = d->dtype == DETC_I8;
+    for (int64_t k = 0; k < n; k++) {
+        float x = is_signed ? (float)(int8_t)src[k] : (float)src[k];
+        float scaled = x * scale;
+        float r = roundf(scaled + bias); /* TfLiteRound: half away from zero */
+        r = r < -1e9f ? -1e9f : (r > 1e9f ? 1e9f : r);
+        int32_t v = (int32_t)r + d->out_zp;
+        dst[k] = (uint8_t)clamp_i32(v, d->qmin, d->qmax);
+    }
+}
+
 static bool fill_scaling(detc_prep *p, concat_data *d)
 {
     const detc_tensor *out = detc_out(p->g, p->node, 0);
     const detc_dtype_info *info = detc_dtype_get(d->dtype);
     d->copy = calloc((size_t)d->n_inputs, sizeof *d->copy);
-    d->scale = calloc((size_t)d->n_inputs, sizeof *d->scale);
-    d->bias = calloc((size_t)d->n_inputs, sizeof *d->bias);
-    if (!d->copy || !d->scale || !d->bias) {
+    d->lut = calloc((size_t)d->n_inputs, sizeof *d->lut);
+    if (!d->copy || !d->lut) {
         detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
         return false;
     }
@@ -120,8 +139,11 @@ static bool fill_scaling(detc_prep *p, concat_data *d)
         const detc_tensor *t = detc_prep_in(p, i);
         d->copy[i] = !quantized || (t->quant.scale[0] == out_scale && t->quant.zero_point[0] == d->out_zp);
         if (!d->copy[i]) {
-            d->scale[i] = t->quant.scale[0] * inverse_out;
-            d->bias[i] = (float)-t->quant.zero_point[0] * d->scale[i];
+            float scale = t->quant.scale[0] * inverse_out;
+            uint8_t bytes[256];
+            for (int v = 0; v < 256; v++)
+                bytes[v] = (uint8_t)v;
+            requantize(d, scale, (float)-t->quant.zero_point[0] * scale, bytes, d->lut[i], 256);
         }
     }
     return true;
@@ -188,25 +210,6 @@ static bool concat_prepare(detc_prep *p)
 
 /* ---------------- eval ---------------- */
 
-static int32_t clamp_i32(int32_t v, int32_t lo, int32_t hi)
-{
-    return v < lo ? lo : (v > hi ? hi : v);
-}
-
-static void requantize(const concat_data *d, int i, const uint8_t *src, uint8_t *dst, int64_t n)
-{
-    bool is_signed = d->dtype == DETC_I8;
-    float scale = d->scale[i], bias = d->bias[i];
-    for (int64_t k = 0; k < n; k++) {
-        float x = is_signed ? (float)(int8_t)src[k] : (float)src[k];
-        float scaled = x * scale;
-        float r = roundf(scaled + bias); /* TfLiteRound: half away from zero */
-        r = r < -1e9f ? -1e9f : (r > 1e9f ? 1e9f : r);
-        int32_t v = (int32_t)r + d->out_zp;
-        dst[k] = (uint8_t)clamp_i32(v, d->qmin, d->qmax);
-    }
-}
-
 static detc_code concat_eval(const detc_exec *x, detc_node *node)
 {
     const concat_data *d = node->op_data;
@@ -217,7 +220,8 @@ static detc_code concat_eval(const detc_exec *x, detc_node *node)
             if (d->copy[i])
                 memcpy(out, src, (size_t)d->chunk[i] * d->esize);
             else
-                requantize(d, i, src, out, d->chunk[i]);
+                for (int64_t k = 0; k < d->chunk[i]; k++)
+                    out[k] = d->lut[i][src[k]];
             out += d->chunk[i] * (int64_t)d->esize;
         }
     return DETC_OK;
