@@ -37,8 +37,17 @@ static size_t amx_weight_bytes(int n, int k)
     return (size_t)((n + 15) / 16) * (size_t)((k + AMX_CHUNK - 1) / AMX_CHUNK) * AMX_TILE_B;
 }
 
+/* Below one 64-byte K chunk the tile unit multiplies mostly padding and the requantization dominates: the
+ * AVX-512 VNNI kernel (x86.c) packs and runs those filters (SSD's first conv, K = 27, went from 0.75 to
+ * 1.0 ms on the tile unit). Both entries decide on K alone, so a filter is always read by the kernel that
+ * packed it. */
+#define AMX_MIN_K 64
+extern const detc_kernels detc_kernels_avx512vnni;
+
 static void *conv_q8_pack_amx(int n, int k, const uint8_t *w, int is_signed)
 {
+    if (k < AMX_MIN_K)
+        return detc_kernels_avx512vnni.conv_q8_pack(n, k, w, is_signed);
     (void)is_signed; /* the bytes are multiplied as they are: TDPBSSD or TDPBUUD */
     if (n < 0 || k < 0)
         return NULL;
@@ -370,6 +379,10 @@ static void conv_q8_amx(const detc_conv_q8_params *prm, int m, const uint8_t *a,
                                      cq_amx_u8_once, cq_amx_u8_zp_once, cq_amx_s8_once, cq_amx_s8_zp_once};
     if (m <= 0)
         return;
+    if (prm->k < AMX_MIN_K) {
+        detc_kernels_avx512vnni.conv_q8(prm, m, a, lda, out, ldo);
+        return;
+    }
     entries[(prm->round_once ? 4 : 0) + (prm->is_signed ? 2 : 0) + (prm->w_zp ? 1 : 0)](prm, m, a, lda, out, ldo);
 }
 
