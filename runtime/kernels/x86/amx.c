@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "requant_avx512.h"
+
 #define AMX __attribute__((target("amx-tile,amx-int8,avx512f,avx512bw")))
 #define INLINE_AMX AMX __attribute__((always_inline)) static inline
 
@@ -159,21 +161,10 @@ INLINE_AMX amx_rq amx_rq_load(const detc_conv_q8_params *prm, int c, __mmask16 m
     return r;
 }
 
-/* TFLite's MultiplyByQuantizedMultiplier with gemmlowp's two roundings, as x86.c's dw_requant16:
- * SaturatingRoundingDoublingHighMul is floor((a*m + 2^30) / 2^31) for every a when m > 0 (the saturating
- * case a = m = INT32_MIN cannot occur), then RoundingDivideByPOT as (x >> e) + ((x & mask) > (mask >> 1) +
- * (x < 0)). */
+/* gemmlowp's two roundings: requant_avx512.h, shared with x86.c's VNNI kernels. */
 INLINE_AMX __m512i amx_requant_gemmlowp(__m512i acc, const amx_rq *r)
 {
-    const __m512i nudge = _mm512_set1_epi64(1LL << 30);
-    __m512i a = _mm512_sllv_epi32(acc, r->lsh);
-    __m512i pe = _mm512_add_epi64(_mm512_mul_epi32(a, r->mult), nudge);
-    __m512i po = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(a, 32), r->mult_odd), nudge);
-    __m512i h = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 31), _mm512_slli_epi64(po, 1));
-    __m512i rem = _mm512_and_si512(h, r->rmask);
-    __m512i thr = _mm512_sub_epi32(r->rthr, _mm512_srai_epi32(h, 31));
-    __m512i v = _mm512_srav_epi32(h, r->rsh);
-    return _mm512_mask_add_epi32(v, _mm512_cmpgt_epi32_mask(rem, thr), v, _mm512_set1_epi32(1));
+    return detc_requant_gemmlowp16(acc, r->mult, r->mult_odd, r->lsh, r->rsh, r->rmask, r->rthr);
 }
 
 /* ruy's (TFLite int8) single rounding as conv_q8's round_once promises (kernels.h, detc_qmul_apply_once):

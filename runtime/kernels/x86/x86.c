@@ -16,6 +16,7 @@
 #include "../sgemm.h"
 #include "conv_f32_x86.h"
 #include "logistic_x86.h"
+#include "requant_avx512.h"
 #include "eltwise_x86.h"
 #include "quant.h"
 
@@ -578,15 +579,7 @@ INLINE_VNNI dw_rq16 dw_rq16_load(const detc_dwconv_q8_params *prm, int c)
 
 INLINE_VNNI __m512i dw_requant16(__m512i acc, const dw_rq16 *r)
 {
-    const __m512i nudge = _mm512_set1_epi64(1LL << 30);
-    __m512i a = _mm512_sllv_epi32(acc, r->lsh);
-    __m512i pe = _mm512_add_epi64(_mm512_mul_epi32(a, r->mult), nudge);
-    __m512i po = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(a, 32), r->mult_odd), nudge);
-    __m512i h = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 31), _mm512_slli_epi64(po, 1));
-    __m512i rem = _mm512_and_si512(h, r->rmask);
-    __m512i thr = _mm512_sub_epi32(r->rthr, _mm512_srai_epi32(h, 31));
-    __m512i v = _mm512_srav_epi32(h, r->rsh);
-    v = _mm512_mask_add_epi32(v, _mm512_cmpgt_epi32_mask(rem, thr), v, _mm512_set1_epi32(1));
+    __m512i v = detc_requant_gemmlowp16(acc, r->mult, r->mult_odd, r->lsh, r->rsh, r->rmask, r->rthr);
     v = _mm512_add_epi32(v, r->zp);
     return _mm512_min_epi32(_mm512_max_epi32(v, r->lo), r->hi);
 }
