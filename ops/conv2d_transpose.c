@@ -24,11 +24,9 @@
  * are contiguous), which are then added to the output positions they land on. Items never write the
  * same output element, so no synchronisation is needed.
  *
- * Stride equal to the kernel, no padding (the Mask R-CNN head's 2x2 stride-2 upsampling): every output
- * pixel receives exactly one input pixel's contribution, so the op is a 1x1 convolution from Ci to
- * KH*KW*Co channels followed by a pixel shuffle. With a SIMD conv_f32 in the table the filter is packed
- * once at prepare as rows (ky, kx, co), bias and activation are fused in the kernel, and each tile of
- * input pixels writes its KH*KW runs of Co values straight to their output positions. */
+ * f32 with stride equal to the kernel and no padding, when the table has a SIMD conv_f32: the quantized
+ * path's scheme with conv_f32 (one packed filter per kernel row, bias and activation fused in the kernel),
+ * so every output element is written once, in place. */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +39,7 @@
 #define CT_TILE_M 64
 #define CT_MAX_COLS 4096 /* KH*KW*Co_block per GEMM: bounds the scratch tile */
 
-#define CT_MAX_KH 16 /* quantized: kernel rows (one packed filter each) */
+#define CT_MAX_KH 16 /* the per-row forms (int8, and f32 with a SIMD conv_f32): kernel rows, one packed filter each */
 
 typedef struct {
     int batch, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w;
@@ -49,10 +47,11 @@ typedef struct {
     int co_block, n_blocks;
     float act_lo, act_hi;
     size_t slot_bytes;
-    /* stride == kernel, no padding, SIMD conv_f32: the packed 1x1 form (see above) */
-    void *f32_packed;            /* conv_f32_pack(KH*KW*Co, Ci, filter rows (ky, kx, co)) */
+    /* f32, stride == kernel, no padding, SIMD conv_f32 (see above): per kernel row ky, conv_f32 over
+     * N = KW*Co channels (column kx*Co + co) */
+    void *f32_rows[CT_MAX_KH];   /* conv_f32_pack(KW*Co, Ci, filter rows (kx, co) of kernel row ky) */
     void *(*f32_packed_by)(int n, int k, const float *w);
-    float *bias_taps;            /* [KH*KW*Co]: bias[co] per row (zeros without a bias) */
+    float *bias_cols;            /* [KW*Co]: bias[co] for every kx (zeros without a bias) */
     /* quantized: per kernel row ky, conv_q8 over N = KW*Co channels (column kx*Co + co) */
     bool q8;
     detc_dtype dtype;
@@ -80,8 +79,9 @@ static void ct_release(void *op_data)
     ct_data *d = op_data;
     if (!d)
         return;
-    free(d->f32_packed);
-    free(d->bias_taps);
+    for (int ky = 0; ky < CT_MAX_KH; ky++)
+        free(d->f32_rows[ky]);
+    free(d->bias_cols);
     ct_free_packed(d);
     op_requant_free(&d->rq);
     free(d->bias_adj);
@@ -93,37 +93,35 @@ static void ct_release(void *op_data)
     free(d);
 }
 
-/* The 1x1 form: the filter [Co][KH][KW][Ci] reordered to rows (ky, kx, co) and packed for k's conv_f32. */
-static bool prepare_shuffle(detc_prep *p, ct_data *d, const detc_tensor *w, const detc_tensor *b)
+/* The f32 per-row form: kernel row ky's filter [Co][ky][KW][Ci] reordered to rows (kx, co) and packed for
+ * k's conv_f32. Any other table, or a filter or bias that is not constant, takes the general path. */
+static bool prepare_rows_f32(detc_prep *p, ct_data *d, const detc_tensor *w, const detc_tensor *b)
 {
     const detc_kernels *k = p->kernels;
-    if (!k || !k->conv_f32 || k->conv_f32 == detc_kernels_portable.conv_f32 || w->kind != DETC_TENSOR_CONSTANT ||
-        !w->data || (b && (b->kind != DETC_TENSOR_CONSTANT || !b->data)))
-        return true; /* the general path */
-    int taps = d->k_h * d->k_w, n = taps * d->out_c;
+    if (!k || !k->conv_f32 || k->conv_f32 == detc_kernels_portable.conv_f32 || d->k_h > CT_MAX_KH ||
+        w->kind != DETC_TENSOR_CONSTANT || !w->data || (b && (b->kind != DETC_TENSOR_CONSTANT || !b->data)))
+        return true;
+    int n = d->k_w * d->out_c;
     float *rows = malloc((size_t)n * (size_t)d->in_c * sizeof *rows);
-    d->bias_taps = calloc((size_t)n, sizeof *d->bias_taps);
-    if (!rows || !d->bias_taps) {
-        free(rows);
-        detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
-        return false;
-    }
+    d->bias_cols = calloc((size_t)n, sizeof *d->bias_cols);
+    bool ok = rows && d->bias_cols;
     const float *wf = w->data, *bf = b ? b->data : NULL;
-    for (int t = 0; t < taps; t++)
-        for (int co = 0; co < d->out_c; co++) {
-            memcpy(rows + ((size_t)t * d->out_c + co) * d->in_c, wf + ((size_t)co * taps + t) * d->in_c,
-                   (size_t)d->in_c * sizeof *rows);
-            d->bias_taps[t * d->out_c + co] = bf ? bf[co] : 0.0f;
-        }
-    d->f32_packed = k->conv_f32_pack(n, d->in_c, rows);
+    for (int ky = 0; ok && ky < d->k_h; ky++) {
+        for (int kx = 0; kx < d->k_w; kx++)
+            for (int co = 0; co < d->out_c; co++) {
+                memcpy(rows + ((size_t)kx * d->out_c + co) * d->in_c,
+                       wf + (((size_t)co * d->k_h + ky) * d->k_w + kx) * d->in_c, (size_t)d->in_c * sizeof *rows);
+                d->bias_cols[kx * d->out_c + co] = bf ? bf[co] : 0.0f;
+            }
+        d->f32_rows[ky] = k->conv_f32_pack(n, d->in_c, rows);
+        ok = d->f32_rows[ky] != NULL;
+    }
     free(rows);
-    if (!d->f32_packed) {
+    if (!ok) {
         detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
         return false;
     }
     d->f32_packed_by = k->conv_f32_pack;
-    d->slot_bytes = op_align((size_t)CT_TILE_M * (size_t)n * sizeof(float));
-    p->node->scratch_bytes = d->slot_bytes * OP_MAX_PARTS;
     detc_prep_copied_input(p, 1);
     return true;
 }
@@ -338,7 +336,7 @@ static bool ct_prepare(detc_prep *p)
     p->node->scratch_bytes = d->slot_bytes * OP_MAX_PARTS;
     if (d->stride_h == d->k_h && d->stride_w == d->k_w && pads[0] == 0 && pads[1] == 0 && pads[2] == 0 &&
         pads[3] == 0 && opad[0] == 0 && opad[1] == 0)
-        return prepare_shuffle(p, d, w, b);
+        return prepare_rows_f32(p, d, w, b);
     return true;
 }
 
@@ -349,7 +347,6 @@ typedef struct {
     float *out;
     uint8_t *scratch;
     int parts, items;
-    int64_t pixels; /* the 1x1 form: input pixels of the counted images (items are tiles of them) */
 } ct_job;
 
 static void run_item(const ct_job *j, float *col, int item)
@@ -396,40 +393,23 @@ static void run_item(const ct_job *j, float *col, int item)
             }
 }
 
-/* The 1x1 form over input pixels [p0, p0 + m) of the first images (pixels counted across images): one
- * conv_f32 call gives each pixel's KH*KW*Co outputs in (ky, kx, co) order, each run of Co lands at its
- * output position. */
-static void run_shuffle_tile(const ct_job *j, float *tile, int64_t p0, int m)
-{
-    const ct_data *d = j->d;
-    int taps = d->k_h * d->k_w, n = taps * d->out_c;
-    detc_conv_f32_params prm = {.n = n, .k = d->in_c, .packed = d->f32_packed, .bias = d->bias_taps,
-                                .act_lo = d->act_lo, .act_hi = d->act_hi};
-    j->kernels->conv_f32(&prm, m, j->x + (size_t)p0 * d->in_c, d->in_c, tile, n);
-    int64_t per_image = (int64_t)d->in_h * d->in_w;
-    for (int i = 0; i < m; i++) {
-        int64_t px = p0 + i, img = px / per_image, rem = px % per_image;
-        int iy = (int)(rem / d->in_w), ix = (int)(rem % d->in_w);
-        float *out = j->out + (size_t)img * d->out_h * d->out_w * d->out_c;
-        for (int ky = 0; ky < d->k_h; ky++)
-            for (int kx = 0; kx < d->k_w; kx++) {
-                size_t at = ((size_t)(iy * d->k_h + ky) * d->out_w + (size_t)(ix * d->k_w + kx)) * d->out_c;
-                memcpy(out + at, tile + (size_t)i * n + (size_t)(ky * d->k_w + kx) * d->out_c,
-                       (size_t)d->out_c * sizeof(float));
-            }
-    }
-}
-
-static void shuffle_parts(void *ctx, int begin, int end)
+/* The f32 per-row form over (image, input row) items: for each kernel row, one conv_f32 whose row ix lands
+ * on output pixels (iy*KH + ky, ix*KW + kx), KW*Co floats apart (ldo), as ct_q8_parts does. */
+static void rows_f32_parts(void *ctx, int begin, int end)
 {
     const ct_job *j = ctx;
+    const ct_data *d = j->d;
     for (int part = begin; part < end; part++) {
-        float *tile = (float *)(void *)(j->scratch + (size_t)part * j->d->slot_bytes);
-        int64_t t0 = (int64_t)j->items * part / j->parts, t1 = (int64_t)j->items * (part + 1) / j->parts;
-        for (int64_t t = t0; t < t1; t++) {
-            int64_t p0 = t * CT_TILE_M;
-            int m = j->pixels - p0 < CT_TILE_M ? (int)(j->pixels - p0) : CT_TILE_M;
-            run_shuffle_tile(j, tile, p0, m);
+        int i0 = (int)((int64_t)j->items * part / j->parts), i1 = (int)((int64_t)j->items * (part + 1) / j->parts);
+        for (int item = i0; item < i1; item++) {
+            int n = item / d->in_h, iy = item % d->in_h;
+            const float *a = j->x + (((size_t)n * d->in_h + iy) * d->in_w) * d->in_c;
+            for (int ky = 0; ky < d->k_h; ky++) {
+                detc_conv_f32_params prm = {.n = d->k_w * d->out_c, .k = d->in_c, .packed = d->f32_rows[ky],
+                                            .bias = d->bias_cols, .act_lo = d->act_lo, .act_hi = d->act_hi};
+                float *o = j->out + (((size_t)n * d->out_h + (size_t)iy * d->k_h + ky) * d->out_w) * d->out_c;
+                j->kernels->conv_f32(&prm, d->in_w, a, d->in_c, o, d->k_w * d->out_c);
+            }
         }
     }
 }
@@ -503,15 +483,11 @@ static detc_code ct_eval(const detc_exec *x, detc_node *node)
                 .scratch = x->scratch,
                 .items = 0};
     int rows = op_row_count(x, node, 3, d->batch);
-    if (d->f32_packed && x->kernels->conv_f32_pack == d->f32_packed_by) {
-        j.pixels = (int64_t)rows * d->in_h * d->in_w;
-        int64_t tiles = (j.pixels + CT_TILE_M - 1) / CT_TILE_M;
-        if (tiles > INT32_MAX)
-            return DETC_ERR_SHAPE;
-        j.items = (int)tiles;
+    if (d->f32_packed_by && x->kernels->conv_f32_pack == d->f32_packed_by) {
+        j.items = rows * d->in_h;
         j.parts = op_parts(x, j.items, 1);
         if (j.items > 0)
-            detc_parallel_for(x->pool, j.parts, 1, shuffle_parts, &j);
+            detc_parallel_for(x->pool, j.parts, 1, rows_f32_parts, &j);
     } else {
         j.items = rows * d->n_blocks;
         j.parts = op_parts(x, j.items, 1);
