@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "requant_avx512.h"
+#include "q8_avx512.h"
 
 #define AMX __attribute__((target("amx-tile,amx-int8,avx512f,avx512bw")))
 #define INLINE_AMX AMX __attribute__((always_inline)) static inline
@@ -91,22 +91,6 @@ INLINE_AMX void amx_configure(void)
     _tile_loadconfig(&cfg);
 }
 
-/* Sum of the first k bytes (u8, or i8 when is_signed) of a row, modulo 2^32. */
-INLINE_AMX uint32_t amx_row_sum(const uint8_t *a, int k, int is_signed)
-{
-    const __m512i flip = _mm512_set1_epi8((char)0x80), zero = _mm512_setzero_si512();
-    __m512i s = zero;
-    for (int q = 0; q < k; q += 64) {
-        __mmask64 mask = k - q >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (k - q)) - 1);
-        __m512i v = _mm512_maskz_loadu_epi8(mask, a + q);
-        if (is_signed)
-            v = _mm512_maskz_mov_epi8(mask, _mm512_xor_si512(v, flip)); /* a + 128 */
-        s = _mm512_add_epi64(s, _mm512_sad_epu8(v, zero));
-    }
-    uint64_t t = (uint64_t)_mm512_reduce_add_epi64(s);
-    return (uint32_t)t - (is_signed ? 128u * (uint32_t)k : 0u);
-}
-
 /* Where A tile h (rows r0 + 16h .. + 15 of the block) of chunk s is read from: in place (stride lda) for
  * chunks below direct[h], else a copy into scratch (stride 64) with the bytes past K and the rows past the
  * block's mr zeroed (masked loads: nothing outside the rows' K bytes is touched). */
@@ -161,7 +145,7 @@ INLINE_AMX amx_rq amx_rq_load(const detc_conv_q8_params *prm, int c, __mmask16 m
     return r;
 }
 
-/* gemmlowp's two roundings: requant_avx512.h, shared with x86.c's VNNI kernels. */
+/* gemmlowp's two roundings: q8_avx512.h, shared with x86.c's VNNI kernels. */
 INLINE_AMX __m512i amx_requant_gemmlowp(__m512i acc, const amx_rq *r)
 {
     return detc_requant_gemmlowp16(acc, r->mult, r->mult_odd, r->lsh, r->rsh, r->rmask, r->rthr);
@@ -315,7 +299,7 @@ INLINE_AMX void amx_body(const detc_conv_q8_params *prm, int m, const uint8_t *A
         const int mr = m - m0 < AMX_MR ? m - m0 : AMX_MR, TM = mr > 16 ? 2 : 1;
         uint32_t *rsb = rs[(m0 / AMX_MR) & 1];
         for (int i = 0; i < mr; i++)
-            rsb[i] = wzp ? amx_row_sum(A + (long)(m0 + i) * lda, K, is_signed) : 0;
+            rsb[i] = wzp ? detc_row_sum_q8(A + (long)(m0 + i) * lda, K, is_signed) : 0;
         /* Chunks of tile h read in place: its 16 rows present and chunk s's 64 bytes of its last row
          * within end. */
         int direct[2] = {0, 0};

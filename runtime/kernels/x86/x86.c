@@ -16,7 +16,7 @@
 #include "../sgemm.h"
 #include "conv_f32_x86.h"
 #include "logistic_x86.h"
-#include "requant_avx512.h"
+#include "q8_avx512.h"
 #include "eltwise_x86.h"
 #include "quant.h"
 
@@ -707,22 +707,6 @@ static inline int32_t cq_load_tail(const uint8_t *p, int n)
     return (int32_t)v;
 }
 
-/* Sum of the first k bytes (u8, or i8 when is_signed) of a row, modulo 2^32. */
-INLINE_VNNI uint32_t cq_row_sum(const uint8_t *a, int k, int is_signed)
-{
-    const __m512i flip = _mm512_set1_epi8((char)0x80), zero = _mm512_setzero_si512();
-    __m512i s = zero;
-    for (int q = 0; q < k; q += 64) {
-        __mmask64 mask = k - q >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (k - q)) - 1);
-        __m512i v = _mm512_maskz_loadu_epi8(mask, a + q);
-        if (is_signed)
-            v = _mm512_maskz_mov_epi8(mask, _mm512_xor_si512(v, flip)); /* a + 128 */
-        s = _mm512_add_epi64(s, _mm512_sad_epu8(v, zero));
-    }
-    uint64_t t = (uint64_t)_mm512_reduce_add_epi64(s);
-    return (uint32_t)t - (is_signed ? 128u * (uint32_t)k : 0u);
-}
-
 /* Requantization constants of channels c..c+15 (lanes past N masked to 0). */
 INLINE_VNNI dw_rq16 cq_rq16_load(const detc_conv_q8_params *prm, int c, __mmask16 mk)
 {
@@ -860,7 +844,7 @@ INLINE_VNNI void cq_body(const detc_conv_q8_params *prm, int m, const uint8_t *A
     for (int m0 = 0; m0 < m; m0 += CQ_MC) {
         const int mc = m - m0 < CQ_MC ? m - m0 : CQ_MC;
         for (int i = 0; i < mc + CQ_MR; i++)
-            rs[i] = i < mc && need_rs ? cq_row_sum(A + (long)(m0 + i) * lda, prm->k, is_signed) : 0;
+            rs[i] = i < mc && need_rs ? detc_row_sum_q8(A + (long)(m0 + i) * lda, prm->k, is_signed) : 0;
         for (int g = 0; g < NBLK; g += CQ_NB) {
             const int nb = NBLK - g < CQ_NB ? NBLK - g : CQ_NB;
             for (int i = 0; i < mc; i += CQ_MR) {
