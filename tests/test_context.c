@@ -16,6 +16,7 @@
 #include "detc.h"
 #include "model.h"
 #include "rle.h"
+#include "test_files.h"
 
 #define C 4
 static const float CONST_C[C] = {0.5f, -1.0f, 0.25f, 2.0f};
@@ -37,23 +38,9 @@ static size_t model_bytes(uint8_t **out)
         "{\"name\":\"sig\",\"op\":\"logistic\",\"inputs\":[\"y\"],\"outputs\":[\"out\"]},"
         "{\"name\":\"anc\",\"op\":\"anchors\",\"inputs\":[\"feat\",\"img\"],\"outputs\":[\"boxes\"],"
         "\"attrs\":{\"sizes\":[8],\"aspect_ratios\":[1]}}]}";
-    uint32_t jl = (uint32_t)strlen(json);
-    size_t data_off = (32u + jl + 63u) / 64u * 64u, len = data_off + sizeof CONST_C;
-    uint8_t *b = calloc(1, len);
-    if (!b)
-        return 0;
-    memcpy(b, "DETCMODL", 8);
-    b[8] = 1;
-    for (int i = 0; i < 4; i++)
-        b[12 + i] = (uint8_t)(jl >> (8 * i));
-    for (int i = 0; i < 8; i++) {
-        b[16 + i] = (uint8_t)((uint64_t)data_off >> (8 * i));
-        b[24 + i] = (uint8_t)((uint64_t)sizeof CONST_C >> (8 * i));
-    }
-    memcpy(b + 32, json, jl);
-    memcpy(b + data_off, CONST_C, sizeof CONST_C);
-    *out = b;
-    return len;
+    size_t len = 0;
+    *out = test_detc_bytes(json, CONST_C, sizeof CONST_C, &len);
+    return *out ? len : 0;
 }
 
 static float input_value(int seed, size_t i)
@@ -327,19 +314,10 @@ static void test_inputs_survive_runs(void)
         "{\"name\":\"s1\",\"op\":\"logistic\",\"inputs\":[\"x\"],\"outputs\":[\"a\"]},"
         "{\"name\":\"s2\",\"op\":\"logistic\",\"inputs\":[\"a\"],\"outputs\":[\"b\"]},"
         "{\"name\":\"s3\",\"op\":\"logistic\",\"inputs\":[\"b\"],\"outputs\":[\"out\"]}]}";
-    uint32_t jl = (uint32_t)strlen(json);
-    size_t len = (32u + jl + 63u) / 64u * 64u;
-    uint8_t *b = aligned_alloc(64, len);
+    size_t len = 0;
+    uint8_t *b = test_detc_bytes(json, NULL, 0, &len);
     if (!b)
         return;
-    memset(b, 0, len);
-    memcpy(b, "DETCMODL", 8);
-    b[8] = 1;
-    for (int i = 0; i < 4; i++)
-        b[12 + i] = (uint8_t)(jl >> (8 * i));
-    for (int i = 0; i < 8; i++)
-        b[16 + i] = (uint8_t)((uint64_t)len >> (8 * i));
-    memcpy(b + 32, json, jl);
     detc_model *m = detc_model_load_memory(b, len, "chain.detc", NULL, NULL);
     CHECK(m != NULL, "the chain model loads");
     detc_context *ctx = m ? detc_context_new(m, NULL, NULL) : NULL;

@@ -17,6 +17,7 @@
 
 #include "check.h"
 #include "detc.h"
+#include "test_files.h"
 
 #define CH 64
 #define FILTER_FLOATS (CH * 3 * 3 * CH)
@@ -42,31 +43,24 @@ static bool write_model(const char *path, size_t *file_bytes, size_t *data_off)
         "{\"name\":\"y\",\"dtype\":\"f32\"}],"
         "\"nodes\":[{\"name\":\"conv\",\"op\":\"conv2d\",\"inputs\":[\"x\",\"w\",\"b\"],\"outputs\":[\"y\"],"
         "\"attrs\":{\"padding\":\"same\"}}]}";
-    uint32_t jl = (uint32_t)strlen(json);
-    size_t off = (32u + jl + 63u) / 64u * 64u, dlen = (FILTER_FLOATS + CH) * sizeof(float), len = off + dlen;
-    uint8_t *b = calloc(1, len);
-    if (!b)
+    float *data = malloc((FILTER_FLOATS + CH) * sizeof *data);
+    if (!data)
         return false;
-    memcpy(b, "DETCMODL", 8);
-    b[8] = 1;
-    for (int i = 0; i < 4; i++)
-        b[12 + i] = (uint8_t)(jl >> (8 * i));
-    for (int i = 0; i < 8; i++) {
-        b[16 + i] = (uint8_t)((uint64_t)off >> (8 * i));
-        b[24 + i] = (uint8_t)((uint64_t)dlen >> (8 * i));
-    }
-    memcpy(b + 32, json, jl);
-    float *data = (float *)(void *)(b + off);
     for (size_t i = 0; i < FILTER_FLOATS; i++)
         data[i] = filter_value(i);
     for (int c = 0; c < CH; c++)
         data[FILTER_FLOATS + c] = (float)(c % 7 - 3) * 0.25f;
+    size_t len = 0;
+    uint8_t *b = test_detc_bytes(json, data, (FILTER_FLOATS + CH) * sizeof *data, &len);
+    free(data);
+    if (!b)
+        return false;
     FILE *f = fopen(path, "wb");
     bool ok = f && fwrite(b, 1, len, f) == len;
     ok = f && fclose(f) == 0 && ok;
     free(b);
     *file_bytes = len;
-    *data_off = off;
+    *data_off = len - (FILTER_FLOATS + CH) * sizeof(float);
     return ok;
 }
 
