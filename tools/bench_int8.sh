@@ -29,11 +29,14 @@ med() {
     [ -f "$out/$1.vals" ] || return 0
     grep -v NA "$out/$1.vals" | sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "%.3f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
-# one TAG MODEL IMAGE THREADS: a round of detc bench
+# one TAG MODEL IMAGE THREADS [KERNELS]: a round of detc bench (KERNELS: a DETC_KERNELS set; default auto)
 one() {
-    "$detc" bench "$2" "$3" --runs "$per" --threads "$4" --top 0 >"$out/$1.txt" 2>&1 || true
-    v=$(median_of <"$out/$1.txt")
-    echo "${v:-NA}" >>"$out/$1.vals"
+    if [ -n "${5:-}" ]; then set -- "$1" "$2" "$3" "$4" env DETC_KERNELS="$5" "$detc"; else set -- "$1" "$2" "$3" "$4" "$detc"; fi
+    tag=$1 b_model=$2 b_image=$3 b_threads=$4
+    shift 4
+    "$@" bench "$b_model" "$b_image" --runs "$per" --threads "$b_threads" --top 0 >"$out/$tag.txt" 2>&1 || true
+    v=$(median_of <"$out/$tag.txt")
+    echo "${v:-NA}" >>"$out/$tag.vals"
 }
 row() {
     m=$(med "$2")
@@ -44,13 +47,22 @@ ratio() {
         awk -v l="$1" '{ v[NR] = $1 } END { if (NR) printf "  ratio %-38s %.2f\n", l ":", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 size() { stat -c %s "$1" 2>/dev/null | awk '{ printf "%.1f MB", $1 / 1e6 }'; }
+# On a CPU with AMX, int8 also runs without it (the kernels a CPU with AVX-512
+# VNNI but no AMX, such as AMD Zen 4, gets), since the int8 / f32 ratio depends on it.
+# without_amx BENCH_OUTPUT: the DETC_KERNELS set detc picked there, less amx ("" when it has no amx)
+without_amx() {
+    sed -n 's/.*, kernels \(.*\)$/\1/p' "$1" | grep '+amx' | sed 's/^portable+//; s/+amx//' || true
+}
+no_amx=""
 # section NAME F32 INT8 IMAGE: f32 and int8 at 1 and 2 threads, interleaved
 section() {
     r=0
     while [ $r -lt "$rounds" ]; do
         for n in 1 2; do
             one "$1_f32_t$n" "$2" "$4" "$n"
+            [ $r -gt 0 ] || [ $n -gt 1 ] || no_amx=$(without_amx "$out/$1_f32_t1.txt")
             one "$1_int8_t$n" "$3" "$4" "$n"
+            [ -z "$no_amx" ] || one "$1_int8_noamx_t$n" "$3" "$4" "$n" "$no_amx"
         done
         r=$((r + 1))
     done
@@ -58,6 +70,10 @@ section() {
         row "f32  $n thread(s)" "$1_f32_t$n"
         row "int8 $n thread(s)" "$1_int8_t$n"
         ratio "int8 / f32, $n thread(s)" "$1_int8_t$n" "$1_f32_t$n"
+        if [ -n "$no_amx" ]; then
+            row "int8 without AMX $n thread(s)" "$1_int8_noamx_t$n"
+            ratio "int8 without AMX / f32, $n thread(s)" "$1_int8_noamx_t$n" "$1_f32_t$n"
+        fi
     done
     echo "  files: f32 $(size "$2"), int8 $(size "$3")"
 }
