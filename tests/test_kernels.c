@@ -1062,6 +1062,65 @@ static void check_dequantize_q8(const detc_kernels *k)
     CHECK(bad_cases == 0, "%s dequantize_q8: %d wrong of %d cases", k->name, bad_cases, cases);
 }
 
+/* gemm_s16 against an int64 reference reduced modulo 2^32 (the kernels wrap as the portable one does): tails
+ * of M, N and K, padded strides, full-range int16 values, and the int8 Winograd conv's worst case: inputs of
+ * |t| = 25500 whose signs match filter rows of sum |w| = Q + K/2 (Q = floor((2^31 - 1) / 25500) - K, the
+ * bound ops/conv2d_winograd_q8.c guarantees), whose sums reach 2^31 - 1 without passing it. */
+static void check_gemm_s16(const detc_kernels *k)
+{
+    static const int ms[] = {1, 3, 4, 7, 8, 9, 17}, ns[] = {1, 5, 8, 16, 17, 31, 32, 33, 70},
+                     ks[] = {1, 2, 3, 7, 16, 33, 64, 257};
+    int bad_cases = 0, cases = 0;
+    for (int t = 0; t < 160; t++) {
+        int M = ms[next() % 7], N = ns[next() % 9], K = ks[next() % 8], worst = t % 4 == 3;
+        int lda = K + (int)(next() % 3), ldo = N + (int)(next() % 5);
+        int16_t *A = malloc(sizeof(int16_t) * (size_t)M * (size_t)lda + 2), *W = malloc(sizeof(int16_t) * (size_t)N * K);
+        int32_t *out = malloc(sizeof(int32_t) * (size_t)M * ldo), *ref = malloc(sizeof(int32_t) * (size_t)M * ldo);
+        int64_t q_bound = 2147483647 / 25500 - K;
+        for (int c = 0; c < N; c++) {
+            int64_t budget = q_bound + K / 2; /* the row's sum of |w| in the worst case, spread evenly */
+            for (int q = 0; q < K; q++) {
+                int32_t v = (int32_t)(next() % 65536) - 32768;
+                if (worst) {
+                    int64_t mag = budget / K + (q < budget % K);
+                    v = (int32_t)(mag > 32767 ? 32767 : mag) * (next() % 2 ? 1 : -1);
+                }
+                W[(size_t)c * K + q] = (int16_t)v;
+            }
+        }
+        for (int r = 0; r < M; r++)
+            for (int q = 0; q < lda; q++)
+                A[(size_t)r * lda + q] = worst ? (int16_t)(q < K && W[(size_t)(r % N) * K + q] < 0 ? -25500 : 25500)
+                                               : (int16_t)((int32_t)(next() % 65536) - 32768);
+        for (size_t i = 0; i < (size_t)M * ldo; i++)
+            out[i] = ref[i] = 0x5a5a5a5a; /* the gaps between rows (ldo > N) must stay as they are */
+        int reached = 0;
+        for (int r = 0; r < M; r++)
+            for (int c = 0; c < N; c++) {
+                int64_t sum = 0;
+                for (int q = 0; q < K; q++)
+                    sum += (int64_t)A[(size_t)r * lda + q] * W[(size_t)c * K + q];
+                ref[(size_t)r * ldo + c] = (int32_t)(uint32_t)(uint64_t)sum;
+                if (worst && c == r % N) /* the row whose signs match: exact, below 2^31 */
+                    reached |= sum > 2147483647 || sum < 2147483647LL * 3 / 4 ? 2 : 1;
+            }
+        void *packed = k->conv_s16_pack(N, K, W);
+        k->gemm_s16(packed, N, K, M, A, lda, out, ldo);
+        int bad = memcmp(out, ref, sizeof(int32_t) * (size_t)M * ldo) != 0 || (worst && reached != 1 && K > 2);
+        if (bad)
+            printf("  %s gemm_s16: M %d N %d K %d lda %d ldo %d%s: wrong (bound check %d)\n", k->name, M, N, K, lda, ldo,
+                   worst ? " worst case" : "", reached);
+        bad_cases += bad;
+        cases++;
+        free(packed);
+        free(A);
+        free(W);
+        free(out);
+        free(ref);
+    }
+    CHECK(bad_cases == 0, "%s gemm_s16: %d wrong of %d cases", k->name, bad_cases, cases);
+}
+
 int main(void)
 {
     static const char *names[] = {"portable", "avx2", "avx512vnni", "amx", "blas", "neon", "neon-dotprod", "auto"};
@@ -1082,6 +1141,7 @@ int main(void)
         check_conv_q8(k);
         check_conv_f32(k);
         check_winograd(k);
+        check_gemm_s16(k);
         check_logistic(k);
         check_add_q8(k);
         check_quantize_q8(k);

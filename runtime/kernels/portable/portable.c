@@ -282,6 +282,34 @@ static void logistic_f32(long n, const float *x, float *y)
         y[i] = 1.0f / (1.0f + expf(-x[i]));
 }
 
+/* ---------------- int16 GEMM (conv_s16_pack, gemm_s16) ---------------- */
+
+/* The packed filter is the [N][K] matrix as it is. */
+static void *conv_s16_pack(int n, int k, const int16_t *w)
+{
+    size_t len = (size_t)n * (size_t)k;
+    int16_t *p = malloc(len ? len * sizeof *p : 1);
+    if (p && len)
+        memcpy(p, w, len * sizeof *p);
+    return p;
+}
+
+/* Sums in uint32 so that wrapping (outside the caller's bound) is defined and equals the SIMD variants'. */
+static void gemm_s16(const void *packed, int n, int k, int m, const int16_t *a, int lda, int32_t *out, int ldo)
+{
+    const int16_t *w = packed;
+    for (int r = 0; r < m; r++) {
+        const int16_t *ar = a + (size_t)r * (size_t)lda;
+        for (int c = 0; c < n; c++) {
+            const int16_t *wc = w + (size_t)c * (size_t)k;
+            uint32_t acc = 0;
+            for (int q = 0; q < k; q++)
+                acc += (uint32_t)((int32_t)ar[q] * (int32_t)wc[q]);
+            out[(size_t)r * (size_t)ldo + c] = (int32_t)acc;
+        }
+    }
+}
+
 /* ---------------- elementwise int8 (add_q8, quantize_q8, dequantize_q8) ---------------- */
 
 static inline int32_t add_rescale(int32_t x, int32_t mult, int32_t rshift)
@@ -339,6 +367,8 @@ const detc_kernels detc_kernels_portable = {
     .wino_in_f32 = wino_in_f32,
     .wino_out_f32 = wino_out_f32,
     .logistic_f32 = logistic_f32,
+    .conv_s16_pack = conv_s16_pack,
+    .gemm_s16 = gemm_s16,
     .add_q8 = add_q8,
     .quantize_q8 = quantize_q8,
     .dequantize_q8 = dequantize_q8,

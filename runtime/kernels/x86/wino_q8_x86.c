@@ -1,0 +1,187 @@
+/* x86 int16 GEMMs of the int8 Winograd conv (gemm_s16, kernels.h): AVX-512 VNNI (vpdpwssd: two int16 pairs
+ * summed into each int32 lane, 32 multiply-adds per instruction) in the avx512vnni table, AVX2 (vpmaddwd then
+ * vpaddd) in the avx2 table. Both wrap modulo 2^32 as the portable kernel does (vpdpwssd and vpmaddwd do not
+ * saturate), so every variant gives the same integers.
+ *
+ * Packing (conv_s16_pack): panels of NR output channels (NR = 32 for AVX-512, 16 for AVX2); panel p holds,
+ * for every pair of k (k padded to even with a zero), the NR pairs W[p*NR + j][2q], W[p*NR + j][2q + 1]
+ * (zeros past N), so one aligned load per vector gives each lane its channel's pair. A is read in place: one
+ * 32-bit broadcast (a pair of int16) per row and pair; an odd K's last element is broadcast alone (high half
+ * zero) so that no read passes the row's end. Loop order: panels, then rows in blocks of MR: the panel
+ * (NR x K x 2 bytes, 16 KiB for K = 256) stays in L1 while the rows stream past it. */
+#include "kernels.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wino_q8_x86.h"
+
+#define AVX2 __attribute__((target("avx2")))
+#define VNNI __attribute__((target("avx512f,avx512bw,avx512vnni")))
+
+/* Panels of nr channels, pairs of k: [panels][k pairs][nr][2] int16, 64-byte aligned. */
+static void *pack_pairs(int n, int k, const int16_t *w, int nr)
+{
+    size_t panels = (size_t)(n + nr - 1) / (size_t)nr, kp = (size_t)(k + 1) / 2;
+    size_t bytes = panels * kp * (size_t)nr * 2 * sizeof(int16_t);
+    bytes = (bytes + 63) & ~(size_t)63;
+    int16_t *p = aligned_alloc(64, bytes ? bytes : 64);
+    if (!p)
+        return NULL;
+    memset(p, 0, bytes ? bytes : 64);
+    for (int c = 0; c < n; c++) {
+        int16_t *panel = p + (size_t)(c / nr) * kp * (size_t)nr * 2 + (size_t)(c % nr) * 2;
+        for (int q = 0; q < k; q++)
+            panel[(size_t)(q / 2) * (size_t)nr * 2 + (size_t)(q % 2)] = w[(size_t)c * (size_t)k + (size_t)q];
+    }
+    return p;
+}
+
+/* The pair A[k], A[k + 1] as one int32 (little-endian: A[k] in the low half, as vpdpwssd pairs them). */
+static inline int32_t pair_at(const int16_t *a)
+{
+    int32_t v;
+    memcpy(&v, a, sizeof v);
+    return v;
+}
+
+/* An odd K's last element alone: the high half (the padded zero weight's partner) is 0. */
+static inline int32_t last_alone(const int16_t *a)
+{
+    return (int32_t)(uint16_t)*a;
+}
+
+void *detc_conv_s16_pack_avx512(int n, int k, const int16_t *w)
+{
+    return pack_pairs(n, k, w, 32);
+}
+
+/* MR rows (1..8) by one panel of 32 channels (nlive of them stored). */
+VNNI static inline void s16_block_avx512(int mr, int k, const int16_t *a, int lda, const int16_t *panel, int nlive,
+                                         int32_t *out, int ldo)
+{
+    __m512i acc[8][2];
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; r++)
+        acc[r][0] = acc[r][1] = _mm512_setzero_si512();
+    int kp = k / 2;
+    const int16_t *wp = panel;
+    for (int q = 0; q < kp; q++, wp += 64) {
+        __m512i w0 = _mm512_load_si512((const void *)wp), w1 = _mm512_load_si512((const void *)(wp + 32));
+#pragma GCC unroll 8
+        for (int r = 0; r < 8; r++) {
+            if (r < mr) {
+                __m512i x = _mm512_set1_epi32(pair_at(a + (size_t)r * (size_t)lda + 2 * q));
+                acc[r][0] = _mm512_dpwssd_epi32(acc[r][0], x, w0);
+                acc[r][1] = _mm512_dpwssd_epi32(acc[r][1], x, w1);
+            }
+        }
+    }
+    if (k % 2) {
+        __m512i w0 = _mm512_load_si512((const void *)wp), w1 = _mm512_load_si512((const void *)(wp + 32));
+#pragma GCC unroll 8
+        for (int r = 0; r < 8; r++) {
+            if (r < mr) {
+                __m512i x = _mm512_set1_epi32(last_alone(a + (size_t)r * (size_t)lda + k - 1));
+                acc[r][0] = _mm512_dpwssd_epi32(acc[r][0], x, w0);
+                acc[r][1] = _mm512_dpwssd_epi32(acc[r][1], x, w1);
+            }
+        }
+    }
+    __mmask16 m0 = nlive >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nlive) - 1);
+    __mmask16 m1 = nlive >= 32 ? (__mmask16)0xFFFF : nlive <= 16 ? 0 : (__mmask16)((1u << (nlive - 16)) - 1);
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; r++) {
+        if (r < mr) {
+            _mm512_mask_storeu_epi32(out + (size_t)r * (size_t)ldo, m0, acc[r][0]);
+            _mm512_mask_storeu_epi32(out + (size_t)r * (size_t)ldo + 16, m1, acc[r][1]);
+        }
+    }
+}
+
+VNNI void detc_gemm_s16_avx512(const void *packed, int n, int k, int m, const int16_t *a, int lda, int32_t *out, int ldo)
+{
+    const size_t panel_len = (size_t)(k + 1) / 2 * 64;
+    for (int c0 = 0; c0 < n; c0 += 32) {
+        const int16_t *panel = (const int16_t *)packed + (size_t)(c0 / 32) * panel_len;
+        int nlive = n - c0 < 32 ? n - c0 : 32;
+        int r = 0;
+        for (; r + 8 <= m; r += 8)
+            s16_block_avx512(8, k, a + (size_t)r * (size_t)lda, lda, panel, nlive, out + (size_t)r * (size_t)ldo + c0,
+                             ldo);
+        if (r < m)
+            s16_block_avx512(m - r, k, a + (size_t)r * (size_t)lda, lda, panel, nlive,
+                             out + (size_t)r * (size_t)ldo + c0, ldo);
+    }
+}
+
+void *detc_conv_s16_pack_avx2(int n, int k, const int16_t *w)
+{
+    return pack_pairs(n, k, w, 16);
+}
+
+/* Stores the first nlive of 8 lanes (AVX2 has no masked integer store below 32 bits but this one). */
+AVX2 static inline void store_live(int32_t *dst, __m256i v, int nlive)
+{
+    if (nlive >= 8) {
+        _mm256_storeu_si256((__m256i *)(void *)dst, v);
+    } else if (nlive > 0) {
+        const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        _mm256_maskstore_epi32((int *)dst, _mm256_cmpgt_epi32(_mm256_set1_epi32(nlive), idx), v);
+    }
+}
+
+/* MR rows (1..4) by one panel of 16 channels. */
+AVX2 static inline void s16_block_avx2(int mr, int k, const int16_t *a, int lda, const int16_t *panel, int nlive,
+                                       int32_t *out, int ldo)
+{
+    __m256i acc[4][2];
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++)
+        acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+    int kp = k / 2;
+    const int16_t *wp = panel;
+    for (int q = 0; q <= kp; q++, wp += 32) {
+        if (q == kp && k % 2 == 0)
+            break;
+        __m256i w0 = _mm256_load_si256((const __m256i *)(const void *)wp);
+        __m256i w1 = _mm256_load_si256((const __m256i *)(const void *)(wp + 16));
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; r++) {
+            if (r < mr) {
+                const int16_t *ar = a + (size_t)r * (size_t)lda;
+                __m256i x = _mm256_set1_epi32(q < kp ? pair_at(ar + 2 * q) : last_alone(ar + k - 1));
+                acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(x, w0));
+                acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(x, w1));
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++) {
+        if (r < mr) {
+            store_live(out + (size_t)r * (size_t)ldo, acc[r][0], nlive);
+            store_live(out + (size_t)r * (size_t)ldo + 8, acc[r][1], nlive - 8);
+        }
+    }
+}
+
+AVX2 void detc_gemm_s16_avx2(const void *packed, int n, int k, int m, const int16_t *a, int lda, int32_t *out, int ldo)
+{
+    const size_t panel_len = (size_t)(k + 1) / 2 * 32;
+    for (int c0 = 0; c0 < n; c0 += 16) {
+        const int16_t *panel = (const int16_t *)packed + (size_t)(c0 / 16) * panel_len;
+        int nlive = n - c0 < 16 ? n - c0 : 16;
+        int r = 0;
+        for (; r + 4 <= m; r += 4)
+            s16_block_avx2(4, k, a + (size_t)r * (size_t)lda, lda, panel, nlive, out + (size_t)r * (size_t)ldo + c0,
+                           ldo);
+        if (r < m)
+            s16_block_avx2(m - r, k, a + (size_t)r * (size_t)lda, lda, panel, nlive, out + (size_t)r * (size_t)ldo + c0,
+                           ldo);
+    }
+}
+
+#endif
