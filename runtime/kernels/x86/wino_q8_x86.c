@@ -59,8 +59,11 @@ void *detc_conv_s16_pack_avx512(int n, int k, const int16_t *w)
     return pack_pairs(n, k, w, 32);
 }
 
-/* MR rows (1..8) by one panel of 32 channels (nlive of them stored). */
-VNNI static inline void s16_block_avx512(int mr, int k, const int16_t *a, int lda, const int16_t *panel, int nlive,
+#define INLINE inline __attribute__((always_inline))
+
+/* MR rows (1..8) by one panel of 32 channels (nlive of them stored); inlined where mr is a constant, so that
+ * the row tests vanish from the inner loop. */
+VNNI static INLINE void s16_block_avx512(int mr, int k, const int16_t *a, int lda, const int16_t *panel, int nlive,
                                          int32_t *out, int ldo)
 {
     __m512i acc[8][2];
@@ -102,6 +105,21 @@ VNNI static inline void s16_block_avx512(int mr, int k, const int16_t *a, int ld
     }
 }
 
+/* The last rows of M (fewer than 8): one specialised block per count. */
+VNNI static void s16_tail_avx512(int mr, int k, const int16_t *a, int lda, const int16_t *panel, int nlive,
+                                 int32_t *out, int ldo)
+{
+    switch (mr) {
+    case 1: s16_block_avx512(1, k, a, lda, panel, nlive, out, ldo); break;
+    case 2: s16_block_avx512(2, k, a, lda, panel, nlive, out, ldo); break;
+    case 3: s16_block_avx512(3, k, a, lda, panel, nlive, out, ldo); break;
+    case 4: s16_block_avx512(4, k, a, lda, panel, nlive, out, ldo); break;
+    case 5: s16_block_avx512(5, k, a, lda, panel, nlive, out, ldo); break;
+    case 6: s16_block_avx512(6, k, a, lda, panel, nlive, out, ldo); break;
+    default: s16_block_avx512(7, k, a, lda, panel, nlive, out, ldo); break;
+    }
+}
+
 VNNI void detc_gemm_s16_avx512(const void *packed, int n, int k, int m, const int16_t *a, int lda, int32_t *out, int ldo)
 {
     const size_t panel_len = (size_t)(k + 1) / 2 * 64;
@@ -113,8 +131,8 @@ VNNI void detc_gemm_s16_avx512(const void *packed, int n, int k, int m, const in
             s16_block_avx512(8, k, a + (size_t)r * (size_t)lda, lda, panel, nlive, out + (size_t)r * (size_t)ldo + c0,
                              ldo);
         if (r < m)
-            s16_block_avx512(m - r, k, a + (size_t)r * (size_t)lda, lda, panel, nlive,
-                             out + (size_t)r * (size_t)ldo + c0, ldo);
+            s16_tail_avx512(m - r, k, a + (size_t)r * (size_t)lda, lda, panel, nlive,
+                            out + (size_t)r * (size_t)ldo + c0, ldo);
     }
 }
 
@@ -134,8 +152,8 @@ AVX2 static inline void store_live(int32_t *dst, __m256i v, int nlive)
     }
 }
 
-/* MR rows (1..4) by one panel of 16 channels. */
-AVX2 static inline void s16_block_avx2(int mr, int k, const int16_t *a, int lda, const int16_t *panel, int nlive,
+/* MR rows (1..4) by one panel of 16 channels (inlined as the AVX-512 one). */
+AVX2 static INLINE void s16_block_avx2(int mr, int k, const int16_t *a, int lda, const int16_t *panel, int nlive,
                                        int32_t *out, int ldo)
 {
     __m256i acc[4][2];
@@ -168,6 +186,16 @@ AVX2 static inline void s16_block_avx2(int mr, int k, const int16_t *a, int lda,
     }
 }
 
+AVX2 static void s16_tail_avx2(int mr, int k, const int16_t *a, int lda, const int16_t *panel, int nlive, int32_t *out,
+                               int ldo)
+{
+    switch (mr) {
+    case 1: s16_block_avx2(1, k, a, lda, panel, nlive, out, ldo); break;
+    case 2: s16_block_avx2(2, k, a, lda, panel, nlive, out, ldo); break;
+    default: s16_block_avx2(3, k, a, lda, panel, nlive, out, ldo); break;
+    }
+}
+
 AVX2 void detc_gemm_s16_avx2(const void *packed, int n, int k, int m, const int16_t *a, int lda, int32_t *out, int ldo)
 {
     const size_t panel_len = (size_t)(k + 1) / 2 * 32;
@@ -179,8 +207,8 @@ AVX2 void detc_gemm_s16_avx2(const void *packed, int n, int k, int m, const int1
             s16_block_avx2(4, k, a + (size_t)r * (size_t)lda, lda, panel, nlive, out + (size_t)r * (size_t)ldo + c0,
                            ldo);
         if (r < m)
-            s16_block_avx2(m - r, k, a + (size_t)r * (size_t)lda, lda, panel, nlive, out + (size_t)r * (size_t)ldo + c0,
-                           ldo);
+            s16_tail_avx2(m - r, k, a + (size_t)r * (size_t)lda, lda, panel, nlive, out + (size_t)r * (size_t)ldo + c0,
+                          ldo);
     }
 }
 
