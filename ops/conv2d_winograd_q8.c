@@ -25,11 +25,9 @@
 /* Scratch of one block of tiles (transformed inputs, int16, and products, int32): T = budget / (36 * (2 Ci +
  * 4 Co)), at most a quarter of the conv's tiles (a small map still splits across threads), a multiple of 8 (the
  * AVX-512 GEMM's row block). */
-#define WQ_BLOCK_BYTES (2u << 20)
+#define WQ_BLOCK_BYTES (512u << 10)
 #define WQ_MIN_TILES 8
 #define WQ_MAX_TILES 144
-/* Channels per step of the input transform: constant trip counts, which gcc vectorizes at -O2. */
-#define WQ_CB 32
 
 static size_t align64(size_t n)
 {
@@ -137,23 +135,8 @@ size_t conv_wino_q8_scratch_bytes(const conv_wino_q8 *w)
            align64((size_t)WINO_TILE * WINO_TILE * w->co * sizeof(float));
 }
 
-/* B^T on six rows of WQ_CB int16 (in[r] at in + r * is, out[r] at out + r * os): exact, |out| <= 10 max |in|. */
-static inline void bt6_s16(const int16_t *in, int is, int16_t *out, int os)
-{
-    for (int c = 0; c < WQ_CB; c++) {
-        int d0 = in[0 * is + c], d1 = in[1 * is + c], d2 = in[2 * is + c];
-        int d3 = in[3 * is + c], d4 = in[4 * is + c], d5 = in[5 * is + c];
-        out[0 * os + c] = (int16_t)(4 * d0 - 5 * d2 + d4);
-        out[1 * os + c] = (int16_t)(-4 * (d1 + d2) + (d3 + d4));
-        out[2 * os + c] = (int16_t)(4 * (d1 - d2) + (d4 - d3));
-        out[3 * os + c] = (int16_t)(2 * (d3 - d1) + (d4 - d2));
-        out[4 * os + c] = (int16_t)(2 * (d1 - d3) + (d4 - d2));
-        out[5 * os + c] = (int16_t)(4 * d1 - 5 * d3 + d5);
-    }
-}
-
-/* Tile (n, ty, tx)'s 6x6 patch, less the zero point, transformed into rows i of the block's t[xi] (T rows of
- * Ci each); taps in the padding point at a row of the zero point (d = 0). */
+/* Tile (n, ty, tx)'s 6x6 patch, less the zero point, transformed (the table's wino_in_s16) into rows i of the
+ * block's t[xi] (T rows of Ci each); taps in the padding point at a row of the zero point (d = 0). */
 static void input_tile(const conv_wino_q8_job *j, int n, int ty, int tx, int i, int16_t *v, const uint8_t *zp_row)
 {
     const conv_wino_q8 *w = j->w;
@@ -168,29 +151,7 @@ static void input_tile(const conv_wino_q8_job *j, int n, int ty, int tx, int i, 
                                            ? zp_row
                                            : img + ((size_t)iy * j->in_w + ix) * ci;
         }
-    int16_t d[WINO_N * WQ_CB], tt[WINO_N * WQ_CB], r[WINO_N * WQ_CB];
-    const int zx = w->x_zp;
-    for (int c0 = 0; c0 < ci; c0 += WQ_CB) {
-        int nc = ci - c0 < WQ_CB ? ci - c0 : WQ_CB;
-        if (nc < WQ_CB)
-            memset(d, 0, sizeof d);
-        for (int p = 0; p < WINO_N; p++) {
-            const uint8_t *src = taps[p] + c0;
-            int16_t *dst = d + p * WQ_CB;
-            if (w->is_signed)
-                for (int c = 0; c < nc; c++)
-                    dst[c] = (int16_t)((int8_t)src[c] - zx);
-            else
-                for (int c = 0; c < nc; c++)
-                    dst[c] = (int16_t)(src[c] - zx);
-        }
-        for (int x = 0; x < WINO_ALPHA; x++) /* columns: B^T d */
-            bt6_s16(d + x * WQ_CB, 6 * WQ_CB, tt + x * WQ_CB, 6 * WQ_CB);
-        for (int y = 0; y < WINO_ALPHA; y++) /* rows: (B^T d) B */
-            bt6_s16(tt + y * 6 * WQ_CB, WQ_CB, r + y * 6 * WQ_CB, WQ_CB);
-        for (int xi = 0; xi < WINO_N; xi++)
-            memcpy(v + ((size_t)xi * T + i) * ci + c0, r + xi * WQ_CB, (size_t)nc * sizeof(int16_t));
-    }
+    j->kernels->wino_in_s16(ci, taps, w->x_zp, w->is_signed, v + (size_t)i * ci, (size_t)T * ci);
 }
 
 /* Products of tile i (acc[xi][i][o]) scaled to float, A^T m A + bias, quantized into the tile's output pixels. */

@@ -1062,6 +1062,64 @@ static void check_dequantize_q8(const detc_kernels *k)
     CHECK(bad_cases == 0, "%s dequantize_q8: %d wrong of %d cases", k->name, bad_cases, cases);
 }
 
+/* wino_in_s16 against B^T d B computed here in int64 (B^T of ops/conv2d_winograd.c), d = x - zp: channel counts
+ * off the vector widths, u8 and i8, zero points and inputs at the ends of the range (|d| = 255), a padded stride,
+ * and the words between channel runs left as they are. */
+static void check_wino_in_s16(const detc_kernels *k)
+{
+    static const int BT[6][6] = {{4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
+                                 {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
+    static const int cs[] = {1, 7, 15, 16, 17, 31, 32, 33, 64, 100};
+    int bad_cases = 0, cases = 0, reached = 0;
+    for (int t = 0; t < 120; t++) {
+        int C = cs[next() % 10], is_signed = t % 2, extreme = t % 3 == 0;
+        int lo = is_signed ? -128 : 0;
+        int32_t zp = extreme ? (next() % 2 ? lo : lo + 255) : lo + (int32_t)(next() % 256);
+        size_t stride = (size_t)C + next() % 5;
+        uint8_t *x = malloc((size_t)36 * C);
+        for (int i = 0; i < 36 * C; i++) {
+            int v = extreme ? (next() % 2 ? lo : lo + 255) : lo + (int)(next() % 256);
+            x[i] = (uint8_t)v;
+        }
+        const uint8_t *taps[36];
+        for (int p = 0; p < 36; p++)
+            taps[p] = x + (size_t)p * C;
+        int16_t *v = malloc(sizeof(int16_t) * 36 * stride), *ref = malloc(sizeof(int16_t) * 36 * stride);
+        for (size_t i = 0; i < 36 * stride; i++)
+            v[i] = ref[i] = 0x5a5a;
+        for (int c = 0; c < C; c++) {
+            int64_t d[6][6], tmp[6][6];
+            for (int p = 0; p < 36; p++)
+                d[p / 6][p % 6] = (is_signed ? (int)(int8_t)x[(size_t)p * C + c] : (int)x[(size_t)p * C + c]) - zp;
+            for (int a = 0; a < 6; a++)
+                for (int xx = 0; xx < 6; xx++) {
+                    tmp[a][xx] = 0;
+                    for (int y = 0; y < 6; y++)
+                        tmp[a][xx] += BT[a][y] * d[y][xx];
+                }
+            for (int a = 0; a < 6; a++)
+                for (int b = 0; b < 6; b++) {
+                    int64_t s = 0;
+                    for (int xx = 0; xx < 6; xx++)
+                        s += tmp[a][xx] * BT[b][xx];
+                    ref[(size_t)(a * 6 + b) * stride + c] = (int16_t)s;
+                    reached = (int)(s < 0 ? -s : s) > reached ? (int)(s < 0 ? -s : s) : reached;
+                }
+        }
+        k->wino_in_s16(C, taps, zp, is_signed, v, stride);
+        int bad = memcmp(v, ref, sizeof(int16_t) * 36 * stride) != 0;
+        if (bad)
+            printf("  %s wino_in_s16: C %d %s zp %d: wrong\n", k->name, C, is_signed ? "i8" : "u8", zp);
+        bad_cases += bad;
+        cases++;
+        free(x);
+        free(v);
+        free(ref);
+    }
+    CHECK(bad_cases == 0 && reached <= 25500, "%s wino_in_s16: %d wrong of %d cases (largest |v| %d)", k->name,
+          bad_cases, cases, reached);
+}
+
 /* gemm_s16 against an int64 reference reduced modulo 2^32 (the kernels wrap as the portable one does): tails
  * of M, N and K, padded strides, full-range int16 values, and the int8 Winograd conv's worst case: inputs of
  * |t| = 25500 whose signs match filter rows of sum |w| = Q + K/2 (Q = floor((2^31 - 1) / 25500) - K, the
@@ -1142,6 +1200,7 @@ int main(void)
         check_conv_f32(k);
         check_winograd(k);
         check_gemm_s16(k);
+        check_wino_in_s16(k);
         check_logistic(k);
         check_add_q8(k);
         check_quantize_q8(k);

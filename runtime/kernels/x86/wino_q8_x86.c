@@ -1,4 +1,5 @@
-/* x86 int16 GEMMs of the int8 Winograd conv (gemm_s16, kernels.h): AVX-512 VNNI (vpdpwssd: two int16 pairs
+/* x86 kernels of the int8 Winograd conv: the input transform (wino_in_s16: AVX-512BW, 32 channels per vector,
+ * and AVX2, 16) and the int16 GEMMs (gemm_s16, kernels.h): AVX-512 VNNI (vpdpwssd: two int16 pairs
  * summed into each int32 lane, 32 multiply-adds per instruction) in the avx512vnni table, AVX2 (vpmaddwd then
  * vpaddd) in the avx2 table. Both wrap modulo 2^32 as the portable kernel does (vpdpwssd and vpmaddwd do not
  * saturate), so every variant gives the same integers.
@@ -209,6 +210,80 @@ AVX2 void detc_gemm_s16_avx2(const void *packed, int n, int k, int m, const int1
         if (r < m)
             s16_tail_avx2(m - r, k, a + (size_t)r * (size_t)lda, lda, panel, nlive, out + (size_t)r * (size_t)ldo + c0,
                           ldo);
+    }
+}
+
+/* ---------------- input transform (wino_in_s16) ---------------- */
+
+/* B^T on six int16 vectors (d0..d5 -> o[0..5], o[k] at o[k * os]) with adds, subtracts and shifts: equal modulo
+ * 2^16 to the portable kernel's int arithmetic, and exact since every result is within int16. */
+#define BT6_S16(ADD, SUB, SHL, d0, d1, d2, d3, d4, d5, o, os)                                                 \
+    do {                                                                                                       \
+        (o)[0 * (os)] = ADD(SUB(SHL(SUB(d0, d2), 2), d2), d4);                                                 \
+        (o)[1 * (os)] = SUB(ADD(d3, d4), SHL(ADD(d1, d2), 2));                                                 \
+        (o)[2 * (os)] = ADD(SHL(SUB(d1, d2), 2), SUB(d4, d3));                                                 \
+        (o)[3 * (os)] = ADD(SHL(SUB(d3, d1), 1), SUB(d4, d2));                                                 \
+        (o)[4 * (os)] = ADD(SHL(SUB(d1, d3), 1), SUB(d4, d2));                                                 \
+        (o)[5 * (os)] = ADD(SUB(SHL(SUB(d1, d3), 2), d3), d5);                                                 \
+    } while (0)
+
+VNNI void detc_wino_in_s16_avx512(int channels, const uint8_t *const *taps, int32_t zp, int is_signed, int16_t *v,
+                                  size_t stride)
+{
+    const __m512i z = _mm512_set1_epi16((int16_t)zp);
+    for (int c0 = 0; c0 < channels; c0 += 32) {
+        int nc = channels - c0 < 32 ? channels - c0 : 32;
+        __mmask32 mk = nc == 32 ? (__mmask32)0xFFFFFFFFu : (__mmask32)((1u << nc) - 1);
+        __m512i t[36];
+        for (int x = 0; x < 6; x++) {
+            __m512i d[6];
+            for (int y = 0; y < 6; y++) {
+                __m256i b = _mm512_castsi512_si256(_mm512_maskz_loadu_epi8((__mmask64)mk, taps[y * 6 + x] + c0));
+                d[y] = _mm512_sub_epi16(is_signed ? _mm512_cvtepi8_epi16(b) : _mm512_cvtepu8_epi16(b), z);
+            }
+            BT6_S16(_mm512_add_epi16, _mm512_sub_epi16, _mm512_slli_epi16, d[0], d[1], d[2], d[3], d[4], d[5], t + x, 6);
+        }
+        for (int y = 0; y < 6; y++) {
+            __m512i o[6];
+            const __m512i *d = t + y * 6;
+            BT6_S16(_mm512_add_epi16, _mm512_sub_epi16, _mm512_slli_epi16, d[0], d[1], d[2], d[3], d[4], d[5], o, 1);
+            for (int x = 0; x < 6; x++)
+                _mm512_mask_storeu_epi16(v + (size_t)(y * 6 + x) * stride + c0, mk, o[x]);
+        }
+    }
+}
+
+AVX2 void detc_wino_in_s16_avx2(int channels, const uint8_t *const *taps, int32_t zp, int is_signed, int16_t *v,
+                                size_t stride)
+{
+    const __m256i z = _mm256_set1_epi16((int16_t)zp);
+    for (int c0 = 0; c0 < channels; c0 += 16) {
+        int nc = channels - c0 < 16 ? channels - c0 : 16;
+        __m256i t[36];
+        for (int x = 0; x < 6; x++) {
+            __m256i d[6];
+            for (int y = 0; y < 6; y++) {
+                __m128i b = _mm_setzero_si128();
+                if (nc == 16)
+                    b = _mm_loadu_si128((const __m128i *)(const void *)(taps[y * 6 + x] + c0));
+                else
+                    memcpy(&b, taps[y * 6 + x] + c0, (size_t)nc);
+                d[y] = _mm256_sub_epi16(is_signed ? _mm256_cvtepi8_epi16(b) : _mm256_cvtepu8_epi16(b), z);
+            }
+            BT6_S16(_mm256_add_epi16, _mm256_sub_epi16, _mm256_slli_epi16, d[0], d[1], d[2], d[3], d[4], d[5], t + x, 6);
+        }
+        for (int y = 0; y < 6; y++) {
+            __m256i o[6];
+            const __m256i *d = t + y * 6;
+            BT6_S16(_mm256_add_epi16, _mm256_sub_epi16, _mm256_slli_epi16, d[0], d[1], d[2], d[3], d[4], d[5], o, 1);
+            for (int x = 0; x < 6; x++) {
+                int16_t *dst = v + (size_t)(y * 6 + x) * stride + c0;
+                if (nc == 16)
+                    _mm256_storeu_si256((__m256i *)(void *)dst, o[x]);
+                else
+                    memcpy(dst, &o[x], (size_t)nc * sizeof(int16_t));
+            }
+        }
     }
 }
 
