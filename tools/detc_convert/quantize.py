@@ -51,13 +51,18 @@ PASS_THROUGH = ("max_pool2d", "resize_nearest")  # output keeps the input's quan
 SHAPE_ONLY = {"anchors": (0,)}  # inputs of float ops that read only the shape (any dtype)
 IMAGE_EXT = (".jpg", ".jpeg", ".png")
 Q8 = "/q8"
-# int8 3x3 stride-1 convs with at least WINO_MIN_CHANNELS input and output channels and an output map of at least
-# WINO_MIN_TILES 4x4 tiles per image get conv2d's attribute "winograd": "int16" (Winograd F(4x4, 3x3) with exact
-# int16 transforms: 4x fewer multiplies at half vpdpbusd's rate, an approximation of the direct int8 sum).
-# Measured at 1 thread (Zen 4, direct VNNI vs Winograd, ms): 256 ch 200x200 113/69, 256 ch 14x14 x 100 ROIs
-# 55/45, 512 ch 25x25 15.3/6.0, 128 ch 100x100 11.7/6.4, but 64 ch 200x200 12.8/13.0: no gain below 128.
+# int8 3x3 stride-1 convs with at least WINO_MIN_CHANNELS input and output channels and an output of at least
+# WINO_MIN_TILES 4x4 tiles (all images of the batch: the mask head's ROIs) get conv2d's attribute
+# "winograd": "int16" (Winograd F(4x4, 3x3) with exact int16 transforms: 4x fewer multiplies at half vpdpbusd's
+# rate, an approximation of the direct int8 sum). Measured on R50-FPN 800x800 at 1 thread (Zen 4, ms, direct ->
+# Winograd): 256 ch 200x200 109 -> 69, 100x100 27 -> 17, 50x50 6.6 -> 4.7, mask head 14x14 x 100 ROIs
+# 52 -> 44; but 512 ch 25x25 (49 tiles) 6.6 -> 6.3 and 256 ch 25x25 1.7 -> 1.5, not worth their transformed
+# filters (36 int16 per 9 int8 weights: 19 MB for a 512-channel conv); 64 ch 200x200 13 -> 13. The tiles are
+# counted on the calibration images (their size, not the declared one), so filters over WINO_MAX_WEIGHTS
+# (Ci x Co: 512-channel convs, whose maps are the smallest) stay direct whatever the calibration size.
 WINO_MIN_CHANNELS = 128
-WINO_MIN_TILES = 16
+WINO_MIN_TILES = 64
+WINO_MAX_WEIGHTS = 256 * 256
 
 
 # -- calibration --------------------------------------------------------------------------------
@@ -292,10 +297,10 @@ def wino_ok(n, filter_shape, out_shape):
     co, kh, kw, ci = filter_shape
     if (kh, kw) != (3, 3) or list(a.get("stride", [1, 1])) != [1, 1] or list(a.get("dilation", [1, 1])) != [1, 1]:
         return False
-    if a.get("groups", 1) != 1 or ci < WINO_MIN_CHANNELS or co < WINO_MIN_CHANNELS:
+    if a.get("groups", 1) != 1 or ci < WINO_MIN_CHANNELS or co < WINO_MIN_CHANNELS or ci * co > WINO_MAX_WEIGHTS:
         return False
     return out_shape is not None and len(out_shape) == 4 and \
-        ((out_shape[1] + 3) // 4) * ((out_shape[2] + 3) // 4) >= WINO_MIN_TILES
+        out_shape[0] * ((out_shape[1] + 3) // 4) * ((out_shape[2] + 3) // 4) >= WINO_MIN_TILES
 
 
 def apply(writer, plan, ranges, winograd=True):
