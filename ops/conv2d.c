@@ -242,8 +242,8 @@ static bool pack_filter(conv_data *d, const detc_kernels *k, const void *w)
 }
 
 /* After op_requant_prepare: the bias with the zero-point corrections folded in, conv_q8's requantization
- * arrays, and the packed filter. */
-static bool prepare_quantized(detc_prep *p, conv_data *d)
+ * arrays, and the packed filter (unless pack is false: the conv runs as Winograd, eval never reads it). */
+static bool prepare_quantized(detc_prep *p, conv_data *d, bool pack)
 {
     const detc_tensor *w = detc_prep_in(p, 1);
     d->bias_adj = calloc((size_t)d->out_c, sizeof *d->bias_adj);
@@ -279,7 +279,7 @@ static bool prepare_quantized(detc_prep *p, conv_data *d)
                                   .act_max = d->rq.act_max,
                                   .round_once = d->round_once};
     /* for the table eval will run with; eval repacks if it is handed another */
-    if (!pack_filter(d, p->kernels ? p->kernels : &detc_kernels_portable, w->data)) {
+    if (pack && !pack_filter(d, p->kernels ? p->kernels : &detc_kernels_portable, w->data)) {
         detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
         return false;
     }
@@ -455,7 +455,7 @@ static bool conv_prepare(detc_prep *p)
         /* validates input, filter, bias and output quantization even when something above failed */
         bool q_ok = op_requant_prepare(p, d->out_c, 0, d->win.act, &d->rq);
         /* the zero-point corrections read the filter and bias data: only when every check passed */
-        ok = q_ok && ok && prepare_quantized(p, d);
+        ok = q_ok && ok && prepare_quantized(p, d, !(winograd == 0 && !p->no_winograd));
     }
     if (!ok)
         return false;
@@ -475,10 +475,6 @@ static bool conv_prepare(detc_prep *p)
             detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
             return false;
         }
-        free(d->packed); /* the direct filter is not needed: eval runs the Winograd one */
-        d->packed = NULL;
-        d->packed_by = NULL;
-        d->kp.packed = NULL;
     }
     /* the filter lives on in its packed (or Winograd-transformed) copy: eval does not read the tensor */
     if (d->dtype != DETC_F32 || d->use_wino || d->f32_packed)

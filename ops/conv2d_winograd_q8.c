@@ -45,6 +45,14 @@ void conv_wino_q8_release(conv_wino_q8 *w)
     memset(w, 0, sizeof *w);
 }
 
+/* round(v), halves away from zero, for |v| < 2^31 (lround's libm call dominated loading a model). */
+static inline int32_t round_away(double v)
+{
+    int32_t t = (int32_t)v; /* toward zero, exact */
+    double f = v - (double)t;
+    return f >= 0.5 ? t + 1 : f <= -0.5 ? t - 1 : t;
+}
+
 /* sigma and Uq of output channel o at every xi, from its transformed filter u[xi][i]. */
 static void quantize_row(conv_wino_q8 *w, int o, const double *u)
 {
@@ -63,7 +71,7 @@ static void quantize_row(conv_wino_q8 *w, int o, const double *u)
         w->sigma[(size_t)o * WINO_N + xi] = sigma;
         int16_t *dst = w->uq + ((size_t)xi * w->co + o) * ci;
         for (int i = 0; i < ci; i++)
-            dst[i] = (int16_t)lround(ux[i] / sigma);
+            dst[i] = (int16_t)round_away(ux[i] / sigma);
     }
 }
 
