@@ -19,6 +19,7 @@
 #include "check.h"
 #include "conv2d_winograd_q8.h"
 #include "op_harness.h"
+#include "wino_ref.h"
 
 /* max |q_winograd - q_exact| (LSB of the output) against the float64 direct conv: measured worst 1 on these
  * cases (random data, outputs spanning the int8 range); 2 leaves room for other seeds. */
@@ -33,8 +34,6 @@ static uint32_t next(void)
     return rng;
 }
 
-static const int BT[6][6] = {{4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
-                             {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
 static const double G[6][3] = {{1.0 / 4, 0, 0},           {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
                                {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
 
@@ -174,7 +173,7 @@ static void run_case(const qcase *t)
         for (int ty = 0; ty < (OH + 3) / 4; ty++)
             for (int tx = 0; tx < (OW + 3) / 4; tx++) {
                 for (int c = 0; c < ci; c++) {
-                    int64_t d[6][6], tmp[6][6];
+                    int64_t d[6][6], tt[36];
                     for (int y = 0; y < 6; y++)
                         for (int xx = 0; xx < 6; xx++) {
                             int iy = ty * 4 - t->pt + y, ix = tx * 4 - t->pl + xx;
@@ -184,19 +183,9 @@ static void run_case(const qcase *t)
                                 d[y][xx] = (t->is_signed ? (int)(int8_t)b : (int)b) - x_zp;
                             }
                         }
-                    for (int a = 0; a < 6; a++)
-                        for (int xx = 0; xx < 6; xx++) {
-                            tmp[a][xx] = 0;
-                            for (int y = 0; y < 6; y++)
-                                tmp[a][xx] += BT[a][y] * d[y][xx];
-                        }
-                    for (int a = 0; a < 6; a++)
-                        for (int b = 0; b < 6; b++) {
-                            int64_t s = 0;
-                            for (int xx = 0; xx < 6; xx++)
-                                s += tmp[a][xx] * BT[b][xx];
-                            tr[(size_t)(a * 6 + b) * ci + c] = s;
-                        }
+                    wino_ref_input(d, tt);
+                    for (int xi = 0; xi < 36; xi++)
+                        tr[(size_t)xi * ci + c] = tt[xi];
                 }
                 for (int o = 0; o < co; o++) {
                     float m[36], y[16];
