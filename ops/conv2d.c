@@ -24,6 +24,11 @@
  * DETC_WINOGRAD=0). Eval never writes op_data: handed another table than prepare packed for, a float conv
  * takes the gemm_f32 path.
  *
+ * Quantized Winograd (attribute `winograd` "int16", written by detc-convert --quantize int8; quantized ungrouped
+ * 3x3 stride-1 dilation-1 convs only, an error elsewhere): Winograd F(4x4, 3x3) with exact int16 transforms
+ * (conv2d_winograd_q8.c), an approximation of the direct sum, unless detc_prep.no_winograd (then the exact
+ * direct path above). The direct filter is then not packed at all.
+ *
  * Grouped convolution (attribute `groups` G, default 1; f32): the input's Ci channels and the Co filters
  * split into G groups, filter [Co, KH, KW, Ci / G], output channel o reads input channels
  * [(o / (Co / G)) * Ci / G, ...) (PyTorch's Conv2d(groups=G); ResNeXt's 3x3 convs): conv_eval_grouped, one

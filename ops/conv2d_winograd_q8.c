@@ -3,19 +3,21 @@
  * transform is rounded to int16, so the result approximates the direct int8 conv instead of equalling it.
  *
  * Input: d = x - x_zp in [-255, 255] (taps in the padding read d = 0), t = B^T d B per 6x6 patch, in int16:
- * B^T's row abs-sums are at most 10, so |t| <= 25500 (WINO_Q8_T_MAX) and the transform is exact.
+ * B^T's row abs-sums are at most 10, so |t| <= 25500 (WINO_Q8_T_MAX) and the transform (the table's wino_in_s16)
+ * is exact.
  * Filter, at init, in double: U[o][xi][i] = (G g G^T)[xi], g = w[o][:, :][i] - w_zp[o]. Per (o, xi) a scale
  *   sigma = max(L / Q, max_i |U| / 32767),  L = sum_i |U|,  Q = floor((2^31 - 1) / 25500) - Ci
  * (an all-zero row: sigma = 1) and Uq = round(U / sigma), int16. Then sum_i |Uq| <= L / sigma + Ci / 2 <= Q + Ci / 2,
  * so for every input |sum_i t * Uq| <= 25500 * (Q + Ci / 2) < 2^31: the 36 int16 GEMMs (the table's gemm_s16)
  *   acc[xi][tile][o] = sum_i t[xi][tile][i] * Uq[o][xi][i]
- * are exact in int32 (tests/test_winograd.c checks it with the worst-case input, |t| = 25500 with the weights'
+ * are exact in int32 (tests/test_winograd_q8.c checks it with the worst-case input, |t| = 25500 with the weights'
  * signs).
  * Output, in float, in a fixed order: m[xi] = (float)acc * scale[xi][o] (scale = sigma * s_x * s_w[o], computed in
  * double and rounded once), y = A^T m A + bias_f[o] (the table's wino_out_f32: A^T's constants are powers of
  * two, so a contracted multiply-add rounds as the separate multiply and add, and every table gives the same
  * floats), q = clamp(round_half_away(y / s_out) + out_zp) (the table's quantize_q8, exact) and the activation's
- * clamp in integers. Tiles past the output's edge are not stored. */
+ * clamp in integers. Tiles past the output's edge are not stored. Against a float64 direct conv of the
+ * dequantized operands the bytes differ by at most 1 (measured; tests/test_winograd_q8.c holds them to 2). */
 #include "conv2d_winograd_q8.h"
 
 #include <math.h>
@@ -40,7 +42,6 @@ void conv_wino_q8_release(conv_wino_q8 *w)
         free(w->packed[xi]);
     free(w->scale);
     free(w->bias);
-    free(w->sigma);
     free(w->uq);
     memset(w, 0, sizeof *w);
 }
@@ -53,8 +54,8 @@ static inline int32_t round_away(double v)
     return f >= 0.5 ? t + 1 : f <= -0.5 ? t - 1 : t;
 }
 
-/* sigma and Uq of output channel o at every xi, from its transformed filter u[xi][i]. */
-static void quantize_row(conv_wino_q8 *w, int o, const double *u)
+/* sigma[xi] and Uq of output channel o at every xi, from its transformed filter u[xi][i]. */
+static void quantize_row(conv_wino_q8 *w, int o, const double *u, double sigma_of[WINO_N])
 {
     const int ci = w->ci;
     const double q = (double)(INT32_MAX / WINO_Q8_T_MAX - ci);
@@ -68,7 +69,7 @@ static void quantize_row(conv_wino_q8 *w, int o, const double *u)
         double sigma = l / q > mx / 32767.0 ? l / q : mx / 32767.0;
         if (!(sigma > 0))
             sigma = 1.0;
-        w->sigma[(size_t)o * WINO_N + xi] = sigma;
+        sigma_of[xi] = sigma;
         int16_t *dst = w->uq + ((size_t)xi * w->co + o) * ci;
         for (int i = 0; i < ci; i++)
             dst[i] = (int16_t)round_away(ux[i] / sigma);
@@ -96,10 +97,9 @@ bool conv_wino_q8_init(conv_wino_q8 *w, const conv_wino_q8_spec *s, void *(*pack
     size_t mat = (size_t)co * (size_t)ci;
     w->scale = malloc(sizeof(float) * WINO_N * (size_t)co);
     w->bias = malloc(sizeof(float) * (size_t)co);
-    w->sigma = malloc(sizeof(double) * WINO_N * (size_t)co);
     w->uq = malloc(sizeof(int16_t) * WINO_N * mat + 1);
     double *u = malloc(sizeof(double) * WINO_N * (size_t)ci);
-    if (!w->scale || !w->bias || !w->sigma || !w->uq || !u) {
+    if (!w->scale || !w->bias || !w->uq || !u) {
         free(u);
         conv_wino_q8_release(w);
         return false;
@@ -115,10 +115,11 @@ bool conv_wino_q8_init(conv_wino_q8 *w, const conv_wino_q8_spec *s, void *(*pack
             for (int xi = 0; xi < WINO_N; xi++)
                 u[(size_t)xi * ci + i] = ut[xi];
         }
-        quantize_row(w, o, u);
+        double sigma[WINO_N];
+        quantize_row(w, o, u, sigma);
         double sxw = (double)s->x_scale * (double)s->w_scale[o];
         for (int xi = 0; xi < WINO_N; xi++)
-            w->scale[(size_t)xi * co + o] = (float)(w->sigma[(size_t)o * WINO_N + xi] * sxw);
+            w->scale[(size_t)xi * co + o] = (float)(sigma[xi] * sxw);
         w->bias[o] = (float)((double)s->bias[o] * sxw);
     }
     free(u);

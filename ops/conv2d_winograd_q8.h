@@ -21,7 +21,6 @@ typedef struct conv_wino_q8 {
     float out_scale;
     float *scale;          /* [36][co]: (float)(sigma[o][xi] * s_x * s_w[o]) */
     float *bias;           /* [co]: (float)(bias[o] * s_x * s_w[o]) */
-    double *sigma;         /* [co][36]: the filter transform's per-(o, xi) scale (kept for the tests) */
     int16_t *uq;           /* [36][co][ci]: round(U / sigma), only while packing (NULL after init) */
     void *packed[WINO_N];  /* uq[xi] as packed_by lays it out */
     void *(*packed_by)(int n, int k, const int16_t *w);
