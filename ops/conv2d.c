@@ -24,6 +24,11 @@
  * DETC_WINOGRAD=0). Eval never writes op_data: handed another table than prepare packed for, a float conv
  * takes the gemm_f32 path.
  *
+ * Quantized Winograd (attribute `winograd` "int16", written by detc-convert --quantize int8; quantized ungrouped
+ * 3x3 stride-1 dilation-1 convs only, an error elsewhere): Winograd F(4x4, 3x3) with exact int16 transforms
+ * (conv2d_winograd_q8.c), an approximation of the direct sum, unless detc_prep.no_winograd (then the exact
+ * direct path above). The direct filter is then not packed at all.
+ *
  * Grouped convolution (attribute `groups` G, default 1; f32): the input's Ci channels and the Co filters
  * split into G groups, filter [Co, KH, KW, Ci / G], output channel o reads input channels
  * [(o / (Co / G)) * Ci / G, ...) (PyTorch's Conv2d(groups=G); ResNeXt's 3x3 convs): conv_eval_grouped, one
@@ -34,6 +39,7 @@
 #include <string.h>
 
 #include "conv2d_winograd.h"
+#include "conv2d_winograd_q8.h"
 #include "kernels.h"
 #include "op_util.h"
 #include "ops.h"
@@ -90,6 +96,8 @@ typedef struct {
     void *slice_packed[OP_MAX_PARTS]; /* (n_slices > 1; f32_packed is then NULL) */
     bool use_wino;           /* float 3x3 stride 1: Winograd F(4x4, 3x3) */
     conv_wino wino;
+    bool use_wino_q8;        /* quantized, attribute winograd = "int16": Winograd with int16 transforms */
+    conv_wino_q8 wino_q8;
 } conv_data;
 
 static void conv_release(void *op_data)
@@ -104,6 +112,7 @@ static void conv_release(void *op_data)
     for (int s = 0; s < d->n_slices; s++)
         free(d->slice_packed[s]);
     conv_wino_release(&d->wino);
+    conv_wino_q8_release(&d->wino_q8);
     free(d);
 }
 
@@ -238,8 +247,8 @@ static bool pack_filter(conv_data *d, const detc_kernels *k, const void *w)
 }
 
 /* After op_requant_prepare: the bias with the zero-point corrections folded in, conv_q8's requantization
- * arrays, and the packed filter. */
-static bool prepare_quantized(detc_prep *p, conv_data *d)
+ * arrays, and the packed filter (unless pack is false: the conv runs as Winograd, eval never reads it). */
+static bool prepare_quantized(detc_prep *p, conv_data *d, bool pack)
 {
     const detc_tensor *w = detc_prep_in(p, 1);
     d->bias_adj = calloc((size_t)d->out_c, sizeof *d->bias_adj);
@@ -275,7 +284,7 @@ static bool prepare_quantized(detc_prep *p, conv_data *d)
                                   .act_max = d->rq.act_max,
                                   .round_once = d->round_once};
     /* for the table eval will run with; eval repacks if it is handed another */
-    if (!pack_filter(d, p->kernels ? p->kernels : &detc_kernels_portable, w->data)) {
+    if (pack && !pack_filter(d, p->kernels ? p->kernels : &detc_kernels_portable, w->data)) {
         detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
         return false;
     }
@@ -337,6 +346,38 @@ static bool prepare_float(detc_prep *p, conv_data *d)
     return ok;
 }
 
+/* The int8 Winograd filter of this conv, packed for pack (a table's conv_s16_pack); x, w, out: the conv's input,
+ * filter and output tensors. False when memory runs out. */
+static bool init_wino_q8(conv_data *d, const detc_tensor *x, const detc_tensor *w, const detc_tensor *out,
+                         void *(*pack)(int, int, const int16_t *))
+{
+    float *w_scale = malloc(sizeof(float) * (size_t)d->out_c);
+    if (!w_scale)
+        return false;
+    for (int o = 0; o < d->out_c; o++)
+        w_scale[o] = w->quant.scale[w->quant.count > 1 ? o : 0];
+    const op_window *wn = &d->win;
+    conv_wino_q8_spec s = {.ci = d->in_c,
+                           .co = d->out_c,
+                           .is_signed = d->dtype == DETC_I8,
+                           .tiles = (int64_t)d->batch * ((wn->out_h + WINO_TILE - 1) / WINO_TILE) *
+                                    ((wn->out_w + WINO_TILE - 1) / WINO_TILE),
+                           .filter = w->data,
+                           .w_zp = d->rq.w_zp,
+                           .bias = d->rq.bias,
+                           .x_scale = x->quant.scale[0],
+                           .out_scale = out->quant.scale[0],
+                           .w_scale = w_scale,
+                           .x_zp = d->rq.x_zp,
+                           .out_zp = d->rq.out_zp,
+                           .act_min = d->rq.act_min,
+                           .act_max = d->rq.act_max};
+    conv_wino_q8_release(&d->wino_q8);
+    bool ok = conv_wino_q8_init(&d->wino_q8, &s, pack);
+    free(w_scale);
+    return ok;
+}
+
 static void plan_scratch(detc_prep *p, conv_data *d)
 {
     size_t esize = detc_dtype_size(d->dtype);
@@ -345,6 +386,10 @@ static void plan_scratch(detc_prep *p, conv_data *d)
     d->slot_bytes = d->col_bytes;
     if (d->use_wino) {
         size_t wb = op_align(conv_wino_scratch_bytes(&d->wino));
+        d->slot_bytes = wb > d->slot_bytes ? wb : d->slot_bytes;
+    }
+    if (d->use_wino_q8) {
+        size_t wb = op_align(conv_wino_q8_scratch_bytes(&d->wino_q8));
         d->slot_bytes = wb > d->slot_bytes ? wb : d->slot_bytes;
     }
     p->node->scratch_bytes = d->slot_bytes * OP_MAX_PARTS;
@@ -366,6 +411,9 @@ static bool conv_prepare(detc_prep *p)
     int rounding = 0;
     attrs_ok = detc_attr_enum(p, "rounding", false, 0, roundings, &rounding) && attrs_ok;
     d->round_once = rounding == 1;
+    static const char *const winograds[] = {"int16", NULL};
+    int winograd = -1;
+    attrs_ok = detc_attr_enum(p, "winograd", false, -1, winograds, &winograd) && attrs_ok;
     conv_operands o = {0};
     bool ok = check_operands(p, &o) && attrs_ok;
     if (!o.x_ok || !o.w_ok)
@@ -375,6 +423,18 @@ static bool conv_prepare(detc_prep *p)
         detc_prep_error(p, DETC_ERR_ATTR,
                         "attribute 'rounding' \"single\" applies to quantized (u8/i8) convs only; this conv is %s",
                         detc_dtype_name(detc_prep_in(p, 0)->dtype));
+        ok = false;
+    }
+    const detc_tensor *xw = detc_prep_in(p, 1);
+    if (winograd == 0 && (!o.quantized || groups > 1 || xw->dims[1] != 3 || xw->dims[2] != 3 || d->win.stride_h != 1 ||
+                          d->win.stride_w != 1 || d->win.dil_h != 1 || d->win.dil_w != 1)) {
+        /* the int16 transforms are defined for quantized ungrouped 3x3 stride-1 convs only */
+        detc_prep_error(p, DETC_ERR_ATTR,
+                        "attribute 'winograd' \"int16\" applies to quantized (u8/i8) ungrouped 3x3 convs with stride 1 "
+                        "and dilation 1; this conv is %s, groups %d, kernel %dx%d, stride %dx%d, dilation %dx%d; fix: "
+                        "drop the attribute from this conv",
+                        detc_dtype_name(detc_prep_in(p, 0)->dtype), (int)groups, (int)xw->dims[1], (int)xw->dims[2],
+                        d->win.stride_h, d->win.stride_w, d->win.dil_h, d->win.dil_w);
         ok = false;
     }
     if (groups > 1 && o.quantized) {
@@ -400,7 +460,7 @@ static bool conv_prepare(detc_prep *p)
         /* validates input, filter, bias and output quantization even when something above failed */
         bool q_ok = op_requant_prepare(p, d->out_c, 0, d->win.act, &d->rq);
         /* the zero-point corrections read the filter and bias data: only when every check passed */
-        ok = q_ok && ok && prepare_quantized(p, d);
+        ok = q_ok && ok && prepare_quantized(p, d, !(winograd == 0 && !p->no_winograd));
     }
     if (!ok)
         return false;
@@ -413,6 +473,14 @@ static bool conv_prepare(detc_prep *p)
     }
     if (d->dtype == DETC_F32 && !prepare_float(p, d))
         return false;
+    if (winograd == 0 && !p->no_winograd) {
+        const detc_kernels *k = p->kernels ? p->kernels : &detc_kernels_portable;
+        d->use_wino_q8 = true;
+        if (!init_wino_q8(d, x, w, detc_out(p->g, p->node, 0), k->conv_s16_pack)) {
+            detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
+            return false;
+        }
+    }
     /* the filter lives on in its packed (or Winograd-transformed) copy: eval does not read the tensor */
     if (d->dtype != DETC_F32 || d->use_wino || d->f32_packed)
         detc_prep_copied_input(p, 1);
@@ -698,12 +766,66 @@ static void eval_wino(const detc_exec *x, conv_job *j, int rows)
         detc_parallel_for(x->pool, j->parts, 1, run_wino_parts, j);
 }
 
+typedef struct {
+    conv_wino_q8_job job;
+    int64_t tiles;
+    int parts;
+    uint8_t *scratch;
+    size_t slot_bytes;
+} wino_q8_parts;
+
+static void run_wino_q8_parts(void *ctx, int begin, int end)
+{
+    const wino_q8_parts *j = ctx;
+    for (int part = begin; part < end; part++)
+        conv_wino_q8_run(&j->job, j->tiles * part / j->parts, j->tiles * (part + 1) / j->parts,
+                         j->scratch + (size_t)part * j->slot_bytes);
+}
+
+/* int8 Winograd over the first `rows` images (parts split the tiles, each at least a block's worth); rows past
+ * the count get the output zero point. */
+static detc_code eval_wino_q8(const detc_exec *x, detc_node *node, conv_data *d)
+{
+    /* eval runs with another table than prepare packed for (tests pick tables per run): repack once */
+    if (x->kernels->conv_s16_pack != d->wino_q8.packed_by &&
+        !init_wino_q8(d, detc_in(x->g, node, 0), detc_in(x->g, node, 1), detc_out(x->g, node, 0),
+                      x->kernels->conv_s16_pack))
+        return DETC_ERR_NOMEM;
+    if (!x->scratch)
+        return DETC_ERR_RUNTIME;
+    int rows = op_row_count(x, node, 3, d->batch);
+    wino_q8_parts j = {.job = {.w = &d->wino_q8,
+                               .kernels = x->kernels,
+                               .in_h = d->in_h,
+                               .in_w = d->in_w,
+                               .out_h = d->win.out_h,
+                               .out_w = d->win.out_w,
+                               .pad_top = d->win.pads.top,
+                               .pad_left = d->win.pads.left,
+                               .tiles_h = (d->win.out_h + WINO_TILE - 1) / WINO_TILE,
+                               .tiles_w = (d->win.out_w + WINO_TILE - 1) / WINO_TILE,
+                               .x = detc_in(x->g, node, 0)->data,
+                               .out = detc_out(x->g, node, 0)->data},
+                       .scratch = x->scratch,
+                       .slot_bytes = d->slot_bytes};
+    j.tiles = (int64_t)rows * j.job.tiles_h * j.job.tiles_w;
+    j.parts = op_parts(x, j.tiles, d->wino_q8.tiles_per_block);
+    if (j.tiles > 0)
+        detc_parallel_for(x->pool, j.parts, 1, run_wino_q8_parts, &j);
+    int64_t per_row = (int64_t)d->win.out_h * d->win.out_w;
+    memset((uint8_t *)detc_out(x->g, node, 0)->data + (size_t)(rows * per_row) * d->out_c, (int)(uint8_t)d->rq.out_zp,
+           (size_t)((d->batch - rows) * per_row) * d->out_c);
+    return DETC_OK;
+}
+
 static detc_code conv_eval(const detc_exec *x, detc_node *node)
 {
     conv_data *d = node->op_data;
     if (d->groups > 1)
         return conv_eval_grouped(x, node, d);
     /* eval runs with another table than prepare packed for (tests pick tables per run): repack once */
+    if (d->use_wino_q8)
+        return eval_wino_q8(x, node, d);
     if (d->dtype != DETC_F32 && x->kernels->conv_q8_pack != d->packed_by &&
         !pack_filter(d, x->kernels, detc_in(x->g, node, 1)->data))
         return DETC_ERR_NOMEM;

@@ -32,8 +32,7 @@ static size_t align64(size_t n)
     return (n + 63) & ~(size_t)63;
 }
 
-bool conv_wino_init(conv_wino *w, int ci, int co, int64_t tiles, const float *filter,
-                    void *(*pack)(int, int, const float *))
+void conv_wino_filter_transform(const double g[3][3], double u[WINO_N])
 {
     static const double G[6][3] = {{1.0 / 4, 0, 0},
                                    {-1.0 / 6, -1.0 / 6, -1.0 / 6},
@@ -41,6 +40,18 @@ bool conv_wino_init(conv_wino *w, int ci, int co, int64_t tiles, const float *fi
                                    {1.0 / 24, 1.0 / 12, 1.0 / 6},
                                    {1.0 / 24, -1.0 / 12, 1.0 / 6},
                                    {0, 0, 1}};
+    double tmp[6][3];
+    for (int a = 0; a < 6; a++) /* G g */
+        for (int kx = 0; kx < 3; kx++)
+            tmp[a][kx] = G[a][0] * g[0][kx] + G[a][1] * g[1][kx] + G[a][2] * g[2][kx];
+    for (int a = 0; a < 6; a++) /* (G g) G^T */
+        for (int b = 0; b < 6; b++)
+            u[a * 6 + b] = tmp[a][0] * G[b][0] + tmp[a][1] * G[b][1] + tmp[a][2] * G[b][2];
+}
+
+bool conv_wino_init(conv_wino *w, int ci, int co, int64_t tiles, const float *filter,
+                    void *(*pack)(int, int, const float *))
+{
     memset(w, 0, sizeof *w);
     w->ci = ci;
     w->co = co;
@@ -56,17 +67,13 @@ bool conv_wino_init(conv_wino *w, int ci, int co, int64_t tiles, const float *fi
         return false;
     for (int o = 0; o < co; o++)
         for (int i = 0; i < ci; i++) {
-            double g[3][3], tmp[6][3];
+            double g[3][3], ut[WINO_N];
             for (int ky = 0; ky < 3; ky++)
                 for (int kx = 0; kx < 3; kx++)
                     g[ky][kx] = filter[(((size_t)o * 3 + ky) * 3 + kx) * ci + i];
-            for (int a = 0; a < 6; a++) /* G g */
-                for (int kx = 0; kx < 3; kx++)
-                    tmp[a][kx] = G[a][0] * g[0][kx] + G[a][1] * g[1][kx] + G[a][2] * g[2][kx];
-            for (int a = 0; a < 6; a++) /* (G g) G^T */
-                for (int b = 0; b < 6; b++)
-                    u[(size_t)(a * 6 + b) * mat + (size_t)o * ci + i] =
-                        (float)(tmp[a][0] * G[b][0] + tmp[a][1] * G[b][1] + tmp[a][2] * G[b][2]);
+            conv_wino_filter_transform(g, ut);
+            for (int xi = 0; xi < WINO_N; xi++)
+                u[(size_t)xi * mat + (size_t)o * ci + i] = (float)ut[xi];
         }
     if (!pack) {
         w->raw = u;

@@ -22,6 +22,9 @@ typedef struct conv_wino {
     float *raw;                     /* [36][co][ci] when not packed */
 } conv_wino;
 
+/* u = G g G^T (row-major 6x6) in double: the filter transform both Winograd convs use. */
+void conv_wino_filter_transform(const double g[3][3], double u[WINO_N]);
+
 /* Transforms the OHWI [co][3][3][ci] filter of a conv with `tiles` output tiles (all images). pack: the
  * table's conv_f32_pack, or NULL for raw matrices. False when memory runs out (w is left empty). */
 bool conv_wino_init(conv_wino *w, int ci, int co, int64_t tiles, const float *filter,

@@ -159,8 +159,9 @@ typedef struct {
                         * detc-convert) and refuse the model on a mismatch. Reads every weight byte once:
                         * about 1.5-2 GB/s on one core (tens of ms for a 65 MB model). Files without a
                         * checksum load as before (detc_model_info.checksum says which). */
-    int no_winograd;   /* float stride-1 3x3 convs as direct sums, not Winograd F(4x4, 3x3) (whose rounding
-                        * differs: see ops/README.md). Environment: DETC_WINOGRAD=0 does the same. */
+    int no_winograd;   /* float stride-1 3x3 convs, and quantized ones marked "winograd": "int16", as direct
+                        * sums, not Winograd F(4x4, 3x3) (whose rounding differs: see ops/README.md; the int8
+                        * direct sums are exact). Environment: DETC_WINOGRAD=0 does the same. */
 } detc_options;
 
 DETC_API void detc_options_init(detc_options *opts);

@@ -137,6 +137,20 @@ typedef struct detc_kernels {
     void (*wino_in_f32)(int channels, const float *const *taps, float *v, size_t stride);
     void (*wino_out_f32)(int channels, const float *m, size_t stride, const float *bias, float act_lo, float act_hi,
                          float *const *out);
+    /* int16 GEMM of the int8 Winograd conv (ops/conv2d_winograd_q8.c), M rows of A (K int16 each, lda apart)
+     * against the packed [N][K] int16 filter W:
+     *   out[m*ldo + c] = sum_k A[m][k] * W[c][k]   (int32, modulo 2^32; the caller bounds the sums so that
+     *                                              they are exact)
+     * conv_s16_pack lays out W for this table's gemm_s16 and returns a buffer to release with free(), or NULL
+     * when memory runs out; the two come from the same variant (select.c composes them together). Integers:
+     * every variant equals the portable one bit for bit. */
+    /* The int8 Winograd conv's input transform, C channels: taps[p] (p = 0..35, the 6x6 patch row-major) points
+     * at C bytes (u8, or i8 when is_signed; a tap in the padding points at C bytes of zp); with d = x - zp,
+     * writes v[xi*stride + c] = (B^T d B)[xi] of channel c (conv2d_winograd.c's B^T), exact in int16 (|d| <= 255
+     * and B^T's row abs-sums are at most 10: |v| <= 25500). Integers: every variant equals the portable one. */
+    void (*wino_in_s16)(int channels, const uint8_t *const *taps, int32_t zp, int is_signed, int16_t *v, size_t stride);
+    void *(*conv_s16_pack)(int n, int k, const int16_t *w);
+    void (*gemm_s16)(const void *packed, int n, int k, int m, const int16_t *a, int lda, int32_t *out, int ldo);
     /* Requantizing add (ops/add.c, ops/sub.c), n output bytes; a_step and b_step are 1, or 0 for an operand
      * broadcast along the run (one byte read n times). With SRDHM = SaturatingRoundingDoublingHighMul and
      * RDBPOT = RoundingDivideByPOT (quant.h), x the raw byte (i8 when is_signed):

@@ -1053,12 +1053,12 @@ static int read_fold_env(detc_model *m, detc_errors *errs)
                            "evaluate them once at load and keep their outputs", errs);
 }
 
-/* DETC_WINOGRAD: unset, "1": Winograd for float 3x3 convs (unless the caller's options say no_winograd);
- * "0": never. */
+/* DETC_WINOGRAD: unset, "1": Winograd for float 3x3 convs and for quantized ones marked "winograd": "int16"
+ * (unless the caller's options say no_winograd); "0": never. */
 static int read_winograd_env(detc_model *m, detc_errors *errs)
 {
-    return read_switch_env("DETC_WINOGRAD", &m->opts.no_winograd, "float 3x3 convs as direct sums",
-                           "Winograd F(4x4, 3x3) for stride-1 float 3x3 convs", errs);
+    return read_switch_env("DETC_WINOGRAD", &m->opts.no_winograd, "3x3 convs as direct sums",
+                           "Winograd F(4x4, 3x3) for stride-1 float 3x3 convs and marked quantized ones", errs);
 }
 
 static const char *json_kind(const cJSON *v)

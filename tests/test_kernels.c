@@ -12,6 +12,7 @@
 #include "kernels.h"
 #include "op_harness.h"
 #include "quant.h"
+#include "wino_ref.h"
 
 static uint32_t rng = 1;
 static uint32_t next(void)
@@ -1062,6 +1063,113 @@ static void check_dequantize_q8(const detc_kernels *k)
     CHECK(bad_cases == 0, "%s dequantize_q8: %d wrong of %d cases", k->name, bad_cases, cases);
 }
 
+/* wino_in_s16 against B^T d B computed here in int64 (B^T of ops/conv2d_winograd.c), d = x - zp: channel counts
+ * off the vector widths, u8 and i8, zero points and inputs at the ends of the range (|d| = 255), a padded stride,
+ * and the words between channel runs left as they are. */
+static void check_wino_in_s16(const detc_kernels *k)
+{
+    static const int cs[] = {1, 7, 15, 16, 17, 31, 32, 33, 64, 100};
+    int bad_cases = 0, cases = 0, reached = 0;
+    for (int t = 0; t < 120; t++) {
+        int C = cs[next() % 10], is_signed = t % 2, extreme = t % 3 == 0;
+        int lo = is_signed ? -128 : 0;
+        int32_t zp = extreme ? (next() % 2 ? lo : lo + 255) : lo + (int32_t)(next() % 256);
+        size_t stride = (size_t)C + next() % 5;
+        uint8_t *x = malloc((size_t)36 * C);
+        for (int i = 0; i < 36 * C; i++) {
+            int v = extreme ? (next() % 2 ? lo : lo + 255) : lo + (int)(next() % 256);
+            x[i] = (uint8_t)v;
+        }
+        const uint8_t *taps[36];
+        for (int p = 0; p < 36; p++)
+            taps[p] = x + (size_t)p * C;
+        int16_t *v = malloc(sizeof(int16_t) * 36 * stride), *ref = malloc(sizeof(int16_t) * 36 * stride);
+        for (size_t i = 0; i < 36 * stride; i++)
+            v[i] = ref[i] = 0x5a5a;
+        for (int c = 0; c < C; c++) {
+            int64_t d[6][6], tr[36];
+            for (int p = 0; p < 36; p++)
+                d[p / 6][p % 6] = (is_signed ? (int)(int8_t)x[(size_t)p * C + c] : (int)x[(size_t)p * C + c]) - zp;
+            wino_ref_input(d, tr);
+            for (int xi = 0; xi < 36; xi++) {
+                ref[(size_t)xi * stride + c] = (int16_t)tr[xi];
+                int m = (int)(tr[xi] < 0 ? -tr[xi] : tr[xi]);
+                reached = m > reached ? m : reached;
+            }
+        }
+        k->wino_in_s16(C, taps, zp, is_signed, v, stride);
+        int bad = memcmp(v, ref, sizeof(int16_t) * 36 * stride) != 0;
+        if (bad)
+            printf("  %s wino_in_s16: C %d %s zp %d: wrong\n", k->name, C, is_signed ? "i8" : "u8", zp);
+        bad_cases += bad;
+        cases++;
+        free(x);
+        free(v);
+        free(ref);
+    }
+    CHECK(bad_cases == 0 && reached <= 25500, "%s wino_in_s16: %d wrong of %d cases (largest |v| %d)", k->name,
+          bad_cases, cases, reached);
+}
+
+/* gemm_s16 against an int64 reference reduced modulo 2^32 (the kernels wrap as the portable one does): tails
+ * of M, N and K, padded strides, full-range int16 values, and the int8 Winograd conv's worst case: inputs of
+ * |t| = 25500 whose signs match filter rows of sum |w| = Q + K/2 (Q = floor((2^31 - 1) / 25500) - K, the
+ * bound ops/conv2d_winograd_q8.c guarantees), whose sums reach 2^31 - 1 without passing it. */
+static void check_gemm_s16(const detc_kernels *k)
+{
+    static const int ms[] = {1, 3, 4, 7, 8, 9, 17}, ns[] = {1, 5, 8, 16, 17, 31, 32, 33, 70},
+                     ks[] = {1, 2, 3, 7, 16, 33, 64, 257};
+    int bad_cases = 0, cases = 0;
+    for (int t = 0; t < 160; t++) {
+        int M = ms[next() % 7], N = ns[next() % 9], K = ks[next() % 8], worst = t % 4 == 3;
+        int lda = K + (int)(next() % 3), ldo = N + (int)(next() % 5);
+        int16_t *A = malloc(sizeof(int16_t) * (size_t)M * (size_t)lda + 2), *W = malloc(sizeof(int16_t) * (size_t)N * K);
+        int32_t *out = malloc(sizeof(int32_t) * (size_t)M * ldo), *ref = malloc(sizeof(int32_t) * (size_t)M * ldo);
+        int64_t q_bound = 2147483647 / 25500 - K;
+        for (int c = 0; c < N; c++) {
+            int64_t budget = q_bound + K / 2; /* the row's sum of |w| in the worst case, spread evenly */
+            for (int q = 0; q < K; q++) {
+                int32_t v = (int32_t)(next() % 65536) - 32768;
+                if (worst) {
+                    int64_t mag = budget / K + (q < budget % K);
+                    v = (int32_t)(mag > 32767 ? 32767 : mag) * (next() % 2 ? 1 : -1);
+                }
+                W[(size_t)c * K + q] = (int16_t)v;
+            }
+        }
+        for (int r = 0; r < M; r++)
+            for (int q = 0; q < lda; q++)
+                A[(size_t)r * lda + q] = worst ? (int16_t)(q < K && W[(size_t)(r % N) * K + q] < 0 ? -25500 : 25500)
+                                               : (int16_t)((int32_t)(next() % 65536) - 32768);
+        for (size_t i = 0; i < (size_t)M * ldo; i++)
+            out[i] = ref[i] = 0x5a5a5a5a; /* the gaps between rows (ldo > N) must stay as they are */
+        int reached = 0;
+        for (int r = 0; r < M; r++)
+            for (int c = 0; c < N; c++) {
+                int64_t sum = 0;
+                for (int q = 0; q < K; q++)
+                    sum += (int64_t)A[(size_t)r * lda + q] * W[(size_t)c * K + q];
+                ref[(size_t)r * ldo + c] = (int32_t)(uint32_t)(uint64_t)sum;
+                if (worst && c == r % N) /* the row whose signs match: exact, below 2^31 */
+                    reached |= sum > 2147483647 || sum < 2147483647LL * 3 / 4 ? 2 : 1;
+            }
+        void *packed = k->conv_s16_pack(N, K, W);
+        k->gemm_s16(packed, N, K, M, A, lda, out, ldo);
+        int bad = memcmp(out, ref, sizeof(int32_t) * (size_t)M * ldo) != 0 || (worst && reached != 1 && K > 2);
+        if (bad)
+            printf("  %s gemm_s16: M %d N %d K %d lda %d ldo %d%s: wrong (bound check %d)\n", k->name, M, N, K, lda, ldo,
+                   worst ? " worst case" : "", reached);
+        bad_cases += bad;
+        cases++;
+        free(packed);
+        free(A);
+        free(W);
+        free(out);
+        free(ref);
+    }
+    CHECK(bad_cases == 0, "%s gemm_s16: %d wrong of %d cases", k->name, bad_cases, cases);
+}
+
 int main(void)
 {
     static const char *names[] = {"portable", "avx2", "avx512vnni", "amx", "blas", "neon", "neon-dotprod", "auto"};
@@ -1082,6 +1190,8 @@ int main(void)
         check_conv_q8(k);
         check_conv_f32(k);
         check_winograd(k);
+        check_gemm_s16(k);
+        check_wino_in_s16(k);
         check_logistic(k);
         check_add_q8(k);
         check_quantize_q8(k);

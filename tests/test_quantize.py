@@ -7,8 +7,10 @@ The float model and the int8 model (calibrated on ../shared/models/maskrcnn_r18f
 not the validation set) detect the 40 validation images; COCO box and mask mAP (tools/coco_eval.py, COCO's
 definition) against the ground truth must agree within 0.01. Also: the int8 file is under 0.3x the float
 one, its convolutions are int8 with float at the predictors, every boundary is a cast node, --keep-float
-keeps a node float, and the option errors. The mixed-precision load-time checks are zoo cases
-(tests/zoo/gen_zoo.py, `mixed_*`). Prints "N passed, M failed[, K skipped]".
+keeps a node float, and the option errors. The int8 3x3 convs with 128 channels or more carry conv2d's
+"winograd": "int16" (the int16 Winograd, an approximation of the direct sum): the mAPs hold with it, and
+with --no-winograd (no attribute: exact direct int8 sums), both printed. The mixed-precision load-time checks
+are zoo cases (tests/zoo/gen_zoo.py, `mixed_*`). Prints "N passed, M failed[, K skipped]".
 """
 
 import json
@@ -75,7 +77,7 @@ def main():
         skipped += 1
         return
     with tempfile.TemporaryDirectory() as tmp:
-        f32, q8, keep = (os.path.join(tmp, n) for n in ("f32.detc", "int8.detc", "keep.detc"))
+        f32, q8, keep, direct = (os.path.join(tmp, n) for n in ("f32.detc", "int8.detc", "keep.detc", "direct.detc"))
         r = convert(f32)
         check(r.returncode == 0, "float conversion: %s" % r.stderr)
         calib = ["--quantize", "int8", "--calibrate", os.path.join(SHAPES, "calib"), "--calibrate-count", "16"]
@@ -108,16 +110,31 @@ def main():
         check(all(n["name"].endswith(("/quantize", "/dequantize")) for n in casts)
               and nodes["image/quantize"]["inputs"] == ["image"],
               "boundaries are cast nodes: %s" % [n["name"] for n in casts])
+        wino = sorted(n["name"] for n in hq["nodes"] if (n.get("attrs") or {}).get("winograd") == "int16")
+        check("P2" in wino and "mask/fcn1" in wino and "backbone/layer1.0/conv2" not in wino
+              and all(tensors[nodes[n]["inputs"][1]]["shape"][1:3] == [3, 3] for n in wino),
+              "int8 3x3 convs of >= 128 channels (not the 64-channel layer1) carry winograd int16: %s" % wino)
+        r = convert(direct, *(calib + ["--no-winograd"]))
+        hd, _ = header(direct) if r.returncode == 0 else ({"nodes": []}, 0)
+        check(r.returncode == 0 and hd["nodes"] and
+              not any((n.get("attrs") or {}).get("winograd") for n in hd["nodes"]),
+              "--no-winograd writes no winograd attribute: %s" % r.stderr)
+        r = convert(keep, "--no-winograd")
+        check(r.returncode == 1 and "apply with --quantize int8" in r.stderr, "--no-winograd without --quantize: %s"
+              % r.stderr)
         r = subprocess.run([detc_bin(), "validate", q8], capture_output=True, text=True)
         check(r.returncode == 0, "int8 model validates: %s" % r.stderr)
         gt = json.load(open(os.path.join(SHAPES, "val", "instances_val.json")))
         ap_f, err_f = mean_ap(f32, tmp, gt)
         ap_q, err_q = mean_ap(q8, tmp, gt)
-        check(ap_f is not None and ap_q is not None, "detect: %s %s" % (err_f, err_q))
-        if ap_f and ap_q:
-            print("  mAP box %.4f -> %.4f, mask %.4f -> %.4f (float -> int8)" % (ap_f[0], ap_q[0], ap_f[1], ap_q[1]))
-            check(abs(ap_q[0] - ap_f[0]) <= MAP_TOLERANCE, "box mAP moved by %.4f" % (ap_q[0] - ap_f[0]))
-            check(abs(ap_q[1] - ap_f[1]) <= MAP_TOLERANCE, "mask mAP moved by %.4f" % (ap_q[1] - ap_f[1]))
+        ap_d, err_d = mean_ap(direct, tmp, gt)
+        check(ap_f is not None and ap_q is not None and ap_d is not None, "detect: %s %s %s" % (err_f, err_q, err_d))
+        if ap_f and ap_q and ap_d:
+            print("  mAP box %.4f -> %.4f, mask %.4f -> %.4f (float -> int8 with Winograd int16); int8 direct "
+                  "(--no-winograd) box %.4f, mask %.4f" % (ap_f[0], ap_q[0], ap_f[1], ap_q[1], ap_d[0], ap_d[1]))
+            for name, ap in (("Winograd", ap_q), ("direct", ap_d)):
+                check(abs(ap[0] - ap_f[0]) <= MAP_TOLERANCE, "%s int8 box mAP moved by %.4f" % (name, ap[0] - ap_f[0]))
+                check(abs(ap[1] - ap_f[1]) <= MAP_TOLERANCE, "%s int8 mask mAP moved by %.4f" % (name, ap[1] - ap_f[1]))
             check(ap_f[0] > 0.7 and ap_f[1] > 0.7, "the float model detects (mAP %s)" % (ap_f,))
         r = convert(keep, *(calib[:-1] + ["2", "--keep-float", "backbone/conv1"]))
         hk, _ = header(keep) if r.returncode == 0 else ({"nodes": [], "tensors": []}, 0)

@@ -177,6 +177,12 @@ static void overlay(detc_kernels *dst, const detc_kernels *src)
         dst->conv_f32_pack = src->conv_f32_pack;
         dst->conv_f32 = src->conv_f32;
     }
+    if (src->wino_in_s16)
+        dst->wino_in_s16 = src->wino_in_s16;
+    if (src->gemm_s16) { /* the packed layout belongs to the variant: both or neither */
+        dst->conv_s16_pack = src->conv_s16_pack;
+        dst->gemm_s16 = src->gemm_s16;
+    }
     if (src->add_q8)
         dst->add_q8 = src->add_q8;
     if (src->quantize_q8)

@@ -215,6 +215,12 @@ def _(f):
                                "rounding": "single"}).build(), ["%s: valid: 2 nodes, 5 tensors" % f]
 
 
+@case("good_tiny_i8_winograd", problems=0, exit=0, kind="good")
+def _(f):
+    return tiny_i8(conv_attrs={"stride": [1, 1], "padding": "same", "activation": "relu",
+                               "winograd": "int16"}).build(), ["%s: valid: 2 nodes, 5 tensors" % f]
+
+
 @case("good_mini_ssd", problems=0, exit=0, kind="good")
 def _(f):
     return ssd().build(), ["%s: valid: 6 nodes, 14 tensors" % f]
@@ -966,6 +972,28 @@ def _(f):
     return tiny(conv_attrs={"padding": "same", "rounding": "single"}).build(), [
         node_prefix(f, 0, "conv", "conv2d") + "attribute 'rounding' \"single\" applies to quantized (u8/i8) convs "
         "only; this conv is f32"]
+
+
+@case("attr_bad_winograd", kind="attr/enum")
+def _(f):
+    return tiny_i8(conv_attrs={"padding": "same", "winograd": "int8"}).build(), [
+        node_prefix(f, 0, "conv", "conv2d") + "attribute 'winograd' must be one of \"int16\""]
+
+
+@case("attr_winograd_on_f32_conv", kind="attr/dtype")
+def _(f):
+    return tiny(conv_attrs={"padding": "same", "winograd": "int16"}).build(), [
+        node_prefix(f, 0, "conv", "conv2d") + "attribute 'winograd' \"int16\" applies to quantized (u8/i8) ungrouped "
+        "3x3 convs with stride 1 and dilation 1; this conv is f32, groups 1, kernel 3x3, stride 1x1, dilation 1x1; "
+        "fix: drop the attribute from this conv"]
+
+
+@case("attr_winograd_on_strided_conv", kind="attr/shape")
+def _(f):
+    return tiny_i8(conv_attrs={"padding": "same", "stride": [2, 2], "winograd": "int16"}).build(), [
+        node_prefix(f, 0, "conv", "conv2d") + "attribute 'winograd' \"int16\" applies to quantized (u8/i8) ungrouped "
+        "3x3 convs with stride 1 and dilation 1; this conv is i8, groups 1, kernel 3x3, stride 2x2, dilation 1x1; "
+        "fix: drop the attribute from this conv"]
 
 
 @case("attr_kernel_does_not_fit", kind="shape/op")

@@ -113,6 +113,9 @@ def _parser():
     q.add_argument("--calibration", choices=("percentile", "minmax"), default="percentile",
                    help="activation range per tensor (default percentile: 0.001..99.999)")
     q.add_argument("--keep-float", metavar="NODE,...", default="", help="nodes to keep in float")
+    q.add_argument("--no-winograd", action="store_true",
+                   help="no int16 Winograd on the int8 3x3 convs (attribute winograd): every conv an exact direct "
+                        "int8 sum")
     q.add_argument("--quant-report", action="store_true",
                    help="after writing, run the float and int8 models on the calibration images and print each "
                         "int8 tensor's signal-to-quantization-noise ratio, worst first")
@@ -327,9 +330,10 @@ def main(argv=None):
             from .quantize import quantize_int8
             keep = [k for k in args.keep_float.split(",") if k]
             float_blob = writer.build() if args.quant_report else None
-            notes += quantize_int8(writer, args.calibrate, args.calibrate_count, args.calibration, keep)
-        elif args.calibrate or args.keep_float:
-            raise ConvertError("--calibrate and --keep-float apply with --quantize int8")
+            notes += quantize_int8(writer, args.calibrate, args.calibrate_count, args.calibration, keep,
+                                   winograd=not args.no_winograd)
+        elif args.calibrate or args.keep_float or args.no_winograd:
+            raise ConvertError("--calibrate, --keep-float and --no-winograd apply with --quantize int8")
         try:
             size = writer.write(args.output)
         except OSError as e:

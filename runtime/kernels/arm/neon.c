@@ -1,6 +1,6 @@
 /* NEON kernels for 32-bit ARM (armv7-a, NEON + VFPv4: this file alone is built with -mfpu=neon-vfpv4)
- * and aarch64 (armv8.0-A Advanced SIMD): the quantized conv GEMM (conv_q8_neon.h), quantized and float
- * depthwise convolutions and the float GEMM's micro-kernel; from eltwise_neon.c, the requantizing add and
+ * and aarch64 (armv8.0-A Advanced SIMD): the quantized conv GEMM (conv_q8_neon.h), the int8 Winograd's int16
+ * GEMM (gemm_s16), quantized and float depthwise convolutions and the float GEMM's micro-kernel; from eltwise_neon.c, the requantizing add and
  * (aarch64) the f32 <-> u8/i8 casts. Integer results are identical to the
  * portable kernels (exact integer sums modulo 2^32, TFLite's requantization lane by lane); float results
  * differ by FMA's single rounding and the GEMM's blocked summation order, within the tolerances of
@@ -333,8 +333,96 @@ static void logistic_f32_neon(long n, const float *x, float *y)
     }
 }
 
+/* ---------------- gemm_s16: the int8 Winograd conv's int16 GEMM ---------------- */
+
+/* Panels of 8 output channels, K-major: [panels][k][8] int16 (zeros past N), one vector load per k. */
+static void *conv_s16_pack_neon(int n, int k, const int16_t *w)
+{
+    size_t panels = (size_t)(n + 7) / 8, len = panels * (size_t)k * 8;
+    int16_t *p = calloc(len ? len : 1, sizeof *p);
+    if (!p)
+        return NULL;
+    for (int c = 0; c < n; c++)
+        for (int q = 0; q < k; q++)
+            p[((size_t)(c / 8) * (size_t)k + (size_t)q) * 8 + (size_t)(c % 8)] = w[(size_t)c * (size_t)k + (size_t)q];
+    return p;
+}
+
+/* MR rows (1..4) by one panel: vmlal (widening, wrapping modulo 2^32 as the portable sum does) of each row's
+ * A[r][k] (a lane of 4 consecutive k, or the scalar for the last K % 4) into 8 int32 lanes. Inlined where mr is
+ * a constant. */
+static inline __attribute__((always_inline)) void s16_block_neon(int mr, int k, const int16_t *a, int lda,
+                                                                 const int16_t *panel, int nlive, int32_t *out,
+                                                                 int ldo)
+{
+    int32x4_t acc[4][2];
+    for (int r = 0; r < 4; r++)
+        acc[r][0] = acc[r][1] = vdupq_n_s32(0);
+    int q = 0;
+    for (; q + 4 <= k; q += 4) {
+        const int16_t *wp = panel + (size_t)q * 8;
+        int16x8_t w0 = vld1q_s16(wp), w1 = vld1q_s16(wp + 8), w2 = vld1q_s16(wp + 16), w3 = vld1q_s16(wp + 24);
+        for (int r = 0; r < 4; r++) {
+            if (r >= mr)
+                continue;
+            int16x4_t x = vld1_s16(a + (size_t)r * (size_t)lda + q);
+            acc[r][0] = vmlal_lane_s16(acc[r][0], vget_low_s16(w0), x, 0);
+            acc[r][1] = vmlal_lane_s16(acc[r][1], vget_high_s16(w0), x, 0);
+            acc[r][0] = vmlal_lane_s16(acc[r][0], vget_low_s16(w1), x, 1);
+            acc[r][1] = vmlal_lane_s16(acc[r][1], vget_high_s16(w1), x, 1);
+            acc[r][0] = vmlal_lane_s16(acc[r][0], vget_low_s16(w2), x, 2);
+            acc[r][1] = vmlal_lane_s16(acc[r][1], vget_high_s16(w2), x, 2);
+            acc[r][0] = vmlal_lane_s16(acc[r][0], vget_low_s16(w3), x, 3);
+            acc[r][1] = vmlal_lane_s16(acc[r][1], vget_high_s16(w3), x, 3);
+        }
+    }
+    for (; q < k; q++) {
+        int16x8_t w0 = vld1q_s16(panel + (size_t)q * 8);
+        for (int r = 0; r < 4; r++) {
+            if (r >= mr)
+                continue;
+            int16_t x = a[(size_t)r * (size_t)lda + q];
+            acc[r][0] = vmlal_n_s16(acc[r][0], vget_low_s16(w0), x);
+            acc[r][1] = vmlal_n_s16(acc[r][1], vget_high_s16(w0), x);
+        }
+    }
+    for (int r = 0; r < mr; r++) {
+        int32_t *dst = out + (size_t)r * (size_t)ldo;
+        if (nlive == 8) {
+            vst1q_s32(dst, acc[r][0]);
+            vst1q_s32(dst + 4, acc[r][1]);
+        } else {
+            int32_t tmp[8];
+            vst1q_s32(tmp, acc[r][0]);
+            vst1q_s32(tmp + 4, acc[r][1]);
+            memcpy(dst, tmp, (size_t)nlive * sizeof *dst);
+        }
+    }
+}
+
+static void gemm_s16_neon(const void *packed, int n, int k, int m, const int16_t *a, int lda, int32_t *out, int ldo)
+{
+    for (int c0 = 0; c0 < n; c0 += 8) {
+        const int16_t *panel = (const int16_t *)packed + (size_t)(c0 / 8) * (size_t)k * 8;
+        int nlive = n - c0 < 8 ? n - c0 : 8, r = 0;
+        for (; r + 4 <= m; r += 4)
+            s16_block_neon(4, k, a + (size_t)r * (size_t)lda, lda, panel, nlive, out + (size_t)r * (size_t)ldo + c0,
+                           ldo);
+        const int16_t *ar = a + (size_t)r * (size_t)lda;
+        int32_t *o = out + (size_t)r * (size_t)ldo + c0;
+        switch (m - r) {
+        case 3: s16_block_neon(3, k, ar, lda, panel, nlive, o, ldo); break;
+        case 2: s16_block_neon(2, k, ar, lda, panel, nlive, o, ldo); break;
+        case 1: s16_block_neon(1, k, ar, lda, panel, nlive, o, ldo); break;
+        default: break;
+        }
+    }
+}
+
 const detc_kernels detc_kernels_neon = {
     .name = "neon",
+    .conv_s16_pack = conv_s16_pack_neon,
+    .gemm_s16 = gemm_s16_neon,
     .gemm_f32 = gemm_f32_neon,
     .dwconv_q8 = dwconv_q8_neon,
     .dwconv_f32 = dwconv_f32_neon,

@@ -282,6 +282,72 @@ static void logistic_f32(long n, const float *x, float *y)
         y[i] = 1.0f / (1.0f + expf(-x[i]));
 }
 
+/* ---------------- int16 GEMM (conv_s16_pack, gemm_s16) ---------------- */
+
+/* B^T on six rows of WB int16 (in[r] at in + r * is, out[r] at out + r * os): exact, |out| <= 10 max |in|. */
+static inline void bt6_s16(const int16_t *in, int is, int16_t *out, int os)
+{
+    for (int c = 0; c < WB; c++) {
+        int d0 = in[0 * is + c], d1 = in[1 * is + c], d2 = in[2 * is + c];
+        int d3 = in[3 * is + c], d4 = in[4 * is + c], d5 = in[5 * is + c];
+        out[0 * os + c] = (int16_t)(4 * d0 - 5 * d2 + d4);
+        out[1 * os + c] = (int16_t)(-4 * (d1 + d2) + (d3 + d4));
+        out[2 * os + c] = (int16_t)(4 * (d1 - d2) + (d4 - d3));
+        out[3 * os + c] = (int16_t)(2 * (d3 - d1) + (d4 - d2));
+        out[4 * os + c] = (int16_t)(2 * (d1 - d3) + (d4 - d2));
+        out[5 * os + c] = (int16_t)(4 * d1 - 5 * d3 + d5);
+    }
+}
+
+/* Channels in blocks of WB as wino_in_f32, in int16. */
+static void wino_in_s16(int channels, const uint8_t *const *taps, int32_t zp, int is_signed, int16_t *v, size_t stride)
+{
+    int16_t d[36 * WB], t[36 * WB], r[36 * WB];
+    for (int c0 = 0; c0 < channels; c0 += WB) {
+        int nc = channels - c0 < WB ? channels - c0 : WB;
+        if (nc < WB)
+            memset(d, 0, sizeof d);
+        for (int p = 0; p < 36; p++) {
+            const uint8_t *src = taps[p] + c0;
+            int16_t *dst = d + p * WB;
+            for (int c = 0; c < nc; c++)
+                dst[c] = (int16_t)((is_signed ? (int32_t)(int8_t)src[c] : (int32_t)src[c]) - zp);
+        }
+        for (int x = 0; x < 6; x++) /* columns: B^T d */
+            bt6_s16(d + x * WB, 6 * WB, t + x * WB, 6 * WB);
+        for (int y = 0; y < 6; y++) /* rows: (B^T d) B */
+            bt6_s16(t + y * 6 * WB, WB, r + y * 6 * WB, WB);
+        for (int xi = 0; xi < 36; xi++)
+            memcpy(v + (size_t)xi * stride + c0, r + xi * WB, (size_t)nc * sizeof(int16_t));
+    }
+}
+
+/* The packed filter is the [N][K] matrix as it is. */
+static void *conv_s16_pack(int n, int k, const int16_t *w)
+{
+    size_t len = (size_t)n * (size_t)k;
+    int16_t *p = malloc(len ? len * sizeof *p : 1);
+    if (p && len)
+        memcpy(p, w, len * sizeof *p);
+    return p;
+}
+
+/* Sums in uint32 so that wrapping (outside the caller's bound) is defined and equals the SIMD variants'. */
+static void gemm_s16(const void *packed, int n, int k, int m, const int16_t *a, int lda, int32_t *out, int ldo)
+{
+    const int16_t *w = packed;
+    for (int r = 0; r < m; r++) {
+        const int16_t *ar = a + (size_t)r * (size_t)lda;
+        for (int c = 0; c < n; c++) {
+            const int16_t *wc = w + (size_t)c * (size_t)k;
+            uint32_t acc = 0;
+            for (int q = 0; q < k; q++)
+                acc += (uint32_t)((int32_t)ar[q] * (int32_t)wc[q]);
+            out[(size_t)r * (size_t)ldo + c] = (int32_t)acc;
+        }
+    }
+}
+
 /* ---------------- elementwise int8 (add_q8, quantize_q8, dequantize_q8) ---------------- */
 
 static inline int32_t add_rescale(int32_t x, int32_t mult, int32_t rshift)
@@ -339,6 +405,9 @@ const detc_kernels detc_kernels_portable = {
     .wino_in_f32 = wino_in_f32,
     .wino_out_f32 = wino_out_f32,
     .logistic_f32 = logistic_f32,
+    .wino_in_s16 = wino_in_s16,
+    .conv_s16_pack = conv_s16_pack,
+    .gemm_s16 = gemm_s16,
     .add_q8 = add_q8,
     .quantize_q8 = quantize_q8,
     .dequantize_q8 = dequantize_q8,

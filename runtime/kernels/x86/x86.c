@@ -18,6 +18,7 @@
 #include "logistic_x86.h"
 #include "q8_avx512.h"
 #include "eltwise_x86.h"
+#include "wino_q8_x86.h"
 #include "quant.h"
 
 #define AVX2 __attribute__((target("avx2")))
@@ -549,6 +550,9 @@ const detc_kernels detc_kernels_avx2 = {
     .conv_f32 = detc_conv_f32_avx2,
     .wino_in_f32 = detc_wino_in_f32_avx2,
     .wino_out_f32 = detc_wino_out_f32_avx2,
+    .wino_in_s16 = detc_wino_in_s16_avx2,
+    .conv_s16_pack = detc_conv_s16_pack_avx2,
+    .gemm_s16 = detc_gemm_s16_avx2,
     .logistic_f32 = detc_logistic_f32_avx2,
     .add_q8 = detc_add_q8_avx2,
     .quantize_q8 = detc_quantize_q8_avx2,
@@ -1079,6 +1083,9 @@ const detc_kernels detc_kernels_avx512vnni = {
     .conv_f32 = detc_conv_f32_avx512,
     .wino_in_f32 = detc_wino_in_f32_avx512,
     .wino_out_f32 = detc_wino_out_f32_avx512,
+    .wino_in_s16 = detc_wino_in_s16_avx512,
+    .conv_s16_pack = detc_conv_s16_pack_avx512,
+    .gemm_s16 = detc_gemm_s16_avx512,
     .logistic_f32 = detc_logistic_f32_avx512,
     .add_q8 = detc_add_q8_avx512,
     .quantize_q8 = detc_quantize_q8_avx512,

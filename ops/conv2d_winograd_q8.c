@@ -1,0 +1,233 @@
+/* Winograd F(4x4, 3x3) for quantized stride-1 3x3 convs, with exact int16 transforms (matrices and tiles as in
+ * conv2d_winograd.c). Used only where the model asks for it (conv2d attribute "winograd": "int16"): the filter
+ * transform is rounded to int16, so the result approximates the direct int8 conv instead of equalling it.
+ *
+ * Input: d = x - x_zp in [-255, 255] (taps in the padding read d = 0), t = B^T d B per 6x6 patch, in int16:
+ * B^T's row abs-sums are at most 10, so |t| <= 25500 (WINO_Q8_T_MAX) and the transform (the table's wino_in_s16)
+ * is exact.
+ * Filter, at init, in double: U[o][xi][i] = (G g G^T)[xi], g = w[o][:, :][i] - w_zp[o]. Per (o, xi) a scale
+ *   sigma = max(L / Q, max_i |U| / 32767),  L = sum_i |U|,  Q = floor((2^31 - 1) / 25500) - Ci
+ * (an all-zero row: sigma = 1) and Uq = round(U / sigma), int16. Then sum_i |Uq| <= L / sigma + Ci / 2 <= Q + Ci / 2,
+ * so for every input |sum_i t * Uq| <= 25500 * (Q + Ci / 2) < 2^31: the 36 int16 GEMMs (the table's gemm_s16)
+ *   acc[xi][tile][o] = sum_i t[xi][tile][i] * Uq[o][xi][i]
+ * are exact in int32 (tests/test_winograd_q8.c checks it with the worst-case input, |t| = 25500 with the weights'
+ * signs).
+ * Output, in float, in a fixed order: m[xi] = (float)acc * scale[xi][o] (scale = sigma * s_x * s_w[o], computed in
+ * double and rounded once), y = A^T m A + bias_f[o] (the table's wino_out_f32: A^T's constants are powers of
+ * two, so a contracted multiply-add rounds as the separate multiply and add, and every table gives the same
+ * floats), q = clamp(round_half_away(y / s_out) + out_zp) (the table's quantize_q8, exact) and the activation's
+ * clamp in integers. Tiles past the output's edge are not stored. Against a float64 direct conv of the
+ * dequantized operands the bytes differ by at most 1 (measured; tests/test_winograd_q8.c holds them to 2). */
+#include "conv2d_winograd_q8.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Scratch of one block of tiles (transformed inputs, int16, and products, int32): T = budget / (36 * (2 Ci +
+ * 4 Co)), at most a quarter of the conv's tiles (a small map still splits across threads), a multiple of 8 (the
+ * AVX-512 GEMM's row block). */
+#define WQ_BLOCK_BYTES (512u << 10)
+#define WQ_MIN_TILES 8
+#define WQ_MAX_TILES 144
+
+static size_t align64(size_t n)
+{
+    return (n + 63) & ~(size_t)63;
+}
+
+void conv_wino_q8_release(conv_wino_q8 *w)
+{
+    for (int xi = 0; xi < WINO_N; xi++)
+        free(w->packed[xi]);
+    free(w->scale);
+    free(w->bias);
+    free(w->uq);
+    memset(w, 0, sizeof *w);
+}
+
+/* round(v), halves away from zero, for |v| < 2^31 (lround's libm call dominated loading a model). */
+static inline int32_t round_away(double v)
+{
+    int32_t t = (int32_t)v; /* toward zero, exact */
+    double f = v - (double)t;
+    return f >= 0.5 ? t + 1 : f <= -0.5 ? t - 1 : t;
+}
+
+/* sigma[xi] and Uq of output channel o at every xi, from its transformed filter u[xi][i]. */
+static void quantize_row(conv_wino_q8 *w, int o, const double *u, double sigma_of[WINO_N])
+{
+    const int ci = w->ci;
+    const double q = (double)(INT32_MAX / WINO_Q8_T_MAX - ci);
+    for (int xi = 0; xi < WINO_N; xi++) {
+        const double *ux = u + (size_t)xi * ci;
+        double l = 0, mx = 0;
+        for (int i = 0; i < ci; i++) {
+            l += fabs(ux[i]);
+            mx = fabs(ux[i]) > mx ? fabs(ux[i]) : mx;
+        }
+        double sigma = l / q > mx / 32767.0 ? l / q : mx / 32767.0;
+        if (!(sigma > 0))
+            sigma = 1.0;
+        sigma_of[xi] = sigma;
+        int16_t *dst = w->uq + ((size_t)xi * w->co + o) * ci;
+        for (int i = 0; i < ci; i++)
+            dst[i] = (int16_t)round_away(ux[i] / sigma);
+    }
+}
+
+bool conv_wino_q8_init(conv_wino_q8 *w, const conv_wino_q8_spec *s, void *(*pack)(int, int, const int16_t *))
+{
+    memset(w, 0, sizeof *w);
+    const int ci = s->ci, co = s->co;
+    w->ci = ci;
+    w->co = co;
+    w->is_signed = s->is_signed;
+    w->x_zp = s->x_zp;
+    w->out_zp = s->out_zp;
+    w->act_min = s->act_min;
+    w->act_max = s->act_max;
+    w->out_scale = s->out_scale;
+    int64_t t = (int64_t)WQ_BLOCK_BYTES / ((int64_t)WINO_N * (2 * (int64_t)ci + 4 * (int64_t)co));
+    int64_t quarter = (s->tiles + 3) / 4;
+    quarter = (quarter + WQ_MIN_TILES - 1) / WQ_MIN_TILES * WQ_MIN_TILES;
+    t = t < quarter ? t : quarter;
+    t = t / WQ_MIN_TILES * WQ_MIN_TILES;
+    w->tiles_per_block = (int)(t < WQ_MIN_TILES ? WQ_MIN_TILES : t > WQ_MAX_TILES ? WQ_MAX_TILES : t);
+    size_t mat = (size_t)co * (size_t)ci;
+    w->scale = malloc(sizeof(float) * WINO_N * (size_t)co);
+    w->bias = malloc(sizeof(float) * (size_t)co);
+    w->uq = malloc(sizeof(int16_t) * WINO_N * mat + 1);
+    double *u = malloc(sizeof(double) * WINO_N * (size_t)ci);
+    if (!w->scale || !w->bias || !w->uq || !u) {
+        free(u);
+        conv_wino_q8_release(w);
+        return false;
+    }
+    for (int o = 0; o < co; o++) {
+        for (int i = 0; i < ci; i++) {
+            double g[3][3], ut[WINO_N];
+            for (int k = 0; k < 9; k++) {
+                uint8_t b = s->filter[((size_t)o * 9 + (size_t)k) * ci + i];
+                g[k / 3][k % 3] = (double)((s->is_signed ? (int32_t)(int8_t)b : (int32_t)b) - s->w_zp[o]);
+            }
+            conv_wino_filter_transform(g, ut);
+            for (int xi = 0; xi < WINO_N; xi++)
+                u[(size_t)xi * ci + i] = ut[xi];
+        }
+        double sigma[WINO_N];
+        quantize_row(w, o, u, sigma);
+        double sxw = (double)s->x_scale * (double)s->w_scale[o];
+        for (int xi = 0; xi < WINO_N; xi++)
+            w->scale[(size_t)xi * co + o] = (float)(sigma[xi] * sxw);
+        w->bias[o] = (float)((double)s->bias[o] * sxw);
+    }
+    free(u);
+    for (int xi = 0; xi < WINO_N; xi++) {
+        w->packed[xi] = pack(co, ci, w->uq + (size_t)xi * mat);
+        if (!w->packed[xi]) {
+            conv_wino_q8_release(w);
+            return false;
+        }
+    }
+    w->packed_by = pack;
+    free(w->uq); /* the packed copies are what eval reads */
+    w->uq = NULL;
+    return true;
+}
+
+size_t conv_wino_q8_scratch_bytes(const conv_wino_q8 *w)
+{
+    size_t t = (size_t)w->tiles_per_block * WINO_N;
+    return align64((size_t)w->ci) + align64(t * (size_t)w->ci * sizeof(int16_t)) +
+           align64(t * (size_t)w->co * sizeof(int32_t)) + align64((size_t)WINO_N * w->co * sizeof(float)) +
+           align64((size_t)WINO_TILE * WINO_TILE * w->co * sizeof(float));
+}
+
+/* Tile (n, ty, tx)'s 6x6 patch, less the zero point, transformed (the table's wino_in_s16) into rows i of the
+ * block's t[xi] (T rows of Ci each); taps in the padding point at a row of the zero point (d = 0). */
+static void input_tile(const conv_wino_q8_job *j, int n, int ty, int tx, int i, int16_t *v, const uint8_t *zp_row)
+{
+    const conv_wino_q8 *w = j->w;
+    const int ci = w->ci, T = w->tiles_per_block;
+    const int iy0 = ty * WINO_TILE - j->pad_top, ix0 = tx * WINO_TILE - j->pad_left;
+    const uint8_t *img = j->x + (size_t)n * j->in_h * j->in_w * ci;
+    const uint8_t *taps[WINO_N];
+    for (int y = 0; y < WINO_ALPHA; y++)
+        for (int x = 0; x < WINO_ALPHA; x++) {
+            int iy = iy0 + y, ix = ix0 + x;
+            taps[y * WINO_ALPHA + x] = iy < 0 || iy >= j->in_h || ix < 0 || ix >= j->in_w
+                                           ? zp_row
+                                           : img + ((size_t)iy * j->in_w + ix) * ci;
+        }
+    j->kernels->wino_in_s16(ci, taps, w->x_zp, w->is_signed, v + (size_t)i * ci, (size_t)T * ci);
+}
+
+/* Products of tile i (acc[xi][i][o]) scaled to float, A^T m A + bias, quantized into the tile's output pixels. */
+static void output_tile(const conv_wino_q8_job *j, int n, int ty, int tx, int i, const int32_t *acc, float *m, float *y)
+{
+    const conv_wino_q8 *w = j->w;
+    const int co = w->co, T = w->tiles_per_block;
+    for (int xi = 0; xi < WINO_N; xi++) {
+        const int32_t *a = acc + ((size_t)xi * T + i) * co;
+        const float *sc = w->scale + (size_t)xi * co;
+        float *mx = m + (size_t)xi * co;
+        for (int c = 0; c < co; c++)
+            mx[c] = (float)a[c] * sc[c];
+    }
+    const int oy0 = ty * WINO_TILE, ox0 = tx * WINO_TILE;
+    float *ys[WINO_TILE * WINO_TILE];
+    for (int r = 0; r < WINO_TILE; r++)
+        for (int x = 0; x < WINO_TILE; x++)
+            ys[r * WINO_TILE + x] = oy0 + r < j->out_h && ox0 + x < j->out_w ? y + (size_t)(r * WINO_TILE + x) * co : NULL;
+    j->kernels->wino_out_f32(co, m, (size_t)co, w->bias, -INFINITY, INFINITY, ys);
+    const int qlo = w->is_signed ? -128 : 0, qhi = w->is_signed ? 127 : 255;
+    const bool clamp = w->act_min > qlo || w->act_max < qhi;
+    uint8_t *img = j->out + (size_t)n * j->out_h * j->out_w * co;
+    for (int p = 0; p < WINO_TILE * WINO_TILE; p++) {
+        if (!ys[p])
+            continue;
+        uint8_t *dst = img + ((size_t)(oy0 + p / WINO_TILE) * j->out_w + ox0 + p % WINO_TILE) * co;
+        j->kernels->quantize_q8((size_t)co, ys[p], w->out_scale, w->out_zp, w->is_signed, dst);
+        if (!clamp)
+            continue;
+        if (w->is_signed) {
+            int8_t lo = (int8_t)w->act_min, hi = (int8_t)w->act_max;
+            int8_t *q = (int8_t *)dst;
+            for (int c = 0; c < co; c++)
+                q[c] = q[c] < lo ? lo : q[c] > hi ? hi : q[c];
+        } else {
+            uint8_t lo = (uint8_t)w->act_min, hi = (uint8_t)w->act_max;
+            for (int c = 0; c < co; c++)
+                dst[c] = dst[c] < lo ? lo : dst[c] > hi ? hi : dst[c];
+        }
+    }
+}
+
+void conv_wino_q8_run(const conv_wino_q8_job *j, int64_t t0, int64_t t1, void *scratch)
+{
+    const conv_wino_q8 *w = j->w;
+    const int ci = w->ci, co = w->co, T = w->tiles_per_block;
+    const int64_t per_image = (int64_t)j->tiles_h * j->tiles_w;
+    uint8_t *zp_row = scratch;
+    int16_t *v = (int16_t *)(void *)((char *)scratch + align64((size_t)ci));
+    int32_t *acc = (int32_t *)(void *)((char *)v + align64((size_t)T * WINO_N * (size_t)ci * sizeof(int16_t)));
+    float *m = (float *)(void *)((char *)acc + align64((size_t)T * WINO_N * (size_t)co * sizeof(int32_t)));
+    float *y = (float *)(void *)((char *)m + align64((size_t)WINO_N * co * sizeof(float)));
+    memset(zp_row, (int)(uint8_t)w->x_zp, (size_t)ci);
+    for (int64_t b0 = t0; b0 < t1; b0 += T) {
+        int nt = (int)(t1 - b0 < T ? t1 - b0 : T);
+        for (int i = 0; i < nt; i++) {
+            int64_t t = b0 + i;
+            int n = (int)(t / per_image), r = (int)(t % per_image);
+            input_tile(j, n, r / j->tiles_w, r % j->tiles_w, i, v, zp_row);
+        }
+        for (int xi = 0; xi < WINO_N; xi++)
+            j->kernels->gemm_s16(w->packed[xi], co, ci, nt, v + (size_t)xi * T * ci, ci, acc + (size_t)xi * T * co, co);
+        for (int i = 0; i < nt; i++) {
+            int64_t t = b0 + i;
+            int n = (int)(t / per_image), r = (int)(t % per_image);
+            output_tile(j, n, r / j->tiles_w, r % j->tiles_w, i, acc, m, y);
+        }
+    }
+}
