@@ -314,7 +314,8 @@ static int adaptive_grid(float roi_size, int bins, int map_size)
 }
 
 /* One bilinear sample of C channels added to o: the four neighbours weighted as the f32 kernel does; a
- * quantized map is read as scale * (float)(q - zp), cast's dequantization. The channel loops run in blocks
+ * quantized map is read as scale * (float)(q - zp), cast's dequantization, by the kernel table's
+ * roi_sample_q8 (the same float operations in the same order, SIMD). The f32 channel loop runs in blocks
  * of RA_BLOCK with a constant trip count and restrict pointers, which gcc and clang vectorize at -O2: every
  * lane performs the same float operations in the same order as the scalar loop (no contraction: ISO C
  * mode, FP_CONTRACT OFF above), so the results are the same. */
@@ -334,39 +335,19 @@ static void add_sample_f32(int C, const float *restrict p1, const float *restric
         o[c] += w1 * p1[c] + w2 * p2[c] + w3 * p3[c] + w4 * p4[c];
 }
 
-#define RA_DQ(q) (s * (float)((int32_t)(q) - z))
-#define RA_DEFINE_SAMPLE_Q(NAME, T)                                                                              \
-    static void NAME(int C, const T *restrict q1, const T *restrict q2, const T *restrict q3, const T *restrict q4, \
-                     float s, int32_t z, float w1, float w2, float w3, float w4, float *restrict o)              \
-    {                                                                                                          \
-        int c = 0;                                                                                             \
-        for (; c + RA_BLOCK <= C; c += RA_BLOCK) {                                                             \
-            const T *a1 = q1 + c, *a2 = q2 + c, *a3 = q3 + c, *a4 = q4 + c;                                    \
-            float *x = o + c;                                                                                  \
-            for (int k = 0; k < RA_BLOCK; k++)                                                                 \
-                x[k] += w1 * RA_DQ(a1[k]) + w2 * RA_DQ(a2[k]) + w3 * RA_DQ(a3[k]) + w4 * RA_DQ(a4[k]);         \
-        }                                                                                                      \
-        for (; c < C; c++)                                                                                     \
-            o[c] += w1 * RA_DQ(q1[c]) + w2 * RA_DQ(q2[c]) + w3 * RA_DQ(q3[c]) + w4 * RA_DQ(q4[c]);             \
-    }
-RA_DEFINE_SAMPLE_Q(add_sample_u8, uint8_t)
-RA_DEFINE_SAMPLE_Q(add_sample_i8, int8_t)
-#undef RA_DQ
-
-static void add_sample(const ra_data *d, int lvl, const void *fm, size_t i1, size_t i2, size_t i3, size_t i4,
+static void add_sample(const ra_job *j, int lvl, const void *fm, size_t i1, size_t i2, size_t i3, size_t i4,
                        float w1, float w2, float w3, float w4, float *o)
 {
-    const int C = d->channels;
+    const ra_data *d = j->d;
     if (!d->q8) {
         const float *f = fm;
-        add_sample_f32(C, f + i1, f + i2, f + i3, f + i4, w1, w2, w3, w4, o);
-    } else if (d->is_signed) {
-        const int8_t *q = fm;
-        add_sample_i8(C, q + i1, q + i2, q + i3, q + i4, d->map_scale[lvl], d->map_zp[lvl], w1, w2, w3, w4, o);
-    } else {
-        const uint8_t *q = fm;
-        add_sample_u8(C, q + i1, q + i2, q + i3, q + i4, d->map_scale[lvl], d->map_zp[lvl], w1, w2, w3, w4, o);
+        add_sample_f32(d->channels, f + i1, f + i2, f + i3, f + i4, w1, w2, w3, w4, o);
+        return;
     }
+    const uint8_t *q = fm;
+    const float w[4] = {w1, w2, w3, w4};
+    j->k->roi_sample_q8(d->channels, q + i1, q + i2, q + i3, q + i4, d->is_signed, d->map_scale[lvl], d->map_zp[lvl],
+                        w, o);
 }
 
 /* bin: C floats to accumulate a bin in when the output is quantized (the f32 output itself otherwise) */
@@ -423,7 +404,7 @@ static void pool_torchvision(const ra_job *j, int r, float *bin)
                     float ly = y - (float)y_low, lx = x - (float)x_low;
                     float hy = 1.0f - ly, hx = 1.0f - lx;
                     float w1 = hy * hx, w2 = hy * lx, w3 = ly * hx, w4 = ly * lx;
-                    add_sample(d, lvl, fm, ((size_t)y_low * W + x_low) * C, ((size_t)y_low * W + x_high) * C,
+                    add_sample(j, lvl, fm, ((size_t)y_low * W + x_low) * C, ((size_t)y_low * W + x_high) * C,
                                ((size_t)y_high * W + x_low) * C, ((size_t)y_high * W + x_high) * C, w1, w2, w3, w4,
                                o);
                 }

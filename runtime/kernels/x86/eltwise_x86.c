@@ -1,9 +1,10 @@
-/* x86 SIMD elementwise int8 kernels: the requantizing add (add_q8) and the f32 <-> u8/i8 casts (quantize_q8,
- * dequantize_q8), AVX2 for the avx2 table and AVX-512F for the avx512vnni one (x86.c's table initializers name
- * them). Compiled with target attributes like x86.c, so the build needs no -march flag. Every result equals the
- * portable kernel's bit for bit: the add is integer arithmetic lane by lane (TFLite's requantization, as
- * x86.c's dw_requant8), the casts perform the same single IEEE operations as the scalar code (a division, not
- * a multiply by the reciprocal; roundf's half-away-from-zero rounding rebuilt from a truncation). */
+/* x86 SIMD elementwise int8 kernels: the requantizing add (add_q8), the f32 <-> u8/i8 casts (quantize_q8,
+ * dequantize_q8) and roi_align's bilinear sample of a quantized map (roi_sample_q8), AVX2 for the avx2 table and
+ * AVX-512F for the avx512vnni one (x86.c's table initializers name them). Compiled with target attributes like
+ * x86.c, so the build needs no -march flag. Every result equals the portable kernel's bit for bit: the add is
+ * integer arithmetic lane by lane (TFLite's requantization, as x86.c's dw_requant8), the casts and the sample
+ * perform the same single IEEE operations as the scalar code (a division, not a multiply by the reciprocal;
+ * roundf's half-away-from-zero rounding rebuilt from a truncation; no fused multiply-adds). */
 #include "kernels.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -195,6 +196,56 @@ AVX2 void detc_dequantize_q8_avx2(size_t n, const uint8_t *q, float scale, int32
     }
 }
 
+/* roi_sample_q8, 8 channels: each term its own multiply and the sums left to right as the portable loop (the
+ * intrinsics are never contracted into fused multiply-adds). */
+INLINE_AVX2 __m256 roi_dq8(const uint8_t *p, int is_signed, __m256i zp, __m256 scale)
+{
+    return _mm256_mul_ps(scale, _mm256_cvtepi32_ps(_mm256_sub_epi32(widen8_avx2(p, is_signed), zp)));
+}
+
+INLINE_AVX2 void roi_sample8_avx2(const uint8_t *q1, const uint8_t *q2, const uint8_t *q3, const uint8_t *q4,
+                                  int is_signed, __m256i z, __m256 s, const __m256 w[4], float *o)
+{
+    __m256 t = _mm256_mul_ps(w[0], roi_dq8(q1, is_signed, z, s));
+    t = _mm256_add_ps(t, _mm256_mul_ps(w[1], roi_dq8(q2, is_signed, z, s)));
+    t = _mm256_add_ps(t, _mm256_mul_ps(w[2], roi_dq8(q3, is_signed, z, s)));
+    t = _mm256_add_ps(t, _mm256_mul_ps(w[3], roi_dq8(q4, is_signed, z, s)));
+    _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), t));
+}
+
+INLINE_AVX2 void roi_sample_avx2_body(int C, const uint8_t *q1, const uint8_t *q2, const uint8_t *q3,
+                                      const uint8_t *q4, int is_signed, float scale, int32_t zp, const float w[4],
+                                      float *o)
+{
+    const __m256i z = _mm256_set1_epi32(zp);
+    const __m256 s = _mm256_set1_ps(scale);
+    const __m256 wv[4] = {_mm256_set1_ps(w[0]), _mm256_set1_ps(w[1]), _mm256_set1_ps(w[2]), _mm256_set1_ps(w[3])};
+    int c = 0;
+    for (; c + 8 <= C; c += 8)
+        roi_sample8_avx2(q1 + c, q2 + c, q3 + c, q4 + c, is_signed, z, s, wv, o + c);
+    if (c < C) { /* the tail through 8-lane copies: no access past the channels */
+        uint8_t t[4][8] = {{0}};
+        float to[8];
+        size_t r = (size_t)(C - c);
+        memcpy(t[0], q1 + c, r);
+        memcpy(t[1], q2 + c, r);
+        memcpy(t[2], q3 + c, r);
+        memcpy(t[3], q4 + c, r);
+        memcpy(to, o + c, r * sizeof(float));
+        roi_sample8_avx2(t[0], t[1], t[2], t[3], is_signed, z, s, wv, to);
+        memcpy(o + c, to, r * sizeof(float));
+    }
+}
+
+AVX2 void detc_roi_sample_q8_avx2(int C, const uint8_t *q1, const uint8_t *q2, const uint8_t *q3, const uint8_t *q4,
+                                  int is_signed, float scale, int32_t zp, const float w[4], float *o)
+{
+    if (is_signed)
+        roi_sample_avx2_body(C, q1, q2, q3, q4, 1, scale, zp, w, o);
+    else
+        roi_sample_avx2_body(C, q1, q2, q3, q4, 0, scale, zp, w, o);
+}
+
 /* ---------------- AVX-512F ---------------- */
 
 typedef struct {
@@ -342,6 +393,56 @@ AVX512 void detc_dequantize_q8_avx512(size_t n, const uint8_t *q, float scale, i
         __m512i v = _mm512_sub_epi32(widen16_avx512(tq, is_signed), z);
         _mm512_mask_storeu_ps(out + i, (__mmask16)((1u << (n - i)) - 1), _mm512_mul_ps(s, _mm512_cvtepi32_ps(v)));
     }
+}
+
+/* roi_sample8_avx2 on 16 channels */
+INLINE_AVX512 __m512 roi_dq16(const uint8_t *p, int is_signed, __m512i zp, __m512 scale)
+{
+    return _mm512_mul_ps(scale, _mm512_cvtepi32_ps(_mm512_sub_epi32(widen16_avx512(p, is_signed), zp)));
+}
+
+INLINE_AVX512 void roi_sample16_avx512(const uint8_t *q1, const uint8_t *q2, const uint8_t *q3, const uint8_t *q4,
+                                       int is_signed, __m512i z, __m512 s, const __m512 w[4], float *o)
+{
+    __m512 t = _mm512_mul_ps(w[0], roi_dq16(q1, is_signed, z, s));
+    t = _mm512_add_ps(t, _mm512_mul_ps(w[1], roi_dq16(q2, is_signed, z, s)));
+    t = _mm512_add_ps(t, _mm512_mul_ps(w[2], roi_dq16(q3, is_signed, z, s)));
+    t = _mm512_add_ps(t, _mm512_mul_ps(w[3], roi_dq16(q4, is_signed, z, s)));
+    _mm512_storeu_ps(o, _mm512_add_ps(_mm512_loadu_ps(o), t));
+}
+
+INLINE_AVX512 void roi_sample_avx512_body(int C, const uint8_t *q1, const uint8_t *q2, const uint8_t *q3,
+                                          const uint8_t *q4, int is_signed, float scale, int32_t zp,
+                                          const float w[4], float *o)
+{
+    const __m512i z = _mm512_set1_epi32(zp);
+    const __m512 s = _mm512_set1_ps(scale);
+    const __m512 wv[4] = {_mm512_set1_ps(w[0]), _mm512_set1_ps(w[1]), _mm512_set1_ps(w[2]), _mm512_set1_ps(w[3])};
+    int c = 0;
+    for (; c + 16 <= C; c += 16)
+        roi_sample16_avx512(q1 + c, q2 + c, q3 + c, q4 + c, is_signed, z, s, wv, o + c);
+    if (c < C) {
+        uint8_t t[4][16] = {{0}};
+        float to[16];
+        size_t r = (size_t)(C - c);
+        memcpy(t[0], q1 + c, r);
+        memcpy(t[1], q2 + c, r);
+        memcpy(t[2], q3 + c, r);
+        memcpy(t[3], q4 + c, r);
+        memcpy(to, o + c, r * sizeof(float));
+        roi_sample16_avx512(t[0], t[1], t[2], t[3], is_signed, z, s, wv, to);
+        memcpy(o + c, to, r * sizeof(float));
+    }
+}
+
+AVX512 void detc_roi_sample_q8_avx512(int C, const uint8_t *q1, const uint8_t *q2, const uint8_t *q3,
+                                      const uint8_t *q4, int is_signed, float scale, int32_t zp, const float w[4],
+                                      float *o)
+{
+    if (is_signed)
+        roi_sample_avx512_body(C, q1, q2, q3, q4, 1, scale, zp, w, o);
+    else
+        roi_sample_avx512_body(C, q1, q2, q3, q4, 0, scale, zp, w, o);
 }
 
 #endif
