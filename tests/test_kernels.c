@@ -955,12 +955,43 @@ static void check_add_q8(const detc_kernels *k)
             prm.b_rshift = 1 + (int32_t)(next() % 3);
             prm.out_rshift = 16 + (int32_t)(next() % 6);
         }
+        if (t % 4 == 1) { /* as ops/add.c: the operand with the larger scale has multiplier 2^30, shift 0 */
+            if (t % 8 == 1) {
+                prm.a_mult = 1 << 30;
+                prm.a_rshift = 0;
+            } else {
+                prm.b_mult = 1 << 30;
+                prm.b_rshift = 0;
+            }
+        }
+        if (t % 6 == 5) { /* operands rescaled to about +-255 and output near 1:1: every rounding shows */
+            prm.a_rshift = 17 + (int32_t)(next() % 6);
+            prm.b_rshift = 17 + (int32_t)(next() % 6);
+            prm.out_mult = (int32_t)((1u << 30) + next() % (1u << 30));
+            prm.out_rshift = (int32_t)(next() % 3);
+        }
+        int near = t % 13 == 7;
+        if (near) { /* a - b of equal bytes with multipliers close together: the difference of the two rescaled
+                     * operands is a few units, so the output shows their last bits */
+            prm.sub = 1;
+            prm.a_mult = (int32_t)((1u << 30) + 4096 + next() % ((1u << 30) - 8192));
+            prm.b_mult = prm.a_mult + (int32_t)(next() % 8192) - 4096;
+            prm.a_rshift = prm.b_rshift = (int32_t)(next() % 3);
+            prm.b_offset = prm.a_offset;
+            prm.out_mult = (int32_t)((1u << 30) + next() % (1u << 30));
+            prm.out_rshift = (int32_t)(next() % 2);
+        }
+        if (t % 11 == 3) { /* offsets past +-255: the x86 kernels' general path */
+            prm.a_offset = (t % 2 ? 1 : -1) * (256 + (int32_t)(next() % 128));
+            prm.b_offset = -(lo + (int32_t)(next() % 256));
+        }
         prm.out_zp = lo + (int32_t)(next() % 256);
         prm.act_min = t % 3 ? lo : lo + (int32_t)(next() % 100);
         prm.act_max = t % 3 ? hi : hi - (int32_t)(next() % 100);
         for (size_t i = 0; i < sizeof a; i++) {
             a[i] = t % 7 == 0 ? (uint8_t)(i % 2 ? lo : hi) : (uint8_t)next();
             b[i] = t % 7 == 0 ? (uint8_t)(i % 3 ? hi : lo) : (uint8_t)next();
+            b[i] = near ? a[i] : b[i];
         }
         memset(ref, 0xa5, sizeof ref);
         memset(out, 0xa5, sizeof out);

@@ -279,74 +279,168 @@ INLINE_AVX512 __m512i widen16_avx512(const uint8_t *p, int is_signed)
     return is_signed ? _mm512_cvtepi8_epi32(v) : _mm512_cvtepu8_epi32(v);
 }
 
+/* The add's cheaper exact forms, used when every |offset| <= 255, so |q + offset| <= 510 < 2^9 (ops/add.c's
+ * offsets are minus a zero point of the dtype: always):
+ *  - an operand with multiplier 2^30 and shift 0 (the one with the larger scale: its real multiplier is
+ *    exactly 1/2) is v << 19: SRDHM(v * 2^20, 2^30) = floor((v * 2^50 + 2^30) / 2^31) = v * 2^19.
+ *  - any other operand: with m = mh * 2^11 + ml (ml < 2^11), SRDHM(v * 2^20, m) = floor((v*mh*2^31 + v*ml*2^20
+ *    + 2^30) / 2^31) = v*mh + ((v*ml + 2^10) >> 11), where |v*mh| < 2^29 and |v*ml| < 2^20: two 32-bit
+ *    multiplies instead of four 64-bit ones.
+ *  - RDBPOT(x, e) = (x + 2^(e-1) - [x < 0]) >> e for e >= 1 (half up for x >= 0, half down below: gemmlowp's
+ *    threshold), x itself for e = 0; here |x| < 2^30, so the sum cannot overflow. [x < 0] is the logical shift
+ *    x >> 31, and x >> 32 (a shift count above 31 gives 0) for e = 0.
+ * Every rescaled operand is below 2^29 in magnitude, their sum below 2^30: the output's SRDHM keeps the 64-bit
+ * products (rq16_apply's), its RDBPOT is the shift form. */
+enum { OP_FULL = 0, OP_LIN = 1, OP_SPLIT = 2 };
+
+typedef struct {
+    __m512i half, mh, ml;
+    __m128i sgn, rsh;
+} rdb16;
+
+INLINE_AVX512 rdb16 rdb16_make(int32_t mult, int32_t rshift)
+{
+    rdb16 r = {_mm512_set1_epi32(rshift ? (int32_t)(1u << (rshift - 1)) : 0), _mm512_set1_epi32(mult >> 11),
+               _mm512_set1_epi32(mult & 2047), _mm_cvtsi32_si128(rshift ? 31 : 32), _mm_cvtsi32_si128(rshift)};
+    return r;
+}
+
+INLINE_AVX512 __m512i rdb16_apply(__m512i x, const rdb16 *r)
+{
+    __m512i t = _mm512_sub_epi32(_mm512_add_epi32(x, r->half), _mm512_srl_epi32(x, r->sgn));
+    return _mm512_sra_epi32(t, r->rsh);
+}
+
 typedef struct {
     rq16 ra, rb, ro;
+    rdb16 sa, sb, so;
     __m512i a_off, b_off, zp, lo, hi, a_const, b_const;
 } add_avx512_k;
 
-INLINE_AVX512 __m512i add_operand16(const uint8_t *p, int step, int is_signed, __m512i off, const rq16 *r, __m512i cst)
+INLINE_AVX512 __m512i add_operand16(const uint8_t *p, int step, int is_signed, __m512i off, const rq16 *r,
+                                    const rdb16 *sr, __m512i cst, int mode)
 {
     if (!step)
         return cst;
-    __m512i q = _mm512_slli_epi32(_mm512_add_epi32(widen16_avx512(p, is_signed), off), ADD_LEFT_SHIFT);
-    return rq16_apply(q, r);
+    __m512i v = _mm512_add_epi32(widen16_avx512(p, is_signed), off);
+    if (mode == OP_LIN)
+        return _mm512_slli_epi32(v, ADD_LEFT_SHIFT - 1);
+    if (mode == OP_SPLIT) {
+        __m512i lo = _mm512_add_epi32(_mm512_mullo_epi32(v, sr->ml), _mm512_set1_epi32(1 << 10));
+        __m512i h = _mm512_add_epi32(_mm512_mullo_epi32(v, sr->mh), _mm512_srai_epi32(lo, 11));
+        return rdb16_apply(h, sr);
+    }
+    return rq16_apply(_mm512_slli_epi32(v, ADD_LEFT_SHIFT), r);
 }
 
 /* 16 results as 16 bytes (clamped to the dtype's range, so the truncating narrowing keeps them) */
 INLINE_AVX512 __m128i add_block16(const add_avx512_k *k, const uint8_t *a, int as, const uint8_t *b, int bs,
-                                  int is_signed, int sub)
+                                  int is_signed, int sub, int amode, int bmode)
 {
-    __m512i x = add_operand16(a, as, is_signed, k->a_off, &k->ra, k->a_const);
-    __m512i y = add_operand16(b, bs, is_signed, k->b_off, &k->rb, k->b_const);
-    __m512i v = rq16_apply(sub ? _mm512_sub_epi32(x, y) : _mm512_add_epi32(x, y), &k->ro);
+    __m512i x = add_operand16(a, as, is_signed, k->a_off, &k->ra, &k->sa, k->a_const, amode);
+    __m512i y = add_operand16(b, bs, is_signed, k->b_off, &k->rb, &k->sb, k->b_const, bmode);
+    __m512i s = sub ? _mm512_sub_epi32(x, y) : _mm512_add_epi32(x, y);
+    __m512i v;
+    if (amode == OP_FULL) {
+        v = rq16_apply(s, &k->ro);
+    } else { /* rq16_apply's SRDHM, then the shift-form RDBPOT */
+        const __m512i nudge = _mm512_set1_epi64(1LL << 30);
+        __m512i pe = _mm512_add_epi64(_mm512_mul_epi32(s, k->ro.mult), nudge);
+        __m512i po = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(s, 32), k->ro.mult), nudge);
+        __m512i h = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 31), _mm512_slli_epi64(po, 1));
+        v = rdb16_apply(h, &k->so);
+    }
     v = _mm512_add_epi32(v, k->zp);
     v = _mm512_min_epi32(_mm512_max_epi32(v, k->lo), k->hi);
     return _mm512_cvtepi32_epi8(v);
 }
 
-INLINE_AVX512 void add_q8_avx512_body(const detc_add_q8_params *prm, size_t n, const uint8_t *a, int as,
-                                      const uint8_t *b, int bs, uint8_t *out, int is_signed, int sub)
+INLINE_AVX512 void add_q8_avx512_body(const add_avx512_k *k, size_t n, const uint8_t *a, int as, const uint8_t *b,
+                                      int bs, uint8_t *out, int is_signed, int sub, int amode, int bmode)
 {
-    add_avx512_k k;
-    k.ra = rq16_make(prm->a_mult, prm->a_rshift);
-    k.rb = rq16_make(prm->b_mult, prm->b_rshift);
-    k.ro = rq16_make(prm->out_mult, prm->out_rshift);
-    k.a_off = _mm512_set1_epi32(prm->a_offset);
-    k.b_off = _mm512_set1_epi32(prm->b_offset);
-    k.zp = _mm512_set1_epi32(prm->out_zp);
-    k.lo = _mm512_set1_epi32(prm->act_min);
-    k.hi = _mm512_set1_epi32(prm->act_max);
-    k.a_const = _mm512_set1_epi32(as ? 0 : add_scalar_operand(a[0], is_signed, prm->a_offset, prm->a_mult, prm->a_rshift));
-    k.b_const = _mm512_set1_epi32(bs ? 0 : add_scalar_operand(b[0], is_signed, prm->b_offset, prm->b_mult, prm->b_rshift));
     size_t i = 0;
     for (; i + 32 <= n; i += 32) { /* two independent blocks per step */
-        __m128i v0 = add_block16(&k, a + i * (size_t)as, as, b + i * (size_t)bs, bs, is_signed, sub);
-        __m128i v1 = add_block16(&k, a + (i + 16) * (size_t)as, as, b + (i + 16) * (size_t)bs, bs, is_signed, sub);
+        __m128i v0 = add_block16(k, a + i * (size_t)as, as, b + i * (size_t)bs, bs, is_signed, sub, amode, bmode);
+        __m128i v1 = add_block16(k, a + (i + 16) * (size_t)as, as, b + (i + 16) * (size_t)bs, bs, is_signed, sub,
+                                 amode, bmode);
         _mm_storeu_si128((__m128i *)(out + i), v0);
         _mm_storeu_si128((__m128i *)(out + i + 16), v1);
     }
     for (; i + 16 <= n; i += 16)
         _mm_storeu_si128((__m128i *)(out + i),
-                         add_block16(&k, a + i * (size_t)as, as, b + i * (size_t)bs, bs, is_signed, sub));
+                         add_block16(k, a + i * (size_t)as, as, b + i * (size_t)bs, bs, is_signed, sub, amode, bmode));
     if (i < n) {
         uint8_t ta[16] = {0}, tb[16] = {0}, to[16];
         size_t r = n - i;
         memcpy(ta, a + i * (size_t)as, as ? r : 1);
         memcpy(tb, b + i * (size_t)bs, bs ? r : 1);
-        _mm_storeu_si128((__m128i *)to, add_block16(&k, ta, as, tb, bs, is_signed, sub));
+        _mm_storeu_si128((__m128i *)to, add_block16(k, ta, as, tb, bs, is_signed, sub, amode, bmode));
         memcpy(out + i, to, r);
     }
+}
+
+/* the operand modes of both operands, and the sign and sub flags, as constants of one instantiation */
+#define ADD_MODES(BODY, S, SUB)                                                                                  \
+    switch (modes) {                                                                                           \
+    case OP_LIN * 3 + OP_SPLIT:                                                                                \
+        BODY(&k, n, a, a_step, b, b_step, out, S, SUB, OP_LIN, OP_SPLIT);                                      \
+        break;                                                                                                 \
+    case OP_SPLIT * 3 + OP_LIN:                                                                                \
+        BODY(&k, n, a, a_step, b, b_step, out, S, SUB, OP_SPLIT, OP_LIN);                                      \
+        break;                                                                                                 \
+    case OP_LIN * 3 + OP_LIN:                                                                                  \
+        BODY(&k, n, a, a_step, b, b_step, out, S, SUB, OP_LIN, OP_LIN);                                        \
+        break;                                                                                                 \
+    case OP_SPLIT * 3 + OP_SPLIT:                                                                              \
+        BODY(&k, n, a, a_step, b, b_step, out, S, SUB, OP_SPLIT, OP_SPLIT);                                    \
+        break;                                                                                                 \
+    default:                                                                                                   \
+        BODY(&k, n, a, a_step, b, b_step, out, S, SUB, OP_FULL, OP_FULL);                                      \
+    }
+#define ADD_DISPATCH(BODY)                                                                                       \
+    if (prm->is_signed) {                                                                                      \
+        if (prm->sub) {                                                                                        \
+            ADD_MODES(BODY, 1, 1)                                                                              \
+        } else {                                                                                               \
+            ADD_MODES(BODY, 1, 0)                                                                              \
+        }                                                                                                      \
+    } else {                                                                                                   \
+        if (prm->sub) {                                                                                        \
+            ADD_MODES(BODY, 0, 1)                                                                              \
+        } else {                                                                                               \
+            ADD_MODES(BODY, 0, 0)                                                                              \
+        }                                                                                                      \
+    }
+
+/* the mode of each operand (OP_FULL for both unless both offsets allow the exact 32-bit forms) */
+static int add_modes(const detc_add_q8_params *prm)
+{
+    if (prm->a_offset < -255 || prm->a_offset > 255 || prm->b_offset < -255 || prm->b_offset > 255)
+        return OP_FULL * 3 + OP_FULL;
+    int am = prm->a_mult == (1 << 30) && prm->a_rshift == 0 ? OP_LIN : OP_SPLIT;
+    int bm = prm->b_mult == (1 << 30) && prm->b_rshift == 0 ? OP_LIN : OP_SPLIT;
+    return am * 3 + bm;
 }
 
 AVX512 void detc_add_q8_avx512(const detc_add_q8_params *prm, size_t n, const uint8_t *a, int a_step, const uint8_t *b,
                                int b_step, uint8_t *out)
 {
-    if (prm->is_signed)
-        prm->sub ? add_q8_avx512_body(prm, n, a, a_step, b, b_step, out, 1, 1)
-                 : add_q8_avx512_body(prm, n, a, a_step, b, b_step, out, 1, 0);
-    else
-        prm->sub ? add_q8_avx512_body(prm, n, a, a_step, b, b_step, out, 0, 1)
-                 : add_q8_avx512_body(prm, n, a, a_step, b, b_step, out, 0, 0);
+    int is_signed = prm->is_signed, modes = add_modes(prm);
+    add_avx512_k k;
+    k.ra = rq16_make(prm->a_mult, prm->a_rshift);
+    k.rb = rq16_make(prm->b_mult, prm->b_rshift);
+    k.ro = rq16_make(prm->out_mult, prm->out_rshift);
+    k.sa = rdb16_make(prm->a_mult, prm->a_rshift);
+    k.sb = rdb16_make(prm->b_mult, prm->b_rshift);
+    k.so = rdb16_make(prm->out_mult, prm->out_rshift);
+    k.a_off = _mm512_set1_epi32(prm->a_offset);
+    k.b_off = _mm512_set1_epi32(prm->b_offset);
+    k.zp = _mm512_set1_epi32(prm->out_zp);
+    k.lo = _mm512_set1_epi32(prm->act_min);
+    k.hi = _mm512_set1_epi32(prm->act_max);
+    k.a_const = _mm512_set1_epi32(a_step ? 0 : add_scalar_operand(a[0], is_signed, prm->a_offset, prm->a_mult, prm->a_rshift));
+    k.b_const = _mm512_set1_epi32(b_step ? 0 : add_scalar_operand(b[0], is_signed, prm->b_offset, prm->b_mult, prm->b_rshift));
+    ADD_DISPATCH(add_q8_avx512_body)
 }
 
 /* quant8_avx2 on 16 lanes */
