@@ -28,6 +28,63 @@ static int32_t add_scalar_operand(uint8_t byte, int is_signed, int32_t offset, i
     return detc_rdbpot(detc_srdhm((q + offset) * (1 << ADD_LEFT_SHIFT), mult), rshift);
 }
 
+/* The add's cheaper exact forms, used when every |offset| <= 255, so |q + offset| <= 510 < 2^9 (ops/add.c's
+ * offsets are minus a zero point of the dtype: always):
+ *  - an operand with multiplier 2^30 and shift 0 (the one with the larger scale: its real multiplier is
+ *    exactly 1/2) is v << 19: SRDHM(v * 2^20, 2^30) = floor((v * 2^50 + 2^30) / 2^31) = v * 2^19.
+ *  - any other operand: with m = mh * 2^11 + ml (ml < 2^11), SRDHM(v * 2^20, m) = floor((v*mh*2^31 + v*ml*2^20
+ *    + 2^30) / 2^31) = v*mh + ((v*ml + 2^10) >> 11), where |v*mh| < 2^29 and |v*ml| < 2^20: two 32-bit
+ *    multiplies instead of four 64-bit ones.
+ *  - RDBPOT(x, e) = (x + 2^(e-1) - [x < 0]) >> e for e >= 1 (half up for x >= 0, half down below: gemmlowp's
+ *    threshold), x itself for e = 0; here |x| < 2^30, so the sum cannot overflow. [x < 0] is the logical shift
+ *    x >> 31, and x >> 32 (a shift count above 31 gives 0) for e = 0.
+ * Every rescaled operand is below 2^29 in magnitude, their sum below 2^30: the output's SRDHM keeps the 64-bit
+ * products (rq8_apply and rq16_apply), its RDBPOT is the shift form. */
+enum { OP_FULL = 0, OP_LIN = 1, OP_SPLIT = 2 };
+
+/* the operand modes of both operands, and the sign and sub flags, as constants of one instantiation */
+#define ADD_MODES(BODY, S, SUB)                                                                                  \
+    switch (modes) {                                                                                           \
+    case OP_LIN * 3 + OP_SPLIT:                                                                                \
+        BODY(&k, n, a, a_step, b, b_step, out, S, SUB, OP_LIN, OP_SPLIT);                                      \
+        break;                                                                                                 \
+    case OP_SPLIT * 3 + OP_LIN:                                                                                \
+        BODY(&k, n, a, a_step, b, b_step, out, S, SUB, OP_SPLIT, OP_LIN);                                      \
+        break;                                                                                                 \
+    case OP_LIN * 3 + OP_LIN:                                                                                  \
+        BODY(&k, n, a, a_step, b, b_step, out, S, SUB, OP_LIN, OP_LIN);                                        \
+        break;                                                                                                 \
+    case OP_SPLIT * 3 + OP_SPLIT:                                                                              \
+        BODY(&k, n, a, a_step, b, b_step, out, S, SUB, OP_SPLIT, OP_SPLIT);                                    \
+        break;                                                                                                 \
+    default:                                                                                                   \
+        BODY(&k, n, a, a_step, b, b_step, out, S, SUB, OP_FULL, OP_FULL);                                      \
+    }
+#define ADD_DISPATCH(BODY)                                                                                       \
+    if (prm->is_signed) {                                                                                      \
+        if (prm->sub) {                                                                                        \
+            ADD_MODES(BODY, 1, 1)                                                                              \
+        } else {                                                                                               \
+            ADD_MODES(BODY, 1, 0)                                                                              \
+        }                                                                                                      \
+    } else {                                                                                                   \
+        if (prm->sub) {                                                                                        \
+            ADD_MODES(BODY, 0, 1)                                                                              \
+        } else {                                                                                               \
+            ADD_MODES(BODY, 0, 0)                                                                              \
+        }                                                                                                      \
+    }
+
+/* the mode of each operand (OP_FULL for both unless both offsets allow the exact 32-bit forms) */
+static int add_modes(const detc_add_q8_params *prm)
+{
+    if (prm->a_offset < -255 || prm->a_offset > 255 || prm->b_offset < -255 || prm->b_offset > 255)
+        return OP_FULL * 3 + OP_FULL;
+    int am = prm->a_mult == (1 << 30) && prm->a_rshift == 0 ? OP_LIN : OP_SPLIT;
+    int bm = prm->b_mult == (1 << 30) && prm->b_rshift == 0 ? OP_LIN : OP_SPLIT;
+    return am * 3 + bm;
+}
+
 /* ---------------- AVX2 ---------------- */
 
 /* RDBPOT(SRDHM(x, mult), rshift) constants for 8 lanes, one multiplier and shift for all. */
@@ -63,26 +120,64 @@ INLINE_AVX2 __m256i widen8_avx2(const uint8_t *p, int is_signed)
 }
 
 typedef struct {
+    __m256i half, mh, ml;
+    __m128i sgn, rsh;
+} rdb8;
+
+INLINE_AVX2 rdb8 rdb8_make(int32_t mult, int32_t rshift)
+{
+    rdb8 r = {_mm256_set1_epi32(rshift ? (int32_t)(1u << (rshift - 1)) : 0), _mm256_set1_epi32(mult >> 11),
+              _mm256_set1_epi32(mult & 2047), _mm_cvtsi32_si128(rshift ? 31 : 32), _mm_cvtsi32_si128(rshift)};
+    return r;
+}
+
+/* RDBPOT's shift form (above) */
+INLINE_AVX2 __m256i rdb8_apply(__m256i x, const rdb8 *r)
+{
+    __m256i t = _mm256_sub_epi32(_mm256_add_epi32(x, r->half), _mm256_srl_epi32(x, r->sgn));
+    return _mm256_sra_epi32(t, r->rsh);
+}
+
+typedef struct {
     rq8 ra, rb, ro;
+    rdb8 sa, sb, so;
     __m256i a_off, b_off, zp, lo, hi;
     __m256i a_const, b_const; /* the rescaled value of a broadcast operand */
 } add_avx2_k;
 
-/* 8 lanes: the operand's rescaled value, from bytes at p (or the broadcast constant) */
-INLINE_AVX2 __m256i add_operand8(const uint8_t *p, int step, int is_signed, __m256i off, const rq8 *r, __m256i cst)
+/* 8 lanes: the operand's rescaled value, from bytes at p (or the broadcast constant), in the given mode */
+INLINE_AVX2 __m256i add_operand8(const uint8_t *p, int step, int is_signed, __m256i off, const rq8 *r, const rdb8 *sr,
+                                 __m256i cst, int mode)
 {
     if (!step)
         return cst;
-    __m256i q = _mm256_slli_epi32(_mm256_add_epi32(widen8_avx2(p, is_signed), off), ADD_LEFT_SHIFT);
-    return rq8_apply(q, r);
+    __m256i v = _mm256_add_epi32(widen8_avx2(p, is_signed), off);
+    if (mode == OP_LIN)
+        return _mm256_slli_epi32(v, ADD_LEFT_SHIFT - 1);
+    if (mode == OP_SPLIT) {
+        __m256i lo = _mm256_add_epi32(_mm256_mullo_epi32(v, sr->ml), _mm256_set1_epi32(1 << 10));
+        __m256i h = _mm256_add_epi32(_mm256_mullo_epi32(v, sr->mh), _mm256_srai_epi32(lo, 11));
+        return rdb8_apply(h, sr);
+    }
+    return rq8_apply(_mm256_slli_epi32(v, ADD_LEFT_SHIFT), r);
 }
 
 INLINE_AVX2 __m256i add_block8(const add_avx2_k *k, const uint8_t *a, int as, const uint8_t *b, int bs, int is_signed,
-                               int sub)
+                               int sub, int amode, int bmode)
 {
-    __m256i x = add_operand8(a, as, is_signed, k->a_off, &k->ra, k->a_const);
-    __m256i y = add_operand8(b, bs, is_signed, k->b_off, &k->rb, k->b_const);
-    __m256i v = rq8_apply(sub ? _mm256_sub_epi32(x, y) : _mm256_add_epi32(x, y), &k->ro);
+    __m256i x = add_operand8(a, as, is_signed, k->a_off, &k->ra, &k->sa, k->a_const, amode);
+    __m256i y = add_operand8(b, bs, is_signed, k->b_off, &k->rb, &k->sb, k->b_const, bmode);
+    __m256i s = sub ? _mm256_sub_epi32(x, y) : _mm256_add_epi32(x, y);
+    __m256i v;
+    if (amode == OP_FULL) {
+        v = rq8_apply(s, &k->ro);
+    } else { /* rq8_apply's SRDHM, then the shift-form RDBPOT */
+        const __m256i nudge = _mm256_set1_epi64x(1LL << 30);
+        __m256i pe = _mm256_add_epi64(_mm256_mul_epi32(s, k->ro.mult), nudge);
+        __m256i po = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(s, 32), k->ro.mult), nudge);
+        __m256i h = _mm256_blend_epi32(_mm256_srli_epi64(pe, 31), _mm256_slli_epi64(po, 1), 0xAA);
+        v = rdb8_apply(h, &k->so);
+    }
     v = _mm256_add_epi32(v, k->zp);
     return _mm256_min_epi32(_mm256_max_epi32(v, k->lo), k->hi);
 }
@@ -95,24 +190,14 @@ INLINE_AVX2 __m128i pack16_avx2(__m256i v0, __m256i v1, int is_signed)
     return is_signed ? _mm_packs_epi16(lo, hi) : _mm_packus_epi16(lo, hi);
 }
 
-INLINE_AVX2 void add_q8_avx2_body(const detc_add_q8_params *prm, size_t n, const uint8_t *a, int as, const uint8_t *b,
-                                  int bs, uint8_t *out, int is_signed, int sub)
+INLINE_AVX2 void add_q8_avx2_body(const add_avx2_k *k, size_t n, const uint8_t *a, int as, const uint8_t *b, int bs,
+                                  uint8_t *out, int is_signed, int sub, int amode, int bmode)
 {
-    add_avx2_k k;
-    k.ra = rq8_make(prm->a_mult, prm->a_rshift);
-    k.rb = rq8_make(prm->b_mult, prm->b_rshift);
-    k.ro = rq8_make(prm->out_mult, prm->out_rshift);
-    k.a_off = _mm256_set1_epi32(prm->a_offset);
-    k.b_off = _mm256_set1_epi32(prm->b_offset);
-    k.zp = _mm256_set1_epi32(prm->out_zp);
-    k.lo = _mm256_set1_epi32(prm->act_min);
-    k.hi = _mm256_set1_epi32(prm->act_max);
-    k.a_const = _mm256_set1_epi32(as ? 0 : add_scalar_operand(a[0], is_signed, prm->a_offset, prm->a_mult, prm->a_rshift));
-    k.b_const = _mm256_set1_epi32(bs ? 0 : add_scalar_operand(b[0], is_signed, prm->b_offset, prm->b_mult, prm->b_rshift));
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        __m256i v0 = add_block8(&k, a + i * (size_t)as, as, b + i * (size_t)bs, bs, is_signed, sub);
-        __m256i v1 = add_block8(&k, a + (i + 8) * (size_t)as, as, b + (i + 8) * (size_t)bs, bs, is_signed, sub);
+        __m256i v0 = add_block8(k, a + i * (size_t)as, as, b + i * (size_t)bs, bs, is_signed, sub, amode, bmode);
+        __m256i v1 = add_block8(k, a + (i + 8) * (size_t)as, as, b + (i + 8) * (size_t)bs, bs, is_signed, sub, amode,
+                                bmode);
         _mm_storeu_si128((__m128i *)(out + i), pack16_avx2(v0, v1, is_signed));
     }
     if (i < n) { /* the tail through a 16-byte copy: no read past the operands */
@@ -120,8 +205,8 @@ INLINE_AVX2 void add_q8_avx2_body(const detc_add_q8_params *prm, size_t n, const
         size_t r = n - i;
         memcpy(ta, a + i * (size_t)as, as ? r : 1);
         memcpy(tb, b + i * (size_t)bs, bs ? r : 1);
-        __m256i v0 = add_block8(&k, ta, as, tb, bs, is_signed, sub);
-        __m256i v1 = add_block8(&k, ta + 8, as, tb + 8, bs, is_signed, sub);
+        __m256i v0 = add_block8(k, ta, as, tb, bs, is_signed, sub, amode, bmode);
+        __m256i v1 = add_block8(k, ta + 8, as, tb + 8, bs, is_signed, sub, amode, bmode);
         _mm_storeu_si128((__m128i *)to, pack16_avx2(v0, v1, is_signed));
         memcpy(out + i, to, r);
     }
@@ -130,12 +215,22 @@ INLINE_AVX2 void add_q8_avx2_body(const detc_add_q8_params *prm, size_t n, const
 AVX2 void detc_add_q8_avx2(const detc_add_q8_params *prm, size_t n, const uint8_t *a, int a_step, const uint8_t *b,
                            int b_step, uint8_t *out)
 {
-    if (prm->is_signed)
-        prm->sub ? add_q8_avx2_body(prm, n, a, a_step, b, b_step, out, 1, 1)
-                 : add_q8_avx2_body(prm, n, a, a_step, b, b_step, out, 1, 0);
-    else
-        prm->sub ? add_q8_avx2_body(prm, n, a, a_step, b, b_step, out, 0, 1)
-                 : add_q8_avx2_body(prm, n, a, a_step, b, b_step, out, 0, 0);
+    int is_signed = prm->is_signed, modes = add_modes(prm);
+    add_avx2_k k;
+    k.ra = rq8_make(prm->a_mult, prm->a_rshift);
+    k.rb = rq8_make(prm->b_mult, prm->b_rshift);
+    k.ro = rq8_make(prm->out_mult, prm->out_rshift);
+    k.sa = rdb8_make(prm->a_mult, prm->a_rshift);
+    k.sb = rdb8_make(prm->b_mult, prm->b_rshift);
+    k.so = rdb8_make(prm->out_mult, prm->out_rshift);
+    k.a_off = _mm256_set1_epi32(prm->a_offset);
+    k.b_off = _mm256_set1_epi32(prm->b_offset);
+    k.zp = _mm256_set1_epi32(prm->out_zp);
+    k.lo = _mm256_set1_epi32(prm->act_min);
+    k.hi = _mm256_set1_epi32(prm->act_max);
+    k.a_const = _mm256_set1_epi32(a_step ? 0 : add_scalar_operand(a[0], is_signed, prm->a_offset, prm->a_mult, prm->a_rshift));
+    k.b_const = _mm256_set1_epi32(b_step ? 0 : add_scalar_operand(b[0], is_signed, prm->b_offset, prm->b_mult, prm->b_rshift));
+    ADD_DISPATCH(add_q8_avx2_body)
 }
 
 /* roundf(q) (half away from zero) from a truncation: q - trunc(q) is exact, and where it is at least 1/2 in
@@ -279,20 +374,6 @@ INLINE_AVX512 __m512i widen16_avx512(const uint8_t *p, int is_signed)
     return is_signed ? _mm512_cvtepi8_epi32(v) : _mm512_cvtepu8_epi32(v);
 }
 
-/* The add's cheaper exact forms, used when every |offset| <= 255, so |q + offset| <= 510 < 2^9 (ops/add.c's
- * offsets are minus a zero point of the dtype: always):
- *  - an operand with multiplier 2^30 and shift 0 (the one with the larger scale: its real multiplier is
- *    exactly 1/2) is v << 19: SRDHM(v * 2^20, 2^30) = floor((v * 2^50 + 2^30) / 2^31) = v * 2^19.
- *  - any other operand: with m = mh * 2^11 + ml (ml < 2^11), SRDHM(v * 2^20, m) = floor((v*mh*2^31 + v*ml*2^20
- *    + 2^30) / 2^31) = v*mh + ((v*ml + 2^10) >> 11), where |v*mh| < 2^29 and |v*ml| < 2^20: two 32-bit
- *    multiplies instead of four 64-bit ones.
- *  - RDBPOT(x, e) = (x + 2^(e-1) - [x < 0]) >> e for e >= 1 (half up for x >= 0, half down below: gemmlowp's
- *    threshold), x itself for e = 0; here |x| < 2^30, so the sum cannot overflow. [x < 0] is the logical shift
- *    x >> 31, and x >> 32 (a shift count above 31 gives 0) for e = 0.
- * Every rescaled operand is below 2^29 in magnitude, their sum below 2^30: the output's SRDHM keeps the 64-bit
- * products (rq16_apply's), its RDBPOT is the shift form. */
-enum { OP_FULL = 0, OP_LIN = 1, OP_SPLIT = 2 };
-
 typedef struct {
     __m512i half, mh, ml;
     __m128i sgn, rsh;
@@ -377,49 +458,6 @@ INLINE_AVX512 void add_q8_avx512_body(const add_avx512_k *k, size_t n, const uin
         _mm_storeu_si128((__m128i *)to, add_block16(k, ta, as, tb, bs, is_signed, sub, amode, bmode));
         memcpy(out + i, to, r);
     }
-}
-
-/* the operand modes of both operands, and the sign and sub flags, as constants of one instantiation */
-#define ADD_MODES(BODY, S, SUB)                                                                                  \
-    switch (modes) {                                                                                           \
-    case OP_LIN * 3 + OP_SPLIT:                                                                                \
-        BODY(&k, n, a, a_step, b, b_step, out, S, SUB, OP_LIN, OP_SPLIT);                                      \
-        break;                                                                                                 \
-    case OP_SPLIT * 3 + OP_LIN:                                                                                \
-        BODY(&k, n, a, a_step, b, b_step, out, S, SUB, OP_SPLIT, OP_LIN);                                      \
-        break;                                                                                                 \
-    case OP_LIN * 3 + OP_LIN:                                                                                  \
-        BODY(&k, n, a, a_step, b, b_step, out, S, SUB, OP_LIN, OP_LIN);                                        \
-        break;                                                                                                 \
-    case OP_SPLIT * 3 + OP_SPLIT:                                                                              \
-        BODY(&k, n, a, a_step, b, b_step, out, S, SUB, OP_SPLIT, OP_SPLIT);                                    \
-        break;                                                                                                 \
-    default:                                                                                                   \
-        BODY(&k, n, a, a_step, b, b_step, out, S, SUB, OP_FULL, OP_FULL);                                      \
-    }
-#define ADD_DISPATCH(BODY)                                                                                       \
-    if (prm->is_signed) {                                                                                      \
-        if (prm->sub) {                                                                                        \
-            ADD_MODES(BODY, 1, 1)                                                                              \
-        } else {                                                                                               \
-            ADD_MODES(BODY, 1, 0)                                                                              \
-        }                                                                                                      \
-    } else {                                                                                                   \
-        if (prm->sub) {                                                                                        \
-            ADD_MODES(BODY, 0, 1)                                                                              \
-        } else {                                                                                               \
-            ADD_MODES(BODY, 0, 0)                                                                              \
-        }                                                                                                      \
-    }
-
-/* the mode of each operand (OP_FULL for both unless both offsets allow the exact 32-bit forms) */
-static int add_modes(const detc_add_q8_params *prm)
-{
-    if (prm->a_offset < -255 || prm->a_offset > 255 || prm->b_offset < -255 || prm->b_offset > 255)
-        return OP_FULL * 3 + OP_FULL;
-    int am = prm->a_mult == (1 << 30) && prm->a_rshift == 0 ? OP_LIN : OP_SPLIT;
-    int bm = prm->b_mult == (1 << 30) && prm->b_rshift == 0 ? OP_LIN : OP_SPLIT;
-    return am * 3 + bm;
 }
 
 AVX512 void detc_add_q8_avx512(const detc_add_q8_params *prm, size_t n, const uint8_t *a, int a_step, const uint8_t *b,
