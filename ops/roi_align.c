@@ -370,7 +370,9 @@ static void pool_torchvision(const ra_job *j, int r, float *bin)
     int grid_h = d->sampling_ratio > 0 ? d->sampling_ratio : adaptive_grid(roi_h, d->out_h, H);
     int grid_w = d->sampling_ratio > 0 ? d->sampling_ratio : adaptive_grid(roi_w, d->out_w, W);
     int n_samples = grid_h * grid_w;
-    float count = (float)(n_samples > 1 ? n_samples : 1);
+    int divisor = n_samples > 1 ? n_samples : 1;
+    float count = (float)divisor, inv_count = 1.0f / count;
+    bool pow2 = (divisor & (divisor - 1)) == 0; /* 4 with the default sampling_ratio 2 */
     size_t first = (size_t)r * d->out_h * d->out_w * C;
     for (int ph = 0; ph < d->out_h; ph++)
         for (int pw = 0; pw < d->out_w; pw++) {
@@ -409,8 +411,12 @@ static void pool_torchvision(const ra_job *j, int r, float *bin)
                                o);
                 }
             }
-            for (int c = 0; c < C; c++)
-                o[c] /= count;
+            if (pow2) /* x / 2^k and x * 2^-k are one rounding of the same real number: equal */
+                for (int c = 0; c < C; c++)
+                    o[c] *= inv_count;
+            else
+                for (int c = 0; c < C; c++)
+                    o[c] /= count;
             if (d->q8)
                 j->k->quantize_q8((size_t)C, o, d->out_scale, d->out_zp, d->is_signed, (uint8_t *)j->out + at);
         }
