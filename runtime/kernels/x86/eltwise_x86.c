@@ -18,6 +18,9 @@
 #define AVX512 __attribute__((target("avx512f")))
 #define INLINE_AVX2 AVX2 __attribute__((always_inline)) static inline
 #define INLINE_AVX512 AVX512 __attribute__((always_inline)) static inline
+/* the add's 64-lane narrowing (byte packs and clamps): the avx512vnni table's CPUs have AVX-512BW (select.c) */
+#define AVX512BW __attribute__((target("avx512f,avx512bw")))
+#define INLINE_AVX512BW AVX512BW __attribute__((always_inline)) static inline
 
 #define ADD_LEFT_SHIFT 20
 
@@ -396,6 +399,7 @@ typedef struct {
     rq16 ra, rb, ro;
     rdb16 sa, sb, so;
     __m512i a_off, b_off, zp, lo, hi, a_const, b_const;
+    __m512i lo8, hi8; /* the activation range as bytes */
 } add_avx512_k;
 
 INLINE_AVX512 __m512i add_operand16(const uint8_t *p, int step, int is_signed, __m512i off, const rq16 *r,
@@ -415,8 +419,9 @@ INLINE_AVX512 __m512i add_operand16(const uint8_t *p, int step, int is_signed, _
 }
 
 /* 16 results as 16 bytes (clamped to the dtype's range, so the truncating narrowing keeps them) */
-INLINE_AVX512 __m128i add_block16(const add_avx512_k *k, const uint8_t *a, int as, const uint8_t *b, int bs,
-                                  int is_signed, int sub, int amode, int bmode)
+/* 16 results plus the output zero point, not yet clamped */
+INLINE_AVX512 __m512i add_sum16(const add_avx512_k *k, const uint8_t *a, int as, const uint8_t *b, int bs,
+                                int is_signed, int sub, int amode, int bmode)
 {
     __m512i x = add_operand16(a, as, is_signed, k->a_off, &k->ra, &k->sa, k->a_const, amode);
     __m512i y = add_operand16(b, bs, is_signed, k->b_off, &k->rb, &k->sb, k->b_const, bmode);
@@ -431,22 +436,43 @@ INLINE_AVX512 __m128i add_block16(const add_avx512_k *k, const uint8_t *a, int a
         __m512i h = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 31), _mm512_slli_epi64(po, 1));
         v = rdb16_apply(h, &k->so);
     }
-    v = _mm512_add_epi32(v, k->zp);
-    v = _mm512_min_epi32(_mm512_max_epi32(v, k->lo), k->hi);
-    return _mm512_cvtepi32_epi8(v);
+    return _mm512_add_epi32(v, k->zp);
 }
 
-INLINE_AVX512 void add_q8_avx512_body(const add_avx512_k *k, size_t n, const uint8_t *a, int as, const uint8_t *b,
-                                      int bs, uint8_t *out, int is_signed, int sub, int amode, int bmode)
+/* 16 results as 16 bytes (clamped to the activation range, inside the dtype's: the truncating narrowing keeps
+ * them) */
+INLINE_AVX512 __m128i add_block16(const add_avx512_k *k, const uint8_t *a, int as, const uint8_t *b, int bs,
+                                  int is_signed, int sub, int amode, int bmode)
+{
+    __m512i v = add_sum16(k, a, as, b, bs, is_signed, sub, amode, bmode);
+    return _mm512_cvtepi32_epi8(_mm512_min_epi32(_mm512_max_epi32(v, k->lo), k->hi));
+}
+
+/* 64 results as 64 bytes: saturating packs to 16 and 8 bits (u8 or i8), one permute back to lane order (the
+ * packs interleave the four blocks per 128-bit lane), then the activation clamp on bytes. Saturation to the
+ * dtype's range then the clamp to the activation range inside it equals the clamp alone. */
+INLINE_AVX512BW __m512i add_block64(const add_avx512_k *k, const uint8_t *a, int as, const uint8_t *b, int bs,
+                                    int is_signed, int sub, int amode, int bmode)
+{
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    __m512i v[4];
+    for (int q = 0; q < 4; q++)
+        v[q] = add_sum16(k, a + (size_t)(16 * q) * (size_t)as, as, b + (size_t)(16 * q) * (size_t)bs, bs, is_signed,
+                         sub, amode, bmode);
+    __m512i w01 = _mm512_packs_epi32(v[0], v[1]), w23 = _mm512_packs_epi32(v[2], v[3]);
+    __m512i r = _mm512_permutexvar_epi32(order, is_signed ? _mm512_packs_epi16(w01, w23) : _mm512_packus_epi16(w01, w23));
+    if (is_signed)
+        return _mm512_min_epi8(_mm512_max_epi8(r, k->lo8), k->hi8);
+    return _mm512_min_epu8(_mm512_max_epu8(r, k->lo8), k->hi8);
+}
+
+INLINE_AVX512BW void add_q8_avx512_body(const add_avx512_k *k, size_t n, const uint8_t *a, int as, const uint8_t *b,
+                                        int bs, uint8_t *out, int is_signed, int sub, int amode, int bmode)
 {
     size_t i = 0;
-    for (; i + 32 <= n; i += 32) { /* two independent blocks per step */
-        __m128i v0 = add_block16(k, a + i * (size_t)as, as, b + i * (size_t)bs, bs, is_signed, sub, amode, bmode);
-        __m128i v1 = add_block16(k, a + (i + 16) * (size_t)as, as, b + (i + 16) * (size_t)bs, bs, is_signed, sub,
-                                 amode, bmode);
-        _mm_storeu_si128((__m128i *)(out + i), v0);
-        _mm_storeu_si128((__m128i *)(out + i + 16), v1);
-    }
+    for (; i + 64 <= n; i += 64)
+        _mm512_storeu_si512((void *)(out + i),
+                            add_block64(k, a + i * (size_t)as, as, b + i * (size_t)bs, bs, is_signed, sub, amode, bmode));
     for (; i + 16 <= n; i += 16)
         _mm_storeu_si128((__m128i *)(out + i),
                          add_block16(k, a + i * (size_t)as, as, b + i * (size_t)bs, bs, is_signed, sub, amode, bmode));
@@ -460,7 +486,7 @@ INLINE_AVX512 void add_q8_avx512_body(const add_avx512_k *k, size_t n, const uin
     }
 }
 
-AVX512 void detc_add_q8_avx512(const detc_add_q8_params *prm, size_t n, const uint8_t *a, int a_step, const uint8_t *b,
+AVX512BW void detc_add_q8_avx512(const detc_add_q8_params *prm, size_t n, const uint8_t *a, int a_step, const uint8_t *b,
                                int b_step, uint8_t *out)
 {
     int is_signed = prm->is_signed, modes = add_modes(prm);
@@ -476,6 +502,8 @@ AVX512 void detc_add_q8_avx512(const detc_add_q8_params *prm, size_t n, const ui
     k.zp = _mm512_set1_epi32(prm->out_zp);
     k.lo = _mm512_set1_epi32(prm->act_min);
     k.hi = _mm512_set1_epi32(prm->act_max);
+    k.lo8 = _mm512_set1_epi8((char)prm->act_min);
+    k.hi8 = _mm512_set1_epi8((char)prm->act_max);
     k.a_const = _mm512_set1_epi32(a_step ? 0 : add_scalar_operand(a[0], is_signed, prm->a_offset, prm->a_mult, prm->a_rshift));
     k.b_const = _mm512_set1_epi32(b_step ? 0 : add_scalar_operand(b[0], is_signed, prm->b_offset, prm->b_mult, prm->b_rshift));
     ADD_DISPATCH(add_q8_avx512_body)
