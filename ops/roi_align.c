@@ -313,39 +313,20 @@ static int adaptive_grid(float roi_size, int bins, int map_size)
     return g > (float)(map_size + 1) ? map_size + 1 : (int)g;
 }
 
-/* One bilinear sample of C channels added to o: the four neighbours weighted as the f32 kernel does; a
- * quantized map is read as scale * (float)(q - zp), cast's dequantization, by the kernel table's
- * roi_sample_q8 (the same float operations in the same order, SIMD). The f32 channel loop runs in blocks
- * of RA_BLOCK with a constant trip count and restrict pointers, which gcc and clang vectorize at -O2: every
- * lane performs the same float operations in the same order as the scalar loop (no contraction: ISO C
- * mode, FP_CONTRACT OFF above), so the results are the same. */
-#define RA_BLOCK 16
-
-static void add_sample_f32(int C, const float *restrict p1, const float *restrict p2, const float *restrict p3,
-                           const float *restrict p4, float w1, float w2, float w3, float w4, float *restrict o)
-{
-    int c = 0;
-    for (; c + RA_BLOCK <= C; c += RA_BLOCK) {
-        const float *a1 = p1 + c, *a2 = p2 + c, *a3 = p3 + c, *a4 = p4 + c;
-        float *x = o + c;
-        for (int k = 0; k < RA_BLOCK; k++)
-            x[k] += w1 * a1[k] + w2 * a2[k] + w3 * a3[k] + w4 * a4[k];
-    }
-    for (; c < C; c++)
-        o[c] += w1 * p1[c] + w2 * p2[c] + w3 * p3[c] + w4 * p4[c];
-}
-
+/* One bilinear sample of C channels added to o: the four neighbours weighted as the f32 kernel does, by the
+ * kernel table's roi_sample_f32; a quantized map is read as scale * (float)(q - zp), cast's dequantization, by
+ * roi_sample_q8 (the same float operations in the same order). */
 static void add_sample(const ra_job *j, int lvl, const void *fm, size_t i1, size_t i2, size_t i3, size_t i4,
                        float w1, float w2, float w3, float w4, float *o)
 {
     const ra_data *d = j->d;
+    const float w[4] = {w1, w2, w3, w4};
     if (!d->q8) {
         const float *f = fm;
-        add_sample_f32(d->channels, f + i1, f + i2, f + i3, f + i4, w1, w2, w3, w4, o);
+        j->k->roi_sample_f32(d->channels, f + i1, f + i2, f + i3, f + i4, w, o);
         return;
     }
     const uint8_t *q = fm;
-    const float w[4] = {w1, w2, w3, w4};
     j->k->roi_sample_q8(d->channels, q + i1, q + i2, q + i3, q + i4, d->is_signed, d->map_scale[lvl], d->map_zp[lvl],
                         w, o);
 }

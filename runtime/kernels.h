@@ -160,6 +160,10 @@ typedef struct detc_kernels {
      * floats, the ones the f32 op computes on the dequantized map. */
     void (*roi_sample_q8)(int C, const uint8_t *q1, const uint8_t *q2, const uint8_t *q3, const uint8_t *q4,
                           int is_signed, float scale, int32_t zp, const float w[4], float *o);
+    /* roi_sample_q8 on f32 values, d(p) = p:  o[c] += w[0] * p1[c] + w[1] * p2[c] + w[2] * p3[c] + w[3] * p4[c]
+     * (left to right, no fused multiply-add; every variant gives the same floats). */
+    void (*roi_sample_f32)(int C, const float *p1, const float *p2, const float *p3, const float *p4, const float w[4],
+                           float *o);
 } detc_kernels;
 
 extern const detc_kernels detc_kernels_portable;

@@ -1093,19 +1093,20 @@ static void check_dequantize_q8(const detc_kernels *k)
     CHECK(bad_cases == 0, "%s dequantize_q8: %d wrong of %d cases", k->name, bad_cases, cases);
 }
 
-/* roi_sample_q8 against the formula evaluated here in double: each float operation of the kernel (d = scale *
- * (float)v, w * d, the left-to-right sums, o + sum) is one IEEE rounding, and a float product or sum of two
- * floats computed in double and rounded to float once is that rounding (double holds it exactly). */
+/* roi_sample_q8 (f32 = 0), and roi_sample_f32 (f32 = 1) on the dequantized values, against the formula
+ * evaluated here in double: each float operation of the kernel (d = scale * (float)v, w * d, the left-to-right
+ * sums, o + sum) is one IEEE rounding, and a float product or sum of two floats computed in double and rounded
+ * to float once is that rounding (double holds it exactly). */
 static float ref_f(double x)
 {
     return (float)x;
 }
 
-static void check_roi_sample_q8(const detc_kernels *k)
+static void check_roi_sample(const detc_kernels *k, int f32)
 {
     static const int cs[] = {0, 1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 256};
     uint8_t q[4][256];
-    float o[256 + 8], ref[256 + 8];
+    float d[4][256], o[256 + 8], ref[256 + 8];
     int bad_cases = 0, cases = 0;
     for (int t = 0; t < 400; t++) {
         int C = cs[next() % (sizeof cs / sizeof cs[0])], is_signed = t % 2;
@@ -1114,27 +1115,31 @@ static void check_roi_sample_q8(const detc_kernels *k)
         for (int i = 0; i < 4; i++)
             w[i] = t % 7 == 0 ? (i == 0 ? 1.0f : 0.0f) : (float)(next() % 65536) / 65536.0f;
         for (int i = 0; i < 4; i++)
-            for (int c = 0; c < 256; c++)
+            for (int c = 0; c < 256; c++) {
                 q[i][c] = (uint8_t)next();
+                d[i][c] = ref_f((double)scale * (double)((is_signed ? (int8_t)q[i][c] : q[i][c]) - zp));
+            }
         for (size_t i = 0; i < sizeof o / sizeof o[0]; i++)
             o[i] = ref[i] = (float)((int)(next() % 2001) - 1000) * 0.01f;
         for (int c = 0; c < C; c++) {
             float sum = 0.0f;
             for (int i = 0; i < 4; i++) {
-                int32_t v = (is_signed ? (int8_t)q[i][c] : q[i][c]) - zp;
-                float d = ref_f((double)scale * (double)v), p = ref_f((double)w[i] * (double)d);
+                float p = ref_f((double)w[i] * (double)d[i][c]);
                 sum = i == 0 ? p : ref_f((double)sum + (double)p);
             }
             ref[c] = ref_f((double)ref[c] + (double)sum);
         }
-        k->roi_sample_q8(C, q[0], q[1], q[2], q[3], is_signed, scale, zp, w, o);
+        if (f32)
+            k->roi_sample_f32(C, d[0], d[1], d[2], d[3], w, o);
+        else
+            k->roi_sample_q8(C, q[0], q[1], q[2], q[3], is_signed, scale, zp, w, o);
         int bad = memcmp(o, ref, sizeof o) != 0;
         if (bad)
-            printf("  %s roi_sample_q8: C %d %s: wrong\n", k->name, C, is_signed ? "i8" : "u8");
+            printf("  %s roi_sample_%s: C %d %s: wrong\n", k->name, f32 ? "f32" : "q8", C, is_signed ? "i8" : "u8");
         bad_cases += bad;
         cases++;
     }
-    CHECK(bad_cases == 0, "%s roi_sample_q8: %d wrong of %d cases", k->name, bad_cases, cases);
+    CHECK(bad_cases == 0, "%s roi_sample_%s: %d wrong of %d cases", k->name, f32 ? "f32" : "q8", bad_cases, cases);
 }
 
 int main(void)
@@ -1161,7 +1166,8 @@ int main(void)
         check_add_q8(k);
         check_quantize_q8(k);
         check_dequantize_q8(k);
-        check_roi_sample_q8(k);
+        check_roi_sample(k, 0);
+        check_roi_sample(k, 1);
     }
     check_round_once_scalar();
     check_dw_op_i8();

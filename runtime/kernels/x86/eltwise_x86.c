@@ -1,5 +1,5 @@
 /* x86 SIMD elementwise int8 kernels: the requantizing add (add_q8), the f32 <-> u8/i8 casts (quantize_q8,
- * dequantize_q8) and roi_align's bilinear sample of a quantized map (roi_sample_q8), AVX2 for the avx2 table and
+ * dequantize_q8) and roi_align's bilinear sample (roi_sample_q8, roi_sample_f32), AVX2 for the avx2 table and
  * AVX-512F for the avx512vnni one (x86.c's table initializers name them). Compiled with target attributes like
  * x86.c, so the build needs no -march flag. Every result equals the portable kernel's bit for bit: the add is
  * integer arithmetic lane by lane (TFLite's requantization, as x86.c's dw_requant8), the casts and the sample
@@ -344,6 +344,37 @@ AVX2 void detc_roi_sample_q8_avx2(int C, const uint8_t *q1, const uint8_t *q2, c
         roi_sample_avx2_body(C, q1, q2, q3, q4, 0, scale, zp, w, o);
 }
 
+/* roi_sample_f32, 8 channels */
+INLINE_AVX2 void roi_sample8_f32_avx2(const float *p1, const float *p2, const float *p3, const float *p4,
+                                      const __m256 w[4], float *o)
+{
+    __m256 t = _mm256_mul_ps(w[0], _mm256_loadu_ps(p1));
+    t = _mm256_add_ps(t, _mm256_mul_ps(w[1], _mm256_loadu_ps(p2)));
+    t = _mm256_add_ps(t, _mm256_mul_ps(w[2], _mm256_loadu_ps(p3)));
+    t = _mm256_add_ps(t, _mm256_mul_ps(w[3], _mm256_loadu_ps(p4)));
+    _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), t));
+}
+
+AVX2 void detc_roi_sample_f32_avx2(int C, const float *p1, const float *p2, const float *p3, const float *p4,
+                                   const float w[4], float *o)
+{
+    const __m256 wv[4] = {_mm256_set1_ps(w[0]), _mm256_set1_ps(w[1]), _mm256_set1_ps(w[2]), _mm256_set1_ps(w[3])};
+    int c = 0;
+    for (; c + 8 <= C; c += 8)
+        roi_sample8_f32_avx2(p1 + c, p2 + c, p3 + c, p4 + c, wv, o + c);
+    if (c < C) {
+        float t[5][8] = {{0}};
+        size_t r = (size_t)(C - c) * sizeof(float);
+        memcpy(t[0], p1 + c, r);
+        memcpy(t[1], p2 + c, r);
+        memcpy(t[2], p3 + c, r);
+        memcpy(t[3], p4 + c, r);
+        memcpy(t[4], o + c, r);
+        roi_sample8_f32_avx2(t[0], t[1], t[2], t[3], wv, t[4]);
+        memcpy(o + c, t[4], r);
+    }
+}
+
 /* ---------------- AVX-512F ---------------- */
 
 typedef struct {
@@ -593,6 +624,28 @@ INLINE_AVX512 void roi_sample_avx512_body(int C, const uint8_t *q1, const uint8_
         roi_sample16_avx512(t[0], t[1], t[2], t[3], is_signed, z, s, wv, to);
         memcpy(o + c, to, r * sizeof(float));
     }
+}
+
+/* roi_sample_f32, 16 channels; the tail masked */
+INLINE_AVX512 void roi_sample16_f32_avx512(const float *p1, const float *p2, const float *p3, const float *p4,
+                                           const __m512 w[4], float *o, __mmask16 m)
+{
+    __m512 t = _mm512_mul_ps(w[0], _mm512_maskz_loadu_ps(m, p1));
+    t = _mm512_add_ps(t, _mm512_mul_ps(w[1], _mm512_maskz_loadu_ps(m, p2)));
+    t = _mm512_add_ps(t, _mm512_mul_ps(w[2], _mm512_maskz_loadu_ps(m, p3)));
+    t = _mm512_add_ps(t, _mm512_mul_ps(w[3], _mm512_maskz_loadu_ps(m, p4)));
+    _mm512_mask_storeu_ps(o, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, o), t));
+}
+
+AVX512 void detc_roi_sample_f32_avx512(int C, const float *p1, const float *p2, const float *p3, const float *p4,
+                                       const float w[4], float *o)
+{
+    const __m512 wv[4] = {_mm512_set1_ps(w[0]), _mm512_set1_ps(w[1]), _mm512_set1_ps(w[2]), _mm512_set1_ps(w[3])};
+    int c = 0;
+    for (; c + 16 <= C; c += 16)
+        roi_sample16_f32_avx512(p1 + c, p2 + c, p3 + c, p4 + c, wv, o + c, 0xFFFF);
+    if (c < C)
+        roi_sample16_f32_avx512(p1 + c, p2 + c, p3 + c, p4 + c, wv, o + c, (__mmask16)((1u << (C - c)) - 1));
 }
 
 AVX512 void detc_roi_sample_q8_avx512(int C, const uint8_t *q1, const uint8_t *q2, const uint8_t *q3,
