@@ -327,48 +327,11 @@ static void dequantize_q8(size_t n, const uint8_t *q, float scale, int32_t zp, i
             out[i] = scale * (float)((int32_t)q[i] - zp);
 }
 
-/* roi_sample_q8 and roi_sample_f32. The channel loop runs in blocks of 16 with a constant trip count and restrict pointers, which
- * gcc and clang vectorize at -O2 with every lane doing the scalar loop's float operations in the same order
- * (gcc: no contraction in ISO C mode; clang: the pragma). */
+/* roi_sample_f32, and roi_sample_q8 as dequantize_q8 of a block of each neighbour then roi_sample_f32 (the same
+ * floats). The channel loop runs in blocks of 16 with a constant trip count and restrict pointers, which gcc
+ * and clang vectorize at -O2 with every lane doing the scalar loop's float operations in the same order (gcc:
+ * no contraction in ISO C mode; clang: the pragma). */
 #define ROI_BLOCK 16
-
-static inline float roi_dq(const uint8_t *q, int c, int is_signed, float s, int32_t z)
-{
-    int32_t v = is_signed ? (int8_t)q[c] : q[c];
-    return s * (float)(v - z);
-}
-
-static inline __attribute__((always_inline)) void roi_sample_body(int C, const uint8_t *restrict q1,
-                                                                  const uint8_t *restrict q2,
-                                                                  const uint8_t *restrict q3,
-                                                                  const uint8_t *restrict q4, int sg, float s,
-                                                                  int32_t z, const float w[4], float *restrict o)
-{
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#endif
-    const float w1 = w[0], w2 = w[1], w3 = w[2], w4 = w[3];
-    int c = 0;
-    for (; c + ROI_BLOCK <= C; c += ROI_BLOCK) {
-        const uint8_t *a1 = q1 + c, *a2 = q2 + c, *a3 = q3 + c, *a4 = q4 + c;
-        float *x = o + c;
-        for (int k = 0; k < ROI_BLOCK; k++)
-            x[k] += w1 * roi_dq(a1, k, sg, s, z) + w2 * roi_dq(a2, k, sg, s, z) + w3 * roi_dq(a3, k, sg, s, z) +
-                    w4 * roi_dq(a4, k, sg, s, z);
-    }
-    for (; c < C; c++)
-        o[c] += w1 * roi_dq(q1, c, sg, s, z) + w2 * roi_dq(q2, c, sg, s, z) + w3 * roi_dq(q3, c, sg, s, z) +
-                w4 * roi_dq(q4, c, sg, s, z);
-}
-
-static void roi_sample_q8(int C, const uint8_t *q1, const uint8_t *q2, const uint8_t *q3, const uint8_t *q4,
-                          int is_signed, float scale, int32_t zp, const float w[4], float *o)
-{
-    if (is_signed)
-        roi_sample_body(C, q1, q2, q3, q4, 1, scale, zp, w, o);
-    else
-        roi_sample_body(C, q1, q2, q3, q4, 0, scale, zp, w, o);
-}
 
 static void roi_sample_f32(int C, const float *restrict p1, const float *restrict p2, const float *restrict p3,
                            const float *restrict p4, const float w[4], float *restrict o)
@@ -386,6 +349,19 @@ static void roi_sample_f32(int C, const float *restrict p1, const float *restric
     }
     for (; c < C; c++)
         o[c] += w1 * p1[c] + w2 * p2[c] + w3 * p3[c] + w4 * p4[c];
+}
+
+static void roi_sample_q8(int C, const uint8_t *q1, const uint8_t *q2, const uint8_t *q3, const uint8_t *q4,
+                          int is_signed, float scale, int32_t zp, const float w[4], float *o)
+{
+    const uint8_t *q[4] = {q1, q2, q3, q4};
+    float d[4][ROI_BLOCK];
+    for (int c = 0; c < C; c += ROI_BLOCK) {
+        int n = C - c < ROI_BLOCK ? C - c : ROI_BLOCK;
+        for (int i = 0; i < 4; i++)
+            dequantize_q8((size_t)n, q[i] + c, scale, zp, is_signed, d[i]);
+        roi_sample_f32(n, d[0], d[1], d[2], d[3], w, o + c);
+    }
 }
 
 const detc_kernels detc_kernels_portable = {
