@@ -264,7 +264,7 @@ static size_t take(size_t *cursor, size_t bytes)
 }
 
 typedef struct {
-    size_t order, flags, kept, areas, boxes, members, local_keep, group_start, cursor, total;
+    size_t order, kept, areas, boxes, sorted, supp, members, local_keep, group_start, cursor, total;
 } nms_layout;
 
 static nms_layout layout(int n, int groups)
@@ -272,10 +272,11 @@ static nms_layout layout(int n, int groups)
     nms_layout l;
     size_t c = 0, un = n > 0 ? (size_t)n : 1;
     l.order = take(&c, un * sizeof(nms_entry));
-    l.flags = take(&c, un);
     l.kept = take(&c, un);
     l.areas = take(&c, un * sizeof(float));
     l.boxes = take(&c, un * 4 * sizeof(float));
+    l.sorted = take(&c, un * 5 * sizeof(float));
+    l.supp = take(&c, un * sizeof(int32_t));
     l.members = take(&c, un * sizeof(int));
     l.local_keep = take(&c, un * sizeof(int));
     l.group_start = take(&c, ((size_t)(groups > 0 ? groups : 1) + 1) * sizeof(int));
@@ -294,10 +295,11 @@ void nms_work_init(nms_work *w, void *mem, int n, int groups)
     nms_layout l = layout(n, groups);
     uint8_t *base = mem;
     w->order = (nms_entry *)(void *)(base + l.order);
-    w->flags = base + l.flags;
     w->kept = base + l.kept;
     w->areas = (float *)(void *)(base + l.areas);
     w->boxes = (float *)(void *)(base + l.boxes);
+    w->sorted = (float *)(void *)(base + l.sorted);
+    w->supp = (int32_t *)(void *)(base + l.supp);
     w->members = (int *)(void *)(base + l.members);
     w->local_keep = (int *)(void *)(base + l.local_keep);
     w->group_start = (int *)(void *)(base + l.group_start);
@@ -316,6 +318,25 @@ static float minf(float a, float b)
     return b < a ? b : a; /* std::min */
 }
 
+/* One kept box against the n boxes after it in score order (arrays in score order): each one whose IoU
+ * exceeds thr is marked in supp. Every pair is computed, suppressed or not, so the loop has no branch and
+ * vectorizes; a mark is only ever set, so the marks are those of torchvision's loop, which skips the boxes
+ * already suppressed (the IoU of each pair is the same float operations in the same order). */
+static void nms_suppress(int n, const float *bi, float area_i, float thr, const float *restrict x0,
+                         const float *restrict y0, const float *restrict x1, const float *restrict y1,
+                         const float *restrict ar, int32_t *restrict supp)
+{
+    const float b0 = bi[0], b1 = bi[1], b2 = bi[2], b3 = bi[3];
+    for (int c = 0; c < n; c++) {
+        float xx1 = maxf(b0, x0[c]), yy1 = maxf(b1, y0[c]);
+        float xx2 = minf(b2, x1[c]), yy2 = minf(b3, y1[c]);
+        float iw = maxf(0.0f, xx2 - xx1), ih = maxf(0.0f, yy2 - yy1);
+        float inter = iw * ih;
+        float ovr = inter / (area_i + ar[c] - inter);
+        supp[c] |= ovr > thr;
+    }
+}
+
 static int nms_torchvision(const float *boxes, const float *scores, const int *subset, int m, float thr,
                            int *keep, nms_work *w)
 {
@@ -325,30 +346,28 @@ static int nms_torchvision(const float *boxes, const float *scores, const int *s
         const float *b = boxes + (size_t)g * 4;
         order[j] = (nms_entry){scores[g], j};
         w->areas[j] = (b[2] - b[0]) * (b[3] - b[1]);
-        w->flags[j] = 0;
     }
     nms_sort_stable(order, m); /* torchvision 0.14: scores.sort(stable=true, 0, descending=true) */
-    int kept = 0;
+    size_t cap = (size_t)(w->n > 0 ? w->n : 1);
+    float *x0 = w->sorted, *y0 = x0 + cap, *x1 = y0 + cap, *y1 = x1 + cap, *ar = y1 + cap;
     for (int a = 0; a < m; a++) {
         int i = order[a].index;
-        if (w->flags[i])
+        const float *b = boxes + (size_t)(subset ? subset[i] : i) * 4;
+        x0[a] = b[0];
+        y0[a] = b[1];
+        x1[a] = b[2];
+        y1[a] = b[3];
+        ar[a] = w->areas[i];
+        w->supp[a] = 0;
+    }
+    int kept = 0;
+    for (int a = 0; a < m; a++) {
+        if (w->supp[a])
             continue;
-        keep[kept++] = i;
-        const float *bi = boxes + (size_t)(subset ? subset[i] : i) * 4;
-        float area_i = w->areas[i];
-        for (int c = a + 1; c < m; c++) {
-            int j = order[c].index;
-            if (w->flags[j])
-                continue;
-            const float *bj = boxes + (size_t)(subset ? subset[j] : j) * 4;
-            float xx1 = maxf(bi[0], bj[0]), yy1 = maxf(bi[1], bj[1]);
-            float xx2 = minf(bi[2], bj[2]), yy2 = minf(bi[3], bj[3]);
-            float iw = maxf(0.0f, xx2 - xx1), ih = maxf(0.0f, yy2 - yy1);
-            float inter = iw * ih;
-            float ovr = inter / (area_i + w->areas[j] - inter);
-            if (ovr > thr)
-                w->flags[j] = 1;
-        }
+        keep[kept++] = order[a].index;
+        const float bi[4] = {x0[a], y0[a], x1[a], y1[a]};
+        int c = a + 1;
+        nms_suppress(m - c, bi, ar[a], thr, x0 + c, y0 + c, x1 + c, y1 + c, ar + c, w->supp + c);
     }
     return kept;
 }

@@ -51,10 +51,11 @@ void nms_topk_torch(nms_entry *v, int n, int k);
 /* Working memory for n boxes in at most `groups` groups (labels 0..groups-1). */
 typedef struct {
     nms_entry *order;    /* n */
-    uint8_t *flags;      /* n: suppressed */
     uint8_t *kept;       /* n: batched keep mask */
     float *areas;        /* n */
     float *boxes;        /* 4n: offset boxes */
+    float *sorted;       /* 5n: corners and areas in score order, one array each */
+    int32_t *supp;       /* n: suppressed, in score order */
     int *members;        /* n: group members, grouped */
     int *local_keep;     /* n */
     int *group_start;    /* groups + 1 */

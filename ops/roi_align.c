@@ -64,7 +64,10 @@ typedef struct {
     bool q8, is_signed;
     float map_scale[RA_MAX_MAPS], out_scale;
     int32_t map_zp[RA_MAX_MAPS], out_zp;
+    int region_pixels; /* the largest region ra_pick_source dequantizes */
 } ra_data;
+
+#define RA_REGION_FLOATS (1 << 18) /* 1 MiB of scratch per parallel part for a dequantized region */
 
 /* ---------------- prepare ---------------- */
 
@@ -238,6 +241,11 @@ static bool check_operands(detc_prep *p, ra_data *d)
     return ok;
 }
 
+static size_t ra_slot_bytes(const ra_data *d)
+{
+    return op_align((size_t)d->channels * sizeof(float)) + op_align((size_t)d->region_pixels * d->channels * sizeof(float));
+}
+
 static bool ra_prepare(detc_prep *p)
 {
     ra_data *d = op_new_data(p, sizeof *d);
@@ -265,8 +273,9 @@ static bool ra_prepare(detc_prep *p)
     const detc_tensor *out = detc_out(p->g, p->node, 0);
     d->out_scale = out->quant.scale[0];
     d->out_zp = out->quant.zero_point[0];
-    /* one bin of C floats per parallel part */
-    p->node->scratch_bytes = op_align((size_t)d->channels * sizeof(float)) * OP_MAX_PARTS;
+    /* per parallel part: one bin of C floats, then a dequantized region (32 x 32 pixels of 256 channels) */
+    d->region_pixels = RA_REGION_FLOATS / d->channels > 0 ? RA_REGION_FLOATS / d->channels : 1;
+    p->node->scratch_bytes = ra_slot_bytes(d) * OP_MAX_PARTS;
     return true;
 }
 
@@ -313,69 +322,110 @@ static int adaptive_grid(float roi_size, int bins, int map_size)
     return g > (float)(map_size + 1) ? map_size + 1 : (int)g;
 }
 
-/* One bilinear sample of C channels added to o: the four neighbours weighted as the f32 kernel does; a
- * quantized map is read as scale * (float)(q - zp), cast's dequantization. The channel loops run in blocks
- * of RA_BLOCK with a constant trip count and restrict pointers, which gcc and clang vectorize at -O2: every
- * lane performs the same float operations in the same order as the scalar loop (no contraction: ISO C
- * mode, FP_CONTRACT OFF above), so the results are the same. */
-#define RA_BLOCK 16
+/* One bilinear sample of C channels added to o: the four neighbours weighted as the f32 kernel does, by the
+ * kernel table's roi_sample_f32 from f32 values (an f32 map, or a dequantized region of a quantized one); from
+ * a quantized map's bytes by roi_sample_q8, which reads each as scale * (float)(q - zp), cast's
+ * dequantization (the same float operations in the same order). */
+typedef struct {
+    const void *base; /* f32 values, or the quantized map's bytes when !f32 */
+    bool f32;
+    int w, y0, x0; /* row length in pixels, coordinates of base's first pixel */
+    float scale;
+    int32_t zp;
+} ra_source;
 
-static void add_sample_f32(int C, const float *restrict p1, const float *restrict p2, const float *restrict p3,
-                           const float *restrict p4, float w1, float w2, float w3, float w4, float *restrict o)
+static void add_sample(const ra_job *j, const ra_source *s, int yl, int yh, int xl, int xh, const float w[4], float *o)
 {
-    int c = 0;
-    for (; c + RA_BLOCK <= C; c += RA_BLOCK) {
-        const float *a1 = p1 + c, *a2 = p2 + c, *a3 = p3 + c, *a4 = p4 + c;
-        float *x = o + c;
-        for (int k = 0; k < RA_BLOCK; k++)
-            x[k] += w1 * a1[k] + w2 * a2[k] + w3 * a3[k] + w4 * a4[k];
-    }
-    for (; c < C; c++)
-        o[c] += w1 * p1[c] + w2 * p2[c] + w3 * p3[c] + w4 * p4[c];
-}
-
-#define RA_DQ(q) (s * (float)((int32_t)(q) - z))
-#define RA_DEFINE_SAMPLE_Q(NAME, T)                                                                              \
-    static void NAME(int C, const T *restrict q1, const T *restrict q2, const T *restrict q3, const T *restrict q4, \
-                     float s, int32_t z, float w1, float w2, float w3, float w4, float *restrict o)              \
-    {                                                                                                          \
-        int c = 0;                                                                                             \
-        for (; c + RA_BLOCK <= C; c += RA_BLOCK) {                                                             \
-            const T *a1 = q1 + c, *a2 = q2 + c, *a3 = q3 + c, *a4 = q4 + c;                                    \
-            float *x = o + c;                                                                                  \
-            for (int k = 0; k < RA_BLOCK; k++)                                                                 \
-                x[k] += w1 * RA_DQ(a1[k]) + w2 * RA_DQ(a2[k]) + w3 * RA_DQ(a3[k]) + w4 * RA_DQ(a4[k]);         \
-        }                                                                                                      \
-        for (; c < C; c++)                                                                                     \
-            o[c] += w1 * RA_DQ(q1[c]) + w2 * RA_DQ(q2[c]) + w3 * RA_DQ(q3[c]) + w4 * RA_DQ(q4[c]);             \
-    }
-RA_DEFINE_SAMPLE_Q(add_sample_u8, uint8_t)
-RA_DEFINE_SAMPLE_Q(add_sample_i8, int8_t)
-#undef RA_DQ
-
-static void add_sample(const ra_data *d, int lvl, const void *fm, size_t i1, size_t i2, size_t i3, size_t i4,
-                       float w1, float w2, float w3, float w4, float *o)
-{
-    const int C = d->channels;
-    if (!d->q8) {
-        const float *f = fm;
-        add_sample_f32(C, f + i1, f + i2, f + i3, f + i4, w1, w2, w3, w4, o);
-    } else if (d->is_signed) {
-        const int8_t *q = fm;
-        add_sample_i8(C, q + i1, q + i2, q + i3, q + i4, d->map_scale[lvl], d->map_zp[lvl], w1, w2, w3, w4, o);
+    const int C = j->d->channels;
+    size_t i1 = ((size_t)(yl - s->y0) * s->w + (size_t)(xl - s->x0)) * C;
+    size_t i2 = ((size_t)(yl - s->y0) * s->w + (size_t)(xh - s->x0)) * C;
+    size_t i3 = ((size_t)(yh - s->y0) * s->w + (size_t)(xl - s->x0)) * C;
+    size_t i4 = ((size_t)(yh - s->y0) * s->w + (size_t)(xh - s->x0)) * C;
+    if (s->f32) {
+        const float *f = s->base;
+        j->k->roi_sample_f32(C, f + i1, f + i2, f + i3, f + i4, w, o);
     } else {
-        const uint8_t *q = fm;
-        add_sample_u8(C, q + i1, q + i2, q + i3, q + i4, d->map_scale[lvl], d->map_zp[lvl], w1, w2, w3, w4, o);
+        const uint8_t *q = s->base;
+        j->k->roi_sample_q8(C, q + i1, q + i2, q + i3, q + i4, j->d->is_signed, s->scale, s->zp, w, o);
     }
 }
 
-/* bin: C floats to accumulate a bin in when the output is quantized (the f32 output itself otherwise) */
-static void pool_torchvision(const ra_job *j, int r, float *bin)
+/* Sample i (of `grid`) of bin p along one axis, in the kernel's float operations and order. */
+static float ra_coord(float start, int p, float bin, int i, int grid)
+{
+    return start + (float)p * bin + ((float)i + .5f) * bin / (float)grid;
+}
+
+/* One sample coordinate clamped to the map as the kernel does: its two neighbours and the weight of the upper
+ * one; false outside [-1, size] (the kernel adds 0 * v there; NaN too). */
+static bool ra_axis(float v, int size, int *lo, int *hi, float *frac)
+{
+    if (!(v >= -1.0f && v <= (float)size))
+        return false;
+    if (v <= 0)
+        v = 0;
+    int low = (int)v;
+    if (low >= size - 1) {
+        *lo = *hi = size - 1;
+        v = (float)*lo;
+    } else {
+        *lo = low;
+        *hi = low + 1;
+    }
+    *frac = v - (float)*lo;
+    return true;
+}
+
+/* The rows or columns [*lo, *hi] that one axis's samples read; false when none is inside. */
+static bool ra_span(float start, int bins, float bin, int grid, int size, int *lo, int *hi)
+{
+    *lo = size;
+    *hi = -1;
+    for (int p = 0; p < bins; p++)
+        for (int i = 0; i < grid; i++) {
+            int l, h;
+            float f;
+            if (ra_axis(ra_coord(start, p, bin, i, grid), size, &l, &h, &f)) {
+                *lo = l < *lo ? l : *lo;
+                *hi = h > *hi ? h : *hi;
+            }
+        }
+    return *hi >= 0;
+}
+
+/* A quantized box's samples read every pixel of its region about 4 * samples / pixels times; past 2 (below
+ * about 2 * samples pixels) the region is dequantized once into `region` (what cast computes) and sampled in
+ * f32, which costs less than roi_sample_q8's per-read dequantization. Same floats either way. */
+static ra_source ra_pick_source(const ra_job *j, int lvl, float start_h, float start_w, float bin_h, float bin_w,
+                                int grid_h, int grid_w, float *region)
+{
+    const ra_data *d = j->d;
+    int H = d->map_h[lvl], W = d->map_w[lvl], C = d->channels;
+    ra_source s = {.base = j->maps[lvl], .f32 = !d->q8, .w = W, .scale = d->map_scale[lvl], .zp = d->map_zp[lvl]};
+    int y0, y1, x0, x1;
+    if (!d->q8 || !region || !ra_span(start_h, d->out_h, bin_h, grid_h, H, &y0, &y1) ||
+        !ra_span(start_w, d->out_w, bin_w, grid_w, W, &x0, &x1))
+        return s;
+    int64_t pixels = (int64_t)(y1 - y0 + 1) * (x1 - x0 + 1);
+    int64_t samples = (int64_t)d->out_h * grid_h * d->out_w * grid_w;
+    if (pixels > d->region_pixels || pixels >= 2 * samples)
+        return s;
+    size_t row = (size_t)(x1 - x0 + 1) * C;
+    const uint8_t *q = j->maps[lvl];
+    for (int y = y0; y <= y1; y++)
+        j->k->dequantize_q8(row, q + ((size_t)y * W + x0) * C, s.scale, s.zp, d->is_signed,
+                            region + (size_t)(y - y0) * row);
+    s = (ra_source){.base = region, .f32 = true, .w = x1 - x0 + 1, .y0 = y0, .x0 = x0};
+    return s;
+}
+
+/* bin: C floats to accumulate a bin in when the output is quantized (the f32 output itself otherwise);
+ * region: d->region_pixels * C floats for ra_pick_source (NULL for f32 maps) */
+static void pool_torchvision(const ra_job *j, int r, float *bin, float *region)
 {
     const ra_data *d = j->d;
     const float *b = j->boxes + (size_t)r * 4;
     int lvl = map_level(d, b);
-    const void *fm = j->maps[lvl];
     int H = d->map_h[lvl], W = d->map_w[lvl], C = d->channels;
     float scale = d->scales[lvl], offset = d->aligned ? 0.5f : 0.0f;
     float start_w = b[0] * scale - offset, start_h = b[1] * scale - offset;
@@ -389,7 +439,10 @@ static void pool_torchvision(const ra_job *j, int r, float *bin)
     int grid_h = d->sampling_ratio > 0 ? d->sampling_ratio : adaptive_grid(roi_h, d->out_h, H);
     int grid_w = d->sampling_ratio > 0 ? d->sampling_ratio : adaptive_grid(roi_w, d->out_w, W);
     int n_samples = grid_h * grid_w;
-    float count = (float)(n_samples > 1 ? n_samples : 1);
+    int divisor = n_samples > 1 ? n_samples : 1;
+    float count = (float)divisor, inv_count = 1.0f / count;
+    bool pow2 = (divisor & (divisor - 1)) == 0; /* 4 with the default sampling_ratio 2 */
+    ra_source src = ra_pick_source(j, lvl, start_h, start_w, bin_h, bin_w, grid_h, grid_w, region);
     size_t first = (size_t)r * d->out_h * d->out_w * C;
     for (int ph = 0; ph < d->out_h; ph++)
         for (int pw = 0; pw < d->out_w; pw++) {
@@ -397,39 +450,26 @@ static void pool_torchvision(const ra_job *j, int r, float *bin)
             float *o = d->q8 ? bin : (float *)j->out + at;
             memset(o, 0, (size_t)C * sizeof *o);
             for (int iy = 0; iy < grid_h; iy++) {
-                const float yy = start_h + (float)ph * bin_h + ((float)iy + .5f) * bin_h / (float)grid_h;
+                int y_low, y_high;
+                float ly;
+                if (!ra_axis(ra_coord(start_h, ph, bin_h, iy, grid_h), H, &y_low, &y_high, &ly))
+                    continue;
                 for (int ix = 0; ix < grid_w; ix++) {
-                    const float xx = start_w + (float)pw * bin_w + ((float)ix + .5f) * bin_w / (float)grid_w;
-                    float y = yy, x = xx;
-                    if (!(y >= -1.0f && y <= (float)H && x >= -1.0f && x <= (float)W))
-                        continue; /* the kernel adds 0 * v for these */
-                    if (y <= 0)
-                        y = 0;
-                    if (x <= 0)
-                        x = 0;
-                    int y_low = (int)y, x_low = (int)x, y_high, x_high;
-                    if (y_low >= H - 1) {
-                        y_high = y_low = H - 1;
-                        y = (float)y_low;
-                    } else {
-                        y_high = y_low + 1;
-                    }
-                    if (x_low >= W - 1) {
-                        x_high = x_low = W - 1;
-                        x = (float)x_low;
-                    } else {
-                        x_high = x_low + 1;
-                    }
-                    float ly = y - (float)y_low, lx = x - (float)x_low;
+                    int x_low, x_high;
+                    float lx;
+                    if (!ra_axis(ra_coord(start_w, pw, bin_w, ix, grid_w), W, &x_low, &x_high, &lx))
+                        continue;
                     float hy = 1.0f - ly, hx = 1.0f - lx;
-                    float w1 = hy * hx, w2 = hy * lx, w3 = ly * hx, w4 = ly * lx;
-                    add_sample(d, lvl, fm, ((size_t)y_low * W + x_low) * C, ((size_t)y_low * W + x_high) * C,
-                               ((size_t)y_high * W + x_low) * C, ((size_t)y_high * W + x_high) * C, w1, w2, w3, w4,
-                               o);
+                    const float w[4] = {hy * hx, hy * lx, ly * hx, ly * lx};
+                    add_sample(j, &src, y_low, y_high, x_low, x_high, w, o);
                 }
             }
-            for (int c = 0; c < C; c++)
-                o[c] /= count;
+            if (pow2) /* x / 2^k and x * 2^-k are one rounding of the same real number: equal */
+                for (int c = 0; c < C; c++)
+                    o[c] *= inv_count;
+            else
+                for (int c = 0; c < C; c++)
+                    o[c] /= count;
             if (d->q8)
                 j->k->quantize_q8((size_t)C, o, d->out_scale, d->out_zp, d->is_signed, (uint8_t *)j->out + at);
         }
@@ -489,8 +529,9 @@ static void ra_parts(void *ctx, int begin, int end)
     const ra_data *d = j->d;
     size_t per_roi = (size_t)d->out_h * d->out_w * d->channels;
     for (int part = begin; part < end; part++) {
-        float *bin = j->scratch ? (float *)(void *)(j->scratch + (size_t)part * op_align((size_t)d->channels * sizeof(float)))
-                                : NULL;
+        uint8_t *slot = j->scratch ? j->scratch + (size_t)part * ra_slot_bytes(d) : NULL;
+        float *bin = slot ? (float *)(void *)slot : NULL;
+        float *region = slot ? (float *)(void *)(slot + op_align((size_t)d->channels * sizeof(float))) : NULL;
         int r0 = (int)((int64_t)d->rois * part / j->parts), r1 = (int)((int64_t)d->rois * (part + 1) / j->parts);
         for (int r = r0; r < r1; r++) {
             if (r >= j->count) {
@@ -503,7 +544,7 @@ static void ra_parts(void *ctx, int begin, int end)
             if (d->mode == RA_TF_CROP)
                 pool_tf(j, r);
             else
-                pool_torchvision(j, r, bin);
+                pool_torchvision(j, r, bin, region);
         }
     }
 }

@@ -167,6 +167,17 @@ typedef struct detc_kernels {
     /* u8/i8 -> f32 with per-tensor parameters (TFLite's Dequantize), n values:
      *   out[i] = scale * (float)(q[i] - zp)   (one rounding, so every variant gives the same floats) */
     void (*dequantize_q8)(size_t n, const uint8_t *q, float scale, int32_t zp, int is_signed, float *out);
+    /* roi_align's bilinear sample on a quantized map (ops/roi_align.c), C channels added to o:
+     *   o[c] += w[0] * d(q1[c]) + w[1] * d(q2[c]) + w[2] * d(q3[c]) + w[3] * d(q4[c])
+     * with d(q) = scale * (float)(q - zp) (dequantize_q8's value; q i8 when is_signed), the sums left to right
+     * and every multiply and add a single IEEE operation (no fused multiply-add): every variant gives the same
+     * floats, the ones the f32 op computes on the dequantized map. */
+    void (*roi_sample_q8)(int C, const uint8_t *q1, const uint8_t *q2, const uint8_t *q3, const uint8_t *q4,
+                          int is_signed, float scale, int32_t zp, const float w[4], float *o);
+    /* roi_sample_q8 on f32 values, d(p) = p:  o[c] += w[0] * p1[c] + w[1] * p2[c] + w[2] * p3[c] + w[3] * p4[c]
+     * (left to right, no fused multiply-add; every variant gives the same floats). */
+    void (*roi_sample_f32)(int C, const float *p1, const float *p2, const float *p3, const float *p4, const float w[4],
+                           float *o);
 } detc_kernels;
 
 extern const detc_kernels detc_kernels_portable;

@@ -956,12 +956,43 @@ static void check_add_q8(const detc_kernels *k)
             prm.b_rshift = 1 + (int32_t)(next() % 3);
             prm.out_rshift = 16 + (int32_t)(next() % 6);
         }
+        if (t % 4 == 1) { /* as ops/add.c: the operand with the larger scale has multiplier 2^30, shift 0 */
+            if (t % 8 == 1) {
+                prm.a_mult = 1 << 30;
+                prm.a_rshift = 0;
+            } else {
+                prm.b_mult = 1 << 30;
+                prm.b_rshift = 0;
+            }
+        }
+        if (t % 6 == 5) { /* operands rescaled to about +-255 and output near 1:1: every rounding shows */
+            prm.a_rshift = 17 + (int32_t)(next() % 6);
+            prm.b_rshift = 17 + (int32_t)(next() % 6);
+            prm.out_mult = (int32_t)((1u << 30) + next() % (1u << 30));
+            prm.out_rshift = (int32_t)(next() % 3);
+        }
+        int near = t % 13 == 7;
+        if (near) { /* a - b of equal bytes with multipliers close together: the difference of the two rescaled
+                     * operands is a few units, so the output shows their last bits */
+            prm.sub = 1;
+            prm.a_mult = (int32_t)((1u << 30) + 4096 + next() % ((1u << 30) - 8192));
+            prm.b_mult = prm.a_mult + (int32_t)(next() % 8192) - 4096;
+            prm.a_rshift = prm.b_rshift = (int32_t)(next() % 3);
+            prm.b_offset = prm.a_offset;
+            prm.out_mult = (int32_t)((1u << 30) + next() % (1u << 30));
+            prm.out_rshift = (int32_t)(next() % 2);
+        }
+        if (t % 11 == 3) { /* offsets past +-255: the x86 kernels' general path */
+            prm.a_offset = (t % 2 ? 1 : -1) * (256 + (int32_t)(next() % 128));
+            prm.b_offset = -(lo + (int32_t)(next() % 256));
+        }
         prm.out_zp = lo + (int32_t)(next() % 256);
         prm.act_min = t % 3 ? lo : lo + (int32_t)(next() % 100);
         prm.act_max = t % 3 ? hi : hi - (int32_t)(next() % 100);
         for (size_t i = 0; i < sizeof a; i++) {
             a[i] = t % 7 == 0 ? (uint8_t)(i % 2 ? lo : hi) : (uint8_t)next();
             b[i] = t % 7 == 0 ? (uint8_t)(i % 3 ? hi : lo) : (uint8_t)next();
+            b[i] = near ? a[i] : b[i];
         }
         memset(ref, 0xa5, sizeof ref);
         memset(out, 0xa5, sizeof out);
@@ -1170,6 +1201,55 @@ static void check_gemm_s16(const detc_kernels *k)
     CHECK(bad_cases == 0, "%s gemm_s16: %d wrong of %d cases", k->name, bad_cases, cases);
 }
 
+/* roi_sample_q8 (f32 = 0), and roi_sample_f32 (f32 = 1) on the dequantized values, against the formula
+ * evaluated here in double: each float operation of the kernel (d = scale * (float)v, w * d, the left-to-right
+ * sums, o + sum) is one IEEE rounding, and a float product or sum of two floats computed in double and rounded
+ * to float once is that rounding (double holds it exactly). */
+static float ref_f(double x)
+{
+    return (float)x;
+}
+
+static void check_roi_sample(const detc_kernels *k, int f32)
+{
+    static const int cs[] = {0, 1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 256};
+    uint8_t q[4][256];
+    float d[4][256], o[256 + 8], ref[256 + 8];
+    int bad_cases = 0, cases = 0;
+    for (int t = 0; t < 400; t++) {
+        int C = cs[next() % (sizeof cs / sizeof cs[0])], is_signed = t % 2;
+        int32_t zp = (is_signed ? -128 : 0) + (int32_t)(next() % 256);
+        float scale = (float)(next() % 1000000 + 1) * 3.1e-7f, w[4];
+        for (int i = 0; i < 4; i++)
+            w[i] = t % 7 == 0 ? (i == 0 ? 1.0f : 0.0f) : (float)(next() % 65536) / 65536.0f;
+        for (int i = 0; i < 4; i++)
+            for (int c = 0; c < 256; c++) {
+                q[i][c] = (uint8_t)next();
+                d[i][c] = ref_f((double)scale * (double)((is_signed ? (int8_t)q[i][c] : q[i][c]) - zp));
+            }
+        for (size_t i = 0; i < sizeof o / sizeof o[0]; i++)
+            o[i] = ref[i] = (float)((int)(next() % 2001) - 1000) * 0.01f;
+        for (int c = 0; c < C; c++) {
+            float sum = 0.0f;
+            for (int i = 0; i < 4; i++) {
+                float p = ref_f((double)w[i] * (double)d[i][c]);
+                sum = i == 0 ? p : ref_f((double)sum + (double)p);
+            }
+            ref[c] = ref_f((double)ref[c] + (double)sum);
+        }
+        if (f32)
+            k->roi_sample_f32(C, d[0], d[1], d[2], d[3], w, o);
+        else
+            k->roi_sample_q8(C, q[0], q[1], q[2], q[3], is_signed, scale, zp, w, o);
+        int bad = memcmp(o, ref, sizeof o) != 0;
+        if (bad)
+            printf("  %s roi_sample_%s: C %d %s: wrong\n", k->name, f32 ? "f32" : "q8", C, is_signed ? "i8" : "u8");
+        bad_cases += bad;
+        cases++;
+    }
+    CHECK(bad_cases == 0, "%s roi_sample_%s: %d wrong of %d cases", k->name, f32 ? "f32" : "q8", bad_cases, cases);
+}
+
 int main(void)
 {
     static const char *names[] = {"portable", "avx2", "avx512vnni", "amx", "blas", "neon", "neon-dotprod", "auto"};
@@ -1196,6 +1276,8 @@ int main(void)
         check_add_q8(k);
         check_quantize_q8(k);
         check_dequantize_q8(k);
+        check_roi_sample(k, 0);
+        check_roi_sample(k, 1);
     }
     check_round_once_scalar();
     check_dw_op_i8();

@@ -82,7 +82,7 @@ def main():
         check(r.returncode == 0, "float conversion: %s" % r.stderr)
         calib = ["--quantize", "int8", "--calibrate", os.path.join(SHAPES, "calib"), "--calibrate-count", "16"]
         r = convert(q8, *calib)
-        check(r.returncode == 0 and "int8: 40 of 53 convolutions and fully connected layers" in r.stderr,
+        check(r.returncode == 0 and "int8: 41 of 53 convolutions and fully connected layers" in r.stderr,
               "int8 conversion: %s" % r.stderr)
         if failed:
             return
@@ -97,8 +97,12 @@ def main():
               "trunk conv runs in int8 with per-channel filters: %s" % conv)
         check(nodes["box/fc6"]["op"] == "conv2d" and tensors[nodes["box/fc6"]["inputs"][1]]["shape"][1:3] == [7, 7],
               "box head fc6 runs as a 7x7 int8 convolution")
-        for pred in ("rpn/objectness/P2", "rpn/deltas/P2", "mask/logits", "box/class_logits", "box/box_regression"):
+        for pred in ("rpn/objectness/P2", "rpn/deltas/P2", "box/class_logits", "box/box_regression"):
             check(tensors[nodes[pred]["inputs"][0]]["dtype"] == "f32", "predictor %s stays float" % pred)
+        logits = nodes["mask/logits"]
+        check(tensors[logits["inputs"][0]]["dtype"] == "i8" and tensors[logits["outputs"][0]]["dtype"] == "i8"
+              and nodes["mask/logits/dequantize"]["outputs"] == [nodes["mask/probs"]["inputs"][0]],
+              "mask logits run in int8 on the deconvolution's int8 output, dequantized for mask_select: %s" % logits)
         for name in ("box/roi_features", "mask/roi_features", "mask/deconv"):
             check(tensors[nodes[name]["outputs"][0]]["dtype"] == "i8" and
                   all(tensors[i]["dtype"] == "i8" for i in nodes[name]["inputs"][2 if "roi" in name else 0:][:4]

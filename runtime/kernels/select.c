@@ -189,6 +189,10 @@ static void overlay(detc_kernels *dst, const detc_kernels *src)
         dst->quantize_q8 = src->quantize_q8;
     if (src->dequantize_q8)
         dst->dequantize_q8 = src->dequantize_q8;
+    if (src->roi_sample_q8)
+        dst->roi_sample_q8 = src->roi_sample_q8;
+    if (src->roi_sample_f32)
+        dst->roi_sample_f32 = src->roi_sample_f32;
 }
 
 /* composed[i] for i < N_VARIANTS: the portable table with variant i over it (NULL name when the CPU lacks

@@ -16,15 +16,18 @@ Works on the DetcWriter graph any front end built, so every format gets it the s
    test_quantize.py measures both).
 2. Precision plan. A conv2d becomes int8 (i8 activations, asymmetric per tensor; i8 filters, symmetric
    per output channel; i32 bias at scale input x filter) unless it is named in --keep-float or every
-   consumer of its output is float-only: the predictors (RPN objectness and box deltas, mask logits) feed
-   proposal generation, detection scoring and mask probabilities, which stay float, and quantizing their
-   last layer would only add error. add, max_pool2d and resize_nearest run in int8 when all their
+   consumer of its output is float-only: the predictors (RPN objectness and box deltas, box scores) feed
+   proposal generation and detection scoring, which stay float, and quantizing their last layer would only
+   add error. The mask logits are the exception: a 1x1 convolution over every detection's 28x28 features
+   (the head's largest float layer) whose input is int8 already and whose only reader, mask_select, keeps
+   one class's logits for a sigmoid and a 0.5 threshold; it runs in int8 and is dequantized for mask_select
+   (the shapes model's box and mask mAP stay within 0.01 of float, tests/test_quantize.py). add, max_pool2d and resize_nearest run in int8 when all their
    inputs are int8 (add requantizes; pooling and nearest resize keep their input's parameters), and so
    does ROIAlign (torchvision mode) when all its feature maps are: it computes each bin in float from the
    dequantized samples and quantizes it, exactly what dequantize -> float ROIAlign -> quantize gives, without
    the float copies of the FPN maps and of the pooled features. The mask head's transposed convolution
-   (stride = kernel, no padding: one tap per output pixel) runs in int8 and is dequantized for its float
-   relu and logits, which also lets the convolution before it run in int8. Every other op stays float: box
+   (stride = kernel, no padding: one tap per output pixel) runs in int8 (its relu fused), which also lets
+   the convolution before it run in int8. Every other op stays float: box
    decoding, proposals, NMS, the box head's fully connected layers and the mask probabilities.
 3. Boundaries are explicit nodes. A float tensor T read by an int8 node gets `cast` T -> T/q8 (quantize);
    an int8 tensor keeps its float name for every float reader and graph output through `cast`
@@ -48,6 +51,7 @@ INT8_OPS = ("conv2d", "fully_connected", "conv2d_transpose", "add", "max_pool2d"
 CONV_LIKE = ("conv2d", "fully_connected", "conv2d_transpose")  # a filter and bias quantized per output channel
 ELEMENTWISE = ("add", "max_pool2d", "resize_nearest", "roi_align")  # int8 when all their activation inputs are
 PASS_THROUGH = ("max_pool2d", "resize_nearest")  # output keeps the input's quantization
+SELECT_READERS = ("mask_select",)  # float readers of a predictor that may run in int8 (see the plan above)
 SHAPE_ONLY = {"anchors": (0,)}  # inputs of float ops that read only the shape (any dtype)
 IMAGE_EXT = (".jpg", ".jpeg", ".png")
 Q8 = "/q8"
@@ -188,7 +192,7 @@ class Plan:
                 continue
             if n["op"] == "conv2d_transpose" and self._convt_ok(n):  # its float readers take a dequantize
                 self.int8.add(n["name"])
-            if self._feeds_float_only(n):
+            if self._feeds_float_only(n) and not self._int8_predictor(n):
                 continue
             if (n["op"] == "conv2d" and self._conv_ok(n)) or (n["op"] == "fully_connected" and self._fc_ok(n)):
                 self.int8.add(n["name"])
@@ -277,6 +281,12 @@ class Plan:
     def _feeds_float_only(self, n):
         cons = self.consumers.get(n["outputs"][0], [])
         return bool(cons) and all(c["op"] not in INT8_OPS for c in cons) and n["outputs"][0] not in self.w.outputs
+
+    def _int8_predictor(self, n):
+        """A conv2d read only by SELECT_READERS whose input an int8 node produces: no quantize at its input."""
+        cons = self.consumers.get(n["outputs"][0], [])
+        return (n["op"] == "conv2d" and bool(cons) and all(c["op"] in SELECT_READERS for c in cons)
+                and self.producer.get(n["inputs"][0], {}).get("name") in self.int8)
 
     def measured(self):
         """Float tensors whose range calibration measures: int8 outputs (except pass-through ones) and the

@@ -557,6 +557,8 @@ const detc_kernels detc_kernels_avx2 = {
     .add_q8 = detc_add_q8_avx2,
     .quantize_q8 = detc_quantize_q8_avx2,
     .dequantize_q8 = detc_dequantize_q8_avx2,
+    .roi_sample_q8 = detc_roi_sample_q8_avx2,
+    .roi_sample_f32 = detc_roi_sample_f32_avx2,
 };
 /* dwconv_q8 with 16 channels per zmm: two taps' bytes interleaved and widened to 16-bit, vpdpwssd
  * multiplies the pairs and accumulates; the requantization is dw_requant8's on 16 lanes. */
@@ -1090,6 +1092,8 @@ const detc_kernels detc_kernels_avx512vnni = {
     .add_q8 = detc_add_q8_avx512,
     .quantize_q8 = detc_quantize_q8_avx512,
     .dequantize_q8 = detc_dequantize_q8_avx512,
+    .roi_sample_q8 = detc_roi_sample_q8_avx512,
+    .roi_sample_f32 = detc_roi_sample_f32_avx512,
 };
 
 #endif
