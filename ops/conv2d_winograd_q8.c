@@ -2,16 +2,19 @@
  * conv2d_winograd.c). Used only where the model asks for it (conv2d attribute "winograd": "int16"): the filter
  * transform is rounded to int16, so the result approximates the direct int8 conv instead of equalling it.
  *
- * Input: d = x - x_zp in [-255, 255] (taps in the padding read d = 0), t = B^T d B per 6x6 patch, in int16:
- * B^T's row abs-sums are at most 10, so |t| <= 25500 (WINO_Q8_T_MAX) and the transform (the table's wino_in_s16)
- * is exact.
+ * Input: d = x - x_zp in [dlo, dhi] = [qmin - x_zp, qmax - x_zp] (a span of 255 that holds 0; taps in the
+ * padding read d = 0), t = B^T d B per 6x6 patch, in int16: B^T's row abs-sums are at most 10, so |t| <= 25500
+ * (WINO_Q8_T_MAX) and the transform (the table's wino_in_s16) is exact. At position xi = (a, b), t is
+ * sum c_yx d_yx with c = B^T[a] (x) B^T[b], so |t| <= T[xi] = max(sum_{c>0} c dhi + sum_{c<0} c dlo,
+ * -(sum_{c>0} c dlo + sum_{c<0} c dhi)): 25500 at most, half that after a ReLU (d in [0, 255]), 4590 at the
+ * smallest. The tighter bound leaves the filter more bits.
  * Filter, at init, in double: U[o][xi][i] = (G g G^T)[xi], g = w[o][:, :][i] - w_zp[o]. Per (o, xi) a scale
- *   sigma = max(L / Q, max_i |U| / 32767),  L = sum_i |U|,  Q = floor((2^31 - 1) / 25500) - Ci
+ *   sigma = max(L / Q, max_i |U| / 32767),  L = sum_i |U|,  Q = floor((2^31 - 1) / T[xi]) - Ci
  * (an all-zero row: sigma = 1) and Uq = round(U / sigma), int16. Then sum_i |Uq| <= L / sigma + Ci / 2 <= Q + Ci / 2,
- * so for every input |sum_i t * Uq| <= 25500 * (Q + Ci / 2) < 2^31: the 36 int16 GEMMs (the table's gemm_s16)
+ * so for every input |sum_i t * Uq| <= T[xi] * (Q + Ci / 2) < 2^31: the 36 int16 GEMMs (the table's gemm_s16)
  *   acc[xi][tile][o] = sum_i t[xi][tile][i] * Uq[o][xi][i]
- * are exact in int32 (tests/test_winograd_q8.c checks it with the worst-case input, |t| = 25500 with the weights'
- * signs).
+ * are exact in int32 (tests/test_winograd_q8.c checks it with the worst-case input, |t| = T[xi] with the
+ * weights' signs).
  * Output, in float, in a fixed order: m[xi] = (float)acc * scale[xi][o] (scale = sigma * s_x * s_w[o], computed in
  * double and rounded once), y = A^T m A + bias_f[o] (the table's wino_out_f32: A^T's constants are powers of
  * two, so a contracted multiply-add rounds as the separate multiply and add, and every table gives the same
@@ -54,12 +57,26 @@ static inline int32_t round_away(double v)
     return f >= 0.5 ? t + 1 : f <= -0.5 ? t - 1 : t;
 }
 
+int32_t conv_wino_q8_t_bound(int xi, int32_t dlo, int32_t dhi)
+{
+    static const int bt[6][6] = {{4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
+                                 {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
+    int32_t hi = 0, lo = 0; /* the largest and the smallest t over the box [dlo, dhi]^36 */
+    for (int y = 0; y < 6; y++)
+        for (int x = 0; x < 6; x++) {
+            int32_t c = bt[xi / 6][y] * bt[xi % 6][x];
+            hi += c * (c > 0 ? dhi : dlo);
+            lo += c * (c > 0 ? dlo : dhi);
+        }
+    return hi > -lo ? hi : -lo;
+}
+
 /* sigma[xi] and Uq of output channel o at every xi, from its transformed filter u[xi][i]. */
 static void quantize_row(conv_wino_q8 *w, int o, const double *u, double sigma_of[WINO_N])
 {
     const int ci = w->ci;
-    const double q = (double)(INT32_MAX / WINO_Q8_T_MAX - ci);
     for (int xi = 0; xi < WINO_N; xi++) {
+        const double q = (double)(INT32_MAX / w->t_max[xi] - ci);
         const double *ux = u + (size_t)xi * ci;
         double l = 0, mx = 0;
         for (int i = 0; i < ci; i++) {
@@ -88,6 +105,9 @@ bool conv_wino_q8_init(conv_wino_q8 *w, const conv_wino_q8_spec *s, void *(*pack
     w->act_min = s->act_min;
     w->act_max = s->act_max;
     w->out_scale = s->out_scale;
+    const int32_t qmin = s->is_signed ? -128 : 0;
+    for (int xi = 0; xi < WINO_N; xi++)
+        w->t_max[xi] = conv_wino_q8_t_bound(xi, qmin - s->x_zp, qmin + 255 - s->x_zp);
     int64_t t = (int64_t)WQ_BLOCK_BYTES / ((int64_t)WINO_N * (2 * (int64_t)ci + 4 * (int64_t)co));
     int64_t quarter = (s->tiles + 3) / 4;
     quarter = (quarter + WQ_MIN_TILES - 1) / WQ_MIN_TILES * WQ_MIN_TILES;

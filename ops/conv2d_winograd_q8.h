@@ -19,6 +19,7 @@ typedef struct conv_wino_q8 {
     int is_signed;         /* 0: u8 input and output, 1: i8 */
     int32_t x_zp, out_zp, act_min, act_max;
     float out_scale;
+    int32_t t_max[WINO_N]; /* |t| at position xi never exceeds it (conv_wino_q8_t_bound of the input's range) */
     float *scale;          /* [36][co]: (float)(sigma[o][xi] * s_x * s_w[o]) */
     float *bias;           /* [co]: (float)(bias[o] * s_x * s_w[o]) */
     int16_t *uq;           /* [36][co][ci]: round(U / sigma), only while packing (NULL after init) */
@@ -37,6 +38,9 @@ typedef struct {
     const float *w_scale;          /* [co] (a per-tensor scale repeated) */
     int32_t x_zp, out_zp, act_min, act_max;
 } conv_wino_q8_spec;
+
+/* The largest |t| at transform position xi (t = B^T d B) over inputs d in [dlo, dhi] (dlo <= 0 <= dhi). */
+int32_t conv_wino_q8_t_bound(int xi, int32_t dlo, int32_t dhi);
 
 /* Transforms and packs the filter for pack (a table's conv_s16_pack). False when memory runs out (w is left
  * empty). */

@@ -53,8 +53,9 @@ static int clampi(int v, int lo, int hi)
 }
 
 /* The defined arithmetic's filter side for output channel o: sigma[xi] and Uq[xi][i]. */
-static void ref_filter(const qcase *t, const int *g, int o, double *sigma, int32_t *uq)
+static void ref_filter(const qcase *t, const int *g, int o, int32_t x_zp, double *sigma, int32_t *uq)
 {
+    const int qlo = t->is_signed ? -128 : 0;
     const int ci = t->ci;
     double *u = malloc(sizeof(double) * 36 * (size_t)ci);
     for (int i = 0; i < ci; i++) {
@@ -68,8 +69,8 @@ static void ref_filter(const qcase *t, const int *g, int o, double *sigma, int32
             for (int b = 0; b < 6; b++)
                 u[(size_t)(a * 6 + b) * ci + i] = tmp[a][0] * G[b][0] + tmp[a][1] * G[b][1] + tmp[a][2] * G[b][2];
     }
-    double q = (double)(2147483647 / 25500 - ci);
     for (int xi = 0; xi < 36; xi++) {
+        double q = (double)(2147483647 / wino_ref_t_bound(xi, qlo - x_zp, qlo + 255 - x_zp) - ci);
         double l = 0, mx = 0;
         for (int i = 0; i < ci; i++) {
             l += fabs(u[(size_t)xi * ci + i]);
@@ -166,7 +167,7 @@ static void run_case(const qcase *t)
     double *sigma = malloc(sizeof(double) * 36 * (size_t)co);
     int32_t *uq = malloc(sizeof(int32_t) * 36 * (size_t)co * ci);
     for (int o = 0; o < co; o++)
-        ref_filter(t, g, o, sigma + (size_t)o * 36, uq + (size_t)o * 36 * ci);
+        ref_filter(t, g, o, x_zp, sigma + (size_t)o * 36, uq + (size_t)o * 36 * ci);
     int64_t *tr = malloc(sizeof(int64_t) * 36 * (size_t)ci);
     bool *tie = calloc(no, sizeof(bool));
     for (int n = 0; n < t->n; n++)
@@ -291,9 +292,10 @@ static void run_case(const qcase *t)
 
 /* (3) The bound on the op's own transformed filters (conv_wino_q8_init, packed by the portable table: its
  * packed form is the [Co][Ci] matrix Uq[xi] as it is) for filters of all +-127 (signs random) and of one
- * sign: 25500 * sum_i |Uq| <= 2^31 - 1 for every (o, xi), and some reaching 25500 * (Q - Ci / 2); and gemm_s16 of every table on
- * the worst-case input |t| = 25500 with the weights' signs returns the int64 sum. */
-static void check_bound(int ci, int co, int one_sign)
+ * sign, i8 input with zero point x_zp: with T = wino_ref_t_bound(xi) over the input's range, T * sum_i |Uq| <=
+ * 2^31 - 1 for every (o, xi), and some reaching T * (Q - Ci / 2); and gemm_s16 of every table on the worst-case
+ * input |t| = T with the weights' signs returns the int64 sum. x_zp = -128 is a ReLU's range (d in [0, 255]). */
+static void check_bound(int ci, int co, int one_sign, int32_t x_zp)
 {
     size_t nw = (size_t)co * 9 * ci;
     uint8_t *f = malloc(nw);
@@ -304,7 +306,8 @@ static void check_bound(int ci, int co, int one_sign)
     for (int o = 0; o < co; o++)
         ws[o] = 0.01f;
     conv_wino_q8_spec s = {.ci = ci, .co = co, .is_signed = 1, .tiles = 64, .filter = f, .w_zp = zp, .bias = bias,
-                           .x_scale = 0.1f, .out_scale = 0.1f, .w_scale = ws, .act_min = -128, .act_max = 127};
+                           .x_scale = 0.1f, .out_scale = 0.1f, .w_scale = ws, .x_zp = x_zp, .act_min = -128,
+                           .act_max = 127};
     conv_wino_q8 w;
     bool ok = conv_wino_q8_init(&w, &s, detc_kernels_portable.conv_s16_pack);
     CHECK(ok, "conv_wino_q8_init (Ci %d, Co %d)", ci, co);
@@ -313,20 +316,24 @@ static void check_bound(int ci, int co, int one_sign)
     static const char *tables[] = {"portable", "avx2", "avx512vnni", "neon", "auto"};
     int16_t *a = malloc(sizeof(int16_t) * (size_t)ci);
     int32_t *out = malloc(sizeof(int32_t) * (size_t)co);
-    int64_t highest = 0;
-    int over = 0, wrong = 0;
+    int over = 0, wrong = 0, reached = 0;
     for (int xi = 0; xi < 36; xi++) {
         const int16_t *uq = w.packed[xi];
+        const int64_t tb = wino_ref_t_bound(xi, -128 - x_zp, 127 - x_zp), q = 2147483647 / tb - ci;
+        int64_t highest = 0;
+        int full = 0; /* a row whose largest |Uq| is 32767: there the int16 range, not the sum, set sigma */
         for (int o = 0; o < co; o++) {
             int64_t sum = 0;
-            for (int i = 0; i < ci; i++)
-                sum += 25500 * (int64_t)abs(uq[(size_t)o * ci + i]);
+            for (int i = 0; i < ci; i++) {
+                sum += tb * (int64_t)abs(uq[(size_t)o * ci + i]);
+                full |= abs(uq[(size_t)o * ci + i]) == 32767;
+            }
             over += sum > 2147483647;
             highest = sum > highest ? sum : highest;
             if (o != xi % co)
                 continue;
             for (int i = 0; i < ci; i++)
-                a[i] = (int16_t)(uq[(size_t)o * ci + i] < 0 ? -25500 : 25500);
+                a[i] = (int16_t)(uq[(size_t)o * ci + i] < 0 ? -tb : tb);
             for (size_t k = 0; k < sizeof tables / sizeof tables[0]; k++) {
                 const detc_kernels *kt = detc_kernels_select(tables[k]);
                 if (!kt)
@@ -337,12 +344,12 @@ static void check_bound(int ci, int co, int one_sign)
                 free(packed);
             }
         }
+        reached += highest >= tb * (q - ci / 2) || full;
     }
-    const int64_t q = 2147483647 / 25500 - ci, reach = 25500 * (q - ci / 2);
-    CHECK(over == 0 && wrong == 0 && highest >= reach,
-          "int16 Winograd bound, Ci %d Co %d%s: %d (o, xi) over 2^31 - 1, %d worst-case sums wrong, highest "
-          "25500 * sum|Uq| = %lld (at least 25500 * (Q - Ci/2) = %lld expected)",
-          ci, co, one_sign ? " (one sign)" : "", over, wrong, (long long)highest, (long long)reach);
+    CHECK(over == 0 && wrong == 0 && reached == 36,
+          "int16 Winograd bound, Ci %d Co %d%s, x_zp %d: %d (o, xi) over 2^31 - 1, %d worst-case sums wrong, %d of 36 "
+          "positions with a row reaching T * (Q - Ci/2)",
+          ci, co, one_sign ? " (one sign)" : "", (int)x_zp, over, wrong, reached);
     conv_wino_q8_release(&w);
     free(a);
     free(out);
@@ -400,9 +407,11 @@ int main(void)
     printf("int8 Winograd int16: worst %d LSB from the float64 direct conv (bound %d); direct int8: worst %d; %d "
            "outputs 1 LSB off the reference at a float tie\n",
            worst_exact_wino, WQ_LSB_BOUND, worst_exact_direct, tie_diffs);
-    check_bound(64, 8, 0);
-    check_bound(2000, 4, 1);
-    check_bound(3, 2, 0);
+    check_bound(64, 8, 0, 0);
+    check_bound(2000, 4, 1, 0);
+    check_bound(3, 2, 0, 0);
+    check_bound(256, 4, 0, -128); /* a ReLU's range: d in [0, 255], the bound half as large or less */
+    check_bound(256, 4, 1, 127);  /* d in [-255, 0] */
     check_validation();
     return check_summary("test_winograd_q8");
 }

@@ -28,4 +28,21 @@ static inline void wino_ref_input(const int64_t d[6][6], int64_t t[36])
         }
 }
 
+/* The largest |t[xi]| over inputs d in [dlo, dhi]^36: t is linear in d, with the coefficients read off the
+ * transform of unit impulses, so each d_yx sits at the end of its range that its coefficient's sign picks. */
+static inline int64_t wino_ref_t_bound(int xi, int64_t dlo, int64_t dhi)
+{
+    int64_t hi = 0, lo = 0;
+    for (int y = 0; y < 6; y++)
+        for (int x = 0; x < 6; x++) {
+            int64_t d[6][6] = {{0}}, t[36];
+            d[y][x] = 1;
+            wino_ref_input(d, t);
+            int64_t a = t[xi] * dlo, b = t[xi] * dhi;
+            hi += a > b ? a : b;
+            lo += a < b ? a : b;
+        }
+    return hi > -lo ? hi : -lo;
+}
+
 #endif
