@@ -16,13 +16,16 @@ Works on the DetcWriter graph any front end built, so every format gets it the s
    test_quantize.py measures both).
 2. Precision plan. A conv2d becomes int8 (i8 activations, asymmetric per tensor; i8 filters, symmetric
    per output channel; i32 bias at scale input x filter) unless it is named in --keep-float or every
-   consumer of its output is float-only: the predictors (RPN objectness and box deltas, box scores) feed
-   proposal generation and detection scoring, which stay float, and quantizing their last layer would only
-   add error. The mask logits are the exception: a 1x1 convolution over every detection's 28x28 features
-   (the head's largest float layer) whose input is int8 already and whose only reader, mask_select, keeps
-   one class's logits for a sigmoid and a 0.5 threshold; it runs in int8 and is dequantized for mask_select
-   (the shapes model's box and mask mAP stay within 0.01 of float, tests/test_quantize.py). add, max_pool2d and resize_nearest run in int8 when all their
-   inputs are int8 (add requantizes; pooling and nearest resize keep their input's parameters), and so
+   consumer of its output is float-only: the box head's predictors (class scores, box deltas) feed detection
+   scoring, which stays float, and quantizing their last layer would only add error. Two predictors are the
+   exception, convolutions whose input is int8 already, so that running them in float would first
+   dequantize a large map: the mask logits (a 1x1 convolution over every detection's 28x28 features, read by
+   mask_select, which keeps one class's logits for a sigmoid and a 0.5 threshold) and the RPN's objectness
+   and deltas (1x1 convolutions over every FPN level's RPN features, read by rpn_proposals, which ranks
+   anchors by objectness and decodes the top ones). They run in int8 and are dequantized for their reader:
+   on R50 at 800x800 that drops a 10M-value dequantize and 3- and 12-channel float convolutions at P2; the
+   shapes model's box and mask mAP stay within 0.01 of float (tests/test_quantize.py).
+   add, max_pool2d and resize_nearest run in int8 when all their inputs are int8 (add requantizes; pooling and nearest resize keep their input's parameters), and so
    does ROIAlign (torchvision mode) when all its feature maps are: it computes each bin in float from the
    dequantized samples and quantizes it, exactly what dequantize -> float ROIAlign -> quantize gives, without
    the float copies of the FPN maps and of the pooled features. The mask head's transposed convolution
@@ -51,7 +54,7 @@ INT8_OPS = ("conv2d", "fully_connected", "conv2d_transpose", "add", "max_pool2d"
 CONV_LIKE = ("conv2d", "fully_connected", "conv2d_transpose")  # a filter and bias quantized per output channel
 ELEMENTWISE = ("add", "max_pool2d", "resize_nearest", "roi_align")  # int8 when all their activation inputs are
 PASS_THROUGH = ("max_pool2d", "resize_nearest")  # output keeps the input's quantization
-SELECT_READERS = ("mask_select",)  # float readers of a predictor that may run in int8 (see the plan above)
+SELECT_READERS = ("mask_select", "rpn_proposals")  # float readers of a predictor that may run in int8 (plan above)
 SHAPE_ONLY = {"anchors": (0,)}  # inputs of float ops that read only the shape (any dtype)
 IMAGE_EXT = (".jpg", ".jpeg", ".png")
 Q8 = "/q8"
