@@ -110,15 +110,15 @@ size_t conv_wino_scratch_bytes(const conv_wino *w)
 static void input_tile(const conv_wino_job *j, int n, int ty, int tx, int i, float *v, const float *zeros)
 {
     const int ci = j->w->ci, T = j->w->tiles_per_block;
-    const int iy0 = ty * WINO_TILE - j->pad_top, ix0 = tx * WINO_TILE - j->pad_left;
-    const float *img = j->x + (size_t)n * j->in_h * j->in_w * ci;
+    const int iy0 = ty * WINO_TILE - j->g.pad_top, ix0 = tx * WINO_TILE - j->g.pad_left;
+    const float *img = j->x + (size_t)n * j->g.in_h * j->g.in_w * ci;
     const float *taps[WINO_N];
     for (int y = 0; y < WINO_ALPHA; y++)
         for (int x = 0; x < WINO_ALPHA; x++) {
             int iy = iy0 + y, ix = ix0 + x;
-            taps[y * WINO_ALPHA + x] = iy < 0 || iy >= j->in_h || ix < 0 || ix >= j->in_w
+            taps[y * WINO_ALPHA + x] = iy < 0 || iy >= j->g.in_h || ix < 0 || ix >= j->g.in_w
                                            ? zeros
-                                           : img + ((size_t)iy * j->in_w + ix) * ci;
+                                           : img + ((size_t)iy * j->g.in_w + ix) * ci;
         }
     j->kernels->wino_in_f32(ci, taps, v + (size_t)i * ci, (size_t)T * ci);
 }
@@ -128,12 +128,12 @@ static void output_tile(const conv_wino_job *j, int n, int ty, int tx, int i, co
 {
     const int co = j->w->co, T = j->w->tiles_per_block;
     const int oy0 = ty * WINO_TILE, ox0 = tx * WINO_TILE;
-    float *img = j->out + (size_t)n * j->out_h * j->out_w * co;
+    float *img = j->out + (size_t)n * j->g.out_h * j->g.out_w * co;
     float *out[WINO_TILE * WINO_TILE];
     for (int r = 0; r < WINO_TILE; r++)
         for (int x = 0; x < WINO_TILE; x++)
-            out[r * WINO_TILE + x] = oy0 + r < j->out_h && ox0 + x < j->out_w
-                                         ? img + ((size_t)(oy0 + r) * j->out_w + ox0 + x) * co
+            out[r * WINO_TILE + x] = oy0 + r < j->g.out_h && ox0 + x < j->g.out_w
+                                         ? img + ((size_t)(oy0 + r) * j->g.out_w + ox0 + x) * co
                                          : NULL;
     j->kernels->wino_out_f32(co, mm + (size_t)i * co, (size_t)T * co, j->bias, j->act_lo, j->act_hi, out);
 }
@@ -142,7 +142,7 @@ void conv_wino_run(const conv_wino_job *j, int64_t t0, int64_t t1, void *scratch
 {
     const conv_wino *w = j->w;
     const int ci = w->ci, co = w->co, T = w->tiles_per_block;
-    const int64_t per_image = (int64_t)j->tiles_h * j->tiles_w;
+    const int64_t per_image = (int64_t)j->g.tiles_h * j->g.tiles_w;
     float *zeros = scratch;
     float *v = (float *)((char *)scratch + align64((size_t)ci * sizeof(float)));
     float *mm = (float *)((char *)v + align64((size_t)T * WINO_N * sizeof(float) * (size_t)ci));
@@ -153,7 +153,7 @@ void conv_wino_run(const conv_wino_job *j, int64_t t0, int64_t t1, void *scratch
         for (int i = 0; i < nt; i++) {
             int64_t t = b0 + i;
             int n = (int)(t / per_image), r = (int)(t % per_image);
-            input_tile(j, n, r / j->tiles_w, r % j->tiles_w, i, v, zeros);
+            input_tile(j, n, r / j->g.tiles_w, r % j->g.tiles_w, i, v, zeros);
         }
         for (int xi = 0; xi < WINO_N; xi++) {
             const float *a = v + (size_t)xi * T * ci;
@@ -169,7 +169,7 @@ void conv_wino_run(const conv_wino_job *j, int64_t t0, int64_t t1, void *scratch
         for (int i = 0; i < nt; i++) {
             int64_t t = b0 + i;
             int n = (int)(t / per_image), r = (int)(t % per_image);
-            output_tile(j, n, r / j->tiles_w, r % j->tiles_w, i, mm);
+            output_tile(j, n, r / j->g.tiles_w, r % j->g.tiles_w, i, mm);
         }
     }
 }

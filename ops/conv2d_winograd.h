@@ -33,11 +33,17 @@ void conv_wino_release(conv_wino *w);
 /* Scratch bytes one part needs (transformed inputs and products of one block of tiles). */
 size_t conv_wino_scratch_bytes(const conv_wino *w);
 
+/* Where a conv's 4x4 output tiles lie (the float and the int8 Winograd both): input and output sizes, the
+ * padding before the first row and column, and tiles per image (tiles past the output's edge are partial). */
+typedef struct {
+    int in_h, in_w, out_h, out_w, pad_top, pad_left;
+    int tiles_h, tiles_w;
+} wino_geom;
+
 typedef struct {
     const conv_wino *w;
     const detc_kernels *kernels;
-    int in_h, in_w, out_h, out_w, pad_top, pad_left;
-    int tiles_h, tiles_w;          /* per image */
+    wino_geom g;
     const float *x, *bias;         /* NHWC input; bias [co] or NULL */
     float act_lo, act_hi;
     float *out;                    /* NHWC output */

@@ -170,15 +170,15 @@ static void input_tile(const conv_wino_q8_job *j, int n, int ty, int tx, int i, 
 {
     const conv_wino_q8 *w = j->w;
     const int ci = w->ci, T = w->tiles_per_block;
-    const int iy0 = ty * WINO_TILE - j->pad_top, ix0 = tx * WINO_TILE - j->pad_left;
-    const uint8_t *img = j->x + (size_t)n * j->in_h * j->in_w * ci;
+    const int iy0 = ty * WINO_TILE - j->g.pad_top, ix0 = tx * WINO_TILE - j->g.pad_left;
+    const uint8_t *img = j->x + (size_t)n * j->g.in_h * j->g.in_w * ci;
     const uint8_t *taps[WINO_N];
     for (int y = 0; y < WINO_ALPHA; y++)
         for (int x = 0; x < WINO_ALPHA; x++) {
             int iy = iy0 + y, ix = ix0 + x;
-            taps[y * WINO_ALPHA + x] = iy < 0 || iy >= j->in_h || ix < 0 || ix >= j->in_w
+            taps[y * WINO_ALPHA + x] = iy < 0 || iy >= j->g.in_h || ix < 0 || ix >= j->g.in_w
                                            ? zp_row
-                                           : img + ((size_t)iy * j->in_w + ix) * ci;
+                                           : img + ((size_t)iy * j->g.in_w + ix) * ci;
         }
     j->kernels->wino_in_s16(ci, taps, w->x_zp, w->is_signed, v + (size_t)i * ci, (size_t)T * ci);
 }
@@ -199,15 +199,15 @@ static void output_tile(const conv_wino_q8_job *j, int n, int ty, int tx, int i,
     float *ys[WINO_TILE * WINO_TILE];
     for (int r = 0; r < WINO_TILE; r++)
         for (int x = 0; x < WINO_TILE; x++)
-            ys[r * WINO_TILE + x] = oy0 + r < j->out_h && ox0 + x < j->out_w ? y + (size_t)(r * WINO_TILE + x) * co : NULL;
+            ys[r * WINO_TILE + x] = oy0 + r < j->g.out_h && ox0 + x < j->g.out_w ? y + (size_t)(r * WINO_TILE + x) * co : NULL;
     j->kernels->wino_out_f32(co, m, (size_t)co, w->bias, -INFINITY, INFINITY, ys);
     const int qlo = w->is_signed ? -128 : 0, qhi = w->is_signed ? 127 : 255;
     const bool clamp = w->act_min > qlo || w->act_max < qhi;
-    uint8_t *img = j->out + (size_t)n * j->out_h * j->out_w * co;
+    uint8_t *img = j->out + (size_t)n * j->g.out_h * j->g.out_w * co;
     for (int p = 0; p < WINO_TILE * WINO_TILE; p++) {
         if (!ys[p])
             continue;
-        uint8_t *dst = img + ((size_t)(oy0 + p / WINO_TILE) * j->out_w + ox0 + p % WINO_TILE) * co;
+        uint8_t *dst = img + ((size_t)(oy0 + p / WINO_TILE) * j->g.out_w + ox0 + p % WINO_TILE) * co;
         j->kernels->quantize_q8((size_t)co, ys[p], w->out_scale, w->out_zp, w->is_signed, dst);
         if (!clamp)
             continue;
@@ -228,7 +228,7 @@ void conv_wino_q8_run(const conv_wino_q8_job *j, int64_t t0, int64_t t1, void *s
 {
     const conv_wino_q8 *w = j->w;
     const int ci = w->ci, co = w->co, T = w->tiles_per_block;
-    const int64_t per_image = (int64_t)j->tiles_h * j->tiles_w;
+    const int64_t per_image = (int64_t)j->g.tiles_h * j->g.tiles_w;
     uint8_t *zp_row = scratch;
     int16_t *v = (int16_t *)(void *)((char *)scratch + align64((size_t)ci));
     int32_t *acc = (int32_t *)(void *)((char *)v + align64((size_t)T * WINO_N * (size_t)ci * sizeof(int16_t)));
@@ -240,14 +240,14 @@ void conv_wino_q8_run(const conv_wino_q8_job *j, int64_t t0, int64_t t1, void *s
         for (int i = 0; i < nt; i++) {
             int64_t t = b0 + i;
             int n = (int)(t / per_image), r = (int)(t % per_image);
-            input_tile(j, n, r / j->tiles_w, r % j->tiles_w, i, v, zp_row);
+            input_tile(j, n, r / j->g.tiles_w, r % j->g.tiles_w, i, v, zp_row);
         }
         for (int xi = 0; xi < WINO_N; xi++)
             j->kernels->gemm_s16(w->packed[xi], co, ci, nt, v + (size_t)xi * T * ci, ci, acc + (size_t)xi * T * co, co);
         for (int i = 0; i < nt; i++) {
             int64_t t = b0 + i;
             int n = (int)(t / per_image), r = (int)(t % per_image);
-            output_tile(j, n, r / j->tiles_w, r % j->tiles_w, i, acc, m, y);
+            output_tile(j, n, r / j->g.tiles_w, r % j->g.tiles_w, i, acc, m, y);
         }
     }
 }

@@ -51,8 +51,7 @@ size_t conv_wino_q8_scratch_bytes(const conv_wino_q8 *w);
 typedef struct {
     const conv_wino_q8 *w;
     const detc_kernels *kernels;   /* its conv_s16_pack must be w->packed_by */
-    int in_h, in_w, out_h, out_w, pad_top, pad_left;
-    int tiles_h, tiles_w;          /* per image */
+    wino_geom g;
     const uint8_t *x;              /* NHWC input */
     uint8_t *out;                  /* NHWC output */
 } conv_wino_q8_job;
