@@ -31,12 +31,9 @@ med() {
 }
 # one TAG MODEL IMAGE THREADS [KERNELS]: a round of detc bench (KERNELS: a DETC_KERNELS set; default auto)
 one() {
-    if [ -n "${5:-}" ]; then set -- "$1" "$2" "$3" "$4" env DETC_KERNELS="$5" "$detc"; else set -- "$1" "$2" "$3" "$4" "$detc"; fi
-    tag=$1 b_model=$2 b_image=$3 b_threads=$4
-    shift 4
-    "$@" bench "$b_model" "$b_image" --runs "$per" --threads "$b_threads" --top 0 >"$out/$tag.txt" 2>&1 || true
-    v=$(median_of <"$out/$tag.txt")
-    echo "${v:-NA}" >>"$out/$tag.vals"
+    env ${5:+"DETC_KERNELS=$5"} "$detc" bench "$2" "$3" --runs "$per" --threads "$4" --top 0 >"$out/$1.txt" 2>&1 || true
+    v=$(median_of <"$out/$1.txt")
+    echo "${v:-NA}" >>"$out/$1.vals"
 }
 row() {
     m=$(med "$2")
