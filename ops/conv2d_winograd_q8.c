@@ -15,11 +15,11 @@
  *   acc[xi][tile][o] = sum_i t[xi][tile][i] * Uq[o][xi][i]
  * are exact in int32 (tests/test_winograd_q8.c checks it with the worst-case input, |t| = T[xi] with the
  * weights' signs).
- * Output, in float, in a fixed order: m[xi] = (float)acc * scale[xi][o] (scale = sigma * s_x * s_w[o], computed in
- * double and rounded once), y = A^T m A + bias_f[o] (the table's wino_out_f32: A^T's constants are powers of
- * two, so a contracted multiply-add rounds as the separate multiply and add, and every table gives the same
- * floats), q = clamp(round_half_away(y / s_out) + out_zp) (the table's quantize_q8, exact) and the activation's
- * clamp in integers. Tiles past the output's edge are not stored. Against a float64 direct conv of the
+ * Output, in float, in a fixed order, by the table's wino_out_q8 in one pass per tile: m[xi] = (float)acc *
+ * scale[xi][o] (scale = sigma * s_x * s_w[o], computed in double and rounded once), y = A^T m A + bias_f[o]
+ * (wino_out_f32's arithmetic: A^T's constants are powers of two, so a contracted multiply-add rounds as the
+ * separate multiply and add, and every table gives the same floats), q = clamp(round_half_away(y / s_out) +
+ * out_zp) (quantize_q8's, exact) clamped to the activation's range. Tiles past the output's edge are not stored. Against a float64 direct conv of the
  * dequantized operands the bytes differ by at most 1 (measured; tests/test_winograd_q8.c holds them to 2). */
 #include "conv2d_winograd_q8.h"
 
@@ -101,11 +101,13 @@ bool conv_wino_q8_init(conv_wino_q8 *w, const conv_wino_q8_spec *s, void *(*pack
     w->co = co;
     w->is_signed = s->is_signed;
     w->x_zp = s->x_zp;
-    w->out_zp = s->out_zp;
-    w->act_min = s->act_min;
-    w->act_max = s->act_max;
-    w->out_scale = s->out_scale;
     const int32_t qmin = s->is_signed ? -128 : 0;
+    w->out = (detc_wino_q8_out_params){.channels = co,
+                                       .out_scale = s->out_scale,
+                                       .out_zp = s->out_zp,
+                                       .is_signed = s->is_signed,
+                                       .q_lo = s->act_min > qmin ? s->act_min : qmin,
+                                       .q_hi = s->act_max < qmin + 255 ? s->act_max : qmin + 255};
     for (int xi = 0; xi < WINO_N; xi++)
         w->t_max[xi] = conv_wino_q8_t_bound(xi, qmin - s->x_zp, qmin + 255 - s->x_zp);
     int64_t t = (int64_t)WQ_BLOCK_BYTES / ((int64_t)WINO_N * (2 * (int64_t)ci + 4 * (int64_t)co));
@@ -124,6 +126,8 @@ bool conv_wino_q8_init(conv_wino_q8 *w, const conv_wino_q8_spec *s, void *(*pack
         conv_wino_q8_release(w);
         return false;
     }
+    w->out.scale = w->scale;
+    w->out.bias = w->bias;
     for (int o = 0; o < co; o++) {
         for (int i = 0; i < ci; i++) {
             double g[3][3], ut[WINO_N];
@@ -160,8 +164,7 @@ size_t conv_wino_q8_scratch_bytes(const conv_wino_q8 *w)
 {
     size_t t = (size_t)w->tiles_per_block * WINO_N;
     return align64((size_t)w->ci) + align64(t * (size_t)w->ci * sizeof(int16_t)) +
-           align64(t * (size_t)w->co * sizeof(int32_t)) + align64((size_t)WINO_N * w->co * sizeof(float)) +
-           align64((size_t)WINO_TILE * WINO_TILE * w->co * sizeof(float));
+           align64(t * (size_t)w->co * sizeof(int32_t));
 }
 
 /* Tile (n, ty, tx)'s 6x6 patch, less the zero point, transformed (the table's wino_in_s16) into rows i of the
@@ -183,45 +186,21 @@ static void input_tile(const conv_wino_q8_job *j, int n, int ty, int tx, int i, 
     j->kernels->wino_in_s16(ci, taps, w->x_zp, w->is_signed, v + (size_t)i * ci, (size_t)T * ci);
 }
 
-/* Products of tile i (acc[xi][i][o]) scaled to float, A^T m A + bias, quantized into the tile's output pixels. */
-static void output_tile(const conv_wino_q8_job *j, int n, int ty, int tx, int i, const int32_t *acc, float *m, float *y)
+/* Products of tile i (acc[xi][i][o]) to the tile's output pixels (the table's wino_out_q8); pixels past the
+ * output's edge are not stored. */
+static void output_tile(const conv_wino_q8_job *j, int n, int ty, int tx, int i, const int32_t *acc)
 {
     const conv_wino_q8 *w = j->w;
-    const int co = w->co, T = w->tiles_per_block;
-    for (int xi = 0; xi < WINO_N; xi++) {
-        const int32_t *a = acc + ((size_t)xi * T + i) * co;
-        const float *sc = w->scale + (size_t)xi * co;
-        float *mx = m + (size_t)xi * co;
-        for (int c = 0; c < co; c++)
-            mx[c] = (float)a[c] * sc[c];
-    }
+    const int co = w->co;
     const int oy0 = ty * WINO_TILE, ox0 = tx * WINO_TILE;
-    float *ys[WINO_TILE * WINO_TILE];
+    uint8_t *img = j->out + (size_t)n * j->g.out_h * j->g.out_w * co;
+    uint8_t *ys[WINO_TILE * WINO_TILE];
     for (int r = 0; r < WINO_TILE; r++)
         for (int x = 0; x < WINO_TILE; x++)
-            ys[r * WINO_TILE + x] = oy0 + r < j->g.out_h && ox0 + x < j->g.out_w ? y + (size_t)(r * WINO_TILE + x) * co : NULL;
-    j->kernels->wino_out_f32(co, m, (size_t)co, w->bias, -INFINITY, INFINITY, ys);
-    const int qlo = w->is_signed ? -128 : 0, qhi = w->is_signed ? 127 : 255;
-    const bool clamp = w->act_min > qlo || w->act_max < qhi;
-    uint8_t *img = j->out + (size_t)n * j->g.out_h * j->g.out_w * co;
-    for (int p = 0; p < WINO_TILE * WINO_TILE; p++) {
-        if (!ys[p])
-            continue;
-        uint8_t *dst = img + ((size_t)(oy0 + p / WINO_TILE) * j->g.out_w + ox0 + p % WINO_TILE) * co;
-        j->kernels->quantize_q8((size_t)co, ys[p], w->out_scale, w->out_zp, w->is_signed, dst);
-        if (!clamp)
-            continue;
-        if (w->is_signed) {
-            int8_t lo = (int8_t)w->act_min, hi = (int8_t)w->act_max;
-            int8_t *q = (int8_t *)dst;
-            for (int c = 0; c < co; c++)
-                q[c] = q[c] < lo ? lo : q[c] > hi ? hi : q[c];
-        } else {
-            uint8_t lo = (uint8_t)w->act_min, hi = (uint8_t)w->act_max;
-            for (int c = 0; c < co; c++)
-                dst[c] = dst[c] < lo ? lo : dst[c] > hi ? hi : dst[c];
-        }
-    }
+            ys[r * WINO_TILE + x] = oy0 + r < j->g.out_h && ox0 + x < j->g.out_w
+                                        ? img + ((size_t)(oy0 + r) * j->g.out_w + ox0 + x) * co
+                                        : NULL;
+    j->kernels->wino_out_q8(&w->out, acc + (size_t)i * co, (size_t)w->tiles_per_block * co, ys);
 }
 
 void conv_wino_q8_run(const conv_wino_q8_job *j, int64_t t0, int64_t t1, void *scratch)
@@ -232,8 +211,6 @@ void conv_wino_q8_run(const conv_wino_q8_job *j, int64_t t0, int64_t t1, void *s
     uint8_t *zp_row = scratch;
     int16_t *v = (int16_t *)(void *)((char *)scratch + align64((size_t)ci));
     int32_t *acc = (int32_t *)(void *)((char *)v + align64((size_t)T * WINO_N * (size_t)ci * sizeof(int16_t)));
-    float *m = (float *)(void *)((char *)acc + align64((size_t)T * WINO_N * (size_t)co * sizeof(int32_t)));
-    float *y = (float *)(void *)((char *)m + align64((size_t)WINO_N * co * sizeof(float)));
     memset(zp_row, (int)(uint8_t)w->x_zp, (size_t)ci);
     for (int64_t b0 = t0; b0 < t1; b0 += T) {
         int nt = (int)(t1 - b0 < T ? t1 - b0 : T);
@@ -247,7 +224,7 @@ void conv_wino_q8_run(const conv_wino_q8_job *j, int64_t t0, int64_t t1, void *s
         for (int i = 0; i < nt; i++) {
             int64_t t = b0 + i;
             int n = (int)(t / per_image), r = (int)(t % per_image);
-            output_tile(j, n, r / j->g.tiles_w, r % j->g.tiles_w, i, acc, m, y);
+            output_tile(j, n, r / j->g.tiles_w, r % j->g.tiles_w, i, acc);
         }
     }
 }

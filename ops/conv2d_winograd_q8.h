@@ -17,8 +17,8 @@ typedef struct conv_wino_q8 {
     int ci, co;
     int tiles_per_block;   /* T: tiles whose products run as one gemm_s16 per transform position */
     int is_signed;         /* 0: u8 input and output, 1: i8 */
-    int32_t x_zp, out_zp, act_min, act_max;
-    float out_scale;
+    int32_t x_zp;
+    detc_wino_q8_out_params out; /* the output stage's constants (scale, bias, the output's quantization) */
     int32_t t_max[WINO_N]; /* |t| at position xi never exceeds it (conv_wino_q8_t_bound of the input's range) */
     float *scale;          /* [36][co]: (float)(sigma[o][xi] * s_x * s_w[o]) */
     float *bias;           /* [co]: (float)(bias[o] * s_x * s_w[o]) */

@@ -70,6 +70,18 @@ typedef struct detc_add_q8_params {
     int32_t out_zp, act_min, act_max;
 } detc_add_q8_params;
 
+/* Output stage of the int8 Winograd conv (wino_out_q8 below): per-conv constants, built once at load by
+ * ops/conv2d_winograd_q8.c. */
+typedef struct detc_wino_q8_out_params {
+    int channels;         /* C */
+    const float *scale;   /* [36][C]: the product scale of each transform position and output channel */
+    const float *bias;    /* [C] */
+    float out_scale;      /* the output's scale and zero point */
+    int32_t out_zp;
+    int is_signed;        /* 0: u8 output, 1: i8 */
+    int32_t q_lo, q_hi;   /* the clamp: the activation's range within the type's */
+} detc_wino_q8_out_params;
+
 typedef struct detc_kernels {
     const char *name;
     /* C[m*ldc + n] = sum_k A[m*lda + k] * B[n*ldb + k]   (float) */
@@ -151,6 +163,13 @@ typedef struct detc_kernels {
     void (*wino_in_s16)(int channels, const uint8_t *const *taps, int32_t zp, int is_signed, int16_t *v, size_t stride);
     void *(*conv_s16_pack)(int n, int k, const int16_t *w);
     void (*gemm_s16)(const void *packed, int n, int k, int m, const int16_t *a, int lda, int32_t *out, int ldo);
+    /* The int8 Winograd conv's output stage, one 4x4 tile of C channels from gemm_s16's products
+     * acc[xi*stride + c] (xi = 0..35):
+     *   m[xi][c] = (float)acc[xi*stride + c] * scale[xi*C + c]   (each a single rounding)
+     *   y[p][c]  = (A^T m A)[p] + bias[c]                         (wino_out_f32's arithmetic, without its clamp)
+     *   out[p][c] = clamp(round_half_away(y[p][c] / out_scale) + out_zp, q_lo, q_hi)   (quantize_q8's)
+     * for the pixels p (row-major) with out[p] != NULL. Every variant gives the portable kernel's bytes. */
+    void (*wino_out_q8)(const detc_wino_q8_out_params *prm, const int32_t *acc, size_t stride, uint8_t *const *out);
     /* Requantizing add (ops/add.c, ops/sub.c), n output bytes; a_step and b_step are 1, or 0 for an operand
      * broadcast along the run (one byte read n times). With SRDHM = SaturatingRoundingDoublingHighMul and
      * RDBPOT = RoundingDivideByPOT (quant.h), x the raw byte (i8 when is_signed):

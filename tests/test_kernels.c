@@ -1094,6 +1094,98 @@ static void check_dequantize_q8(const detc_kernels *k)
     CHECK(bad_cases == 0, "%s dequantize_q8: %d wrong of %d cases", k->name, bad_cases, cases);
 }
 
+/* A^T's 6 -> 4 in the order the wino_out_q8 contract states (kernels.h, wino_out_f32's): each sum left to right. */
+static void ref_at6(const float m[6], float o[4])
+{
+    float s12 = m[1] + m[2], d12 = m[1] - m[2], s34 = m[3] + m[4], d34 = m[3] - m[4];
+    float e0 = m[0] + s12, t2 = 2.0f * d34, t4 = 4.0f * s34, t8 = 8.0f * d34;
+    o[0] = e0 + s34;
+    o[1] = d12 + t2;
+    o[2] = s12 + t4;
+    float e3 = d12 + t8;
+    o[3] = e3 + m[5];
+}
+
+/* wino_out_q8 against its contract computed here step by step in float (scale, A^T m A, bias) and the rounding
+ * in double: channel counts off the vector widths, padded strides, u8 and i8, activation clamps, pixels left out
+ * (their bytes and the bytes past C untouched), products from small to near 2^31 and exact ties. */
+static void check_wino_out_q8(const detc_kernels *k)
+{
+    static const int cs[] = {1, 7, 8, 15, 16, 17, 24, 33, 64, 100};
+    int bad_cases = 0, cases = 0;
+    for (int t = 0; t < 200; t++) {
+        const int C = cs[next() % 10], is_signed = t % 2;
+        const size_t stride = (size_t)C + next() % 9;
+        const int qmin = is_signed ? -128 : 0;
+        int32_t *acc = malloc(sizeof(int32_t) * 36 * stride);
+        float *scale = malloc(sizeof(float) * 36 * (size_t)C), *bias = malloc(sizeof(float) * (size_t)C);
+        /* big: products near 2^31; ties: scales, bias and the output scale powers of two and products small
+         * enough that every float step is exact, so that y / out_scale lands on halves */
+        const int big = t % 4 == 0, ties = t % 4 == 1;
+        for (size_t i = 0; i < 36 * stride; i++)
+            acc[i] = big    ? (int32_t)(next() % 2000000001u) - 1000000000
+                     : ties ? (int32_t)(next() % 20001) - 10000
+                            : (int32_t)(next() % 200001) - 100000;
+        for (int i = 0; i < 36 * C; i++)
+            scale[i] = ties ? 0.03125f : (float)(next() % 1000 + 1) * (big ? 1e-9f : 1e-6f);
+        for (int c = 0; c < C; c++)
+            bias[c] = ((float)(int32_t)(next() % 2001) - 1000.0f) * (ties ? 0.03125f : 0.01f);
+        detc_wino_q8_out_params prm = {.channels = C,
+                                       .scale = scale,
+                                       .bias = bias,
+                                       .out_scale = ties ? 0.0625f : (float)(next() % 1000 + 1) * 1e-3f,
+                                       .out_zp = qmin + (int32_t)(next() % 256),
+                                       .is_signed = is_signed,
+                                       .q_lo = t % 5 == 0 ? qmin + (int32_t)(next() % 100) : qmin,
+                                       .q_hi = t % 5 == 0 ? qmin + 155 + (int32_t)(next() % 100) : qmin + 255};
+        uint8_t *out = malloc((size_t)16 * (size_t)(C + 8)), *ref = malloc((size_t)16 * (size_t)(C + 8));
+        memset(out, 0xa5, (size_t)16 * (size_t)(C + 8));
+        memset(ref, 0xa5, (size_t)16 * (size_t)(C + 8));
+        uint8_t *outs[16];
+        for (int p = 0; p < 16; p++)
+            outs[p] = t % 7 == 3 && next() % 3 == 0 ? NULL : out + (size_t)p * (size_t)(C + 8);
+        for (int c = 0; c < C; c++) {
+            float m[36], col[24], y[16];
+            for (int xi = 0; xi < 36; xi++) {
+                float a = (float)acc[(size_t)xi * stride + (size_t)c];
+                m[xi] = a * scale[(size_t)xi * (size_t)C + (size_t)c];
+            }
+            for (int x = 0; x < 6; x++) { /* columns: col[r*6 + x] = (A^T m)[r][x] */
+                float v[6], o[4];
+                for (int yy = 0; yy < 6; yy++)
+                    v[yy] = m[yy * 6 + x];
+                ref_at6(v, o);
+                for (int r = 0; r < 4; r++)
+                    col[r * 6 + x] = o[r];
+            }
+            for (int r = 0; r < 4; r++) /* rows */
+                ref_at6(col + r * 6, y + r * 4);
+            for (int p = 0; p < 16; p++) {
+                if (!outs[p])
+                    continue;
+                float v = y[p] + bias[c];
+                float q = v / prm.out_scale;
+                double r = (q != q ? 0.0 : ref_round_away(q)) + prm.out_zp;
+                r = r < prm.q_lo ? prm.q_lo : r > prm.q_hi ? prm.q_hi : r;
+                ref[(size_t)p * (size_t)(C + 8) + (size_t)c] = (uint8_t)(int32_t)r;
+            }
+        }
+        k->wino_out_q8(&prm, acc, stride, outs);
+        int bad = memcmp(out, ref, (size_t)16 * (size_t)(C + 8)) != 0;
+        if (bad)
+            printf("  %s wino_out_q8: C %d %s out_scale %g: wrong\n", k->name, C, is_signed ? "i8" : "u8",
+                   (double)prm.out_scale);
+        bad_cases += bad;
+        cases++;
+        free(acc);
+        free(scale);
+        free(bias);
+        free(out);
+        free(ref);
+    }
+    CHECK(bad_cases == 0, "%s wino_out_q8: %d wrong of %d cases", k->name, bad_cases, cases);
+}
+
 /* wino_in_s16 against B^T d B computed here in int64 (B^T of ops/conv2d_winograd.c), d = x - zp: channel counts
  * off the vector widths, u8 and i8, zero points and inputs at the ends of the range (|d| = 255), a padded stride,
  * and the words between channel runs left as they are. */
@@ -1272,6 +1364,7 @@ int main(void)
         check_winograd(k);
         check_gemm_s16(k);
         check_wino_in_s16(k);
+        check_wino_out_q8(k);
         check_logistic(k);
         check_add_q8(k);
         check_quantize_q8(k);

@@ -187,6 +187,8 @@ static void overlay(detc_kernels *dst, const detc_kernels *src)
         dst->add_q8 = src->add_q8;
     if (src->quantize_q8)
         dst->quantize_q8 = src->quantize_q8;
+    if (src->wino_out_q8)
+        dst->wino_out_q8 = src->wino_out_q8;
     if (src->dequantize_q8)
         dst->dequantize_q8 = src->dequantize_q8;
     if (src->roi_sample_q8)

@@ -249,20 +249,27 @@ static void wino_in_f32(int channels, const float *const *taps, float *v, size_t
     }
 }
 
+/* y[p*WB + c] = (A^T a A)[p] of WB channels, a[xi*WB + c] the 36 products. */
+static void wino_out_tile(const float *a, float *y)
+{
+    float t[24 * WB];
+    for (int x = 0; x < 6; x++) /* columns: A^T m, 4 rows of 6 */
+        at6(a + x * WB, 6, t + x * WB, 6);
+    for (int r = 0; r < 4; r++) /* rows: (A^T m) A */
+        at6(t + r * 6 * WB, 1, y + r * 4 * WB, 1);
+}
+
 static void wino_out_f32(int channels, const float *m, size_t stride, const float *bias, float act_lo, float act_hi,
                          float *const *out)
 {
-    float a[36 * WB], t[24 * WB], y[16 * WB];
+    float a[36 * WB], y[16 * WB];
     for (int c0 = 0; c0 < channels; c0 += WB) {
         int nc = channels - c0 < WB ? channels - c0 : WB;
         if (nc < WB)
             memset(a, 0, sizeof a);
         for (int xi = 0; xi < 36; xi++)
             memcpy(a + xi * WB, m + (size_t)xi * stride + c0, (size_t)nc * sizeof(float));
-        for (int x = 0; x < 6; x++) /* columns: A^T m, 4 rows of 6 */
-            at6(a + x * WB, 6, t + x * WB, 6);
-        for (int r = 0; r < 4; r++) /* rows: (A^T m) A */
-            at6(t + r * 6 * WB, 1, y + r * 4 * WB, 1);
+        wino_out_tile(a, y);
         for (int p = 0; p < 16; p++) {
             if (!out[p])
                 continue;
@@ -370,16 +377,44 @@ static void add_q8(const detc_add_q8_params *prm, size_t n, const uint8_t *a, in
     }
 }
 
+/* quantize_q8's value of x, clamped to [lo, hi] (integers within the type's range). */
+static inline uint8_t quantize_one(float x, float scale, float z, float lo, float hi)
+{
+    float r = detc_roundf_away(x / scale);
+    /* clamp in float first: the int conversion of a huge value is undefined */
+    r = r != r ? 0.0f : (r < -1e9f ? -1e9f : (r > 1e9f ? 1e9f : r));
+    float v = r + z;
+    v = v < lo ? lo : (v > hi ? hi : v);
+    return (uint8_t)(int32_t)v; /* modulo 256: i8 bytes keep their bit pattern */
+}
+
 static void quantize_q8(size_t n, const float *x, float scale, int32_t zp, int is_signed, uint8_t *out)
 {
     float lo = is_signed ? -128.0f : 0.0f, hi = is_signed ? 127.0f : 255.0f, z = (float)zp;
-    for (size_t i = 0; i < n; i++) {
-        float r = detc_roundf_away(x[i] / scale);
-        /* clamp in float first: the int conversion of a huge value is undefined */
-        r = r != r ? 0.0f : (r < -1e9f ? -1e9f : (r > 1e9f ? 1e9f : r));
-        float v = r + z;
-        v = v < lo ? lo : (v > hi ? hi : v);
-        out[i] = (uint8_t)(int32_t)v;
+    for (size_t i = 0; i < n; i++)
+        out[i] = quantize_one(x[i], scale, z, lo, hi);
+}
+
+/* The products scaled one by one, wino_out_f32's transform and bias, quantize_q8's rounding. */
+static void wino_out_q8(const detc_wino_q8_out_params *prm, const int32_t *acc, size_t stride, uint8_t *const *out)
+{
+    const int C = prm->channels;
+    const float z = (float)prm->out_zp, lo = (float)prm->q_lo, hi = (float)prm->q_hi;
+    float a[36 * WB], y[16 * WB];
+    for (int c0 = 0; c0 < C; c0 += WB) {
+        int nc = C - c0 < WB ? C - c0 : WB;
+        for (int xi = 0; xi < 36; xi++)
+            for (int c = 0; c < WB; c++) {
+                float v = c < nc ? (float)acc[(size_t)xi * stride + (size_t)(c0 + c)] : 0.0f;
+                a[xi * WB + c] = c < nc ? v * prm->scale[(size_t)xi * (size_t)C + (size_t)(c0 + c)] : 0.0f;
+            }
+        wino_out_tile(a, y);
+        for (int p = 0; p < 16; p++) {
+            if (!out[p])
+                continue;
+            for (int c = 0; c < nc; c++)
+                out[p][c0 + c] = quantize_one(y[p * WB + c] + prm->bias[c0 + c], prm->out_scale, z, lo, hi);
+        }
     }
 }
 
@@ -447,6 +482,7 @@ const detc_kernels detc_kernels_portable = {
     .gemm_s16 = gemm_s16,
     .add_q8 = add_q8,
     .quantize_q8 = quantize_q8,
+    .wino_out_q8 = wino_out_q8,
     .dequantize_q8 = dequantize_q8,
     .roi_sample_q8 = roi_sample_q8,
     .roi_sample_f32 = roi_sample_f32,

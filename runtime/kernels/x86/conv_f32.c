@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "conv_f32_x86.h"
+#include "wino_x86.h"
 
 #define CF_KC 256
 /* k steps ahead that the AVX-512 micro-kernel prefetches its panel (SSD f32 1 thread, CPU time per inference
@@ -343,26 +344,6 @@ AVX2FMA void detc_conv_f32_avx2(const detc_conv_f32_params *prm, int m, const fl
 }
 
 /* ---------------- Winograd F(4x4, 3x3) transforms (wino_in_f32, wino_out_f32) ---------------- */
-
-/* B^T on six vectors (d0..d5 -> o[0..5], o[k] at o[k * os]) and A^T (-> o[0..3]), with the ISA's add, sub,
- * fmadd (a*b+c) and fnmadd (c-a*b) and constants f2, f4, f5, f8 in scope. */
-#define WINO_BT6(ADD, SUB, FMA, FNMA, d0, d1, d2, d3, d4, d5, o, os)                                           \
-    do {                                                                                                       \
-        (o)[0 * (os)] = FMA(f4, d0, FNMA(f5, d2, d4));                                                         \
-        (o)[1 * (os)] = FNMA(f4, ADD(d1, d2), ADD(d3, d4));                                                    \
-        (o)[2 * (os)] = FMA(f4, SUB(d1, d2), SUB(d4, d3));                                                     \
-        (o)[3 * (os)] = FMA(f2, SUB(d3, d1), SUB(d4, d2));                                                     \
-        (o)[4 * (os)] = FMA(f2, SUB(d1, d3), SUB(d4, d2));                                                     \
-        (o)[5 * (os)] = FMA(f4, d1, FNMA(f5, d3, d5));                                                         \
-    } while (0)
-#define WINO_AT6(ADD, SUB, FMA, m0, m1, m2, m3, m4, m5, o, os)                                                 \
-    do {                                                                                                       \
-        __typeof__(m0) s12 = ADD(m1, m2), d12 = SUB(m1, m2), s34 = ADD(m3, m4), d34 = SUB(m3, m4);             \
-        (o)[0 * (os)] = ADD(ADD(m0, s12), s34);                                                                \
-        (o)[1 * (os)] = FMA(f2, d34, d12);                                                                     \
-        (o)[2 * (os)] = FMA(f4, s34, s12);                                                                     \
-        (o)[3 * (os)] = ADD(FMA(f8, d34, d12), m5);                                                            \
-    } while (0)
 
 AVX512 void detc_wino_in_f32_avx512(int channels, const float *const *taps, float *v, size_t stride)
 {

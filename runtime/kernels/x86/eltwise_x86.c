@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "eltwise_x86.h"
+#include "quantize_x86.h"
 #include "quant.h"
 
 #define AVX2 __attribute__((target("avx2")))
@@ -236,37 +237,22 @@ AVX2 void detc_add_q8_avx2(const detc_add_q8_params *prm, size_t n, const uint8_
     ADD_DISPATCH(add_q8_avx2_body)
 }
 
-/* roundf(q) (half away from zero) from a truncation: q - trunc(q) is exact, and where it is at least 1/2 in
- * magnitude one more unit in q's direction; |q| >= 2^23 is already an integer. NaN gives 0, as the scalar
- * code's r != r test. Then + zp and the clamp (the scalar clamp to +-1e9 first cannot change the result). */
-INLINE_AVX2 __m256i quant8_avx2(__m256 x, __m256 scale, __m256 zp, __m256 lo, __m256 hi)
-{
-    const __m256 sign = _mm256_set1_ps(-0.0f), half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
-    __m256 q = _mm256_div_ps(x, scale);
-    __m256 t = _mm256_round_ps(q, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    __m256 frac = _mm256_andnot_ps(sign, _mm256_sub_ps(q, t));
-    __m256 up = _mm256_and_ps(_mm256_cmp_ps(frac, half, _CMP_GE_OQ), _mm256_or_ps(_mm256_and_ps(q, sign), one));
-    __m256 r = _mm256_andnot_ps(_mm256_cmp_ps(q, q, _CMP_UNORD_Q), _mm256_add_ps(t, up));
-    __m256 v = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(r, zp), lo), hi);
-    return _mm256_cvtps_epi32(v); /* an integer already: exact */
-}
-
 AVX2 void detc_quantize_q8_avx2(size_t n, const float *x, float scale, int32_t zp, int is_signed, uint8_t *out)
 {
     const __m256 s = _mm256_set1_ps(scale), z = _mm256_set1_ps((float)zp);
     const __m256 lo = _mm256_set1_ps(is_signed ? -128.0f : 0.0f), hi = _mm256_set1_ps(is_signed ? 127.0f : 255.0f);
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        __m256i v0 = quant8_avx2(_mm256_loadu_ps(x + i), s, z, lo, hi);
-        __m256i v1 = quant8_avx2(_mm256_loadu_ps(x + i + 8), s, z, lo, hi);
+        __m256i v0 = detc_quantize8_avx2(_mm256_loadu_ps(x + i), s, z, lo, hi);
+        __m256i v1 = detc_quantize8_avx2(_mm256_loadu_ps(x + i + 8), s, z, lo, hi);
         _mm_storeu_si128((__m128i *)(out + i), pack16_avx2(v0, v1, is_signed));
     }
     if (i < n) {
         float tx[16] = {0};
         uint8_t to[16];
         memcpy(tx, x + i, (n - i) * sizeof(float));
-        __m256i v0 = quant8_avx2(_mm256_loadu_ps(tx), s, z, lo, hi);
-        __m256i v1 = quant8_avx2(_mm256_loadu_ps(tx + 8), s, z, lo, hi);
+        __m256i v0 = detc_quantize8_avx2(_mm256_loadu_ps(tx), s, z, lo, hi);
+        __m256i v1 = detc_quantize8_avx2(_mm256_loadu_ps(tx + 8), s, z, lo, hi);
         _mm_storeu_si128((__m128i *)to, pack16_avx2(v0, v1, is_signed));
         memcpy(out + i, to, n - i);
     }
@@ -540,32 +526,18 @@ AVX512BW void detc_add_q8_avx512(const detc_add_q8_params *prm, size_t n, const 
     ADD_DISPATCH(add_q8_avx512_body)
 }
 
-/* quant8_avx2 on 16 lanes */
-INLINE_AVX512 __m512i quant16_avx512(__m512 x, __m512 scale, __m512 zp, __m512 lo, __m512 hi)
-{
-    const __m512i sign = _mm512_set1_epi32((int32_t)0x80000000u);
-    const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
-    __m512 q = _mm512_div_ps(x, scale);
-    __m512 t = _mm512_roundscale_ps(q, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    __m512 frac = _mm512_castsi512_ps(_mm512_andnot_si512(sign, _mm512_castps_si512(_mm512_sub_ps(q, t))));
-    __m512 unit = _mm512_castsi512_ps(
-        _mm512_or_si512(_mm512_and_si512(_mm512_castps_si512(q), sign), _mm512_castps_si512(one)));
-    __m512 r = _mm512_mask_add_ps(t, _mm512_cmp_ps_mask(frac, half, _CMP_GE_OQ), t, unit);
-    r = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(q, q, _CMP_ORD_Q), r); /* NaN: 0 */
-    __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(r, zp), lo), hi);
-    return _mm512_cvtps_epi32(v);
-}
-
 AVX512 void detc_quantize_q8_avx512(size_t n, const float *x, float scale, int32_t zp, int is_signed, uint8_t *out)
 {
     const __m512 s = _mm512_set1_ps(scale), z = _mm512_set1_ps((float)zp);
     const __m512 lo = _mm512_set1_ps(is_signed ? -128.0f : 0.0f), hi = _mm512_set1_ps(is_signed ? 127.0f : 255.0f);
     size_t i = 0;
     for (; i + 16 <= n; i += 16)
-        _mm_storeu_si128((__m128i *)(out + i), _mm512_cvtepi32_epi8(quant16_avx512(_mm512_loadu_ps(x + i), s, z, lo, hi)));
+        _mm_storeu_si128((__m128i *)(out + i),
+                         _mm512_cvtepi32_epi8(detc_quantize16_avx512(_mm512_loadu_ps(x + i), s, z, lo, hi)));
     if (i < n) {
         __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
-        _mm512_mask_cvtepi32_storeu_epi8(out + i, m, quant16_avx512(_mm512_maskz_loadu_ps(m, x + i), s, z, lo, hi));
+        _mm512_mask_cvtepi32_storeu_epi8(out + i, m,
+                                         detc_quantize16_avx512(_mm512_maskz_loadu_ps(m, x + i), s, z, lo, hi));
     }
 }
 

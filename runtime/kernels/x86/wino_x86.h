@@ -1,0 +1,28 @@
+/* Winograd F(4x4, 3x3) transforms on SIMD vectors (ops/conv2d_winograd.c has the matrices), shared by the float
+ * Winograd kernels (conv_f32.c) and the int8 Winograd output stage (wino_q8_x86.c). A^T's constants are powers of
+ * two, so a fused multiply-add in WINO_AT6 rounds as the separate multiply and add: its floats are the portable
+ * kernel's on every ISA (B^T's 5 makes WINO_BT6's fused forms differ from it in the last bits). */
+#ifndef DETC_WINO_X86_H
+#define DETC_WINO_X86_H
+
+/* B^T on six vectors (d0..d5 -> o[0..5], o[k] at o[k * os]) and A^T (-> o[0..3]), with the ISA's add, sub,
+ * fmadd (a*b+c) and fnmadd (c-a*b) and constants f2, f4, f5, f8 in scope. */
+#define WINO_BT6(ADD, SUB, FMA, FNMA, d0, d1, d2, d3, d4, d5, o, os)                                           \
+    do {                                                                                                       \
+        (o)[0 * (os)] = FMA(f4, d0, FNMA(f5, d2, d4));                                                         \
+        (o)[1 * (os)] = FNMA(f4, ADD(d1, d2), ADD(d3, d4));                                                    \
+        (o)[2 * (os)] = FMA(f4, SUB(d1, d2), SUB(d4, d3));                                                     \
+        (o)[3 * (os)] = FMA(f2, SUB(d3, d1), SUB(d4, d2));                                                     \
+        (o)[4 * (os)] = FMA(f2, SUB(d1, d3), SUB(d4, d2));                                                     \
+        (o)[5 * (os)] = FMA(f4, d1, FNMA(f5, d3, d5));                                                         \
+    } while (0)
+#define WINO_AT6(ADD, SUB, FMA, m0, m1, m2, m3, m4, m5, o, os)                                                 \
+    do {                                                                                                       \
+        __typeof__(m0) s12 = ADD(m1, m2), d12 = SUB(m1, m2), s34 = ADD(m3, m4), d34 = SUB(m3, m4);             \
+        (o)[0 * (os)] = ADD(ADD(m0, s12), s34);                                                                \
+        (o)[1 * (os)] = FMA(f2, d34, d12);                                                                     \
+        (o)[2 * (os)] = FMA(f4, s34, s12);                                                                     \
+        (o)[3 * (os)] = ADD(FMA(f8, d34, d12), m5);                                                            \
+    } while (0)
+
+#endif
