@@ -316,17 +316,10 @@ static bool pack_f32(conv_data *d, const detc_kernels *k, const float *w)
     return d->f32_packed != NULL;
 }
 
-/* The conv's Winograd tiling (stride 1, 3x3); the tiles of all its images are batch * tiles_h * tiles_w. */
-static wino_geom wino_geometry(const conv_data *d)
+/* The conv's Winograd tiling (stride 1, 3x3) over its first `images` images. */
+static wino_geom conv_wino_geometry(const conv_data *d, int images)
 {
-    return (wino_geom){.in_h = d->in_h,
-                       .in_w = d->in_w,
-                       .out_h = d->win.out_h,
-                       .out_w = d->win.out_w,
-                       .pad_top = d->win.pads.top,
-                       .pad_left = d->win.pads.left,
-                       .tiles_h = (d->win.out_h + WINO_TILE - 1) / WINO_TILE,
-                       .tiles_w = (d->win.out_w + WINO_TILE - 1) / WINO_TILE};
+    return wino_geometry(d->in_h, d->in_w, d->win.out_h, d->win.out_w, d->win.pads.top, d->win.pads.left, images);
 }
 
 /* Float: the filter packed for the table's SIMD conv_f32 (none for the portable one: gemm_f32 is as fast
@@ -347,8 +340,8 @@ static bool prepare_float(detc_prep *p, conv_data *d)
                   wn->dil_h == 1 && wn->dil_w == 1 && d->in_c >= WINO_MIN_CHANNELS && d->out_c >= WINO_MIN_CHANNELS;
     bool ok;
     if (d->use_wino) {
-        const wino_geom g = wino_geometry(d);
-        ok = conv_wino_init(&d->wino, d->in_c, d->out_c, (int64_t)d->batch * g.tiles_h * g.tiles_w, w->data,
+        const wino_geom g = conv_wino_geometry(d, d->batch);
+        ok = conv_wino_init(&d->wino, d->in_c, d->out_c, wino_tile_count(&g), w->data,
                             simd ? k->conv_f32_pack : NULL);
     } else if (simd) {
         ok = pack_f32(d, k, w->data);
@@ -370,11 +363,11 @@ static bool init_wino_q8(conv_data *d, const detc_tensor *x, const detc_tensor *
         return false;
     for (int o = 0; o < d->out_c; o++)
         w_scale[o] = w->quant.scale[w->quant.count > 1 ? o : 0];
-    const wino_geom g = wino_geometry(d);
+    const wino_geom g = conv_wino_geometry(d, d->batch);
     conv_wino_q8_spec s = {.ci = d->in_c,
                            .co = d->out_c,
                            .is_signed = d->dtype == DETC_I8,
-                           .tiles = (int64_t)d->batch * g.tiles_h * g.tiles_w,
+                           .tiles = wino_tile_count(&g),
                            .filter = w->data,
                            .w_zp = d->rq.w_zp,
                            .bias = d->rq.bias,
@@ -760,13 +753,13 @@ static void eval_wino(const detc_exec *x, conv_job *j, int rows)
     const conv_data *d = j->d;
     j->wino = (conv_wino_job){.w = &d->wino,
                               .kernels = x->kernels,
-                              .g = wino_geometry(d),
+                              .g = conv_wino_geometry(d, rows),
                               .x = (const float *)j->x,
                               .bias = j->bias_f32,
                               .act_lo = d->act_lo,
                               .act_hi = d->act_hi,
                               .out = (float *)j->out};
-    j->tiles = (int64_t)rows * j->wino.g.tiles_h * j->wino.g.tiles_w;
+    j->tiles = wino_tile_count(&j->wino.g);
     j->parts = op_parts(x, j->tiles, d->wino.tiles_per_block);
     if (j->tiles > 0)
         detc_parallel_for(x->pool, j->parts, 1, run_wino_parts, j);
@@ -802,12 +795,12 @@ static detc_code eval_wino_q8(const detc_exec *x, detc_node *node, conv_data *d)
     int rows = op_row_count(x, node, 3, d->batch);
     wino_q8_parts j = {.job = {.w = &d->wino_q8,
                                .kernels = x->kernels,
-                               .g = wino_geometry(d),
+                               .g = conv_wino_geometry(d, rows),
                                .x = detc_in(x->g, node, 0)->data,
                                .out = detc_out(x->g, node, 0)->data},
                        .scratch = x->scratch,
                        .slot_bytes = d->slot_bytes};
-    j.tiles = (int64_t)rows * j.job.g.tiles_h * j.job.g.tiles_w;
+    j.tiles = wino_tile_count(&j.job.g);
     j.parts = op_parts(x, j.tiles, d->wino_q8.tiles_per_block);
     if (j.tiles > 0)
         detc_parallel_for(x->pool, j.parts, 1, run_wino_q8_parts, &j);

@@ -106,35 +106,104 @@ size_t conv_wino_scratch_bytes(const conv_wino *w)
     return align64((size_t)w->ci * sizeof(float)) + align64(t * (size_t)w->ci) + align64(t * (size_t)w->co);
 }
 
-/* Tile (n, ty, tx)'s 6x6 patch into V rows of the block (tile index i); taps in the padding read zeros. */
-static void input_tile(const conv_wino_job *j, int n, int ty, int tx, int i, float *v, const float *zeros)
+static int64_t ceil_div(int64_t a, int64_t b)
+{
+    return (a + b - 1) / b;
+}
+
+/* Tiles of a canvas `cols` images wide (cells of (h + 1) x (w + 1), the last separator row and column left out). */
+static int64_t canvas_tiles(int h, int w, int images, int cols, int *rows)
+{
+    *rows = (int)ceil_div(images, cols);
+    return ceil_div((int64_t)*rows * (h + 1) - 1, WINO_TILE) * ceil_div((int64_t)cols * (w + 1) - 1, WINO_TILE);
+}
+
+wino_geom wino_geometry(int in_h, int in_w, int out_h, int out_w, int pad_top, int pad_left, int images)
+{
+    wino_geom g = {.in_h = in_h, .in_w = in_w, .out_h = out_h, .out_w = out_w, .pad_top = pad_top,
+                   .pad_left = pad_left, .images = images,
+                   .tiles_h = (int)ceil_div(out_h, WINO_TILE), .tiles_w = (int)ceil_div(out_w, WINO_TILE)};
+    if (images < 2 || pad_top != 1 || pad_left != 1 || out_h != in_h || out_w != in_w)
+        return g;
+    int64_t best = (int64_t)images * g.tiles_h * g.tiles_w;
+    for (int cols = 1; cols <= images; cols++) {
+        int rows;
+        int64_t t = canvas_tiles(out_h, out_w, images, cols, &rows);
+        if (t < best) {
+            best = t;
+            g.canvas_cols = cols;
+            g.canvas_rows = rows;
+        }
+    }
+    if (g.canvas_cols) {
+        g.tiles_h = (int)ceil_div((int64_t)g.canvas_rows * (out_h + 1) - 1, WINO_TILE);
+        g.tiles_w = (int)ceil_div((int64_t)g.canvas_cols * (out_w + 1) - 1, WINO_TILE);
+    }
+    return g;
+}
+
+int64_t wino_tile_count(const wino_geom *g)
+{
+    return (int64_t)(g->canvas_cols ? 1 : g->images) * g->tiles_h * g->tiles_w;
+}
+
+/* Coordinate v along one axis of n consecutive positions from v0: where each lands among `len` pixels (at[k],
+ * -1 in the padding or on a separator) and in which image row or column of the canvas (cell[k]). Without a
+ * canvas (cells 0) the pixels are 0..len-1 of the image itself. */
+static void map_axis(int64_t v0, int n, int len, int cells, int at[], int cell[])
+{
+    for (int k = 0; k < n; k++) {
+        int64_t v = v0 + k;
+        cell[k] = 0;
+        if (!cells) {
+            at[k] = v < 0 || v >= len ? -1 : (int)v;
+            continue;
+        }
+        int64_t c = v < 0 ? -1 : v / (len + 1), in = v - c * (len + 1);
+        at[k] = c < 0 || c >= cells || in == len ? -1 : (int)in;
+        cell[k] = (int)c;
+    }
+}
+
+/* The n x n pixels from (y0, x0) (of image `img`, or of the canvas) as indices among the images' h x w pixels. */
+static void map_block(const wino_geom *g, int64_t img, int64_t y0, int64_t x0, int n, int h, int w, int64_t *pix)
+{
+    int ay[WINO_ALPHA], cy[WINO_ALPHA], ax[WINO_ALPHA], cx[WINO_ALPHA];
+    map_axis(y0, n, h, g->canvas_rows, ay, cy);
+    map_axis(x0, n, w, g->canvas_cols, ax, cx);
+    for (int y = 0; y < n; y++)
+        for (int x = 0; x < n; x++) {
+            int64_t im = g->canvas_cols ? (int64_t)cy[y] * g->canvas_cols + cx[x] : img;
+            pix[y * n + x] = ay[y] < 0 || ax[x] < 0 || im >= g->images ? -1 : (im * h + ay[y]) * w + ax[x];
+        }
+}
+
+void wino_tile_pixels(const wino_geom *g, int64_t t, int64_t in_pix[WINO_N], int64_t out_pix[WINO_TILE * WINO_TILE])
+{
+    const int64_t per_image = (int64_t)g->tiles_h * g->tiles_w;
+    const int64_t n = g->canvas_cols ? 0 : t / per_image, r = t % per_image;
+    const int64_t oy0 = r / g->tiles_w * WINO_TILE, ox0 = r % g->tiles_w * WINO_TILE;
+    map_block(g, n, oy0 - g->pad_top, ox0 - g->pad_left, WINO_ALPHA, g->in_h, g->in_w, in_pix);
+    map_block(g, n, oy0, ox0, WINO_TILE, g->out_h, g->out_w, out_pix);
+}
+
+/* Tile t's 6x6 patch into V rows of the block (tile index i); taps in the padding read zeros. */
+static void input_tile(const conv_wino_job *j, int i, float *v, const float *zeros, const int64_t *in_pix)
 {
     const int ci = j->w->ci, T = j->w->tiles_per_block;
-    const int iy0 = ty * WINO_TILE - j->g.pad_top, ix0 = tx * WINO_TILE - j->g.pad_left;
-    const float *img = j->x + (size_t)n * j->g.in_h * j->g.in_w * ci;
     const float *taps[WINO_N];
-    for (int y = 0; y < WINO_ALPHA; y++)
-        for (int x = 0; x < WINO_ALPHA; x++) {
-            int iy = iy0 + y, ix = ix0 + x;
-            taps[y * WINO_ALPHA + x] = iy < 0 || iy >= j->g.in_h || ix < 0 || ix >= j->g.in_w
-                                           ? zeros
-                                           : img + ((size_t)iy * j->g.in_w + ix) * ci;
-        }
+    for (int p = 0; p < WINO_N; p++)
+        taps[p] = in_pix[p] < 0 ? zeros : j->x + (size_t)in_pix[p] * ci;
     j->kernels->wino_in_f32(ci, taps, v + (size_t)i * ci, (size_t)T * ci);
 }
 
 /* Products of tile i into the output pixels inside it, with bias and clamp. */
-static void output_tile(const conv_wino_job *j, int n, int ty, int tx, int i, const float *mm)
+static void output_tile(const conv_wino_job *j, int i, const float *mm, const int64_t *out_pix)
 {
     const int co = j->w->co, T = j->w->tiles_per_block;
-    const int oy0 = ty * WINO_TILE, ox0 = tx * WINO_TILE;
-    float *img = j->out + (size_t)n * j->g.out_h * j->g.out_w * co;
     float *out[WINO_TILE * WINO_TILE];
-    for (int r = 0; r < WINO_TILE; r++)
-        for (int x = 0; x < WINO_TILE; x++)
-            out[r * WINO_TILE + x] = oy0 + r < j->g.out_h && ox0 + x < j->g.out_w
-                                         ? img + ((size_t)(oy0 + r) * j->g.out_w + ox0 + x) * co
-                                         : NULL;
+    for (int p = 0; p < WINO_TILE * WINO_TILE; p++)
+        out[p] = out_pix[p] < 0 ? NULL : j->out + (size_t)out_pix[p] * co;
     j->kernels->wino_out_f32(co, mm + (size_t)i * co, (size_t)T * co, j->bias, j->act_lo, j->act_hi, out);
 }
 
@@ -142,7 +211,6 @@ void conv_wino_run(const conv_wino_job *j, int64_t t0, int64_t t1, void *scratch
 {
     const conv_wino *w = j->w;
     const int ci = w->ci, co = w->co, T = w->tiles_per_block;
-    const int64_t per_image = (int64_t)j->g.tiles_h * j->g.tiles_w;
     float *zeros = scratch;
     float *v = (float *)((char *)scratch + align64((size_t)ci * sizeof(float)));
     float *mm = (float *)((char *)v + align64((size_t)T * WINO_N * sizeof(float) * (size_t)ci));
@@ -151,9 +219,9 @@ void conv_wino_run(const conv_wino_job *j, int64_t t0, int64_t t1, void *scratch
     for (int64_t b0 = t0; b0 < t1; b0 += T) {
         int nt = (int)(t1 - b0 < T ? t1 - b0 : T);
         for (int i = 0; i < nt; i++) {
-            int64_t t = b0 + i;
-            int n = (int)(t / per_image), r = (int)(t % per_image);
-            input_tile(j, n, r / j->g.tiles_w, r % j->g.tiles_w, i, v, zeros);
+            int64_t in_pix[WINO_N], out_pix[WINO_TILE * WINO_TILE];
+            wino_tile_pixels(&j->g, b0 + i, in_pix, out_pix);
+            input_tile(j, i, v, zeros, in_pix);
         }
         for (int xi = 0; xi < WINO_N; xi++) {
             const float *a = v + (size_t)xi * T * ci;
@@ -167,9 +235,9 @@ void conv_wino_run(const conv_wino_job *j, int64_t t0, int64_t t1, void *scratch
             }
         }
         for (int i = 0; i < nt; i++) {
-            int64_t t = b0 + i;
-            int n = (int)(t / per_image), r = (int)(t % per_image);
-            output_tile(j, n, r / j->g.tiles_w, r % j->g.tiles_w, i, mm);
+            int64_t in_pix[WINO_N], out_pix[WINO_TILE * WINO_TILE];
+            wino_tile_pixels(&j->g, b0 + i, in_pix, out_pix);
+            output_tile(j, i, mm, out_pix);
         }
     }
 }

@@ -167,39 +167,27 @@ size_t conv_wino_q8_scratch_bytes(const conv_wino_q8 *w)
            align64(t * (size_t)w->co * sizeof(int32_t));
 }
 
-/* Tile (n, ty, tx)'s 6x6 patch, less the zero point, transformed (the table's wino_in_s16) into rows i of the
- * block's t[xi] (T rows of Ci each); taps in the padding point at a row of the zero point (d = 0). */
-static void input_tile(const conv_wino_q8_job *j, int n, int ty, int tx, int i, int16_t *v, const uint8_t *zp_row)
+/* Tile i's 6x6 patch (in_pix: wino_tile_pixels's), less the zero point, transformed (the table's wino_in_s16)
+ * into rows i of the block's t[xi] (T rows of Ci each); taps in the padding point at a row of the zero point
+ * (d = 0). */
+static void input_tile(const conv_wino_q8_job *j, int i, int16_t *v, const uint8_t *zp_row, const int64_t *in_pix)
 {
     const conv_wino_q8 *w = j->w;
     const int ci = w->ci, T = w->tiles_per_block;
-    const int iy0 = ty * WINO_TILE - j->g.pad_top, ix0 = tx * WINO_TILE - j->g.pad_left;
-    const uint8_t *img = j->x + (size_t)n * j->g.in_h * j->g.in_w * ci;
     const uint8_t *taps[WINO_N];
-    for (int y = 0; y < WINO_ALPHA; y++)
-        for (int x = 0; x < WINO_ALPHA; x++) {
-            int iy = iy0 + y, ix = ix0 + x;
-            taps[y * WINO_ALPHA + x] = iy < 0 || iy >= j->g.in_h || ix < 0 || ix >= j->g.in_w
-                                           ? zp_row
-                                           : img + ((size_t)iy * j->g.in_w + ix) * ci;
-        }
+    for (int p = 0; p < WINO_N; p++)
+        taps[p] = in_pix[p] < 0 ? zp_row : j->x + (size_t)in_pix[p] * ci;
     j->kernels->wino_in_s16(ci, taps, w->x_zp, w->is_signed, v + (size_t)i * ci, (size_t)T * ci);
 }
 
-/* Products of tile i (acc[xi][i][o]) to the tile's output pixels (the table's wino_out_q8); pixels past the
- * output's edge are not stored. */
-static void output_tile(const conv_wino_q8_job *j, int n, int ty, int tx, int i, const int32_t *acc)
+/* Products of tile i (acc[xi][i][o]) to the tile's output pixels (out_pix; the table's wino_out_q8). */
+static void output_tile(const conv_wino_q8_job *j, int i, const int32_t *acc, const int64_t *out_pix)
 {
     const conv_wino_q8 *w = j->w;
     const int co = w->co;
-    const int oy0 = ty * WINO_TILE, ox0 = tx * WINO_TILE;
-    uint8_t *img = j->out + (size_t)n * j->g.out_h * j->g.out_w * co;
     uint8_t *ys[WINO_TILE * WINO_TILE];
-    for (int r = 0; r < WINO_TILE; r++)
-        for (int x = 0; x < WINO_TILE; x++)
-            ys[r * WINO_TILE + x] = oy0 + r < j->g.out_h && ox0 + x < j->g.out_w
-                                        ? img + ((size_t)(oy0 + r) * j->g.out_w + ox0 + x) * co
-                                        : NULL;
+    for (int p = 0; p < WINO_TILE * WINO_TILE; p++)
+        ys[p] = out_pix[p] < 0 ? NULL : j->out + (size_t)out_pix[p] * co;
     j->kernels->wino_out_q8(&w->out, acc + (size_t)i * co, (size_t)w->tiles_per_block * co, ys);
 }
 
@@ -207,7 +195,6 @@ void conv_wino_q8_run(const conv_wino_q8_job *j, int64_t t0, int64_t t1, void *s
 {
     const conv_wino_q8 *w = j->w;
     const int ci = w->ci, co = w->co, T = w->tiles_per_block;
-    const int64_t per_image = (int64_t)j->g.tiles_h * j->g.tiles_w;
     uint8_t *zp_row = scratch;
     int16_t *v = (int16_t *)(void *)((char *)scratch + align64((size_t)ci));
     int32_t *acc = (int32_t *)(void *)((char *)v + align64((size_t)T * WINO_N * (size_t)ci * sizeof(int16_t)));
@@ -215,16 +202,16 @@ void conv_wino_q8_run(const conv_wino_q8_job *j, int64_t t0, int64_t t1, void *s
     for (int64_t b0 = t0; b0 < t1; b0 += T) {
         int nt = (int)(t1 - b0 < T ? t1 - b0 : T);
         for (int i = 0; i < nt; i++) {
-            int64_t t = b0 + i;
-            int n = (int)(t / per_image), r = (int)(t % per_image);
-            input_tile(j, n, r / j->g.tiles_w, r % j->g.tiles_w, i, v, zp_row);
+            int64_t in_pix[WINO_N], out_pix[WINO_TILE * WINO_TILE];
+            wino_tile_pixels(&j->g, b0 + i, in_pix, out_pix);
+            input_tile(j, i, v, zp_row, in_pix);
         }
         for (int xi = 0; xi < WINO_N; xi++)
             j->kernels->gemm_s16(w->packed[xi], co, ci, nt, v + (size_t)xi * T * ci, ci, acc + (size_t)xi * T * co, co);
         for (int i = 0; i < nt; i++) {
-            int64_t t = b0 + i;
-            int n = (int)(t / per_image), r = (int)(t % per_image);
-            output_tile(j, n, r / j->g.tiles_w, r % j->g.tiles_w, i, acc);
+            int64_t in_pix[WINO_N], out_pix[WINO_TILE * WINO_TILE];
+            wino_tile_pixels(&j->g, b0 + i, in_pix, out_pix);
+            output_tile(j, i, acc, out_pix);
         }
     }
 }

@@ -126,6 +126,8 @@ int main(void)
         {1, 9, 7, 64, 48, 0, 0, 0, 0, 0, 0, -1.0f},    {1, 6, 6, 16, 17, 2, 0, 1, 2, 1, 0, 0.0f},
         {1, 3, 4, 20, 70, 1, 1, 1, 1, 1, 1, -1.0f},    {1, 25, 18, 32, 64, 1, 1, 1, 1, 1, 0, 0.0f},
         {2, 17, 17, 256, 40, 1, 1, 1, 1, 1, 0, 0.0f},  {1, 8, 8, 300, 16, 1, 1, 1, 1, 0, 0, -1.0f},
+        /* several small images, tiled on one canvas (conv2d_winograd.h): the mask head's 14x14 ROIs */
+        {6, 14, 14, 24, 20, 1, 1, 1, 1, 1, 0, 0.0f},   {5, 7, 6, 16, 12, 1, 1, 1, 1, 1, 1, -1.0f},
     };
     double worst_wino = 0, worst_direct = 0, rel_max = 0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)

@@ -106,7 +106,48 @@ static void ref_at(const float m[36], float y[16])
     }
 }
 
-static int worst_exact_direct, worst_exact_wino, tie_diffs, overflow_seen;
+static int worst_exact_direct, worst_exact_wino, tie_diffs, overflow_seen, canvases_seen;
+
+/* The planes the op tiles (conv2d_winograd.h): each image, or, for a padding-1 "same" conv of 2 or more images,
+ * one canvas of cells (h + 1) x (w + 1), cols to a row, whenever that needs fewer 4x4 tiles (the fewest, and of
+ * equal counts the fewest columns). */
+typedef struct {
+    int cols, crows;       /* 0, 0: no canvas */
+    int planes, ph, pw;    /* planes and their size (the output grid's) */
+} tiling;
+
+static tiling ref_tiling(const qcase *t, int OH, int OW)
+{
+    tiling r = {0, 0, t->n, OH, OW};
+    if (t->rows < 2 || t->pt != 1 || t->pl != 1 || t->pb != 1 || t->pr != 1)
+        return r;
+    long best = (long)t->rows * ((OH + 3) / 4) * ((OW + 3) / 4);
+    for (int cols = 1; cols <= t->rows; cols++) {
+        int crows = (t->rows + cols - 1) / cols;
+        int ch = crows * (t->h + 1) - 1, cw = cols * (t->w + 1) - 1;
+        long tiles = (long)((ch + 3) / 4) * ((cw + 3) / 4);
+        if (tiles < best) {
+            best = tiles;
+            r = (tiling){cols, crows, 1, ch, cw};
+        }
+    }
+    return r;
+}
+
+/* Plane pixel (y, x) of plane `plane` as an image pixel (n, iy, ix) of h x w images: false in the padding, on a
+ * separator or past the `rows` images on the canvas. */
+static bool ref_plane_pixel(const tiling *tl, int rows, int h, int w, int plane, int y, int x, int *n, int *iy,
+                            int *ix)
+{
+    if (!tl->cols) {
+        *n = plane, *iy = y, *ix = x;
+        return y >= 0 && y < h && x >= 0 && x < w;
+    }
+    if (y < 0 || x < 0 || y % (h + 1) == h || x % (w + 1) == w)
+        return false;
+    *n = y / (h + 1) * tl->cols + x / (w + 1), *iy = y % (h + 1), *ix = x % (w + 1);
+    return y / (h + 1) < tl->crows && x / (w + 1) < tl->cols && *n < rows;
+}
 
 static void run_case(const qcase *t)
 {
@@ -170,16 +211,19 @@ static void run_case(const qcase *t)
         ref_filter(t, g, o, x_zp, sigma + (size_t)o * 36, uq + (size_t)o * 36 * ci);
     int64_t *tr = malloc(sizeof(int64_t) * 36 * (size_t)ci);
     bool *tie = calloc(no, sizeof(bool));
-    for (int n = 0; n < t->n; n++)
-        for (int ty = 0; ty < (OH + 3) / 4; ty++)
-            for (int tx = 0; tx < (OW + 3) / 4; tx++) {
+    const tiling tl = ref_tiling(t, OH, OW);
+    canvases_seen += tl.cols > 0;
+    for (int plane = 0; plane < tl.planes; plane++)
+        for (int ty = 0; ty < (tl.ph + 3) / 4; ty++)
+            for (int tx = 0; tx < (tl.pw + 3) / 4; tx++) {
                 for (int c = 0; c < ci; c++) {
                     int64_t d[6][6], tt[36];
                     for (int y = 0; y < 6; y++)
                         for (int xx = 0; xx < 6; xx++) {
-                            int iy = ty * 4 - t->pt + y, ix = tx * 4 - t->pl + xx;
+                            int n, iy, ix;
                             d[y][xx] = 0;
-                            if (iy >= 0 && iy < t->h && ix >= 0 && ix < t->w) {
+                            if (ref_plane_pixel(&tl, t->rows, t->h, t->w, plane, ty * 4 - t->pt + y,
+                                                tx * 4 - t->pl + xx, &n, &iy, &ix)) {
                                 uint8_t b = x[(((size_t)n * t->h + iy) * t->w + ix) * ci + c];
                                 d[y][xx] = (t->is_signed ? (int)(int8_t)b : (int)b) - x_zp;
                             }
@@ -202,8 +246,9 @@ static void run_case(const qcase *t)
                     ref_at(m, y);
                     float bf = (float)((double)bias[o] * sxw);
                     for (int p = 0; p < 16; p++) {
-                        int oy = ty * 4 + p / 4, ox = tx * 4 + p % 4;
-                        if (oy >= OH || ox >= OW)
+                        int n, oy, ox;
+                        if (!ref_plane_pixel(&tl, t->rows, OH, OW, plane, ty * 4 + p / 4, tx * 4 + p % 4, &n, &oy,
+                                             &ox))
                             continue;
                         float v = y[p] + bf;
                         float qv = v / out_scale;
@@ -400,10 +445,13 @@ int main(void)
         {3, 2, 14, 14, 40, 24, 1, 1, 1, 1, 1, 1, 0},   {1, 1, 3, 4, 20, 70, 1, 1, 1, 1, 1, 0, 0},
         {1, 1, 10, 9, 33, 19, 1, 1, 1, 1, 1, 0, 1},    {1, 1, 10, 9, 33, 19, 1, 1, 1, 1, 0, 0, 1},
         {1, 1, 17, 17, 129, 40, 1, 1, 1, 1, 1, 1, 0},
+        /* several small images: tiled on one canvas (ref_tiling), 6 of 7 ROIs as the mask head's */
+        {7, 6, 14, 14, 24, 20, 1, 1, 1, 1, 1, 1, 0},   {5, 5, 7, 6, 16, 12, 1, 1, 1, 1, 0, 0, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         run_case(&cases[i]);
     CHECK(overflow_seen == 0, "the defined arithmetic's integer sums stay within int32 (%d beyond)", overflow_seen);
+    CHECK(canvases_seen >= 3, "cases tiled on a canvas: %d", canvases_seen);
     printf("int8 Winograd int16: worst %d LSB from the float64 direct conv (bound %d); direct int8: worst %d; %d "
            "outputs 1 LSB off the reference at a float tie\n",
            worst_exact_wino, WQ_LSB_BOUND, worst_exact_direct, tie_diffs);
