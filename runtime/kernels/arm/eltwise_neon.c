@@ -1,5 +1,6 @@
 /* NEON elementwise int8 kernels for the neon table (neon.c's initializer names them): the requantizing add
- * (add_q8) on armv7 and aarch64, the f32 <-> u8/i8 casts (quantize_q8, dequantize_q8) on aarch64 only (armv7
+ * (add_q8) on armv7 and aarch64, the f32 <-> u8/i8 casts (quantize_q8, dequantize_q8) and the int8 Winograd
+ * output stage (wino_out_q8), which ends in quantize_q8's arithmetic, on aarch64 only (armv7
  * NEON has no division and flushes subnormal results to zero, so its results could differ from the scalar
  * VFP code's; there the portable entries stay). Built like neon.c (-mfpu=neon-vfpv4 on armhf). Every result
  * equals the portable kernel's bit for bit: vqrdmulhq_s32 is SaturatingRoundingDoublingHighMul exactly, and
@@ -158,6 +159,61 @@ void detc_quantize_q8_neon(size_t n, const float *x, float scale, int32_t zp, in
             v[j] = quant4(vld1q_f32(tx + 4 * j), s, z, lo, hi);
         vst1q_u8(to, narrow16(v));
         memcpy(out + i, to, n - i);
+    }
+}
+
+/* A^T of six rows (conv2d_winograd.c's order, each a separate multiply and add: the portable kernel's floats) */
+static inline void at6_neon(const float32x4_t m[6], float32x4_t o[4])
+{
+    float32x4_t s12 = vaddq_f32(m[1], m[2]), d12 = vsubq_f32(m[1], m[2]);
+    float32x4_t s34 = vaddq_f32(m[3], m[4]), d34 = vsubq_f32(m[3], m[4]);
+    o[0] = vaddq_f32(vaddq_f32(m[0], s12), s34);
+    o[1] = vaddq_f32(d12, vmulq_n_f32(d34, 2.0f));
+    o[2] = vaddq_f32(s12, vmulq_n_f32(s34, 4.0f));
+    o[3] = vaddq_f32(vaddq_f32(d12, vmulq_n_f32(d34, 8.0f)), m[5]);
+}
+
+/* The int8 Winograd output stage (kernels.h), 4 channels per vector: scale, A^T m A, bias, quant4. */
+void detc_wino_out_q8_neon(const detc_wino_q8_out_params *prm, const int32_t *acc, size_t stride, uint8_t *const *out)
+{
+    const int C = prm->channels;
+    const float32x4_t s = vdupq_n_f32(prm->out_scale), z = vdupq_n_f32((float)prm->out_zp);
+    const float32x4_t lo = vdupq_n_f32((float)prm->q_lo), hi = vdupq_n_f32((float)prm->q_hi);
+    for (int c0 = 0; c0 < C; c0 += 4) {
+        const int live = C - c0 < 4 ? C - c0 : 4;
+        float32x4_t t[4][6];
+        for (int x = 0; x < 6; x++) {
+            float32x4_t a[6], o[4];
+            for (int y = 0; y < 6; y++) {
+                size_t xi = (size_t)(y * 6 + x);
+                int32_t ai[4] = {0, 0, 0, 0};
+                float si[4] = {0, 0, 0, 0};
+                memcpy(ai, acc + xi * stride + c0, (size_t)live * sizeof(int32_t));
+                memcpy(si, prm->scale + xi * (size_t)C + c0, (size_t)live * sizeof(float));
+                a[y] = vmulq_f32(vcvtq_f32_s32(vld1q_s32(ai)), vld1q_f32(si));
+            }
+            at6_neon(a, o);
+            for (int r = 0; r < 4; r++)
+                t[r][x] = o[r];
+        }
+        float bi[4] = {0, 0, 0, 0};
+        memcpy(bi, prm->bias + c0, (size_t)live * sizeof(float));
+        const float32x4_t b = vld1q_f32(bi);
+        for (int r = 0; r < 4; r++) {
+            float32x4_t o[4];
+            at6_neon(t[r], o);
+            for (int x = 0; x < 4; x++) {
+                uint8_t *dst = out[r * 4 + x];
+                if (!dst)
+                    continue;
+                /* in [q_lo, q_hi]: the low byte of each lane is the value */
+                int32x4_t q = quant4(vaddq_f32(o[x], b), s, z, lo, hi);
+                uint8x8_t n8 = vmovn_u16(vcombine_u16(vmovn_u32(vreinterpretq_u32_s32(q)), vdup_n_u16(0)));
+                uint8_t b8[8];
+                vst1_u8(b8, n8);
+                memcpy(dst + c0, b8, (size_t)live);
+            }
+        }
     }
 }
 

@@ -433,6 +433,7 @@ const detc_kernels detc_kernels_neon = {
 #ifdef __aarch64__
     .quantize_q8 = detc_quantize_q8_neon,
     .dequantize_q8 = detc_dequantize_q8_neon,
+    .wino_out_q8 = detc_wino_out_q8_neon,
 #endif
 };
 #else
