@@ -64,7 +64,9 @@ Q8 = "/q8"
 # rate, an approximation of the direct int8 sum). Measured on R50-FPN 800x800 at 1 thread (Zen 4, ms, direct ->
 # Winograd): 256 ch 200x200 109 -> 69, 100x100 27 -> 17, 50x50 6.6 -> 4.7, mask head 14x14 x 100 ROIs
 # 52 -> 44; but 512 ch 25x25 (49 tiles) 6.6 -> 6.3 and 256 ch 25x25 1.7 -> 1.5, not worth their transformed
-# filters (36 int16 per 9 int8 weights: 19 MB for a 512-channel conv); 64 ch 200x200 13 -> 13. The tiles are
+# filters (36 int16 per 9 int8 weights: 19 MB for a 512-channel conv); 64 ch 200x200 13 -> 13 (8.1 -> 6.9 once
+# the output stage was one kernel and the mask head a canvas, but the shapes model's mask mAP then fell 0.0114
+# below f32 with its 64-channel layers in Winograd: tests/test_quantize.py holds it within 0.01). The tiles are
 # counted on the calibration images (their size, not the declared one), so filters over WINO_MAX_WEIGHTS
 # (Ci x Co: 512-channel convs, whose maps are the smallest) stay direct whatever the calibration size.
 WINO_MIN_CHANNELS = 128
