@@ -65,7 +65,7 @@ typedef struct {
     float *out;                    /* NHWC output */
 } conv_wino_job;
 
-/* Output tiles [t0, t1) (numbered image by image, row by row) into job->out; scratch holds
+/* Output tiles [t0, t1) (as wino_tile_count numbers them) into job->out; scratch holds
  * conv_wino_scratch_bytes, 64-byte aligned. */
 void conv_wino_run(const conv_wino_job *j, int64_t t0, int64_t t1, void *scratch);
 

@@ -56,7 +56,7 @@ typedef struct {
     uint8_t *out;                  /* NHWC output */
 } conv_wino_q8_job;
 
-/* Output tiles [t0, t1) (numbered image by image, row by row); scratch holds conv_wino_q8_scratch_bytes,
+/* Output tiles [t0, t1) (as wino_tile_count numbers them); scratch holds conv_wino_q8_scratch_bytes,
  * 64-byte aligned. */
 void conv_wino_q8_run(const conv_wino_q8_job *j, int64_t t0, int64_t t1, void *scratch);
 
