@@ -102,8 +102,9 @@ void conv_wino_release(conv_wino *w)
 
 size_t conv_wino_scratch_bytes(const conv_wino *w)
 {
-    size_t t = (size_t)w->tiles_per_block * WINO_N * sizeof(float);
-    return align64((size_t)w->ci * sizeof(float)) + align64(t * (size_t)w->ci) + align64(t * (size_t)w->co);
+    const size_t T = (size_t)w->tiles_per_block;
+    return align64((size_t)w->ci * sizeof(float)) + align64(WINO_N * wino_pos_stride(T * w->ci, 4) * sizeof(float)) +
+           align64(WINO_N * wino_pos_stride(T * w->co, 4) * sizeof(float));
 }
 
 static int64_t ceil_div(int64_t a, int64_t b)
@@ -188,32 +189,34 @@ void wino_tile_pixels(const wino_geom *g, int64_t t, int64_t in_pix[WINO_N], int
 }
 
 /* Tile t's 6x6 patch into V rows of the block (tile index i); taps in the padding read zeros. */
-static void input_tile(const conv_wino_job *j, int i, float *v, const float *zeros, const int64_t *in_pix)
+static void input_tile(const conv_wino_job *j, int i, float *v, size_t v_stride, const float *zeros,
+                       const int64_t *in_pix)
 {
-    const int ci = j->w->ci, T = j->w->tiles_per_block;
+    const int ci = j->w->ci;
     const float *taps[WINO_N];
     for (int p = 0; p < WINO_N; p++)
         taps[p] = in_pix[p] < 0 ? zeros : j->x + (size_t)in_pix[p] * ci;
-    j->kernels->wino_in_f32(ci, taps, v + (size_t)i * ci, (size_t)T * ci);
+    j->kernels->wino_in_f32(ci, taps, v + (size_t)i * ci, v_stride);
 }
 
 /* Products of tile i into the output pixels inside it, with bias and clamp. */
-static void output_tile(const conv_wino_job *j, int i, const float *mm, const int64_t *out_pix)
+static void output_tile(const conv_wino_job *j, int i, const float *mm, size_t mm_stride, const int64_t *out_pix)
 {
-    const int co = j->w->co, T = j->w->tiles_per_block;
+    const int co = j->w->co;
     float *out[WINO_TILE * WINO_TILE];
     for (int p = 0; p < WINO_TILE * WINO_TILE; p++)
         out[p] = out_pix[p] < 0 ? NULL : j->out + (size_t)out_pix[p] * co;
-    j->kernels->wino_out_f32(co, mm + (size_t)i * co, (size_t)T * co, j->bias, j->act_lo, j->act_hi, out);
+    j->kernels->wino_out_f32(co, mm + (size_t)i * co, mm_stride, j->bias, j->act_lo, j->act_hi, out);
 }
 
 void conv_wino_run(const conv_wino_job *j, int64_t t0, int64_t t1, void *scratch)
 {
     const conv_wino *w = j->w;
     const int ci = w->ci, co = w->co, T = w->tiles_per_block;
+    const size_t vs = wino_pos_stride((size_t)T * ci, sizeof(float)), ms = wino_pos_stride((size_t)T * co, sizeof(float));
     float *zeros = scratch;
     float *v = (float *)((char *)scratch + align64((size_t)ci * sizeof(float)));
-    float *mm = (float *)((char *)v + align64((size_t)T * WINO_N * sizeof(float) * (size_t)ci));
+    float *mm = (float *)((char *)v + align64(WINO_N * vs * sizeof(float)));
     memset(zeros, 0, (size_t)ci * sizeof(float));
     const float inf = INFINITY;
     for (int64_t b0 = t0; b0 < t1; b0 += T) {
@@ -221,11 +224,11 @@ void conv_wino_run(const conv_wino_job *j, int64_t t0, int64_t t1, void *scratch
         for (int i = 0; i < nt; i++) {
             int64_t in_pix[WINO_N], out_pix[WINO_TILE * WINO_TILE];
             wino_tile_pixels(&j->g, b0 + i, in_pix, out_pix);
-            input_tile(j, i, v, zeros, in_pix);
+            input_tile(j, i, v, vs, zeros, in_pix);
         }
         for (int xi = 0; xi < WINO_N; xi++) {
-            const float *a = v + (size_t)xi * T * ci;
-            float *o = mm + (size_t)xi * T * co;
+            const float *a = v + xi * vs;
+            float *o = mm + xi * ms;
             if (w->packed_by) {
                 detc_conv_f32_params prm = {
                     .n = co, .k = ci, .packed = w->packed[xi], .bias = NULL, .act_lo = -inf, .act_hi = inf};
@@ -237,7 +240,7 @@ void conv_wino_run(const conv_wino_job *j, int64_t t0, int64_t t1, void *scratch
         for (int i = 0; i < nt; i++) {
             int64_t in_pix[WINO_N], out_pix[WINO_TILE * WINO_TILE];
             wino_tile_pixels(&j->g, b0 + i, in_pix, out_pix);
-            output_tile(j, i, mm, out_pix);
+            output_tile(j, i, mm, ms, out_pix);
         }
     }
 }

@@ -162,56 +162,60 @@ bool conv_wino_q8_init(conv_wino_q8 *w, const conv_wino_q8_spec *s, void *(*pack
 
 size_t conv_wino_q8_scratch_bytes(const conv_wino_q8 *w)
 {
-    size_t t = (size_t)w->tiles_per_block * WINO_N;
-    return align64((size_t)w->ci) + align64(t * (size_t)w->ci * sizeof(int16_t)) +
-           align64(t * (size_t)w->co * sizeof(int32_t));
+    const size_t T = (size_t)w->tiles_per_block;
+    return align64((size_t)w->ci) + align64(WINO_N * wino_pos_stride(T * w->ci, sizeof(int16_t)) * sizeof(int16_t)) +
+           align64(WINO_N * wino_pos_stride(T * w->co, sizeof(int32_t)) * sizeof(int32_t));
 }
 
 /* Tile i's 6x6 patch (in_pix: wino_tile_pixels's), less the zero point, transformed (the table's wino_in_s16)
  * into rows i of the block's t[xi] (T rows of Ci each); taps in the padding point at a row of the zero point
  * (d = 0). */
-static void input_tile(const conv_wino_q8_job *j, int i, int16_t *v, const uint8_t *zp_row, const int64_t *in_pix)
+static void input_tile(const conv_wino_q8_job *j, int i, int16_t *v, size_t v_stride, const uint8_t *zp_row,
+                       const int64_t *in_pix)
 {
     const conv_wino_q8 *w = j->w;
-    const int ci = w->ci, T = w->tiles_per_block;
+    const int ci = w->ci;
     const uint8_t *taps[WINO_N];
     for (int p = 0; p < WINO_N; p++)
         taps[p] = in_pix[p] < 0 ? zp_row : j->x + (size_t)in_pix[p] * ci;
-    j->kernels->wino_in_s16(ci, taps, w->x_zp, w->is_signed, v + (size_t)i * ci, (size_t)T * ci);
+    j->kernels->wino_in_s16(ci, taps, w->x_zp, w->is_signed, v + (size_t)i * ci, v_stride);
 }
 
 /* Products of tile i (acc[xi][i][o]) to the tile's output pixels (out_pix; the table's wino_out_q8). */
-static void output_tile(const conv_wino_q8_job *j, int i, const int32_t *acc, const int64_t *out_pix)
+static void output_tile(const conv_wino_q8_job *j, int i, const int32_t *acc, size_t acc_stride,
+                        const int64_t *out_pix)
 {
     const conv_wino_q8 *w = j->w;
     const int co = w->co;
     uint8_t *ys[WINO_TILE * WINO_TILE];
     for (int p = 0; p < WINO_TILE * WINO_TILE; p++)
         ys[p] = out_pix[p] < 0 ? NULL : j->out + (size_t)out_pix[p] * co;
-    j->kernels->wino_out_q8(&w->out, acc + (size_t)i * co, (size_t)w->tiles_per_block * co, ys);
+    j->kernels->wino_out_q8(&w->out, acc + (size_t)i * co, acc_stride, ys);
 }
 
 void conv_wino_q8_run(const conv_wino_q8_job *j, int64_t t0, int64_t t1, void *scratch)
 {
     const conv_wino_q8 *w = j->w;
     const int ci = w->ci, co = w->co, T = w->tiles_per_block;
+    const size_t vs = wino_pos_stride((size_t)T * ci, sizeof(int16_t));
+    const size_t as = wino_pos_stride((size_t)T * co, sizeof(int32_t));
     uint8_t *zp_row = scratch;
     int16_t *v = (int16_t *)(void *)((char *)scratch + align64((size_t)ci));
-    int32_t *acc = (int32_t *)(void *)((char *)v + align64((size_t)T * WINO_N * (size_t)ci * sizeof(int16_t)));
+    int32_t *acc = (int32_t *)(void *)((char *)v + align64(WINO_N * vs * sizeof(int16_t)));
     memset(zp_row, (int)(uint8_t)w->x_zp, (size_t)ci);
     for (int64_t b0 = t0; b0 < t1; b0 += T) {
         int nt = (int)(t1 - b0 < T ? t1 - b0 : T);
         for (int i = 0; i < nt; i++) {
             int64_t in_pix[WINO_N], out_pix[WINO_TILE * WINO_TILE];
             wino_tile_pixels(&j->g, b0 + i, in_pix, out_pix);
-            input_tile(j, i, v, zp_row, in_pix);
+            input_tile(j, i, v, vs, zp_row, in_pix);
         }
         for (int xi = 0; xi < WINO_N; xi++)
-            j->kernels->gemm_s16(w->packed[xi], co, ci, nt, v + (size_t)xi * T * ci, ci, acc + (size_t)xi * T * co, co);
+            j->kernels->gemm_s16(w->packed[xi], co, ci, nt, v + xi * vs, ci, acc + xi * as, co);
         for (int i = 0; i < nt; i++) {
             int64_t in_pix[WINO_N], out_pix[WINO_TILE * WINO_TILE];
             wino_tile_pixels(&j->g, b0 + i, in_pix, out_pix);
-            output_tile(j, i, acc, out_pix);
+            output_tile(j, i, acc, as, out_pix);
         }
     }
 }

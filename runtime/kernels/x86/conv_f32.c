@@ -351,18 +351,22 @@ AVX512 void detc_wino_in_f32_avx512(int channels, const float *const *taps, floa
     for (int c0 = 0; c0 < channels; c0 += 16) {
         __mmask16 mk = channels - c0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (channels - c0)) - 1);
         __m512 t[36];
+        WINO_UNROLL
         for (int x = 0; x < 6; x++) {
             __m512 d[6];
+            WINO_UNROLL
             for (int y = 0; y < 6; y++)
                 d[y] = _mm512_maskz_loadu_ps(mk, taps[y * 6 + x] + c0);
             WINO_BT6(_mm512_add_ps, _mm512_sub_ps, _mm512_fmadd_ps, _mm512_fnmadd_ps, d[0], d[1], d[2], d[3], d[4],
                      d[5], t + x, 6);
         }
+        WINO_UNROLL
         for (int y = 0; y < 6; y++) {
             __m512 o[6];
             const __m512 *d = t + y * 6;
             WINO_BT6(_mm512_add_ps, _mm512_sub_ps, _mm512_fmadd_ps, _mm512_fnmadd_ps, d[0], d[1], d[2], d[3], d[4],
                      d[5], o, 1);
+            WINO_UNROLL
             for (int x = 0; x < 6; x++)
                 _mm512_mask_storeu_ps(v + (size_t)(y * 6 + x) * stride + c0, mk, o[x]);
         }
@@ -378,17 +382,21 @@ AVX512 void detc_wino_out_f32_avx512(int channels, const float *m, size_t stride
     for (int c0 = 0; c0 < channels; c0 += 16) {
         __mmask16 mk = channels - c0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (channels - c0)) - 1);
         __m512 t[24];
+        WINO_UNROLL
         for (int x = 0; x < 6; x++) {
             __m512 a[6];
+            WINO_UNROLL
             for (int y = 0; y < 6; y++)
                 a[y] = _mm512_maskz_loadu_ps(mk, m + (size_t)(y * 6 + x) * stride + c0);
             WINO_AT6(_mm512_add_ps, _mm512_sub_ps, _mm512_fmadd_ps, a[0], a[1], a[2], a[3], a[4], a[5], t + x, 6);
         }
         __m512 b = bias ? _mm512_maskz_loadu_ps(mk, bias + c0) : _mm512_setzero_ps();
+        WINO_UNROLL
         for (int r = 0; r < 4; r++) {
             __m512 o[4];
             const __m512 *a = t + r * 6;
             WINO_AT6(_mm512_add_ps, _mm512_sub_ps, _mm512_fmadd_ps, a[0], a[1], a[2], a[3], a[4], a[5], o, 1);
+            WINO_UNROLL
             for (int x = 0; x < 4; x++) {
                 float *dst = out[r * 4 + x];
                 if (!dst)
@@ -408,18 +416,22 @@ AVX2FMA void detc_wino_in_f32_avx2(int channels, const float *const *taps, float
     for (int c0 = 0; c0 < channels; c0 += 8) {
         __m256i mk = lane_mask(channels - c0);
         __m256 t[36];
+        WINO_UNROLL
         for (int x = 0; x < 6; x++) {
             __m256 d[6];
+            WINO_UNROLL
             for (int y = 0; y < 6; y++)
                 d[y] = _mm256_maskload_ps(taps[y * 6 + x] + c0, mk);
             WINO_BT6(_mm256_add_ps, _mm256_sub_ps, _mm256_fmadd_ps, _mm256_fnmadd_ps, d[0], d[1], d[2], d[3], d[4],
                      d[5], t + x, 6);
         }
+        WINO_UNROLL
         for (int y = 0; y < 6; y++) {
             __m256 o[6];
             const __m256 *d = t + y * 6;
             WINO_BT6(_mm256_add_ps, _mm256_sub_ps, _mm256_fmadd_ps, _mm256_fnmadd_ps, d[0], d[1], d[2], d[3], d[4],
                      d[5], o, 1);
+            WINO_UNROLL
             for (int x = 0; x < 6; x++)
                 _mm256_maskstore_ps(v + (size_t)(y * 6 + x) * stride + c0, mk, o[x]);
         }
@@ -435,17 +447,21 @@ AVX2FMA void detc_wino_out_f32_avx2(int channels, const float *m, size_t stride,
     for (int c0 = 0; c0 < channels; c0 += 8) {
         __m256i mk = lane_mask(channels - c0);
         __m256 t[24];
+        WINO_UNROLL
         for (int x = 0; x < 6; x++) {
             __m256 a[6];
+            WINO_UNROLL
             for (int y = 0; y < 6; y++)
                 a[y] = _mm256_maskload_ps(m + (size_t)(y * 6 + x) * stride + c0, mk);
             WINO_AT6(_mm256_add_ps, _mm256_sub_ps, _mm256_fmadd_ps, a[0], a[1], a[2], a[3], a[4], a[5], t + x, 6);
         }
         __m256 b = bias ? _mm256_maskload_ps(bias + c0, mk) : _mm256_setzero_ps();
+        WINO_UNROLL
         for (int r = 0; r < 4; r++) {
             __m256 o[4];
             const __m256 *a = t + r * 6;
             WINO_AT6(_mm256_add_ps, _mm256_sub_ps, _mm256_fmadd_ps, a[0], a[1], a[2], a[3], a[4], a[5], o, 1);
+            WINO_UNROLL
             for (int x = 0; x < 4; x++) {
                 float *dst = out[r * 4 + x];
                 if (!dst)

@@ -233,8 +233,10 @@ AVX512 void detc_wino_out_q8_avx512(const detc_wino_q8_out_params *prm, const in
     for (int c0 = 0; c0 < C; c0 += 16) {
         __mmask16 mk = C - c0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (C - c0)) - 1);
         __m512 t[24];
+        WINO_UNROLL
         for (int x = 0; x < 6; x++) {
             __m512 a[6];
+            WINO_UNROLL
             for (int y = 0; y < 6; y++) {
                 size_t xi = (size_t)(y * 6 + x);
                 __m512 v = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(mk, acc + xi * stride + c0));
@@ -243,15 +245,23 @@ AVX512 void detc_wino_out_q8_avx512(const detc_wino_q8_out_params *prm, const in
             WINO_AT6(_mm512_add_ps, _mm512_sub_ps, _mm512_fmadd_ps, a[0], a[1], a[2], a[3], a[4], a[5], t + x, 6);
         }
         __m512 b = _mm512_maskz_loadu_ps(mk, prm->bias + c0);
+        WINO_UNROLL
         for (int r = 0; r < 4; r++) {
             __m512 o[4];
             const __m512 *a = t + r * 6;
             WINO_AT6(_mm512_add_ps, _mm512_sub_ps, _mm512_fmadd_ps, a[0], a[1], a[2], a[3], a[4], a[5], o, 1);
+            WINO_UNROLL
             for (int x = 0; x < 4; x++) {
                 uint8_t *dst = out[r * 4 + x];
-                if (dst) /* in [q_lo, q_hi]: the low byte is the value */
-                    _mm512_mask_cvtepi32_storeu_epi8(dst + c0, mk,
-                                                     detc_quantize16_avx512(_mm512_add_ps(o[x], b), os, zp, lo, hi));
+                if (!dst)
+                    continue;
+                /* in [q_lo, q_hi]: the low byte is the value; vpmovdb into a register, then a plain store (its
+                 * masked store to memory is microcoded on Zen 4) */
+                __m512i q = detc_quantize16_avx512(_mm512_add_ps(o[x], b), os, zp, lo, hi);
+                if (mk == 0xFFFF)
+                    _mm_storeu_si128((__m128i *)(void *)(dst + c0), _mm512_cvtepi32_epi8(q));
+                else
+                    _mm512_mask_cvtepi32_storeu_epi8(dst + c0, mk, q);
             }
         }
     }
@@ -275,8 +285,10 @@ AVX2FMA void detc_wino_out_q8_avx2(const detc_wino_q8_out_params *prm, const int
         const int live = C - c0 < 8 ? C - c0 : 8;
         const __m256i mk = live_lanes(live);
         __m256 t[24];
+        WINO_UNROLL
         for (int x = 0; x < 6; x++) {
             __m256 a[6];
+            WINO_UNROLL
             for (int y = 0; y < 6; y++) {
                 size_t xi = (size_t)(y * 6 + x);
                 __m256 v = _mm256_cvtepi32_ps(_mm256_maskload_epi32((const int *)(acc + xi * stride + c0), mk));
@@ -285,10 +297,12 @@ AVX2FMA void detc_wino_out_q8_avx2(const detc_wino_q8_out_params *prm, const int
             WINO_AT6(_mm256_add_ps, _mm256_sub_ps, _mm256_fmadd_ps, a[0], a[1], a[2], a[3], a[4], a[5], t + x, 6);
         }
         __m256 b = _mm256_maskload_ps(prm->bias + c0, mk);
+        WINO_UNROLL
         for (int r = 0; r < 4; r++) {
             __m256 o[4];
             const __m256 *a = t + r * 6;
             WINO_AT6(_mm256_add_ps, _mm256_sub_ps, _mm256_fmadd_ps, a[0], a[1], a[2], a[3], a[4], a[5], o, 1);
+            WINO_UNROLL
             for (int x = 0; x < 4; x++) {
                 uint8_t *dst = out[r * 4 + x];
                 if (!dst)
