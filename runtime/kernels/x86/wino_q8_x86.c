@@ -344,18 +344,22 @@ VNNI void detc_wino_in_s16_avx512(int channels, const uint8_t *const *taps, int3
         int nc = channels - c0 < 32 ? channels - c0 : 32;
         __mmask32 mk = nc == 32 ? (__mmask32)0xFFFFFFFFu : (__mmask32)((1u << nc) - 1);
         __m512i t[36];
+        WINO_UNROLL
         for (int x = 0; x < 6; x++) {
             __m512i d[6];
+            WINO_UNROLL
             for (int y = 0; y < 6; y++) {
                 __m256i b = _mm512_castsi512_si256(_mm512_maskz_loadu_epi8((__mmask64)mk, taps[y * 6 + x] + c0));
                 d[y] = _mm512_sub_epi16(is_signed ? _mm512_cvtepi8_epi16(b) : _mm512_cvtepu8_epi16(b), z);
             }
             BT6_S16(_mm512_add_epi16, _mm512_sub_epi16, _mm512_slli_epi16, d[0], d[1], d[2], d[3], d[4], d[5], t + x, 6);
         }
+        WINO_UNROLL
         for (int y = 0; y < 6; y++) {
             __m512i o[6];
             const __m512i *d = t + y * 6;
             BT6_S16(_mm512_add_epi16, _mm512_sub_epi16, _mm512_slli_epi16, d[0], d[1], d[2], d[3], d[4], d[5], o, 1);
+            WINO_UNROLL
             for (int x = 0; x < 6; x++)
                 _mm512_mask_storeu_epi16(v + (size_t)(y * 6 + x) * stride + c0, mk, o[x]);
         }
@@ -369,8 +373,10 @@ AVX2 void detc_wino_in_s16_avx2(int channels, const uint8_t *const *taps, int32_
     for (int c0 = 0; c0 < channels; c0 += 16) {
         int nc = channels - c0 < 16 ? channels - c0 : 16;
         __m256i t[36];
+        WINO_UNROLL
         for (int x = 0; x < 6; x++) {
             __m256i d[6];
+            WINO_UNROLL
             for (int y = 0; y < 6; y++) {
                 __m128i b = _mm_setzero_si128();
                 if (nc == 16)
@@ -381,10 +387,12 @@ AVX2 void detc_wino_in_s16_avx2(int channels, const uint8_t *const *taps, int32_
             }
             BT6_S16(_mm256_add_epi16, _mm256_sub_epi16, _mm256_slli_epi16, d[0], d[1], d[2], d[3], d[4], d[5], t + x, 6);
         }
+        WINO_UNROLL
         for (int y = 0; y < 6; y++) {
             __m256i o[6];
             const __m256i *d = t + y * 6;
             BT6_S16(_mm256_add_epi16, _mm256_sub_epi16, _mm256_slli_epi16, d[0], d[1], d[2], d[3], d[4], d[5], o, 1);
+            WINO_UNROLL
             for (int x = 0; x < 6; x++) {
                 int16_t *dst = v + (size_t)(y * 6 + x) * stride + c0;
                 if (nc == 16)
