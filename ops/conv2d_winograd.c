@@ -179,12 +179,26 @@ static void map_block(const wino_geom *g, int64_t img, int64_t y0, int64_t x0, i
         }
 }
 
-void wino_tile_pixels(const wino_geom *g, int64_t t, int64_t in_pix[WINO_N], int64_t out_pix[WINO_TILE * WINO_TILE])
+/* Tile t's first output pixel (image n, or the canvas: n 0). */
+static void tile_origin(const wino_geom *g, int64_t t, int64_t *n, int64_t *oy0, int64_t *ox0)
 {
-    const int64_t per_image = (int64_t)g->tiles_h * g->tiles_w;
-    const int64_t n = g->canvas_cols ? 0 : t / per_image, r = t % per_image;
-    const int64_t oy0 = r / g->tiles_w * WINO_TILE, ox0 = r % g->tiles_w * WINO_TILE;
+    const int64_t per_image = (int64_t)g->tiles_h * g->tiles_w, r = t % per_image;
+    *n = g->canvas_cols ? 0 : t / per_image;
+    *oy0 = r / g->tiles_w * WINO_TILE;
+    *ox0 = r % g->tiles_w * WINO_TILE;
+}
+
+void wino_tile_inputs(const wino_geom *g, int64_t t, int64_t in_pix[WINO_N])
+{
+    int64_t n, oy0, ox0;
+    tile_origin(g, t, &n, &oy0, &ox0);
     map_block(g, n, oy0 - g->pad_top, ox0 - g->pad_left, WINO_ALPHA, g->in_h, g->in_w, in_pix);
+}
+
+void wino_tile_outputs(const wino_geom *g, int64_t t, int64_t out_pix[WINO_TILE * WINO_TILE])
+{
+    int64_t n, oy0, ox0;
+    tile_origin(g, t, &n, &oy0, &ox0);
     map_block(g, n, oy0, ox0, WINO_TILE, g->out_h, g->out_w, out_pix);
 }
 
@@ -222,8 +236,8 @@ void conv_wino_run(const conv_wino_job *j, int64_t t0, int64_t t1, void *scratch
     for (int64_t b0 = t0; b0 < t1; b0 += T) {
         int nt = (int)(t1 - b0 < T ? t1 - b0 : T);
         for (int i = 0; i < nt; i++) {
-            int64_t in_pix[WINO_N], out_pix[WINO_TILE * WINO_TILE];
-            wino_tile_pixels(&j->g, b0 + i, in_pix, out_pix);
+            int64_t in_pix[WINO_N];
+            wino_tile_inputs(&j->g, b0 + i, in_pix);
             input_tile(j, i, v, vs, zeros, in_pix);
         }
         for (int xi = 0; xi < WINO_N; xi++) {
@@ -238,8 +252,8 @@ void conv_wino_run(const conv_wino_job *j, int64_t t0, int64_t t1, void *scratch
             }
         }
         for (int i = 0; i < nt; i++) {
-            int64_t in_pix[WINO_N], out_pix[WINO_TILE * WINO_TILE];
-            wino_tile_pixels(&j->g, b0 + i, in_pix, out_pix);
+            int64_t out_pix[WINO_TILE * WINO_TILE];
+            wino_tile_outputs(&j->g, b0 + i, out_pix);
             output_tile(j, i, mm, ms, out_pix);
         }
     }

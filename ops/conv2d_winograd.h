@@ -61,8 +61,10 @@ wino_geom wino_geometry(int in_h, int in_w, int out_h, int out_w, int pad_top, i
 /* All the tiles: numbered image by image (or over the canvas), row by row. */
 int64_t wino_tile_count(const wino_geom *g);
 /* Tile t's 6x6 input patch (in_pix[p], p row-major: the input pixel's index n*in_h*in_w + y*in_w + x, or -1 in
- * the padding) and 4x4 output pixels (out_pix, likewise over the output; -1 past the edge or on a separator). */
-void wino_tile_pixels(const wino_geom *g, int64_t t, int64_t in_pix[WINO_N], int64_t out_pix[WINO_TILE * WINO_TILE]);
+ * the padding or on a separator) and its 4x4 output pixels (out_pix, likewise over the output; -1 past the
+ * edge or on a separator). */
+void wino_tile_inputs(const wino_geom *g, int64_t t, int64_t in_pix[WINO_N]);
+void wino_tile_outputs(const wino_geom *g, int64_t t, int64_t out_pix[WINO_TILE * WINO_TILE]);
 
 typedef struct {
     const conv_wino *w;

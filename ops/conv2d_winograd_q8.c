@@ -167,7 +167,7 @@ size_t conv_wino_q8_scratch_bytes(const conv_wino_q8 *w)
            align64(WINO_N * wino_pos_stride(T * w->co, sizeof(int32_t)) * sizeof(int32_t));
 }
 
-/* Tile i's 6x6 patch (in_pix: wino_tile_pixels's), less the zero point, transformed (the table's wino_in_s16)
+/* Tile i's 6x6 patch (in_pix: wino_tile_inputs's), less the zero point, transformed (the table's wino_in_s16)
  * into rows i of the block's t[xi] (T rows of Ci each); taps in the padding point at a row of the zero point
  * (d = 0). */
 static void input_tile(const conv_wino_q8_job *j, int i, int16_t *v, size_t v_stride, const uint8_t *zp_row,
@@ -206,15 +206,15 @@ void conv_wino_q8_run(const conv_wino_q8_job *j, int64_t t0, int64_t t1, void *s
     for (int64_t b0 = t0; b0 < t1; b0 += T) {
         int nt = (int)(t1 - b0 < T ? t1 - b0 : T);
         for (int i = 0; i < nt; i++) {
-            int64_t in_pix[WINO_N], out_pix[WINO_TILE * WINO_TILE];
-            wino_tile_pixels(&j->g, b0 + i, in_pix, out_pix);
+            int64_t in_pix[WINO_N];
+            wino_tile_inputs(&j->g, b0 + i, in_pix);
             input_tile(j, i, v, vs, zp_row, in_pix);
         }
         for (int xi = 0; xi < WINO_N; xi++)
             j->kernels->gemm_s16(w->packed[xi], co, ci, nt, v + xi * vs, ci, acc + xi * as, co);
         for (int i = 0; i < nt; i++) {
-            int64_t in_pix[WINO_N], out_pix[WINO_TILE * WINO_TILE];
-            wino_tile_pixels(&j->g, b0 + i, in_pix, out_pix);
+            int64_t out_pix[WINO_TILE * WINO_TILE];
+            wino_tile_outputs(&j->g, b0 + i, out_pix);
             output_tile(j, i, acc, as, out_pix);
         }
     }
