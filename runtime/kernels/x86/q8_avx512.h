@@ -28,6 +28,58 @@ detc_requant_gemmlowp16(__m512i acc, __m512i mult, __m512i mult_odd, __m512i lsh
     return _mm512_mask_add_epi32(v, _mm512_cmpgt_epi32_mask(rem, thr), v, _mm512_set1_epi32(1));
 }
 
+/* The same requantization in one 64-bit rounding per lane, for kernels that requantize many vectors with
+ * one set of constants. With a = acc << lsh, P = a*m and e = rshift, gemmlowp gives
+ * RDBPOT(h, e) with h = floor((P + 2^30) / 2^31); for e >= 1 RDBPOT(h, e) is floor((h + 2^(e-1) - [h < 0]) / 2^e),
+ * and floor(floor(X / 2^31) + n) / 2^e) = floor((X + n*2^31) / 2^(31+e)) for an integer n, so
+ *   result = (P + 2^30 + 2^(30+e) - [P < -2^30] * 2^31) >> (31 + e)     (e = 0: (P + 2^30) >> 31)
+ * in int64 (|P| <= 2^62, so no overflow), exact for every int32 a. h < 0 is P + 2^30 < 0. Without the
+ * [h < 0] term (fix = 0) a negative h gives floor((h + 2^(e-1)) / 2^e) <= 0 instead of the true value,
+ * also <= 0: callers whose lower clamp (act_min - out_zp) is >= 0 clamp both to the same byte. */
+typedef struct {
+    __m512i mult, mult_odd, lsh, nud_e, nud_o, sh_e, sh_o, cor_e, cor_o;
+    int has_lsh;
+} detc_rq64;
+
+__attribute__((always_inline, target("avx512f"))) static inline detc_rq64
+detc_rq64_load(const int32_t *mult, const int32_t *lshift, const int32_t *rshift, __mmask16 mk)
+{
+    detc_rq64 r;
+    const __m512i z = _mm512_setzero_si512(), b30 = _mm512_set1_epi64(1LL << 30);
+    r.mult = _mm512_maskz_loadu_epi32(mk, mult);
+    r.mult_odd = _mm512_srli_epi64(r.mult, 32);
+    r.lsh = _mm512_maskz_loadu_epi32(mk, lshift);
+    r.has_lsh = _mm512_test_epi32_mask(r.lsh, r.lsh) != 0;
+    const __m512i e = _mm512_maskz_loadu_epi32(mk, rshift);
+    const __m512i ee = _mm512_and_si512(e, _mm512_set1_epi64(0xFFFFFFFFLL)), eo = _mm512_srli_epi64(e, 32);
+    const __mmask8 pe = _mm512_cmpneq_epi64_mask(ee, z), po = _mm512_cmpneq_epi64_mask(eo, z);
+    r.nud_e = _mm512_add_epi64(b30, _mm512_maskz_mov_epi64(pe, _mm512_sllv_epi64(b30, ee)));
+    r.nud_o = _mm512_add_epi64(b30, _mm512_maskz_mov_epi64(po, _mm512_sllv_epi64(b30, eo)));
+    r.sh_e = _mm512_add_epi64(ee, _mm512_set1_epi64(31));
+    r.sh_o = _mm512_add_epi64(eo, _mm512_set1_epi64(31));
+    r.cor_e = _mm512_maskz_mov_epi64(pe, _mm512_set1_epi64(1LL << 31));
+    r.cor_o = _mm512_maskz_mov_epi64(po, _mm512_set1_epi64(1LL << 31));
+    return r;
+}
+
+__attribute__((always_inline, target("avx512f"))) static inline __m512i detc_rq64_apply(__m512i acc,
+                                                                                         const detc_rq64 *r, int fix)
+{
+    const __m512i a = r->has_lsh ? _mm512_sllv_epi32(acc, r->lsh) : acc;
+    const __m512i pe = _mm512_mul_epi32(a, r->mult), po = _mm512_mul_epi32(_mm512_srli_epi64(a, 32), r->mult_odd);
+    __m512i ye = _mm512_add_epi64(pe, r->nud_e), yo = _mm512_add_epi64(po, r->nud_o);
+    if (fix) {
+        const __m512i t = _mm512_set1_epi64(-(1LL << 30));
+        ye = _mm512_mask_sub_epi64(ye, _mm512_cmplt_epi64_mask(pe, t), ye, r->cor_e);
+        yo = _mm512_mask_sub_epi64(yo, _mm512_cmplt_epi64_mask(po, t), yo, r->cor_o);
+    }
+    ye = _mm512_srav_epi64(ye, r->sh_e);
+    yo = _mm512_srav_epi64(yo, r->sh_o);
+    /* low dwords: lane 2i from ye, lane 2i+1 from yo */
+    const __m512i idx = _mm512_setr_epi32(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
+    return _mm512_permutex2var_epi32(ye, idx, yo);
+}
+
 /* Sum of the first k bytes (u8, or i8 when is_signed) of a row, modulo 2^32: the row sums that filter zero
  * points multiply (and the u8-as-s8 correction of x86.c's VNNI kernel). */
 __attribute__((always_inline, target("avx512f,avx512bw"))) static inline uint32_t

@@ -713,22 +713,6 @@ static inline int32_t cq_load_tail(const uint8_t *p, int n)
     return (int32_t)v;
 }
 
-/* Requantization constants of channels c..c+15 (lanes past N masked to 0). */
-INLINE_VNNI dw_rq16 cq_rq16_load(const detc_conv_q8_params *prm, int c, __mmask16 mk)
-{
-    dw_rq16 r;
-    r.mult = _mm512_maskz_loadu_epi32(mk, prm->mult + c);
-    r.mult_odd = _mm512_srli_epi64(r.mult, 32);
-    r.lsh = _mm512_maskz_loadu_epi32(mk, prm->lshift + c);
-    r.rsh = _mm512_maskz_loadu_epi32(mk, prm->rshift + c);
-    r.rmask = _mm512_sub_epi32(_mm512_sllv_epi32(_mm512_set1_epi32(1), r.rsh), _mm512_set1_epi32(1));
-    r.rthr = _mm512_srli_epi32(r.rmask, 1);
-    r.zp = _mm512_set1_epi32(prm->out_zp);
-    r.lo = _mm512_set1_epi32(prm->act_min);
-    r.hi = _mm512_set1_epi32(prm->act_max);
-    return r;
-}
-
 /* cq2_requant1's round_once requantization on 16 lanes (the comment there has the arithmetic). */
 typedef struct {
     __m512i mult, mult_odd, lsh, rsh, rsh1, ne, no, zp, lo, hi;
@@ -768,6 +752,12 @@ INLINE_VNNI __m512i cq_requant1(__m512i acc, const cq_rq1 *r)
     __m512i v = _mm512_add_epi32(_mm512_srav_epi32(h, r->rsh),
                                  _mm512_and_si512(_mm512_srlv_epi32(h, r->rsh1), _mm512_set1_epi32(1)));
     return _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(v, r->lo), r->hi), r->zp);
+}
+
+/* v clamped to [lo, hi] (act_min, act_max less out_zp), then + out_zp: never wraps. */
+INLINE_VNNI __m512i q8_clamp16(__m512i v, __m512i lo, __m512i hi, __m512i zp)
+{
+    return _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(v, lo), hi), zp);
 }
 
 /* CQ_MR rows (a[i]; rows past mr repeat row 0 and are not stored) x NB blocks starting at block blk. */
@@ -832,11 +822,22 @@ INLINE_VNNI void cq_tile(const detc_conv_q8_params *prm, const uint8_t *const *a
                 if (i < mr)
                     _mm512_mask_cvtepi32_storeu_epi8(out + (long)i * ldo + c, mk, cq_requant1(v[i], &r));
         } else {
-            const dw_rq16 r = cq_rq16_load(prm, c, mk);
+            const detc_rq64 r = detc_rq64_load(prm->mult + c, prm->lshift + c, prm->rshift + c, mk);
+            const __m512i zp = _mm512_set1_epi32(prm->out_zp), lo = _mm512_set1_epi32(prm->act_min - prm->out_zp),
+                          hi = _mm512_set1_epi32(prm->act_max - prm->out_zp);
+            if (prm->act_min - prm->out_zp < 0) {
 #pragma GCC unroll 4
-            for (int i = 0; i < CQ_MR; i++)
-                if (i < mr)
-                    _mm512_mask_cvtepi32_storeu_epi8(out + (long)i * ldo + c, mk, dw_requant16(v[i], &r));
+                for (int i = 0; i < CQ_MR; i++)
+                    if (i < mr)
+                        _mm512_mask_cvtepi32_storeu_epi8(out + (long)i * ldo + c, mk,
+                                                         q8_clamp16(detc_rq64_apply(v[i], &r, 1), lo, hi, zp));
+            } else {
+#pragma GCC unroll 4
+                for (int i = 0; i < CQ_MR; i++)
+                    if (i < mr)
+                        _mm512_mask_cvtepi32_storeu_epi8(out + (long)i * ldo + c, mk,
+                                                         q8_clamp16(detc_rq64_apply(v[i], &r, 0), lo, hi, zp));
+            }
         }
     }
 }
