@@ -560,74 +560,195 @@ const detc_kernels detc_kernels_avx2 = {
     .roi_sample_q8 = detc_roi_sample_q8_avx2,
     .roi_sample_f32 = detc_roi_sample_f32_avx2,
 };
-/* dwconv_q8 with 16 channels per zmm: two taps' bytes interleaved and widened to 16-bit, vpdpwssd
- * multiplies the pairs and accumulates; the requantization is dw_requant8's on 16 lanes. */
+/* dwconv_q8 with 16 channels per zmm, one int32 lane per channel: a tap's 16 bytes widened to int32
+ * (vpmovzxbd, vpmovsxbd) and vpdpwssd multiplying the low words by the tap's weight with 0 in the other
+ * word (the high word of a sign-extended byte meets a weight word of 0). Channel blocks run outside the
+ * pixels, so that a block's weights and requantization constants are set up once per run of pixels; the
+ * last block of C % 16 != 0 channels overlaps the one before (both write the same bytes there).
+ * Groups of DWV_NP pixels whose 3x3 windows move by a fixed distance (a stride-1 or stride-2 row away from
+ * the padding: pixel p's tap (r, kx) at tap (r, 0) + (s*p + kx) * e bytes, checked per group) widen each
+ * input vector of a row once and use it for every pixel whose window covers it; other pixels (the edges)
+ * sum their taps as pairs: two widened taps blended into one word pair against the packed weight pair.
+ * The requantization is q8_avx512.h's detc_rq64 (gemmlowp's two roundings as one). */
 #define INLINE_VNNI VNNI __attribute__((always_inline)) static inline
+#define DWV_NP 8
+#if defined(__clang__)
+#define DWV_UNROLL _Pragma("clang loop unroll(full)")
+#else
+#define DWV_UNROLL _Pragma("GCC unroll 32")
+#endif
 
+/* v clamped to [lo, hi] (act_min, act_max less out_zp), then + out_zp: never wraps. */
+INLINE_VNNI __m512i q8_clamp16(__m512i v, __m512i lo, __m512i hi, __m512i zp)
+{
+    return _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(v, lo), hi), zp);
+}
+
+/* A block's constants: bias, requantization, output clamp. */
 typedef struct {
-    __m512i mult, mult_odd, lsh, rsh, rmask, rthr, zp, lo, hi;
-} dw_rq16;
+    __m512i bias, lo, hi, zp;
+    detc_rq64 rq;
+} dwv_consts;
 
-INLINE_VNNI dw_rq16 dw_rq16_load(const detc_dwconv_q8_params *prm, int c)
+INLINE_VNNI dwv_consts dwv_consts_load(const detc_dwconv_q8_params *prm, int c)
 {
-    dw_rq16 r;
-    r.mult = _mm512_loadu_si512(prm->mult + c);
-    r.mult_odd = _mm512_srli_epi64(r.mult, 32);
-    r.lsh = _mm512_loadu_si512(prm->lshift + c);
-    r.rsh = _mm512_loadu_si512(prm->rshift + c);
-    r.rmask = _mm512_sub_epi32(_mm512_sllv_epi32(_mm512_set1_epi32(1), r.rsh), _mm512_set1_epi32(1));
-    r.rthr = _mm512_srli_epi32(r.rmask, 1);
-    r.zp = _mm512_set1_epi32(prm->out_zp);
-    r.lo = _mm512_set1_epi32(prm->act_min);
-    r.hi = _mm512_set1_epi32(prm->act_max);
-    return r;
+    dwv_consts k;
+    k.bias = _mm512_loadu_si512(prm->bias + c);
+    k.rq = detc_rq64_load(prm->mult + c, prm->lshift + c, prm->rshift + c, 0xFFFF);
+    k.lo = _mm512_set1_epi32(prm->act_min - prm->out_zp);
+    k.hi = _mm512_set1_epi32(prm->act_max - prm->out_zp);
+    k.zp = _mm512_set1_epi32(prm->out_zp);
+    return k;
 }
 
-INLINE_VNNI __m512i dw_requant16(__m512i acc, const dw_rq16 *r)
+/* Clamped to the output range already: truncating to bytes is exact. */
+INLINE_VNNI void dwv_store(__m512i acc, const dwv_consts *k, int fix, uint8_t *o)
 {
-    __m512i v = detc_requant_gemmlowp16(acc, r->mult, r->mult_odd, r->lsh, r->rsh, r->rmask, r->rthr);
-    v = _mm512_add_epi32(v, r->zp);
-    return _mm512_min_epi32(_mm512_max_epi32(v, r->lo), r->hi);
+    _mm_storeu_si128((__m128i *)o, _mm512_cvtepi32_epi8(q8_clamp16(detc_rq64_apply(acc, &k->rq, fix), k->lo, k->hi, k->zp)));
 }
 
-INLINE_VNNI void dw_block16_vnni(const detc_dwconv_q8_params *prm, int P, int is_signed, int n,
-                                 const uint8_t *const *taps, uint8_t *out, int c)
+INLINE_VNNI __m512i dwv_widen(const uint8_t *p, int is_signed)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)p);
+    return is_signed ? _mm512_cvtepi8_epi32(v) : _mm512_cvtepu8_epi32(v);
+}
+
+/* n pixels one at a time (taps as given), channels c..c+15. */
+INLINE_VNNI void dwv_pixels(const detc_dwconv_q8_params *prm, const int P, int is_signed, int fix, int n,
+                            const uint8_t *const *taps, uint8_t *out, int c, const dwv_consts *k)
 {
     const int C = prm->channels;
-    const dw_rq16 r = dw_rq16_load(prm, c);
-    const __m512i b = _mm512_loadu_si512(prm->bias + c);
     const int16_t *w = prm->w + (long)c * 2;
     for (int i = 0; i < n; i++) {
         const uint8_t *const *t = taps + (long)i * 2 * P;
-        __m512i a = b;
+        __m512i a = k->bias;
         for (int p = 0; p < P; p++) {
-            __m128i x0 = _mm_loadu_si128((const __m128i *)(t[2 * p] + c));
-            __m128i x1 = _mm_loadu_si128((const __m128i *)(t[2 * p + 1] + c));
-            __m256i x = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi8(x0, x1)),
-                                                _mm_unpackhi_epi8(x0, x1), 1);
-            __m512i xw = is_signed ? _mm512_cvtepi8_epi16(x) : _mm512_cvtepu8_epi16(x);
-            a = _mm512_dpwssd_epi32(a, xw, _mm512_loadu_si512(w + (long)p * C * 2));
+            __m512i x = _mm512_mask_blend_epi16(0xAAAAAAAA, dwv_widen(t[2 * p] + c, is_signed),
+                                                _mm512_slli_epi32(dwv_widen(t[2 * p + 1] + c, is_signed), 16));
+            a = _mm512_dpwssd_epi32(a, x, _mm512_loadu_si512(w + (long)p * C * 2));
         }
-        /* clamped to the output range already: truncating to bytes is exact */
-        _mm_storeu_si128((__m128i *)(out + (long)i * C + c), _mm512_cvtepi32_epi8(dw_requant16(a, &r)));
+        dwv_store(a, k, fix, out + (long)i * C + c);
     }
 }
 
-INLINE_VNNI void dw_vnni_body(const detc_dwconv_q8_params *prm, int P, int is_signed, int n,
-                              const uint8_t *const *taps, uint8_t *out)
+/* ngroups groups of DWV_NP pixels (10 tap pointers each, tap 9 of weight 0) whose 3x3 windows move by S
+ * times their tap distance; channels c..c+15, weights wv[tap] (low word). */
+INLINE_VNNI void dwv_groups(const detc_dwconv_q8_params *prm, const int S, int is_signed, int fix, int ngroups,
+                            const uint8_t *const *taps, uint8_t *out, int c, const dwv_consts *k, const __m512i *wv)
 {
     const int C = prm->channels;
-    for (int i0 = 0; i0 < n; i0 += DW_TILE) {
-        int m = n - i0 < DW_TILE ? n - i0 : DW_TILE;
-        const uint8_t *const *t = taps + (long)i0 * 2 * P;
-        uint8_t *o = out + (long)i0 * C;
-        int c = 0;
-        for (; c + 16 <= C; c += 16)
-            dw_block16_vnni(prm, P, is_signed, m, t, o, c);
-        if (c + 8 >= C && c < C) /* e.g. 24 channels: 16 + 8, not 16 + 16 */
-            dw_block8_avx2(prm, P, is_signed, m, t, o, C - 8);
-        else if (c < C)
-            dw_block16_vnni(prm, P, is_signed, m, t, o, C - 16);
+    for (int g = 0; g < ngroups; g++) {
+        const uint8_t *const *t = taps + (long)g * DWV_NP * 10;
+        const ptrdiff_t e = t[1] - t[0];
+        __m512i acc[DWV_NP];
+DWV_UNROLL
+        for (int p = 0; p < DWV_NP; p++)
+            acc[p] = k->bias;
+DWV_UNROLL
+        for (int r = 0; r < 3; r++) {
+            const uint8_t *x = t[3 * r] + c;
+DWV_UNROLL
+            for (int j = 0; j < (DWV_NP - 1) * S + 3; j++) {
+                const __m512i xv = dwv_widen(x + j * e, is_signed);
+DWV_UNROLL
+                for (int p = 0; p < DWV_NP; p++)
+                    if (j - S * p >= 0 && j - S * p < 3)
+                        acc[p] = _mm512_dpwssd_epi32(acc[p], xv, wv[3 * r + j - S * p]);
+            }
+        }
+        uint8_t *o = out + (long)g * DWV_NP * C + c;
+DWV_UNROLL
+        for (int p = 0; p < DWV_NP; p++)
+            dwv_store(acc[p], k, fix, o + (long)p * C);
+    }
+}
+
+/* S (1 or 2) when the DWV_NP pixels at t (10 pointers each) are 3x3 windows, tap (r, kx) kx tap distances
+ * right of tap (r, 0), each pixel's window S tap distances right of the one before; else 0. Addresses are
+ * compared as integers (a padding tap points at another object). */
+static inline int dwv_regular9(const uint8_t *const *t)
+{
+    const uintptr_t e = (uintptr_t)t[1] - (uintptr_t)t[0], d = (uintptr_t)t[10] - (uintptr_t)t[0];
+    const int s = d == e ? 1 : d == 2 * e ? 2 : 0;
+    if (!s)
+        return 0;
+    for (int r = 0; r < 3; r++)
+        if ((uintptr_t)t[3 * r + 1] - (uintptr_t)t[3 * r] != e || (uintptr_t)t[3 * r + 2] - (uintptr_t)t[3 * r] != 2 * e)
+            return 0;
+    for (int p = 1; p < DWV_NP; p++)
+        for (int tp = 0; tp < 9; tp++)
+            if ((uintptr_t)t[p * 10 + tp] - (uintptr_t)t[tp] != d * (uintptr_t)p)
+                return 0;
+    return s;
+}
+
+/* Pixels [i0, i0 + n) either way (kind 0: one at a time; 1, 2: groups at that stride), every channel block. */
+INLINE_VNNI void dwv_run(const detc_dwconv_q8_params *prm, const int P, int is_signed, int kind, int n,
+                         const uint8_t *const *taps, uint8_t *out)
+{
+    const int C = prm->channels, fix = prm->act_min - prm->out_zp < 0;
+    for (int c0 = 0; c0 < C; c0 += 16) {
+        const int c = c0 + 16 <= C ? c0 : C - 16;
+        const dwv_consts k = dwv_consts_load(prm, c);
+        if (kind == 0) {
+            if (fix)
+                dwv_pixels(prm, P, is_signed, 1, n, taps, out, c, &k);
+            else
+                dwv_pixels(prm, P, is_signed, 0, n, taps, out, c, &k);
+            continue;
+        }
+        __m512i wv[9];
+        for (int tp = 0; tp < 9; tp++) {
+            __m512i pair = _mm512_loadu_si512(prm->w + ((long)(tp / 2) * C + c) * 2);
+            wv[tp] = tp % 2 ? _mm512_srli_epi32(pair, 16) : _mm512_and_si512(pair, _mm512_set1_epi32(0xFFFF));
+        }
+        const int ng = n / DWV_NP;
+        if (kind == 1)
+            fix ? dwv_groups(prm, 1, is_signed, 1, ng, taps, out, c, &k, wv)
+                : dwv_groups(prm, 1, is_signed, 0, ng, taps, out, c, &k, wv);
+        else
+            fix ? dwv_groups(prm, 2, is_signed, 1, ng, taps, out, c, &k, wv)
+                : dwv_groups(prm, 2, is_signed, 0, ng, taps, out, c, &k, wv);
+    }
+}
+
+/* Tap 9 (the pad of a 3x3 kernel's last pair) has weight 0 in every channel. */
+INLINE_VNNI int dwv_tap9_zero(const detc_dwconv_q8_params *prm)
+{
+    const int C = prm->channels;
+    const int16_t *w = prm->w + (long)4 * C * 2;
+    for (int c0 = 0; c0 < C; c0 += 16) {
+        const int c = c0 + 16 <= C ? c0 : C - 16;
+        if (_mm512_test_epi32_mask(_mm512_loadu_si512(w + (long)c * 2), _mm512_set1_epi32((int)0xFFFF0000u)))
+            return 0;
+    }
+    return 1;
+}
+
+/* Runs of regular groups and of other pixels, in order. */
+INLINE_VNNI void dw_vnni_body(const detc_dwconv_q8_params *prm, const int P, int is_signed, int n,
+                              const uint8_t *const *taps, uint8_t *out)
+{
+    const int C = prm->channels, nine = P == 5 && n >= DWV_NP && dwv_tap9_zero(prm);
+    int i = 0, s = nine ? dwv_regular9(taps) : 0;
+    while (i < n) {
+        int j = i;
+        if (s) { /* groups at stride s from i */
+            int s2 = 0;
+            do {
+                j += DWV_NP;
+                s2 = n - j >= DWV_NP ? dwv_regular9(taps + (long)j * 10) : 0;
+            } while (s2 == s);
+            dwv_run(prm, 5, is_signed, s, j - i, taps + (long)i * 10, out + (long)i * C);
+            s = s2;
+        } else { /* single pixels up to the next group */
+            do {
+                j++;
+                s = nine && n - j >= DWV_NP ? dwv_regular9(taps + (long)j * 10) : 0;
+            } while (j < n && !s);
+            dwv_run(prm, P, is_signed, 0, j - i, taps + (long)i * 2 * P, out + (long)i * C);
+        }
+        i = j;
     }
 }
 
@@ -752,12 +873,6 @@ INLINE_VNNI __m512i cq_requant1(__m512i acc, const cq_rq1 *r)
     __m512i v = _mm512_add_epi32(_mm512_srav_epi32(h, r->rsh),
                                  _mm512_and_si512(_mm512_srlv_epi32(h, r->rsh1), _mm512_set1_epi32(1)));
     return _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(v, r->lo), r->hi), r->zp);
-}
-
-/* v clamped to [lo, hi] (act_min, act_max less out_zp), then + out_zp: never wraps. */
-INLINE_VNNI __m512i q8_clamp16(__m512i v, __m512i lo, __m512i hi, __m512i zp)
-{
-    return _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(v, lo), hi), zp);
 }
 
 /* CQ_MR rows (a[i]; rows past mr repeat row 0 and are not stored) x NB blocks starting at block blk. */
