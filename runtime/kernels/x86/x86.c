@@ -875,9 +875,47 @@ INLINE_VNNI __m512i cq_requant1(__m512i acc, const cq_rq1 *r)
     return _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(v, r->lo), r->hi), r->zp);
 }
 
-/* CQ_MR rows (a[i]; rows past mr repeat row 0 and are not stored) x NB blocks starting at block blk. */
-INLINE_VNNI void cq_tile(const detc_conv_q8_params *prm, const uint8_t *const *a, const uint32_t *rs, int mr,
-                         int blk, int NB, int is_signed, uint8_t *out, int ldo)
+/* A 16-channel block's constants, set up once per pass over the rows: base = bias + corr, coef =
+ * 128 (u8) - w_zp, and the gemmlowp requantization. */
+typedef struct {
+    __m512i base, coef;
+    detc_rq64 rq;
+} cq_blk;
+
+/* The clamp and out_zp in 16-bit and 8-bit lanes, for q8_pack4. */
+typedef struct {
+    __m512i zp16, lo8, hi8;
+} q8_out;
+
+INLINE_VNNI q8_out q8_out_load(int32_t out_zp, int32_t act_min, int32_t act_max)
+{
+    return (q8_out){_mm512_set1_epi16((short)out_zp), _mm512_set1_epi8((char)act_min), _mm512_set1_epi8((char)act_max)};
+}
+
+/* Four vectors of 16 requantized lanes (before + out_zp) to bytes, vector i in 128-bit lane i. The
+ * saturations (int32 -> int16, + out_zp in int16, int16 -> 8 bits) are monotonic and as wide as the clamp
+ * to [act_min, act_max] that follows, so the bytes are those of clamp(v + out_zp). packs leaves lane k
+ * holding dword i = vector i's values 4k..4k+3; vpermd transposes that 4x4 of dwords. */
+INLINE_VNNI __m512i q8_pack4(__m512i v0, __m512i v1, __m512i v2, __m512i v3, const q8_out *q, int is_signed)
+{
+    const __m512i w01 = _mm512_adds_epi16(_mm512_packs_epi32(v0, v1), q->zp16);
+    const __m512i w23 = _mm512_adds_epi16(_mm512_packs_epi32(v2, v3), q->zp16);
+    __m512i b;
+    if (is_signed)
+        b = _mm512_max_epi8(_mm512_min_epi8(_mm512_packs_epi16(w01, w23), q->hi8), q->lo8);
+    else
+        b = _mm512_max_epu8(_mm512_min_epu8(_mm512_packus_epi16(w01, w23), q->hi8), q->lo8);
+    const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    return _mm512_permutexvar_epi32(idx, b);
+}
+
+/* CQ_MR rows (a[i]; rows past mr repeat row 0 and are not stored) x NB blocks starting at block blk.
+ * rowc[i]: with uni (one coef for every channel), coef * sum(row i), which starts the accumulators; else
+ * sum(row i), multiplied by each block's coef at the end. MODE 0: gemmlowp, act_min >= out_zp; 1: gemmlowp;
+ * 2: round_once. */
+INLINE_VNNI void cq_tile(const detc_conv_q8_params *prm, const uint8_t *const *a, const uint32_t *rowc, int uni,
+                         int mr, int blk, const int NB, const int MODE, int is_signed, const cq_blk *cb,
+                         const q8_out *q, uint8_t *out, int ldo)
 {
     const int K = prm->k, kf = K >> 2, kt = K & 3;
     const size_t bstride = (size_t)(K + 3) / 4 * 64;
@@ -885,10 +923,12 @@ INLINE_VNNI void cq_tile(const detc_conv_q8_params *prm, const uint8_t *const *a
     const int32_t flip = is_signed ? (int32_t)0x80808080u : 0;
     __m512i acc[CQ_MR][CQ_NB];
 #pragma GCC unroll 4
-    for (int i = 0; i < CQ_MR; i++)
+    for (int i = 0; i < CQ_MR; i++) {
+        const __m512i init = uni ? _mm512_set1_epi32((int32_t)rowc[i]) : _mm512_setzero_si512();
 #pragma GCC unroll 4
         for (int j = 0; j < NB; j++)
-            acc[i][j] = _mm512_setzero_si512();
+            acc[i][j] = init;
+    }
     for (int s = 0; s < kf; s++) {
         __m512i vb[CQ_NB];
 #pragma GCC unroll 4
@@ -915,81 +955,126 @@ INLINE_VNNI void cq_tile(const detc_conv_q8_params *prm, const uint8_t *const *a
                 acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], va, vb[j]);
         }
     }
-    const int32_t *corr = (const int32_t *)((const uint8_t *)prm->packed + cq_weight_bytes(prm->n, K));
 #pragma GCC unroll 4
     for (int j = 0; j < NB; j++) {
         const int c = (blk + j) * 16, left = prm->n - c;
         const __mmask16 mk = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
-        __m512i base = _mm512_add_epi32(_mm512_maskz_loadu_epi32(mk, prm->bias + c), _mm512_load_si512(corr + c));
-        __m512i coef = _mm512_set1_epi32(is_signed ? 0 : 128);
-        if (prm->w_zp)
-            coef = _mm512_sub_epi32(coef, _mm512_maskz_loadu_epi32(mk, prm->w_zp + c));
         __m512i v[CQ_MR];
 #pragma GCC unroll 4
-        for (int i = 0; i < CQ_MR; i++)
-            v[i] = _mm512_add_epi32(_mm512_add_epi32(acc[i][j], base),
-                                    _mm512_mullo_epi32(coef, _mm512_set1_epi32((int32_t)rs[i])));
-        /* clamped to the output range already: truncating to bytes is exact */
-        if (prm->round_once) {
+        for (int i = 0; i < CQ_MR; i++) {
+            v[i] = _mm512_add_epi32(acc[i][j], cb[j].base);
+            if (!uni)
+                v[i] = _mm512_add_epi32(v[i], _mm512_mullo_epi32(cb[j].coef, _mm512_set1_epi32((int32_t)rowc[i])));
+        }
+        if (MODE == 2) {
             const cq_rq1 r = cq_rq1_load(prm, c, mk);
+            /* clamped to the output range already: truncating to bytes is exact */
 #pragma GCC unroll 4
             for (int i = 0; i < CQ_MR; i++)
                 if (i < mr)
                     _mm512_mask_cvtepi32_storeu_epi8(out + (long)i * ldo + c, mk, cq_requant1(v[i], &r));
-        } else {
-            const detc_rq64 r = detc_rq64_load(prm->mult + c, prm->lshift + c, prm->rshift + c, mk);
-            const __m512i zp = _mm512_set1_epi32(prm->out_zp), lo = _mm512_set1_epi32(prm->act_min - prm->out_zp),
-                          hi = _mm512_set1_epi32(prm->act_max - prm->out_zp);
-            if (prm->act_min - prm->out_zp < 0) {
-#pragma GCC unroll 4
-                for (int i = 0; i < CQ_MR; i++)
-                    if (i < mr)
-                        _mm512_mask_cvtepi32_storeu_epi8(out + (long)i * ldo + c, mk,
-                                                         q8_clamp16(detc_rq64_apply(v[i], &r, 1), lo, hi, zp));
-            } else {
-#pragma GCC unroll 4
-                for (int i = 0; i < CQ_MR; i++)
-                    if (i < mr)
-                        _mm512_mask_cvtepi32_storeu_epi8(out + (long)i * ldo + c, mk,
-                                                         q8_clamp16(detc_rq64_apply(v[i], &r, 0), lo, hi, zp));
-            }
+            continue;
         }
+        const __m512i bytes = q8_pack4(detc_rq64_apply(v[0], &cb[j].rq, MODE), detc_rq64_apply(v[1], &cb[j].rq, MODE),
+                                       detc_rq64_apply(v[2], &cb[j].rq, MODE), detc_rq64_apply(v[3], &cb[j].rq, MODE),
+                                       q, is_signed);
+        if (left >= 16) {
+            _mm_storeu_si128((__m128i *)(out + c), _mm512_castsi512_si128(bytes));
+            if (mr > 1)
+                _mm_storeu_si128((__m128i *)(out + ldo + c), _mm512_extracti32x4_epi32(bytes, 1));
+            if (mr > 2)
+                _mm_storeu_si128((__m128i *)(out + 2L * ldo + c), _mm512_extracti32x4_epi32(bytes, 2));
+            if (mr > 3)
+                _mm_storeu_si128((__m128i *)(out + 3L * ldo + c), _mm512_extracti32x4_epi32(bytes, 3));
+        } else {
+            /* (no AVX-512VL: a 64-byte masked store of the lane moved to the bottom) */
+            const __mmask64 m64 = mk;
+            _mm512_mask_storeu_epi8(out + c, m64, bytes);
+            if (mr > 1)
+                _mm512_mask_storeu_epi8(out + ldo + c, m64, _mm512_shuffle_i32x4(bytes, bytes, 1));
+            if (mr > 2)
+                _mm512_mask_storeu_epi8(out + 2L * ldo + c, m64, _mm512_shuffle_i32x4(bytes, bytes, 2));
+            if (mr > 3)
+                _mm512_mask_storeu_epi8(out + 3L * ldo + c, m64, _mm512_shuffle_i32x4(bytes, bytes, 3));
+        }
+    }
+}
+
+/* Every row tile of the block group at g (nb blocks), MODE as cq_tile's. */
+INLINE_VNNI void cq_rows(const detc_conv_q8_params *prm, const uint8_t *A, int lda, int mc, const uint32_t *rowc,
+                         int uni, int g, const int NB, const int MODE, int is_signed, const cq_blk *cb,
+                         const q8_out *q, uint8_t *out, int ldo)
+{
+    for (int i = 0; i < mc; i += CQ_MR) {
+        const int mr = mc - i < CQ_MR ? mc - i : CQ_MR;
+        const uint8_t *a[CQ_MR];
+        for (int r = 0; r < CQ_MR; r++)
+            a[r] = A + (long)(i + (r < mr ? r : 0)) * lda;
+        cq_tile(prm, a, rowc + i, uni, mr, g, NB, MODE, is_signed, cb, q, out + (long)i * ldo, ldo);
+    }
+}
+
+INLINE_VNNI void cq_rows_nb(const detc_conv_q8_params *prm, const uint8_t *A, int lda, int mc, const uint32_t *rowc,
+                            int uni, int g, int nb, const int MODE, int is_signed, const cq_blk *cb, const q8_out *q,
+                            uint8_t *out, int ldo)
+{
+    switch (nb) {
+    case 4:
+        cq_rows(prm, A, lda, mc, rowc, uni, g, 4, MODE, is_signed, cb, q, out, ldo);
+        break;
+    case 3:
+        cq_rows(prm, A, lda, mc, rowc, uni, g, 3, MODE, is_signed, cb, q, out, ldo);
+        break;
+    case 2:
+        cq_rows(prm, A, lda, mc, rowc, uni, g, 2, MODE, is_signed, cb, q, out, ldo);
+        break;
+    default:
+        cq_rows(prm, A, lda, mc, rowc, uni, g, 1, MODE, is_signed, cb, q, out, ldo);
+        break;
     }
 }
 
 INLINE_VNNI void cq_body(const detc_conv_q8_params *prm, int m, const uint8_t *A, int lda, uint8_t *out, int ldo,
                          int is_signed)
 {
-    const int NBLK = (prm->n + 15) / 16;
+    const int N = prm->n, NBLK = (N + 15) / 16;
     const int need_rs = !is_signed || prm->w_zp;
-    uint32_t rs[CQ_MC + CQ_MR];
+    const int32_t *corr = (const int32_t *)((const uint8_t *)prm->packed + cq_weight_bytes(N, prm->k));
+    /* one filter zero point (per tensor, as every u8 model has): coef * sum(row) is one number per row */
+    int uni = 1;
+    for (int c = 1; prm->w_zp && c < N && uni; c++)
+        uni = prm->w_zp[c] == prm->w_zp[0];
+    const uint32_t coef0 = (is_signed ? 0u : 128u) - (prm->w_zp ? (uint32_t)prm->w_zp[0] : 0u);
+    const int mode = prm->round_once ? 2 : prm->act_min - prm->out_zp < 0 ? 1 : 0;
+    const q8_out q = q8_out_load(prm->out_zp, prm->act_min, prm->act_max);
+    uint32_t rowc[CQ_MC + CQ_MR];
     for (int m0 = 0; m0 < m; m0 += CQ_MC) {
         const int mc = m - m0 < CQ_MC ? m - m0 : CQ_MC;
-        for (int i = 0; i < mc + CQ_MR; i++)
-            rs[i] = i < mc && need_rs ? detc_row_sum_q8(A + (long)(m0 + i) * lda, prm->k, is_signed) : 0;
+        for (int i = 0; i < mc + CQ_MR; i++) {
+            uint32_t rs = i < mc && need_rs ? detc_row_sum_q8(A + (long)(m0 + i) * lda, prm->k, is_signed) : 0;
+            rowc[i] = uni ? coef0 * rs : rs;
+        }
         for (int g = 0; g < NBLK; g += CQ_NB) {
             const int nb = NBLK - g < CQ_NB ? NBLK - g : CQ_NB;
-            for (int i = 0; i < mc; i += CQ_MR) {
-                const int mr = mc - i < CQ_MR ? mc - i : CQ_MR;
-                const uint8_t *a[CQ_MR];
-                for (int r = 0; r < CQ_MR; r++)
-                    a[r] = A + (long)(m0 + i + (r < mr ? r : 0)) * lda;
-                uint8_t *o = out + (long)(m0 + i) * ldo;
-                switch (nb) {
-                case 4:
-                    cq_tile(prm, a, rs + i, mr, g, 4, is_signed, o, ldo);
-                    break;
-                case 3:
-                    cq_tile(prm, a, rs + i, mr, g, 3, is_signed, o, ldo);
-                    break;
-                case 2:
-                    cq_tile(prm, a, rs + i, mr, g, 2, is_signed, o, ldo);
-                    break;
-                default:
-                    cq_tile(prm, a, rs + i, mr, g, 1, is_signed, o, ldo);
-                    break;
-                }
+            cq_blk cb[CQ_NB];
+            for (int j = 0; j < nb; j++) {
+                const int c = (g + j) * 16, left = N - c;
+                const __mmask16 mk = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+                cb[j].base = _mm512_add_epi32(_mm512_maskz_loadu_epi32(mk, prm->bias + c), _mm512_load_si512(corr + c));
+                cb[j].coef = _mm512_set1_epi32(is_signed ? 0 : 128);
+                if (prm->w_zp)
+                    cb[j].coef = _mm512_sub_epi32(cb[j].coef, _mm512_maskz_loadu_epi32(mk, prm->w_zp + c));
+                if (mode != 2)
+                    cb[j].rq = detc_rq64_load(prm->mult + c, prm->lshift + c, prm->rshift + c, mk);
             }
+            const uint8_t *a = A + (long)m0 * lda;
+            uint8_t *o = out + (long)m0 * ldo;
+            if (mode == 0)
+                cq_rows_nb(prm, a, lda, mc, rowc, uni, g, nb, 0, is_signed, cb, &q, o, ldo);
+            else if (mode == 1)
+                cq_rows_nb(prm, a, lda, mc, rowc, uni, g, nb, 1, is_signed, cb, &q, o, ldo);
+            else
+                cq_rows_nb(prm, a, lda, mc, rowc, uni, g, nb, 2, is_signed, cb, &q, o, ldo);
         }
     }
 }
