@@ -49,6 +49,10 @@
  * conv_q8 up to CONV_TILE_M_DIRECT rows at once (it blocks them itself). */
 #define CONV_TILE_M 32
 #define CONV_TILE_M_DIRECT 1024
+/* Quantized im2col: up to this many bytes (and CONV_Q8_TILE_MAX rows) per tile, so that a small K (a
+ * 3-channel first layer's 27) hands conv_q8 more rows per call than CONV_TILE_M. */
+#define CONV_Q8_TILE_BYTES 8192
+#define CONV_Q8_TILE_MAX 256
 /* Do not split convs smaller than this many output pixels per part across threads. */
 #define CONV_MIN_PIXELS_PER_PART 16
 /* ... and this many multiply-adds: handing a part to another thread costs microseconds, which the small
@@ -391,10 +395,19 @@ static bool init_wino_q8(conv_data *d, const detc_tensor *x, const detc_tensor *
     return ok;
 }
 
+/* Rows of a quantized GEMM call: every pixel of a direct conv's part, else an im2col tile. */
+static int quant_tile_m(const conv_data *d)
+{
+    if (d->direct)
+        return CONV_TILE_M_DIRECT;
+    int t = CONV_Q8_TILE_BYTES / (d->k > 0 ? d->k : 1);
+    return t < CONV_TILE_M ? CONV_TILE_M : t > CONV_Q8_TILE_MAX ? CONV_Q8_TILE_MAX : t;
+}
+
 static void plan_scratch(detc_prep *p, conv_data *d)
 {
     size_t esize = detc_dtype_size(d->dtype);
-    int tile = d->dtype == DETC_F32 ? d->tile_m : CONV_TILE_M;
+    int tile = d->dtype == DETC_F32 ? d->tile_m : quant_tile_m(d);
     d->col_bytes = d->direct ? 0 : op_align((size_t)tile * (size_t)d->k * esize);
     d->slot_bytes = d->col_bytes;
     if (d->use_wino) {
@@ -639,7 +652,7 @@ static void run_parts(void *ctx, int begin, int end)
     for (int part = begin; part < end; part++) {
         uint8_t *slot = j->scratch ? j->scratch + (size_t)part * j->d->slot_bytes : NULL;
         int64_t p = j->pixels * part / j->parts, p_end = j->pixels * (part + 1) / j->parts;
-        int tile = j->d->dtype == DETC_F32 ? j->d->tile_m : j->d->direct ? CONV_TILE_M_DIRECT : CONV_TILE_M;
+        int tile = j->d->dtype == DETC_F32 ? j->d->tile_m : quant_tile_m(j->d);
         for (; p < p_end; p += tile) {
             int m = (int)(p_end - p < tile ? p_end - p : tile);
             if (j->d->dtype == DETC_F32)
