@@ -584,10 +584,38 @@ INLINE_VNNI __m512i q8_clamp16(__m512i v, __m512i lo, __m512i hi, __m512i zp)
     return _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(v, lo), hi), zp);
 }
 
+/* The clamp and out_zp in 16-bit and 8-bit lanes, for q8_pack4. */
+typedef struct {
+    __m512i zp16, lo8, hi8;
+} q8_out;
+
+INLINE_VNNI q8_out q8_out_load(int32_t out_zp, int32_t act_min, int32_t act_max)
+{
+    return (q8_out){_mm512_set1_epi16((short)out_zp), _mm512_set1_epi8((char)act_min), _mm512_set1_epi8((char)act_max)};
+}
+
+/* Four vectors of 16 requantized lanes (before + out_zp) to bytes, vector i in 128-bit lane i. The
+ * saturations (int32 -> int16, + out_zp in int16, int16 -> 8 bits) are monotonic and as wide as the clamp
+ * to [act_min, act_max] that follows, so the bytes are those of clamp(v + out_zp). packs leaves lane k
+ * holding dword i = vector i's values 4k..4k+3; vpermd transposes that 4x4 of dwords. */
+INLINE_VNNI __m512i q8_pack4(__m512i v0, __m512i v1, __m512i v2, __m512i v3, const q8_out *q, int is_signed)
+{
+    const __m512i w01 = _mm512_adds_epi16(_mm512_packs_epi32(v0, v1), q->zp16);
+    const __m512i w23 = _mm512_adds_epi16(_mm512_packs_epi32(v2, v3), q->zp16);
+    __m512i b;
+    if (is_signed)
+        b = _mm512_max_epi8(_mm512_min_epi8(_mm512_packs_epi16(w01, w23), q->hi8), q->lo8);
+    else
+        b = _mm512_max_epu8(_mm512_min_epu8(_mm512_packus_epi16(w01, w23), q->hi8), q->lo8);
+    const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    return _mm512_permutexvar_epi32(idx, b);
+}
+
 /* A block's constants: bias, requantization, output clamp. */
 typedef struct {
     __m512i bias, lo, hi, zp;
     detc_rq64 rq;
+    q8_out q;
 } dwv_consts;
 
 INLINE_VNNI dwv_consts dwv_consts_load(const detc_dwconv_q8_params *prm, int c)
@@ -598,6 +626,7 @@ INLINE_VNNI dwv_consts dwv_consts_load(const detc_dwconv_q8_params *prm, int c)
     k.lo = _mm512_set1_epi32(prm->act_min - prm->out_zp);
     k.hi = _mm512_set1_epi32(prm->act_max - prm->out_zp);
     k.zp = _mm512_set1_epi32(prm->out_zp);
+    k.q = q8_out_load(prm->out_zp, prm->act_min, prm->act_max);
     return k;
 }
 
@@ -658,8 +687,15 @@ DWV_UNROLL
         }
         uint8_t *o = out + (long)g * DWV_NP * C + c;
 DWV_UNROLL
-        for (int p = 0; p < DWV_NP; p++)
-            dwv_store(acc[p], k, fix, o + (long)p * C);
+        for (int p = 0; p < DWV_NP; p += 4) {
+            const __m512i b = q8_pack4(detc_rq64_apply(acc[p], &k->rq, fix), detc_rq64_apply(acc[p + 1], &k->rq, fix),
+                                       detc_rq64_apply(acc[p + 2], &k->rq, fix), detc_rq64_apply(acc[p + 3], &k->rq, fix),
+                                       &k->q, is_signed);
+            _mm_storeu_si128((__m128i *)(o + (long)p * C), _mm512_castsi512_si128(b));
+            _mm_storeu_si128((__m128i *)(o + (long)(p + 1) * C), _mm512_extracti32x4_epi32(b, 1));
+            _mm_storeu_si128((__m128i *)(o + (long)(p + 2) * C), _mm512_extracti32x4_epi32(b, 2));
+            _mm_storeu_si128((__m128i *)(o + (long)(p + 3) * C), _mm512_extracti32x4_epi32(b, 3));
+        }
     }
 }
 
@@ -886,33 +922,6 @@ typedef struct {
     __m512i base, coef;
     detc_rq64 rq;
 } cq_blk;
-
-/* The clamp and out_zp in 16-bit and 8-bit lanes, for q8_pack4. */
-typedef struct {
-    __m512i zp16, lo8, hi8;
-} q8_out;
-
-INLINE_VNNI q8_out q8_out_load(int32_t out_zp, int32_t act_min, int32_t act_max)
-{
-    return (q8_out){_mm512_set1_epi16((short)out_zp), _mm512_set1_epi8((char)act_min), _mm512_set1_epi8((char)act_max)};
-}
-
-/* Four vectors of 16 requantized lanes (before + out_zp) to bytes, vector i in 128-bit lane i. The
- * saturations (int32 -> int16, + out_zp in int16, int16 -> 8 bits) are monotonic and as wide as the clamp
- * to [act_min, act_max] that follows, so the bytes are those of clamp(v + out_zp). packs leaves lane k
- * holding dword i = vector i's values 4k..4k+3; vpermd transposes that 4x4 of dwords. */
-INLINE_VNNI __m512i q8_pack4(__m512i v0, __m512i v1, __m512i v2, __m512i v3, const q8_out *q, int is_signed)
-{
-    const __m512i w01 = _mm512_adds_epi16(_mm512_packs_epi32(v0, v1), q->zp16);
-    const __m512i w23 = _mm512_adds_epi16(_mm512_packs_epi32(v2, v3), q->zp16);
-    __m512i b;
-    if (is_signed)
-        b = _mm512_max_epi8(_mm512_min_epi8(_mm512_packs_epi16(w01, w23), q->hi8), q->lo8);
-    else
-        b = _mm512_max_epu8(_mm512_min_epu8(_mm512_packus_epi16(w01, w23), q->hi8), q->lo8);
-    const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-    return _mm512_permutexvar_epi32(idx, b);
-}
 
 /* CQ_MR rows (a[i]; rows past mr repeat row 0 and are not stored) x NB blocks starting at block blk.
  * rowc[i]: with uni (one coef for every channel), coef * sum(row i), which starts the accumulators; else
