@@ -53,6 +53,8 @@
  * 3-channel first layer's 27) hands conv_q8 more rows per call than CONV_TILE_M. */
 #define CONV_Q8_TILE_BYTES 8192
 #define CONV_Q8_TILE_MAX 256
+/* Bytes past an im2col tile that im2col may write (its 16-byte copies of shorter kernel rows). */
+#define IM2COL_SLACK 16
 /* Do not split convs smaller than this many output pixels per part across threads. */
 #define CONV_MIN_PIXELS_PER_PART 16
 /* ... and this many multiply-adds: handing a part to another thread costs microseconds, which the small
@@ -408,7 +410,7 @@ static void plan_scratch(detc_prep *p, conv_data *d)
 {
     size_t esize = detc_dtype_size(d->dtype);
     int tile = d->dtype == DETC_F32 ? d->tile_m : quant_tile_m(d);
-    d->col_bytes = d->direct ? 0 : op_align((size_t)tile * (size_t)d->k * esize);
+    d->col_bytes = d->direct ? 0 : op_align((size_t)tile * (size_t)d->k * esize + IM2COL_SLACK);
     d->slot_bytes = d->col_bytes;
     if (d->use_wino) {
         size_t wb = op_align(conv_wino_scratch_bytes(&d->wino));
@@ -562,6 +564,10 @@ static void im2col(const conv_data *d, const uint8_t *x, int64_t p0, int m, uint
     size_t run = (size_t)d->in_c * esize;
     /* the first pixel's coordinates, then stepped (no divisions per pixel) */
     int n = (int)(p0 / per_image), oy = (int)(p0 % per_image / wn->out_w), ox = (int)(p0 % wn->out_w);
+    /* a kernel row of at most 16 bytes (3x3 on 3 u8 channels: 9) is copied as 16: the bytes past it are
+     * rewritten by the next run, or land in the tile's IM2COL_SLACK; the source must have 16 bytes left */
+    const size_t seg = run * (size_t)d->k_w;
+    const uint8_t *x_end = x + (int64_t)d->batch * d->in_h * d->in_w * (int64_t)run;
     for (int i = 0; i < m; i++) {
         uint8_t *row = col + (size_t)i * (size_t)d->k * esize;
         int ix0 = ox * wn->stride_w - wn->pads.left, ix1 = ix0 + (d->k_w - 1) * wn->dil_w;
@@ -569,8 +575,12 @@ static void im2col(const conv_data *d, const uint8_t *x, int64_t p0, int m, uint
         for (int ky = 0; ky < d->k_h; ky++) {
             int iy = oy * wn->stride_h - wn->pads.top + ky * wn->dil_h;
             if (whole_rows && iy >= 0 && iy < d->in_h) {
-                copy_run(row, x + (((int64_t)n * d->in_h + iy) * d->in_w + ix0) * (int64_t)run, run * (size_t)d->k_w);
-                row += run * (size_t)d->k_w;
+                const uint8_t *src = x + (((int64_t)n * d->in_h + iy) * d->in_w + ix0) * (int64_t)run;
+                if (seg <= 16 && x_end - src >= 16)
+                    memcpy(row, src, 16);
+                else
+                    copy_run(row, src, seg);
+                row += seg;
                 continue;
             }
             for (int kx = 0; kx < d->k_w; kx++, row += run) {
