@@ -185,8 +185,9 @@ static void check_dwconv(const detc_kernels *k)
             cases++;
         }
     /* Rows long enough for the SIMD kernels' groups of pixels whose taps move by a fixed distance. */
-    static const int wide_c[] = {16, 24, 40, 64};
-    for (int ic = 0; ic < 4; ic++)
+    /* 20, 24, 40: a tail of 4 or 8 channels, which the AVX-512 kernel's groups take two pixels at a time */
+    static const int wide_c[] = {16, 20, 24, 40, 64};
+    for (int ic = 0; ic < 5; ic++)
         for (int variant = 0; variant < 4; variant++) {
             dw_case t = {.C = wide_c[ic], .H = 4, .W = 23 + variant, .KH = variant == 3 ? 5 : 3,
                          .KW = variant == 3 ? 5 : 3, .stride = 1 + variant % 2, .pad = variant == 2 ? 0 : 1 + variant / 3,

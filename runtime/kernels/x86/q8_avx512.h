@@ -41,16 +41,16 @@ typedef struct {
     int has_lsh;
 } detc_rq64;
 
-__attribute__((always_inline, target("avx512f"))) static inline detc_rq64
-detc_rq64_load(const int32_t *mult, const int32_t *lshift, const int32_t *rshift, __mmask16 mk)
+/* From the lanes' multipliers and shifts. */
+__attribute__((always_inline, target("avx512f"))) static inline detc_rq64 detc_rq64_from(__m512i mult, __m512i lsh,
+                                                                                          __m512i e)
 {
     detc_rq64 r;
     const __m512i z = _mm512_setzero_si512(), b30 = _mm512_set1_epi64(1LL << 30);
-    r.mult = _mm512_maskz_loadu_epi32(mk, mult);
+    r.mult = mult;
     r.mult_odd = _mm512_srli_epi64(r.mult, 32);
-    r.lsh = _mm512_maskz_loadu_epi32(mk, lshift);
+    r.lsh = lsh;
     r.has_lsh = _mm512_test_epi32_mask(r.lsh, r.lsh) != 0;
-    const __m512i e = _mm512_maskz_loadu_epi32(mk, rshift);
     const __m512i ee = _mm512_and_si512(e, _mm512_set1_epi64(0xFFFFFFFFLL)), eo = _mm512_srli_epi64(e, 32);
     const __mmask8 pe = _mm512_cmpneq_epi64_mask(ee, z), po = _mm512_cmpneq_epi64_mask(eo, z);
     r.nud_e = _mm512_add_epi64(b30, _mm512_maskz_mov_epi64(pe, _mm512_sllv_epi64(b30, ee)));
@@ -60,6 +60,14 @@ detc_rq64_load(const int32_t *mult, const int32_t *lshift, const int32_t *rshift
     r.cor_e = _mm512_maskz_mov_epi64(pe, _mm512_set1_epi64(1LL << 31));
     r.cor_o = _mm512_maskz_mov_epi64(po, _mm512_set1_epi64(1LL << 31));
     return r;
+}
+
+/* From 16 channels' arrays (lanes outside mk: multiplier and shifts 0). */
+__attribute__((always_inline, target("avx512f"))) static inline detc_rq64
+detc_rq64_load(const int32_t *mult, const int32_t *lshift, const int32_t *rshift, __mmask16 mk)
+{
+    return detc_rq64_from(_mm512_maskz_loadu_epi32(mk, mult), _mm512_maskz_loadu_epi32(mk, lshift),
+                          _mm512_maskz_loadu_epi32(mk, rshift));
 }
 
 __attribute__((always_inline, target("avx512f"))) static inline __m512i detc_rq64_apply(__m512i acc,

@@ -699,6 +699,70 @@ DWV_UNROLL
     }
 }
 
+/* 8 channels c..c+7 of two pixels per vector (lanes 0-7 and 8-15), for a channel count of 16n + 8 or less
+ * that would otherwise take a 16-channel block half of which recomputes channels already written:
+ * the block's constants for channels c..c+7 twice. */
+INLINE_VNNI __m512i dwv_dup8(const int32_t *p)
+{
+    return _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)p));
+}
+
+INLINE_VNNI dwv_consts dwv_consts_dup8(const detc_dwconv_q8_params *prm, int c)
+{
+    dwv_consts k = dwv_consts_load(prm, c); /* clamp and zero point; lanes replaced below */
+    k.bias = dwv_dup8(prm->bias + c);
+    k.rq = detc_rq64_from(dwv_dup8(prm->mult + c), dwv_dup8(prm->lshift + c), dwv_dup8(prm->rshift + c));
+    return k;
+}
+
+/* Bytes c..c+7 of pixels at p0 and p1, widened: p0's in lanes 0-7, p1's in lanes 8-15. */
+INLINE_VNNI __m512i dwv_widen2(const uint8_t *p0, const uint8_t *p1, int is_signed)
+{
+    __m128i v = _mm_castpd_si128(_mm_loadh_pd(_mm_castsi128_pd(_mm_loadl_epi64((const __m128i *)p0)), (const double *)p1));
+    return is_signed ? _mm512_cvtepi8_epi32(v) : _mm512_cvtepu8_epi32(v);
+}
+
+/* dwv_groups on channels c..c+7, pixels 2q and 2q+1 in vector q; wv: the weights of c..c+7 twice. Column a
+ * of a row pairs pixel 2q's tap a - 2qS with pixel 2q+1's (column a + S): one widened vector serves every
+ * pair whose window holds it. */
+INLINE_VNNI void dwv_groups8(const detc_dwconv_q8_params *prm, const int S, int is_signed, int fix, int ngroups,
+                             const uint8_t *const *taps, uint8_t *out, int c, const dwv_consts *k, const __m512i *wv)
+{
+    const int C = prm->channels;
+    for (int g = 0; g < ngroups; g++) {
+        const uint8_t *const *t = taps + (long)g * DWV_NP * 10;
+        const ptrdiff_t e = t[1] - t[0];
+        __m512i acc[DWV_NP / 2];
+DWV_UNROLL
+        for (int q = 0; q < DWV_NP / 2; q++)
+            acc[q] = k->bias;
+DWV_UNROLL
+        for (int r = 0; r < 3; r++) {
+            const uint8_t *x = t[3 * r] + c;
+DWV_UNROLL
+            for (int a = 0; a < (DWV_NP - 2) * S + 3; a++) {
+                if (a % (2 * S) >= 3) /* no window starts its pair here (stride 2) */
+                    continue;
+                const __m512i xv = dwv_widen2(x + a * e, x + (a + S) * e, is_signed);
+DWV_UNROLL
+                for (int q = 0; q < DWV_NP / 2; q++)
+                    if (a - 2 * S * q >= 0 && a - 2 * S * q < 3)
+                        acc[q] = _mm512_dpwssd_epi32(acc[q], xv, wv[3 * r + a - 2 * S * q]);
+            }
+        }
+        uint8_t *o = out + (long)g * DWV_NP * C + c;
+        const __m512i b = q8_pack4(detc_rq64_apply(acc[0], &k->rq, fix), detc_rq64_apply(acc[1], &k->rq, fix),
+                                   detc_rq64_apply(acc[2], &k->rq, fix), detc_rq64_apply(acc[3], &k->rq, fix), &k->q,
+                                   is_signed);
+DWV_UNROLL
+        for (int q = 0; q < DWV_NP / 2; q++) {
+            const __m128i v = _mm512_extracti32x4_epi32(b, q);
+            _mm_storel_epi64((__m128i *)(o + (long)(2 * q) * C), v);
+            _mm_storeh_pd((double *)(void *)(o + (long)(2 * q + 1) * C), _mm_castsi128_pd(v));
+        }
+    }
+}
+
 /* S (1 or 2) when the DWV_NP pixels at t (10 pointers each) are 3x3 windows, tap (r, kx) kx tap distances
  * right of tap (r, 0), each pixel's window S tap distances right of the one before; else 0. Addresses are
  * compared as integers (a padding tap points at another object). */
@@ -728,7 +792,25 @@ INLINE_VNNI void dwv_run(const detc_dwconv_q8_params *prm, const int P, int is_s
                          const uint8_t *const *taps, uint8_t *out)
 {
     const int C = prm->channels, fix = prm->act_min - prm->out_zp < 0;
-    for (int c0 = 0; c0 < C; c0 += 16) {
+    /* groups and a tail of 1..8 channels: the tail two pixels at a time (dwv_groups8) */
+    const int half = kind != 0 && C % 16 != 0 && C % 16 <= 8, cmain = half ? C - C % 16 : C;
+    if (half) {
+        const int c = C - 8;
+        const dwv_consts k = dwv_consts_dup8(prm, c);
+        __m512i wv[9];
+        for (int tp = 0; tp < 9; tp++) {
+            __m512i pair = dwv_dup8((const int32_t *)(const void *)(prm->w + ((long)(tp / 2) * C + c) * 2));
+            wv[tp] = tp % 2 ? _mm512_srli_epi32(pair, 16) : _mm512_and_si512(pair, _mm512_set1_epi32(0xFFFF));
+        }
+        const int ng = n / DWV_NP;
+        if (kind == 1)
+            fix ? dwv_groups8(prm, 1, is_signed, 1, ng, taps, out, c, &k, wv)
+                : dwv_groups8(prm, 1, is_signed, 0, ng, taps, out, c, &k, wv);
+        else
+            fix ? dwv_groups8(prm, 2, is_signed, 1, ng, taps, out, c, &k, wv)
+                : dwv_groups8(prm, 2, is_signed, 0, ng, taps, out, c, &k, wv);
+    }
+    for (int c0 = 0; c0 < cmain; c0 += 16) {
         const int c = c0 + 16 <= C ? c0 : C - 16;
         const dwv_consts k = dwv_consts_load(prm, c);
         if (kind == 0) {
