@@ -668,7 +668,6 @@ INLINE_VNNI void dwv_groups(const detc_dwconv_q8_params *prm, const int S, int i
     const int C = prm->channels;
     for (int g = 0; g < ngroups; g++) {
         const uint8_t *const *t = taps + (long)g * DWV_NP * 10;
-        const ptrdiff_t e = t[1] - t[0];
         __m512i acc[DWV_NP];
 DWV_UNROLL
         for (int p = 0; p < DWV_NP; p++)
@@ -676,6 +675,7 @@ DWV_UNROLL
 DWV_UNROLL
         for (int r = 0; r < 3; r++) {
             const uint8_t *x = t[3 * r] + c;
+            const ptrdiff_t e = t[3 * r + 1] - t[3 * r]; /* 0 for a row in the padding */
 DWV_UNROLL
             for (int j = 0; j < (DWV_NP - 1) * S + 3; j++) {
                 const __m512i xv = dwv_widen(x + j * e, is_signed);
@@ -731,7 +731,6 @@ INLINE_VNNI void dwv_groups8(const detc_dwconv_q8_params *prm, const int S, int 
     const int C = prm->channels;
     for (int g = 0; g < ngroups; g++) {
         const uint8_t *const *t = taps + (long)g * DWV_NP * 10;
-        const ptrdiff_t e = t[1] - t[0];
         __m512i acc[DWV_NP / 2];
 DWV_UNROLL
         for (int q = 0; q < DWV_NP / 2; q++)
@@ -739,6 +738,7 @@ DWV_UNROLL
 DWV_UNROLL
         for (int r = 0; r < 3; r++) {
             const uint8_t *x = t[3 * r] + c;
+            const ptrdiff_t e = t[3 * r + 1] - t[3 * r]; /* 0 for a row in the padding */
 DWV_UNROLL
             for (int a = 0; a < (DWV_NP - 2) * S + 3; a++) {
                 if (a % (2 * S) >= 3) /* no window starts its pair here (stride 2) */
@@ -764,27 +764,38 @@ DWV_UNROLL
 }
 
 /* S (1 or 2) when the DWV_NP pixels at t (10 pointers each) are 3x3 windows, tap (r, kx) kx tap distances
- * right of tap (r, 0), each pixel's window S tap distances right of the one before; else 0. Addresses are
+ * right of tap (r, 0) (that row's own distance), each pixel's window S tap distances right of the one
+ * before, or a row of one pointer for every tap and pixel (a row in the padding); else 0. Addresses are
  * compared as integers (a padding tap points at another object). */
 INLINE_VNNI int dwv_regular9(const uint8_t *const *t)
 {
-    const uintptr_t e = (uintptr_t)t[1] - (uintptr_t)t[0], d = (uintptr_t)t[10] - (uintptr_t)t[0];
-    const int s = d == e ? 1 : d == 2 * e ? 2 : 0;
-    if (!s)
-        return 0;
-    for (int r = 0; r < 3; r++)
-        if ((uintptr_t)t[3 * r + 1] - (uintptr_t)t[3 * r] != e || (uintptr_t)t[3 * r + 2] - (uintptr_t)t[3 * r] != 2 * e)
+    long long dr[3];
+    int s = 0;
+    for (int r = 0; r < 3; r++) {
+        const uintptr_t b = (uintptr_t)t[3 * r], e = (uintptr_t)t[3 * r + 1] - b, d = (uintptr_t)t[10 + 3 * r] - b;
+        if ((uintptr_t)t[3 * r + 2] - b != 2 * e)
             return 0;
-    /* taps 0..7 of pixel p against pixel 0's moved by p * d, eight at a time; tap 8 apart */
-    const __m512i t0 = _mm512_loadu_si512(t), vd = _mm512_set1_epi64((long long)d);
+        if (e == 0) {
+            if (d != 0)
+                return 0;
+        } else {
+            const int sr = d == e ? 1 : d == 2 * e ? 2 : 0;
+            if (!sr || (s && sr != s))
+                return 0;
+            s = sr;
+        }
+        dr[r] = (long long)d;
+    }
+    /* taps 0..7 of pixel p against pixel 0's moved by p times their row's distance; tap 8 apart */
+    const __m512i t0 = _mm512_loadu_si512(t), vd = _mm512_setr_epi64(dr[0], dr[0], dr[0], dr[1], dr[1], dr[1], dr[2], dr[2]);
     __m512i want = t0;
     __mmask8 bad = 0;
     for (int p = 1; p < DWV_NP; p++) {
         want = _mm512_add_epi64(want, vd);
         bad |= _mm512_cmpneq_epi64_mask(_mm512_loadu_si512(t + p * 10), want);
-        bad |= (uintptr_t)t[p * 10 + 8] - (uintptr_t)t[8] != d * (uintptr_t)p;
+        bad |= (uintptr_t)t[p * 10 + 8] - (uintptr_t)t[8] != (uintptr_t)dr[2] * (uintptr_t)p;
     }
-    return bad ? 0 : s;
+    return bad ? 0 : s ? s : 1;
 }
 
 /* Pixels [i0, i0 + n) either way (kind 0: one at a time; 1, 2: groups at that stride), every channel block. */
