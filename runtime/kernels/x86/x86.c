@@ -566,10 +566,12 @@ const detc_kernels detc_kernels_avx2 = {
  * pixels, so that a block's weights and requantization constants are set up once per run of pixels; the
  * last block of C % 16 != 0 channels overlaps the one before (both write the same bytes there).
  * Groups of DWV_NP pixels whose 3x3 windows move by a fixed distance (a stride-1 or stride-2 row away from
- * the padding: pixel p's tap (r, kx) at tap (r, 0) + (s*p + kx) * e bytes, checked per group) widen each
- * input vector of a row once and use it for every pixel whose window covers it; other pixels (the edges)
- * sum their taps as pairs: two widened taps blended into one word pair against the packed weight pair.
- * The requantization is q8_avx512.h's detc_rq64 (gemmlowp's two roundings as one). */
+ * the left and right padding: pixel p's tap (r, kx) at tap (r, 0) + (s*p + kx) * e_r bytes, e_r = 0 for a
+ * window row in the padding; checked per group) widen each input vector of a row once and use it for every
+ * pixel whose window covers it; there a tail of 1..8 channels goes two pixels per vector (dwv_groups8).
+ * Other pixels (the left and right edges) sum their taps as pairs: two widened taps blended into one word
+ * pair against the packed weight pair. The requantization is q8_avx512.h's detc_rq64 (gemmlowp's two
+ * roundings as one), four pixels' bytes packed together (q8_pack4). */
 #define INLINE_VNNI VNNI __attribute__((always_inline)) static inline
 #define DWV_NP 8
 #if defined(__clang__)
