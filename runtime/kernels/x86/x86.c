@@ -756,11 +756,12 @@ DWV_UNROLL
         const __m512i b = q8_pack4(detc_rq64_apply(acc[0], &k->rq, fix), detc_rq64_apply(acc[1], &k->rq, fix),
                                    detc_rq64_apply(acc[2], &k->rq, fix), detc_rq64_apply(acc[3], &k->rq, fix), &k->q,
                                    is_signed);
+        const __m128i v[4] = {_mm512_castsi512_si128(b), _mm512_extracti32x4_epi32(b, 1), _mm512_extracti32x4_epi32(b, 2),
+                              _mm512_extracti32x4_epi32(b, 3)}; /* (constant lane numbers, for clang) */
 DWV_UNROLL
         for (int q = 0; q < DWV_NP / 2; q++) {
-            const __m128i v = _mm512_extracti32x4_epi32(b, q);
-            _mm_storel_epi64((__m128i *)(o + (long)(2 * q) * C), v);
-            _mm_storeh_pd((double *)(void *)(o + (long)(2 * q + 1) * C), _mm_castsi128_pd(v));
+            _mm_storel_epi64((__m128i *)(o + (long)(2 * q) * C), v[q]);
+            _mm_storeh_pd((double *)(void *)(o + (long)(2 * q + 1) * C), _mm_castsi128_pd(v[q]));
         }
     }
 }
