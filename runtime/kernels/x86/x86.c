@@ -720,7 +720,7 @@ INLINE_VNNI dwv_consts dwv_consts_dup8(const detc_dwconv_q8_params *prm, int c)
 /* Bytes c..c+7 of pixels at p0 and p1, widened: p0's in lanes 0-7, p1's in lanes 8-15. */
 INLINE_VNNI __m512i dwv_widen2(const uint8_t *p0, const uint8_t *p1, int is_signed)
 {
-    __m128i v = _mm_castpd_si128(_mm_loadh_pd(_mm_castsi128_pd(_mm_loadl_epi64((const __m128i *)p0)), (const double *)p1));
+    __m128i v = _mm_unpacklo_epi64(_mm_loadl_epi64((const __m128i *)p0), _mm_loadl_epi64((const __m128i *)p1));
     return is_signed ? _mm512_cvtepi8_epi32(v) : _mm512_cvtepu8_epi32(v);
 }
 
@@ -761,7 +761,7 @@ DWV_UNROLL
 DWV_UNROLL
         for (int q = 0; q < DWV_NP / 2; q++) {
             _mm_storel_epi64((__m128i *)(o + (long)(2 * q) * C), v[q]);
-            _mm_storeh_pd((double *)(void *)(o + (long)(2 * q + 1) * C), _mm_castsi128_pd(v[q]));
+            _mm_storel_epi64((__m128i *)(o + (long)(2 * q + 1) * C), _mm_unpackhi_epi64(v[q], v[q]));
         }
     }
 }
