@@ -559,23 +559,26 @@ static inline void copy_run(uint8_t *dst, const uint8_t *src, size_t n)
 /* Writes the receptive fields of output pixels [p0, p0 + m) as rows of K elements. */
 static void im2col(const conv_data *d, const uint8_t *x, int64_t p0, int m, uint8_t *col, size_t esize, int pad)
 {
-    const op_window *wn = &d->win;
-    int64_t per_image = (int64_t)wn->out_h * wn->out_w;
-    size_t run = (size_t)d->in_c * esize;
+    /* the geometry in locals: the byte stores below may alias *d, which would otherwise be reread */
+    const op_window wn = d->win;
+    const int in_h = d->in_h, in_w = d->in_w, k_h = d->k_h, k_w = d->k_w;
+    const size_t row_bytes = (size_t)d->k * esize, run = (size_t)d->in_c * esize;
+    const int64_t per_image = (int64_t)wn.out_h * wn.out_w, line = (int64_t)in_w * (int64_t)run;
     /* the first pixel's coordinates, then stepped (no divisions per pixel) */
-    int n = (int)(p0 / per_image), oy = (int)(p0 % per_image / wn->out_w), ox = (int)(p0 % wn->out_w);
+    int n = (int)(p0 / per_image), oy = (int)(p0 % per_image / wn.out_w), ox = (int)(p0 % wn.out_w);
     /* a kernel row of at most 16 bytes (3x3 on 3 u8 channels: 9) is copied as 16: the bytes past it are
      * rewritten by the next run, or land in the tile's IM2COL_SLACK; the source must have 16 bytes left */
-    const size_t seg = run * (size_t)d->k_w;
-    const uint8_t *x_end = x + (int64_t)d->batch * d->in_h * d->in_w * (int64_t)run;
+    const size_t seg = run * (size_t)k_w;
+    const uint8_t *x_end = x + (int64_t)d->batch * in_h * line;
     for (int i = 0; i < m; i++) {
-        uint8_t *row = col + (size_t)i * (size_t)d->k * esize;
-        int ix0 = ox * wn->stride_w - wn->pads.left, ix1 = ix0 + (d->k_w - 1) * wn->dil_w;
-        bool whole_rows = wn->dil_w == 1 && ix0 >= 0 && ix1 < d->in_w; /* the KW taps are adjacent pixels */
-        for (int ky = 0; ky < d->k_h; ky++) {
-            int iy = oy * wn->stride_h - wn->pads.top + ky * wn->dil_h;
-            if (whole_rows && iy >= 0 && iy < d->in_h) {
-                const uint8_t *src = x + (((int64_t)n * d->in_h + iy) * d->in_w + ix0) * (int64_t)run;
+        uint8_t *row = col + (size_t)i * row_bytes;
+        int ix0 = ox * wn.stride_w - wn.pads.left, ix1 = ix0 + (k_w - 1) * wn.dil_w;
+        bool whole_rows = wn.dil_w == 1 && ix0 >= 0 && ix1 < in_w; /* the KW taps are adjacent pixels */
+        const uint8_t *image = x + (int64_t)n * in_h * line;
+        for (int ky = 0; ky < k_h; ky++) {
+            int iy = oy * wn.stride_h - wn.pads.top + ky * wn.dil_h;
+            if (whole_rows && iy >= 0 && iy < in_h) {
+                const uint8_t *src = image + iy * line + ix0 * (int64_t)run;
                 if (seg <= 16 && x_end - src >= 16)
                     memcpy(row, src, 16);
                 else
@@ -583,17 +586,17 @@ static void im2col(const conv_data *d, const uint8_t *x, int64_t p0, int m, uint
                 row += seg;
                 continue;
             }
-            for (int kx = 0; kx < d->k_w; kx++, row += run) {
-                int ix = ox * wn->stride_w - wn->pads.left + kx * wn->dil_w;
-                if (iy < 0 || iy >= d->in_h || ix < 0 || ix >= d->in_w)
+            for (int kx = 0; kx < k_w; kx++, row += run) {
+                int ix = ix0 + kx * wn.dil_w;
+                if (iy < 0 || iy >= in_h || ix < 0 || ix >= in_w)
                     memset(row, pad, run);
                 else
-                    copy_run(row, x + (((int64_t)n * d->in_h + iy) * d->in_w + ix) * (int64_t)run, run);
+                    copy_run(row, image + iy * line + ix * (int64_t)run, run);
             }
         }
-        if (++ox == wn->out_w) {
+        if (++ox == wn.out_w) {
             ox = 0;
-            if (++oy == wn->out_h) {
+            if (++oy == wn.out_h) {
                 oy = 0;
                 n++;
             }
