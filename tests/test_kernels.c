@@ -491,7 +491,7 @@ static void check_conv_q8(const detc_kernels *k)
 {
     static const int Ms[] = {1, 2, 3, 4, 5, 7, 8, 9, 31, 63, 64, 65, 67, 130};
     static const int Ns[] = {1, 3, 12, 15, 16, 17, 24, 31, 32, 33, 48, 63, 64, 65, 80, 100, 129, 273};
-    static const int Ks[] = {1, 2, 3, 4, 5, 7, 8, 15, 27, 32, 63, 64, 65, 129, 300, 1024};
+    static const int Ks[] = {1, 2, 3, 4, 5, 7, 8, 15, 24, 27, 32, 63, 64, 65, 96, 129, 200, 256, 300, 1024};
     int bad_cases = 0, cases = 0;
     for (int t = 0; t < 400; t++) {
         int M = Ms[next() % (sizeof Ms / sizeof Ms[0])], N = Ns[next() % (sizeof Ns / sizeof Ns[0])];

@@ -106,4 +106,40 @@ detc_row_sum_q8(const uint8_t *a, int k, int is_signed)
     return (uint32_t)t - (is_signed ? 128u * (uint32_t)k : 0u);
 }
 
+/* detc_row_sum_q8 of 8 rows of k bytes (lda apart; NCH = ceil(k / 64), at most 4) at once, into
+ * out[0..7]: each row's vpsadbw partial sums, then one tree of adds across the 8 vectors (unpacks within
+ * 128-bit lanes, then lane shuffles) in place of a horizontal reduction per row. */
+__attribute__((always_inline, target("avx512f,avx512bw"))) static inline void
+detc_row_sums8_q8(const uint8_t *a, long lda, int k, const int NCH, int is_signed, uint32_t *out)
+{
+    const __m512i flip = _mm512_set1_epi8((char)0x80), zero = _mm512_setzero_si512();
+    const int last = k - 64 * (NCH - 1); /* 1..64 bytes in the last chunk */
+    const __mmask64 mask = last >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << last) - 1);
+    __m512i s[8], u[4], w[2];
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; r++) {
+        s[r] = zero;
+#pragma GCC unroll 4
+        for (int q = 0; q < NCH; q++) {
+            const __mmask64 mq = q == NCH - 1 ? mask : ~(__mmask64)0;
+            __m512i v = _mm512_maskz_loadu_epi8(mq, a + r * lda + 64 * q);
+            if (is_signed)
+                v = _mm512_maskz_mov_epi8(mq, _mm512_xor_si512(v, flip)); /* a + 128 */
+            s[r] = _mm512_add_epi64(s[r], _mm512_sad_epu8(v, zero));
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++) /* 128-bit lane l: (row 2r, row 2r+1) sums of lane l */
+        u[r] = _mm512_add_epi64(_mm512_unpacklo_epi64(s[2 * r], s[2 * r + 1]),
+                                _mm512_unpackhi_epi64(s[2 * r], s[2 * r + 1]));
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; h++) /* lanes 0+1 and 2+3 of u[2h], then of u[2h+1] */
+        w[h] = _mm512_add_epi64(_mm512_shuffle_i64x2(u[2 * h], u[2 * h + 1], 0x88),
+                                _mm512_shuffle_i64x2(u[2 * h], u[2 * h + 1], 0xDD));
+    __m512i t = _mm512_add_epi64(_mm512_shuffle_i64x2(w[0], w[1], 0x88), _mm512_shuffle_i64x2(w[0], w[1], 0xDD));
+    if (is_signed)
+        t = _mm512_sub_epi64(t, _mm512_set1_epi64(128LL * k));
+    _mm256_storeu_si256((__m256i *)(void *)out, _mm512_cvtepi64_epi32(t)); /* modulo 2^32 */
+}
+
 #endif

@@ -1157,10 +1157,26 @@ INLINE_VNNI void cq_body(const detc_conv_q8_params *prm, int m, const uint8_t *A
     const uint32_t coef0 = (is_signed ? 0u : 128u) - (prm->w_zp ? (uint32_t)prm->w_zp[0] : 0u);
     const int mode = prm->round_once ? 2 : prm->act_min - prm->out_zp < 0 ? 1 : 0;
     const q8_out q = q8_out_load(prm->out_zp, prm->act_min, prm->act_max);
+    const int nch = (prm->k + 63) / 64; /* 64-byte chunks of a row */
     uint32_t rowc[CQ_MC + CQ_MR];
     for (int m0 = 0; m0 < m; m0 += CQ_MC) {
         const int mc = m - m0 < CQ_MC ? m - m0 : CQ_MC;
-        for (int i = 0; i < mc + CQ_MR; i++) {
+        int i = 0;
+        if (need_rs && nch <= 4) /* eight rows at a time */
+            for (; i + 8 <= mc; i += 8) {
+                const uint8_t *a8 = A + (long)(m0 + i) * lda;
+                if (nch == 1)
+                    detc_row_sums8_q8(a8, lda, prm->k, 1, is_signed, rowc + i);
+                else if (nch == 2)
+                    detc_row_sums8_q8(a8, lda, prm->k, 2, is_signed, rowc + i);
+                else if (nch == 3)
+                    detc_row_sums8_q8(a8, lda, prm->k, 3, is_signed, rowc + i);
+                else
+                    detc_row_sums8_q8(a8, lda, prm->k, 4, is_signed, rowc + i);
+                for (int r = i; r < i + 8 && uni; r++)
+                    rowc[r] *= coef0;
+            }
+        for (; i < mc + CQ_MR; i++) {
             uint32_t rs = i < mc && need_rs ? detc_row_sum_q8(A + (long)(m0 + i) * lda, prm->k, is_signed) : 0;
             rowc[i] = uni ? coef0 * rs : rs;
         }
