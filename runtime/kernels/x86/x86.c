@@ -568,7 +568,7 @@ const detc_kernels detc_kernels_avx2 = {
  * Groups of DWV_NP pixels whose 3x3 windows move by a fixed distance (a stride-1 or stride-2 row away from
  * the left and right padding: pixel p's tap (r, kx) at tap (r, 0) + (s*p + kx) * e_r bytes, e_r = 0 for a
  * window row in the padding; checked per group) widen each input vector of a row once and use it for every
- * pixel whose window covers it; there a tail of 1..8 channels goes two pixels per vector (dwv_groups8).
+ * pixel whose window covers it; there a tail of 1..8 channels goes two pixels per vector (L = 2).
  * Other pixels (the left and right edges) sum their taps as pairs: two widened taps blended into one word
  * pair against the packed weight pair. The requantization is q8_avx512.h's detc_rq64 (gemmlowp's two
  * roundings as one), four pixels' bytes packed together (q8_pack4). */
@@ -662,45 +662,6 @@ INLINE_VNNI void dwv_pixels(const detc_dwconv_q8_params *prm, const int P, int i
     }
 }
 
-/* ngroups groups of DWV_NP pixels (10 tap pointers each, tap 9 of weight 0) whose 3x3 windows move by S
- * times their tap distance; channels c..c+15, weights wv[tap] (low word). */
-INLINE_VNNI void dwv_groups(const detc_dwconv_q8_params *prm, const int S, int is_signed, int fix, int ngroups,
-                            const uint8_t *const *taps, uint8_t *out, int c, const dwv_consts *k, const __m512i *wv)
-{
-    const int C = prm->channels;
-    for (int g = 0; g < ngroups; g++) {
-        const uint8_t *const *t = taps + (long)g * DWV_NP * 10;
-        __m512i acc[DWV_NP];
-DWV_UNROLL
-        for (int p = 0; p < DWV_NP; p++)
-            acc[p] = k->bias;
-DWV_UNROLL
-        for (int r = 0; r < 3; r++) {
-            const uint8_t *x = t[3 * r] + c;
-            const ptrdiff_t e = t[3 * r + 1] - t[3 * r]; /* 0 for a row in the padding */
-DWV_UNROLL
-            for (int j = 0; j < (DWV_NP - 1) * S + 3; j++) {
-                const __m512i xv = dwv_widen(x + j * e, is_signed);
-DWV_UNROLL
-                for (int p = 0; p < DWV_NP; p++)
-                    if (j - S * p >= 0 && j - S * p < 3)
-                        acc[p] = _mm512_dpwssd_epi32(acc[p], xv, wv[3 * r + j - S * p]);
-            }
-        }
-        uint8_t *o = out + (long)g * DWV_NP * C + c;
-DWV_UNROLL
-        for (int p = 0; p < DWV_NP; p += 4) {
-            const __m512i b = q8_pack4(detc_rq64_apply(acc[p], &k->rq, fix), detc_rq64_apply(acc[p + 1], &k->rq, fix),
-                                       detc_rq64_apply(acc[p + 2], &k->rq, fix), detc_rq64_apply(acc[p + 3], &k->rq, fix),
-                                       &k->q, is_signed);
-            _mm_storeu_si128((__m128i *)(o + (long)p * C), _mm512_castsi512_si128(b));
-            _mm_storeu_si128((__m128i *)(o + (long)(p + 1) * C), _mm512_extracti32x4_epi32(b, 1));
-            _mm_storeu_si128((__m128i *)(o + (long)(p + 2) * C), _mm512_extracti32x4_epi32(b, 2));
-            _mm_storeu_si128((__m128i *)(o + (long)(p + 3) * C), _mm512_extracti32x4_epi32(b, 3));
-        }
-    }
-}
-
 /* 8 channels c..c+7 of two pixels per vector (lanes 0-7 and 8-15), for a channel count of 16n + 8 or less
  * that would otherwise take a 16-channel block half of which recomputes channels already written:
  * the block's constants for channels c..c+7 twice. */
@@ -724,44 +685,55 @@ INLINE_VNNI __m512i dwv_widen2(const uint8_t *p0, const uint8_t *p1, int is_sign
     return is_signed ? _mm512_cvtepi8_epi32(v) : _mm512_cvtepu8_epi32(v);
 }
 
-/* dwv_groups on channels c..c+7, pixels 2q and 2q+1 in vector q; wv: the weights of c..c+7 twice. Column a
- * of a row pairs pixel 2q's tap a - 2qS with pixel 2q+1's (column a + S): one widened vector serves every
- * pair whose window holds it. */
-INLINE_VNNI void dwv_groups8(const detc_dwconv_q8_params *prm, const int S, int is_signed, int fix, int ngroups,
-                             const uint8_t *const *taps, uint8_t *out, int c, const dwv_consts *k, const __m512i *wv)
+/* ngroups groups of DWV_NP pixels (10 tap pointers each, tap 9 of weight 0) whose 3x3 windows move by S
+ * times their tap distance. L = 1: channels c..c+15, pixel q in vector q; L = 2: channels c..c+7 of pixels
+ * 2q and 2q+1 in vector q (lanes 0-7, 8-15; k and wv hold c..c+7 twice). wv[tap]: weights in the low word.
+ * Column a of a row (a tap distance apart) is widened once (with L = 2, beside column a + S: pixel 2q's tap
+ * a - 2qS next to pixel 2q+1's) and used for every vector whose window holds it. */
+INLINE_VNNI void dwv_groups(const detc_dwconv_q8_params *prm, const int S, const int L, int is_signed, int fix,
+                            int ngroups, const uint8_t *const *taps, uint8_t *out, int c, const dwv_consts *k,
+                            const __m512i *wv)
 {
-    const int C = prm->channels;
+    const int C = prm->channels, NV = DWV_NP / L;
     for (int g = 0; g < ngroups; g++) {
         const uint8_t *const *t = taps + (long)g * DWV_NP * 10;
-        __m512i acc[DWV_NP / 2];
+        __m512i acc[DWV_NP];
 DWV_UNROLL
-        for (int q = 0; q < DWV_NP / 2; q++)
+        for (int q = 0; q < NV; q++)
             acc[q] = k->bias;
 DWV_UNROLL
         for (int r = 0; r < 3; r++) {
             const uint8_t *x = t[3 * r] + c;
             const ptrdiff_t e = t[3 * r + 1] - t[3 * r]; /* 0 for a row in the padding */
 DWV_UNROLL
-            for (int a = 0; a < (DWV_NP - 2) * S + 3; a++) {
-                if (a % (2 * S) >= 3) /* no window starts its pair here (stride 2) */
+            for (int a = 0; a < (DWV_NP - L) * S + 3; a++) {
+                if (a % (L * S) >= 3) /* no vector's window starts here (L = 2 at stride 2) */
                     continue;
-                const __m512i xv = dwv_widen2(x + a * e, x + (a + S) * e, is_signed);
+                const __m512i xv = L == 1 ? dwv_widen(x + a * e, is_signed) : dwv_widen2(x + a * e, x + (a + S) * e, is_signed);
 DWV_UNROLL
-                for (int q = 0; q < DWV_NP / 2; q++)
-                    if (a - 2 * S * q >= 0 && a - 2 * S * q < 3)
-                        acc[q] = _mm512_dpwssd_epi32(acc[q], xv, wv[3 * r + a - 2 * S * q]);
+                for (int q = 0; q < NV; q++)
+                    if (a - L * S * q >= 0 && a - L * S * q < 3)
+                        acc[q] = _mm512_dpwssd_epi32(acc[q], xv, wv[3 * r + a - L * S * q]);
             }
         }
         uint8_t *o = out + (long)g * DWV_NP * C + c;
-        const __m512i b = q8_pack4(detc_rq64_apply(acc[0], &k->rq, fix), detc_rq64_apply(acc[1], &k->rq, fix),
-                                   detc_rq64_apply(acc[2], &k->rq, fix), detc_rq64_apply(acc[3], &k->rq, fix), &k->q,
-                                   is_signed);
-        const __m128i v[4] = {_mm512_castsi512_si128(b), _mm512_extracti32x4_epi32(b, 1), _mm512_extracti32x4_epi32(b, 2),
-                              _mm512_extracti32x4_epi32(b, 3)}; /* (constant lane numbers, for clang) */
 DWV_UNROLL
-        for (int q = 0; q < DWV_NP / 2; q++) {
-            _mm_storel_epi64((__m128i *)(o + (long)(2 * q) * C), v[q]);
-            _mm_storel_epi64((__m128i *)(o + (long)(2 * q + 1) * C), _mm_unpackhi_epi64(v[q], v[q]));
+        for (int q = 0; q < NV; q += 4) {
+            const __m512i b = q8_pack4(detc_rq64_apply(acc[q], &k->rq, fix), detc_rq64_apply(acc[q + 1], &k->rq, fix),
+                                       detc_rq64_apply(acc[q + 2], &k->rq, fix), detc_rq64_apply(acc[q + 3], &k->rq, fix),
+                                       &k->q, is_signed);
+            const __m128i v[4] = {_mm512_castsi512_si128(b), _mm512_extracti32x4_epi32(b, 1),
+                                  _mm512_extracti32x4_epi32(b, 2), _mm512_extracti32x4_epi32(b, 3)};
+DWV_UNROLL
+            for (int i = 0; i < 4; i++) {
+                uint8_t *oi = o + (long)(L * (q + i)) * C;
+                if (L == 1) {
+                    _mm_storeu_si128((__m128i *)oi, v[i]);
+                } else {
+                    _mm_storel_epi64((__m128i *)oi, v[i]);
+                    _mm_storel_epi64((__m128i *)(oi + C), _mm_unpackhi_epi64(v[i], v[i]));
+                }
+            }
         }
     }
 }
@@ -801,28 +773,40 @@ INLINE_VNNI int dwv_regular9(const uint8_t *const *t)
     return bad ? 0 : s ? s : 1;
 }
 
+/* Each of the 9 taps' weights alone in the low word of its lane (wv), from the packed pairs of taps 2p, 2p+1. */
+INLINE_VNNI void dwv_tap_weights(const __m512i *pairs, __m512i *wv)
+{
+    for (int tp = 0; tp < 9; tp++)
+        wv[tp] = tp % 2 ? _mm512_srli_epi32(pairs[tp / 2], 16) : _mm512_and_si512(pairs[tp / 2], _mm512_set1_epi32(0xFFFF));
+}
+
+/* ng groups at stride kind (1 or 2), 16 channels from c, or with half the 8 from c two pixels per vector. */
+INLINE_VNNI void dwv_groups_at(const detc_dwconv_q8_params *prm, int kind, int half, int is_signed, int fix, int ng,
+                               const uint8_t *const *taps, uint8_t *out, int c, const dwv_consts *k, const __m512i *wv)
+{
+#define DWV_GROUPS(S, L, FIX) dwv_groups(prm, S, L, is_signed, FIX, ng, taps, out, c, k, wv)
+    if (half)
+        kind == 1 ? (fix ? DWV_GROUPS(1, 2, 1) : DWV_GROUPS(1, 2, 0)) : (fix ? DWV_GROUPS(2, 2, 1) : DWV_GROUPS(2, 2, 0));
+    else
+        kind == 1 ? (fix ? DWV_GROUPS(1, 1, 1) : DWV_GROUPS(1, 1, 0)) : (fix ? DWV_GROUPS(2, 1, 1) : DWV_GROUPS(2, 1, 0));
+#undef DWV_GROUPS
+}
+
 /* Pixels [i0, i0 + n) either way (kind 0: one at a time; 1, 2: groups at that stride), every channel block. */
 INLINE_VNNI void dwv_run(const detc_dwconv_q8_params *prm, const int P, int is_signed, int kind, int n,
                          const uint8_t *const *taps, uint8_t *out)
 {
     const int C = prm->channels, fix = prm->act_min - prm->out_zp < 0;
-    /* groups and a tail of 1..8 channels: the tail two pixels at a time (dwv_groups8) */
+    /* groups and a tail of 1..8 channels: the tail two pixels per vector (dwv_groups' L = 2) */
     const int half = kind != 0 && C % 16 != 0 && C % 16 <= 8, cmain = half ? C - C % 16 : C;
+    __m512i pairs[5], wv[9];
     if (half) {
         const int c = C - 8;
         const dwv_consts k = dwv_consts_dup8(prm, c);
-        __m512i wv[9];
-        for (int tp = 0; tp < 9; tp++) {
-            __m512i pair = dwv_dup8((const int32_t *)(const void *)(prm->w + ((long)(tp / 2) * C + c) * 2));
-            wv[tp] = tp % 2 ? _mm512_srli_epi32(pair, 16) : _mm512_and_si512(pair, _mm512_set1_epi32(0xFFFF));
-        }
-        const int ng = n / DWV_NP;
-        if (kind == 1)
-            fix ? dwv_groups8(prm, 1, is_signed, 1, ng, taps, out, c, &k, wv)
-                : dwv_groups8(prm, 1, is_signed, 0, ng, taps, out, c, &k, wv);
-        else
-            fix ? dwv_groups8(prm, 2, is_signed, 1, ng, taps, out, c, &k, wv)
-                : dwv_groups8(prm, 2, is_signed, 0, ng, taps, out, c, &k, wv);
+        for (int p = 0; p < 5; p++)
+            pairs[p] = dwv_dup8((const int32_t *)(const void *)(prm->w + ((long)p * C + c) * 2));
+        dwv_tap_weights(pairs, wv);
+        dwv_groups_at(prm, kind, 1, is_signed, fix, n / DWV_NP, taps, out, c, &k, wv);
     }
     for (int c0 = 0; c0 < cmain; c0 += 16) {
         const int c = c0 + 16 <= C ? c0 : C - 16;
@@ -834,18 +818,10 @@ INLINE_VNNI void dwv_run(const detc_dwconv_q8_params *prm, const int P, int is_s
                 dwv_pixels(prm, P, is_signed, 0, n, taps, out, c, &k);
             continue;
         }
-        __m512i wv[9];
-        for (int tp = 0; tp < 9; tp++) {
-            __m512i pair = _mm512_loadu_si512(prm->w + ((long)(tp / 2) * C + c) * 2);
-            wv[tp] = tp % 2 ? _mm512_srli_epi32(pair, 16) : _mm512_and_si512(pair, _mm512_set1_epi32(0xFFFF));
-        }
-        const int ng = n / DWV_NP;
-        if (kind == 1)
-            fix ? dwv_groups(prm, 1, is_signed, 1, ng, taps, out, c, &k, wv)
-                : dwv_groups(prm, 1, is_signed, 0, ng, taps, out, c, &k, wv);
-        else
-            fix ? dwv_groups(prm, 2, is_signed, 1, ng, taps, out, c, &k, wv)
-                : dwv_groups(prm, 2, is_signed, 0, ng, taps, out, c, &k, wv);
+        for (int p = 0; p < 5; p++)
+            pairs[p] = _mm512_loadu_si512(prm->w + ((long)p * C + c) * 2);
+        dwv_tap_weights(pairs, wv);
+        dwv_groups_at(prm, kind, 0, is_signed, fix, n / DWV_NP, taps, out, c, &k, wv);
     }
 }
 
