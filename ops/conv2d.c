@@ -49,6 +49,12 @@
  * conv_q8 up to CONV_TILE_M_DIRECT rows at once (it blocks them itself). */
 #define CONV_TILE_M 32
 #define CONV_TILE_M_DIRECT 1024
+/* Quantized im2col: up to this many bytes (and CONV_Q8_TILE_MAX rows) per tile, so that a small K (a
+ * 3-channel first layer's 27) hands conv_q8 more rows per call than CONV_TILE_M. */
+#define CONV_Q8_TILE_BYTES 8192
+#define CONV_Q8_TILE_MAX 256
+/* Bytes past an im2col tile that im2col may write (its 16-byte copies of shorter kernel rows). */
+#define IM2COL_SLACK 16
 /* Do not split convs smaller than this many output pixels per part across threads. */
 #define CONV_MIN_PIXELS_PER_PART 16
 /* ... and this many multiply-adds: handing a part to another thread costs microseconds, which the small
@@ -384,11 +390,20 @@ static bool init_wino_q8(conv_data *d, const detc_tensor *x, const detc_tensor *
     return ok;
 }
 
+/* Rows of a quantized GEMM call: every pixel of a direct conv's part, else an im2col tile. */
+static int quant_tile_m(const conv_data *d)
+{
+    if (d->direct)
+        return CONV_TILE_M_DIRECT;
+    int t = CONV_Q8_TILE_BYTES / (d->k > 0 ? d->k : 1);
+    return t < CONV_TILE_M ? CONV_TILE_M : t > CONV_Q8_TILE_MAX ? CONV_Q8_TILE_MAX : t;
+}
+
 static void plan_scratch(detc_prep *p, conv_data *d)
 {
     size_t esize = detc_dtype_size(d->dtype);
-    int tile = d->dtype == DETC_F32 ? d->tile_m : CONV_TILE_M;
-    d->col_bytes = d->direct ? 0 : op_align((size_t)tile * (size_t)d->k * esize);
+    int tile = d->dtype == DETC_F32 ? d->tile_m : quant_tile_m(d);
+    d->col_bytes = d->direct ? 0 : op_align((size_t)tile * (size_t)d->k * esize + IM2COL_SLACK);
     d->slot_bytes = d->col_bytes;
     if (d->use_wino) {
         size_t wb = op_align(conv_wino_scratch_bytes(&d->wino));
@@ -537,33 +552,44 @@ static inline void copy_run(uint8_t *dst, const uint8_t *src, size_t n)
 /* Writes the receptive fields of output pixels [p0, p0 + m) as rows of K elements. */
 static void im2col(const conv_data *d, const uint8_t *x, int64_t p0, int m, uint8_t *col, size_t esize, int pad)
 {
-    const op_window *wn = &d->win;
-    int64_t per_image = (int64_t)wn->out_h * wn->out_w;
-    size_t run = (size_t)d->in_c * esize;
+    /* the geometry in locals: the byte stores below may alias *d, which would otherwise be reread */
+    const op_window wn = d->win;
+    const int in_h = d->in_h, in_w = d->in_w, k_h = d->k_h, k_w = d->k_w;
+    const size_t row_bytes = (size_t)d->k * esize, run = (size_t)d->in_c * esize;
+    const int64_t per_image = (int64_t)wn.out_h * wn.out_w, line = (int64_t)in_w * (int64_t)run;
     /* the first pixel's coordinates, then stepped (no divisions per pixel) */
-    int n = (int)(p0 / per_image), oy = (int)(p0 % per_image / wn->out_w), ox = (int)(p0 % wn->out_w);
+    int n = (int)(p0 / per_image), oy = (int)(p0 % per_image / wn.out_w), ox = (int)(p0 % wn.out_w);
+    /* a kernel row of at most 16 bytes (3x3 on 3 u8 channels: 9) is copied as 16: the bytes past it are
+     * rewritten by the next run, or land in the tile's IM2COL_SLACK; the source must have 16 bytes left */
+    const size_t seg = run * (size_t)k_w;
+    const uint8_t *x_end = x + (int64_t)d->batch * in_h * line;
     for (int i = 0; i < m; i++) {
-        uint8_t *row = col + (size_t)i * (size_t)d->k * esize;
-        int ix0 = ox * wn->stride_w - wn->pads.left, ix1 = ix0 + (d->k_w - 1) * wn->dil_w;
-        bool whole_rows = wn->dil_w == 1 && ix0 >= 0 && ix1 < d->in_w; /* the KW taps are adjacent pixels */
-        for (int ky = 0; ky < d->k_h; ky++) {
-            int iy = oy * wn->stride_h - wn->pads.top + ky * wn->dil_h;
-            if (whole_rows && iy >= 0 && iy < d->in_h) {
-                copy_run(row, x + (((int64_t)n * d->in_h + iy) * d->in_w + ix0) * (int64_t)run, run * (size_t)d->k_w);
-                row += run * (size_t)d->k_w;
+        uint8_t *row = col + (size_t)i * row_bytes;
+        int ix0 = ox * wn.stride_w - wn.pads.left, ix1 = ix0 + (k_w - 1) * wn.dil_w;
+        bool whole_rows = wn.dil_w == 1 && ix0 >= 0 && ix1 < in_w; /* the KW taps are adjacent pixels */
+        const uint8_t *image = x + (int64_t)n * in_h * line;
+        for (int ky = 0; ky < k_h; ky++) {
+            int iy = oy * wn.stride_h - wn.pads.top + ky * wn.dil_h;
+            if (whole_rows && iy >= 0 && iy < in_h) {
+                const uint8_t *src = image + iy * line + ix0 * (int64_t)run;
+                if (seg <= 16 && x_end - src >= 16)
+                    memcpy(row, src, 16);
+                else
+                    copy_run(row, src, seg);
+                row += seg;
                 continue;
             }
-            for (int kx = 0; kx < d->k_w; kx++, row += run) {
-                int ix = ox * wn->stride_w - wn->pads.left + kx * wn->dil_w;
-                if (iy < 0 || iy >= d->in_h || ix < 0 || ix >= d->in_w)
+            for (int kx = 0; kx < k_w; kx++, row += run) {
+                int ix = ix0 + kx * wn.dil_w;
+                if (iy < 0 || iy >= in_h || ix < 0 || ix >= in_w)
                     memset(row, pad, run);
                 else
-                    copy_run(row, x + (((int64_t)n * d->in_h + iy) * d->in_w + ix) * (int64_t)run, run);
+                    copy_run(row, image + iy * line + ix * (int64_t)run, run);
             }
         }
-        if (++ox == wn->out_w) {
+        if (++ox == wn.out_w) {
             ox = 0;
-            if (++oy == wn->out_h) {
+            if (++oy == wn.out_h) {
                 oy = 0;
                 n++;
             }
@@ -632,7 +658,7 @@ static void run_parts(void *ctx, int begin, int end)
     for (int part = begin; part < end; part++) {
         uint8_t *slot = j->scratch ? j->scratch + (size_t)part * j->d->slot_bytes : NULL;
         int64_t p = j->pixels * part / j->parts, p_end = j->pixels * (part + 1) / j->parts;
-        int tile = j->d->dtype == DETC_F32 ? j->d->tile_m : j->d->direct ? CONV_TILE_M_DIRECT : CONV_TILE_M;
+        int tile = j->d->dtype == DETC_F32 ? j->d->tile_m : quant_tile_m(j->d);
         for (; p < p_end; p += tile) {
             int m = (int)(p_end - p < tile ? p_end - p : tile);
             if (j->d->dtype == DETC_F32)

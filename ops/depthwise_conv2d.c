@@ -351,9 +351,18 @@ static void row_fast(const dw_job *j, int n, int oy)
 #define DW_PUT(p) (f32 ? (void)(tp.f[k++] = (const float *)(const void *)(p)) : (void)(tp.q[k++] = (p)))
     for (int ox0 = 0; ox0 < d->win.out_w; ox0 += chunk) {
         int cnt = d->win.out_w - ox0 < chunk ? d->win.out_w - ox0 : chunk, k = 0;
+        bool prev_inside = false;
         for (int ox = ox0; ox < ox0 + cnt; ox++) {
             int ix0 = ox * sw - d->win.pads.left;
-            if (all_rows && ix0 >= 0 && ix0 + (kw - 1) * dw < in_w) { /* every tap inside the input */
+            bool inside = all_rows && ix0 >= 0 && ix0 + (kw - 1) * dw < in_w; /* every tap inside the input */
+            if (inside && prev_inside) { /* the previous pixel's taps moved by the stride */
+                if (f32)
+                    for (int t = 0; t < taps; t++, k++)
+                        tp.f[k] = tp.f[k - ptrs] + (int64_t)sw * C;
+                else
+                    for (int t = 0; t < taps; t++, k++)
+                        tp.q[k] = tp.q[k - ptrs] + (int64_t)sw * C;
+            } else if (inside) {
                 for (int ky = 0; ky < kh; ky++) {
                     const uint8_t *r = rows[ky] + (int64_t)ix0 * C * es;
                     for (int kx = 0; kx < kw; kx++)
@@ -368,6 +377,7 @@ static void row_fast(const dw_job *j, int n, int oy)
             }
             if (!f32 && taps % 2)
                 DW_PUT(zero); /* the weight-0 tap that completes the last pair */
+            prev_inside = inside;
         }
         if (f32)
             j->kernels->dwconv_f32(&kf, cnt, tp.f, (float *)(void *)(out + (int64_t)ox0 * C * es));

@@ -53,6 +53,7 @@ static void check_f32_gemm(const detc_kernels *k)
  * taps at a row of xz). */
 typedef struct {
     int H, W, C, KH, KW, stride, pad, dil, is_signed, per_channel, zero_weights;
+    int relu; /* out_zp = act_min, as after a ReLU: the x86 kernels then skip gemmlowp's negative-tie fixup */
 } dw_case;
 
 static int check_dw_case(const detc_kernels *k, const dw_case *t)
@@ -69,6 +70,8 @@ static int check_dw_case(const detc_kernels *k, const dw_case *t)
     int lo = t->is_signed ? -128 : 0, hi = t->is_signed ? 127 : 255;
     int32_t xz = lo + (int32_t)(next() % 256), wz = t->is_signed ? 0 : (int32_t)(next() % 256);
     int32_t oz = lo + (int32_t)(next() % 256), amin = lo + (int32_t)(next() % 40), amax = hi - (int32_t)(next() % 40);
+    if (t->relu)
+        oz = amin;
     for (int i = 0; i < t->H * t->W * C; i++)
         x[i] = (uint8_t)next();
     for (int i = 0; i < T * C; i++)
@@ -165,7 +168,8 @@ static void check_dwconv(const detc_kernels *k)
                          .dil = variant == 7 ? 2 : 1,
                          .is_signed = (variant / 2) % 2,
                          .per_channel = variant >= 4 && (variant / 2) % 2,
-                         .zero_weights = variant >= 8 && variant < 10};
+                         .zero_weights = variant >= 8 && variant < 10,
+                         .relu = variant % 3 == 1};
             int span_h = t.dil * (t.KH - 1) + 1, span_w = t.dil * (t.KW - 1) + 1;
             if (t.H + 2 * t.pad < span_h)
                 t.H = span_h;
@@ -181,12 +185,13 @@ static void check_dwconv(const detc_kernels *k)
             cases++;
         }
     /* Rows long enough for the SIMD kernels' groups of pixels whose taps move by a fixed distance. */
-    static const int wide_c[] = {16, 24, 40, 64};
-    for (int ic = 0; ic < 4; ic++)
+    /* 20, 24, 40: a tail of 4 or 8 channels, which the AVX-512 kernel's groups take two pixels at a time */
+    static const int wide_c[] = {16, 20, 24, 40, 64};
+    for (int ic = 0; ic < 5; ic++)
         for (int variant = 0; variant < 4; variant++) {
             dw_case t = {.C = wide_c[ic], .H = 4, .W = 23 + variant, .KH = variant == 3 ? 5 : 3,
                          .KW = variant == 3 ? 5 : 3, .stride = 1 + variant % 2, .pad = variant == 2 ? 0 : 1 + variant / 3,
-                         .dil = 1, .is_signed = variant % 2, .per_channel = variant % 2};
+                         .dil = 1, .is_signed = variant % 2, .per_channel = variant % 2, .relu = variant < 2};
             int bad = check_dw_case(k, &t);
             if (bad)
                 printf("  %s dwconv_q8: C %d, wide %dx%d input, %dx%d kernel, stride %d: %d wrong\n", k->name, t.C,
@@ -336,7 +341,7 @@ static int64_t ref_round_once(int32_t x, int32_t mult, int shift)
  * positive and negative, where the two roundings disagree for negative values (and where gemmlowp's first
  * rounding moves a value across a half). */
 static int check_conv_q8_case(const detc_kernels *k, int M, int N, int K, int is_signed, int wzp_mode,
-                              int extreme, int round_once)
+                              int extreme, int round_once, int relu)
 {
     const int lda = K + (M % 2 ? 5 : 0), ldo = N + 3; /* odd M: lda > K; even M: rows back to back */
     uint8_t *A = malloc((size_t)M * lda), *W = malloc((size_t)N * K), *out = malloc((size_t)M * ldo);
@@ -384,6 +389,8 @@ static int check_conv_q8_case(const detc_kernels *k, int M, int N, int K, int is
     if (extreme == 4)
         memset(W, 0, (size_t)N * K);
     int32_t oz = lo + (int32_t)(next() % 256), amin = lo + (int32_t)(next() % 40), amax = hi - (int32_t)(next() % 40);
+    if (relu) /* out_zp = act_min: the x86 kernels then skip gemmlowp's negative-tie fixup */
+        oz = amin;
     detc_conv_q8_params prm = {.n = N, .k = K, .is_signed = is_signed, .bias = bias,
                                .w_zp = wzp_mode ? wzp : NULL, .mult = mult, .lshift = lsh, .rshift = rsh,
                                .out_zp = oz, .act_min = amin, .act_max = amax, .round_once = round_once};
@@ -484,7 +491,7 @@ static void check_conv_q8(const detc_kernels *k)
 {
     static const int Ms[] = {1, 2, 3, 4, 5, 7, 8, 9, 31, 63, 64, 65, 67, 130};
     static const int Ns[] = {1, 3, 12, 15, 16, 17, 24, 31, 32, 33, 48, 63, 64, 65, 80, 100, 129, 273};
-    static const int Ks[] = {1, 2, 3, 4, 5, 7, 8, 15, 27, 32, 63, 64, 65, 129, 300, 1024};
+    static const int Ks[] = {1, 2, 3, 4, 5, 7, 8, 15, 24, 27, 32, 63, 64, 65, 96, 129, 200, 256, 300, 1024};
     int bad_cases = 0, cases = 0;
     for (int t = 0; t < 400; t++) {
         int M = Ms[next() % (sizeof Ms / sizeof Ms[0])], N = Ns[next() % (sizeof Ns / sizeof Ns[0])];
@@ -497,10 +504,11 @@ static void check_conv_q8(const detc_kernels *k)
             K = 1024;
         if (extreme == 4)
             wzp_mode = 0; /* acc = bias exactly */
-        int bad = check_conv_q8_case(k, M, N, K, is_signed, wzp_mode, extreme, round_once);
+        int relu = t % 5 == 2;
+        int bad = check_conv_q8_case(k, M, N, K, is_signed, wzp_mode, extreme, round_once, relu);
         if (bad)
-            printf("  %s conv_q8: M %d N %d K %d %s, %s rounding, filter zero points %s%s: %d wrong\n", k->name, M, N,
-                   K, is_signed ? "i8" : "u8", round_once ? "single" : "double",
+            printf("  %s conv_q8: M %d N %d K %d %s, %s rounding%s, filter zero points %s%s: %d wrong\n", k->name, M, N,
+                   K, is_signed ? "i8" : "u8", round_once ? "single" : "double", relu ? " (out_zp = act_min)" : "",
                    wzp_mode == 0 ? "none" : wzp_mode == 1 ? "per tensor" : "per channel",
                    extreme == 1 ? ", extreme values" : extreme == 2 ? ", extreme biases" : extreme == 3 ? ", 255-value filter range" : extreme == 4 ? ", exact ties" : "", bad);
         bad_cases += bad != 0;

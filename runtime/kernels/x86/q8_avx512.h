@@ -28,6 +28,66 @@ detc_requant_gemmlowp16(__m512i acc, __m512i mult, __m512i mult_odd, __m512i lsh
     return _mm512_mask_add_epi32(v, _mm512_cmpgt_epi32_mask(rem, thr), v, _mm512_set1_epi32(1));
 }
 
+/* The same requantization in one 64-bit rounding per lane, for kernels that requantize many vectors with
+ * one set of constants. With a = acc << lsh, P = a*m and e = rshift, gemmlowp gives
+ * RDBPOT(h, e) with h = floor((P + 2^30) / 2^31); for e >= 1 RDBPOT(h, e) is floor((h + 2^(e-1) - [h < 0]) / 2^e),
+ * and floor(floor(X / 2^31) + n) / 2^e) = floor((X + n*2^31) / 2^(31+e)) for an integer n, so
+ *   result = (P + 2^30 + 2^(30+e) - [P < -2^30] * 2^31) >> (31 + e)     (e = 0: (P + 2^30) >> 31)
+ * in int64 (|P| <= 2^62, so no overflow), exact for every int32 a. h < 0 is P + 2^30 < 0. Without the
+ * [h < 0] term (fix = 0) a negative h gives floor((h + 2^(e-1)) / 2^e) <= 0 instead of the true value,
+ * also <= 0: callers whose lower clamp (act_min - out_zp) is >= 0 clamp both to the same byte. */
+typedef struct {
+    __m512i mult, mult_odd, lsh, nud_e, nud_o, sh_e, sh_o, cor_e, cor_o;
+    int has_lsh;
+} detc_rq64;
+
+/* From the lanes' multipliers and shifts. */
+__attribute__((always_inline, target("avx512f"))) static inline detc_rq64 detc_rq64_from(__m512i mult, __m512i lsh,
+                                                                                          __m512i e)
+{
+    detc_rq64 r;
+    const __m512i z = _mm512_setzero_si512(), b30 = _mm512_set1_epi64(1LL << 30);
+    r.mult = mult;
+    r.mult_odd = _mm512_srli_epi64(r.mult, 32);
+    r.lsh = lsh;
+    r.has_lsh = _mm512_test_epi32_mask(r.lsh, r.lsh) != 0;
+    const __m512i ee = _mm512_and_si512(e, _mm512_set1_epi64(0xFFFFFFFFLL)), eo = _mm512_srli_epi64(e, 32);
+    const __mmask8 pe = _mm512_cmpneq_epi64_mask(ee, z), po = _mm512_cmpneq_epi64_mask(eo, z);
+    r.nud_e = _mm512_add_epi64(b30, _mm512_maskz_mov_epi64(pe, _mm512_sllv_epi64(b30, ee)));
+    r.nud_o = _mm512_add_epi64(b30, _mm512_maskz_mov_epi64(po, _mm512_sllv_epi64(b30, eo)));
+    r.sh_e = _mm512_add_epi64(ee, _mm512_set1_epi64(31));
+    r.sh_o = _mm512_add_epi64(eo, _mm512_set1_epi64(31));
+    r.cor_e = _mm512_maskz_mov_epi64(pe, _mm512_set1_epi64(1LL << 31));
+    r.cor_o = _mm512_maskz_mov_epi64(po, _mm512_set1_epi64(1LL << 31));
+    return r;
+}
+
+/* From 16 channels' arrays (lanes outside mk: multiplier and shifts 0). */
+__attribute__((always_inline, target("avx512f"))) static inline detc_rq64
+detc_rq64_load(const int32_t *mult, const int32_t *lshift, const int32_t *rshift, __mmask16 mk)
+{
+    return detc_rq64_from(_mm512_maskz_loadu_epi32(mk, mult), _mm512_maskz_loadu_epi32(mk, lshift),
+                          _mm512_maskz_loadu_epi32(mk, rshift));
+}
+
+__attribute__((always_inline, target("avx512f"))) static inline __m512i detc_rq64_apply(__m512i acc,
+                                                                                         const detc_rq64 *r, int fix)
+{
+    const __m512i a = r->has_lsh ? _mm512_sllv_epi32(acc, r->lsh) : acc;
+    const __m512i pe = _mm512_mul_epi32(a, r->mult), po = _mm512_mul_epi32(_mm512_srli_epi64(a, 32), r->mult_odd);
+    __m512i ye = _mm512_add_epi64(pe, r->nud_e), yo = _mm512_add_epi64(po, r->nud_o);
+    if (fix) {
+        const __m512i t = _mm512_set1_epi64(-(1LL << 30));
+        ye = _mm512_mask_sub_epi64(ye, _mm512_cmplt_epi64_mask(pe, t), ye, r->cor_e);
+        yo = _mm512_mask_sub_epi64(yo, _mm512_cmplt_epi64_mask(po, t), yo, r->cor_o);
+    }
+    ye = _mm512_srav_epi64(ye, r->sh_e);
+    yo = _mm512_srav_epi64(yo, r->sh_o);
+    /* low dwords: lane 2i from ye, lane 2i+1 from yo */
+    const __m512i idx = _mm512_setr_epi32(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
+    return _mm512_permutex2var_epi32(ye, idx, yo);
+}
+
 /* Sum of the first k bytes (u8, or i8 when is_signed) of a row, modulo 2^32: the row sums that filter zero
  * points multiply (and the u8-as-s8 correction of x86.c's VNNI kernel). */
 __attribute__((always_inline, target("avx512f,avx512bw"))) static inline uint32_t
@@ -44,6 +104,42 @@ detc_row_sum_q8(const uint8_t *a, int k, int is_signed)
     }
     uint64_t t = (uint64_t)_mm512_reduce_add_epi64(s);
     return (uint32_t)t - (is_signed ? 128u * (uint32_t)k : 0u);
+}
+
+/* detc_row_sum_q8 of 8 rows of k bytes (lda apart; NCH = ceil(k / 64), at most 4) at once, into
+ * out[0..7]: each row's vpsadbw partial sums, then one tree of adds across the 8 vectors (unpacks within
+ * 128-bit lanes, then lane shuffles) in place of a horizontal reduction per row. */
+__attribute__((always_inline, target("avx512f,avx512bw"))) static inline void
+detc_row_sums8_q8(const uint8_t *a, long lda, int k, const int NCH, int is_signed, uint32_t *out)
+{
+    const __m512i flip = _mm512_set1_epi8((char)0x80), zero = _mm512_setzero_si512();
+    const int last = k - 64 * (NCH - 1); /* 1..64 bytes in the last chunk */
+    const __mmask64 mask = last >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << last) - 1);
+    __m512i s[8], u[4], w[2];
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; r++) {
+        s[r] = zero;
+#pragma GCC unroll 4
+        for (int q = 0; q < NCH; q++) {
+            const __mmask64 mq = q == NCH - 1 ? mask : ~(__mmask64)0;
+            __m512i v = _mm512_maskz_loadu_epi8(mq, a + r * lda + 64 * q);
+            if (is_signed)
+                v = _mm512_maskz_mov_epi8(mq, _mm512_xor_si512(v, flip)); /* a + 128 */
+            s[r] = _mm512_add_epi64(s[r], _mm512_sad_epu8(v, zero));
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++) /* 128-bit lane l: (row 2r, row 2r+1) sums of lane l */
+        u[r] = _mm512_add_epi64(_mm512_unpacklo_epi64(s[2 * r], s[2 * r + 1]),
+                                _mm512_unpackhi_epi64(s[2 * r], s[2 * r + 1]));
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; h++) /* lanes 0+1 and 2+3 of u[2h], then of u[2h+1] */
+        w[h] = _mm512_add_epi64(_mm512_shuffle_i64x2(u[2 * h], u[2 * h + 1], 0x88),
+                                _mm512_shuffle_i64x2(u[2 * h], u[2 * h + 1], 0xDD));
+    __m512i t = _mm512_add_epi64(_mm512_shuffle_i64x2(w[0], w[1], 0x88), _mm512_shuffle_i64x2(w[0], w[1], 0xDD));
+    if (is_signed)
+        t = _mm512_sub_epi64(t, _mm512_set1_epi64(128LL * k));
+    _mm256_storeu_si256((__m256i *)(void *)out, _mm512_cvtepi64_epi32(t)); /* modulo 2^32 */
 }
 
 #endif

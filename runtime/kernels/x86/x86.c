@@ -561,74 +561,308 @@ const detc_kernels detc_kernels_avx2 = {
     .roi_sample_q8 = detc_roi_sample_q8_avx2,
     .roi_sample_f32 = detc_roi_sample_f32_avx2,
 };
-/* dwconv_q8 with 16 channels per zmm: two taps' bytes interleaved and widened to 16-bit, vpdpwssd
- * multiplies the pairs and accumulates; the requantization is dw_requant8's on 16 lanes. */
+/* dwconv_q8 with 16 channels per zmm, one int32 lane per channel: a tap's 16 bytes widened to int32
+ * (vpmovzxbd, vpmovsxbd) and vpdpwssd multiplying the low words by the tap's weight with 0 in the other
+ * word (the high word of a sign-extended byte meets a weight word of 0). Channel blocks run outside the
+ * pixels, so that a block's weights and requantization constants are set up once per run of pixels; the
+ * last block of C % 16 != 0 channels overlaps the one before (both write the same bytes there).
+ * Groups of DWV_NP pixels whose 3x3 windows move by a fixed distance (a stride-1 or stride-2 row away from
+ * the left and right padding: pixel p's tap (r, kx) at tap (r, 0) + (s*p + kx) * e_r bytes, e_r = 0 for a
+ * window row in the padding; checked per group) widen each input vector of a row once and use it for every
+ * pixel whose window covers it; there a tail of 1..8 channels goes two pixels per vector (L = 2).
+ * Other pixels (the left and right edges) sum their taps as pairs: two widened taps blended into one word
+ * pair against the packed weight pair. The requantization is q8_avx512.h's detc_rq64 (gemmlowp's two
+ * roundings as one), four pixels' bytes packed together (q8_pack4). */
 #define INLINE_VNNI VNNI __attribute__((always_inline)) static inline
+#define DWV_NP 8
+#if defined(__clang__)
+#define DWV_UNROLL _Pragma("clang loop unroll(full)")
+#else
+#define DWV_UNROLL _Pragma("GCC unroll 32")
+#endif
 
+/* v clamped to [lo, hi] (act_min, act_max less out_zp), then + out_zp: never wraps. */
+INLINE_VNNI __m512i q8_clamp16(__m512i v, __m512i lo, __m512i hi, __m512i zp)
+{
+    return _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(v, lo), hi), zp);
+}
+
+/* The clamp and out_zp in 16-bit and 8-bit lanes, for q8_pack4. */
 typedef struct {
-    __m512i mult, mult_odd, lsh, rsh, rmask, rthr, zp, lo, hi;
-} dw_rq16;
+    __m512i zp16, lo8, hi8;
+} q8_out;
 
-INLINE_VNNI dw_rq16 dw_rq16_load(const detc_dwconv_q8_params *prm, int c)
+INLINE_VNNI q8_out q8_out_load(int32_t out_zp, int32_t act_min, int32_t act_max)
 {
-    dw_rq16 r;
-    r.mult = _mm512_loadu_si512(prm->mult + c);
-    r.mult_odd = _mm512_srli_epi64(r.mult, 32);
-    r.lsh = _mm512_loadu_si512(prm->lshift + c);
-    r.rsh = _mm512_loadu_si512(prm->rshift + c);
-    r.rmask = _mm512_sub_epi32(_mm512_sllv_epi32(_mm512_set1_epi32(1), r.rsh), _mm512_set1_epi32(1));
-    r.rthr = _mm512_srli_epi32(r.rmask, 1);
-    r.zp = _mm512_set1_epi32(prm->out_zp);
-    r.lo = _mm512_set1_epi32(prm->act_min);
-    r.hi = _mm512_set1_epi32(prm->act_max);
-    return r;
+    return (q8_out){_mm512_set1_epi16((short)out_zp), _mm512_set1_epi8((char)act_min), _mm512_set1_epi8((char)act_max)};
 }
 
-INLINE_VNNI __m512i dw_requant16(__m512i acc, const dw_rq16 *r)
+/* Four vectors of 16 requantized lanes (before + out_zp) to bytes, vector i in 128-bit lane i. The
+ * saturations (int32 -> int16, + out_zp in int16, int16 -> 8 bits) are monotonic and as wide as the clamp
+ * to [act_min, act_max] that follows, so the bytes are those of clamp(v + out_zp). packs leaves lane k
+ * holding dword i = vector i's values 4k..4k+3; vpermd transposes that 4x4 of dwords. */
+INLINE_VNNI __m512i q8_pack4(__m512i v0, __m512i v1, __m512i v2, __m512i v3, const q8_out *q, int is_signed)
 {
-    __m512i v = detc_requant_gemmlowp16(acc, r->mult, r->mult_odd, r->lsh, r->rsh, r->rmask, r->rthr);
-    v = _mm512_add_epi32(v, r->zp);
-    return _mm512_min_epi32(_mm512_max_epi32(v, r->lo), r->hi);
+    const __m512i w01 = _mm512_adds_epi16(_mm512_packs_epi32(v0, v1), q->zp16);
+    const __m512i w23 = _mm512_adds_epi16(_mm512_packs_epi32(v2, v3), q->zp16);
+    __m512i b;
+    if (is_signed)
+        b = _mm512_max_epi8(_mm512_min_epi8(_mm512_packs_epi16(w01, w23), q->hi8), q->lo8);
+    else
+        b = _mm512_max_epu8(_mm512_min_epu8(_mm512_packus_epi16(w01, w23), q->hi8), q->lo8);
+    const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    return _mm512_permutexvar_epi32(idx, b);
 }
 
-INLINE_VNNI void dw_block16_vnni(const detc_dwconv_q8_params *prm, int P, int is_signed, int n,
-                                 const uint8_t *const *taps, uint8_t *out, int c)
+/* A block's constants: bias, requantization, output clamp. */
+typedef struct {
+    __m512i bias, lo, hi, zp;
+    detc_rq64 rq;
+    q8_out q;
+} dwv_consts;
+
+INLINE_VNNI dwv_consts dwv_consts_load(const detc_dwconv_q8_params *prm, int c)
+{
+    dwv_consts k;
+    k.bias = _mm512_loadu_si512(prm->bias + c);
+    k.rq = detc_rq64_load(prm->mult + c, prm->lshift + c, prm->rshift + c, 0xFFFF);
+    k.lo = _mm512_set1_epi32(prm->act_min - prm->out_zp);
+    k.hi = _mm512_set1_epi32(prm->act_max - prm->out_zp);
+    k.zp = _mm512_set1_epi32(prm->out_zp);
+    k.q = q8_out_load(prm->out_zp, prm->act_min, prm->act_max);
+    return k;
+}
+
+/* Clamped to the output range already: truncating to bytes is exact. */
+INLINE_VNNI void dwv_store(__m512i acc, const dwv_consts *k, int fix, uint8_t *o)
+{
+    _mm_storeu_si128((__m128i *)o, _mm512_cvtepi32_epi8(q8_clamp16(detc_rq64_apply(acc, &k->rq, fix), k->lo, k->hi, k->zp)));
+}
+
+INLINE_VNNI __m512i dwv_widen(const uint8_t *p, int is_signed)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)p);
+    return is_signed ? _mm512_cvtepi8_epi32(v) : _mm512_cvtepu8_epi32(v);
+}
+
+/* n pixels one at a time (taps as given), channels c..c+15. */
+INLINE_VNNI void dwv_pixels(const detc_dwconv_q8_params *prm, const int P, int is_signed, int fix, int n,
+                            const uint8_t *const *taps, uint8_t *out, int c, const dwv_consts *k)
 {
     const int C = prm->channels;
-    const dw_rq16 r = dw_rq16_load(prm, c);
-    const __m512i b = _mm512_loadu_si512(prm->bias + c);
     const int16_t *w = prm->w + (long)c * 2;
     for (int i = 0; i < n; i++) {
         const uint8_t *const *t = taps + (long)i * 2 * P;
-        __m512i a = b;
+        __m512i a = k->bias;
         for (int p = 0; p < P; p++) {
-            __m128i x0 = _mm_loadu_si128((const __m128i *)(t[2 * p] + c));
-            __m128i x1 = _mm_loadu_si128((const __m128i *)(t[2 * p + 1] + c));
-            __m256i x = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi8(x0, x1)),
-                                                _mm_unpackhi_epi8(x0, x1), 1);
-            __m512i xw = is_signed ? _mm512_cvtepi8_epi16(x) : _mm512_cvtepu8_epi16(x);
-            a = _mm512_dpwssd_epi32(a, xw, _mm512_loadu_si512(w + (long)p * C * 2));
+            __m512i x = _mm512_mask_blend_epi16(0xAAAAAAAA, dwv_widen(t[2 * p] + c, is_signed),
+                                                _mm512_slli_epi32(dwv_widen(t[2 * p + 1] + c, is_signed), 16));
+            a = _mm512_dpwssd_epi32(a, x, _mm512_loadu_si512(w + (long)p * C * 2));
         }
-        /* clamped to the output range already: truncating to bytes is exact */
-        _mm_storeu_si128((__m128i *)(out + (long)i * C + c), _mm512_cvtepi32_epi8(dw_requant16(a, &r)));
+        dwv_store(a, k, fix, out + (long)i * C + c);
     }
 }
 
-INLINE_VNNI void dw_vnni_body(const detc_dwconv_q8_params *prm, int P, int is_signed, int n,
-                              const uint8_t *const *taps, uint8_t *out)
+/* 8 channels c..c+7 of two pixels per vector (lanes 0-7 and 8-15), for a channel count of 16n + 8 or less
+ * that would otherwise take a 16-channel block half of which recomputes channels already written:
+ * the block's constants for channels c..c+7 twice. */
+INLINE_VNNI __m512i dwv_dup8(const int32_t *p)
+{
+    return _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)p));
+}
+
+INLINE_VNNI dwv_consts dwv_consts_dup8(const detc_dwconv_q8_params *prm, int c)
+{
+    dwv_consts k = dwv_consts_load(prm, c); /* clamp and zero point; lanes replaced below */
+    k.bias = dwv_dup8(prm->bias + c);
+    k.rq = detc_rq64_from(dwv_dup8(prm->mult + c), dwv_dup8(prm->lshift + c), dwv_dup8(prm->rshift + c));
+    return k;
+}
+
+/* Bytes c..c+7 of pixels at p0 and p1, widened: p0's in lanes 0-7, p1's in lanes 8-15. */
+INLINE_VNNI __m512i dwv_widen2(const uint8_t *p0, const uint8_t *p1, int is_signed)
+{
+    __m128i v = _mm_unpacklo_epi64(_mm_loadl_epi64((const __m128i *)p0), _mm_loadl_epi64((const __m128i *)p1));
+    return is_signed ? _mm512_cvtepi8_epi32(v) : _mm512_cvtepu8_epi32(v);
+}
+
+/* ngroups groups of DWV_NP pixels (10 tap pointers each, tap 9 of weight 0) whose 3x3 windows move by S
+ * times their tap distance. L = 1: channels c..c+15, pixel q in vector q; L = 2: channels c..c+7 of pixels
+ * 2q and 2q+1 in vector q (lanes 0-7, 8-15; k and wv hold c..c+7 twice). wv[tap]: weights in the low word.
+ * Column a of a row (a tap distance apart) is widened once (with L = 2, beside column a + S: pixel 2q's tap
+ * a - 2qS next to pixel 2q+1's) and used for every vector whose window holds it. */
+INLINE_VNNI void dwv_groups(const detc_dwconv_q8_params *prm, const int S, const int L, int is_signed, int fix,
+                            int ngroups, const uint8_t *const *taps, uint8_t *out, int c, const dwv_consts *k,
+                            const __m512i *wv)
+{
+    const int C = prm->channels, NV = DWV_NP / L;
+    for (int g = 0; g < ngroups; g++) {
+        const uint8_t *const *t = taps + (long)g * DWV_NP * 10;
+        __m512i acc[DWV_NP];
+DWV_UNROLL
+        for (int q = 0; q < NV; q++)
+            acc[q] = k->bias;
+DWV_UNROLL
+        for (int r = 0; r < 3; r++) {
+            const uint8_t *x = t[3 * r] + c;
+            const ptrdiff_t e = t[3 * r + 1] - t[3 * r]; /* 0 for a row in the padding */
+DWV_UNROLL
+            for (int a = 0; a < (DWV_NP - L) * S + 3; a++) {
+                if (a % (L * S) >= 3) /* no vector's window starts here (L = 2 at stride 2) */
+                    continue;
+                const __m512i xv = L == 1 ? dwv_widen(x + a * e, is_signed) : dwv_widen2(x + a * e, x + (a + S) * e, is_signed);
+DWV_UNROLL
+                for (int q = 0; q < NV; q++)
+                    if (a - L * S * q >= 0 && a - L * S * q < 3)
+                        acc[q] = _mm512_dpwssd_epi32(acc[q], xv, wv[3 * r + a - L * S * q]);
+            }
+        }
+        uint8_t *o = out + (long)g * DWV_NP * C + c;
+DWV_UNROLL
+        for (int q = 0; q < NV; q += 4) {
+            const __m512i b = q8_pack4(detc_rq64_apply(acc[q], &k->rq, fix), detc_rq64_apply(acc[q + 1], &k->rq, fix),
+                                       detc_rq64_apply(acc[q + 2], &k->rq, fix), detc_rq64_apply(acc[q + 3], &k->rq, fix),
+                                       &k->q, is_signed);
+            const __m128i v[4] = {_mm512_castsi512_si128(b), _mm512_extracti32x4_epi32(b, 1),
+                                  _mm512_extracti32x4_epi32(b, 2), _mm512_extracti32x4_epi32(b, 3)};
+DWV_UNROLL
+            for (int i = 0; i < 4; i++) {
+                uint8_t *oi = o + (long)(L * (q + i)) * C;
+                if (L == 1) {
+                    _mm_storeu_si128((__m128i *)oi, v[i]);
+                } else {
+                    _mm_storel_epi64((__m128i *)oi, v[i]);
+                    _mm_storel_epi64((__m128i *)(oi + C), _mm_unpackhi_epi64(v[i], v[i]));
+                }
+            }
+        }
+    }
+}
+
+/* S (1 or 2) when the DWV_NP pixels at t (10 pointers each) are 3x3 windows, tap (r, kx) kx tap distances
+ * right of tap (r, 0) (that row's own distance), each pixel's window S tap distances right of the one
+ * before, or a row of one pointer for every tap and pixel (a row in the padding); else 0. Addresses are
+ * compared as integers (a padding tap points at another object). */
+INLINE_VNNI int dwv_regular9(const uint8_t *const *t)
+{
+    long long dr[3];
+    int s = 0;
+    for (int r = 0; r < 3; r++) {
+        const uintptr_t b = (uintptr_t)t[3 * r], e = (uintptr_t)t[3 * r + 1] - b, d = (uintptr_t)t[10 + 3 * r] - b;
+        if ((uintptr_t)t[3 * r + 2] - b != 2 * e)
+            return 0;
+        if (e == 0) {
+            if (d != 0)
+                return 0;
+        } else {
+            const int sr = d == e ? 1 : d == 2 * e ? 2 : 0;
+            if (!sr || (s && sr != s))
+                return 0;
+            s = sr;
+        }
+        dr[r] = (long long)d;
+    }
+    /* taps 0..7 of pixel p against pixel 0's moved by p times their row's distance; tap 8 apart */
+    const __m512i t0 = _mm512_loadu_si512(t), vd = _mm512_setr_epi64(dr[0], dr[0], dr[0], dr[1], dr[1], dr[1], dr[2], dr[2]);
+    __m512i want = t0;
+    __mmask8 bad = 0;
+    for (int p = 1; p < DWV_NP; p++) {
+        want = _mm512_add_epi64(want, vd);
+        bad |= _mm512_cmpneq_epi64_mask(_mm512_loadu_si512(t + p * 10), want);
+        bad |= (uintptr_t)t[p * 10 + 8] - (uintptr_t)t[8] != (uintptr_t)dr[2] * (uintptr_t)p;
+    }
+    return bad ? 0 : s ? s : 1;
+}
+
+/* Each of the 9 taps' weights alone in the low word of its lane (wv), from the packed pairs of taps 2p, 2p+1. */
+INLINE_VNNI void dwv_tap_weights(const __m512i *pairs, __m512i *wv)
+{
+    for (int tp = 0; tp < 9; tp++)
+        wv[tp] = tp % 2 ? _mm512_srli_epi32(pairs[tp / 2], 16) : _mm512_and_si512(pairs[tp / 2], _mm512_set1_epi32(0xFFFF));
+}
+
+/* ng groups at stride kind (1 or 2), 16 channels from c, or with half the 8 from c two pixels per vector. */
+INLINE_VNNI void dwv_groups_at(const detc_dwconv_q8_params *prm, int kind, int half, int is_signed, int fix, int ng,
+                               const uint8_t *const *taps, uint8_t *out, int c, const dwv_consts *k, const __m512i *wv)
+{
+#define DWV_GROUPS(S, L, FIX) dwv_groups(prm, S, L, is_signed, FIX, ng, taps, out, c, k, wv)
+    if (half)
+        kind == 1 ? (fix ? DWV_GROUPS(1, 2, 1) : DWV_GROUPS(1, 2, 0)) : (fix ? DWV_GROUPS(2, 2, 1) : DWV_GROUPS(2, 2, 0));
+    else
+        kind == 1 ? (fix ? DWV_GROUPS(1, 1, 1) : DWV_GROUPS(1, 1, 0)) : (fix ? DWV_GROUPS(2, 1, 1) : DWV_GROUPS(2, 1, 0));
+#undef DWV_GROUPS
+}
+
+/* Pixels [i0, i0 + n) either way (kind 0: one at a time; 1, 2: groups at that stride), every channel block. */
+INLINE_VNNI void dwv_run(const detc_dwconv_q8_params *prm, const int P, int is_signed, int kind, int n,
+                         const uint8_t *const *taps, uint8_t *out)
+{
+    const int C = prm->channels, fix = prm->act_min - prm->out_zp < 0;
+    /* groups and a tail of 1..8 channels: the tail two pixels per vector (dwv_groups' L = 2) */
+    const int half = kind != 0 && C % 16 != 0 && C % 16 <= 8, cmain = half ? C - C % 16 : C;
+    __m512i pairs[5], wv[9];
+    if (half) {
+        const int c = C - 8;
+        const dwv_consts k = dwv_consts_dup8(prm, c);
+        for (int p = 0; p < 5; p++)
+            pairs[p] = dwv_dup8((const int32_t *)(const void *)(prm->w + ((long)p * C + c) * 2));
+        dwv_tap_weights(pairs, wv);
+        dwv_groups_at(prm, kind, 1, is_signed, fix, n / DWV_NP, taps, out, c, &k, wv);
+    }
+    for (int c0 = 0; c0 < cmain; c0 += 16) {
+        const int c = c0 + 16 <= C ? c0 : C - 16;
+        const dwv_consts k = dwv_consts_load(prm, c);
+        if (kind == 0) {
+            if (fix)
+                dwv_pixels(prm, P, is_signed, 1, n, taps, out, c, &k);
+            else
+                dwv_pixels(prm, P, is_signed, 0, n, taps, out, c, &k);
+            continue;
+        }
+        for (int p = 0; p < 5; p++)
+            pairs[p] = _mm512_loadu_si512(prm->w + ((long)p * C + c) * 2);
+        dwv_tap_weights(pairs, wv);
+        dwv_groups_at(prm, kind, 0, is_signed, fix, n / DWV_NP, taps, out, c, &k, wv);
+    }
+}
+
+/* Tap 9 (the pad of a 3x3 kernel's last pair) has weight 0 in every channel. */
+INLINE_VNNI int dwv_tap9_zero(const detc_dwconv_q8_params *prm)
 {
     const int C = prm->channels;
-    for (int i0 = 0; i0 < n; i0 += DW_TILE) {
-        int m = n - i0 < DW_TILE ? n - i0 : DW_TILE;
-        const uint8_t *const *t = taps + (long)i0 * 2 * P;
-        uint8_t *o = out + (long)i0 * C;
-        int c = 0;
-        for (; c + 16 <= C; c += 16)
-            dw_block16_vnni(prm, P, is_signed, m, t, o, c);
-        if (c + 8 >= C && c < C) /* e.g. 24 channels: 16 + 8, not 16 + 16 */
-            dw_block8_avx2(prm, P, is_signed, m, t, o, C - 8);
-        else if (c < C)
-            dw_block16_vnni(prm, P, is_signed, m, t, o, C - 16);
+    const int16_t *w = prm->w + (long)4 * C * 2;
+    for (int c0 = 0; c0 < C; c0 += 16) {
+        const int c = c0 + 16 <= C ? c0 : C - 16;
+        if (_mm512_test_epi32_mask(_mm512_loadu_si512(w + (long)c * 2), _mm512_set1_epi32((int)0xFFFF0000u)))
+            return 0;
+    }
+    return 1;
+}
+
+/* Runs of regular groups and of other pixels, in order. */
+INLINE_VNNI void dw_vnni_body(const detc_dwconv_q8_params *prm, const int P, int is_signed, int n,
+                              const uint8_t *const *taps, uint8_t *out)
+{
+    const int C = prm->channels, nine = P == 5 && n >= DWV_NP && dwv_tap9_zero(prm);
+    int i = 0, s = nine ? dwv_regular9(taps) : 0;
+    while (i < n) {
+        int j = i;
+        if (s) { /* groups at stride s from i */
+            int s2 = 0;
+            do {
+                j += DWV_NP;
+                s2 = n - j >= DWV_NP ? dwv_regular9(taps + (long)j * 10) : 0;
+            } while (s2 == s);
+            dwv_run(prm, 5, is_signed, s, j - i, taps + (long)i * 10, out + (long)i * C);
+            s = s2;
+        } else { /* single pixels up to the next group */
+            do {
+                j++;
+                s = nine && n - j >= DWV_NP ? dwv_regular9(taps + (long)j * 10) : 0;
+            } while (j < n && !s);
+            dwv_run(prm, P, is_signed, 0, j - i, taps + (long)i * 2 * P, out + (long)i * C);
+        }
+        i = j;
     }
 }
 
@@ -714,22 +948,6 @@ static inline int32_t cq_load_tail(const uint8_t *p, int n)
     return (int32_t)v;
 }
 
-/* Requantization constants of channels c..c+15 (lanes past N masked to 0). */
-INLINE_VNNI dw_rq16 cq_rq16_load(const detc_conv_q8_params *prm, int c, __mmask16 mk)
-{
-    dw_rq16 r;
-    r.mult = _mm512_maskz_loadu_epi32(mk, prm->mult + c);
-    r.mult_odd = _mm512_srli_epi64(r.mult, 32);
-    r.lsh = _mm512_maskz_loadu_epi32(mk, prm->lshift + c);
-    r.rsh = _mm512_maskz_loadu_epi32(mk, prm->rshift + c);
-    r.rmask = _mm512_sub_epi32(_mm512_sllv_epi32(_mm512_set1_epi32(1), r.rsh), _mm512_set1_epi32(1));
-    r.rthr = _mm512_srli_epi32(r.rmask, 1);
-    r.zp = _mm512_set1_epi32(prm->out_zp);
-    r.lo = _mm512_set1_epi32(prm->act_min);
-    r.hi = _mm512_set1_epi32(prm->act_max);
-    return r;
-}
-
 /* cq2_requant1's round_once requantization on 16 lanes (the comment there has the arithmetic). */
 typedef struct {
     __m512i mult, mult_odd, lsh, rsh, rsh1, ne, no, zp, lo, hi;
@@ -771,9 +989,20 @@ INLINE_VNNI __m512i cq_requant1(__m512i acc, const cq_rq1 *r)
     return _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(v, r->lo), r->hi), r->zp);
 }
 
-/* CQ_MR rows (a[i]; rows past mr repeat row 0 and are not stored) x NB blocks starting at block blk. */
-INLINE_VNNI void cq_tile(const detc_conv_q8_params *prm, const uint8_t *const *a, const uint32_t *rs, int mr,
-                         int blk, int NB, int is_signed, uint8_t *out, int ldo)
+/* A 16-channel block's constants, set up once per pass over the rows: base = bias + corr, coef =
+ * 128 (u8) - w_zp, and the gemmlowp requantization. */
+typedef struct {
+    __m512i base, coef;
+    detc_rq64 rq;
+} cq_blk;
+
+/* CQ_MR rows (a[i]; rows past mr repeat row 0 and are not stored) x NB blocks starting at block blk.
+ * rowc[i]: with uni (one coef for every channel), coef * sum(row i), which starts the accumulators; else
+ * sum(row i), multiplied by each block's coef at the end. MODE 0: gemmlowp, act_min >= out_zp; 1: gemmlowp;
+ * 2: round_once. */
+INLINE_VNNI void cq_tile(const detc_conv_q8_params *prm, const uint8_t *const *a, const uint32_t *rowc, int uni,
+                         int mr, int blk, const int NB, const int MODE, int is_signed, const cq_blk *cb,
+                         const q8_out *q, uint8_t *out, int ldo)
 {
     const int K = prm->k, kf = K >> 2, kt = K & 3;
     const size_t bstride = (size_t)(K + 3) / 4 * 64;
@@ -781,10 +1010,12 @@ INLINE_VNNI void cq_tile(const detc_conv_q8_params *prm, const uint8_t *const *a
     const int32_t flip = is_signed ? (int32_t)0x80808080u : 0;
     __m512i acc[CQ_MR][CQ_NB];
 #pragma GCC unroll 4
-    for (int i = 0; i < CQ_MR; i++)
+    for (int i = 0; i < CQ_MR; i++) {
+        const __m512i init = uni ? _mm512_set1_epi32((int32_t)rowc[i]) : _mm512_setzero_si512();
 #pragma GCC unroll 4
         for (int j = 0; j < NB; j++)
-            acc[i][j] = _mm512_setzero_si512();
+            acc[i][j] = init;
+    }
     for (int s = 0; s < kf; s++) {
         __m512i vb[CQ_NB];
 #pragma GCC unroll 4
@@ -811,70 +1042,142 @@ INLINE_VNNI void cq_tile(const detc_conv_q8_params *prm, const uint8_t *const *a
                 acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], va, vb[j]);
         }
     }
-    const int32_t *corr = (const int32_t *)((const uint8_t *)prm->packed + cq_weight_bytes(prm->n, K));
 #pragma GCC unroll 4
     for (int j = 0; j < NB; j++) {
         const int c = (blk + j) * 16, left = prm->n - c;
         const __mmask16 mk = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
-        __m512i base = _mm512_add_epi32(_mm512_maskz_loadu_epi32(mk, prm->bias + c), _mm512_load_si512(corr + c));
-        __m512i coef = _mm512_set1_epi32(is_signed ? 0 : 128);
-        if (prm->w_zp)
-            coef = _mm512_sub_epi32(coef, _mm512_maskz_loadu_epi32(mk, prm->w_zp + c));
         __m512i v[CQ_MR];
 #pragma GCC unroll 4
-        for (int i = 0; i < CQ_MR; i++)
-            v[i] = _mm512_add_epi32(_mm512_add_epi32(acc[i][j], base),
-                                    _mm512_mullo_epi32(coef, _mm512_set1_epi32((int32_t)rs[i])));
-        /* clamped to the output range already: truncating to bytes is exact */
-        if (prm->round_once) {
+        for (int i = 0; i < CQ_MR; i++) {
+            v[i] = _mm512_add_epi32(acc[i][j], cb[j].base);
+            if (!uni)
+                v[i] = _mm512_add_epi32(v[i], _mm512_mullo_epi32(cb[j].coef, _mm512_set1_epi32((int32_t)rowc[i])));
+        }
+        if (MODE == 2) {
             const cq_rq1 r = cq_rq1_load(prm, c, mk);
+            /* clamped to the output range already: truncating to bytes is exact */
 #pragma GCC unroll 4
             for (int i = 0; i < CQ_MR; i++)
                 if (i < mr)
                     _mm512_mask_cvtepi32_storeu_epi8(out + (long)i * ldo + c, mk, cq_requant1(v[i], &r));
-        } else {
-            const dw_rq16 r = cq_rq16_load(prm, c, mk);
-#pragma GCC unroll 4
-            for (int i = 0; i < CQ_MR; i++)
-                if (i < mr)
-                    _mm512_mask_cvtepi32_storeu_epi8(out + (long)i * ldo + c, mk, dw_requant16(v[i], &r));
+            continue;
         }
+        const __m512i bytes = q8_pack4(detc_rq64_apply(v[0], &cb[j].rq, MODE), detc_rq64_apply(v[1], &cb[j].rq, MODE),
+                                       detc_rq64_apply(v[2], &cb[j].rq, MODE), detc_rq64_apply(v[3], &cb[j].rq, MODE),
+                                       q, is_signed);
+        if (left >= 16) {
+            _mm_storeu_si128((__m128i *)(out + c), _mm512_castsi512_si128(bytes));
+            if (mr > 1)
+                _mm_storeu_si128((__m128i *)(out + ldo + c), _mm512_extracti32x4_epi32(bytes, 1));
+            if (mr > 2)
+                _mm_storeu_si128((__m128i *)(out + 2L * ldo + c), _mm512_extracti32x4_epi32(bytes, 2));
+            if (mr > 3)
+                _mm_storeu_si128((__m128i *)(out + 3L * ldo + c), _mm512_extracti32x4_epi32(bytes, 3));
+        } else {
+            /* (no AVX-512VL: a 64-byte masked store of the lane moved to the bottom) */
+            const __mmask64 m64 = mk;
+            _mm512_mask_storeu_epi8(out + c, m64, bytes);
+            if (mr > 1)
+                _mm512_mask_storeu_epi8(out + ldo + c, m64, _mm512_shuffle_i32x4(bytes, bytes, 1));
+            if (mr > 2)
+                _mm512_mask_storeu_epi8(out + 2L * ldo + c, m64, _mm512_shuffle_i32x4(bytes, bytes, 2));
+            if (mr > 3)
+                _mm512_mask_storeu_epi8(out + 3L * ldo + c, m64, _mm512_shuffle_i32x4(bytes, bytes, 3));
+        }
+    }
+}
+
+/* Every row tile of the block group at g (nb blocks), MODE as cq_tile's. */
+INLINE_VNNI void cq_rows(const detc_conv_q8_params *prm, const uint8_t *A, int lda, int mc, const uint32_t *rowc,
+                         int uni, int g, const int NB, const int MODE, int is_signed, const cq_blk *cb,
+                         const q8_out *q, uint8_t *out, int ldo)
+{
+    for (int i = 0; i < mc; i += CQ_MR) {
+        const int mr = mc - i < CQ_MR ? mc - i : CQ_MR;
+        const uint8_t *a[CQ_MR];
+        for (int r = 0; r < CQ_MR; r++)
+            a[r] = A + (long)(i + (r < mr ? r : 0)) * lda;
+        cq_tile(prm, a, rowc + i, uni, mr, g, NB, MODE, is_signed, cb, q, out + (long)i * ldo, ldo);
+    }
+}
+
+INLINE_VNNI void cq_rows_nb(const detc_conv_q8_params *prm, const uint8_t *A, int lda, int mc, const uint32_t *rowc,
+                            int uni, int g, int nb, const int MODE, int is_signed, const cq_blk *cb, const q8_out *q,
+                            uint8_t *out, int ldo)
+{
+    switch (nb) {
+    case 4:
+        cq_rows(prm, A, lda, mc, rowc, uni, g, 4, MODE, is_signed, cb, q, out, ldo);
+        break;
+    case 3:
+        cq_rows(prm, A, lda, mc, rowc, uni, g, 3, MODE, is_signed, cb, q, out, ldo);
+        break;
+    case 2:
+        cq_rows(prm, A, lda, mc, rowc, uni, g, 2, MODE, is_signed, cb, q, out, ldo);
+        break;
+    default:
+        cq_rows(prm, A, lda, mc, rowc, uni, g, 1, MODE, is_signed, cb, q, out, ldo);
+        break;
     }
 }
 
 INLINE_VNNI void cq_body(const detc_conv_q8_params *prm, int m, const uint8_t *A, int lda, uint8_t *out, int ldo,
                          int is_signed)
 {
-    const int NBLK = (prm->n + 15) / 16;
+    const int N = prm->n, NBLK = (N + 15) / 16;
     const int need_rs = !is_signed || prm->w_zp;
-    uint32_t rs[CQ_MC + CQ_MR];
+    const int32_t *corr = (const int32_t *)((const uint8_t *)prm->packed + cq_weight_bytes(N, prm->k));
+    /* one filter zero point (per tensor, as every u8 model has): coef * sum(row) is one number per row */
+    int uni = 1;
+    for (int c = 1; prm->w_zp && c < N && uni; c++)
+        uni = prm->w_zp[c] == prm->w_zp[0];
+    const uint32_t coef0 = (is_signed ? 0u : 128u) - (prm->w_zp ? (uint32_t)prm->w_zp[0] : 0u);
+    const int mode = prm->round_once ? 2 : prm->act_min - prm->out_zp < 0 ? 1 : 0;
+    const q8_out q = q8_out_load(prm->out_zp, prm->act_min, prm->act_max);
+    const int nch = (prm->k + 63) / 64; /* 64-byte chunks of a row */
+    uint32_t rowc[CQ_MC + CQ_MR];
     for (int m0 = 0; m0 < m; m0 += CQ_MC) {
         const int mc = m - m0 < CQ_MC ? m - m0 : CQ_MC;
-        for (int i = 0; i < mc + CQ_MR; i++)
-            rs[i] = i < mc && need_rs ? detc_row_sum_q8(A + (long)(m0 + i) * lda, prm->k, is_signed) : 0;
+        int i = 0;
+        if (need_rs && nch <= 4) /* eight rows at a time */
+            for (; i + 8 <= mc; i += 8) {
+                const uint8_t *a8 = A + (long)(m0 + i) * lda;
+                if (nch == 1)
+                    detc_row_sums8_q8(a8, lda, prm->k, 1, is_signed, rowc + i);
+                else if (nch == 2)
+                    detc_row_sums8_q8(a8, lda, prm->k, 2, is_signed, rowc + i);
+                else if (nch == 3)
+                    detc_row_sums8_q8(a8, lda, prm->k, 3, is_signed, rowc + i);
+                else
+                    detc_row_sums8_q8(a8, lda, prm->k, 4, is_signed, rowc + i);
+                for (int r = i; r < i + 8 && uni; r++)
+                    rowc[r] *= coef0;
+            }
+        for (; i < mc + CQ_MR; i++) {
+            uint32_t rs = i < mc && need_rs ? detc_row_sum_q8(A + (long)(m0 + i) * lda, prm->k, is_signed) : 0;
+            rowc[i] = uni ? coef0 * rs : rs;
+        }
         for (int g = 0; g < NBLK; g += CQ_NB) {
             const int nb = NBLK - g < CQ_NB ? NBLK - g : CQ_NB;
-            for (int i = 0; i < mc; i += CQ_MR) {
-                const int mr = mc - i < CQ_MR ? mc - i : CQ_MR;
-                const uint8_t *a[CQ_MR];
-                for (int r = 0; r < CQ_MR; r++)
-                    a[r] = A + (long)(m0 + i + (r < mr ? r : 0)) * lda;
-                uint8_t *o = out + (long)(m0 + i) * ldo;
-                switch (nb) {
-                case 4:
-                    cq_tile(prm, a, rs + i, mr, g, 4, is_signed, o, ldo);
-                    break;
-                case 3:
-                    cq_tile(prm, a, rs + i, mr, g, 3, is_signed, o, ldo);
-                    break;
-                case 2:
-                    cq_tile(prm, a, rs + i, mr, g, 2, is_signed, o, ldo);
-                    break;
-                default:
-                    cq_tile(prm, a, rs + i, mr, g, 1, is_signed, o, ldo);
-                    break;
-                }
+            cq_blk cb[CQ_NB];
+            for (int j = 0; j < nb; j++) {
+                const int c = (g + j) * 16, left = N - c;
+                const __mmask16 mk = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+                cb[j].base = _mm512_add_epi32(_mm512_maskz_loadu_epi32(mk, prm->bias + c), _mm512_load_si512(corr + c));
+                cb[j].coef = _mm512_set1_epi32(is_signed ? 0 : 128);
+                if (prm->w_zp)
+                    cb[j].coef = _mm512_sub_epi32(cb[j].coef, _mm512_maskz_loadu_epi32(mk, prm->w_zp + c));
+                if (mode != 2)
+                    cb[j].rq = detc_rq64_load(prm->mult + c, prm->lshift + c, prm->rshift + c, mk);
             }
+            const uint8_t *a = A + (long)m0 * lda;
+            uint8_t *o = out + (long)m0 * ldo;
+            if (mode == 0)
+                cq_rows_nb(prm, a, lda, mc, rowc, uni, g, nb, 0, is_signed, cb, &q, o, ldo);
+            else if (mode == 1)
+                cq_rows_nb(prm, a, lda, mc, rowc, uni, g, nb, 1, is_signed, cb, &q, o, ldo);
+            else
+                cq_rows_nb(prm, a, lda, mc, rowc, uni, g, nb, 2, is_signed, cb, &q, o, ldo);
         }
     }
 }
