@@ -25,6 +25,14 @@
 
 #define ADD_LEFT_SHIFT 20
 
+/* The four 16-lane blocks of a 64-byte add run unrolled: as a loop, gcc kept each block's result in memory
+ * (2.2 -> 2.4 G values/s, AVX-512, microbenchmark). */
+#if defined(__clang__)
+#define ADD_UNROLL_4 _Pragma("clang loop unroll(full)")
+#else
+#define ADD_UNROLL_4 _Pragma("GCC unroll 4")
+#endif
+
 /* One operand's rescaled value when it is broadcast along the run (step 0): computed once. */
 static int32_t add_scalar_operand(uint8_t byte, int is_signed, int32_t offset, int32_t mult, int32_t rshift)
 {
@@ -473,6 +481,7 @@ INLINE_AVX512BW __m512i add_block64(const add_avx512_k *k, const uint8_t *a, int
 {
     const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     __m512i v[4];
+    ADD_UNROLL_4
     for (int q = 0; q < 4; q++)
         v[q] = add_sum16(k, a + (size_t)(16 * q) * (size_t)as, as, b + (size_t)(16 * q) * (size_t)bs, bs, is_signed,
                          sub, amode, bmode);
