@@ -381,32 +381,16 @@ AVX512 void detc_wino_out_f32_avx512(int channels, const float *m, size_t stride
     const int clamp = !(isinf(act_lo) && act_lo < 0 && isinf(act_hi) && act_hi > 0);
     for (int c0 = 0; c0 < channels; c0 += 16) {
         __mmask16 mk = channels - c0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (channels - c0)) - 1);
-        __m512 t[24];
-        WINO_UNROLL
-        for (int x = 0; x < 6; x++) {
-            __m512 a[6];
-            WINO_UNROLL
-            for (int y = 0; y < 6; y++)
-                a[y] = _mm512_maskz_loadu_ps(mk, m + (size_t)(y * 6 + x) * stride + c0);
-            WINO_AT6(_mm512_add_ps, _mm512_sub_ps, _mm512_fmadd_ps, a[0], a[1], a[2], a[3], a[4], a[5], t + x, 6);
-        }
         __m512 b = bias ? _mm512_maskz_loadu_ps(mk, bias + c0) : _mm512_setzero_ps();
-        WINO_UNROLL
-        for (int r = 0; r < 4; r++) {
-            __m512 o[4];
-            const __m512 *a = t + r * 6;
-            WINO_AT6(_mm512_add_ps, _mm512_sub_ps, _mm512_fmadd_ps, a[0], a[1], a[2], a[3], a[4], a[5], o, 1);
-            WINO_UNROLL
-            for (int x = 0; x < 4; x++) {
-                float *dst = out[r * 4 + x];
-                if (!dst)
-                    continue;
-                __m512 val = _mm512_add_ps(o[x], b);
-                if (clamp)
-                    val = _mm512_min_ps(hi, _mm512_max_ps(lo, val));
-                _mm512_mask_storeu_ps(dst + c0, mk, val);
-            }
-        }
+#define LOAD(xi) _mm512_maskz_loadu_ps(mk, m + (size_t)(xi) * stride + c0)
+#define EMIT(p, v)                                                                                                     \
+    if (out[p]) {                                                                                                      \
+        __m512 val = _mm512_add_ps((v), b);                                                                           \
+        _mm512_mask_storeu_ps(out[p] + c0, mk, clamp ? _mm512_min_ps(hi, _mm512_max_ps(lo, val)) : val);              \
+    }
+        WINO_AT_TILE(__m512, _mm512_add_ps, _mm512_sub_ps, _mm512_fmadd_ps, LOAD, EMIT);
+#undef LOAD
+#undef EMIT
     }
 }
 
@@ -446,32 +430,16 @@ AVX2FMA void detc_wino_out_f32_avx2(int channels, const float *m, size_t stride,
     const int clamp = !(isinf(act_lo) && act_lo < 0 && isinf(act_hi) && act_hi > 0);
     for (int c0 = 0; c0 < channels; c0 += 8) {
         __m256i mk = lane_mask(channels - c0);
-        __m256 t[24];
-        WINO_UNROLL
-        for (int x = 0; x < 6; x++) {
-            __m256 a[6];
-            WINO_UNROLL
-            for (int y = 0; y < 6; y++)
-                a[y] = _mm256_maskload_ps(m + (size_t)(y * 6 + x) * stride + c0, mk);
-            WINO_AT6(_mm256_add_ps, _mm256_sub_ps, _mm256_fmadd_ps, a[0], a[1], a[2], a[3], a[4], a[5], t + x, 6);
-        }
         __m256 b = bias ? _mm256_maskload_ps(bias + c0, mk) : _mm256_setzero_ps();
-        WINO_UNROLL
-        for (int r = 0; r < 4; r++) {
-            __m256 o[4];
-            const __m256 *a = t + r * 6;
-            WINO_AT6(_mm256_add_ps, _mm256_sub_ps, _mm256_fmadd_ps, a[0], a[1], a[2], a[3], a[4], a[5], o, 1);
-            WINO_UNROLL
-            for (int x = 0; x < 4; x++) {
-                float *dst = out[r * 4 + x];
-                if (!dst)
-                    continue;
-                __m256 val = _mm256_add_ps(o[x], b);
-                if (clamp)
-                    val = _mm256_min_ps(hi, _mm256_max_ps(lo, val));
-                _mm256_maskstore_ps(dst + c0, mk, val);
-            }
-        }
+#define LOAD(xi) _mm256_maskload_ps(m + (size_t)(xi) * stride + c0, mk)
+#define EMIT(p, v)                                                                                                     \
+    if (out[p]) {                                                                                                      \
+        __m256 val = _mm256_add_ps((v), b);                                                                           \
+        _mm256_maskstore_ps(out[p] + c0, mk, clamp ? _mm256_min_ps(hi, _mm256_max_ps(lo, val)) : val);                \
+    }
+        WINO_AT_TILE(__m256, _mm256_add_ps, _mm256_sub_ps, _mm256_fmadd_ps, LOAD, EMIT);
+#undef LOAD
+#undef EMIT
     }
 }
 

@@ -220,8 +220,8 @@ AVX2 void detc_gemm_s16_avx2(const void *packed, int n, int k, int m, const int1
 
 /* ---------------- output stage (wino_out_q8) ----------------
  * One pass over the tile's 36 product rows per block of channels: convert and scale, A^T m A in registers (the
- * float Winograd's WINO_AT6, whose fused forms round as the portable kernel's separate operations), bias, and
- * quantize_q8's rounding, with no float tile stored in between. */
+ * float output transform's WINO_AT_TILE, whose fused forms round as the portable kernel's separate operations),
+ * bias, and quantize_q8's rounding, with no float tile stored in between. */
 
 AVX512 void detc_wino_out_q8_avx512(const detc_wino_q8_out_params *prm, const int32_t *acc, size_t stride,
                                     uint8_t *const *out)
@@ -232,38 +232,17 @@ AVX512 void detc_wino_out_q8_avx512(const detc_wino_q8_out_params *prm, const in
     const __m512 lo = _mm512_set1_ps((float)prm->q_lo), hi = _mm512_set1_ps((float)prm->q_hi);
     for (int c0 = 0; c0 < C; c0 += 16) {
         __mmask16 mk = C - c0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (C - c0)) - 1);
-        __m512 t[24];
-        WINO_UNROLL
-        for (int x = 0; x < 6; x++) {
-            __m512 a[6];
-            WINO_UNROLL
-            for (int y = 0; y < 6; y++) {
-                size_t xi = (size_t)(y * 6 + x);
-                __m512 v = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(mk, acc + xi * stride + c0));
-                a[y] = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(mk, prm->scale + xi * (size_t)C + c0));
-            }
-            WINO_AT6(_mm512_add_ps, _mm512_sub_ps, _mm512_fmadd_ps, a[0], a[1], a[2], a[3], a[4], a[5], t + x, 6);
-        }
         __m512 b = _mm512_maskz_loadu_ps(mk, prm->bias + c0);
-        WINO_UNROLL
-        for (int r = 0; r < 4; r++) {
-            __m512 o[4];
-            const __m512 *a = t + r * 6;
-            WINO_AT6(_mm512_add_ps, _mm512_sub_ps, _mm512_fmadd_ps, a[0], a[1], a[2], a[3], a[4], a[5], o, 1);
-            WINO_UNROLL
-            for (int x = 0; x < 4; x++) {
-                uint8_t *dst = out[r * 4 + x];
-                if (!dst)
-                    continue;
-                /* in [q_lo, q_hi]: the low byte is the value; vpmovdb into a register, then a plain store (its
-                 * masked store to memory is microcoded on Zen 4) */
-                __m512i q = detc_quantize16_avx512(_mm512_add_ps(o[x], b), os, zp, lo, hi);
-                if (mk == 0xFFFF)
-                    _mm_storeu_si128((__m128i *)(void *)(dst + c0), _mm512_cvtepi32_epi8(q));
-                else
-                    _mm512_mask_cvtepi32_storeu_epi8(dst + c0, mk, q);
-            }
-        }
+        /* m[xi] = (float)acc * scale; a pixel's value lies in [q_lo, q_hi]: its low byte is the result */
+#define LOAD(xi)                                                                                                       \
+    _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(mk, acc + (size_t)(xi) * stride + c0)),                \
+                  _mm512_maskz_loadu_ps(mk, prm->scale + (size_t)(xi) * (size_t)C + c0))
+#define EMIT(p, v)                                                                                                     \
+    if (out[p])                                                                                                        \
+    _mm512_mask_cvtepi32_storeu_epi8(out[p] + c0, mk, detc_quantize16_avx512(_mm512_add_ps((v), b), os, zp, lo, hi))
+        WINO_AT_TILE(__m512, _mm512_add_ps, _mm512_sub_ps, _mm512_fmadd_ps, LOAD, EMIT);
+#undef LOAD
+#undef EMIT
     }
 }
 
@@ -274,6 +253,16 @@ AVX2FMA static inline __m256i live_lanes(int live)
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(live > 8 ? 8 : live), idx);
 }
 
+/* The first `live` (<= 8) of the bytes at 0..3 of each 128-bit half of q (a pixel's values after the shuffle). */
+AVX2FMA static inline void store_low_bytes(uint8_t *dst, int live, __m256i q)
+{
+    uint32_t b0 = (uint32_t)_mm256_extract_epi32(q, 0), b1 = (uint32_t)_mm256_extract_epi32(q, 4);
+    uint8_t bytes[8];
+    memcpy(bytes, &b0, 4);
+    memcpy(bytes + 4, &b1, 4);
+    memcpy(dst, bytes, (size_t)live);
+}
+
 AVX2FMA void detc_wino_out_q8_avx2(const detc_wino_q8_out_params *prm, const int32_t *acc, size_t stride,
                                   uint8_t *const *out)
 {
@@ -281,44 +270,22 @@ AVX2FMA void detc_wino_out_q8_avx2(const detc_wino_q8_out_params *prm, const int
     const __m256 f2 = _mm256_set1_ps(2.0f), f4 = _mm256_set1_ps(4.0f), f8 = _mm256_set1_ps(8.0f);
     const __m256 os = _mm256_set1_ps(prm->out_scale), zp = _mm256_set1_ps((float)prm->out_zp);
     const __m256 lo = _mm256_set1_ps((float)prm->q_lo), hi = _mm256_set1_ps((float)prm->q_hi);
+    const __m256i low_bytes = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4, 8,
+                                               12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
     for (int c0 = 0; c0 < C; c0 += 8) {
         const int live = C - c0 < 8 ? C - c0 : 8;
         const __m256i mk = live_lanes(live);
-        __m256 t[24];
-        WINO_UNROLL
-        for (int x = 0; x < 6; x++) {
-            __m256 a[6];
-            WINO_UNROLL
-            for (int y = 0; y < 6; y++) {
-                size_t xi = (size_t)(y * 6 + x);
-                __m256 v = _mm256_cvtepi32_ps(_mm256_maskload_epi32((const int *)(acc + xi * stride + c0), mk));
-                a[y] = _mm256_mul_ps(v, _mm256_maskload_ps(prm->scale + xi * (size_t)C + c0, mk));
-            }
-            WINO_AT6(_mm256_add_ps, _mm256_sub_ps, _mm256_fmadd_ps, a[0], a[1], a[2], a[3], a[4], a[5], t + x, 6);
-        }
         __m256 b = _mm256_maskload_ps(prm->bias + c0, mk);
-        WINO_UNROLL
-        for (int r = 0; r < 4; r++) {
-            __m256 o[4];
-            const __m256 *a = t + r * 6;
-            WINO_AT6(_mm256_add_ps, _mm256_sub_ps, _mm256_fmadd_ps, a[0], a[1], a[2], a[3], a[4], a[5], o, 1);
-            WINO_UNROLL
-            for (int x = 0; x < 4; x++) {
-                uint8_t *dst = out[r * 4 + x];
-                if (!dst)
-                    continue;
-                /* in [q_lo, q_hi]: the low byte of each lane is the value */
-                __m256i q = detc_quantize8_avx2(_mm256_add_ps(o[x], b), os, zp, lo, hi);
-                q = _mm256_shuffle_epi8(q, _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-                                                            -1, 0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-                                                            -1, -1));
-                uint32_t b0 = (uint32_t)_mm256_extract_epi32(q, 0), b1 = (uint32_t)_mm256_extract_epi32(q, 4);
-                uint8_t bytes[8];
-                memcpy(bytes, &b0, 4);
-                memcpy(bytes + 4, &b1, 4);
-                memcpy(dst + c0, bytes, (size_t)live);
-            }
-        }
+#define LOAD(xi)                                                                                                       \
+    _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_maskload_epi32((const int *)(acc + (size_t)(xi) * stride + c0), mk)),    \
+                  _mm256_maskload_ps(prm->scale + (size_t)(xi) * (size_t)C + c0, mk))
+#define EMIT(p, v)                                                                                                     \
+    if (out[p])                                                                                                        \
+        store_low_bytes(out[p] + c0, live,                                                                         \
+                        _mm256_shuffle_epi8(detc_quantize8_avx2(_mm256_add_ps((v), b), os, zp, lo, hi), low_bytes))
+        WINO_AT_TILE(__m256, _mm256_add_ps, _mm256_sub_ps, _mm256_fmadd_ps, LOAD, EMIT);
+#undef LOAD
+#undef EMIT
     }
 }
 
