@@ -11,31 +11,6 @@
 #define WINO_UNROLL _Pragma("clang loop unroll(full)")
 #else
 #define WINO_UNROLL _Pragma("GCC unroll 6")
-/* A^T m A of one block of channels in wino_out_f32's order (columns, then rows): LOAD(xi) is m[xi] (xi = 6y + x),
- * EMIT(p, v) is handed output pixel p's vector (p = 4r + x). ADD, SUB, FMA as WINO_AT6's, with f2, f4, f8 in
- * scope. Shared by the float output transform and the int8 output stage, which differ in LOAD and EMIT. */
-#define WINO_AT_TILE(VEC, ADD, SUB, FMA, LOAD, EMIT)                                                              \
-    do {                                                                                                       \
-        VEC wt_[24];                                                                                           \
-        WINO_UNROLL                                                                                            \
-        for (int wx_ = 0; wx_ < 6; wx_++) {                                                                    \
-            VEC wa_[6];                                                                                        \
-            WINO_UNROLL                                                                                        \
-            for (int wy_ = 0; wy_ < 6; wy_++)                                                                  \
-                wa_[wy_] = LOAD(wy_ * 6 + wx_);                                                                \
-            WINO_AT6(ADD, SUB, FMA, wa_[0], wa_[1], wa_[2], wa_[3], wa_[4], wa_[5], wt_ + wx_, 6);             \
-        }                                                                                                      \
-        WINO_UNROLL                                                                                            \
-        for (int wr_ = 0; wr_ < 4; wr_++) {                                                                    \
-            VEC wo_[4];                                                                                        \
-            const VEC *wr6_ = wt_ + wr_ * 6;                                                                   \
-            WINO_AT6(ADD, SUB, FMA, wr6_[0], wr6_[1], wr6_[2], wr6_[3], wr6_[4], wr6_[5], wo_, 1);             \
-            WINO_UNROLL                                                                                        \
-            for (int wp_ = 0; wp_ < 4; wp_++)                                                                  \
-                EMIT(wr_ * 4 + wp_, wo_[wp_]);                                                                 \
-        }                                                                                                      \
-    } while (0)
-
 #endif
 
 /* B^T on six vectors (d0..d5 -> o[0..5], o[k] at o[k * os]) and A^T (-> o[0..3]), with the ISA's add, sub,
