@@ -19,8 +19,9 @@
  * scale[xi][o] (scale = sigma * s_x * s_w[o], computed in double and rounded once), y = A^T m A + bias_f[o]
  * (wino_out_f32's arithmetic: A^T's constants are powers of two, so a contracted multiply-add rounds as the
  * separate multiply and add, and every table gives the same floats), q = clamp(round_half_away(y / s_out) +
- * out_zp) (quantize_q8's, exact) clamped to the activation's range. Tiles past the output's edge are not stored. Against a float64 direct conv of the
- * dequantized operands the bytes differ by at most 1 (measured; tests/test_winograd_q8.c holds them to 2). */
+ * out_zp) (quantize_q8's, exact) clamped to the activation's range. Tiles past the output's edge are not
+ * stored. Against a float64 direct conv of the dequantized operands the bytes differ by at most 1 (measured;
+ * tests/test_winograd_q8.c holds them to 2). */
 #include "conv2d_winograd_q8.h"
 
 #include <math.h>
@@ -105,7 +106,6 @@ bool conv_wino_q8_init(conv_wino_q8 *w, const conv_wino_q8_spec *s, void *(*pack
     w->out = (detc_wino_q8_out_params){.channels = co,
                                        .out_scale = s->out_scale,
                                        .out_zp = s->out_zp,
-                                       .is_signed = s->is_signed,
                                        .q_lo = s->act_min > qmin ? s->act_min : qmin,
                                        .q_hi = s->act_max < qmin + 255 ? s->act_max : qmin + 255};
     for (int xi = 0; xi < WINO_N; xi++)

@@ -78,8 +78,8 @@ typedef struct detc_wino_q8_out_params {
     const float *bias;    /* [C] */
     float out_scale;      /* the output's scale and zero point */
     int32_t out_zp;
-    int is_signed;        /* 0: u8 output, 1: i8 */
-    int32_t q_lo, q_hi;   /* the clamp: the activation's range within the type's */
+    int32_t q_lo, q_hi;   /* the clamp: the activation's range within the type's (-128..127 for i8: the byte
+                           * stored is the value's low byte either way) */
 } detc_wino_q8_out_params;
 
 typedef struct detc_kernels {

@@ -1143,7 +1143,6 @@ static void check_wino_out_q8(const detc_kernels *k)
                                        .bias = bias,
                                        .out_scale = ties ? 0.0625f : (float)(next() % 1000 + 1) * 1e-3f,
                                        .out_zp = qmin + (int32_t)(next() % 256),
-                                       .is_signed = is_signed,
                                        .q_lo = t % 5 == 0 ? qmin + (int32_t)(next() % 100) : qmin,
                                        .q_hi = t % 5 == 0 ? qmin + 155 + (int32_t)(next() % 100) : qmin + 255};
         uint8_t *out = malloc((size_t)16 * (size_t)(C + 8)), *ref = malloc((size_t)16 * (size_t)(C + 8));
