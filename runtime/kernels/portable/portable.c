@@ -403,11 +403,12 @@ static void wino_out_q8(const detc_wino_q8_out_params *prm, const int32_t *acc, 
     float a[36 * WB], y[16 * WB];
     for (int c0 = 0; c0 < C; c0 += WB) {
         int nc = C - c0 < WB ? C - c0 : WB;
+        if (nc < WB)
+            memset(a, 0, sizeof a);
         for (int xi = 0; xi < 36; xi++)
-            for (int c = 0; c < WB; c++) {
-                float v = c < nc ? (float)acc[(size_t)xi * stride + (size_t)(c0 + c)] : 0.0f;
-                a[xi * WB + c] = c < nc ? v * prm->scale[(size_t)xi * (size_t)C + (size_t)(c0 + c)] : 0.0f;
-            }
+            for (int c = 0; c < nc; c++)
+                a[xi * WB + c] = (float)acc[(size_t)xi * stride + (size_t)(c0 + c)] *
+                                 prm->scale[(size_t)xi * (size_t)C + (size_t)(c0 + c)];
         wino_out_tile(a, y);
         for (int p = 0; p < 16; p++) {
             if (!out[p])
