@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "conv_f32_x86.h"
+#include "lanes_x86.h"
 #include "wino_x86.h"
 
 #define CF_KC 256
@@ -305,12 +306,6 @@ void *detc_conv_f32_pack_avx2(int n, int k, const float *w)
     return pack_panels(n, k, w, C2_NR);
 }
 
-AVX2FMA static __m256i lane_mask(int live)
-{
-    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(live < 0 ? 0 : live > 8 ? 8 : live), idx);
-}
-
 AVX2FMA void detc_conv_f32_avx2(const detc_conv_f32_params *prm, int m, const float *a, int lda, float *out, int ldo)
 {
     const int n = prm->n, K = prm->k;
@@ -333,8 +328,8 @@ AVX2FMA void detc_conv_f32_avx2(const detc_conv_f32_params *prm, int m, const fl
             const float *ar = a + (size_t)r0 * lda + k0;
             for (int p = 0; p < panels; p++) {
                 int live = n - p * C2_NR;
-                g.m0 = lane_mask(live);
-                g.m1 = lane_mask(live - 8);
+                g.m0 = detc_lanes8_avx2(live);
+                g.m1 = detc_lanes8_avx2(live - 8);
                 g.bias = prm->bias ? prm->bias + p * C2_NR : NULL;
                 const float *bp = W + ((size_t)p * K + k0) * C2_NR;
                 c2_tiles[rows][live > 8](&g, ar, bp, out + (size_t)r0 * ldo + p * C2_NR);
@@ -398,7 +393,7 @@ AVX2FMA void detc_wino_in_f32_avx2(int channels, const float *const *taps, float
 {
     const __m256 f2 = _mm256_set1_ps(2.0f), f4 = _mm256_set1_ps(4.0f), f5 = _mm256_set1_ps(5.0f);
     for (int c0 = 0; c0 < channels; c0 += 8) {
-        __m256i mk = lane_mask(channels - c0);
+        __m256i mk = detc_lanes8_avx2(channels - c0);
         __m256 t[36];
         WINO_UNROLL
         for (int x = 0; x < 6; x++) {
@@ -429,7 +424,7 @@ AVX2FMA void detc_wino_out_f32_avx2(int channels, const float *m, size_t stride,
     const __m256 lo = _mm256_set1_ps(act_lo), hi = _mm256_set1_ps(act_hi);
     const int clamp = !(isinf(act_lo) && act_lo < 0 && isinf(act_hi) && act_hi > 0);
     for (int c0 = 0; c0 < channels; c0 += 8) {
-        __m256i mk = lane_mask(channels - c0);
+        __m256i mk = detc_lanes8_avx2(channels - c0);
         __m256 b = bias ? _mm256_maskload_ps(bias + c0, mk) : _mm256_setzero_ps();
 #define LOAD(xi) _mm256_maskload_ps(m + (size_t)(xi) * stride + c0, mk)
 #define EMIT(p, v)                                                                                                     \

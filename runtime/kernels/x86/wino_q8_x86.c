@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lanes_x86.h"
 #include "quantize_x86.h"
 #include "wino_q8_x86.h"
 #include "wino_x86.h"
@@ -153,8 +154,7 @@ AVX2 static inline void store_live(int32_t *dst, __m256i v, int nlive)
     if (nlive >= 8) {
         _mm256_storeu_si256((__m256i *)(void *)dst, v);
     } else if (nlive > 0) {
-        const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-        _mm256_maskstore_epi32((int *)dst, _mm256_cmpgt_epi32(_mm256_set1_epi32(nlive), idx), v);
+        _mm256_maskstore_epi32((int *)dst, detc_lanes8_avx2(nlive), v);
     }
 }
 
@@ -239,18 +239,12 @@ AVX512 void detc_wino_out_q8_avx512(const detc_wino_q8_out_params *prm, const in
                   _mm512_maskz_loadu_ps(mk, prm->scale + (size_t)(xi) * (size_t)C + c0))
 #define EMIT(p, v)                                                                                                     \
     if (out[p])                                                                                                        \
-    _mm512_mask_cvtepi32_storeu_epi8(out[p] + c0, mk, detc_quantize16_avx512(_mm512_add_ps((v), b), os, zp, lo, hi))
+        _mm512_mask_cvtepi32_storeu_epi8(out[p] + c0, mk,                                                              \
+                                         detc_quantize16_avx512(_mm512_add_ps((v), b), os, zp, lo, hi))
         WINO_AT_TILE(__m512, _mm512_add_ps, _mm512_sub_ps, _mm512_fmadd_ps, LOAD, EMIT);
 #undef LOAD
 #undef EMIT
     }
-}
-
-/* Lanes below live set (all of them from 8). */
-AVX2FMA static inline __m256i live_lanes(int live)
-{
-    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(live > 8 ? 8 : live), idx);
 }
 
 /* The first `live` (<= 8) of the bytes at 0..3 of each 128-bit half of q (a pixel's values after the shuffle). */
@@ -274,14 +268,14 @@ AVX2FMA void detc_wino_out_q8_avx2(const detc_wino_q8_out_params *prm, const int
                                                12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
     for (int c0 = 0; c0 < C; c0 += 8) {
         const int live = C - c0 < 8 ? C - c0 : 8;
-        const __m256i mk = live_lanes(live);
+        const __m256i mk = detc_lanes8_avx2(live);
         __m256 b = _mm256_maskload_ps(prm->bias + c0, mk);
 #define LOAD(xi)                                                                                                       \
     _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_maskload_epi32((const int *)(acc + (size_t)(xi) * stride + c0), mk)),    \
                   _mm256_maskload_ps(prm->scale + (size_t)(xi) * (size_t)C + c0, mk))
 #define EMIT(p, v)                                                                                                     \
     if (out[p])                                                                                                        \
-        store_low_bytes(out[p] + c0, live,                                                                         \
+        store_low_bytes(out[p] + c0, live,                                                                             \
                         _mm256_shuffle_epi8(detc_quantize8_avx2(_mm256_add_ps((v), b), os, zp, lo, hi), low_bytes))
         WINO_AT_TILE(__m256, _mm256_add_ps, _mm256_sub_ps, _mm256_fmadd_ps, LOAD, EMIT);
 #undef LOAD
