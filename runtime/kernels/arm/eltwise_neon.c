@@ -173,6 +173,25 @@ static inline void at6_neon(const float32x4_t m[6], float32x4_t o[4])
     o[3] = vaddq_f32(vaddq_f32(d12, vmulq_n_f32(d34, 8.0f)), m[5]);
 }
 
+/* `live` (1..4) 32-bit lanes from p, zeros past them: a plain load for a whole vector, a copy for a tail. */
+static inline float32x4_t load_f32_live(const float *p, int live)
+{
+    if (live == 4)
+        return vld1q_f32(p);
+    float v[4] = {0, 0, 0, 0};
+    memcpy(v, p, (size_t)live * sizeof(float));
+    return vld1q_f32(v);
+}
+
+static inline int32x4_t load_s32_live(const int32_t *p, int live)
+{
+    if (live == 4)
+        return vld1q_s32(p);
+    int32_t v[4] = {0, 0, 0, 0};
+    memcpy(v, p, (size_t)live * sizeof(int32_t));
+    return vld1q_s32(v);
+}
+
 /* The int8 Winograd output stage (kernels.h), 4 channels per vector: scale, A^T m A, bias, quant4. */
 void detc_wino_out_q8_neon(const detc_wino_q8_out_params *prm, const int32_t *acc, size_t stride, uint8_t *const *out)
 {
@@ -186,19 +205,14 @@ void detc_wino_out_q8_neon(const detc_wino_q8_out_params *prm, const int32_t *ac
             float32x4_t a[6], o[4];
             for (int y = 0; y < 6; y++) {
                 size_t xi = (size_t)(y * 6 + x);
-                int32_t ai[4] = {0, 0, 0, 0};
-                float si[4] = {0, 0, 0, 0};
-                memcpy(ai, acc + xi * stride + c0, (size_t)live * sizeof(int32_t));
-                memcpy(si, prm->scale + xi * (size_t)C + c0, (size_t)live * sizeof(float));
-                a[y] = vmulq_f32(vcvtq_f32_s32(vld1q_s32(ai)), vld1q_f32(si));
+                a[y] = vmulq_f32(vcvtq_f32_s32(load_s32_live(acc + xi * stride + c0, live)),
+                                 load_f32_live(prm->scale + xi * (size_t)C + c0, live));
             }
             at6_neon(a, o);
             for (int r = 0; r < 4; r++)
                 t[r][x] = o[r];
         }
-        float bi[4] = {0, 0, 0, 0};
-        memcpy(bi, prm->bias + c0, (size_t)live * sizeof(float));
-        const float32x4_t b = vld1q_f32(bi);
+        const float32x4_t b = load_f32_live(prm->bias + c0, live);
         for (int r = 0; r < 4; r++) {
             float32x4_t o[4];
             at6_neon(t[r], o);
@@ -209,9 +223,14 @@ void detc_wino_out_q8_neon(const detc_wino_q8_out_params *prm, const int32_t *ac
                 /* in [q_lo, q_hi]: the low byte of each lane is the value */
                 int32x4_t q = quant4(vaddq_f32(o[x], b), s, z, lo, hi);
                 uint8x8_t n8 = vmovn_u16(vcombine_u16(vmovn_u32(vreinterpretq_u32_s32(q)), vdup_n_u16(0)));
-                uint8_t b8[8];
-                vst1_u8(b8, n8);
-                memcpy(dst + c0, b8, (size_t)live);
+                if (live == 4) { /* one 4-byte store (memcpy: dst + c0 need not be 4-byte aligned) */
+                    uint32_t w = vget_lane_u32(vreinterpret_u32_u8(n8), 0);
+                    memcpy(dst + c0, &w, sizeof w);
+                } else {
+                    uint8_t b8[8];
+                    vst1_u8(b8, n8);
+                    memcpy(dst + c0, b8, (size_t)live);
+                }
             }
         }
     }
