@@ -173,23 +173,15 @@ static inline void at6_neon(const float32x4_t m[6], float32x4_t o[4])
     o[3] = vaddq_f32(vaddq_f32(d12, vmulq_n_f32(d34, 8.0f)), m[5]);
 }
 
-/* `live` (1..4) 32-bit lanes from p, zeros past them: a plain load for a whole vector, a copy for a tail. */
-static inline float32x4_t load_f32_live(const float *p, int live)
+/* `live` (1..4) 32-bit lanes from p (int32 or float), zeros past them: a plain load for a whole vector, a copy
+ * for a tail. */
+static inline uint32x4_t load_live(const void *p, int live)
 {
     if (live == 4)
-        return vld1q_f32(p);
-    float v[4] = {0, 0, 0, 0};
-    memcpy(v, p, (size_t)live * sizeof(float));
-    return vld1q_f32(v);
-}
-
-static inline int32x4_t load_s32_live(const int32_t *p, int live)
-{
-    if (live == 4)
-        return vld1q_s32(p);
-    int32_t v[4] = {0, 0, 0, 0};
-    memcpy(v, p, (size_t)live * sizeof(int32_t));
-    return vld1q_s32(v);
+        return vld1q_u32((const uint32_t *)p);
+    uint32_t v[4] = {0, 0, 0, 0};
+    memcpy(v, p, (size_t)live * sizeof(uint32_t));
+    return vld1q_u32(v);
 }
 
 /* The int8 Winograd output stage (kernels.h), 4 channels per vector: scale, A^T m A, bias, quant4. */
@@ -205,14 +197,14 @@ void detc_wino_out_q8_neon(const detc_wino_q8_out_params *prm, const int32_t *ac
             float32x4_t a[6], o[4];
             for (int y = 0; y < 6; y++) {
                 size_t xi = (size_t)(y * 6 + x);
-                a[y] = vmulq_f32(vcvtq_f32_s32(load_s32_live(acc + xi * stride + c0, live)),
-                                 load_f32_live(prm->scale + xi * (size_t)C + c0, live));
+                a[y] = vmulq_f32(vcvtq_f32_s32(vreinterpretq_s32_u32(load_live(acc + xi * stride + c0, live))),
+                                 vreinterpretq_f32_u32(load_live(prm->scale + xi * (size_t)C + c0, live)));
             }
             at6_neon(a, o);
             for (int r = 0; r < 4; r++)
                 t[r][x] = o[r];
         }
-        const float32x4_t b = load_f32_live(prm->bias + c0, live);
+        const float32x4_t b = vreinterpretq_f32_u32(load_live(prm->bias + c0, live));
         for (int r = 0; r < 4; r++) {
             float32x4_t o[4];
             at6_neon(t[r], o);
