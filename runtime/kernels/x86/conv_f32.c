@@ -234,8 +234,11 @@ AVX512 void detc_conv_f32_avx512(const detc_conv_f32_params *prm, int m, const f
         g.kc = K - k0 < CF_KC ? K - k0 : CF_KC;
         g.first = k0 == 0;
         g.last = k0 + g.kc == K;
-        for (int r0 = 0; r0 < m; r0 += C5_MR) {
-            int rows = m - r0 < C5_MR ? m - r0 : C5_MR;
+        for (int r0 = 0, rows; r0 < m; r0 += rows) {
+            /* 13..23 rows left: two tiles of about half, not 12 and a few (a tile of one or four rows waits on
+             * its FMAs' latency and streams the whole panel for them: SSD's 361- and 100-row 1x1 convs) */
+            int left = m - r0;
+            rows = left < C5_MR ? left : left < 2 * C5_MR ? (left + 1) / 2 : C5_MR;
             const float *ar = a + (size_t)r0 * lda + k0;
             for (int p = 0; p < panels; p++) {
                 int live = n - p * C5_NR;
