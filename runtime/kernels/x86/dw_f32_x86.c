@@ -240,10 +240,56 @@ INLINE_AVX512F int dwf_run9(const float *const *taps, int n, ptrdiff_t *d)
     return p;
 }
 
+/* DWF5_NP pixels of a run from pixel i for one channel block (see dwf_run_block). Addresses advance by d
+ * one load at a time: ten precomputed offsets per row would not fit the general registers. */
+INLINE_AVX512F void dwf_run_group(const int C, const int SHARED, const int FULL, __mmask16 mask, const char *const *x0,
+                                  ptrdiff_t d, int i, const __m512 *wv, __m512 b, __m512 lo, __m512 hi, float *out)
+{
+    const ptrdiff_t off = (ptrdiff_t)i * d;
+    __m512 acc[DWF5_NP];
+DWF5_UNROLL
+    for (int p = 0; p < DWF5_NP; p++)
+        acc[p] = _mm512_setzero_ps();
+    if (SHARED) {
+DWF5_UNROLL
+        for (int r = 0; r < 3; r++) {
+            const char *x = x0[3 * r] + off;
+            __m512 v[DWF5_NP + 2];
+DWF5_UNROLL
+            for (int j = 0; j < DWF5_NP + 2; j++, x += d)
+                v[j] = DWF5_LD(FULL, mask, (const float *)(const void *)x);
+DWF5_UNROLL
+            for (int kx = 0; kx < 3; kx++)
+DWF5_UNROLL
+                for (int p = 0; p < DWF5_NP; p++)
+                    acc[p] = _mm512_fmadd_ps(v[p + kx], wv[3 * r + kx], acc[p]);
+        }
+    } else {
+DWF5_UNROLL
+        for (int tp = 0; tp < 9; tp++) {
+            const char *x = x0[tp] + off;
+DWF5_UNROLL
+            for (int p = 0; p < DWF5_NP; p++, x += d)
+                acc[p] = _mm512_fmadd_ps(DWF5_LD(FULL, mask, (const float *)(const void *)x), wv[tp], acc[p]);
+        }
+    }
+    float *o = out + (long)i * C;
+DWF5_UNROLL
+    for (int p = 0; p < DWF5_NP; p++, o += C) {
+        __m512 v = _mm512_min_ps(hi, _mm512_max_ps(lo, _mm512_add_ps(acc[p], b)));
+        if (FULL)
+            _mm512_storeu_ps(o, v);
+        else
+            _mm512_mask_storeu_ps(o, mask, v);
+    }
+}
+
 /* Pixels [0, L) of a run for one channel block (a partial one when !FULL), the nine weight vectors held in
- * registers through the run: DWF5_NP pixels at a time, then one at a time. SHARED (a 3x3 kernel at stride
- * 1: taps 3r, 3r+1, 3r+2 of a pixel d apart) loads each row's DWF5_NP + 2 input vectors once for three taps.
- * t0: pixel 0's taps; pixel i's tap t is at t0[t] + i * d bytes. */
+ * registers through the run: DWF5_NP pixels at a time, the last group ending at pixel L - 1 (it recomputes
+ * some pixels of the one before, the same values: single pixels would wait on their FMAs' latency); a run
+ * shorter than a group goes one pixel at a time. SHARED (a 3x3 kernel at stride 1: taps 3r, 3r+1, 3r+2 of
+ * a pixel d apart) loads each row's DWF5_NP + 2 input vectors once for three taps. t0: pixel 0's taps;
+ * pixel i's tap t is at t0[t] + i * d bytes; out: pixel 0's output, block c. */
 INLINE_AVX512F void dwf_run_block(const detc_dwconv_f32_params *prm, const int SHARED, const int FULL, __mmask16 mask,
                                   const float *const *t0, ptrdiff_t d, int L, int c, float *out)
 {
@@ -258,48 +304,18 @@ DWF5_UNROLL
 DWF5_UNROLL
     for (int tp = 0; tp < 9; tp++)
         x0[tp] = (const char *)(t0[tp] + c);
-    int i = 0;
-    for (; i + DWF5_NP <= L; i += DWF5_NP) {
-        const ptrdiff_t off = (ptrdiff_t)i * d;
-        __m512 acc[DWF5_NP];
-DWF5_UNROLL
-        for (int p = 0; p < DWF5_NP; p++)
-            acc[p] = _mm512_setzero_ps();
-        if (SHARED) {
-DWF5_UNROLL
-            for (int r = 0; r < 3; r++) {
-                const char *x = x0[3 * r] + off;
-                __m512 v[DWF5_NP + 2];
-DWF5_UNROLL
-                for (int j = 0; j < DWF5_NP + 2; j++)
-                    v[j] = DWF5_LD(FULL, mask, (const float *)(const void *)(x + j * d));
-DWF5_UNROLL
-                for (int kx = 0; kx < 3; kx++)
-DWF5_UNROLL
-                    for (int p = 0; p < DWF5_NP; p++)
-                        acc[p] = _mm512_fmadd_ps(v[p + kx], wv[3 * r + kx], acc[p]);
-            }
-        } else {
-DWF5_UNROLL
-            for (int tp = 0; tp < 9; tp++) {
-                const char *x = x0[tp] + off;
-DWF5_UNROLL
-                for (int p = 0; p < DWF5_NP; p++)
-                    acc[p] = _mm512_fmadd_ps(DWF5_LD(FULL, mask, (const float *)(const void *)(x + p * d)), wv[tp],
-                                             acc[p]);
-            }
+    out += c;
+    if (L >= DWF5_NP) {
+        for (int i = 0;; i += DWF5_NP) {
+            if (i > L - DWF5_NP)
+                i = L - DWF5_NP;
+            dwf_run_group(C, SHARED, FULL, mask, x0, d, i, wv, b, lo, hi, out);
+            if (i == L - DWF5_NP)
+                break;
         }
-DWF5_UNROLL
-        for (int p = 0; p < DWF5_NP; p++) {
-            __m512 v = _mm512_min_ps(hi, _mm512_max_ps(lo, _mm512_add_ps(acc[p], b)));
-            float *o = out + (long)(i + p) * C + c;
-            if (FULL)
-                _mm512_storeu_ps(o, v);
-            else
-                _mm512_mask_storeu_ps(o, mask, v);
-        }
+        return;
     }
-    for (; i < L; i++) {
+    for (int i = 0; i < L; i++) {
         const ptrdiff_t off = (ptrdiff_t)i * d;
         __m512 acc = _mm512_setzero_ps();
 DWF5_UNROLL
@@ -307,9 +323,9 @@ DWF5_UNROLL
             acc = _mm512_fmadd_ps(DWF5_LD(FULL, mask, (const float *)(const void *)(x0[tp] + off)), wv[tp], acc);
         __m512 v = _mm512_min_ps(hi, _mm512_max_ps(lo, _mm512_add_ps(acc, b)));
         if (FULL)
-            _mm512_storeu_ps(out + (long)i * C + c, v);
+            _mm512_storeu_ps(out + (long)i * C, v);
         else
-            _mm512_mask_storeu_ps(out + (long)i * C + c, mask, v);
+            _mm512_mask_storeu_ps(out + (long)i * C, mask, v);
     }
 }
 
@@ -328,7 +344,7 @@ INLINE_AVX512F void dwf_avx512_runs9(const detc_dwconv_f32_params *prm, int n, c
             shared = (uintptr_t)t[3 * r + 1] - (uintptr_t)t[3 * r] == (uintptr_t)d &&
                      (uintptr_t)t[3 * r + 2] - (uintptr_t)t[3 * r] == 2 * (uintptr_t)d;
         for (int i0 = 0; i0 < L; i0 += DWF_RUN_TILE) {
-            int m = L - i0 < DWF_RUN_TILE ? L - i0 : DWF_RUN_TILE;
+            int m = L - i0 < DWF_RUN_TILE + DWF5_NP ? L - i0 : DWF_RUN_TILE; /* no last pass under a group */
             const float *t0[9];
             for (int tp = 0; tp < 9; tp++)
                 t0[tp] = (const float *)(const void *)((const char *)t[tp] + (ptrdiff_t)i0 * d);
