@@ -881,9 +881,12 @@ static inline int32_t cq_load_tail(const uint8_t *p, int n)
     return (int32_t)v;
 }
 
-/* cq2_requant1's round_once requantization on 16 lanes (the comment there has the arithmetic). */
+/* conv_q8's round_once requantization (detc_qmul_apply_once) on 16 lanes: with xs the saturated left shift
+ * of acc, (xs * mult + 2^(30 + rshift)) >> (31 + rshift) computed whole in 64 bits, even and odd channels in
+ * separate 64-bit lanes (vpmuldq reads each lane's low half), shifted by each channel's own count (vpsravq).
+ * |xs * mult| < 2^62 and the rounding term is at most 2^61: the sum fits; the result fits in 32 bits. */
 typedef struct {
-    __m512i mult, mult_odd, lsh, rsh, rsh1, ne, no, zp, lo, hi;
+    __m512i mult, mult_odd, lsh, rnd_e, rnd_o, sh_e, sh_o, zp, lo, hi;
     int has_lsh;
 } cq_rq1;
 
@@ -893,13 +896,14 @@ INLINE_VNNI cq_rq1 cq_rq1_load(const detc_conv_q8_params *prm, int c, __mmask16 
     r.mult = _mm512_maskz_loadu_epi32(mk, prm->mult + c);
     r.mult_odd = _mm512_srli_epi64(r.mult, 32);
     r.lsh = _mm512_maskz_loadu_epi32(mk, prm->lshift + c);
-    r.rsh = _mm512_maskz_loadu_epi32(mk, prm->rshift + c);
     r.has_lsh = _mm512_test_epi32_mask(r.lsh, r.lsh) != 0;
-    r.rsh1 = _mm512_sub_epi32(r.rsh, _mm512_set1_epi32(1));
-    __m512i nudge = _mm512_maskz_mov_epi32(_mm512_cmpeq_epi32_mask(r.rsh, _mm512_setzero_si512()),
-                                           _mm512_set1_epi32(1 << 30));
-    r.ne = _mm512_and_si512(nudge, _mm512_set1_epi64(0xFFFFFFFFLL));
-    r.no = _mm512_srli_epi64(nudge, 32);
+    const __m512i rsh = _mm512_maskz_loadu_epi32(mk, prm->rshift + c);
+    const __m512i rsh_e = _mm512_and_si512(rsh, _mm512_set1_epi64(0xFFFFFFFFLL)), rsh_o = _mm512_srli_epi64(rsh, 32);
+    const __m512i one = _mm512_set1_epi64(1), c30 = _mm512_set1_epi64(30), c31 = _mm512_set1_epi64(31);
+    r.rnd_e = _mm512_sllv_epi64(one, _mm512_add_epi64(rsh_e, c30));
+    r.rnd_o = _mm512_sllv_epi64(one, _mm512_add_epi64(rsh_o, c30));
+    r.sh_e = _mm512_add_epi64(rsh_e, c31);
+    r.sh_o = _mm512_add_epi64(rsh_o, c31);
     r.zp = _mm512_set1_epi32(prm->out_zp);
     r.lo = _mm512_set1_epi32(prm->act_min - prm->out_zp);
     r.hi = _mm512_set1_epi32(prm->act_max - prm->out_zp);
@@ -914,11 +918,10 @@ INLINE_VNNI __m512i cq_requant1(__m512i acc, const cq_rq1 *r)
         __m512i sat = _mm512_xor_si512(_mm512_srai_epi32(acc, 31), _mm512_set1_epi32(INT32_MAX));
         a = _mm512_mask_blend_epi32(_mm512_cmpeq_epi32_mask(_mm512_srav_epi32(a, r->lsh), acc), sat, a);
     }
-    __m512i pe = _mm512_add_epi64(_mm512_mul_epi32(a, r->mult), r->ne);
-    __m512i po = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(a, 32), r->mult_odd), r->no);
-    __m512i h = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 31), _mm512_slli_epi64(po, 1));
-    __m512i v = _mm512_add_epi32(_mm512_srav_epi32(h, r->rsh),
-                                 _mm512_and_si512(_mm512_srlv_epi32(h, r->rsh1), _mm512_set1_epi32(1)));
+    __m512i pe = _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(a, r->mult), r->rnd_e), r->sh_e);
+    __m512i po = _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(a, 32), r->mult_odd), r->rnd_o),
+                                   r->sh_o);
+    __m512i v = _mm512_mask_blend_epi32(0xAAAA, pe, _mm512_slli_epi64(po, 32));
     return _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(v, r->lo), r->hi), r->zp);
 }
 
@@ -926,12 +929,14 @@ INLINE_VNNI __m512i cq_requant1(__m512i acc, const cq_rq1 *r)
  * 128 (u8) - w_zp, and the gemmlowp requantization. */
 typedef struct {
     __m512i base, coef;
-    detc_rq64 rq;
+    detc_rq64 rq; /* modes 0 and 1 */
+    cq_rq1 r1;    /* mode 2 */
 } cq_blk;
 
 /* CQ_MR rows (a[i]; rows past mr repeat row 0 and are not stored) x NB blocks starting at block blk.
- * rowc[i]: with uni (one coef for every channel), coef * sum(row i), which starts the accumulators; else
- * sum(row i), multiplied by each block's coef at the end. MODE 0: gemmlowp, act_min >= out_zp; 1: gemmlowp;
+ * The accumulators start at each block's base. rowc[i]: with uni 1 (one coef for every channel), coef *
+ * sum(row i), added to that start; with uni 0, sum(row i), multiplied by each block's coef at the end; with
+ * uni 2 (i8 rows, no filter zero point: no row sums), unused. MODE 0: gemmlowp, act_min >= out_zp; 1: gemmlowp;
  * 2: round_once. */
 INLINE_VNNI void cq_tile(const detc_conv_q8_params *prm, const uint8_t *const *a, const uint32_t *rowc, int uni,
                          int mr, int blk, const int NB, const int MODE, int is_signed, const cq_blk *cb,
@@ -944,10 +949,10 @@ INLINE_VNNI void cq_tile(const detc_conv_q8_params *prm, const uint8_t *const *a
     __m512i acc[CQ_MR][CQ_NB];
 #pragma GCC unroll 4
     for (int i = 0; i < CQ_MR; i++) {
-        const __m512i init = uni ? _mm512_set1_epi32((int32_t)rowc[i]) : _mm512_setzero_si512();
+        const __m512i rc = _mm512_set1_epi32((int32_t)rowc[i]);
 #pragma GCC unroll 4
         for (int j = 0; j < NB; j++)
-            acc[i][j] = init;
+            acc[i][j] = uni == 1 ? _mm512_add_epi32(cb[j].base, rc) : cb[j].base;
     }
     for (int s = 0; s < kf; s++) {
         __m512i vb[CQ_NB];
@@ -982,17 +987,16 @@ INLINE_VNNI void cq_tile(const detc_conv_q8_params *prm, const uint8_t *const *a
         __m512i v[CQ_MR];
 #pragma GCC unroll 4
         for (int i = 0; i < CQ_MR; i++) {
-            v[i] = _mm512_add_epi32(acc[i][j], cb[j].base);
+            v[i] = acc[i][j];
             if (!uni)
                 v[i] = _mm512_add_epi32(v[i], _mm512_mullo_epi32(cb[j].coef, _mm512_set1_epi32((int32_t)rowc[i])));
         }
         if (MODE == 2) {
-            const cq_rq1 r = cq_rq1_load(prm, c, mk);
             /* clamped to the output range already: truncating to bytes is exact */
 #pragma GCC unroll 4
             for (int i = 0; i < CQ_MR; i++)
                 if (i < mr)
-                    _mm512_mask_cvtepi32_storeu_epi8(out + (long)i * ldo + c, mk, cq_requant1(v[i], &r));
+                    _mm512_mask_cvtepi32_storeu_epi8(out + (long)i * ldo + c, mk, cq_requant1(v[i], &cb[j].r1));
             continue;
         }
         const __m512i bytes = q8_pack4(detc_rq64_apply(v[0], &cb[j].rq, MODE), detc_rq64_apply(v[1], &cb[j].rq, MODE),
@@ -1064,6 +1068,8 @@ INLINE_VNNI void cq_body(const detc_conv_q8_params *prm, int m, const uint8_t *A
     int uni = 1;
     for (int c = 1; prm->w_zp && c < N && uni; c++)
         uni = prm->w_zp[c] == prm->w_zp[0];
+    if (!need_rs)
+        uni = 2;
     const uint32_t coef0 = (is_signed ? 0u : 128u) - (prm->w_zp ? (uint32_t)prm->w_zp[0] : 0u);
     const int mode = prm->round_once ? 2 : prm->act_min - prm->out_zp < 0 ? 1 : 0;
     const q8_out q = q8_out_load(prm->out_zp, prm->act_min, prm->act_max);
@@ -1102,6 +1108,8 @@ INLINE_VNNI void cq_body(const detc_conv_q8_params *prm, int m, const uint8_t *A
                     cb[j].coef = _mm512_sub_epi32(cb[j].coef, _mm512_maskz_loadu_epi32(mk, prm->w_zp + c));
                 if (mode != 2)
                     cb[j].rq = detc_rq64_load(prm->mult + c, prm->lshift + c, prm->rshift + c, mk);
+                else /* once per pass, not per tile of rows */
+                    cb[j].r1 = cq_rq1_load(prm, c, mk);
             }
             const uint8_t *a = A + (long)m0 * lda;
             uint8_t *o = out + (long)m0 * ldo;
