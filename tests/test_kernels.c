@@ -1349,6 +1349,40 @@ static void check_roi_sample(const detc_kernels *k, int f32)
     CHECK(bad_cases == 0, "%s roi_sample_%s: %d wrong of %d cases", k->name, f32 ? "f32" : "q8", bad_cases, cases);
 }
 
+/* lut_u8 against the look-up written here: random tables, lengths around the 64-byte step (a tail of every
+ * size up to 63 included), every byte value as input, out apart from in and out == in; guard bytes after n
+ * stay as they were. */
+static void check_lut_u8(const detc_kernels *k)
+{
+    enum { MAXN = 300, GUARD = 70 };
+    uint8_t table[256], in[MAXN + GUARD], out[MAXN + GUARD], ref[MAXN + GUARD];
+    int bad_cases = 0, cases = 0;
+    for (int n = 0; n <= MAXN; n += n < 140 ? 1 : 37) {
+        for (int v = 0; v < 256; v++)
+            table[v] = (uint8_t)next();
+        for (int i = 0; i < MAXN + GUARD; i++)
+            in[i] = (uint8_t)(i < 256 && n % 2 ? (uint32_t)i : next()); /* odd n: 0, 1, 2, ... covers every byte value */
+        for (int in_place = 0; in_place < 2; in_place++) {
+            memset(out, 0xa5, sizeof out);
+            memcpy(ref, out, sizeof ref);
+            for (int i = 0; i < n; i++)
+                ref[i] = table[in[i]];
+            if (in_place) {
+                memcpy(out, in, (size_t)n);
+                k->lut_u8(table, (size_t)n, out, out);
+            } else {
+                k->lut_u8(table, (size_t)n, in, out);
+            }
+            int bad = memcmp(out, ref, sizeof out) != 0;
+            if (bad)
+                printf("  %s lut_u8: n %d%s: wrong\n", k->name, n, in_place ? " in place" : "");
+            bad_cases += bad;
+            cases++;
+        }
+    }
+    CHECK(bad_cases == 0, "%s lut_u8: %d wrong of %d cases", k->name, bad_cases, cases);
+}
+
 int main(void)
 {
     static const char *names[] = {"portable", "avx2", "avx512vnni", "amx", "blas", "neon", "neon-dotprod", "auto"};
@@ -1378,6 +1412,7 @@ int main(void)
         check_dequantize_q8(k);
         check_roi_sample(k, 0);
         check_roi_sample(k, 1);
+        check_lut_u8(k);
     }
     check_round_once_scalar();
     check_dw_op_i8();

@@ -1379,6 +1379,33 @@ static void dwconv_f32_avx512(const detc_dwconv_f32_params *prm, int n, const fl
     (prm->taps == 9 ? dwf_avx512_t9 : prm->taps == 25 ? dwf_avx512_t25 : dwf_avx512_any)(prm, n, taps, out);
 }
 
+/* ---------------- byte table look-up (lut_u8) ---------------- */
+
+/* 64 bytes per step: vpermi2b looks every byte's low 7 bits up in one 128-byte half of the table, and bit 7
+ * picks the half. The tail is one masked load and store. */
+__attribute__((target("avx512f,avx512bw,avx512vbmi"))) static void lut_u8_vbmi(const uint8_t table[256], size_t n,
+                                                                              const uint8_t *in, uint8_t *out)
+{
+    const __m512i t0 = _mm512_loadu_si512(table), t1 = _mm512_loadu_si512(table + 64);
+    const __m512i t2 = _mm512_loadu_si512(table + 128), t3 = _mm512_loadu_si512(table + 192);
+    for (size_t i = 0; i < n; i += 64) {
+        const __mmask64 m = n - i >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (n - i)) - 1);
+        const __m512i x = _mm512_maskz_loadu_epi8(m, in + i);
+        const __m512i lo = _mm512_permutex2var_epi8(t0, x, t1), hi = _mm512_permutex2var_epi8(t2, x, t3);
+        _mm512_mask_storeu_epi8(out + i, m, _mm512_mask_blend_epi8(_mm512_movepi8_mask(x), lo, hi));
+    }
+}
+
+/* VBMI is not implied by the table's features (Cascade Lake has VNNI without it): checked per call. */
+static void lut_u8_avx512(const uint8_t table[256], size_t n, const uint8_t *in, uint8_t *out)
+{
+    if (__builtin_cpu_supports("avx512vbmi")) {
+        lut_u8_vbmi(table, n, in, out);
+        return;
+    }
+    detc_kernels_portable.lut_u8(table, n, in, out);
+}
+
 const detc_kernels detc_kernels_avx512vnni = {
     .name = "avx512vnni",
     .dwconv_q8 = dwconv_q8_vnni,
@@ -1399,6 +1426,7 @@ const detc_kernels detc_kernels_avx512vnni = {
     .dequantize_q8 = detc_dequantize_q8_avx512,
     .roi_sample_q8 = detc_roi_sample_q8_avx512,
     .roi_sample_f32 = detc_roi_sample_f32_avx512,
+    .lut_u8 = lut_u8_avx512,
 };
 
 #endif
