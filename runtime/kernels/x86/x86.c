@@ -1157,8 +1157,11 @@ INLINE_VNNI void cq_body(const detc_conv_q8_params *prm, int m, const uint8_t *A
             uint32_t rs = i < mc && need_rs ? detc_row_sum_q8(A + (long)(m0 + i) * lda, prm->k, is_signed) : 0;
             rowc[i] = uni ? coef0 * rs : rs;
         }
-        for (int g = 0; g < NBLK; g += CQ_NB) {
-            const int nb = NBLK - g < CQ_NB ? NBLK - g : CQ_NB;
+        for (int g = 0, nb; g < NBLK; g += nb) {
+            /* groups of CQ_NB blocks; a last group of 1 or 2 is evened out with the one before (6 blocks: 3 + 3,
+             * 5: 3 + 2), whose fewer accumulators per broadcast row would run below the others' rate */
+            const int left = NBLK - g;
+            nb = left <= CQ_NB ? left : left == CQ_NB + 1 || left == CQ_NB + 2 ? (left + 1) / 2 : CQ_NB;
             cq_blk cb[CQ_NB];
             for (int j = 0; j < nb; j++) {
                 const int c = (g + j) * 16, left = N - c;
