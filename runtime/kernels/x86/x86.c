@@ -939,7 +939,8 @@ static inline int32_t cq_load4(const uint8_t *p)
     return v;
 }
 
-/* The last K % 4 bytes of a row, zero-extended (their weights are 0 anyway). */
+/* The last K % 4 bytes of a row, zero-extended (their weights are 0 anyway), byte by byte: for the rows whose
+ * 4-byte load would reach past the end of A. */
 static inline int32_t cq_load_tail(const uint8_t *p, int n)
 {
     uint32_t v = 0;
@@ -1000,9 +1001,9 @@ typedef struct {
  * rowc[i]: with uni (one coef for every channel), coef * sum(row i), which starts the accumulators; else
  * sum(row i), multiplied by each block's coef at the end. MODE 0: gemmlowp, act_min >= out_zp; 1: gemmlowp;
  * 2: round_once. */
-INLINE_VNNI void cq_tile(const detc_conv_q8_params *prm, const uint8_t *const *a, const uint32_t *rowc, int uni,
-                         int mr, int blk, const int NB, const int MODE, int is_signed, const cq_blk *cb,
-                         const q8_out *q, uint8_t *out, int ldo)
+INLINE_VNNI void cq_tile(const detc_conv_q8_params *prm, const uint8_t *const *a, const uint8_t *a_end,
+                         const uint32_t *rowc, int uni, int mr, int blk, const int NB, const int MODE, int is_signed,
+                         const cq_blk *cb, const q8_out *q, uint8_t *out, int ldo)
 {
     const int K = prm->k, kf = K >> 2, kt = K & 3;
     const size_t bstride = (size_t)(K + 3) / 4 * 64;
@@ -1036,7 +1037,11 @@ INLINE_VNNI void cq_tile(const detc_conv_q8_params *prm, const uint8_t *const *a
             vb[j] = _mm512_load_si512(b + j * bstride + (size_t)kf * 64);
 #pragma GCC unroll 4
         for (int i = 0; i < CQ_MR; i++) {
-            __m512i va = _mm512_set1_epi32(cq_load_tail(a[i] + 4 * kf, kt) ^ flip);
+            /* a 4-byte load wherever it stays inside A (its bytes past the row meet weights 0): the tail
+             * assembled from bytes went through memory as a stalled store-to-load forward, which made
+             * K = 27 (3x3 on 3 channels) cost as much as K = 48 */
+            const uint8_t *p = a[i] + 4 * kf;
+            __m512i va = _mm512_set1_epi32((a_end - p >= 4 ? cq_load4(p) : cq_load_tail(p, kt)) ^ flip);
 #pragma GCC unroll 4
             for (int j = 0; j < NB; j++)
                 acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], va, vb[j]);
@@ -1088,35 +1093,35 @@ INLINE_VNNI void cq_tile(const detc_conv_q8_params *prm, const uint8_t *const *a
 }
 
 /* Every row tile of the block group at g (nb blocks), MODE as cq_tile's. */
-INLINE_VNNI void cq_rows(const detc_conv_q8_params *prm, const uint8_t *A, int lda, int mc, const uint32_t *rowc,
-                         int uni, int g, const int NB, const int MODE, int is_signed, const cq_blk *cb,
-                         const q8_out *q, uint8_t *out, int ldo)
+INLINE_VNNI void cq_rows(const detc_conv_q8_params *prm, const uint8_t *A, int lda, const uint8_t *a_end, int mc,
+                         const uint32_t *rowc, int uni, int g, const int NB, const int MODE, int is_signed,
+                         const cq_blk *cb, const q8_out *q, uint8_t *out, int ldo)
 {
     for (int i = 0; i < mc; i += CQ_MR) {
         const int mr = mc - i < CQ_MR ? mc - i : CQ_MR;
         const uint8_t *a[CQ_MR];
         for (int r = 0; r < CQ_MR; r++)
             a[r] = A + (long)(i + (r < mr ? r : 0)) * lda;
-        cq_tile(prm, a, rowc + i, uni, mr, g, NB, MODE, is_signed, cb, q, out + (long)i * ldo, ldo);
+        cq_tile(prm, a, a_end, rowc + i, uni, mr, g, NB, MODE, is_signed, cb, q, out + (long)i * ldo, ldo);
     }
 }
 
-INLINE_VNNI void cq_rows_nb(const detc_conv_q8_params *prm, const uint8_t *A, int lda, int mc, const uint32_t *rowc,
-                            int uni, int g, int nb, const int MODE, int is_signed, const cq_blk *cb, const q8_out *q,
-                            uint8_t *out, int ldo)
+INLINE_VNNI void cq_rows_nb(const detc_conv_q8_params *prm, const uint8_t *A, int lda, const uint8_t *a_end, int mc,
+                            const uint32_t *rowc, int uni, int g, int nb, const int MODE, int is_signed,
+                            const cq_blk *cb, const q8_out *q, uint8_t *out, int ldo)
 {
     switch (nb) {
     case 4:
-        cq_rows(prm, A, lda, mc, rowc, uni, g, 4, MODE, is_signed, cb, q, out, ldo);
+        cq_rows(prm, A, lda, a_end, mc, rowc, uni, g, 4, MODE, is_signed, cb, q, out, ldo);
         break;
     case 3:
-        cq_rows(prm, A, lda, mc, rowc, uni, g, 3, MODE, is_signed, cb, q, out, ldo);
+        cq_rows(prm, A, lda, a_end, mc, rowc, uni, g, 3, MODE, is_signed, cb, q, out, ldo);
         break;
     case 2:
-        cq_rows(prm, A, lda, mc, rowc, uni, g, 2, MODE, is_signed, cb, q, out, ldo);
+        cq_rows(prm, A, lda, a_end, mc, rowc, uni, g, 2, MODE, is_signed, cb, q, out, ldo);
         break;
     default:
-        cq_rows(prm, A, lda, mc, rowc, uni, g, 1, MODE, is_signed, cb, q, out, ldo);
+        cq_rows(prm, A, lda, a_end, mc, rowc, uni, g, 1, MODE, is_signed, cb, q, out, ldo);
         break;
     }
 }
@@ -1135,6 +1140,7 @@ INLINE_VNNI void cq_body(const detc_conv_q8_params *prm, int m, const uint8_t *A
     const int mode = prm->round_once ? 2 : prm->act_min - prm->out_zp < 0 ? 1 : 0;
     const q8_out q = q8_out_load(prm->out_zp, prm->act_min, prm->act_max);
     const int nch = (prm->k + 63) / 64; /* 64-byte chunks of a row */
+    const uint8_t *a_end = A + (long)(m - 1) * lda + prm->k; /* one past A's last byte */
     uint32_t rowc[CQ_MC + CQ_MR];
     for (int m0 = 0; m0 < m; m0 += CQ_MC) {
         const int mc = m - m0 < CQ_MC ? m - m0 : CQ_MC;
@@ -1176,11 +1182,11 @@ INLINE_VNNI void cq_body(const detc_conv_q8_params *prm, int m, const uint8_t *A
             const uint8_t *a = A + (long)m0 * lda;
             uint8_t *o = out + (long)m0 * ldo;
             if (mode == 0)
-                cq_rows_nb(prm, a, lda, mc, rowc, uni, g, nb, 0, is_signed, cb, &q, o, ldo);
+                cq_rows_nb(prm, a, lda, a_end, mc, rowc, uni, g, nb, 0, is_signed, cb, &q, o, ldo);
             else if (mode == 1)
-                cq_rows_nb(prm, a, lda, mc, rowc, uni, g, nb, 1, is_signed, cb, &q, o, ldo);
+                cq_rows_nb(prm, a, lda, a_end, mc, rowc, uni, g, nb, 1, is_signed, cb, &q, o, ldo);
             else
-                cq_rows_nb(prm, a, lda, mc, rowc, uni, g, nb, 2, is_signed, cb, &q, o, ldo);
+                cq_rows_nb(prm, a, lda, a_end, mc, rowc, uni, g, nb, 2, is_signed, cb, &q, o, ldo);
         }
     }
 }
