@@ -341,11 +341,14 @@ static int64_t ref_round_once(int32_t x, int32_t mult, int shift)
  * positive and negative, where the two roundings disagree for negative values (and where gemmlowp's first
  * rounding moves a value across a half). */
 static int check_conv_q8_case(const detc_kernels *k, int M, int N, int K, int is_signed, int wzp_mode,
-                              int extreme, int round_once, int relu)
+                              int extreme, int round_once, int relu, int tight)
 {
-    const int lda = K + (M % 2 ? 5 : 0), ldo = N + 3; /* odd M: lda > K; even M: rows back to back */
-    uint8_t *A = malloc((size_t)M * lda), *W = malloc((size_t)N * K), *out = malloc((size_t)M * ldo);
-    uint8_t *ref = malloc((size_t)M * ldo);
+    /* odd M: lda > K; even M: rows back to back. tight: output rows back to back too (the VNNI kernel stores
+     * whole tiles of N = 16..64 at once there); else ldo > N. GUARD bytes after the last row must stay. */
+    enum { GUARD = 64 };
+    const int lda = K + (M % 2 ? 5 : 0), ldo = N + (tight ? 0 : 3);
+    uint8_t *A = malloc((size_t)M * lda), *W = malloc((size_t)N * K), *out = malloc((size_t)M * ldo + GUARD);
+    uint8_t *ref = malloc((size_t)M * ldo + GUARD);
     int32_t *bias = malloc(sizeof(int32_t) * N), *wzp = malloc(sizeof(int32_t) * N);
     int32_t *mult = malloc(sizeof(int32_t) * N), *lsh = malloc(sizeof(int32_t) * N), *rsh = malloc(sizeof(int32_t) * N);
     int lo = is_signed ? -128 : 0, hi = is_signed ? 127 : 255;
@@ -395,7 +398,7 @@ static int check_conv_q8_case(const detc_kernels *k, int M, int N, int K, int is
                                .w_zp = wzp_mode ? wzp : NULL, .mult = mult, .lshift = lsh, .rshift = rsh,
                                .out_zp = oz, .act_min = amin, .act_max = amax, .round_once = round_once};
 #define XV(v) (is_signed ? (int64_t)(int8_t)(v) : (int64_t)(uint8_t)(v))
-    memset(ref, 0x5a, (size_t)M * ldo);
+    memset(ref, 0x5a, (size_t)M * ldo + GUARD);
     for (int m = 0; m < M; m++) {
         int64_t rs = 0;
         for (int q = 0; q < K; q++)
@@ -411,14 +414,14 @@ static int check_conv_q8_case(const detc_kernels *k, int M, int N, int K, int is
         }
     }
 #undef XV
-    memset(out, 0x5a, (size_t)M * ldo);
+    memset(out, 0x5a, (size_t)M * ldo + GUARD);
     void *packed = k->conv_q8_pack(N, K, W, is_signed);
     int bad = -1;
     if (packed) {
         prm.packed = packed;
         k->conv_q8(&prm, M, A, lda, out, ldo);
         bad = 0;
-        for (int i = 0; i < M * ldo; i++)
+        for (int i = 0; i < M * ldo + GUARD; i++)
             bad += out[i] != ref[i];
     }
     free(packed);
@@ -504,11 +507,12 @@ static void check_conv_q8(const detc_kernels *k)
             K = 1024;
         if (extreme == 4)
             wzp_mode = 0; /* acc = bias exactly */
-        int relu = t % 5 == 2;
-        int bad = check_conv_q8_case(k, M, N, K, is_signed, wzp_mode, extreme, round_once, relu);
+        int relu = t % 5 == 2, tight = t % 3 == 1;
+        int bad = check_conv_q8_case(k, M, N, K, is_signed, wzp_mode, extreme, round_once, relu, tight);
         if (bad)
-            printf("  %s conv_q8: M %d N %d K %d %s, %s rounding%s, filter zero points %s%s: %d wrong\n", k->name, M, N,
-                   K, is_signed ? "i8" : "u8", round_once ? "single" : "double", relu ? " (out_zp = act_min)" : "",
+            printf("  %s conv_q8: M %d N %d K %d %s%s, %s rounding%s, filter zero points %s%s: %d wrong\n", k->name, M,
+                   N, K, is_signed ? "i8" : "u8", tight ? ", ldo = N" : "", round_once ? "single" : "double",
+                   relu ? " (out_zp = act_min)" : "",
                    wzp_mode == 0 ? "none" : wzp_mode == 1 ? "per tensor" : "per channel",
                    extreme == 1 ? ", extreme values" : extreme == 2 ? ", extreme biases" : extreme == 3 ? ", 255-value filter range" : extreme == 4 ? ", exact ties" : "", bad);
         bad_cases += bad != 0;

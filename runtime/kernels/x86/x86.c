@@ -1002,8 +1002,8 @@ typedef struct {
  * sum(row i), multiplied by each block's coef at the end. MODE 0: gemmlowp, act_min >= out_zp; 1: gemmlowp;
  * 2: round_once. */
 INLINE_VNNI void cq_tile(const detc_conv_q8_params *prm, const uint8_t *const *a, const uint8_t *a_end,
-                         const uint32_t *rowc, int uni, int mr, int blk, const int NB, const int MODE, int is_signed,
-                         const cq_blk *cb, const q8_out *q, uint8_t *out, int ldo)
+                         const uint32_t *rowc, int uni, int mr, int blk, const int NB, const int MODE, const int WHOLE,
+                         int is_signed, const cq_blk *cb, const q8_out *q, uint8_t *out, int ldo)
 {
     const int K = prm->k, kf = K >> 2, kt = K & 3;
     const size_t bstride = (size_t)(K + 3) / 4 * 64;
@@ -1046,6 +1046,24 @@ INLINE_VNNI void cq_tile(const detc_conv_q8_params *prm, const uint8_t *const *a
             for (int j = 0; j < NB; j++)
                 acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], va, vb[j]);
         }
+    }
+    if (WHOLE) {
+        /* CQ_MR whole rows back to back (cq_body's whole): the 4 * NB vectors in memory order, row by row,
+         * four to a 64-byte store in place of a 16-byte store each */
+        __m512i v[CQ_MR * CQ_NB];
+#pragma GCC unroll 4
+        for (int i = 0; i < CQ_MR; i++)
+#pragma GCC unroll 4
+            for (int j = 0; j < NB; j++) {
+                __m512i x = _mm512_add_epi32(acc[i][j], cb[j].base);
+                if (!uni)
+                    x = _mm512_add_epi32(x, _mm512_mullo_epi32(cb[j].coef, _mm512_set1_epi32((int32_t)rowc[i])));
+                v[i * NB + j] = detc_rq64_apply(x, &cb[j].rq, MODE);
+            }
+#pragma GCC unroll 4
+        for (int f = 0; f < NB; f++)
+            _mm512_storeu_si512(out + 64 * f, q8_pack4(v[4 * f], v[4 * f + 1], v[4 * f + 2], v[4 * f + 3], q, is_signed));
+        return;
     }
 #pragma GCC unroll 4
     for (int j = 0; j < NB; j++) {
@@ -1094,40 +1112,46 @@ INLINE_VNNI void cq_tile(const detc_conv_q8_params *prm, const uint8_t *const *a
 
 /* Every row tile of the block group at g (nb blocks), MODE as cq_tile's. */
 INLINE_VNNI void cq_rows(const detc_conv_q8_params *prm, const uint8_t *A, int lda, const uint8_t *a_end, int mc,
-                         const uint32_t *rowc, int uni, int g, const int NB, const int MODE, int is_signed,
-                         const cq_blk *cb, const q8_out *q, uint8_t *out, int ldo)
+                         const uint32_t *rowc, int uni, int g, const int NB, const int MODE, const int WHOLE,
+                         int is_signed, const cq_blk *cb, const q8_out *q, uint8_t *out, int ldo)
 {
     for (int i = 0; i < mc; i += CQ_MR) {
         const int mr = mc - i < CQ_MR ? mc - i : CQ_MR;
         const uint8_t *a[CQ_MR];
         for (int r = 0; r < CQ_MR; r++)
             a[r] = A + (long)(i + (r < mr ? r : 0)) * lda;
-        cq_tile(prm, a, a_end, rowc + i, uni, mr, g, NB, MODE, is_signed, cb, q, out + (long)i * ldo, ldo);
+        if (WHOLE && mr == CQ_MR)
+            cq_tile(prm, a, a_end, rowc + i, uni, mr, g, NB, MODE, 1, is_signed, cb, q, out + (long)i * ldo, ldo);
+        else
+            cq_tile(prm, a, a_end, rowc + i, uni, mr, g, NB, MODE, 0, is_signed, cb, q, out + (long)i * ldo, ldo);
     }
 }
 
 INLINE_VNNI void cq_rows_nb(const detc_conv_q8_params *prm, const uint8_t *A, int lda, const uint8_t *a_end, int mc,
-                            const uint32_t *rowc, int uni, int g, int nb, const int MODE, int is_signed,
-                            const cq_blk *cb, const q8_out *q, uint8_t *out, int ldo)
+                            const uint32_t *rowc, int uni, int g, int nb, const int MODE, const int WHOLE,
+                            int is_signed, const cq_blk *cb, const q8_out *q, uint8_t *out, int ldo)
 {
     switch (nb) {
     case 4:
-        cq_rows(prm, A, lda, a_end, mc, rowc, uni, g, 4, MODE, is_signed, cb, q, out, ldo);
+        cq_rows(prm, A, lda, a_end, mc, rowc, uni, g, 4, MODE, WHOLE, is_signed, cb, q, out, ldo);
         break;
     case 3:
-        cq_rows(prm, A, lda, a_end, mc, rowc, uni, g, 3, MODE, is_signed, cb, q, out, ldo);
+        cq_rows(prm, A, lda, a_end, mc, rowc, uni, g, 3, MODE, WHOLE, is_signed, cb, q, out, ldo);
         break;
     case 2:
-        cq_rows(prm, A, lda, a_end, mc, rowc, uni, g, 2, MODE, is_signed, cb, q, out, ldo);
+        cq_rows(prm, A, lda, a_end, mc, rowc, uni, g, 2, MODE, WHOLE, is_signed, cb, q, out, ldo);
         break;
     default:
-        cq_rows(prm, A, lda, a_end, mc, rowc, uni, g, 1, MODE, is_signed, cb, q, out, ldo);
+        cq_rows(prm, A, lda, a_end, mc, rowc, uni, g, 1, MODE, WHOLE, is_signed, cb, q, out, ldo);
         break;
     }
 }
 
+/* WHOLE: the caller checked that the rows are whole (conv_q8_vnni: gemmlowp rounding, N = 16, 32, 48 or 64 in
+ * one group of full blocks, ldo = N, so that a tile of CQ_MR rows is 64 * NB contiguous bytes). Separate
+ * functions for it, which leave the other shapes' code as it was. */
 INLINE_VNNI void cq_body(const detc_conv_q8_params *prm, int m, const uint8_t *A, int lda, uint8_t *out, int ldo,
-                         int is_signed)
+                         int is_signed, const int WHOLE)
 {
     const int N = prm->n, NBLK = (N + 15) / 16;
     const int need_rs = !is_signed || prm->w_zp;
@@ -1182,11 +1206,11 @@ INLINE_VNNI void cq_body(const detc_conv_q8_params *prm, int m, const uint8_t *A
             const uint8_t *a = A + (long)m0 * lda;
             uint8_t *o = out + (long)m0 * ldo;
             if (mode == 0)
-                cq_rows_nb(prm, a, lda, a_end, mc, rowc, uni, g, nb, 0, is_signed, cb, &q, o, ldo);
+                cq_rows_nb(prm, a, lda, a_end, mc, rowc, uni, g, nb, 0, WHOLE, is_signed, cb, &q, o, ldo);
             else if (mode == 1)
-                cq_rows_nb(prm, a, lda, a_end, mc, rowc, uni, g, nb, 1, is_signed, cb, &q, o, ldo);
+                cq_rows_nb(prm, a, lda, a_end, mc, rowc, uni, g, nb, 1, WHOLE, is_signed, cb, &q, o, ldo);
             else
-                cq_rows_nb(prm, a, lda, a_end, mc, rowc, uni, g, nb, 2, is_signed, cb, &q, o, ldo);
+                cq_rows_nb(prm, a, lda, a_end, mc, rowc, uni, g, nb, 2, 0, is_signed, cb, &q, o, ldo);
         }
     }
 }
@@ -1194,18 +1218,35 @@ INLINE_VNNI void cq_body(const detc_conv_q8_params *prm, int m, const uint8_t *A
 VNNI static void conv_q8_vnni_u8(const detc_conv_q8_params *prm, int m, const uint8_t *a, int lda, uint8_t *out,
                                  int ldo)
 {
-    cq_body(prm, m, a, lda, out, ldo, 0);
+    cq_body(prm, m, a, lda, out, ldo, 0, 0);
 }
 
 VNNI static void conv_q8_vnni_s8(const detc_conv_q8_params *prm, int m, const uint8_t *a, int lda, uint8_t *out,
                                  int ldo)
 {
-    cq_body(prm, m, a, lda, out, ldo, 1);
+    cq_body(prm, m, a, lda, out, ldo, 1, 0);
+}
+
+VNNI static void conv_q8_vnni_u8_whole(const detc_conv_q8_params *prm, int m, const uint8_t *a, int lda,
+                                       uint8_t *out, int ldo)
+{
+    cq_body(prm, m, a, lda, out, ldo, 0, 1);
+}
+
+VNNI static void conv_q8_vnni_s8_whole(const detc_conv_q8_params *prm, int m, const uint8_t *a, int lda,
+                                       uint8_t *out, int ldo)
+{
+    cq_body(prm, m, a, lda, out, ldo, 1, 1);
 }
 
 static void conv_q8_vnni(const detc_conv_q8_params *prm, int m, const uint8_t *a, int lda, uint8_t *out, int ldo)
 {
-    (prm->is_signed ? conv_q8_vnni_s8 : conv_q8_vnni_u8)(prm, m, a, lda, out, ldo);
+    /* whole rows (cq_body's WHOLE): SSD MobileNet v1 0.75's 150x150 pointwise conv, 24 -> 48 channels */
+    const int whole = !prm->round_once && prm->n % 16 == 0 && prm->n <= 16 * CQ_NB && ldo == prm->n;
+    if (prm->is_signed)
+        (whole ? conv_q8_vnni_s8_whole : conv_q8_vnni_s8)(prm, m, a, lda, out, ldo);
+    else
+        (whole ? conv_q8_vnni_u8_whole : conv_q8_vnni_u8)(prm, m, a, lda, out, ldo);
 }
 
 /* ---------------- float depthwise conv, AVX-512F (dwconv_f32) ---------------- */
