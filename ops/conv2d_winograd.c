@@ -32,23 +32,6 @@ static size_t align64(size_t n)
     return (n + 63) & ~(size_t)63;
 }
 
-void conv_wino_filter_transform(const double g[3][3], double u[WINO_N])
-{
-    static const double G[6][3] = {{1.0 / 4, 0, 0},
-                                   {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-                                   {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-                                   {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                                   {1.0 / 24, -1.0 / 12, 1.0 / 6},
-                                   {0, 0, 1}};
-    double tmp[6][3];
-    for (int a = 0; a < 6; a++) /* G g */
-        for (int kx = 0; kx < 3; kx++)
-            tmp[a][kx] = G[a][0] * g[0][kx] + G[a][1] * g[1][kx] + G[a][2] * g[2][kx];
-    for (int a = 0; a < 6; a++) /* (G g) G^T */
-        for (int b = 0; b < 6; b++)
-            u[a * 6 + b] = tmp[a][0] * G[b][0] + tmp[a][1] * G[b][1] + tmp[a][2] * G[b][2];
-}
-
 bool conv_wino_init(conv_wino *w, int ci, int co, int64_t tiles, const float *filter,
                     void *(*pack)(int, int, const float *))
 {

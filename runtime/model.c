@@ -210,8 +210,9 @@ static bool parse_quant(loader *L, detc_tensor *t, const cJSON *q)
         detc_errors_add(L->errs, DETC_ERR_NOMEM, -1, "%s: out of memory", f);
         return false;
     }
-    for (int i = 0; i < n; i++) {
-        const cJSON *s = cJSON_GetArrayItem(scale, i), *z = cJSON_GetArrayItem(zp, i);
+    /* walked as lists: cJSON_GetArrayItem(i) steps from the head, quadratic over a 2048-channel array */
+    const cJSON *s = scale->child, *z = zp->child;
+    for (int i = 0; i < n; i++, s = s->next, z = z->next) {
         int64_t zv;
         /* Messages quote the value found ("scale[0] is 0"), never just the index, which reads as a value. */
         char found[64];

@@ -302,12 +302,14 @@ static void check_dwconv_f32(const detc_kernels *k)
             cases++;
         }
     /* Rows long enough for the SIMD kernels' groups of pixels whose taps lie a fixed distance apart (and,
-     * for a 3x3 kernel at stride 1, share their input columns) between the padded edges. */
-    static const int wide_c[] = {1, 16, 24, 37, 64};
-    for (int ci = 0; ci < 5; ci++)
+     * for a 3x3 kernel at stride 1, share their input columns) between the padded edges; rows of 70 pixels and
+     * more span several of the AVX-512 kernel's 32-pixel passes, whose 3x3 runs hold the weights in
+     * registers up to 128 channels (130: the groups past that). */
+    static const int wide_c[] = {1, 8, 16, 24, 37, 48, 64, 96, 130};
+    for (int ci = 0; ci < 9; ci++)
         for (int variant = 0; variant < 6; variant++) {
             static const int kk[6] = {3, 3, 5, 1, 3, 3};
-            dwf_case t = {.C = wide_c[ci], .H = 4, .W = 29 + variant, .KH = kk[variant], .KW = kk[variant],
+            dwf_case t = {.C = wide_c[ci], .H = 4, .W = 29 + variant + (ci % 2) * 41, .KH = kk[variant], .KW = kk[variant],
                           .stride = 1 + variant % 2, .pad = variant == 5 ? 0 : kk[variant] / 2,
                           .dil = variant == 4 ? 2 : 1, .act = variant % 3};
             int bad = check_dwf_case(k, &t, &worst);
@@ -690,12 +692,13 @@ static void check_select_threads(void)
 }
 
 /* conv_f32 against a double reference: M, N, K around every variant's tile sizes (rows 12/6, panels 32/16,
- * K blocks of 256), lda and ldo wider than K and N, with and without bias, with relu6 and with no clamp;
+ * K blocks of 256; a last panel of 1..8, 9..16, 17..24 and 25..32 live channels, which the AVX-512 kernel runs as a
+ * ymm, a zmm, a zmm and a ymm, two zmm), lda and ldo wider than K and N, with and without bias, with relu6 and with no clamp;
  * |got - exact| <= 1e-5 * (sum |a*w| + |bias|) + 1e-6. */
 static void check_conv_f32(const detc_kernels *k)
 {
     static const int Ms[] = {1, 5, 6, 7, 12, 13, 25, 40};
-    static const int Ns[] = {1, 8, 15, 16, 17, 31, 32, 33, 48, 64, 70};
+    static const int Ns[] = {1, 8, 15, 16, 17, 20, 24, 31, 32, 33, 48, 56, 64, 70};
     static const int Ks[] = {1, 3, 16, 27, 255, 256, 257, 600};
     int bad_cases = 0, cases = 0;
     double worst = 0;

@@ -81,23 +81,31 @@ typedef struct {
     float lo, hi;
 } c5_args;
 
+/* The panel's live channels, vector by vector: V 0: one ymm (1..8), 1: one zmm (9..16), 2: a zmm and a ymm
+ * (17..24), 3: two zmm (25..32). On a CPU that splits a zmm operation in two 256-bit halves (AMD Zen 4) a ymm
+ * FMA costs half a zmm one, so a panel of 24 channels (SSD's first conv, its box encodings) runs 3/4 of the
+ * FMAs of a masked zmm pair. The ymm halves are loaded and stored through zmm masks (AVX-512F without VL:
+ * their VEX FMAs keep to registers 0-15, which 12 accumulators, a weight and the broadcast fit). */
+#define C5_Z0(V) ((V) >= 1)
+#define C5_Y0(V) ((V) == 0)
+#define C5_Z1(V) ((V) == 3)
+#define C5_Y1(V) ((V) == 2)
+
 /* ap: row 0 of the A block at its first k, rows g->lda apart; bp: the panel at that k. */
-AVX512 __attribute__((always_inline)) static inline void c5_tile(const int MR, const int NB, const c5_args *g,
+AVX512 __attribute__((always_inline)) static inline void c5_tile(const int MR, const int V, const c5_args *g,
                                                                  const float *ap, const float *bp, float *c)
 {
     __m512 acc[C5_MR][2];
-    if (g->first) {
+    __m256 acy[C5_MR];
+    const int z0 = C5_Z0(V), y0 = C5_Y0(V), z1 = C5_Z1(V), y1 = C5_Y1(V);
+    const __mmask16 m0 = g->m0, m1 = g->m1;
 UNROLL_FULL
-        for (int r = 0; r < MR; r++) {
-            acc[r][0] = _mm512_setzero_ps();
-            acc[r][1] = _mm512_setzero_ps();
-        }
-    } else {
-UNROLL_FULL
-        for (int r = 0; r < MR; r++) {
-            acc[r][0] = _mm512_maskz_loadu_ps(g->m0, c + (size_t)r * g->ldo);
-            acc[r][1] = NB > 1 ? _mm512_maskz_loadu_ps(g->m1, c + (size_t)r * g->ldo + 16) : _mm512_setzero_ps();
-        }
+    for (int r = 0; r < MR; r++) {
+        const float *cr = c + (size_t)r * g->ldo;
+        acc[r][0] = z0 && !g->first ? _mm512_maskz_loadu_ps(m0, cr) : _mm512_setzero_ps();
+        acc[r][1] = z1 && !g->first ? _mm512_maskz_loadu_ps(m1, cr + 16) : _mm512_setzero_ps();
+        acy[r] = (y0 || y1) && !g->first ? _mm512_castps512_ps256(_mm512_maskz_loadu_ps(y0 ? m0 : m1, cr + (y0 ? 0 : 16)))
+                                         : _mm256_setzero_ps();
     }
     const size_t lda = (size_t)g->lda;
     const float *a4 = ap + 4 * lda, *a8 = ap + 8 * lda;
@@ -106,46 +114,73 @@ UNROLL_FULL
          * layers between evicted it), and the hardware prefetchers restart at every 4 KiB page. (A prefetch
          * past the panel's end is harmless: prefetches do not fault.) */
         _mm_prefetch((const char *)(bp + (size_t)(k + CF_PF_K) * C5_NR), _MM_HINT_T0);
-        _mm_prefetch((const char *)(bp + (size_t)(k + CF_PF_K) * C5_NR + 16), _MM_HINT_T0);
-        __m512 w0 = _mm512_load_ps(bp + (size_t)k * C5_NR);
-        __m512 w1 = NB > 1 ? _mm512_load_ps(bp + (size_t)k * C5_NR + 16) : w0;
+        if (V >= 2)
+            _mm_prefetch((const char *)(bp + (size_t)(k + CF_PF_K) * C5_NR + 16), _MM_HINT_T0);
+        const float *bk = bp + (size_t)k * C5_NR;
+        __m512 w0 = z0 ? _mm512_load_ps(bk) : _mm512_setzero_ps();
+        __m512 w1 = z1 ? _mm512_load_ps(bk + 16) : w0;
+        __m256 wy = y0 ? _mm256_load_ps(bk) : y1 ? _mm256_load_ps(bk + 16) : _mm256_setzero_ps();
 UNROLL_FULL
         for (int r = 0; r < MR; r++) {
             const float *base = r < 4 ? ap : r < 8 ? a4 : a8;
-            __m512 av = _mm512_set1_ps(base[(size_t)(r & 3) * lda + k]);
-            acc[r][0] = _mm512_fmadd_ps(av, w0, acc[r][0]);
-            if (NB > 1)
-                acc[r][1] = _mm512_fmadd_ps(av, w1, acc[r][1]);
+            const float *ak = base + (size_t)(r & 3) * lda + k;
+            if (z0) {
+                __m512 av = _mm512_set1_ps(*ak);
+                acc[r][0] = _mm512_fmadd_ps(av, w0, acc[r][0]);
+                if (z1)
+                    acc[r][1] = _mm512_fmadd_ps(av, w1, acc[r][1]);
+                if (y1)
+                    acy[r] = _mm256_fmadd_ps(_mm512_castps512_ps256(av), wy, acy[r]);
+            } else {
+                acy[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(ak), wy, acy[r]);
+            }
         }
     }
     if (g->last && g->bias) { /* after the sum, as the portable kernel and a BLAS + bias pass round it */
-        __m512 b0 = _mm512_maskz_loadu_ps(g->m0, g->bias);
-        __m512 b1 = NB > 1 ? _mm512_maskz_loadu_ps(g->m1, g->bias + 16) : b0;
+        __m512 b0 = _mm512_maskz_loadu_ps(m0, g->bias);
+        __m512 b1 = _mm512_maskz_loadu_ps(m1, g->bias + 16);
+        __m256 by = _mm512_castps512_ps256(y0 ? b0 : b1);
 UNROLL_FULL
         for (int r = 0; r < MR; r++) {
-            acc[r][0] = _mm512_add_ps(acc[r][0], b0);
-            if (NB > 1)
+            if (z0)
+                acc[r][0] = _mm512_add_ps(acc[r][0], b0);
+            if (z1)
                 acc[r][1] = _mm512_add_ps(acc[r][1], b1);
+            if (y0 || y1)
+                acy[r] = _mm256_add_ps(acy[r], by);
         }
     }
     if (g->last && g->clamp) {
         __m512 lo = _mm512_set1_ps(g->lo), hi = _mm512_set1_ps(g->hi);
+        __m256 loy = _mm256_set1_ps(g->lo), hiy = _mm256_set1_ps(g->hi);
 UNROLL_FULL
-        for (int r = 0; r < MR; r++) /* max(lo, v), min(hi, v): a NaN v passes through */
-UNROLL_FULL
-            for (int b = 0; b < NB; b++)
-                acc[r][b] = _mm512_min_ps(hi, _mm512_max_ps(lo, acc[r][b]));
+        for (int r = 0; r < MR; r++) { /* max(lo, v), min(hi, v): a NaN v passes through */
+            if (z0)
+                acc[r][0] = _mm512_min_ps(hi, _mm512_max_ps(lo, acc[r][0]));
+            if (z1)
+                acc[r][1] = _mm512_min_ps(hi, _mm512_max_ps(lo, acc[r][1]));
+            if (y0 || y1)
+                acy[r] = _mm256_min_ps(hiy, _mm256_max_ps(loy, acy[r]));
+        }
     }
 UNROLL_FULL
     for (int r = 0; r < MR; r++) {
-        _mm512_mask_storeu_ps(c + (size_t)r * g->ldo, g->m0, acc[r][0]);
-        if (NB > 1)
-            _mm512_mask_storeu_ps(c + (size_t)r * g->ldo + 16, g->m1, acc[r][1]);
+        float *cr = c + (size_t)r * g->ldo;
+        if (z0)
+            _mm512_mask_storeu_ps(cr, m0, acc[r][0]);
+        if (z1)
+            _mm512_mask_storeu_ps(cr + 16, m1, acc[r][1]);
+        if (y0 || y1)
+            _mm512_mask_storeu_ps(cr + (y0 ? 0 : 16), y0 ? m0 : m1, _mm512_castps256_ps512(acy[r]));
     }
 }
 
 typedef void (*c5_fn)(const c5_args *g, const float *ap, const float *bp, float *c);
 #define C5_DEF(R)                                                                                              \
+    AVX512 static void c5_r##R##_0(const c5_args *g, const float *ap, const float *bp, float *c)               \
+    {                                                                                                          \
+        c5_tile(R, 0, g, ap, bp, c);                                                                           \
+    }                                                                                                          \
     AVX512 static void c5_r##R##_1(const c5_args *g, const float *ap, const float *bp, float *c)               \
     {                                                                                                          \
         c5_tile(R, 1, g, ap, bp, c);                                                                           \
@@ -153,6 +188,10 @@ typedef void (*c5_fn)(const c5_args *g, const float *ap, const float *bp, float 
     AVX512 static void c5_r##R##_2(const c5_args *g, const float *ap, const float *bp, float *c)               \
     {                                                                                                          \
         c5_tile(R, 2, g, ap, bp, c);                                                                           \
+    }                                                                                                          \
+    AVX512 static void c5_r##R##_3(const c5_args *g, const float *ap, const float *bp, float *c)               \
+    {                                                                                                          \
+        c5_tile(R, 3, g, ap, bp, c);                                                                           \
     }
 C5_DEF(1)
 C5_DEF(2)
@@ -166,10 +205,10 @@ C5_DEF(9)
 C5_DEF(10)
 C5_DEF(11)
 C5_DEF(12)
-static const c5_fn c5_tiles[C5_MR + 1][2] = {
-    {NULL, NULL},         {c5_r1_1, c5_r1_2},   {c5_r2_1, c5_r2_2},   {c5_r3_1, c5_r3_2},   {c5_r4_1, c5_r4_2},
-    {c5_r5_1, c5_r5_2},   {c5_r6_1, c5_r6_2},   {c5_r7_1, c5_r7_2},   {c5_r8_1, c5_r8_2},   {c5_r9_1, c5_r9_2},
-    {c5_r10_1, c5_r10_2}, {c5_r11_1, c5_r11_2}, {c5_r12_1, c5_r12_2},
+#define C5_ROW(R) {c5_r##R##_0, c5_r##R##_1, c5_r##R##_2, c5_r##R##_3}
+static const c5_fn c5_tiles[C5_MR + 1][4] = {
+    {NULL, NULL, NULL, NULL}, C5_ROW(1), C5_ROW(2), C5_ROW(3),  C5_ROW(4),  C5_ROW(5),  C5_ROW(6),
+    C5_ROW(7),                C5_ROW(8), C5_ROW(9), C5_ROW(10), C5_ROW(11), C5_ROW(12),
 };
 
 void *detc_conv_f32_pack_avx512(int n, int k, const float *w)
@@ -195,8 +234,11 @@ AVX512 void detc_conv_f32_avx512(const detc_conv_f32_params *prm, int m, const f
         g.kc = K - k0 < CF_KC ? K - k0 : CF_KC;
         g.first = k0 == 0;
         g.last = k0 + g.kc == K;
-        for (int r0 = 0; r0 < m; r0 += C5_MR) {
-            int rows = m - r0 < C5_MR ? m - r0 : C5_MR;
+        for (int r0 = 0, rows; r0 < m; r0 += rows) {
+            /* 13..23 rows left: two tiles of about half, not 12 and a few (a tile of one or four rows waits on
+             * its FMAs' latency and streams the whole panel for them: SSD's 361- and 100-row 1x1 convs) */
+            int left = m - r0;
+            rows = left < C5_MR ? left : left < 2 * C5_MR ? (left + 1) / 2 : C5_MR;
             const float *ar = a + (size_t)r0 * lda + k0;
             for (int p = 0; p < panels; p++) {
                 int live = n - p * C5_NR;
@@ -204,7 +246,7 @@ AVX512 void detc_conv_f32_avx512(const detc_conv_f32_params *prm, int m, const f
                 g.m1 = live >= 32 ? (__mmask16)0xFFFF : live > 16 ? (__mmask16)((1u << (live - 16)) - 1) : 0;
                 g.bias = prm->bias ? prm->bias + p * C5_NR : NULL;
                 const float *bp = W + ((size_t)p * K + k0) * C5_NR;
-                c5_tiles[rows][live > 16](&g, ar, bp, out + (size_t)r0 * ldo + p * C5_NR);
+                c5_tiles[rows][live > 24 ? 3 : live > 16 ? 2 : live > 8](&g, ar, bp, out + (size_t)r0 * ldo + p * C5_NR);
             }
         }
     }

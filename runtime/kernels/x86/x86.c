@@ -1,11 +1,11 @@
-/* x86 SIMD kernels: the float GEMM's micro-kernel (AVX2 + FMA, sgemm.h), quantized conv GEMMs with fused requantization (conv_q8, AVX2 and AVX-512 VNNI), quantized depthwise convolutions, float depthwise convolutions (dwconv_f32: AVX2 + FMA in
- * the avx2 table, AVX-512F in the avx512vnni one) and, from conv_f32.c, float conv GEMMs (conv_f32) and, from
+/* x86 SIMD kernels: the float GEMM's micro-kernel (AVX2 + FMA, sgemm.h), quantized conv GEMMs with fused requantization (conv_q8, AVX2 and AVX-512 VNNI), quantized depthwise convolutions, and the two tables, which also
+ * name the float depthwise convolutions of dw_f32_x86.c (dwconv_f32: AVX2 + FMA in the avx2 table, AVX-512F in the
+ * avx512vnni one), from conv_f32.c, float conv GEMMs (conv_f32) and, from
  * eltwise_x86.c, the requantizing add and the f32 <-> u8/i8 casts. Compiled with target attributes, so the build needs no
  * -march flag and the CPU is probed at run time (kernels/select.c). Integer results are identical to the portable
  * kernels (integer arithmetic, no overflow: |a*b| <= 255*255 and K < 2^15 per i32 lane; conv_q8
  * accumulators wrap modulo 2^32 as the portable ones do; the requantization is TFLite's, lane by lane: gemmlowp's
- * two roundings, or conv_q8's round_once, ruy's one);
- * dwconv_f32 differs from the portable one only by FMA's single rounding of each multiply-add. */
+ * two roundings, or conv_q8's round_once, ruy's one). */
 #include "kernels.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -15,6 +15,7 @@
 
 #include "../sgemm.h"
 #include "conv_f32_x86.h"
+#include "dw_f32_x86.h"
 #include "logistic_x86.h"
 #include "q8_avx512.h"
 #include "eltwise_x86.h"
@@ -199,75 +200,7 @@ static void dwconv_q8_avx2(const detc_dwconv_q8_params *prm, int n, const uint8_
         (prm->is_signed ? dw_avx2_s8 : dw_avx2_u8)(prm, n, taps, out);
 }
 
-/* ---------------- float depthwise conv, AVX2 + FMA (dwconv_f32) ---------------- */
-
-/* 8 channels per ymm, the pixel loop inside a channel block so that, in the kernels specialized for a tap
- * count (3x3), the block's weights are loaded once per tile of DWF_TILE pixels and stay in registers. Per pixel the taps are summed
- * in order into one accumulator starting at 0 with vfmadd (so only each step's rounding differs from the
- * portable kernel's multiply and add), then the bias, then max(act_lo), min(act_hi) with the NaN-passing
- * operand order. A channel tail is read and written with masks (no access past channel C). */
 #define AVX2FMA __attribute__((target("avx2,fma")))
-#define INLINE_AVX2FMA AVX2FMA __attribute__((always_inline)) static inline
-#define DWF_TILE 16
-#define DWF_PRELOAD 25 /* most taps whose weights a specialized kernel holds in registers */
-
-INLINE_AVX2FMA void dwf_block8_avx2(const detc_dwconv_f32_params *prm, int T, int preload, int n,
-                                    const float *const *taps, float *out, int c, int tail)
-{
-    const int C = prm->channels;
-    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(C - c), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-#define DWF_LD8(p) (tail ? _mm256_maskload_ps((p), mask) : _mm256_loadu_ps(p))
-    const __m256 lo = _mm256_set1_ps(prm->act_lo), hi = _mm256_set1_ps(prm->act_hi);
-    const __m256 b = DWF_LD8(prm->bias + c);
-    const float *w = prm->w + c;
-    __m256 wv[DWF_PRELOAD];
-    if (preload)
-        for (int tp = 0; tp < T; tp++)
-            wv[tp] = DWF_LD8(w + (long)tp * C);
-    for (int i = 0; i < n; i++) {
-        const float *const *t = taps + (long)i * T;
-        __m256 acc = _mm256_setzero_ps();
-        for (int tp = 0; tp < T; tp++)
-            acc = _mm256_fmadd_ps(DWF_LD8(t[tp] + c), preload ? wv[tp] : DWF_LD8(w + (long)tp * C), acc);
-        __m256 v = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_add_ps(acc, b)));
-        if (tail)
-            _mm256_maskstore_ps(out + (long)i * C + c, mask, v);
-        else
-            _mm256_storeu_ps(out + (long)i * C + c, v);
-    }
-#undef DWF_LD8
-}
-
-INLINE_AVX2FMA void dwf_avx2_body(const detc_dwconv_f32_params *prm, int T, int preload, int n,
-                                  const float *const *taps, float *out)
-{
-    const int C = prm->channels;
-    for (int i0 = 0; i0 < n; i0 += DWF_TILE) {
-        int m = n - i0 < DWF_TILE ? n - i0 : DWF_TILE;
-        const float *const *t = taps + (long)i0 * T;
-        float *o = out + (long)i0 * C;
-        int c = 0;
-        for (; c + 8 <= C; c += 8)
-            dwf_block8_avx2(prm, T, preload, m, t, o, c, 0);
-        if (c < C)
-            dwf_block8_avx2(prm, T, preload, m, t, o, c, 1);
-    }
-}
-
-AVX2FMA static void dwf_avx2_t9(const detc_dwconv_f32_params *prm, int n, const float *const *taps, float *out)
-{
-    dwf_avx2_body(prm, 9, 1, n, taps, out);
-}
-AVX2FMA static void dwf_avx2_any(const detc_dwconv_f32_params *prm, int n, const float *const *taps, float *out)
-{
-    dwf_avx2_body(prm, prm->taps, 0, n, taps, out);
-}
-
-/* 3x3 kernels get a fully unrolled tap loop with the weights in registers. */
-static void dwconv_f32_avx2(const detc_dwconv_f32_params *prm, int n, const float *const *taps, float *out)
-{
-    (prm->taps == 9 ? dwf_avx2_t9 : dwf_avx2_any)(prm, n, taps, out);
-}
 
 /* ---------------- gemm_f32: the AVX2 + FMA micro-kernel of sgemm.h ---------------- */
 
@@ -543,7 +476,7 @@ const detc_kernels detc_kernels_avx2 = {
     .name = "avx2",
     .gemm_f32 = gemm_f32_avx2,
     .dwconv_q8 = dwconv_q8_avx2,
-    .dwconv_f32 = dwconv_f32_avx2,
+    .dwconv_f32 = detc_dwconv_f32_avx2,
     .conv_q8_pack = conv_q8_pack_avx2,
     .conv_q8 = conv_q8_avx2,
     .conv_f32_pack = detc_conv_f32_pack_avx2,
@@ -1249,186 +1182,6 @@ static void conv_q8_vnni(const detc_conv_q8_params *prm, int m, const uint8_t *a
         (whole ? conv_q8_vnni_u8_whole : conv_q8_vnni_u8)(prm, m, a, lda, out, ldo);
 }
 
-/* ---------------- float depthwise conv, AVX-512F (dwconv_f32) ---------------- */
-
-/* Pixels outer, 16-channel blocks inner, so that a pixel's taps are read along their channels (with
- * C = 384 a tile of pixels' taps per block, as the AVX2 kernel reads them, does not fit L1). DWF5_NP
- * consecutive pixels whose taps lie a fixed distance apart (stride-s pixels of a row away from the padding:
- * pixel i + p's tap t is pixel i's plus p * d bytes, checked per group) are summed together: one weight
- * vector and one tap pointer serve DWF5_NP independent accumulators. When moreover taps 3r, 3r+1, 3r+2 are
- * d apart (a 3x3 kernel at stride 1), pixel p's tap 3r+1 is pixel p+1's tap 3r: each row's DWF5_NP + 2
- * input vectors are loaded once and used three times. Other pixels (the edges) go one at a time. Per pixel
- * and channel the taps are summed in order from 0 with vfmadd, then the bias and the clamp, as the AVX2
- * kernel does. Only a channel tail uses masked loads (zeroing, no access past channel C): they are slower
- * than plain ones. */
-#define AVX512F __attribute__((target("avx512f")))
-#define INLINE_AVX512F AVX512F __attribute__((always_inline)) static inline
-#define DWF5_NP 8
-/* The pixel and tap loops run fully unrolled so that the accumulators live in registers (clang reads
- * "GCC unroll" as a count, which it does not apply to a shorter loop). */
-#if defined(__clang__)
-#define DWF5_UNROLL _Pragma("clang loop unroll(full)")
-#define DWF5_UNROLL_TAPS /* the tap count is a constant in the specialized kernels, which clang unrolls */
-#else
-#define DWF5_UNROLL _Pragma("GCC unroll 32")
-#define DWF5_UNROLL_TAPS _Pragma("GCC unroll 9")
-#endif
-
-#define DWF5_LD(full, mask, p) ((full) ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps((mask), (p)))
-
-/* One 16-channel block (a partial one when !FULL) of NP pixels: the bias, the clamp, the stores. */
-INLINE_AVX512F void dwf_store_avx512(const detc_dwconv_f32_params *prm, const int NP, const int FULL, __mmask16 mask,
-                                     const __m512 *acc, int c, float *out)
-{
-    const int C = prm->channels;
-    const __m512 lo = _mm512_set1_ps(prm->act_lo), hi = _mm512_set1_ps(prm->act_hi);
-    const __m512 b = DWF5_LD(FULL, mask, prm->bias + c);
-DWF5_UNROLL
-    for (int p = 0; p < NP; p++) {
-        __m512 v = _mm512_min_ps(hi, _mm512_max_ps(lo, _mm512_add_ps(acc[p], b)));
-        if (FULL)
-            _mm512_storeu_ps(out + (long)p * C + c, v);
-        else
-            _mm512_mask_storeu_ps(out + (long)p * C + c, mask, v);
-    }
-}
-
-/* NP pixels, pixel p's tap t at t0[t] + p * d bytes, written to out + p * C; block c. */
-INLINE_AVX512F void dwf_block_avx512(const detc_dwconv_f32_params *prm, const int T, const int NP, const int FULL,
-                                     __mmask16 mask, const float *const *t0, ptrdiff_t d, int c, float *out)
-{
-    const int C = prm->channels;
-    const float *w = prm->w + c;
-    __m512 acc[DWF5_NP];
-DWF5_UNROLL
-    for (int p = 0; p < NP; p++)
-        acc[p] = _mm512_setzero_ps();
-DWF5_UNROLL_TAPS
-    for (int tp = 0; tp < T; tp++) {
-        const __m512 wv = DWF5_LD(FULL, mask, w + (long)tp * C);
-        const char *x = (const char *)(t0[tp] + c);
-DWF5_UNROLL
-        for (int p = 0; p < NP; p++)
-            acc[p] = _mm512_fmadd_ps(DWF5_LD(FULL, mask, (const float *)(const void *)(x + p * d)), wv, acc[p]);
-    }
-    dwf_store_avx512(prm, NP, FULL, mask, acc, c, out);
-}
-
-/* DWF5_NP pixels of a 3x3 kernel at stride 1: row r's vectors v[j] = t0[3r] + j * d, j < DWF5_NP + 2. */
-INLINE_AVX512F void dwf_block3_avx512(const detc_dwconv_f32_params *prm, const int FULL, __mmask16 mask,
-                                      const float *const *t0, ptrdiff_t d, int c, float *out)
-{
-    const int C = prm->channels;
-    const float *w = prm->w + c;
-    __m512 acc[DWF5_NP];
-DWF5_UNROLL
-    for (int p = 0; p < DWF5_NP; p++)
-        acc[p] = _mm512_setzero_ps();
-DWF5_UNROLL
-    for (int r = 0; r < 3; r++) {
-        const char *x = (const char *)(t0[3 * r] + c);
-        __m512 v[DWF5_NP + 2];
-DWF5_UNROLL
-        for (int j = 0; j < DWF5_NP + 2; j++)
-            v[j] = DWF5_LD(FULL, mask, (const float *)(const void *)(x + j * d));
-DWF5_UNROLL
-        for (int kx = 0; kx < 3; kx++) {
-            const __m512 wv = DWF5_LD(FULL, mask, w + (long)(3 * r + kx) * C);
-DWF5_UNROLL
-            for (int p = 0; p < DWF5_NP; p++)
-                acc[p] = _mm512_fmadd_ps(v[p + kx], wv, acc[p]);
-        }
-    }
-    dwf_store_avx512(prm, DWF5_NP, FULL, mask, acc, c, out);
-}
-
-/* kind 0: NP pixels through dwf_block_avx512; 1: DWF5_NP pixels through dwf_block3_avx512. */
-INLINE_AVX512F void dwf_pixels_avx512(const detc_dwconv_f32_params *prm, const int T, const int NP, const int kind,
-                                      const float *const *t0, ptrdiff_t d, float *out)
-{
-    const int C = prm->channels;
-    int c = 0;
-    for (; c + 16 <= C; c += 16) {
-        if (kind)
-            dwf_block3_avx512(prm, 1, 0xffff, t0, d, c, out);
-        else
-            dwf_block_avx512(prm, T, NP, 1, 0xffff, t0, d, c, out);
-    }
-    if (c < C) {
-        const __mmask16 mask = (__mmask16)((1u << (C - c)) - 1);
-        if (kind)
-            dwf_block3_avx512(prm, 0, mask, t0, d, c, out);
-        else
-            dwf_block_avx512(prm, T, NP, 0, mask, t0, d, c, out);
-    }
-}
-
-/* 0: pixels 1 .. np-1 of taps[0 .. np*T) are not pixel 0's moved by one fixed distance; else 1, with the
- * distance in *d, or 2 when T is 9 and taps 3r, 3r+1, 3r+2 are also *d apart. (Addresses are compared as
- * integers: a padding tap points at another object.) */
-static inline int dwf_regular(const float *const *taps, int T, int np, ptrdiff_t *d)
-{
-    const uintptr_t base = (uintptr_t)taps[0];
-    const uintptr_t step = (uintptr_t)taps[T] - base;
-    for (int p = 1; p < np; p++)
-        for (int tp = 0; tp < T; tp++)
-            if ((uintptr_t)taps[p * T + tp] - (uintptr_t)taps[tp] != step * (uintptr_t)p)
-                return 0;
-    *d = (ptrdiff_t)step;
-    if (T != 9)
-        return 1;
-    for (int r = 0; r < 3; r++)
-        if ((uintptr_t)taps[3 * r + 1] - (uintptr_t)taps[3 * r] != step ||
-            (uintptr_t)taps[3 * r + 2] - (uintptr_t)taps[3 * r] != 2 * step)
-            return 1;
-    return 2;
-}
-
-/* Groups of DWF5_NP regular pixels, then of DWF5_NP / 2; a pixel that starts no group (one with padding
- * taps, or in the last few) goes alone. */
-INLINE_AVX512F void dwf_avx512_body(const detc_dwconv_f32_params *prm, const int T, int n, const float *const *taps,
-                                    float *out)
-{
-    const int C = prm->channels;
-    for (int i = 0; i < n;) {
-        const float *const *t = taps + (long)i * T;
-        ptrdiff_t d = 0;
-        int kind;
-        if (n - i >= DWF5_NP && (kind = dwf_regular(t, T, DWF5_NP, &d)) != 0) {
-            if (kind == 2)
-                dwf_pixels_avx512(prm, 9, DWF5_NP, 1, t, d, out + (long)i * C);
-            else
-                dwf_pixels_avx512(prm, T, DWF5_NP, 0, t, d, out + (long)i * C);
-            i += DWF5_NP;
-        } else if (n - i >= DWF5_NP / 2 && dwf_regular(t, T, DWF5_NP / 2, &d)) {
-            dwf_pixels_avx512(prm, T, DWF5_NP / 2, 0, t, d, out + (long)i * C);
-            i += DWF5_NP / 2;
-        } else {
-            dwf_pixels_avx512(prm, T, 1, 0, t, 0, out + (long)i * C);
-            i++;
-        }
-    }
-}
-
-AVX512F static void dwf_avx512_t9(const detc_dwconv_f32_params *prm, int n, const float *const *taps, float *out)
-{
-    dwf_avx512_body(prm, 9, n, taps, out);
-}
-AVX512F static void dwf_avx512_t25(const detc_dwconv_f32_params *prm, int n, const float *const *taps, float *out)
-{
-    dwf_avx512_body(prm, 25, n, taps, out);
-}
-AVX512F static void dwf_avx512_any(const detc_dwconv_f32_params *prm, int n, const float *const *taps, float *out)
-{
-    dwf_avx512_body(prm, prm->taps, n, taps, out);
-}
-
-/* 3x3 and 5x5 kernels get a fully unrolled tap loop. */
-static void dwconv_f32_avx512(const detc_dwconv_f32_params *prm, int n, const float *const *taps, float *out)
-{
-    (prm->taps == 9 ? dwf_avx512_t9 : prm->taps == 25 ? dwf_avx512_t25 : dwf_avx512_any)(prm, n, taps, out);
-}
-
 /* ---------------- byte table look-up (lut_u8) ---------------- */
 
 /* 64 bytes per step: vpermi2b looks every byte's low 7 bits up in one 128-byte half of the table, and bit 7
@@ -1459,7 +1212,7 @@ static void lut_u8_avx512(const uint8_t table[256], size_t n, const uint8_t *in,
 const detc_kernels detc_kernels_avx512vnni = {
     .name = "avx512vnni",
     .dwconv_q8 = dwconv_q8_vnni,
-    .dwconv_f32 = dwconv_f32_avx512,
+    .dwconv_f32 = detc_dwconv_f32_avx512,
     .conv_q8_pack = conv_q8_pack_vnni,
     .conv_q8 = conv_q8_vnni,
     .conv_f32_pack = detc_conv_f32_pack_avx512,
