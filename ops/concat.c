@@ -5,7 +5,7 @@
  *   q = round_half_away(x * scale + bias) + out_zp, clamped.
  * (TFLite refuses int8 inputs whose parameters differ from the output's; detc requantizes them the same way.)
  * The result depends on the input byte only: prepare runs that arithmetic on all 256 byte values once, and
- * eval looks every element up in the input's table. */
+ * eval looks every element up in the input's table (the kernel table's lut_u8). */
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF /* x * scale + bias must round twice, as in TFLite */
 #endif
@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels.h"
 #include "op_util.h"
 #include "ops.h"
 
@@ -220,8 +221,7 @@ static detc_code concat_eval(const detc_exec *x, detc_node *node)
             if (d->copy[i])
                 memcpy(out, src, (size_t)d->chunk[i] * d->esize);
             else
-                for (int64_t k = 0; k < d->chunk[i]; k++)
-                    out[k] = d->lut[i][src[k]];
+                x->kernels->lut_u8(d->lut[i], (size_t)d->chunk[i], src, out);
             out += d->chunk[i] * (int64_t)d->esize;
         }
     return DETC_OK;

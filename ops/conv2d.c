@@ -563,11 +563,40 @@ static void im2col(const conv_data *d, const uint8_t *x, int64_t p0, int m, uint
      * rewritten by the next run, or land in the tile's IM2COL_SLACK; the source must have 16 bytes left */
     const size_t seg = run * (size_t)k_w;
     const uint8_t *x_end = x + (int64_t)d->batch * in_h * line;
+    const int64_t ystep = (int64_t)wn.dil_h * line, xstep = (int64_t)wn.stride_w * (int64_t)run;
+    /* the first output column whose window reaches past the input's right edge (dil_w 1) */
+    const int lim = in_w - k_w + 1 + wn.pads.left, ox_in_end = lim > 0 ? (lim + wn.stride_w - 1) / wn.stride_w : 0;
     for (int i = 0; i < m; i++) {
         uint8_t *row = col + (size_t)i * row_bytes;
         int ix0 = ox * wn.stride_w - wn.pads.left, ix1 = ix0 + (k_w - 1) * wn.dil_w;
         bool whole_rows = wn.dil_w == 1 && ix0 >= 0 && ix1 < in_w; /* the KW taps are adjacent pixels */
         const uint8_t *image = x + (int64_t)n * in_h * line;
+        const int iy0 = oy * wn.stride_h - wn.pads.top;
+        if (whole_rows && iy0 >= 0 && iy0 + (k_h - 1) * wn.dil_h < in_h) {
+            /* a run of this output row's pixels whose windows lie inside the input: the same KH source
+             * rows, each window xstep bytes right of the one before (no per-pixel bounds) */
+            const int cnt = ox_in_end - ox < m - i ? ox_in_end - ox : m - i;
+            const uint8_t *src = image + iy0 * line + ix0 * (int64_t)run;
+            if (seg <= 16 && x_end - (src + (k_h - 1) * ystep + (int64_t)(cnt - 1) * xstep) >= 16) {
+                for (int e = 0; e < cnt; e++, row += row_bytes, src += xstep)
+                    for (int ky = 0; ky < k_h; ky++)
+                        memcpy(row + (size_t)ky * seg, src + ky * ystep, 16); /* in order: see above */
+            } else {
+                for (int e = 0; e < cnt; e++, row += row_bytes, src += xstep)
+                    for (int ky = 0; ky < k_h; ky++)
+                        copy_run(row + (size_t)ky * seg, src + ky * ystep, seg);
+            }
+            i += cnt - 1;
+            ox += cnt - 1; /* the last of the run; stepped below */
+            if (++ox == wn.out_w) {
+                ox = 0;
+                if (++oy == wn.out_h) {
+                    oy = 0;
+                    n++;
+                }
+            }
+            continue;
+        }
         for (int ky = 0; ky < k_h; ky++) {
             int iy = oy * wn.stride_h - wn.pads.top + ky * wn.dil_h;
             if (whole_rows && iy >= 0 && iy < in_h) {

@@ -343,11 +343,14 @@ static int64_t ref_round_once(int32_t x, int32_t mult, int shift)
  * positive and negative, where the two roundings disagree for negative values (and where gemmlowp's first
  * rounding moves a value across a half). */
 static int check_conv_q8_case(const detc_kernels *k, int M, int N, int K, int is_signed, int wzp_mode,
-                              int extreme, int round_once, int relu)
+                              int extreme, int round_once, int relu, int tight)
 {
-    const int lda = K + (M % 2 ? 5 : 0), ldo = N + 3; /* odd M: lda > K; even M: rows back to back */
-    uint8_t *A = malloc((size_t)M * lda), *W = malloc((size_t)N * K), *out = malloc((size_t)M * ldo);
-    uint8_t *ref = malloc((size_t)M * ldo);
+    /* odd M: lda > K; even M: rows back to back. tight: output rows back to back too (the VNNI kernel stores
+     * whole tiles of N = 16..64 at once there); else ldo > N. GUARD bytes after the last row must stay. */
+    enum { GUARD = 64 };
+    const int lda = K + (M % 2 ? 5 : 0), ldo = N + (tight ? 0 : 3);
+    uint8_t *A = malloc((size_t)M * lda), *W = malloc((size_t)N * K), *out = malloc((size_t)M * ldo + GUARD);
+    uint8_t *ref = malloc((size_t)M * ldo + GUARD);
     int32_t *bias = malloc(sizeof(int32_t) * N), *wzp = malloc(sizeof(int32_t) * N);
     int32_t *mult = malloc(sizeof(int32_t) * N), *lsh = malloc(sizeof(int32_t) * N), *rsh = malloc(sizeof(int32_t) * N);
     int lo = is_signed ? -128 : 0, hi = is_signed ? 127 : 255;
@@ -397,7 +400,7 @@ static int check_conv_q8_case(const detc_kernels *k, int M, int N, int K, int is
                                .w_zp = wzp_mode ? wzp : NULL, .mult = mult, .lshift = lsh, .rshift = rsh,
                                .out_zp = oz, .act_min = amin, .act_max = amax, .round_once = round_once};
 #define XV(v) (is_signed ? (int64_t)(int8_t)(v) : (int64_t)(uint8_t)(v))
-    memset(ref, 0x5a, (size_t)M * ldo);
+    memset(ref, 0x5a, (size_t)M * ldo + GUARD);
     for (int m = 0; m < M; m++) {
         int64_t rs = 0;
         for (int q = 0; q < K; q++)
@@ -413,14 +416,14 @@ static int check_conv_q8_case(const detc_kernels *k, int M, int N, int K, int is
         }
     }
 #undef XV
-    memset(out, 0x5a, (size_t)M * ldo);
+    memset(out, 0x5a, (size_t)M * ldo + GUARD);
     void *packed = k->conv_q8_pack(N, K, W, is_signed);
     int bad = -1;
     if (packed) {
         prm.packed = packed;
         k->conv_q8(&prm, M, A, lda, out, ldo);
         bad = 0;
-        for (int i = 0; i < M * ldo; i++)
+        for (int i = 0; i < M * ldo + GUARD; i++)
             bad += out[i] != ref[i];
     }
     free(packed);
@@ -506,11 +509,12 @@ static void check_conv_q8(const detc_kernels *k)
             K = 1024;
         if (extreme == 4)
             wzp_mode = 0; /* acc = bias exactly */
-        int relu = t % 5 == 2;
-        int bad = check_conv_q8_case(k, M, N, K, is_signed, wzp_mode, extreme, round_once, relu);
+        int relu = t % 5 == 2, tight = t % 3 == 1;
+        int bad = check_conv_q8_case(k, M, N, K, is_signed, wzp_mode, extreme, round_once, relu, tight);
         if (bad)
-            printf("  %s conv_q8: M %d N %d K %d %s, %s rounding%s, filter zero points %s%s: %d wrong\n", k->name, M, N,
-                   K, is_signed ? "i8" : "u8", round_once ? "single" : "double", relu ? " (out_zp = act_min)" : "",
+            printf("  %s conv_q8: M %d N %d K %d %s%s, %s rounding%s, filter zero points %s%s: %d wrong\n", k->name, M,
+                   N, K, is_signed ? "i8" : "u8", tight ? ", ldo = N" : "", round_once ? "single" : "double",
+                   relu ? " (out_zp = act_min)" : "",
                    wzp_mode == 0 ? "none" : wzp_mode == 1 ? "per tensor" : "per channel",
                    extreme == 1 ? ", extreme values" : extreme == 2 ? ", extreme biases" : extreme == 3 ? ", 255-value filter range" : extreme == 4 ? ", exact ties" : "", bad);
         bad_cases += bad != 0;
@@ -1352,6 +1356,40 @@ static void check_roi_sample(const detc_kernels *k, int f32)
     CHECK(bad_cases == 0, "%s roi_sample_%s: %d wrong of %d cases", k->name, f32 ? "f32" : "q8", bad_cases, cases);
 }
 
+/* lut_u8 against the look-up written here: random tables, lengths around the 64-byte step (a tail of every
+ * size up to 63 included), every byte value as input, out apart from in and out == in; guard bytes after n
+ * stay as they were. */
+static void check_lut_u8(const detc_kernels *k)
+{
+    enum { MAXN = 300, GUARD = 70 };
+    uint8_t table[256], in[MAXN + GUARD], out[MAXN + GUARD], ref[MAXN + GUARD];
+    int bad_cases = 0, cases = 0;
+    for (int n = 0; n <= MAXN; n += n < 140 ? 1 : 37) {
+        for (int v = 0; v < 256; v++)
+            table[v] = (uint8_t)next();
+        for (int i = 0; i < MAXN + GUARD; i++)
+            in[i] = (uint8_t)(i < 256 && n % 2 ? (uint32_t)i : next()); /* odd n: 0, 1, 2, ... covers every byte value */
+        for (int in_place = 0; in_place < 2; in_place++) {
+            memset(out, 0xa5, sizeof out);
+            memcpy(ref, out, sizeof ref);
+            for (int i = 0; i < n; i++)
+                ref[i] = table[in[i]];
+            if (in_place) {
+                memcpy(out, in, (size_t)n);
+                k->lut_u8(table, (size_t)n, out, out);
+            } else {
+                k->lut_u8(table, (size_t)n, in, out);
+            }
+            if (memcmp(out, ref, sizeof out) != 0) { /* guard bytes included */
+                printf("  %s lut_u8: n %d%s: wrong\n", k->name, n, in_place ? " in place" : "");
+                bad_cases++;
+            }
+            cases++;
+        }
+    }
+    CHECK(bad_cases == 0, "%s lut_u8: %d wrong of %d cases", k->name, bad_cases, cases);
+}
+
 int main(void)
 {
     static const char *names[] = {"portable", "avx2", "avx512vnni", "amx", "blas", "neon", "neon-dotprod", "auto"};
@@ -1381,6 +1419,7 @@ int main(void)
         check_dequantize_q8(k);
         check_roi_sample(k, 0);
         check_roi_sample(k, 1);
+        check_lut_u8(k);
     }
     check_round_once_scalar();
     check_dw_op_i8();

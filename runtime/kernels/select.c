@@ -195,6 +195,8 @@ static void overlay(detc_kernels *dst, const detc_kernels *src)
         dst->roi_sample_q8 = src->roi_sample_q8;
     if (src->roi_sample_f32)
         dst->roi_sample_f32 = src->roi_sample_f32;
+    if (src->lut_u8)
+        dst->lut_u8 = src->lut_u8;
 }
 
 /* composed[i] for i < N_VARIANTS: the portable table with variant i over it (NULL name when the CPU lacks

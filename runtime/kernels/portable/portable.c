@@ -466,6 +466,12 @@ static void roi_sample_q8(int C, const uint8_t *q1, const uint8_t *q2, const uin
     }
 }
 
+static void lut_u8(const uint8_t table[256], size_t n, const uint8_t *in, uint8_t *out)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = table[in[i]];
+}
+
 const detc_kernels detc_kernels_portable = {
     .name = "portable",
     .gemm_f32 = gemm_f32,
@@ -487,4 +493,5 @@ const detc_kernels detc_kernels_portable = {
     .dequantize_q8 = dequantize_q8,
     .roi_sample_q8 = roi_sample_q8,
     .roi_sample_f32 = roi_sample_f32,
+    .lut_u8 = lut_u8,
 };

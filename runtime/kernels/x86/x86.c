@@ -872,7 +872,8 @@ static inline int32_t cq_load4(const uint8_t *p)
     return v;
 }
 
-/* The last K % 4 bytes of a row, zero-extended (their weights are 0 anyway). */
+/* The last K % 4 bytes of a row, zero-extended (their weights are 0 anyway), byte by byte: for the rows whose
+ * 4-byte load would reach past the end of A. */
 static inline int32_t cq_load_tail(const uint8_t *p, int n)
 {
     uint32_t v = 0;
@@ -938,9 +939,9 @@ typedef struct {
  * sum(row i), added to that start; with uni 0, sum(row i), multiplied by each block's coef at the end; with
  * uni 2 (i8 rows, no filter zero point: no row sums), unused. MODE 0: gemmlowp, act_min >= out_zp; 1: gemmlowp;
  * 2: round_once. */
-INLINE_VNNI void cq_tile(const detc_conv_q8_params *prm, const uint8_t *const *a, const uint32_t *rowc, int uni,
-                         int mr, int blk, const int NB, const int MODE, int is_signed, const cq_blk *cb,
-                         const q8_out *q, uint8_t *out, int ldo)
+INLINE_VNNI void cq_tile(const detc_conv_q8_params *prm, const uint8_t *const *a, const uint8_t *a_end,
+                         const uint32_t *rowc, int uni, int mr, int blk, const int NB, const int MODE, const int WHOLE,
+                         int is_signed, const cq_blk *cb, const q8_out *q, uint8_t *out, int ldo)
 {
     const int K = prm->k, kf = K >> 2, kt = K & 3;
     const size_t bstride = (size_t)(K + 3) / 4 * 64;
@@ -974,11 +975,33 @@ INLINE_VNNI void cq_tile(const detc_conv_q8_params *prm, const uint8_t *const *a
             vb[j] = _mm512_load_si512(b + j * bstride + (size_t)kf * 64);
 #pragma GCC unroll 4
         for (int i = 0; i < CQ_MR; i++) {
-            __m512i va = _mm512_set1_epi32(cq_load_tail(a[i] + 4 * kf, kt) ^ flip);
+            /* a 4-byte load wherever it stays inside A (its bytes past the row meet weights 0): the tail
+             * assembled from bytes went through memory as a stalled store-to-load forward, which made
+             * K = 27 (3x3 on 3 channels) cost as much as K = 48 */
+            const uint8_t *p = a[i] + 4 * kf;
+            __m512i va = _mm512_set1_epi32((a_end - p >= 4 ? cq_load4(p) : cq_load_tail(p, kt)) ^ flip);
 #pragma GCC unroll 4
             for (int j = 0; j < NB; j++)
                 acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], va, vb[j]);
         }
+    }
+    if (WHOLE) {
+        /* CQ_MR whole rows back to back (cq_body's whole): the 4 * NB vectors in memory order, row by row,
+         * four to a 64-byte store in place of a 16-byte store each */
+        __m512i v[CQ_MR * CQ_NB];
+#pragma GCC unroll 4
+        for (int i = 0; i < CQ_MR; i++)
+#pragma GCC unroll 4
+            for (int j = 0; j < NB; j++) {
+                __m512i x = _mm512_add_epi32(acc[i][j], cb[j].base);
+                if (!uni)
+                    x = _mm512_add_epi32(x, _mm512_mullo_epi32(cb[j].coef, _mm512_set1_epi32((int32_t)rowc[i])));
+                v[i * NB + j] = detc_rq64_apply(x, &cb[j].rq, MODE);
+            }
+#pragma GCC unroll 4
+        for (int f = 0; f < NB; f++)
+            _mm512_storeu_si512(out + 64 * f, q8_pack4(v[4 * f], v[4 * f + 1], v[4 * f + 2], v[4 * f + 3], q, is_signed));
+        return;
     }
 #pragma GCC unroll 4
     for (int j = 0; j < NB; j++) {
@@ -1025,41 +1048,47 @@ INLINE_VNNI void cq_tile(const detc_conv_q8_params *prm, const uint8_t *const *a
 }
 
 /* Every row tile of the block group at g (nb blocks), MODE as cq_tile's. */
-INLINE_VNNI void cq_rows(const detc_conv_q8_params *prm, const uint8_t *A, int lda, int mc, const uint32_t *rowc,
-                         int uni, int g, const int NB, const int MODE, int is_signed, const cq_blk *cb,
-                         const q8_out *q, uint8_t *out, int ldo)
+INLINE_VNNI void cq_rows(const detc_conv_q8_params *prm, const uint8_t *A, int lda, const uint8_t *a_end, int mc,
+                         const uint32_t *rowc, int uni, int g, const int NB, const int MODE, const int WHOLE,
+                         int is_signed, const cq_blk *cb, const q8_out *q, uint8_t *out, int ldo)
 {
     for (int i = 0; i < mc; i += CQ_MR) {
         const int mr = mc - i < CQ_MR ? mc - i : CQ_MR;
         const uint8_t *a[CQ_MR];
         for (int r = 0; r < CQ_MR; r++)
             a[r] = A + (long)(i + (r < mr ? r : 0)) * lda;
-        cq_tile(prm, a, rowc + i, uni, mr, g, NB, MODE, is_signed, cb, q, out + (long)i * ldo, ldo);
+        if (WHOLE && mr == CQ_MR)
+            cq_tile(prm, a, a_end, rowc + i, uni, mr, g, NB, MODE, 1, is_signed, cb, q, out + (long)i * ldo, ldo);
+        else
+            cq_tile(prm, a, a_end, rowc + i, uni, mr, g, NB, MODE, 0, is_signed, cb, q, out + (long)i * ldo, ldo);
     }
 }
 
-INLINE_VNNI void cq_rows_nb(const detc_conv_q8_params *prm, const uint8_t *A, int lda, int mc, const uint32_t *rowc,
-                            int uni, int g, int nb, const int MODE, int is_signed, const cq_blk *cb, const q8_out *q,
-                            uint8_t *out, int ldo)
+INLINE_VNNI void cq_rows_nb(const detc_conv_q8_params *prm, const uint8_t *A, int lda, const uint8_t *a_end, int mc,
+                            const uint32_t *rowc, int uni, int g, int nb, const int MODE, const int WHOLE,
+                            int is_signed, const cq_blk *cb, const q8_out *q, uint8_t *out, int ldo)
 {
     switch (nb) {
     case 4:
-        cq_rows(prm, A, lda, mc, rowc, uni, g, 4, MODE, is_signed, cb, q, out, ldo);
+        cq_rows(prm, A, lda, a_end, mc, rowc, uni, g, 4, MODE, WHOLE, is_signed, cb, q, out, ldo);
         break;
     case 3:
-        cq_rows(prm, A, lda, mc, rowc, uni, g, 3, MODE, is_signed, cb, q, out, ldo);
+        cq_rows(prm, A, lda, a_end, mc, rowc, uni, g, 3, MODE, WHOLE, is_signed, cb, q, out, ldo);
         break;
     case 2:
-        cq_rows(prm, A, lda, mc, rowc, uni, g, 2, MODE, is_signed, cb, q, out, ldo);
+        cq_rows(prm, A, lda, a_end, mc, rowc, uni, g, 2, MODE, WHOLE, is_signed, cb, q, out, ldo);
         break;
     default:
-        cq_rows(prm, A, lda, mc, rowc, uni, g, 1, MODE, is_signed, cb, q, out, ldo);
+        cq_rows(prm, A, lda, a_end, mc, rowc, uni, g, 1, MODE, WHOLE, is_signed, cb, q, out, ldo);
         break;
     }
 }
 
+/* WHOLE: the caller checked that the rows are whole (conv_q8_vnni: gemmlowp rounding, N = 16, 32, 48 or 64 in
+ * one group of full blocks, ldo = N, so that a tile of CQ_MR rows is 64 * NB contiguous bytes). Separate
+ * functions for it, which leave the other shapes' code as it was. */
 INLINE_VNNI void cq_body(const detc_conv_q8_params *prm, int m, const uint8_t *A, int lda, uint8_t *out, int ldo,
-                         int is_signed)
+                         int is_signed, const int WHOLE)
 {
     const int N = prm->n, NBLK = (N + 15) / 16;
     const int need_rs = !is_signed || prm->w_zp;
@@ -1074,6 +1103,7 @@ INLINE_VNNI void cq_body(const detc_conv_q8_params *prm, int m, const uint8_t *A
     const int mode = prm->round_once ? 2 : prm->act_min - prm->out_zp < 0 ? 1 : 0;
     const q8_out q = q8_out_load(prm->out_zp, prm->act_min, prm->act_max);
     const int nch = (prm->k + 63) / 64; /* 64-byte chunks of a row */
+    const uint8_t *a_end = A + (long)(m - 1) * lda + prm->k; /* one past A's last byte */
     uint32_t rowc[CQ_MC + CQ_MR];
     for (int m0 = 0; m0 < m; m0 += CQ_MC) {
         const int mc = m - m0 < CQ_MC ? m - m0 : CQ_MC;
@@ -1096,8 +1126,11 @@ INLINE_VNNI void cq_body(const detc_conv_q8_params *prm, int m, const uint8_t *A
             uint32_t rs = i < mc && need_rs ? detc_row_sum_q8(A + (long)(m0 + i) * lda, prm->k, is_signed) : 0;
             rowc[i] = uni ? coef0 * rs : rs;
         }
-        for (int g = 0; g < NBLK; g += CQ_NB) {
-            const int nb = NBLK - g < CQ_NB ? NBLK - g : CQ_NB;
+        for (int g = 0, nb; g < NBLK; g += nb) {
+            /* groups of CQ_NB blocks; a last group of 1 or 2 is evened out with the one before (6 blocks: 3 + 3,
+             * 5: 3 + 2), whose fewer accumulators per broadcast row would run below the others' rate */
+            const int left = NBLK - g;
+            nb = left <= CQ_NB ? left : left == CQ_NB + 1 || left == CQ_NB + 2 ? (left + 1) / 2 : CQ_NB;
             cq_blk cb[CQ_NB];
             for (int j = 0; j < nb; j++) {
                 const int c = (g + j) * 16, left = N - c;
@@ -1114,11 +1147,11 @@ INLINE_VNNI void cq_body(const detc_conv_q8_params *prm, int m, const uint8_t *A
             const uint8_t *a = A + (long)m0 * lda;
             uint8_t *o = out + (long)m0 * ldo;
             if (mode == 0)
-                cq_rows_nb(prm, a, lda, mc, rowc, uni, g, nb, 0, is_signed, cb, &q, o, ldo);
+                cq_rows_nb(prm, a, lda, a_end, mc, rowc, uni, g, nb, 0, WHOLE, is_signed, cb, &q, o, ldo);
             else if (mode == 1)
-                cq_rows_nb(prm, a, lda, mc, rowc, uni, g, nb, 1, is_signed, cb, &q, o, ldo);
+                cq_rows_nb(prm, a, lda, a_end, mc, rowc, uni, g, nb, 1, WHOLE, is_signed, cb, &q, o, ldo);
             else
-                cq_rows_nb(prm, a, lda, mc, rowc, uni, g, nb, 2, is_signed, cb, &q, o, ldo);
+                cq_rows_nb(prm, a, lda, a_end, mc, rowc, uni, g, nb, 2, 0, is_signed, cb, &q, o, ldo);
         }
     }
 }
@@ -1126,18 +1159,62 @@ INLINE_VNNI void cq_body(const detc_conv_q8_params *prm, int m, const uint8_t *A
 VNNI static void conv_q8_vnni_u8(const detc_conv_q8_params *prm, int m, const uint8_t *a, int lda, uint8_t *out,
                                  int ldo)
 {
-    cq_body(prm, m, a, lda, out, ldo, 0);
+    cq_body(prm, m, a, lda, out, ldo, 0, 0);
 }
 
 VNNI static void conv_q8_vnni_s8(const detc_conv_q8_params *prm, int m, const uint8_t *a, int lda, uint8_t *out,
                                  int ldo)
 {
-    cq_body(prm, m, a, lda, out, ldo, 1);
+    cq_body(prm, m, a, lda, out, ldo, 1, 0);
+}
+
+VNNI static void conv_q8_vnni_u8_whole(const detc_conv_q8_params *prm, int m, const uint8_t *a, int lda,
+                                       uint8_t *out, int ldo)
+{
+    cq_body(prm, m, a, lda, out, ldo, 0, 1);
+}
+
+VNNI static void conv_q8_vnni_s8_whole(const detc_conv_q8_params *prm, int m, const uint8_t *a, int lda,
+                                       uint8_t *out, int ldo)
+{
+    cq_body(prm, m, a, lda, out, ldo, 1, 1);
 }
 
 static void conv_q8_vnni(const detc_conv_q8_params *prm, int m, const uint8_t *a, int lda, uint8_t *out, int ldo)
 {
-    (prm->is_signed ? conv_q8_vnni_s8 : conv_q8_vnni_u8)(prm, m, a, lda, out, ldo);
+    /* whole rows (cq_body's WHOLE): SSD MobileNet v1 0.75's 150x150 pointwise conv, 24 -> 48 channels */
+    const int whole = !prm->round_once && prm->n % 16 == 0 && prm->n <= 16 * CQ_NB && ldo == prm->n;
+    if (prm->is_signed)
+        (whole ? conv_q8_vnni_s8_whole : conv_q8_vnni_s8)(prm, m, a, lda, out, ldo);
+    else
+        (whole ? conv_q8_vnni_u8_whole : conv_q8_vnni_u8)(prm, m, a, lda, out, ldo);
+}
+
+/* ---------------- byte table look-up (lut_u8) ---------------- */
+
+/* 64 bytes per step: vpermi2b looks every byte's low 7 bits up in one 128-byte half of the table, and bit 7
+ * picks the half. The tail is one masked load and store. */
+__attribute__((target("avx512f,avx512bw,avx512vbmi"))) static void lut_u8_vbmi(const uint8_t table[256], size_t n,
+                                                                              const uint8_t *in, uint8_t *out)
+{
+    const __m512i t0 = _mm512_loadu_si512(table), t1 = _mm512_loadu_si512(table + 64);
+    const __m512i t2 = _mm512_loadu_si512(table + 128), t3 = _mm512_loadu_si512(table + 192);
+    for (size_t i = 0; i < n; i += 64) {
+        const __mmask64 m = n - i >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (n - i)) - 1);
+        const __m512i x = _mm512_maskz_loadu_epi8(m, in + i);
+        const __m512i lo = _mm512_permutex2var_epi8(t0, x, t1), hi = _mm512_permutex2var_epi8(t2, x, t3);
+        _mm512_mask_storeu_epi8(out + i, m, _mm512_mask_blend_epi8(_mm512_movepi8_mask(x), lo, hi));
+    }
+}
+
+/* VBMI is not implied by the table's features (Cascade Lake has VNNI without it): checked per call. */
+static void lut_u8_avx512(const uint8_t table[256], size_t n, const uint8_t *in, uint8_t *out)
+{
+    if (__builtin_cpu_supports("avx512vbmi")) {
+        lut_u8_vbmi(table, n, in, out);
+        return;
+    }
+    detc_kernels_portable.lut_u8(table, n, in, out);
 }
 
 const detc_kernels detc_kernels_avx512vnni = {
@@ -1160,6 +1237,7 @@ const detc_kernels detc_kernels_avx512vnni = {
     .dequantize_q8 = detc_dequantize_q8_avx512,
     .roi_sample_q8 = detc_roi_sample_q8_avx512,
     .roi_sample_f32 = detc_roi_sample_f32_avx512,
+    .lut_u8 = lut_u8_avx512,
 };
 
 #endif
