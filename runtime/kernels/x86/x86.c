@@ -993,7 +993,7 @@ INLINE_VNNI void cq_tile(const detc_conv_q8_params *prm, const uint8_t *const *a
         for (int i = 0; i < CQ_MR; i++)
 #pragma GCC unroll 4
             for (int j = 0; j < NB; j++) {
-                __m512i x = _mm512_add_epi32(acc[i][j], cb[j].base);
+                __m512i x = acc[i][j]; /* the block's base is in it from the start */
                 if (!uni)
                     x = _mm512_add_epi32(x, _mm512_mullo_epi32(cb[j].coef, _mm512_set1_epi32((int32_t)rowc[i])));
                 v[i * NB + j] = detc_rq64_apply(x, &cb[j].rq, MODE);
