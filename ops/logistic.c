@@ -105,7 +105,7 @@ static detc_code logistic_eval(const detc_exec *x, detc_node *node)
         detc_parallel_for(x->pool, (int)blocks, 1, logistic_blocks, &j);
         return DETC_OK;
     }
-    op_apply_lut(d->table, in->data, detc_out(x->g, node, 0)->data, n);
+    x->kernels->lut_u8(d->table, (size_t)n, in->data, detc_out(x->g, node, 0)->data);
     return DETC_OK;
 }
 

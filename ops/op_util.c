@@ -405,9 +405,3 @@ void op_fill_lut(uint8_t table[256], const detc_tensor *x, const detc_tensor *ou
         table[(uint8_t)q] = (uint8_t)(v < lo ? lo : (v > hi ? hi : v));
     }
 }
-
-void op_apply_lut(const uint8_t table[256], const uint8_t *src, uint8_t *dst, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++)
-        dst[i] = table[src[i]];
-}

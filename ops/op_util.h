@@ -48,10 +48,8 @@ bool op_dims_equal(const detc_tensor *a, const detc_tensor *b);
 
 /* TFLite's LUTPopulate for a u8/i8 activation with per-tensor x and out parameters: for every value q of
  * x's dtype, table[(uint8_t)q] = clamp(round_half_away(f(x.scale * (q - x.zp)) * (1 / out.scale)) + out.zp),
- * all in f32. Eval then looks each raw byte up. */
+ * all in f32. Eval then looks each raw byte up (the kernel table's lut_u8). */
 void op_fill_lut(uint8_t table[256], const detc_tensor *x, const detc_tensor *out, float (*f)(float));
-/* Eval of such a table over n bytes. */
-void op_apply_lut(const uint8_t table[256], const uint8_t *src, uint8_t *dst, int64_t n);
 
 /* stride, dilation, padding and activation of conv-like ops, with the resulting output size. */
 typedef struct {

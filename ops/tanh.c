@@ -9,6 +9,7 @@
 #endif
 #include <math.h>
 
+#include "kernels.h"
 #include "op_util.h"
 #include "ops.h"
 
@@ -70,7 +71,7 @@ static detc_code tanh_eval(const detc_exec *x, detc_node *node)
             o[i] = tanhf(s[i]);
         return DETC_OK;
     }
-    op_apply_lut(d->table, in->data, detc_out(x->g, node, 0)->data, n);
+    x->kernels->lut_u8(d->table, (size_t)n, in->data, detc_out(x->g, node, 0)->data);
     return DETC_OK;
 }
 

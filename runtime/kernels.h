@@ -198,7 +198,8 @@ typedef struct detc_kernels {
     void (*roi_sample_f32)(int C, const float *p1, const float *p2, const float *p3, const float *p4, const float w[4],
                            float *o);
     /* Byte table look-up, n bytes: out[i] = table[in[i]] (ops/concat.c's requantization of an input whose
-     * scale or zero point differ from the output's: a function of the byte alone). out may equal in.
+     * scale or zero point differ from the output's: a function of the byte alone; the quantized logistic and
+     * tanh, ops/logistic.c and ops/tanh.c, as TFLite's tables). out may equal in.
      * Exact: every variant gives the portable loop's bytes. x86: AVX-512 VBMI (vpermi2b) where the CPU
      * has it, else the scalar loop. */
     void (*lut_u8)(const uint8_t table[256], size_t n, const uint8_t *in, uint8_t *out);
