@@ -174,6 +174,13 @@ static void dwconv_q8_neon(const detc_dwconv_q8_params *prm, int n, const uint8_
         dw_all(prm, n, taps, out, 0);
 }
 
+/* A run of pixels (dwconv_q8_run): the pointers expanded in chunks for the per-pixel kernel. */
+static void dwconv_q8_run_neon(const detc_dwconv_q8_params *prm, int n, const uint8_t *const *taps0, ptrdiff_t step,
+                               uint8_t *out)
+{
+    detc_dwconv_q8_run_expand(dwconv_q8_neon, prm, 0, n, taps0, step, out);
+}
+
 /* ---------------- dwconv_f32 ---------------- */
 
 static void dwconv_f32_neon(const detc_dwconv_f32_params *prm, int n, const float *const *taps, float *out)
@@ -209,6 +216,12 @@ static void dwconv_f32_neon(const detc_dwconv_f32_params *prm, int n, const floa
             o[c] = v > hi ? hi : v;
         }
     }
+}
+
+static void dwconv_f32_run_neon(const detc_dwconv_f32_params *prm, int n, const float *const *taps0, ptrdiff_t step,
+                                float *out)
+{
+    detc_dwconv_f32_run_expand(dwconv_f32_neon, prm, 0, n, taps0, step, out);
 }
 
 /* ---------------- gemm_f32: the micro-kernel of sgemm.h ---------------- */
@@ -426,6 +439,8 @@ const detc_kernels detc_kernels_neon = {
     .gemm_f32 = gemm_f32_neon,
     .dwconv_q8 = dwconv_q8_neon,
     .dwconv_f32 = dwconv_f32_neon,
+    .dwconv_q8_run = dwconv_q8_run_neon,
+    .dwconv_f32_run = dwconv_f32_run_neon,
     .conv_q8_pack = conv_q8_pack_neon,
     .conv_q8 = conv_q8_neon,
     .logistic_f32 = logistic_f32_neon,

@@ -75,6 +75,12 @@ AVX2FMA static void dwf_avx2_any(const detc_dwconv_f32_params *prm, int n, const
 }
 
 /* 3x3 kernels get a fully unrolled tap loop with the weights in registers. */
+void detc_dwconv_f32_run_avx2(const detc_dwconv_f32_params *prm, int n, const float *const *taps0, ptrdiff_t step,
+                              float *out)
+{
+    detc_dwconv_f32_run_expand(detc_dwconv_f32_avx2, prm, 0, n, taps0, step, out);
+}
+
 void detc_dwconv_f32_avx2(const detc_dwconv_f32_params *prm, int n, const float *const *taps, float *out)
 {
     (prm->taps == 9 ? dwf_avx2_t9 : dwf_avx2_any)(prm, n, taps, out);
@@ -419,3 +425,9 @@ void detc_dwconv_f32_avx512(const detc_dwconv_f32_params *prm, int n, const floa
 }
 
 #endif
+
+void detc_dwconv_f32_run_avx512(const detc_dwconv_f32_params *prm, int n, const float *const *taps0, ptrdiff_t step,
+                                float *out)
+{
+    detc_dwconv_f32_run_expand(detc_dwconv_f32_avx512, prm, 0, n, taps0, step, out);
+}
