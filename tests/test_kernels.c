@@ -779,6 +779,108 @@ static void check_dw_op_f32(void)
 
 /* Tables are composed once per process: every selection of a name, from any thread, returns the same
  * immutable table. */
+/* The depthwise op's split of each output row into edges (per-pixel taps) and an interior run (dwconv_*_run)
+ * on random geometries: widths 1..33, kernels 1..5 by 1..5, strides 1..3, dilations 1..2, explicit padding
+ * 0..3 on each side (rows all interior, all edge, or no interior at all), u8 and f32 with C = 24 (the AVX-512
+ * u8 groups with an 8-channel tail), portable and best kernels; u8 against an int64 reference bit for bit,
+ * f32 within check_dwconv_f32's tolerance. */
+static void check_dw_op_rows(void)
+{
+    enum { C = 24, MAXHW = 33 };
+    static uint8_t xq[MAXHW * MAXHW * C], wq[25 * C], refq[MAXHW * MAXHW * C];
+    static float xf[MAXHW * MAXHW * C], wf[25 * C], bf[C], reff[MAXHW * MAXHW * C];
+    static double mag[MAXHW * MAXHW * C];
+    static int32_t bq[C];
+    const float xs = 0.02f, ws = 0.005f, os = 0.07f;
+    const int32_t xz = 121, wz = 131, oz = 9;
+    int bad_cases = 0, cases = 0;
+    for (int iter = 0; iter < 48; iter++) {
+        const int KH = 1 + (int)(next() % 5), KW = 1 + (int)(next() % 5), sh = 1 + (int)(next() % 3);
+        const int sw = 1 + (int)(next() % 3), dh = 1 + (int)(next() % 2), dw = 1 + (int)(next() % 2);
+        const int pt = (int)(next() % 4), pl = (int)(next() % 4), pb = (int)(next() % 4), pr = (int)(next() % 4);
+        int H = 1 + (int)(next() % 12), W = 1 + (int)(next() % MAXHW);
+        if (H + pt + pb < dh * (KH - 1) + 1)
+            H = dh * (KH - 1) + 1;
+        if (W + pl + pr < dw * (KW - 1) + 1)
+            W = dw * (KW - 1) + 1;
+        const int OH = (H + pt + pb - dh * (KH - 1) - 1) / sh + 1, OW = (W + pl + pr - dw * (KW - 1) - 1) / sw + 1;
+        for (int i = 0; i < H * W * C; i++) {
+            xq[i] = (uint8_t)next();
+            xf[i] = (float)((int)(next() % 20001) - 10000) / 3000.0f;
+        }
+        for (int i = 0; i < KH * KW * C; i++) {
+            wq[i] = (uint8_t)next();
+            wf[i] = (float)((int)(next() % 20001) - 10000) / 7000.0f;
+        }
+        for (int c = 0; c < C; c++) {
+            bq[c] = (int32_t)(next() % 20001) - 10000;
+            bf[c] = (float)((int)(next() % 20001) - 10000) / 5000.0f;
+        }
+        detc_qmul q;
+        detc_qmul_from_double((double)xs * (double)ws / (double)os, &q);
+        for (int oy = 0; oy < OH; oy++)
+            for (int ox = 0; ox < OW; ox++)
+                for (int c = 0; c < C; c++) {
+                    int64_t acc = bq[c];
+                    double accf = bf[c], m = fabs(bf[c]);
+                    for (int ky = 0; ky < KH; ky++)
+                        for (int kx = 0; kx < KW; kx++) {
+                            int iy = oy * sh - pt + ky * dh, ix = ox * sw - pl + kx * dw;
+                            if (iy < 0 || iy >= H || ix < 0 || ix >= W)
+                                continue;
+                            int xi = (iy * W + ix) * C + c, wi = (ky * KW + kx) * C + c;
+                            acc += (int64_t)(xq[xi] - xz) * (wq[wi] - wz);
+                            double pr_ = (double)xf[xi] * wf[wi];
+                            accf += pr_;
+                            m += fabs(pr_);
+                        }
+                    int32_t v = detc_qmul_apply((int32_t)acc, q) + oz;
+                    int o = (oy * OW + ox) * C + c;
+                    refq[o] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+                    reff[o] = (float)accf;
+                    mag[o] = m;
+                }
+        char attrs[200];
+        snprintf(attrs, sizeof attrs, "{\"stride\": [%d, %d], \"dilation\": [%d, %d], \"padding\": [%d, %d, %d, %d]}",
+                 sh, sw, dh, dw, pt, pl, pb, pr);
+        const int32_t xd[4] = {1, H, W, C}, wd[4] = {1, KH, KW, C}, bd[1] = {C};
+        for (int f32 = 0; f32 < 2; f32++)
+            for (int best = 0; best < 2; best++) {
+                oh_case c;
+                oh_init(&c, "depthwise_conv2d", attrs);
+                c.kernels = best ? NULL : "portable";
+                int ti = oh_input(&c, f32 ? DETC_F32 : DETC_U8, 4, xd, f32 ? (const void *)xf : xq, false);
+                int tw = oh_input(&c, f32 ? DETC_F32 : DETC_U8, 4, wd, f32 ? (const void *)wf : wq, true);
+                int tb = oh_input(&c, f32 ? DETC_F32 : DETC_I32, 1, bd, f32 ? (const void *)bf : bq, true);
+                int to = oh_output(&c, f32 ? DETC_F32 : DETC_U8);
+                if (!f32) {
+                    oh_quant1(&c, ti, xs, xz);
+                    oh_quant1(&c, tw, ws, wz);
+                    oh_quant1(&c, tb, xs * ws, 0);
+                    oh_quant1(&c, to, os, oz);
+                }
+                bool ok = oh_prepare(&c);
+                if (!ok)
+                    oh_print_errors(&c);
+                int bad = -1;
+                if (ok && oh_eval(&c, 1 + best) == DETC_OK) {
+                    bad = 0;
+                    for (int i = 0; i < OH * OW * C; i++)
+                        bad += f32 ? !(fabs(((const float *)oh_data(&c, to))[i] - reff[i]) <= 1e-5 * mag[i] + 1e-6)
+                                   : ((const uint8_t *)oh_data(&c, to))[i] != refq[i];
+                }
+                if (bad)
+                    printf("  depthwise op rows: %s, %dx%d input, %dx%d kernel, stride %dx%d, dilation %dx%d, pads %d %d %d "
+                           "%d, %s kernels: %d wrong\n",
+                           f32 ? "f32" : "u8", H, W, KH, KW, sh, sw, dh, dw, pt, pl, pb, pr, best ? "best" : "portable", bad);
+                bad_cases += bad != 0;
+                cases++;
+                oh_free(&c);
+            }
+    }
+    CHECK(bad_cases == 0, "depthwise op rows (edges and interior runs): %d wrong of %d cases", bad_cases, cases);
+}
+
 static void *select_many(void *arg)
 {
     const detc_kernels **got = arg;
@@ -1538,6 +1640,7 @@ int main(void)
     check_round_once_scalar();
     check_dw_op_i8();
     check_dw_op_f32();
+    check_dw_op_rows();
     CHECK(detc_kernels_select("no-such-table") == NULL, "unknown table names are refused");
     check_select_sets();
     CHECK(detc_kernels_select("") == detc_kernels_select(NULL), "an empty name (DETC_KERNELS=) selects auto");
