@@ -74,9 +74,11 @@ INLINE_AVX2 __m256i dw_widen(__m128i v, int is_signed)
     return is_signed ? _mm256_cvtepi8_epi16(v) : _mm256_cvtepu8_epi16(v);
 }
 
-/* Channels c..c+15 of n pixels. */
+/* Channels c..c+15 of n pixels. Pixel i's tap t is taps[i * tstride + t] + off0 + i * pstep: tstride 2P and
+ * pstep 0 for a pointer per tap and pixel (dwconv_q8), 0 and the step for a run (dwconv_q8_run). */
 INLINE_AVX2 void dw_block16_avx2(const detc_dwconv_q8_params *prm, int P, int is_signed, int n,
-                                 const uint8_t *const *taps, uint8_t *out, int c)
+                                 const uint8_t *const *taps, long tstride, ptrdiff_t pstep, ptrdiff_t off0,
+                                 uint8_t *out, int c)
 {
     const int C = prm->channels;
     const dw_rq8 r0 = dw_rq8_load(prm, c), r1 = dw_rq8_load(prm, c + 8);
@@ -84,11 +86,12 @@ INLINE_AVX2 void dw_block16_avx2(const detc_dwconv_q8_params *prm, int P, int is
     const __m256i b1 = _mm256_loadu_si256((const __m256i *)(prm->bias + c + 8));
     const int16_t *w = prm->w + (long)c * 2;
     for (int i = 0; i < n; i++) {
-        const uint8_t *const *t = taps + (long)i * 2 * P;
+        const uint8_t *const *t = taps + i * tstride;
+        const ptrdiff_t off = off0 + i * pstep + c;
         __m256i a0 = b0, a1 = b1;
         for (int p = 0; p < P; p++) {
-            __m128i x0 = _mm_loadu_si128((const __m128i *)(t[2 * p] + c));
-            __m128i x1 = _mm_loadu_si128((const __m128i *)(t[2 * p + 1] + c));
+            __m128i x0 = _mm_loadu_si128((const __m128i *)(t[2 * p] + off));
+            __m128i x1 = _mm_loadu_si128((const __m128i *)(t[2 * p + 1] + off));
             const int16_t *wp = w + (long)p * C * 2;
             a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(dw_widen(_mm_unpacklo_epi8(x0, x1), is_signed),
                                                         _mm256_loadu_si256((const __m256i *)wp)));
@@ -103,19 +106,22 @@ INLINE_AVX2 void dw_block16_avx2(const detc_dwconv_q8_params *prm, int P, int is
     }
 }
 
-/* Channels c..c+7 of n pixels (C < 16, or the last 8 channels in the AVX-512 kernel). */
+/* Channels c..c+7 of n pixels (C < 16, or the last 8 channels in the AVX-512 kernel); taps as in
+ * dw_block16_avx2. */
 INLINE_AVX2 void dw_block8_avx2(const detc_dwconv_q8_params *prm, int P, int is_signed, int n,
-                                const uint8_t *const *taps, uint8_t *out, int c)
+                                const uint8_t *const *taps, long tstride, ptrdiff_t pstep, ptrdiff_t off0,
+                                uint8_t *out, int c)
 {
     const int C = prm->channels;
     const dw_rq8 r0 = dw_rq8_load(prm, c);
     const __m256i b0 = _mm256_loadu_si256((const __m256i *)(prm->bias + c));
     for (int i = 0; i < n; i++) {
-        const uint8_t *const *t = taps + (long)i * 2 * P;
+        const uint8_t *const *t = taps + i * tstride;
+        const ptrdiff_t off = off0 + i * pstep + c;
         __m256i a0 = b0;
         for (int p = 0; p < P; p++) {
-            __m128i x0 = _mm_loadl_epi64((const __m128i *)(t[2 * p] + c));
-            __m128i x1 = _mm_loadl_epi64((const __m128i *)(t[2 * p + 1] + c));
+            __m128i x0 = _mm_loadl_epi64((const __m128i *)(t[2 * p] + off));
+            __m128i x1 = _mm_loadl_epi64((const __m128i *)(t[2 * p + 1] + off));
             a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(dw_widen(_mm_unpacklo_epi8(x0, x1), is_signed),
                                                         _mm256_loadu_si256((const __m256i *)(prm->w + ((long)p * C + c) * 2))));
         }
@@ -149,27 +155,35 @@ static void dw_scalar(const detc_dwconv_q8_params *prm, int n, const uint8_t *co
  * tile's inputs stay in L1. */
 #define DW_TILE 16
 
-/* Channel tails overlap the previous block (the overlapping channels are computed twice, identically). */
-INLINE_AVX2 void dw_avx2_body(const detc_dwconv_q8_params *prm, int P, int is_signed, int n,
-                              const uint8_t *const *taps, uint8_t *out)
+/* Channel tails overlap the previous block (the overlapping channels are computed twice, identically). Taps as
+ * in dw_block16_avx2 (without off0). */
+INLINE_AVX2 void dw_avx2_tiles(const detc_dwconv_q8_params *prm, int P, int is_signed, int n,
+                               const uint8_t *const *taps, long tstride, ptrdiff_t pstep, uint8_t *out)
 {
     const int C = prm->channels;
     for (int i0 = 0; i0 < n; i0 += DW_TILE) {
         int m = n - i0 < DW_TILE ? n - i0 : DW_TILE;
-        const uint8_t *const *t = taps + (long)i0 * 2 * P;
+        const uint8_t *const *t = taps + i0 * tstride;
+        const ptrdiff_t off0 = i0 * pstep;
         uint8_t *o = out + (long)i0 * C;
         if (C >= 16) {
             int c = 0;
             for (; c + 16 <= C; c += 16)
-                dw_block16_avx2(prm, P, is_signed, m, t, o, c);
+                dw_block16_avx2(prm, P, is_signed, m, t, tstride, pstep, off0, o, c);
             if (c < C)
-                dw_block16_avx2(prm, P, is_signed, m, t, o, C - 16);
+                dw_block16_avx2(prm, P, is_signed, m, t, tstride, pstep, off0, o, C - 16);
         } else {
-            dw_block8_avx2(prm, P, is_signed, m, t, o, 0);
+            dw_block8_avx2(prm, P, is_signed, m, t, tstride, pstep, off0, o, 0);
             if (C > 8)
-                dw_block8_avx2(prm, P, is_signed, m, t, o, C - 8);
+                dw_block8_avx2(prm, P, is_signed, m, t, tstride, pstep, off0, o, C - 8);
         }
     }
+}
+
+INLINE_AVX2 void dw_avx2_body(const detc_dwconv_q8_params *prm, int P, int is_signed, int n,
+                              const uint8_t *const *taps, uint8_t *out)
+{
+    dw_avx2_tiles(prm, P, is_signed, n, taps, 2 * P, 0, out);
 }
 
 AVX2 static void dw_avx2_u8_p5(const detc_dwconv_q8_params *prm, int n, const uint8_t *const *taps, uint8_t *out)
@@ -200,11 +214,32 @@ static void dwconv_q8_avx2(const detc_dwconv_q8_params *prm, int n, const uint8_
         (prm->is_signed ? dw_avx2_s8 : dw_avx2_u8)(prm, n, taps, out);
 }
 
-/* A run of pixels (dwconv_q8_run): the pointers expanded in chunks for the per-pixel kernel. */
+/* A run of pixels (dwconv_q8_run): the first pixel's taps moved by the step in the kernels above; fewer than 8
+ * channels expanded for dw_scalar. */
+AVX2 static void dw_avx2_run_p5(const detc_dwconv_q8_params *prm, int n, const uint8_t *const *taps0, ptrdiff_t step,
+                                uint8_t *out)
+{
+    if (prm->is_signed)
+        dw_avx2_tiles(prm, 5, 1, n, taps0, 0, step, out);
+    else
+        dw_avx2_tiles(prm, 5, 0, n, taps0, 0, step, out);
+}
+AVX2 static void dw_avx2_run_any(const detc_dwconv_q8_params *prm, int n, const uint8_t *const *taps0, ptrdiff_t step,
+                                 uint8_t *out)
+{
+    if (prm->is_signed)
+        dw_avx2_tiles(prm, prm->tap_pairs, 1, n, taps0, 0, step, out);
+    else
+        dw_avx2_tiles(prm, prm->tap_pairs, 0, n, taps0, 0, step, out);
+}
+
 static void dwconv_q8_run_avx2(const detc_dwconv_q8_params *prm, int n, const uint8_t *const *taps0, ptrdiff_t step,
                                uint8_t *out)
 {
-    detc_dwconv_q8_run_expand(dwconv_q8_avx2, prm, 0, n, taps0, step, out);
+    if (prm->channels < 8)
+        detc_dwconv_q8_run_expand(dw_scalar, prm, 0, n, taps0, step, out);
+    else
+        (prm->tap_pairs == 5 ? dw_avx2_run_p5 : dw_avx2_run_any)(prm, n, taps0, step, out);
 }
 
 #define AVX2FMA __attribute__((target("avx2,fma")))
@@ -873,10 +908,15 @@ VNNI static int dwv_run_groups(const detc_dwconv_q8_params *prm, int n, const ui
 }
 
 /* A run of pixels (dwconv_q8_run): 3x3 kernels in dwv_groups from the first pixel's taps, the last n % DWV_NP
- * pixels (and every other kernel) by expanding the pointers for dwconv_q8_vnni. */
+ * pixels (and every other kernel) by expanding the pointers for dwconv_q8_vnni; fewer than 16 channels as
+ * dwconv_q8_vnni does, in the AVX2 kernel. */
 static void dwconv_q8_run_vnni(const detc_dwconv_q8_params *prm, int n, const uint8_t *const *taps0, ptrdiff_t step,
                                uint8_t *out)
 {
+    if (prm->channels < 16) {
+        dwconv_q8_run_avx2(prm, n, taps0, step, out);
+        return;
+    }
     detc_dwconv_q8_run_expand(dwconv_q8_vnni, prm, dwv_run_groups(prm, n, taps0, step, out), n, taps0, step, out);
 }
 
