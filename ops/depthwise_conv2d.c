@@ -6,11 +6,13 @@
  * Quantized with depth multiplier 1 (every MobileNet): the kernel table's dwconv_q8, vectorized across
  * channels. Prepare folds the input zero point into the bias (bias - xz * sum(w - wz), checked to fit in
  * int32) and packs the filter in tap pairs; eval gives the kernel one pointer per tap and output pixel
- * (an indirection buffer), padding taps pointing at a row of xz, whose products the folded bias cancels
- * exactly. Other multipliers take the per-pixel loop below.
+ * (an indirection buffer) at a row's edges, padding taps pointing at a row of xz, whose products the folded
+ * bias cancels exactly, and a row's interior (every tap inside the input) as one run to dwconv_q8_run: the
+ * first pixel's taps and the step, not ~10 pointers per pixel written and read again. Other multipliers
+ * take the per-pixel loop below.
  *
- * f32 with depth multiplier 1 (MobileNet, BlazeFace): the kernel table's dwconv_f32 on the same indirection
- * buffer, padding taps pointing at a row of zeros, the filter tensor read as it is ([1,KH,KW,C] is the
+ * f32 with depth multiplier 1 (MobileNet, BlazeFace): the kernel table's dwconv_f32 and dwconv_f32_run on
+ * the same edges and interiors, padding taps pointing at a row of zeros, the filter tensor read as it is ([1,KH,KW,C] is the
  * kernel's [taps][C]). It sums the taps in the per-pixel loop's order (adding 0 for a padding tap), so the
  * SIMD variants differ from that loop only by FMA rounding (within 1e-5 of sum |x*w| + |bias|, checked by
  * tests/test_kernels.c; tests/test_ssd_float.py and test_blazeface.py hold whole models to their
