@@ -6,11 +6,13 @@
  * Quantized with depth multiplier 1 (every MobileNet): the kernel table's dwconv_q8, vectorized across
  * channels. Prepare folds the input zero point into the bias (bias - xz * sum(w - wz), checked to fit in
  * int32) and packs the filter in tap pairs; eval gives the kernel one pointer per tap and output pixel
- * (an indirection buffer), padding taps pointing at a row of xz, whose products the folded bias cancels
- * exactly. Other multipliers take the per-pixel loop below.
+ * (an indirection buffer) at a row's edges, padding taps pointing at a row of xz, whose products the folded
+ * bias cancels exactly, and a row's interior (every tap inside the input) as one run to dwconv_q8_run: the
+ * first pixel's taps and the step, not ~10 pointers per pixel written and read again. Other multipliers
+ * take the per-pixel loop below.
  *
- * f32 with depth multiplier 1 (MobileNet, BlazeFace): the kernel table's dwconv_f32 on the same indirection
- * buffer, padding taps pointing at a row of zeros, the filter tensor read as it is ([1,KH,KW,C] is the
+ * f32 with depth multiplier 1 (MobileNet, BlazeFace): the kernel table's dwconv_f32 and dwconv_f32_run on
+ * the same edges and interiors, padding taps pointing at a row of zeros, the filter tensor read as it is ([1,KH,KW,C] is the
  * kernel's [taps][C]). It sums the taps in the per-pixel loop's order (adding 0 for a padding tap), so the
  * SIMD variants differ from that loop only by FMA rounding (within 1e-5 of sum |x*w| + |bias|, checked by
  * tests/test_kernels.c; tests/test_ssd_float.py and test_blazeface.py hold whole models to their
@@ -316,17 +318,21 @@ static void pixel_quant(const dw_job *j, int n, int oy, int ox, int ky0, int ky1
     }
 }
 
-/* One output row through dwconv_q8 or dwconv_f32, in chunks of pixels whose tap pointers fit the stack
- * buffer. Addresses are formed in bytes (es per element); f32 keeps them as float pointers. */
+/* One output row: the pixels whose taps all lie inside the input (a row's interior, each pixel's taps the
+ * previous one's moved by stride * C elements) through dwconv_q8_run / dwconv_f32_run, given the first pixel's
+ * taps and that step; the others (the left and right edges, every pixel of a row whose window reaches the top
+ * or bottom padding) through dwconv_q8 / dwconv_f32, in chunks whose tap pointers fit the stack buffer.
+ * Addresses are formed in bytes (es per element); f32 keeps them as float pointers. */
 static void row_fast(const dw_job *j, int n, int oy)
 {
     const dw_data *d = j->d;
     const bool f32 = d->fast_f32;
     const int C = d->out_c, kh = d->k_h, kw = d->k_w, taps = kh * kw, ptrs = f32 ? taps : 2 * d->kp.tap_pairs;
     const int chunk = DW_MAX_PTRS / ptrs, sw = d->win.stride_w, dw = d->win.dil_w, in_w = d->in_w;
+    const int out_w = d->win.out_w, pl = d->win.pads.left;
     const int64_t es = f32 ? (int64_t)sizeof(float) : 1, row_bytes = (int64_t)in_w * C * es;
     const uint8_t *x = (const uint8_t *)j->x + (int64_t)n * d->in_h * row_bytes;
-    uint8_t *out = (uint8_t *)j->out + ((int64_t)n * d->win.out_h + oy) * d->win.out_w * C * es;
+    uint8_t *out = (uint8_t *)j->out + ((int64_t)n * d->win.out_h + oy) * out_w * C * es;
     const uint8_t *zero = f32 ? (const uint8_t *)d->zero_f32 : d->zero_row;
     union {
         const uint8_t *q[DW_MAX_PTRS];
@@ -348,41 +354,51 @@ static void row_fast(const dw_job *j, int n, int oy)
                                       .bias = j->bias ? j->bias : d->zero_f32,
                                       .act_lo = d->act_lo,
                                       .act_hi = d->act_hi};
+    /* the interior [xa, xb): ox * sw - pl >= 0 and ox * sw - pl + (kw - 1) * dw <= in_w - 1 */
+    int xa = out_w, xb = out_w;
+    if (all_rows) {
+        const int64_t last = (int64_t)in_w - 1 + pl - (int64_t)(kw - 1) * dw;
+        xa = (pl + sw - 1) / sw;
+        xb = last < 0 ? 0 : (int)(last / sw + 1 < out_w ? last / sw + 1 : out_w);
+        if (xa > xb)
+            xa = xb = out_w;
+    }
 #define DW_PUT(p) (f32 ? (void)(tp.f[k++] = (const float *)(const void *)(p)) : (void)(tp.q[k++] = (p)))
-    for (int ox0 = 0; ox0 < d->win.out_w; ox0 += chunk) {
-        int cnt = d->win.out_w - ox0 < chunk ? d->win.out_w - ox0 : chunk, k = 0;
-        bool prev_inside = false;
-        for (int ox = ox0; ox < ox0 + cnt; ox++) {
-            int ix0 = ox * sw - d->win.pads.left;
-            bool inside = all_rows && ix0 >= 0 && ix0 + (kw - 1) * dw < in_w; /* every tap inside the input */
-            if (inside && prev_inside) { /* the previous pixel's taps moved by the stride */
-                if (f32)
-                    for (int t = 0; t < taps; t++, k++)
-                        tp.f[k] = tp.f[k - ptrs] + (int64_t)sw * C;
-                else
-                    for (int t = 0; t < taps; t++, k++)
-                        tp.q[k] = tp.q[k - ptrs] + (int64_t)sw * C;
-            } else if (inside) {
-                for (int ky = 0; ky < kh; ky++) {
-                    const uint8_t *r = rows[ky] + (int64_t)ix0 * C * es;
-                    for (int kx = 0; kx < kw; kx++)
-                        DW_PUT(r + (int64_t)kx * dw * C * es);
-                }
+    for (int ox0 = 0; ox0 < out_w;) {
+        if (ox0 == xa && xb > xa) { /* the interior: its first pixel's taps and the step */
+            int k = 0;
+            for (int ky = 0; ky < kh; ky++)
+                for (int kx = 0; kx < kw; kx++)
+                    DW_PUT(rows[ky] + ((int64_t)xa * sw - pl + (int64_t)kx * dw) * C * es);
+            if (f32) {
+                j->kernels->dwconv_f32_run(&kf, xb - xa, tp.f, (ptrdiff_t)sw * C,
+                                           (float *)(void *)(out + (int64_t)xa * C * es));
             } else {
-                for (int ky = 0; ky < kh; ky++)
-                    for (int kx = 0; kx < kw; kx++) {
-                        int ix = ix0 + kx * dw;
-                        DW_PUT(rows[ky] && ix >= 0 && ix < in_w ? rows[ky] + (int64_t)ix * C * es : zero);
-                    }
+                if (taps % 2) /* the weight-0 tap that completes the last pair: any tap that moves with the run */
+                    tp.q[k] = tp.q[k - 1];
+                j->kernels->dwconv_q8_run(&d->kp, xb - xa, tp.q, (ptrdiff_t)sw * C, out + (int64_t)xa * C);
             }
+            ox0 = xb;
+            continue;
+        }
+        const int end = ox0 < xa ? xa : out_w; /* up to the interior, or the right edge to the row's end */
+        const int cnt = end - ox0 < chunk ? end - ox0 : chunk;
+        int k = 0;
+        for (int ox = ox0; ox < ox0 + cnt; ox++) {
+            const int ix0 = ox * sw - pl;
+            for (int ky = 0; ky < kh; ky++)
+                for (int kx = 0; kx < kw; kx++) {
+                    int ix = ix0 + kx * dw;
+                    DW_PUT(rows[ky] && ix >= 0 && ix < in_w ? rows[ky] + (int64_t)ix * C * es : zero);
+                }
             if (!f32 && taps % 2)
                 DW_PUT(zero); /* the weight-0 tap that completes the last pair */
-            prev_inside = inside;
         }
         if (f32)
             j->kernels->dwconv_f32(&kf, cnt, tp.f, (float *)(void *)(out + (int64_t)ox0 * C * es));
         else
             j->kernels->dwconv_q8(&d->kp, cnt, tp.q, out + (int64_t)ox0 * C);
+        ox0 += cnt;
     }
 #undef DW_PUT
 }

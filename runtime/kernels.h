@@ -82,6 +82,9 @@ typedef struct detc_wino_q8_out_params {
                            * stored is the value's low byte either way) */
 } detc_wino_q8_out_params;
 
+/* The most tap pointers dwconv_q8_run / dwconv_f32_run take (the op's own limit for its tap pointers). */
+#define DETC_DW_RUN_MAX_PTRS 1024
+
 typedef struct detc_kernels {
     const char *name;
     /* C[m*ldc + n] = sum_k A[m*lda + k] * B[n*ldb + k]   (float) */
@@ -106,6 +109,16 @@ typedef struct detc_kernels {
      * each step's rounding only: tests/test_kernels.c holds every table to
      * |got - exact| <= 1e-5 * (sum |x*w| + |bias|) + 1e-6. */
     void (*dwconv_f32)(const detc_dwconv_f32_params *prm, int n, const float *const *taps, float *out);
+    /* dwconv_q8 and dwconv_f32 on a run of n pixels whose taps move by a fixed step per pixel (the interior
+     * of an output row): pixel i's tap t is taps0[t] + i * step (step in elements: bytes for q8, floats for
+     * f32), taps0 holding pixel 0's 2P (q8, the weight-0 pad tap of an odd count included) or T (f32)
+     * pointers, at most DETC_DW_RUN_MAX_PTRS. Every moved pointer must address C readable elements (the op
+     * points the q8 pad tap at a real tap). Results are those of dwconv_q8 / dwconv_f32 of the same table on
+     * the expanded pointers: the point is not writing and reading ~80 bytes of pointers per pixel. */
+    void (*dwconv_q8_run)(const detc_dwconv_q8_params *prm, int n, const uint8_t *const *taps0, ptrdiff_t step,
+                          uint8_t *out);
+    void (*dwconv_f32_run)(const detc_dwconv_f32_params *prm, int n, const float *const *taps0, ptrdiff_t step,
+                           float *out);
     /* Quantized conv GEMM, M rows of A (K bytes each, lda apart) against the packed filter:
      *   acc = sum_k A[m][k] * W[c][k] + bias[c] - w_zp[c] * sum_k A[m][k]   (raw values, int32 wrapping)
      *   out[m*ldo + c] = clamp(MultiplyByQuantizedMultiplier(acc, mult[c], shift[c]) + out_zp, act_min, act_max)
@@ -213,5 +226,34 @@ extern const detc_kernels detc_kernels_portable;
  * CPU. Tables are composed once per process and never change; the pointers may be kept and shared between
  * threads. */
 const detc_kernels *detc_kernels_select(const char *name);
+
+/* Pixels first .. n-1 of a dwconv_q8_run / dwconv_f32_run by expanding their pointers in stack chunks for the
+ * per-pixel entry dw: the tables without a run path of their own, and the remainders of those with one. */
+#define DETC_DW_RUN_EXPAND(T, dw, prm, nptr, first, n, taps0, step, out, out_c)                                   \
+    do {                                                                                                       \
+        const T *dw_tp_[DETC_DW_RUN_MAX_PTRS];                                                                 \
+        const int dw_chunk_ = DETC_DW_RUN_MAX_PTRS / (nptr);                                                   \
+        for (int dw_i0_ = (first); dw_i0_ < (n); dw_i0_ += dw_chunk_) {                                              \
+            const int dw_cnt_ = (n) - dw_i0_ < dw_chunk_ ? (n) - dw_i0_ : dw_chunk_;                           \
+            for (int dw_i_ = 0; dw_i_ < dw_cnt_; dw_i_++)                                                      \
+                for (int dw_t_ = 0; dw_t_ < (nptr); dw_t_++)                                                   \
+                    dw_tp_[dw_i_ * (nptr) + dw_t_] = (taps0)[dw_t_] + (ptrdiff_t)(dw_i0_ + dw_i_) * (step);    \
+            dw((prm), dw_cnt_, dw_tp_, (out) + (ptrdiff_t)dw_i0_ * (out_c));                                    \
+        }                                                                                                      \
+    } while (0)
+
+static inline void detc_dwconv_q8_run_expand(void (*dw)(const detc_dwconv_q8_params *, int, const uint8_t *const *, uint8_t *),
+                                             const detc_dwconv_q8_params *prm, int first, int n,
+                                             const uint8_t *const *taps0, ptrdiff_t step, uint8_t *out)
+{
+    DETC_DW_RUN_EXPAND(uint8_t, dw, prm, 2 * prm->tap_pairs, first, n, taps0, step, out, prm->channels);
+}
+
+static inline void detc_dwconv_f32_run_expand(void (*dw)(const detc_dwconv_f32_params *, int, const float *const *, float *),
+                                              const detc_dwconv_f32_params *prm, int first, int n,
+                                              const float *const *taps0, ptrdiff_t step, float *out)
+{
+    DETC_DW_RUN_EXPAND(float, dw, prm, prm->taps, first, n, taps0, step, out, prm->channels);
+}
 
 #endif

@@ -323,6 +323,119 @@ static void check_dwconv_f32(const detc_kernels *k)
     CHECK(bad_cases == 0, "%s dwconv_f32: %d wrong of %d cases", k->name, bad_cases, cases);
 }
 
+/* dwconv_q8_run and dwconv_f32_run (a run of pixels given as its first pixel's taps and the step) against the
+ * portable table's per-pixel entries on the expanded pointers: q8 bytes exactly, f32 within dwconv_f32's
+ * tolerance of a double sum over the same pointers. Run lengths 1..40 (the AVX-512 groups of 8 and their
+ * remainders), strides 1 and 2, 3x3 kernels (the x86 run paths) and 5x5, 3x1 and dilated ones (not regular:
+ * the expanded fallback), C = 8, 20, 24, 48, 130 (16-channel blocks, 8-channel tails taken two pixels per
+ * vector, tails below 8). The input holds exactly the run's windows (nothing past them to read) and the
+ * output is followed by guard elements. */
+static int check_dw_run_case(const detc_kernels *k, int C, int KH, int KW, int dil, int stride, int n, int is_signed)
+{
+    const detc_kernels *ref = detc_kernels_select("portable");
+    const int T = KH * KW, P = (T + 1) / 2, W = (n - 1) * stride + (KW - 1) * dil + 1, G = 24;
+    const size_t in_elems = (size_t)KH * dil * W * C; /* rows dil apart */
+    uint8_t *x = malloc(in_elems), *out = malloc((size_t)n * C + G), *want = malloc((size_t)n * C);
+    float *xf = malloc(sizeof(float) * in_elems), *wf = malloc(sizeof(float) * T * C), *bf = malloc(sizeof(float) * C);
+    float *outf = malloc(sizeof(float) * ((size_t)n * C + G));
+    int16_t *wp = calloc((size_t)P * C * 2, sizeof *wp);
+    int32_t *bias = malloc(sizeof(int32_t) * C), *mult = malloc(sizeof(int32_t) * C);
+    int32_t *lsh = malloc(sizeof(int32_t) * C), *rsh = malloc(sizeof(int32_t) * C);
+    const uint8_t *t0[DETC_DW_RUN_MAX_PTRS], **tq = malloc(sizeof *tq * (size_t)n * 2 * P);
+    const float *f0[DETC_DW_RUN_MAX_PTRS];
+    for (size_t i = 0; i < in_elems; i++) {
+        x[i] = (uint8_t)next();
+        xf[i] = (float)((int)(next() % 20001) - 10000) / 3000.0f;
+    }
+    for (int c = 0; c < C; c++) {
+        for (int tp = 0; tp < T; tp++) {
+            wp[((tp / 2) * C + c) * 2 + tp % 2] = (int16_t)((int)(next() % 511) - 255);
+            wf[tp * C + c] = (float)((int)(next() % 20001) - 10000) / 7000.0f;
+        }
+        bias[c] = (int32_t)(next() % 2000001) - 1000000;
+        bf[c] = (float)((int)(next() % 20001) - 10000) / 5000.0f;
+        mult[c] = (int32_t)((1u << 30) + (next() % (1u << 30)));
+        int sh = -(int)(next() % 24) + 1;
+        lsh[c] = sh > 0 ? sh : 0;
+        rsh[c] = sh > 0 ? 0 : -sh;
+    }
+    int lo = is_signed ? -128 : 0, oz = lo + (int)(next() % 200); /* below act_max: a ReLU's act_min = oz */
+    detc_dwconv_q8_params prm = {.channels = C, .tap_pairs = P, .is_signed = is_signed, .w = wp, .bias = bias,
+                                 .mult = mult, .lshift = lsh, .rshift = rsh, .out_zp = oz,
+                                 .act_min = next() % 2 ? oz : lo + (int)(next() % 40), .act_max = lo + 255 - (int)(next() % 40)};
+    float flo = next() % 2 ? 0.0f : -INFINITY, fhi = next() % 2 ? 6.0f : INFINITY;
+    detc_dwconv_f32_params fp = {.channels = C, .taps = T, .w = wf, .bias = bf, .act_lo = flo, .act_hi = fhi};
+    for (int ky = 0; ky < KH; ky++)
+        for (int kx = 0; kx < KW; kx++) {
+            size_t at = ((size_t)ky * dil * W + (size_t)kx * dil) * C;
+            t0[ky * KW + kx] = x + at;
+            f0[ky * KW + kx] = xf + at;
+        }
+    if (T % 2)
+        t0[T] = t0[T - 1]; /* the weight-0 pad tap, as the op points it */
+    for (int i = 0; i < n; i++)
+        for (int tp = 0; tp < 2 * P; tp++)
+            tq[i * 2 * P + tp] = t0[tp] + (ptrdiff_t)i * stride * C;
+    ref->dwconv_q8(&prm, n, tq, want);
+    memset(out + (size_t)n * C, 0xa5, G);
+    for (int g = 0; g < G; g++)
+        outf[(size_t)n * C + g] = 12345.0f;
+    k->dwconv_q8_run(&prm, n, t0, (ptrdiff_t)stride * C, out);
+    k->dwconv_f32_run(&fp, n, f0, (ptrdiff_t)stride * C, outf);
+    int bad = 0;
+    for (int i = 0; i < n * C; i++)
+        bad += out[i] != want[i];
+    for (int g = 0; g < G; g++)
+        bad += out[(size_t)n * C + g] != 0xa5 || outf[(size_t)n * C + g] != 12345.0f;
+    for (int i = 0; i < n; i++)
+        for (int c = 0; c < C; c++) {
+            double acc = bf[c], mag = fabs(bf[c]);
+            for (int tp = 0; tp < T; tp++) {
+                double pr = (double)f0[tp][(ptrdiff_t)i * stride * C + c] * wf[tp * C + c];
+                acc += pr;
+                mag += fabs(pr);
+            }
+            acc = acc < flo ? flo : acc > fhi ? fhi : acc;
+            bad += !(fabs(outf[i * C + c] - acc) <= 1e-5 * mag + 1e-6);
+        }
+    free(x);
+    free(out);
+    free(want);
+    free(xf);
+    free(wf);
+    free(bf);
+    free(outf);
+    free(wp);
+    free(bias);
+    free(mult);
+    free(lsh);
+    free(rsh);
+    free(tq);
+    return bad;
+}
+
+static void check_dwconv_run(const detc_kernels *k)
+{
+    static const int Cs[] = {8, 20, 24, 48, 130, 3, 16};
+    static const int ks[][3] = {{3, 3, 1}, {5, 5, 1}, {3, 1, 1}, {3, 3, 2}}; /* KH, KW, dilation */
+    int bad_cases = 0, cases = 0;
+    for (size_t ic = 0; ic < sizeof Cs / sizeof Cs[0]; ic++)
+        for (int ik = 0; ik < 4; ik++)
+            for (int stride = 1; stride <= 2; stride++)
+                for (int n = 1; n <= 40; n++) {
+                    if (ik && n % 7 != 3 && n != 8 && n != 16) /* the fallbacks on fewer lengths */
+                        continue;
+                    const int is_signed = (n + stride + (int)ic) % 2;
+                    int bad = check_dw_run_case(k, Cs[ic], ks[ik][0], ks[ik][1], ks[ik][2], stride, n, is_signed);
+                    if (bad)
+                        printf("  %s dwconv_*_run: C %d, %dx%d kernel, dilation %d, stride %d, %d pixels, %s: %d wrong\n",
+                               k->name, Cs[ic], ks[ik][0], ks[ik][1], ks[ik][2], stride, n, is_signed ? "i8" : "u8", bad);
+                    bad_cases += bad != 0;
+                    cases++;
+                }
+    CHECK(bad_cases == 0, "%s dwconv_q8_run / dwconv_f32_run: %d wrong of %d cases", k->name, bad_cases, cases);
+}
+
 /* conv_q8 (quantized conv GEMM with fused requantization) on random cases: sizes with M, N and K tails
  * around the SIMD tile sizes, u8 and i8, zero and non-zero filter zero points, per-channel multipliers
  * with left and right shifts, activation clamps, extreme biases. Each table packs its own filter; the
@@ -666,6 +779,108 @@ static void check_dw_op_f32(void)
 
 /* Tables are composed once per process: every selection of a name, from any thread, returns the same
  * immutable table. */
+/* The depthwise op's split of each output row into edges (per-pixel taps) and an interior run (dwconv_*_run)
+ * on random geometries: widths 1..33, kernels 1..5 by 1..5, strides 1..3, dilations 1..2, explicit padding
+ * 0..3 on each side (rows all interior, all edge, or no interior at all), u8 and f32 with C = 24 (the AVX-512
+ * u8 groups with an 8-channel tail), portable and best kernels; u8 against an int64 reference bit for bit,
+ * f32 within check_dwconv_f32's tolerance. */
+static void check_dw_op_rows(void)
+{
+    enum { C = 24, MAXHW = 33 };
+    static uint8_t xq[MAXHW * MAXHW * C], wq[25 * C], refq[MAXHW * MAXHW * C];
+    static float xf[MAXHW * MAXHW * C], wf[25 * C], bf[C], reff[MAXHW * MAXHW * C];
+    static double mag[MAXHW * MAXHW * C];
+    static int32_t bq[C];
+    const float xs = 0.02f, ws = 0.005f, os = 0.07f;
+    const int32_t xz = 121, wz = 131, oz = 9;
+    int bad_cases = 0, cases = 0;
+    for (int iter = 0; iter < 48; iter++) {
+        const int KH = 1 + (int)(next() % 5), KW = 1 + (int)(next() % 5), sh = 1 + (int)(next() % 3);
+        const int sw = 1 + (int)(next() % 3), dh = 1 + (int)(next() % 2), dw = 1 + (int)(next() % 2);
+        const int pt = (int)(next() % 4), pl = (int)(next() % 4), pb = (int)(next() % 4), pr = (int)(next() % 4);
+        int H = 1 + (int)(next() % 12), W = 1 + (int)(next() % MAXHW);
+        if (H + pt + pb < dh * (KH - 1) + 1)
+            H = dh * (KH - 1) + 1;
+        if (W + pl + pr < dw * (KW - 1) + 1)
+            W = dw * (KW - 1) + 1;
+        const int OH = (H + pt + pb - dh * (KH - 1) - 1) / sh + 1, OW = (W + pl + pr - dw * (KW - 1) - 1) / sw + 1;
+        for (int i = 0; i < H * W * C; i++) {
+            xq[i] = (uint8_t)next();
+            xf[i] = (float)((int)(next() % 20001) - 10000) / 3000.0f;
+        }
+        for (int i = 0; i < KH * KW * C; i++) {
+            wq[i] = (uint8_t)next();
+            wf[i] = (float)((int)(next() % 20001) - 10000) / 7000.0f;
+        }
+        for (int c = 0; c < C; c++) {
+            bq[c] = (int32_t)(next() % 20001) - 10000;
+            bf[c] = (float)((int)(next() % 20001) - 10000) / 5000.0f;
+        }
+        detc_qmul q;
+        detc_qmul_from_double((double)xs * (double)ws / (double)os, &q);
+        for (int oy = 0; oy < OH; oy++)
+            for (int ox = 0; ox < OW; ox++)
+                for (int c = 0; c < C; c++) {
+                    int64_t acc = bq[c];
+                    double accf = bf[c], m = fabs(bf[c]);
+                    for (int ky = 0; ky < KH; ky++)
+                        for (int kx = 0; kx < KW; kx++) {
+                            int iy = oy * sh - pt + ky * dh, ix = ox * sw - pl + kx * dw;
+                            if (iy < 0 || iy >= H || ix < 0 || ix >= W)
+                                continue;
+                            int xi = (iy * W + ix) * C + c, wi = (ky * KW + kx) * C + c;
+                            acc += (int64_t)(xq[xi] - xz) * (wq[wi] - wz);
+                            double pr_ = (double)xf[xi] * wf[wi];
+                            accf += pr_;
+                            m += fabs(pr_);
+                        }
+                    int32_t v = detc_qmul_apply((int32_t)acc, q) + oz;
+                    int o = (oy * OW + ox) * C + c;
+                    refq[o] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+                    reff[o] = (float)accf;
+                    mag[o] = m;
+                }
+        char attrs[200];
+        snprintf(attrs, sizeof attrs, "{\"stride\": [%d, %d], \"dilation\": [%d, %d], \"padding\": [%d, %d, %d, %d]}",
+                 sh, sw, dh, dw, pt, pl, pb, pr);
+        const int32_t xd[4] = {1, H, W, C}, wd[4] = {1, KH, KW, C}, bd[1] = {C};
+        for (int f32 = 0; f32 < 2; f32++)
+            for (int best = 0; best < 2; best++) {
+                oh_case c;
+                oh_init(&c, "depthwise_conv2d", attrs);
+                c.kernels = best ? NULL : "portable";
+                int ti = oh_input(&c, f32 ? DETC_F32 : DETC_U8, 4, xd, f32 ? (const void *)xf : xq, false);
+                int tw = oh_input(&c, f32 ? DETC_F32 : DETC_U8, 4, wd, f32 ? (const void *)wf : wq, true);
+                int tb = oh_input(&c, f32 ? DETC_F32 : DETC_I32, 1, bd, f32 ? (const void *)bf : bq, true);
+                int to = oh_output(&c, f32 ? DETC_F32 : DETC_U8);
+                if (!f32) {
+                    oh_quant1(&c, ti, xs, xz);
+                    oh_quant1(&c, tw, ws, wz);
+                    oh_quant1(&c, tb, xs * ws, 0);
+                    oh_quant1(&c, to, os, oz);
+                }
+                bool ok = oh_prepare(&c);
+                if (!ok)
+                    oh_print_errors(&c);
+                int bad = -1;
+                if (ok && oh_eval(&c, 1 + best) == DETC_OK) {
+                    bad = 0;
+                    for (int i = 0; i < OH * OW * C; i++)
+                        bad += f32 ? !(fabs(((const float *)oh_data(&c, to))[i] - reff[i]) <= 1e-5 * mag[i] + 1e-6)
+                                   : ((const uint8_t *)oh_data(&c, to))[i] != refq[i];
+                }
+                if (bad)
+                    printf("  depthwise op rows: %s, %dx%d input, %dx%d kernel, stride %dx%d, dilation %dx%d, pads %d %d %d "
+                           "%d, %s kernels: %d wrong\n",
+                           f32 ? "f32" : "u8", H, W, KH, KW, sh, sw, dh, dw, pt, pl, pb, pr, best ? "best" : "portable", bad);
+                bad_cases += bad != 0;
+                cases++;
+                oh_free(&c);
+            }
+    }
+    CHECK(bad_cases == 0, "depthwise op rows (edges and interior runs): %d wrong of %d cases", bad_cases, cases);
+}
+
 static void *select_many(void *arg)
 {
     const detc_kernels **got = arg;
@@ -1407,6 +1622,7 @@ int main(void)
         check_f32_gemm(k);
         check_dwconv(k);
         check_dwconv_f32(k);
+        check_dwconv_run(k);
         check_conv_q8(k);
         check_conv_f32(k);
         check_winograd(k);
@@ -1424,6 +1640,7 @@ int main(void)
     check_round_once_scalar();
     check_dw_op_i8();
     check_dw_op_f32();
+    check_dw_op_rows();
     CHECK(detc_kernels_select("no-such-table") == NULL, "unknown table names are refused");
     check_select_sets();
     CHECK(detc_kernels_select("") == detc_kernels_select(NULL), "an empty name (DETC_KERNELS=) selects auto");

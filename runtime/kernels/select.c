@@ -163,6 +163,10 @@ static void overlay(detc_kernels *dst, const detc_kernels *src)
         dst->dwconv_q8 = src->dwconv_q8;
     if (src->dwconv_f32)
         dst->dwconv_f32 = src->dwconv_f32;
+    if (src->dwconv_q8_run)
+        dst->dwconv_q8_run = src->dwconv_q8_run;
+    if (src->dwconv_f32_run)
+        dst->dwconv_f32_run = src->dwconv_f32_run;
     if (src->conv_q8) { /* the packed layout belongs to the variant: both or neither */
         dst->conv_q8_pack = src->conv_q8_pack;
         dst->conv_q8 = src->conv_q8;

@@ -73,10 +73,13 @@ static inline __attribute__((always_inline)) int16x8_t dw_hi16(uint8x16_t v, int
     lo = vmlal_s16(lo, vget_low_s16(b), vget_low_s16((wv).val[1]));                                            \
     hi = vmlal_s16(hi, vget_high_s16(b), vget_high_s16((wv).val[1]));
 
-/* Channels c .. c+15 (wide) or c .. c+7 of n pixels. */
+/* Channels c .. c+15 (wide) or c .. c+7 of n pixels. Pixel i's tap t is taps[i * tstride + t] + i * pstep:
+ * tstride 2P and pstep 0 for a pointer per tap and pixel (dwconv_q8), 0 and the step for a run
+ * (dwconv_q8_run). */
 static inline __attribute__((always_inline)) void dw_block(const detc_dwconv_q8_params *prm, int n,
-                                                           const uint8_t *const *taps, uint8_t *out, int c,
-                                                           int is_signed, int wide)
+                                                           const uint8_t *const *taps, ptrdiff_t tstride,
+                                                           ptrdiff_t pstep, uint8_t *out, int c, int is_signed,
+                                                           int wide)
 {
     const int C = prm->channels, P = prm->tap_pairs;
     const int32x4_t zp = vdupq_n_s32(prm->out_zp);
@@ -92,13 +95,14 @@ static inline __attribute__((always_inline)) void dw_block(const detc_dwconv_q8_
     const uint8x16_t lo = vdupq_n_u8((uint8_t)prm->act_min), hi = vdupq_n_u8((uint8_t)prm->act_max);
     const size_t wstep = (size_t)C * 2;
     for (int i = 0; i < n; i++) {
-        const uint8_t *const *t = taps + (size_t)i * 2 * P;
+        const uint8_t *const *t = taps + i * tstride;
+        const ptrdiff_t off = i * pstep + c;
         int32x4_t a0 = vld1q_s32(prm->bias + c), a1 = vld1q_s32(prm->bias + c + 4);
         int32x4_t a2 = wide ? vld1q_s32(prm->bias + c + 8) : a0, a3 = wide ? vld1q_s32(prm->bias + c + 12) : a0;
         const int16_t *w = prm->w + (size_t)c * 2;
         for (int p = 0; p < P; p++, t += 2, w += wstep) {
             if (wide) {
-                uint8x16_t x0 = vld1q_u8(t[0] + c), x1 = vld1q_u8(t[1] + c);
+                uint8x16_t x0 = vld1q_u8(t[0] + off), x1 = vld1q_u8(t[1] + off);
                 int16x8x2_t wa = vld2q_s16(w), wb = vld2q_s16(w + 16); /* [c][2] -> per-tap weights */
                 int16x8_t xa = dw_lo16(x0, is_signed), xb = dw_lo16(x1, is_signed);
                 DW_MAC2(a0, a1, xa, xb, wa)
@@ -106,8 +110,8 @@ static inline __attribute__((always_inline)) void dw_block(const detc_dwconv_q8_
                 xb = dw_hi16(x1, is_signed);
                 DW_MAC2(a2, a3, xa, xb, wb)
             } else {
-                uint8x16_t x0 = vcombine_u8(vld1_u8(t[0] + c), vdup_n_u8(0));
-                uint8x16_t x1 = vcombine_u8(vld1_u8(t[1] + c), vdup_n_u8(0));
+                uint8x16_t x0 = vcombine_u8(vld1_u8(t[0] + off), vdup_n_u8(0));
+                uint8x16_t x1 = vcombine_u8(vld1_u8(t[1] + off), vdup_n_u8(0));
                 int16x8x2_t wa = vld2q_s16(w);
                 int16x8_t xa = dw_lo16(x0, is_signed), xb = dw_lo16(x1, is_signed);
                 DW_MAC2(a0, a1, xa, xb, wa)
@@ -134,17 +138,19 @@ static inline __attribute__((always_inline)) void dw_block(const detc_dwconv_q8_
     }
 }
 
-/* Channel c alone, as the portable kernel. */
-static void dw_one(const detc_dwconv_q8_params *prm, int n, const uint8_t *const *taps, uint8_t *out, int c)
+/* Channel c alone, as the portable kernel; taps as in dw_block. */
+static void dw_one(const detc_dwconv_q8_params *prm, int n, const uint8_t *const *taps, ptrdiff_t tstride,
+                   ptrdiff_t pstep, uint8_t *out, int c)
 {
     const int C = prm->channels, P = prm->tap_pairs;
     for (int i = 0; i < n; i++) {
-        const uint8_t *const *t = taps + (size_t)i * 2 * P;
+        const uint8_t *const *t = taps + i * tstride;
+        const ptrdiff_t off = i * pstep + c;
         uint32_t acc = (uint32_t)prm->bias[c];
         for (int p = 0; p < P; p++) {
             const int16_t *w = prm->w + ((size_t)p * C + c) * 2;
-            int x0 = prm->is_signed ? (int8_t)t[2 * p][c] : t[2 * p][c];
-            int x1 = prm->is_signed ? (int8_t)t[2 * p + 1][c] : t[2 * p + 1][c];
+            int x0 = prm->is_signed ? (int8_t)t[2 * p][off] : t[2 * p][off];
+            int x1 = prm->is_signed ? (int8_t)t[2 * p + 1][off] : t[2 * p + 1][off];
             acc += (uint32_t)(x0 * w[0] + x1 * w[1]);
         }
         detc_qmul m = {prm->mult[c], prm->lshift[c] - prm->rshift[c]};
@@ -154,41 +160,58 @@ static void dw_one(const detc_dwconv_q8_params *prm, int n, const uint8_t *const
 }
 
 static inline __attribute__((always_inline)) void dw_all(const detc_dwconv_q8_params *prm, int n,
-                                                         const uint8_t *const *taps, uint8_t *out, int is_signed)
+                                                         const uint8_t *const *taps, ptrdiff_t tstride,
+                                                         ptrdiff_t pstep, uint8_t *out, int is_signed)
 {
     const int C = prm->channels;
     int c = 0;
     for (; c + 16 <= C; c += 16)
-        dw_block(prm, n, taps, out, c, is_signed, 1);
+        dw_block(prm, n, taps, tstride, pstep, out, c, is_signed, 1);
     for (; c + 8 <= C; c += 8)
-        dw_block(prm, n, taps, out, c, is_signed, 0);
+        dw_block(prm, n, taps, tstride, pstep, out, c, is_signed, 0);
     for (; c < C; c++)
-        dw_one(prm, n, taps, out, c);
+        dw_one(prm, n, taps, tstride, pstep, out, c);
 }
 
 static void dwconv_q8_neon(const detc_dwconv_q8_params *prm, int n, const uint8_t *const *taps, uint8_t *out)
 {
+    const ptrdiff_t ptrs = 2 * (ptrdiff_t)prm->tap_pairs;
     if (prm->is_signed)
-        dw_all(prm, n, taps, out, 1);
+        dw_all(prm, n, taps, ptrs, 0, out, 1);
     else
-        dw_all(prm, n, taps, out, 0);
+        dw_all(prm, n, taps, ptrs, 0, out, 0);
+}
+
+/* A run of pixels (dwconv_q8_run): the first pixel's taps moved by the step in the kernels above. */
+static void dwconv_q8_run_neon(const detc_dwconv_q8_params *prm, int n, const uint8_t *const *taps0, ptrdiff_t step,
+                               uint8_t *out)
+{
+    if (prm->is_signed)
+        dw_all(prm, n, taps0, 0, step, out, 1);
+    else
+        dw_all(prm, n, taps0, 0, step, out, 0);
 }
 
 /* ---------------- dwconv_f32 ---------------- */
 
-static void dwconv_f32_neon(const detc_dwconv_f32_params *prm, int n, const float *const *taps, float *out)
+/* Pixel i's tap t at taps[i * tstride + t] + i * pstep floats: tstride T and pstep 0 for a pointer per tap and
+ * pixel (dwconv_f32), 0 and the step for a run (dwconv_f32_run). */
+static inline __attribute__((always_inline)) void dwf_neon(const detc_dwconv_f32_params *prm, int n,
+                                                           const float *const *taps, ptrdiff_t tstride,
+                                                           ptrdiff_t pstep, float *out)
 {
     const int C = prm->channels, T = prm->taps;
     const float lo = prm->act_lo, hi = prm->act_hi;
     const float32x4_t vlo = vdupq_n_f32(lo), vhi = vdupq_n_f32(hi);
     for (int i = 0; i < n; i++) {
-        const float *const *t = taps + (size_t)i * T;
+        const float *const *t = taps + i * tstride;
+        const ptrdiff_t off = i * pstep;
         float *o = out + (size_t)i * C;
         int c = 0;
         for (; c + 8 <= C; c += 8) {
             float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0;
             for (int tp = 0; tp < T; tp++) {
-                const float *x = t[tp] + c, *w = prm->w + (size_t)tp * C + c;
+                const float *x = t[tp] + off + c, *w = prm->w + (size_t)tp * C + c;
                 a0 = vfmaq_f32(a0, vld1q_f32(x), vld1q_f32(w));
                 a1 = vfmaq_f32(a1, vld1q_f32(x + 4), vld1q_f32(w + 4));
             }
@@ -203,12 +226,24 @@ static void dwconv_f32_neon(const detc_dwconv_f32_params *prm, int n, const floa
         for (; c < C; c++) {
             float acc = 0.0f;
             for (int tp = 0; tp < T; tp++)
-                acc += t[tp][c] * prm->w[(size_t)tp * C + c];
+                acc += t[tp][off + c] * prm->w[(size_t)tp * C + c];
             float v = acc + prm->bias[c];
             v = v < lo ? lo : v;
             o[c] = v > hi ? hi : v;
         }
     }
+}
+
+static void dwconv_f32_neon(const detc_dwconv_f32_params *prm, int n, const float *const *taps, float *out)
+{
+    dwf_neon(prm, n, taps, prm->taps, 0, out);
+}
+
+/* A run of pixels (dwconv_f32_run): the first pixel's taps moved by the step. */
+static void dwconv_f32_run_neon(const detc_dwconv_f32_params *prm, int n, const float *const *taps0, ptrdiff_t step,
+                                float *out)
+{
+    dwf_neon(prm, n, taps0, 0, step, out);
 }
 
 /* ---------------- gemm_f32: the micro-kernel of sgemm.h ---------------- */
@@ -426,6 +461,8 @@ const detc_kernels detc_kernels_neon = {
     .gemm_f32 = gemm_f32_neon,
     .dwconv_q8 = dwconv_q8_neon,
     .dwconv_f32 = dwconv_f32_neon,
+    .dwconv_q8_run = dwconv_q8_run_neon,
+    .dwconv_f32_run = dwconv_f32_run_neon,
     .conv_q8_pack = conv_q8_pack_neon,
     .conv_q8 = conv_q8_neon,
     .logistic_f32 = logistic_f32_neon,

@@ -107,6 +107,20 @@ static void dwconv_f32(const detc_dwconv_f32_params *prm, int n, const float *co
     }
 }
 
+/* Runs of pixels: the pointers expanded for the per-pixel loops above (the reference for every table's run
+ * entries). */
+static void dwconv_q8_run(const detc_dwconv_q8_params *prm, int n, const uint8_t *const *taps0, ptrdiff_t step,
+                          uint8_t *out)
+{
+    detc_dwconv_q8_run_expand(dwconv_q8, prm, 0, n, taps0, step, out);
+}
+
+static void dwconv_f32_run(const detc_dwconv_f32_params *prm, int n, const float *const *taps0, ptrdiff_t step,
+                           float *out)
+{
+    detc_dwconv_f32_run_expand(dwconv_f32, prm, 0, n, taps0, step, out);
+}
+
 /* conv_q8: the filter as given ([N][K]), one output element at a time. Accumulation in uint32, which
  * wraps exactly as the SIMD variants do. */
 static void *conv_q8_pack(int n, int k, const uint8_t *w, int is_signed)
@@ -477,6 +491,8 @@ const detc_kernels detc_kernels_portable = {
     .gemm_f32 = gemm_f32,
     .dwconv_q8 = dwconv_q8,
     .dwconv_f32 = dwconv_f32,
+    .dwconv_q8_run = dwconv_q8_run,
+    .dwconv_f32_run = dwconv_f32_run,
     .conv_q8_pack = conv_q8_pack,
     .conv_q8 = conv_q8,
     .conv_f32_pack = conv_f32_pack,

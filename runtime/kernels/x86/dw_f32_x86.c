@@ -75,6 +75,12 @@ AVX2FMA static void dwf_avx2_any(const detc_dwconv_f32_params *prm, int n, const
 }
 
 /* 3x3 kernels get a fully unrolled tap loop with the weights in registers. */
+void detc_dwconv_f32_run_avx2(const detc_dwconv_f32_params *prm, int n, const float *const *taps0, ptrdiff_t step,
+                              float *out)
+{
+    detc_dwconv_f32_run_expand(detc_dwconv_f32_avx2, prm, 0, n, taps0, step, out);
+}
+
 void detc_dwconv_f32_avx2(const detc_dwconv_f32_params *prm, int n, const float *const *taps, float *out)
 {
     (prm->taps == 9 ? dwf_avx2_t9 : dwf_avx2_any)(prm, n, taps, out);
@@ -332,23 +338,23 @@ DWF5_UNROLL
 /* A 3x3 kernel's runs, DWF_RUN_TILE pixels per pass over the channel blocks (so that a pass's input rows stay
  * in L1 from one block to the next while the weights are loaded once per block and pass). */
 #define DWF_RUN_TILE 32
-INLINE_AVX512F void dwf_avx512_runs9(const detc_dwconv_f32_params *prm, int n, const float *const *taps, float *out)
+/* One run of L pixels, pixel p's tap t at t[t] + p * d bytes. */
+INLINE_AVX512F void dwf_run9_tiles(const detc_dwconv_f32_params *prm, const float *const *t, ptrdiff_t d, int L,
+                                   float *out)
 {
     const int C = prm->channels;
     const __mmask16 tail = (__mmask16)((1u << (C % 16)) - 1);
-    for (int i = 0; i < n;) {
-        const float *const *t = taps + (long)i * 9;
-        ptrdiff_t d;
-        int L = dwf_run9(t, n - i, &d), shared = L >= 2;
-        for (int r = 0; r < 3 && shared; r++)
-            shared = (uintptr_t)t[3 * r + 1] - (uintptr_t)t[3 * r] == (uintptr_t)d &&
-                     (uintptr_t)t[3 * r + 2] - (uintptr_t)t[3 * r] == 2 * (uintptr_t)d;
+    int shared = L >= 2;
+    for (int r = 0; r < 3 && shared; r++)
+        shared = (uintptr_t)t[3 * r + 1] - (uintptr_t)t[3 * r] == (uintptr_t)d &&
+                 (uintptr_t)t[3 * r + 2] - (uintptr_t)t[3 * r] == 2 * (uintptr_t)d;
+    {
         for (int i0 = 0; i0 < L; i0 += DWF_RUN_TILE) {
             int m = L - i0 < DWF_RUN_TILE + DWF5_NP ? L - i0 : DWF_RUN_TILE; /* no last pass under a group */
             const float *t0[9];
             for (int tp = 0; tp < 9; tp++)
                 t0[tp] = (const float *)(const void *)((const char *)t[tp] + (ptrdiff_t)i0 * d);
-            float *o = out + (long)(i + i0) * C;
+            float *o = out + (long)i0 * C;
             int c = 0;
             if (shared) {
                 for (; c + 16 <= C; c += 16)
@@ -362,6 +368,15 @@ INLINE_AVX512F void dwf_avx512_runs9(const detc_dwconv_f32_params *prm, int n, c
                     dwf_run_block(prm, 0, 0, tail, t0, d, m, c, o);
             }
         }
+    }
+}
+
+INLINE_AVX512F void dwf_avx512_runs9(const detc_dwconv_f32_params *prm, int n, const float *const *taps, float *out)
+{
+    for (int i = 0; i < n;) {
+        ptrdiff_t d;
+        const int L = dwf_run9(taps + (long)i * 9, n - i, &d);
+        dwf_run9_tiles(prm, taps + (long)i * 9, d, L, out + (long)i * prm->channels);
         i += L;
     }
 }
@@ -392,6 +407,33 @@ INLINE_AVX512F void dwf_avx512_body(const detc_dwconv_f32_params *prm, const int
     }
 }
 
+/* A run given as its first pixel's taps (dwconv_f32_run) through dwf_avx512_body's groups: DWF5_NP pixels
+ * at a time (3x3 at stride 1 sharing each row's vectors), then DWF5_NP / 2, then single pixels. d in bytes. */
+INLINE_AVX512F void dwf_avx512_body_run(const detc_dwconv_f32_params *prm, const int T, int n, const float *const *taps0,
+                                        ptrdiff_t d, float *out)
+{
+    const int C = prm->channels;
+    int shared = T == 9;
+    for (int r = 0; r < 3 && shared; r++)
+        shared = (uintptr_t)taps0[3 * r + 1] - (uintptr_t)taps0[3 * r] == (uintptr_t)d &&
+                 (uintptr_t)taps0[3 * r + 2] - (uintptr_t)taps0[3 * r] == 2 * (uintptr_t)d;
+    const float *t[DETC_DW_RUN_MAX_PTRS];
+    for (int i = 0; i < n;) {
+        for (int tp = 0; tp < T; tp++)
+            t[tp] = (const float *)(const void *)((const char *)taps0[tp] + (ptrdiff_t)i * d);
+        if (n - i >= DWF5_NP) {
+            dwf_pixels_avx512(prm, T, DWF5_NP, shared, t, d, out + (long)i * C);
+            i += DWF5_NP;
+        } else if (n - i >= DWF5_NP / 2) {
+            dwf_pixels_avx512(prm, T, DWF5_NP / 2, 0, t, d, out + (long)i * C);
+            i += DWF5_NP / 2;
+        } else {
+            dwf_pixels_avx512(prm, T, 1, 0, t, 0, out + (long)i * C);
+            i++;
+        }
+    }
+}
+
 /* Runs with the weights in registers up to DWF_RUN_MAX_C channels (SSD f32 150x150x24: 0.35 -> 0.25 ms,
  * 75x75x96: 0.29 -> 0.23 ms); past them the groups of dwf_avx512_body, which were faster there (38x38x192:
  * 0.11 against 0.12 ms, 19x19x384: 0.056 against 0.07 ms; kernel time alone, one thread). */
@@ -412,10 +454,37 @@ AVX512F static void dwf_avx512_any(const detc_dwconv_f32_params *prm, int n, con
     dwf_avx512_body(prm, prm->taps, n, taps, out);
 }
 
+AVX512F static void dwf_avx512_run_t9(const detc_dwconv_f32_params *prm, int n, const float *const *taps0, ptrdiff_t d,
+                                      float *out)
+{
+    if (prm->channels <= DWF_RUN_MAX_C)
+        dwf_run9_tiles(prm, taps0, d, n, out);
+    else
+        dwf_avx512_body_run(prm, 9, n, taps0, d, out);
+}
+AVX512F static void dwf_avx512_run_t25(const detc_dwconv_f32_params *prm, int n, const float *const *taps0,
+                                       ptrdiff_t d, float *out)
+{
+    dwf_avx512_body_run(prm, 25, n, taps0, d, out);
+}
+AVX512F static void dwf_avx512_run_any(const detc_dwconv_f32_params *prm, int n, const float *const *taps0,
+                                       ptrdiff_t d, float *out)
+{
+    dwf_avx512_body_run(prm, prm->taps, n, taps0, d, out);
+}
+
 /* 3x3 and 5x5 kernels get a fully unrolled tap loop. */
 void detc_dwconv_f32_avx512(const detc_dwconv_f32_params *prm, int n, const float *const *taps, float *out)
 {
     (prm->taps == 9 ? dwf_avx512_t9 : prm->taps == 25 ? dwf_avx512_t25 : dwf_avx512_any)(prm, n, taps, out);
+}
+
+/* A run of pixels (dwconv_f32_run): its first pixel's taps and the step straight into the kernels above. */
+void detc_dwconv_f32_run_avx512(const detc_dwconv_f32_params *prm, int n, const float *const *taps0, ptrdiff_t step,
+                                float *out)
+{
+    const ptrdiff_t d = step * (ptrdiff_t)sizeof(float);
+    (prm->taps == 9 ? dwf_avx512_run_t9 : prm->taps == 25 ? dwf_avx512_run_t25 : dwf_avx512_run_any)(prm, n, taps0, d, out);
 }
 
 #endif

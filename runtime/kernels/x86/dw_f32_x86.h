@@ -6,5 +6,9 @@
 
 void detc_dwconv_f32_avx2(const detc_dwconv_f32_params *prm, int n, const float *const *taps, float *out);
 void detc_dwconv_f32_avx512(const detc_dwconv_f32_params *prm, int n, const float *const *taps, float *out);
+void detc_dwconv_f32_run_avx2(const detc_dwconv_f32_params *prm, int n, const float *const *taps0, ptrdiff_t step,
+                              float *out);
+void detc_dwconv_f32_run_avx512(const detc_dwconv_f32_params *prm, int n, const float *const *taps0, ptrdiff_t step,
+                                float *out);
 
 #endif

@@ -74,9 +74,11 @@ INLINE_AVX2 __m256i dw_widen(__m128i v, int is_signed)
     return is_signed ? _mm256_cvtepi8_epi16(v) : _mm256_cvtepu8_epi16(v);
 }
 
-/* Channels c..c+15 of n pixels. */
+/* Channels c..c+15 of n pixels. Pixel i's tap t is taps[i * tstride + t] + off0 + i * pstep: tstride 2P and
+ * pstep 0 for a pointer per tap and pixel (dwconv_q8), 0 and the step for a run (dwconv_q8_run). */
 INLINE_AVX2 void dw_block16_avx2(const detc_dwconv_q8_params *prm, int P, int is_signed, int n,
-                                 const uint8_t *const *taps, uint8_t *out, int c)
+                                 const uint8_t *const *taps, long tstride, ptrdiff_t pstep, ptrdiff_t off0,
+                                 uint8_t *out, int c)
 {
     const int C = prm->channels;
     const dw_rq8 r0 = dw_rq8_load(prm, c), r1 = dw_rq8_load(prm, c + 8);
@@ -84,11 +86,12 @@ INLINE_AVX2 void dw_block16_avx2(const detc_dwconv_q8_params *prm, int P, int is
     const __m256i b1 = _mm256_loadu_si256((const __m256i *)(prm->bias + c + 8));
     const int16_t *w = prm->w + (long)c * 2;
     for (int i = 0; i < n; i++) {
-        const uint8_t *const *t = taps + (long)i * 2 * P;
+        const uint8_t *const *t = taps + i * tstride;
+        const ptrdiff_t off = off0 + i * pstep + c;
         __m256i a0 = b0, a1 = b1;
         for (int p = 0; p < P; p++) {
-            __m128i x0 = _mm_loadu_si128((const __m128i *)(t[2 * p] + c));
-            __m128i x1 = _mm_loadu_si128((const __m128i *)(t[2 * p + 1] + c));
+            __m128i x0 = _mm_loadu_si128((const __m128i *)(t[2 * p] + off));
+            __m128i x1 = _mm_loadu_si128((const __m128i *)(t[2 * p + 1] + off));
             const int16_t *wp = w + (long)p * C * 2;
             a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(dw_widen(_mm_unpacklo_epi8(x0, x1), is_signed),
                                                         _mm256_loadu_si256((const __m256i *)wp)));
@@ -103,19 +106,22 @@ INLINE_AVX2 void dw_block16_avx2(const detc_dwconv_q8_params *prm, int P, int is
     }
 }
 
-/* Channels c..c+7 of n pixels (C < 16, or the last 8 channels in the AVX-512 kernel). */
+/* Channels c..c+7 of n pixels (C < 16, or the last 8 channels in the AVX-512 kernel); taps as in
+ * dw_block16_avx2. */
 INLINE_AVX2 void dw_block8_avx2(const detc_dwconv_q8_params *prm, int P, int is_signed, int n,
-                                const uint8_t *const *taps, uint8_t *out, int c)
+                                const uint8_t *const *taps, long tstride, ptrdiff_t pstep, ptrdiff_t off0,
+                                uint8_t *out, int c)
 {
     const int C = prm->channels;
     const dw_rq8 r0 = dw_rq8_load(prm, c);
     const __m256i b0 = _mm256_loadu_si256((const __m256i *)(prm->bias + c));
     for (int i = 0; i < n; i++) {
-        const uint8_t *const *t = taps + (long)i * 2 * P;
+        const uint8_t *const *t = taps + i * tstride;
+        const ptrdiff_t off = off0 + i * pstep + c;
         __m256i a0 = b0;
         for (int p = 0; p < P; p++) {
-            __m128i x0 = _mm_loadl_epi64((const __m128i *)(t[2 * p] + c));
-            __m128i x1 = _mm_loadl_epi64((const __m128i *)(t[2 * p + 1] + c));
+            __m128i x0 = _mm_loadl_epi64((const __m128i *)(t[2 * p] + off));
+            __m128i x1 = _mm_loadl_epi64((const __m128i *)(t[2 * p + 1] + off));
             a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(dw_widen(_mm_unpacklo_epi8(x0, x1), is_signed),
                                                         _mm256_loadu_si256((const __m256i *)(prm->w + ((long)p * C + c) * 2))));
         }
@@ -149,27 +155,35 @@ static void dw_scalar(const detc_dwconv_q8_params *prm, int n, const uint8_t *co
  * tile's inputs stay in L1. */
 #define DW_TILE 16
 
-/* Channel tails overlap the previous block (the overlapping channels are computed twice, identically). */
-INLINE_AVX2 void dw_avx2_body(const detc_dwconv_q8_params *prm, int P, int is_signed, int n,
-                              const uint8_t *const *taps, uint8_t *out)
+/* Channel tails overlap the previous block (the overlapping channels are computed twice, identically). Taps as
+ * in dw_block16_avx2 (without off0). */
+INLINE_AVX2 void dw_avx2_tiles(const detc_dwconv_q8_params *prm, int P, int is_signed, int n,
+                               const uint8_t *const *taps, long tstride, ptrdiff_t pstep, uint8_t *out)
 {
     const int C = prm->channels;
     for (int i0 = 0; i0 < n; i0 += DW_TILE) {
         int m = n - i0 < DW_TILE ? n - i0 : DW_TILE;
-        const uint8_t *const *t = taps + (long)i0 * 2 * P;
+        const uint8_t *const *t = taps + i0 * tstride;
+        const ptrdiff_t off0 = i0 * pstep;
         uint8_t *o = out + (long)i0 * C;
         if (C >= 16) {
             int c = 0;
             for (; c + 16 <= C; c += 16)
-                dw_block16_avx2(prm, P, is_signed, m, t, o, c);
+                dw_block16_avx2(prm, P, is_signed, m, t, tstride, pstep, off0, o, c);
             if (c < C)
-                dw_block16_avx2(prm, P, is_signed, m, t, o, C - 16);
+                dw_block16_avx2(prm, P, is_signed, m, t, tstride, pstep, off0, o, C - 16);
         } else {
-            dw_block8_avx2(prm, P, is_signed, m, t, o, 0);
+            dw_block8_avx2(prm, P, is_signed, m, t, tstride, pstep, off0, o, 0);
             if (C > 8)
-                dw_block8_avx2(prm, P, is_signed, m, t, o, C - 8);
+                dw_block8_avx2(prm, P, is_signed, m, t, tstride, pstep, off0, o, C - 8);
         }
     }
+}
+
+INLINE_AVX2 void dw_avx2_body(const detc_dwconv_q8_params *prm, int P, int is_signed, int n,
+                              const uint8_t *const *taps, uint8_t *out)
+{
+    dw_avx2_tiles(prm, P, is_signed, n, taps, 2 * P, 0, out);
 }
 
 AVX2 static void dw_avx2_u8_p5(const detc_dwconv_q8_params *prm, int n, const uint8_t *const *taps, uint8_t *out)
@@ -198,6 +212,34 @@ static void dwconv_q8_avx2(const detc_dwconv_q8_params *prm, int n, const uint8_
         (prm->is_signed ? dw_avx2_s8_p5 : dw_avx2_u8_p5)(prm, n, taps, out);
     else
         (prm->is_signed ? dw_avx2_s8 : dw_avx2_u8)(prm, n, taps, out);
+}
+
+/* A run of pixels (dwconv_q8_run): the first pixel's taps moved by the step in the kernels above; fewer than 8
+ * channels expanded for dw_scalar. */
+AVX2 static void dw_avx2_run_p5(const detc_dwconv_q8_params *prm, int n, const uint8_t *const *taps0, ptrdiff_t step,
+                                uint8_t *out)
+{
+    if (prm->is_signed)
+        dw_avx2_tiles(prm, 5, 1, n, taps0, 0, step, out);
+    else
+        dw_avx2_tiles(prm, 5, 0, n, taps0, 0, step, out);
+}
+AVX2 static void dw_avx2_run_any(const detc_dwconv_q8_params *prm, int n, const uint8_t *const *taps0, ptrdiff_t step,
+                                 uint8_t *out)
+{
+    if (prm->is_signed)
+        dw_avx2_tiles(prm, prm->tap_pairs, 1, n, taps0, 0, step, out);
+    else
+        dw_avx2_tiles(prm, prm->tap_pairs, 0, n, taps0, 0, step, out);
+}
+
+static void dwconv_q8_run_avx2(const detc_dwconv_q8_params *prm, int n, const uint8_t *const *taps0, ptrdiff_t step,
+                               uint8_t *out)
+{
+    if (prm->channels < 8)
+        detc_dwconv_q8_run_expand(dw_scalar, prm, 0, n, taps0, step, out);
+    else
+        (prm->tap_pairs == 5 ? dw_avx2_run_p5 : dw_avx2_run_any)(prm, n, taps0, step, out);
 }
 
 #define AVX2FMA __attribute__((target("avx2,fma")))
@@ -477,6 +519,8 @@ const detc_kernels detc_kernels_avx2 = {
     .gemm_f32 = gemm_f32_avx2,
     .dwconv_q8 = dwconv_q8_avx2,
     .dwconv_f32 = detc_dwconv_f32_avx2,
+    .dwconv_q8_run = dwconv_q8_run_avx2,
+    .dwconv_f32_run = detc_dwconv_f32_run_avx2,
     .conv_q8_pack = conv_q8_pack_avx2,
     .conv_q8 = conv_q8_avx2,
     .conv_f32_pack = detc_conv_f32_pack_avx2,
@@ -623,21 +667,23 @@ INLINE_VNNI __m512i dwv_widen2(const uint8_t *p0, const uint8_t *p1, int is_sign
  * times their tap distance. L = 1: channels c..c+15, pixel q in vector q; L = 2: channels c..c+7 of pixels
  * 2q and 2q+1 in vector q (lanes 0-7, 8-15; k and wv hold c..c+7 twice). wv[tap]: weights in the low word.
  * Column a of a row (a tap distance apart) is widened once (with L = 2, beside column a + S: pixel 2q's tap
- * a - 2qS next to pixel 2q+1's) and used for every vector whose window holds it. */
+ * a - 2qS next to pixel 2q+1's) and used for every vector whose window holds it.
+ * Group g's taps are at taps + g * tstride, moved by g * gstep bytes: (DWV_NP * 10, 0) for a pointer per tap
+ * and pixel, (0, DWV_NP * step) for a run given as its first pixel's taps (dwconv_q8_run). */
 INLINE_VNNI void dwv_groups(const detc_dwconv_q8_params *prm, const int S, const int L, int is_signed, int fix,
-                            int ngroups, const uint8_t *const *taps, uint8_t *out, int c, const dwv_consts *k,
-                            const __m512i *wv)
+                            int ngroups, const uint8_t *const *taps, long tstride, ptrdiff_t gstep, uint8_t *out,
+                            int c, const dwv_consts *k, const __m512i *wv)
 {
     const int C = prm->channels, NV = DWV_NP / L;
     for (int g = 0; g < ngroups; g++) {
-        const uint8_t *const *t = taps + (long)g * DWV_NP * 10;
+        const uint8_t *const *t = taps + g * tstride;
         __m512i acc[DWV_NP];
 DWV_UNROLL
         for (int q = 0; q < NV; q++)
             acc[q] = k->bias;
 DWV_UNROLL
         for (int r = 0; r < 3; r++) {
-            const uint8_t *x = t[3 * r] + c;
+            const uint8_t *x = t[3 * r] + c + g * gstep;
             const ptrdiff_t e = t[3 * r + 1] - t[3 * r]; /* 0 for a row in the padding */
 DWV_UNROLL
             for (int a = 0; a < (DWV_NP - L) * S + 3; a++) {
@@ -716,9 +762,10 @@ INLINE_VNNI void dwv_tap_weights(const __m512i *pairs, __m512i *wv)
 
 /* ng groups at stride kind (1 or 2), 16 channels from c, or with half the 8 from c two pixels per vector. */
 INLINE_VNNI void dwv_groups_at(const detc_dwconv_q8_params *prm, int kind, int half, int is_signed, int fix, int ng,
-                               const uint8_t *const *taps, uint8_t *out, int c, const dwv_consts *k, const __m512i *wv)
+                               const uint8_t *const *taps, long tstride, ptrdiff_t gstep, uint8_t *out, int c,
+                               const dwv_consts *k, const __m512i *wv)
 {
-#define DWV_GROUPS(S, L, FIX) dwv_groups(prm, S, L, is_signed, FIX, ng, taps, out, c, k, wv)
+#define DWV_GROUPS(S, L, FIX) dwv_groups(prm, S, L, is_signed, FIX, ng, taps, tstride, gstep, out, c, k, wv)
     if (half)
         kind == 1 ? (fix ? DWV_GROUPS(1, 2, 1) : DWV_GROUPS(1, 2, 0)) : (fix ? DWV_GROUPS(2, 2, 1) : DWV_GROUPS(2, 2, 0));
     else
@@ -726,9 +773,10 @@ INLINE_VNNI void dwv_groups_at(const detc_dwconv_q8_params *prm, int kind, int h
 #undef DWV_GROUPS
 }
 
-/* Pixels [i0, i0 + n) either way (kind 0: one at a time; 1, 2: groups at that stride), every channel block. */
+/* Pixels [i0, i0 + n) either way (kind 0: one at a time; 1, 2: groups at that stride, their taps as
+ * dwv_groups' tstride and gstep say), every channel block. */
 INLINE_VNNI void dwv_run(const detc_dwconv_q8_params *prm, const int P, int is_signed, int kind, int n,
-                         const uint8_t *const *taps, uint8_t *out)
+                         const uint8_t *const *taps, long tstride, ptrdiff_t gstep, uint8_t *out)
 {
     const int C = prm->channels, fix = prm->act_min - prm->out_zp < 0;
     /* groups and a tail of 1..8 channels: the tail two pixels per vector (dwv_groups' L = 2) */
@@ -740,7 +788,7 @@ INLINE_VNNI void dwv_run(const detc_dwconv_q8_params *prm, const int P, int is_s
         for (int p = 0; p < 5; p++)
             pairs[p] = dwv_dup8((const int32_t *)(const void *)(prm->w + ((long)p * C + c) * 2));
         dwv_tap_weights(pairs, wv);
-        dwv_groups_at(prm, kind, 1, is_signed, fix, n / DWV_NP, taps, out, c, &k, wv);
+        dwv_groups_at(prm, kind, 1, is_signed, fix, n / DWV_NP, taps, tstride, gstep, out, c, &k, wv);
     }
     for (int c0 = 0; c0 < cmain; c0 += 16) {
         const int c = c0 + 16 <= C ? c0 : C - 16;
@@ -755,7 +803,7 @@ INLINE_VNNI void dwv_run(const detc_dwconv_q8_params *prm, const int P, int is_s
         for (int p = 0; p < 5; p++)
             pairs[p] = _mm512_loadu_si512(prm->w + ((long)p * C + c) * 2);
         dwv_tap_weights(pairs, wv);
-        dwv_groups_at(prm, kind, 0, is_signed, fix, n / DWV_NP, taps, out, c, &k, wv);
+        dwv_groups_at(prm, kind, 0, is_signed, fix, n / DWV_NP, taps, tstride, gstep, out, c, &k, wv);
     }
 }
 
@@ -786,14 +834,14 @@ INLINE_VNNI void dw_vnni_body(const detc_dwconv_q8_params *prm, const int P, int
                 j += DWV_NP;
                 s2 = n - j >= DWV_NP ? dwv_regular9(taps + (long)j * 10) : 0;
             } while (s2 == s);
-            dwv_run(prm, 5, is_signed, s, j - i, taps + (long)i * 10, out + (long)i * C);
+            dwv_run(prm, 5, is_signed, s, j - i, taps + (long)i * 10, DWV_NP * 10, 0, out + (long)i * C);
             s = s2;
         } else { /* single pixels up to the next group */
             do {
                 j++;
                 s = nine && n - j >= DWV_NP ? dwv_regular9(taps + (long)j * 10) : 0;
             } while (j < n && !s);
-            dwv_run(prm, P, is_signed, 0, j - i, taps + (long)i * 2 * P, out + (long)i * C);
+            dwv_run(prm, P, is_signed, 0, j - i, taps + (long)i * 2 * P, 0, 0, out + (long)i * C);
         }
         i = j;
     }
@@ -825,6 +873,51 @@ static void dwconv_q8_vnni(const detc_dwconv_q8_params *prm, int n, const uint8_
         (prm->is_signed ? dw_vnni_s8_p5 : dw_vnni_u8_p5)(prm, n, taps, out);
     else
         (prm->is_signed ? dw_vnni_s8 : dw_vnni_u8)(prm, n, taps, out);
+}
+
+/* S (1 or 2) when a run's first pixel holds 3x3 windows (tap (r, kx) kx times its row's distance e_r != 0 right of
+ * tap (r, 0)) that move by S * e_r per pixel in every row, as dwv_groups reads them; else 0. */
+static int dwv_regular_run(const uint8_t *const *t, ptrdiff_t step)
+{
+    int s = 0;
+    for (int r = 0; r < 3; r++) {
+        const uintptr_t b = (uintptr_t)t[3 * r], e = (uintptr_t)t[3 * r + 1] - b;
+        const int sr = e == 0 ? 0 : (uintptr_t)step == e ? 1 : (uintptr_t)step == 2 * e ? 2 : 0;
+        if ((uintptr_t)t[3 * r + 2] - b != 2 * e || !sr || (s && sr != s))
+            return 0;
+        s = sr;
+    }
+    return s;
+}
+
+/* The whole groups of a run of 3x3 windows (16 channels or more, tap 9 of weight 0, regular): how many
+ * pixels they took (0 when the run is not one of those). */
+VNNI static int dwv_run_groups(const detc_dwconv_q8_params *prm, int n, const uint8_t *const *taps0, ptrdiff_t step,
+                               uint8_t *out)
+{
+    if (prm->channels < 16 || prm->tap_pairs != 5 || n < DWV_NP || !dwv_tap9_zero(prm))
+        return 0;
+    const int s = dwv_regular_run(taps0, step), done = n - n % DWV_NP;
+    if (!s)
+        return 0;
+    if (prm->is_signed)
+        dwv_run(prm, 5, 1, s, done, taps0, 0, DWV_NP * step, out);
+    else
+        dwv_run(prm, 5, 0, s, done, taps0, 0, DWV_NP * step, out);
+    return done;
+}
+
+/* A run of pixels (dwconv_q8_run): 3x3 kernels in dwv_groups from the first pixel's taps, the last n % DWV_NP
+ * pixels (and every other kernel) by expanding the pointers for dwconv_q8_vnni; fewer than 16 channels as
+ * dwconv_q8_vnni does, in the AVX2 kernel. */
+static void dwconv_q8_run_vnni(const detc_dwconv_q8_params *prm, int n, const uint8_t *const *taps0, ptrdiff_t step,
+                               uint8_t *out)
+{
+    if (prm->channels < 16) {
+        dwconv_q8_run_avx2(prm, n, taps0, step, out);
+        return;
+    }
+    detc_dwconv_q8_run_expand(dwconv_q8_vnni, prm, dwv_run_groups(prm, n, taps0, step, out), n, taps0, step, out);
 }
 
 /* ---------------- quantized conv GEMM (conv_q8) ---------------- */
@@ -1221,6 +1314,8 @@ const detc_kernels detc_kernels_avx512vnni = {
     .name = "avx512vnni",
     .dwconv_q8 = dwconv_q8_vnni,
     .dwconv_f32 = detc_dwconv_f32_avx512,
+    .dwconv_q8_run = dwconv_q8_run_vnni,
+    .dwconv_f32_run = detc_dwconv_f32_run_avx512,
     .conv_q8_pack = conv_q8_pack_vnni,
     .conv_q8 = conv_q8_vnni,
     .conv_f32_pack = detc_conv_f32_pack_avx512,
