@@ -116,7 +116,8 @@ INLINE_AMX const uint8_t *amx_a_tile(const uint8_t *A, int lda, int K, int r0, i
 
 /* Per-channel constants of 16 channels (lanes past N masked to 0). */
 typedef struct {
-    __m512i bias, wzp, mult, mult_odd, lsh, rsh, rmask, rthr, tot_e, tot_o, rnd_e, rnd_o, zp, lo, hi;
+    __m512i bias, wzp, mult, mult_odd, lsh, rsh, rmask, rthr, zp, lo, hi; /* gemmlowp's two roundings */
+    detc_rq_once once;                                                   /* round_once */
 } amx_rq;
 
 INLINE_AMX amx_rq amx_rq_load(const detc_conv_q8_params *prm, int c, __mmask16 mk)
@@ -131,14 +132,8 @@ INLINE_AMX amx_rq amx_rq_load(const detc_conv_q8_params *prm, int c, __mmask16 m
     const __m512i one = _mm512_set1_epi32(1);
     r.rmask = _mm512_sub_epi32(_mm512_sllv_epi32(one, r.rsh), one);
     r.rthr = _mm512_srli_epi32(r.rmask, 1);
-    /* one rounding: the left shift is applied first (saturating, as detc_qmul_apply_once), then a total
-     * right shift of 31 + rshift with its rounding bit, per 64-bit lane */
-    const __m512i tot = _mm512_add_epi32(_mm512_set1_epi32(31), r.rsh);
-    r.tot_e = _mm512_and_si512(tot, _mm512_set1_epi64(0xffffffff));
-    r.tot_o = _mm512_srli_epi64(tot, 32);
-    const __m512i one64 = _mm512_set1_epi64(1);
-    r.rnd_e = _mm512_sllv_epi64(one64, _mm512_sub_epi64(r.tot_e, one64));
-    r.rnd_o = _mm512_sllv_epi64(one64, _mm512_sub_epi64(r.tot_o, one64));
+    if (prm->round_once)
+        r.once = detc_rq_once_load(prm->mult + c, prm->lshift + c, prm->rshift + c, mk);
     r.zp = _mm512_set1_epi32(prm->out_zp);
     r.lo = _mm512_set1_epi32(prm->act_min);
     r.hi = _mm512_set1_epi32(prm->act_max);
@@ -149,22 +144,6 @@ INLINE_AMX amx_rq amx_rq_load(const detc_conv_q8_params *prm, int c, __mmask16 m
 INLINE_AMX __m512i amx_requant_gemmlowp(__m512i acc, const amx_rq *r)
 {
     return detc_requant_gemmlowp16(acc, r->mult, r->mult_odd, r->lsh, r->rsh, r->rmask, r->rthr);
-}
-
-/* ruy's (TFLite int8) single rounding as conv_q8's round_once promises (kernels.h, detc_qmul_apply_once):
- * a = acc << lshift saturated to int32, then (a * m + 2^(30 + rshift)) >> (31 + rshift) in 64 bits,
- * arithmetic shift; |a * m| < 2^62, so the result fits in int32. The caller clamps it before adding the
- * output zero point (amx_store_rows), so that nothing wraps. */
-INLINE_AMX __m512i amx_requant_once(__m512i acc, const amx_rq *r)
-{
-    __m512i a = _mm512_sllv_epi32(acc, r->lsh);
-    __m512i sat = _mm512_xor_si512(_mm512_srai_epi32(acc, 31), _mm512_set1_epi32(INT32_MAX));
-    acc = _mm512_mask_blend_epi32(_mm512_cmpeq_epi32_mask(_mm512_srav_epi32(a, r->lsh), acc), sat, a);
-    __m512i pe = _mm512_add_epi64(_mm512_mul_epi32(acc, r->mult), r->rnd_e);
-    __m512i po = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(acc, 32), r->mult_odd), r->rnd_o);
-    pe = _mm512_srav_epi64(pe, r->tot_e);
-    po = _mm512_srav_epi64(po, r->tot_o);
-    return _mm512_mask_blend_epi32(0xAAAA, pe, _mm512_slli_epi64(po, 32));
 }
 
 /* A finished block waiting for its requantization: its accumulators in cbuf ([32][32] int32), rows
@@ -209,8 +188,9 @@ INLINE_AMX void amx_store_rows(amx_pending *p, int count, int once, int wzp)
             __m512i v = _mm512_add_epi32(_mm512_load_si512(p->cbuf + i * 32 + 16 * j), r->bias);
             if (wzp)
                 v = _mm512_sub_epi32(v, _mm512_mullo_epi32(r->wzp, _mm512_set1_epi32((int32_t)p->rs[i])));
-            if (once) /* clamped to [lo - zp, hi - zp] first: a result near 2^31 plus zp would wrap */
-                v = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(amx_requant_once(v, r),
+            if (once) /* q8_avx512.h's round_once, clamped to [lo - zp, hi - zp] first: a result near 2^31
+                       * plus zp would wrap */
+                v = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(detc_rq_once_apply(v, &r->once),
                                                                        _mm512_sub_epi32(r->lo, r->zp)),
                                                       _mm512_sub_epi32(r->hi, r->zp)),
                                      r->zp);

@@ -88,6 +88,51 @@ __attribute__((always_inline, target("avx512f"))) static inline __m512i detc_rq6
     return _mm512_permutex2var_epi32(ye, idx, yo);
 }
 
+/* conv_q8's round_once requantization (ruy's single rounding, detc_qmul_apply_once) on 16 int32 lanes, for
+ * x86.c's VNNI and amx.c's AMX conv_q8: a = acc << lshift saturated to int32, then
+ * (a * mult + 2^(30 + rshift)) >> (31 + rshift) computed whole in 64 bits, even and odd lanes apart (vpmuldq
+ * reads each 64-bit lane's low half), each shifted by its own count (vpsravq). |a * mult| < 2^62 and the
+ * rounding term is at most 2^61: the sum fits, and the result fits in int32. Without the output zero point
+ * and the clamp. */
+typedef struct {
+    __m512i mult, mult_odd, lsh, rnd_e, rnd_o, sh_e, sh_o;
+    int has_lsh; /* any lane shifts left */
+} detc_rq_once;
+
+/* From 16 channels' arrays (lanes outside mk: multiplier and shifts 0). */
+__attribute__((always_inline, target("avx512f"))) static inline detc_rq_once
+detc_rq_once_load(const int32_t *mult, const int32_t *lshift, const int32_t *rshift, __mmask16 mk)
+{
+    detc_rq_once r;
+    r.mult = _mm512_maskz_loadu_epi32(mk, mult);
+    r.mult_odd = _mm512_srli_epi64(r.mult, 32);
+    r.lsh = _mm512_maskz_loadu_epi32(mk, lshift);
+    r.has_lsh = _mm512_test_epi32_mask(r.lsh, r.lsh) != 0;
+    const __m512i e = _mm512_maskz_loadu_epi32(mk, rshift);
+    const __m512i ee = _mm512_and_si512(e, _mm512_set1_epi64(0xFFFFFFFFLL)), eo = _mm512_srli_epi64(e, 32);
+    const __m512i b30 = _mm512_set1_epi64(1LL << 30), c31 = _mm512_set1_epi64(31);
+    r.rnd_e = _mm512_sllv_epi64(b30, ee);
+    r.rnd_o = _mm512_sllv_epi64(b30, eo);
+    r.sh_e = _mm512_add_epi64(ee, c31);
+    r.sh_o = _mm512_add_epi64(eo, c31);
+    return r;
+}
+
+__attribute__((always_inline, target("avx512f"))) static inline __m512i detc_rq_once_apply(__m512i acc,
+                                                                                           const detc_rq_once *r)
+{
+    __m512i a = acc;
+    if (r->has_lsh) {
+        a = _mm512_sllv_epi32(acc, r->lsh);
+        const __m512i sat = _mm512_xor_si512(_mm512_srai_epi32(acc, 31), _mm512_set1_epi32(INT32_MAX));
+        a = _mm512_mask_blend_epi32(_mm512_cmpeq_epi32_mask(_mm512_srav_epi32(a, r->lsh), acc), sat, a);
+    }
+    const __m512i pe = _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(a, r->mult), r->rnd_e), r->sh_e);
+    const __m512i po = _mm512_srav_epi64(
+        _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(a, 32), r->mult_odd), r->rnd_o), r->sh_o);
+    return _mm512_mask_blend_epi32(0xAAAA, pe, _mm512_slli_epi64(po, 32));
+}
+
 /* Sum of the first k bytes (u8, or i8 when is_signed) of a row, modulo 2^32: the row sums that filter zero
  * points multiply (and the u8-as-s8 correction of x86.c's VNNI kernel). */
 __attribute__((always_inline, target("avx512f,avx512bw"))) static inline uint32_t

@@ -975,29 +975,16 @@ static inline int32_t cq_load_tail(const uint8_t *p, int n)
     return (int32_t)v;
 }
 
-/* conv_q8's round_once requantization (detc_qmul_apply_once) on 16 lanes: with xs the saturated left shift
- * of acc, (xs * mult + 2^(30 + rshift)) >> (31 + rshift) computed whole in 64 bits, even and odd channels in
- * separate 64-bit lanes (vpmuldq reads each lane's low half), shifted by each channel's own count (vpsravq).
- * |xs * mult| < 2^62 and the rounding term is at most 2^61: the sum fits; the result fits in 32 bits. */
+/* conv_q8's round_once requantization (q8_avx512.h's detc_rq_once), then the clamp and the output zero point. */
 typedef struct {
-    __m512i mult, mult_odd, lsh, rnd_e, rnd_o, sh_e, sh_o, zp, lo, hi;
-    int has_lsh;
+    detc_rq_once q;
+    __m512i zp, lo, hi;
 } cq_rq1;
 
 INLINE_VNNI cq_rq1 cq_rq1_load(const detc_conv_q8_params *prm, int c, __mmask16 mk)
 {
     cq_rq1 r;
-    r.mult = _mm512_maskz_loadu_epi32(mk, prm->mult + c);
-    r.mult_odd = _mm512_srli_epi64(r.mult, 32);
-    r.lsh = _mm512_maskz_loadu_epi32(mk, prm->lshift + c);
-    r.has_lsh = _mm512_test_epi32_mask(r.lsh, r.lsh) != 0;
-    const __m512i rsh = _mm512_maskz_loadu_epi32(mk, prm->rshift + c);
-    const __m512i rsh_e = _mm512_and_si512(rsh, _mm512_set1_epi64(0xFFFFFFFFLL)), rsh_o = _mm512_srli_epi64(rsh, 32);
-    const __m512i one = _mm512_set1_epi64(1), c30 = _mm512_set1_epi64(30), c31 = _mm512_set1_epi64(31);
-    r.rnd_e = _mm512_sllv_epi64(one, _mm512_add_epi64(rsh_e, c30));
-    r.rnd_o = _mm512_sllv_epi64(one, _mm512_add_epi64(rsh_o, c30));
-    r.sh_e = _mm512_add_epi64(rsh_e, c31);
-    r.sh_o = _mm512_add_epi64(rsh_o, c31);
+    r.q = detc_rq_once_load(prm->mult + c, prm->lshift + c, prm->rshift + c, mk);
     r.zp = _mm512_set1_epi32(prm->out_zp);
     r.lo = _mm512_set1_epi32(prm->act_min - prm->out_zp);
     r.hi = _mm512_set1_epi32(prm->act_max - prm->out_zp);
@@ -1006,17 +993,7 @@ INLINE_VNNI cq_rq1 cq_rq1_load(const detc_conv_q8_params *prm, int c, __mmask16 
 
 INLINE_VNNI __m512i cq_requant1(__m512i acc, const cq_rq1 *r)
 {
-    __m512i a = acc;
-    if (r->has_lsh) {
-        a = _mm512_sllv_epi32(acc, r->lsh);
-        __m512i sat = _mm512_xor_si512(_mm512_srai_epi32(acc, 31), _mm512_set1_epi32(INT32_MAX));
-        a = _mm512_mask_blend_epi32(_mm512_cmpeq_epi32_mask(_mm512_srav_epi32(a, r->lsh), acc), sat, a);
-    }
-    __m512i pe = _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(a, r->mult), r->rnd_e), r->sh_e);
-    __m512i po = _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(a, 32), r->mult_odd), r->rnd_o),
-                                   r->sh_o);
-    __m512i v = _mm512_mask_blend_epi32(0xAAAA, pe, _mm512_slli_epi64(po, 32));
-    return _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(v, r->lo), r->hi), r->zp);
+    return _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(detc_rq_once_apply(acc, &r->q), r->lo), r->hi), r->zp);
 }
 
 /* A 16-channel block's constants, set up once per pass over the rows: base = bias + corr, coef =
