@@ -587,33 +587,26 @@ static void im2col(const conv_data *d, const uint8_t *x, int64_t p0, int m, uint
                         copy_run(row + (size_t)ky * seg, src + ky * ystep, seg);
             }
             i += cnt - 1;
-            ox += cnt - 1; /* the last of the run; stepped below */
-            if (++ox == wn.out_w) {
-                ox = 0;
-                if (++oy == wn.out_h) {
-                    oy = 0;
-                    n++;
+            ox += cnt - 1; /* the last of the run; stepped below with the others */
+        } else {
+            for (int ky = 0; ky < k_h; ky++) {
+                int iy = iy0 + ky * wn.dil_h;
+                if (whole_rows && iy >= 0 && iy < in_h) {
+                    const uint8_t *src = image + iy * line + ix0 * (int64_t)run;
+                    if (seg <= 16 && x_end - src >= 16)
+                        memcpy(row, src, 16);
+                    else
+                        copy_run(row, src, seg);
+                    row += seg;
+                    continue;
                 }
-            }
-            continue;
-        }
-        for (int ky = 0; ky < k_h; ky++) {
-            int iy = oy * wn.stride_h - wn.pads.top + ky * wn.dil_h;
-            if (whole_rows && iy >= 0 && iy < in_h) {
-                const uint8_t *src = image + iy * line + ix0 * (int64_t)run;
-                if (seg <= 16 && x_end - src >= 16)
-                    memcpy(row, src, 16);
-                else
-                    copy_run(row, src, seg);
-                row += seg;
-                continue;
-            }
-            for (int kx = 0; kx < k_w; kx++, row += run) {
-                int ix = ix0 + kx * wn.dil_w;
-                if (iy < 0 || iy >= in_h || ix < 0 || ix >= in_w)
-                    memset(row, pad, run);
-                else
-                    copy_run(row, image + iy * line + ix * (int64_t)run, run);
+                for (int kx = 0; kx < k_w; kx++, row += run) {
+                    int ix = ix0 + kx * wn.dil_w;
+                    if (iy < 0 || iy >= in_h || ix < 0 || ix >= in_w)
+                        memset(row, pad, run);
+                    else
+                        copy_run(row, image + iy * line + ix * (int64_t)run, run);
+                }
             }
         }
         if (++ox == wn.out_w) {

@@ -133,8 +133,9 @@ static bool check_shapes(detc_prep *p, int64_t mult)
     return ok;
 }
 
-/* Taps per output pixel the indirection buffer holds at most (eval keeps it on the stack). */
-#define DW_MAX_PTRS 1024
+/* Taps per output pixel the indirection buffer holds at most (eval keeps it on the stack): the kernel table's
+ * limit for the run entries' first-pixel taps. */
+#define DW_MAX_PTRS DETC_DW_RUN_MAX_PTRS
 
 /* dwconv_q8's packed filter, folded bias and requantization arrays. Leaves d->fast false (the per-pixel
  * loop) for depth multipliers above 1, very large kernels, or a folded bias outside int32. */
