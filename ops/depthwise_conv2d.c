@@ -12,8 +12,8 @@
  * take the per-pixel loop below.
  *
  * f32 with depth multiplier 1 (MobileNet, BlazeFace): the kernel table's dwconv_f32 and dwconv_f32_run on
- * the same edges and interiors, padding taps pointing at a row of zeros, the filter tensor read as it is ([1,KH,KW,C] is the
- * kernel's [taps][C]). It sums the taps in the per-pixel loop's order (adding 0 for a padding tap), so the
+ * the same edges and interiors, padding taps pointing at a row of zeros, the filter tensor read as it is
+ * ([1,KH,KW,C] is the kernel's [taps][C]). It sums the taps in the per-pixel loop's order (adding 0 for a padding tap), so the
  * SIMD variants differ from that loop only by FMA rounding (within 1e-5 of sum |x*w| + |bias|, checked by
  * tests/test_kernels.c; tests/test_ssd_float.py and test_blazeface.py hold whole models to their
  * references). Other multipliers take the per-pixel loop. */

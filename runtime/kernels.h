@@ -233,7 +233,7 @@ const detc_kernels *detc_kernels_select(const char *name);
     do {                                                                                                       \
         const T *dw_tp_[DETC_DW_RUN_MAX_PTRS];                                                                 \
         const int dw_chunk_ = DETC_DW_RUN_MAX_PTRS / (nptr);                                                   \
-        for (int dw_i0_ = (first); dw_i0_ < (n); dw_i0_ += dw_chunk_) {                                              \
+        for (int dw_i0_ = (first); dw_i0_ < (n); dw_i0_ += dw_chunk_) {                                        \
             const int dw_cnt_ = (n) - dw_i0_ < dw_chunk_ ? (n) - dw_i0_ : dw_chunk_;                           \
             for (int dw_i_ = 0; dw_i_ < dw_cnt_; dw_i_++)                                                      \
                 for (int dw_t_ = 0; dw_t_ < (nptr); dw_t_++)                                                   \
@@ -242,14 +242,16 @@ const detc_kernels *detc_kernels_select(const char *name);
         }                                                                                                      \
     } while (0)
 
-static inline void detc_dwconv_q8_run_expand(void (*dw)(const detc_dwconv_q8_params *, int, const uint8_t *const *, uint8_t *),
+static inline void detc_dwconv_q8_run_expand(void (*dw)(const detc_dwconv_q8_params *, int, const uint8_t *const *,
+                                                        uint8_t *),
                                              const detc_dwconv_q8_params *prm, int first, int n,
                                              const uint8_t *const *taps0, ptrdiff_t step, uint8_t *out)
 {
     DETC_DW_RUN_EXPAND(uint8_t, dw, prm, 2 * prm->tap_pairs, first, n, taps0, step, out, prm->channels);
 }
 
-static inline void detc_dwconv_f32_run_expand(void (*dw)(const detc_dwconv_f32_params *, int, const float *const *, float *),
+static inline void detc_dwconv_f32_run_expand(void (*dw)(const detc_dwconv_f32_params *, int, const float *const *,
+                                                         float *),
                                               const detc_dwconv_f32_params *prm, int first, int n,
                                               const float *const *taps0, ptrdiff_t step, float *out)
 {

@@ -1,11 +1,12 @@
-/* x86 SIMD kernels: the float GEMM's micro-kernel (AVX2 + FMA, sgemm.h), quantized conv GEMMs with fused requantization (conv_q8, AVX2 and AVX-512 VNNI), quantized depthwise convolutions, and the two tables, which also
- * name the float depthwise convolutions of dw_f32_x86.c (dwconv_f32: AVX2 + FMA in the avx2 table, AVX-512F in the
- * avx512vnni one), from conv_f32.c, float conv GEMMs (conv_f32) and, from
- * eltwise_x86.c, the requantizing add and the f32 <-> u8/i8 casts. Compiled with target attributes, so the build needs no
- * -march flag and the CPU is probed at run time (kernels/select.c). Integer results are identical to the portable
- * kernels (integer arithmetic, no overflow: |a*b| <= 255*255 and K < 2^15 per i32 lane; conv_q8
- * accumulators wrap modulo 2^32 as the portable ones do; the requantization is TFLite's, lane by lane: gemmlowp's
- * two roundings, or conv_q8's round_once, ruy's one). */
+/* x86 SIMD kernels and the avx2 and avx512vnni tables: the float GEMM's micro-kernel (AVX2 + FMA, sgemm.h),
+ * quantized conv GEMMs with fused requantization (conv_q8, AVX2 and AVX-512 VNNI), quantized depthwise
+ * convolutions (dwconv_q8 and its runs) and the byte look-up (lut_u8). The tables also name the kernels of
+ * dw_f32_x86.c (float depthwise), conv_f32.c (float conv GEMMs, Winograd transforms), wino_q8_x86.c,
+ * logistic_x86.c and eltwise_x86.c (the requantizing add, the f32 <-> u8/i8 casts, ROIAlign's samples).
+ * Compiled with target attributes, so the build needs no -march flag and the CPU is probed at run time
+ * (kernels/select.c). Integer results are identical to the portable kernels (integer arithmetic, no overflow:
+ * |a*b| <= 255*255 and K < 2^15 per i32 lane; conv_q8 accumulators wrap modulo 2^32 as the portable ones do;
+ * the requantization is TFLite's, lane by lane: gemmlowp's two roundings, or conv_q8's round_once, ruy's one). */
 #include "kernels.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
