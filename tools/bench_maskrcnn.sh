@@ -21,6 +21,8 @@
 set -eu
 build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
+# peers given --threads N hold OpenBLAS's own thread pool to N as well (tools/peer_env/blas_threads.py)
+export PYTHONPATH="$root/tools/peer_env${PYTHONPATH:+:$PYTHONPATH}"
 shared=${DETC_SHARED:-$root/../shared}
 runs=${RUNS:-5}
 py=/usr/bin/python3

@@ -78,10 +78,13 @@ import time
 import zlib
 from collections import OrderedDict
 
-import numpy as np
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "peer_env"))
+import blas_threads  # noqa: E402
+
+blas_threads.hold(sys.argv)  # --threads N holds OpenBLAS's pool too (torch's float convs use it), before numpy loads it
+import numpy as np  # noqa: E402
 
 import coco_eval  # noqa: E402  (RLE helpers)
 
