@@ -74,6 +74,9 @@
  * there the next op, which splits pixels, would read half of every pixel from the other core's cache (SSD
  * f32 at 2 threads: the 19x19 depthwise convs took 0.078 ms instead of 0.06). */
 #define CONV_F32_SLICE_C 32
+/* Quantized convs slice the same way (SSD uint8's 5x5 and 3x3 maps: 384 and 546 channels on 25 pixels ran on
+ * one thread at any thread count). */
+#define CONV_Q8_SLICE_C 32
 /* Winograd only where the transforms are repaid: at least this many input and output channels. */
 #define WINO_MIN_CHANNELS 16
 
@@ -98,8 +101,8 @@ typedef struct {
     int tile_m;              /* float: output pixels per kernel call */
     void *f32_packed;        /* float: the filter as f32_packed_by (a SIMD conv_f32_pack) lays it out, or NULL */
     void *(*f32_packed_by)(int n, int k, const float *w);
-    int n_slices, slice_c;   /* float, packed: output channels [s*slice_c, ...) of slice s packed on their own */
-    void *slice_packed[OP_MAX_PARTS]; /* (n_slices > 1; f32_packed is then NULL) */
+    int n_slices, slice_c;   /* packed: output channels [s*slice_c, ...) of slice s packed on their own */
+    void *slice_packed[OP_MAX_PARTS]; /* (n_slices > 1; f32_packed or packed is then NULL) */
     bool use_wino;           /* float 3x3 stride 1: Winograd F(4x4, 3x3) */
     conv_wino wino;
     bool use_wino_q8;        /* quantized, attribute winograd = "int16": Winograd with int16 transforms */
@@ -240,16 +243,49 @@ static int64_t max_depth(detc_dtype dt)
     return dt == DETC_U8 ? INT32_MAX / (255 * 255) : dt == DETC_I8 ? INT32_MAX / (128 * 128) : INT32_MAX;
 }
 
-/* The filter w in the layout of k's conv_q8 (replacing any earlier packing). False when memory runs out. */
+/* Output channel slices for a conv with more than twice as many output channels as output pixels: their count
+ * (at most OP_MAX_PARTS, each slice a multiple of unit channels, *slice_c), or 0 for none. */
+static int channel_slices(const conv_data *d, int unit, int *slice_c)
+{
+    int64_t pixels = (int64_t)d->batch * d->win.out_h * d->win.out_w;
+    int slices = (d->out_c + unit - 1) / unit;
+    if (slices > OP_MAX_PARTS)
+        slices = OP_MAX_PARTS;
+    if (d->out_c <= 2 * pixels || slices <= 1)
+        return 0;
+    int per = (d->out_c + slices - 1) / slices;
+    *slice_c = (per + unit - 1) / unit * unit;
+    return (d->out_c + *slice_c - 1) / *slice_c;
+}
+
+/* The filter w in the layout of k's conv_q8, whole or in channel slices (replacing any earlier packing). False
+ * when memory runs out. */
 static bool pack_filter(conv_data *d, const detc_kernels *k, const void *w)
 {
     void *(*pack)(int, int, const uint8_t *, int) = k->conv_q8_pack;
+    const int is_signed = d->dtype == DETC_I8;
     d->conv_fn = k->conv_q8;
     free(d->packed);
-    d->packed = pack(d->out_c, d->k, w, d->dtype == DETC_I8);
-    d->packed_by = d->packed ? pack : NULL;
+    d->packed = NULL;
+    for (int s = 0; s < d->n_slices; s++)
+        free(d->slice_packed[s]);
+    d->n_slices = channel_slices(d, CONV_Q8_SLICE_C, &d->slice_c);
+    d->packed_by = pack;
+    for (int s = 0; s < d->n_slices; s++) {
+        int c0 = s * d->slice_c, n = d->out_c - c0 < d->slice_c ? d->out_c - c0 : d->slice_c;
+        d->slice_packed[s] = pack(n, d->k, (const uint8_t *)w + (size_t)c0 * d->k, is_signed);
+        if (!d->slice_packed[s]) {
+            d->n_slices = s; /* the ones packed are released with the op */
+            d->packed_by = NULL;
+            return false;
+        }
+    }
+    if (!d->n_slices)
+        d->packed = pack(d->out_c, d->k, w, is_signed);
+    if (!d->n_slices && !d->packed)
+        d->packed_by = NULL;
     d->kp.packed = d->packed;
-    return d->packed != NULL;
+    return d->n_slices || d->packed;
 }
 
 /* After op_requant_prepare: the bias with the zero-point corrections folded in, conv_q8's requantization
@@ -301,15 +337,9 @@ static bool prepare_quantized(detc_prep *p, conv_data *d, bool pack)
  * as many channels as pixels (CONV_F32_SLICE_C). False when memory runs out. */
 static bool pack_f32(conv_data *d, const detc_kernels *k, const float *w)
 {
-    int64_t pixels = (int64_t)d->batch * d->win.out_h * d->win.out_w;
-    int slices = (d->out_c + CONV_F32_SLICE_C - 1) / CONV_F32_SLICE_C;
-    if (slices > OP_MAX_PARTS)
-        slices = OP_MAX_PARTS;
     d->f32_packed_by = k->conv_f32_pack;
-    if (d->out_c > 2 * pixels && slices > 1) {
-        int per = (d->out_c + slices - 1) / slices;
-        d->slice_c = (per + CONV_F32_SLICE_C - 1) / CONV_F32_SLICE_C * CONV_F32_SLICE_C;
-        d->n_slices = (d->out_c + d->slice_c - 1) / d->slice_c;
+    d->n_slices = channel_slices(d, CONV_F32_SLICE_C, &d->slice_c);
+    if (d->n_slices) {
         for (int s = 0; s < d->n_slices; s++) {
             int c0 = s * d->slice_c, n = d->out_c - c0 < d->slice_c ? d->out_c - c0 : d->slice_c;
             d->slice_packed[s] = k->conv_f32_pack(n, d->k, w + (size_t)c0 * d->k);
@@ -674,6 +704,25 @@ static void tile_quant(const conv_job *j, uint8_t *slot, int64_t p0, int m)
     d->conv_fn(&d->kp, m, a, d->k, j->out + p0 * d->out_c, d->out_c);
 }
 
+/* Pixels [p0, p0 + m) of channel slices [s0, s1) (a quantized sliced filter): one im2col tile for all of them. */
+static void tile_quant_slices(const conv_job *j, uint8_t *slot, int64_t p0, int m, int s0, int s1)
+{
+    const conv_data *d = j->d;
+    const uint8_t *a = rows_for(j, slot, p0, m, 1, (int)(uint8_t)d->rq.x_zp);
+    for (int s = s0; s < s1; s++) {
+        int c0 = s * d->slice_c;
+        detc_conv_q8_params prm = d->kp;
+        prm.n = d->out_c - c0 < d->slice_c ? d->out_c - c0 : d->slice_c;
+        prm.packed = d->slice_packed[s];
+        prm.bias += c0;
+        prm.w_zp = prm.w_zp ? prm.w_zp + c0 : NULL;
+        prm.mult += c0;
+        prm.lshift += c0;
+        prm.rshift += c0;
+        d->conv_fn(&prm, m, a, d->k, j->out + p0 * d->out_c + c0, d->out_c);
+    }
+}
+
 static void run_parts(void *ctx, int begin, int end)
 {
     const conv_job *j = ctx;
@@ -691,7 +740,7 @@ static void run_parts(void *ctx, int begin, int end)
     }
 }
 
-/* Sliced filter: part p computes every pixel for its share of the slices. */
+/* Sliced filter (float or quantized): part p computes every pixel for its share of the slices. */
 static void run_slice_parts(void *ctx, int begin, int end)
 {
     const conv_job *j = ctx;
@@ -699,9 +748,13 @@ static void run_slice_parts(void *ctx, int begin, int end)
     for (int part = begin; part < end; part++) {
         uint8_t *slot = j->scratch ? j->scratch + (size_t)part * d->slot_bytes : NULL;
         int s0 = d->n_slices * part / j->parts, s1 = d->n_slices * (part + 1) / j->parts;
-        for (int64_t p = 0; p < j->pixels; p += d->tile_m) {
-            int m = (int)(j->pixels - p < d->tile_m ? j->pixels - p : d->tile_m);
-            tile_f32_slices(j, slot, p, m, s0, s1);
+        int tile = d->dtype == DETC_F32 ? d->tile_m : quant_tile_m(d);
+        for (int64_t p = 0; p < j->pixels; p += tile) {
+            int m = (int)(j->pixels - p < tile ? j->pixels - p : tile);
+            if (d->dtype == DETC_F32)
+                tile_f32_slices(j, slot, p, m, s0, s1);
+            else
+                tile_quant_slices(j, slot, p, m, s0, s1);
         }
     }
 }
@@ -888,7 +941,7 @@ static detc_code conv_eval(const detc_exec *x, detc_node *node)
     /* Winograd: with the filter packed for this table, or raw (any table's gemm_f32) */
     if (d->use_wino && (d->wino.packed_by ? x->kernels->conv_f32_pack == d->wino.packed_by : d->wino.raw != NULL)) {
         eval_wino(x, &j, rows);
-    } else if (j.f32_packed && d->n_slices > 1) {
+    } else if (d->n_slices > 1 && (j.f32_packed || d->dtype != DETC_F32)) {
         int64_t macs = j.pixels * d->k * d->out_c;
         j.parts = op_parts(x, d->n_slices, 1);
         if (j.parts > macs / CONV_MIN_MACS_PER_PART)

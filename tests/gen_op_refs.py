@@ -379,6 +379,12 @@ def quantized_fixtures():
     for dt in ("i8", "u8"):
         for rounding in ("single", "double"):
             rounding_tie_case(wr, dt, rounding)
+    # more output channels than twice the pixels: the filter packed in channel slices that threads share
+    quant_conv_case(wr, rng, "conv u8 3x3 s2 same relu6, 150 channels on 9 pixels (channel slices)", "u8",
+                    (1, 5, 5, 40), (150, 3, 3, 40), (2, 2), (1, 1), "same", "relu6")
+    quant_conv_case(wr, rng, "conv i8 per-channel 1x1 direct, 100 channels on 12 pixels (slices), single rounding",
+                    "i8", (1, 3, 4, 24), (100, 1, 1, 24), (1, 1), (1, 1), "valid", "none", per_channel=True,
+                    rounding="single")
     wr.write(os.path.join(OUT, "quantized_refs.h"), "quantized_fixtures")
 
 
