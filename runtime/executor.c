@@ -111,6 +111,7 @@ int detc_context_set_input(detc_context *c, int tensor, detc_dtype d, int rank, 
         detc_errors_add(errs, DETC_ERR_RUNTIME, -1, "%s: input '%s' has no memory", g->model_name, t->name);
         return -1;
     }
+    detc_threadpool_wake(c->pool); /* a run follows: start waking the workers while the input is copied */
     memcpy(t->data, data, nbytes);
     return 0;
 }
@@ -123,6 +124,7 @@ int detc_context_run(detc_context *c, detc_context_observer observer, void *user
     }
     detc_graph *g = &c->g;
     detc_exec x = {.g = g, .pool = c->pool, .kernels = c->model->kernels};
+    detc_threadpool_wake(c->pool); /* the workers slept through the caller's pause since the last run */
     for (int s = 0; s < g->n_run; s++) { /* folded nodes ran once at load */
         detc_node *n = &g->nodes[g->run_order[s]];
         x.scratch = n->scratch_bytes ? c->arena + n->scratch_offset : NULL;

@@ -11,7 +11,10 @@
  * what sits in the other core's cache (taking chunks in arrival order let the two swap at random); the job's function and context are read after taking a chunk, when they
  * cannot change (the caller publishes the next job only after every chunk of this one has finished).
  * Sleeping uses the usual pattern with sequentially consistent atomics: a sleeper registers itself, then
- * checks for work under the lock; a publisher stores the work, then wakes if anyone is registered. */
+ * checks for work under the lock; a publisher stores the work, then wakes if anyone is registered.
+ * detc_threadpool_wake sends sleeping workers back to spinning without work: a run calls it as it starts, so
+ * that the workers, asleep after the caller's pause between runs (decoding the next frame), are awake by the
+ * time the first op splits its work instead of the caller doing every chunk alone while they wake. */
 #define _POSIX_C_SOURCE 200809L
 #include "threadpool.h"
 
@@ -45,6 +48,7 @@ struct detc_threadpool {
     atomic_int sleepers;    /* workers registered to sleep on work_ready */
     atomic_int waiting;     /* the caller is registered to sleep on work_done */
     atomic_int stop;
+    atomic_uint wakes;      /* bumped by detc_threadpool_wake */
     atomic_int busy;        /* a job is running: a second caller (a pool shared by contexts) computes alone */
 };
 
@@ -121,7 +125,9 @@ static void *worker_main(void *arg)
         if (gen == seen && !atomic_load(&pool->stop)) {
             pthread_mutex_lock(&pool->lock);
             atomic_fetch_add(&pool->sleepers, 1);
-            while (!atomic_load(&pool->stop) && (uint32_t)(atomic_load(&pool->word) >> 32) == seen)
+            const unsigned wakes = atomic_load(&pool->wakes); /* a wake before this is no reason to stay up */
+            while (!atomic_load(&pool->stop) && (uint32_t)(atomic_load(&pool->word) >> 32) == seen &&
+                   atomic_load(&pool->wakes) == wakes)
                 pthread_cond_wait(&pool->work_ready, &pool->lock);
             atomic_fetch_sub(&pool->sleepers, 1);
             pthread_mutex_unlock(&pool->lock);
@@ -129,6 +135,8 @@ static void *worker_main(void *arg)
         }
         if (atomic_load(&pool->stop))
             break;
+        if (gen == seen)
+            continue; /* woken without work (detc_threadpool_wake): spin again */
         seen = gen;
         run_chunks(pool, gen, self);
     }
@@ -153,6 +161,7 @@ detc_threadpool *detc_threadpool_create(int threads)
     atomic_init(&pool->sleepers, 0);
     atomic_init(&pool->waiting, 0);
     atomic_init(&pool->stop, 0);
+    atomic_init(&pool->wakes, 0);
     atomic_init(&pool->busy, 0);
     if (threads > 1) {
         pool->workers = calloc((size_t)threads - 1, sizeof *pool->workers);
@@ -195,6 +204,18 @@ void detc_threadpool_destroy(detc_threadpool *pool)
 int detc_threadpool_size(const detc_threadpool *pool)
 {
     return pool ? pool->size : 1;
+}
+
+void detc_threadpool_wake(detc_threadpool *pool)
+{
+    if (!pool || pool->size < 2)
+        return;
+    atomic_fetch_add(&pool->wakes, 1);
+    if (atomic_load(&pool->sleepers) > 0) {
+        pthread_mutex_lock(&pool->lock);
+        pthread_cond_broadcast(&pool->work_ready);
+        pthread_mutex_unlock(&pool->lock);
+    }
 }
 
 void detc_parallel_for(detc_threadpool *pool, int n, int min_chunk, detc_range_fn fn, void *ctx)

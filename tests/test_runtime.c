@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -137,6 +138,28 @@ static void test_threadpool(void)
     pool_ctx c = {hits};
     detc_parallel_for(NULL, 3, 1, mark, &c);
     CHECK(hits[0] == 1 && hits[2] == 1, "NULL pool runs inline");
+    detc_threadpool_wake(NULL); /* no-op */
+    /* wakes (a run's first call) with the workers asleep (a pause longer than their spin), awake, twice in a
+     * row, and just before the pool is destroyed: the loops stay exact and nothing hangs */
+    for (int threads = 1; threads <= 3; threads++) {
+        detc_threadpool *pool = detc_threadpool_create(threads);
+        int h[500] = {0};
+        pool_ctx hc = {h};
+        for (int rep = 0; rep < 12; rep++) {
+            if (rep % 3 == 0)
+                nanosleep(&(struct timespec){0, 2000000}, NULL);
+            detc_threadpool_wake(pool);
+            if (rep % 2)
+                detc_threadpool_wake(pool);
+            detc_parallel_for(pool, 500, 3, mark, &hc);
+        }
+        int bad = 0;
+        for (int i = 0; i < 500; i++)
+            bad += h[i] != 12;
+        CHECK(bad == 0, "loops after wakes visit every index once (%d threads)", threads);
+        detc_threadpool_wake(pool);
+        detc_threadpool_destroy(pool);
+    }
 }
 
 /* ---- load-time constant folding ----

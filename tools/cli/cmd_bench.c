@@ -14,7 +14,8 @@ static const char *USAGE =
     "preprocessing, redone before every run, excluded) over --runs runs (default 20) after --warmup runs (default 3), and\n"
     "prints median, min and max in milliseconds, then the time per op type and the --top K (default\n"
     "10) slowest nodes. The image is turned upright as its EXIF orientation says (as detect does);\n"
-    "without one the inputs are filled with fixed pseudo-random values.\n"
+    "without one the inputs are filled with fixed pseudo-random values (made once, copied in before\n"
+    "every run).\n"
     "--verify checks the model's data checksum at load (see detc validate).\n";
 
 static double now_ms(void)
@@ -30,19 +31,34 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Deterministic filler (xorshift) so that runs are comparable across machines. */
-static int fill_inputs(detc_model *m, detc_errors *errs)
+/* Deterministic filler (xorshift) so that runs are comparable across machines: every input's bytes, made once
+ * (bench_inputs) and copied in before every run (set_inputs), as a caller feeding frames does. Making them
+ * took longer than the run-to-run pause the thread pool's workers stay awake through. */
+typedef struct {
+    int n;
+    uint8_t *bytes[8];
+} bench_inputs;
+
+static void free_inputs(bench_inputs *in)
+{
+    for (int i = 0; i < in->n; i++)
+        free(in->bytes[i]);
+    in->n = 0;
+}
+
+static int make_inputs(detc_model *m, bench_inputs *in)
 {
     detc_model_info info;
     detc_model_get_info(m, &info);
     uint32_t s = 2463534242u;
-    for (int i = 0; i < info.n_inputs; i++) {
+    in->n = 0;
+    for (int i = 0; i < info.n_inputs && i < 8; i++) {
         detc_tensor_info t;
-        int idx = detc_input_tensor(m, i);
-        detc_tensor_get_info(m, idx, &t);
+        detc_tensor_get_info(m, detc_input_tensor(m, i), &t);
         uint8_t *buf = malloc(t.nbytes + 1);
         if (!buf)
             return -1;
+        in->bytes[in->n++] = buf;
         bool is_f32 = strcmp(t.dtype, "f32") == 0;
         for (size_t k = 0; k < t.nbytes; k += is_f32 ? 4 : 1) {
             s ^= s << 13;
@@ -55,11 +71,20 @@ static int fill_inputs(detc_model *m, detc_errors *errs)
                 buf[k] = (uint8_t)s;
             }
         }
-        int64_t dims[8];
+    }
+    return info.n_inputs > 8 ? -1 : 0;
+}
+
+static int set_inputs(detc_model *m, const bench_inputs *in, detc_errors *errs)
+{
+    for (int i = 0; i < in->n; i++) {
+        detc_tensor_info t;
+        int idx = detc_input_tensor(m, i);
+        detc_tensor_get_info(m, idx, &t);
+        int64_t dims[8]; /* ranks are at most 6 */
         for (int d = 0; d < t.rank; d++)
             dims[d] = t.dims[d];
-        int rc = detc_set_input(m, idx, t.dtype, t.rank, dims, buf, t.nbytes, errs);
-        free(buf);
+        int rc = detc_set_input(m, idx, t.dtype, t.rank, dims, in->bytes[i], t.nbytes, errs);
         if (rc)
             return rc;
     }
@@ -177,15 +202,20 @@ int cmd_bench(int argc, char **argv)
     /* The inputs are set before every run, outside the timed span, as a caller feeding frames does. (Graph
      * inputs are never overwritten by a run: runtime/planner.c keeps them live to the end.) */
     detc_image img = {0};
+    bench_inputs inputs = {0};
     if (image && detc_image_read_upright(image, &img, NULL, &errs) != 0)
         rc = EXIT_FAILED;
+    if (!image && make_inputs(m, &inputs) != 0) {
+        fprintf(stderr, "bench: out of memory, or more than 8 inputs\n");
+        rc = EXIT_FAILED;
+    }
     double *times = calloc((size_t)runs, sizeof *times);
     if (!times)
         rc = EXIT_FAILED;
     for (int i = 0; rc == EXIT_OK && i < warmup + runs; i++) {
         if (i == warmup)
             detc_reset_profile(m);
-        if ((image ? detc_preprocess(m, &img, NULL, &errs) : fill_inputs(m, &errs)) != 0) {
+        if ((image ? detc_preprocess(m, &img, NULL, &errs) : set_inputs(m, &inputs, &errs)) != 0) {
             rc = EXIT_FAILED;
             break;
         }
@@ -196,6 +226,7 @@ int cmd_bench(int argc, char **argv)
             times[i - warmup] = now_ms() - t0;
     }
     detc_image_release(&img);
+    free_inputs(&inputs);
     if (rc == EXIT_OK) {
         qsort(times, (size_t)runs, sizeof *times, cmp_double);
         double median = runs % 2 ? times[runs / 2] : (times[runs / 2 - 1] + times[runs / 2]) / 2;
