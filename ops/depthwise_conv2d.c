@@ -42,11 +42,13 @@ typedef struct {
     float act_lo, act_hi;
     op_requant rq;
     int16_t *w_centered; /* quantized: w - wz, [KH*KW*out_c] */
-    /* Quantized, multiplier 1: dwconv_q8's parameters and arrays, and C bytes of the input zero point. */
+    /* Quantized, multiplier 1: dwconv_q8's parameters and arrays, and an input row (in_w * C bytes) of the
+     * input zero point: the padding's taps, and the rows of a window that reaches the top or bottom padding. */
     bool fast;
     detc_dwconv_q8_params kp;
     uint8_t *zero_row;
-    /* f32, multiplier 1: dwconv_f32, with C zeros for the padding taps (and the bias when there is none). */
+    /* f32, multiplier 1: dwconv_f32, with an input row of zeros for the padding (and C for the bias when there
+     * is none). */
     bool fast_f32;
     float *zero_f32;
 } dw_data;
@@ -147,7 +149,7 @@ static bool prepare_fast(detc_prep *p, dw_data *d)
     int16_t *w = calloc((size_t)P * C * 2, sizeof *w);
     int32_t *bias = malloc((size_t)C * sizeof *bias);
     bool split = op_requant_split(&d->rq);
-    d->zero_row = malloc((size_t)C);
+    d->zero_row = malloc((size_t)d->in_w * C);
     d->kp = (detc_dwconv_q8_params){.channels = C,
                                     .tap_pairs = P,
                                     .is_signed = d->dtype == DETC_I8,
@@ -163,7 +165,7 @@ static bool prepare_fast(detc_prep *p, dw_data *d)
         detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
         return false;
     }
-    memset(d->zero_row, (uint8_t)d->rq.x_zp, (size_t)C);
+    memset(d->zero_row, (uint8_t)d->rq.x_zp, (size_t)d->in_w * C);
     for (int c = 0; c < C; c++) {
         int64_t sum = 0;
         for (int t = 0; t < taps; t++) {
@@ -232,7 +234,7 @@ static bool dw_prepare(detc_prep *p)
     if (!ok)
         return false;
     if (!quantized && d->mult == 1 && d->k_h * d->k_w <= DW_MAX_PTRS) {
-        d->zero_f32 = calloc((size_t)d->out_c, sizeof *d->zero_f32);
+        d->zero_f32 = calloc((size_t)d->in_w * d->out_c, sizeof *d->zero_f32);
         if (!d->zero_f32) {
             detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
             return false;
@@ -319,11 +321,12 @@ static void pixel_quant(const dw_job *j, int n, int oy, int ox, int ky0, int ky1
     }
 }
 
-/* One output row: the pixels whose taps all lie inside the input (a row's interior, each pixel's taps the
+/* One output row: the pixels whose taps all lie inside the input rows (a row's interior, each pixel's taps the
  * previous one's moved by stride * C elements) through dwconv_q8_run / dwconv_f32_run, given the first pixel's
- * taps and that step; the others (the left and right edges, every pixel of a row whose window reaches the top
- * or bottom padding) through dwconv_q8 / dwconv_f32, in chunks whose tap pointers fit the stack buffer.
- * Addresses are formed in bytes (es per element); f32 keeps them as float pointers. */
+ * taps and that step; the left and right edges through dwconv_q8 / dwconv_f32, in chunks whose tap pointers
+ * fit the stack buffer. A kernel row in the top or bottom padding reads the padding row (zero_row / zero_f32),
+ * so that those output rows' interiors are runs too (SSD's 19x19 maps: 2 of every 19 rows had gone pixel by
+ * pixel). Addresses are formed in bytes (es per element); f32 keeps them as float pointers. */
 static void row_fast(const dw_job *j, int n, int oy)
 {
     const dw_data *d = j->d;
@@ -339,13 +342,11 @@ static void row_fast(const dw_job *j, int n, int oy)
         const uint8_t *q[DW_MAX_PTRS];
         const float *f[DW_MAX_PTRS];
     } tp;
-    const uint8_t *rows[DW_MAX_PTRS]; /* per kernel row: the input row, or NULL in the padding */
+    const uint8_t *rows[DW_MAX_PTRS]; /* per kernel row: the input row, or the padding row */
     int iy0 = oy * d->win.stride_h - d->win.pads.top;
-    bool all_rows = true;
     for (int ky = 0; ky < kh; ky++) {
         int iy = iy0 + ky * d->win.dil_h;
-        rows[ky] = iy >= 0 && iy < d->in_h ? x + (int64_t)iy * row_bytes : NULL;
-        all_rows = all_rows && rows[ky];
+        rows[ky] = iy >= 0 && iy < d->in_h ? x + (int64_t)iy * row_bytes : zero;
     }
     detc_dwconv_f32_params kf = {0};
     if (f32)
@@ -356,14 +357,10 @@ static void row_fast(const dw_job *j, int n, int oy)
                                       .act_lo = d->act_lo,
                                       .act_hi = d->act_hi};
     /* the interior [xa, xb): ox * sw - pl >= 0 and ox * sw - pl + (kw - 1) * dw <= in_w - 1 */
-    int xa = out_w, xb = out_w;
-    if (all_rows) {
-        const int64_t last = (int64_t)in_w - 1 + pl - (int64_t)(kw - 1) * dw;
-        xa = (pl + sw - 1) / sw;
-        xb = last < 0 ? 0 : (int)(last / sw + 1 < out_w ? last / sw + 1 : out_w);
-        if (xa > xb)
-            xa = xb = out_w;
-    }
+    const int64_t last = (int64_t)in_w - 1 + pl - (int64_t)(kw - 1) * dw;
+    int xa = (pl + sw - 1) / sw, xb = last < 0 ? 0 : (int)(last / sw + 1 < out_w ? last / sw + 1 : out_w);
+    if (xa > xb)
+        xa = xb = out_w;
 #define DW_PUT(p) (f32 ? (void)(tp.f[k++] = (const float *)(const void *)(p)) : (void)(tp.q[k++] = (p)))
     for (int ox0 = 0; ox0 < out_w;) {
         if (ox0 == xa && xb > xa) { /* the interior: its first pixel's taps and the step */
@@ -390,7 +387,7 @@ static void row_fast(const dw_job *j, int n, int oy)
             for (int ky = 0; ky < kh; ky++)
                 for (int kx = 0; kx < kw; kx++) {
                     int ix = ix0 + kx * dw;
-                    DW_PUT(rows[ky] && ix >= 0 && ix < in_w ? rows[ky] + (int64_t)ix * C * es : zero);
+                    DW_PUT(ix >= 0 && ix < in_w ? rows[ky] + (int64_t)ix * C * es : zero);
                 }
             if (!f32 && taps % 2)
                 DW_PUT(zero); /* the weight-0 tap that completes the last pair */
