@@ -623,6 +623,14 @@ INLINE_VNNI __m512i dwv_widen(const uint8_t *p, int is_signed)
     return is_signed ? _mm512_cvtepi8_epi32(v) : _mm512_cvtepu8_epi32(v);
 }
 
+/* Lane l = (p[l], q[l]) as a word pair (sign- or zero-extended bytes), for vpdpwssd against a pair of
+ * weights: the bytes interleaved, then widened to words. */
+INLINE_VNNI __m512i dwv_pair(__m128i p, __m128i q, int is_signed)
+{
+    const __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi8(p, q)), _mm_unpackhi_epi8(p, q), 1);
+    return is_signed ? _mm512_cvtepi8_epi16(v) : _mm512_cvtepu8_epi16(v);
+}
+
 /* n pixels one at a time (taps as given), channels c..c+15. */
 INLINE_VNNI void dwv_pixels(const detc_dwconv_q8_params *prm, const int P, int is_signed, int fix, int n,
                             const uint8_t *const *taps, uint8_t *out, int c, const dwv_consts *k)
@@ -633,8 +641,8 @@ INLINE_VNNI void dwv_pixels(const detc_dwconv_q8_params *prm, const int P, int i
         const uint8_t *const *t = taps + (long)i * 2 * P;
         __m512i a = k->bias;
         for (int p = 0; p < P; p++) {
-            __m512i x = _mm512_mask_blend_epi16(0xAAAAAAAA, dwv_widen(t[2 * p] + c, is_signed),
-                                                _mm512_slli_epi32(dwv_widen(t[2 * p + 1] + c, is_signed), 16));
+            const __m512i x = dwv_pair(_mm_loadu_si128((const __m128i *)(t[2 * p] + c)),
+                                       _mm_loadu_si128((const __m128i *)(t[2 * p + 1] + c)), is_signed);
             a = _mm512_dpwssd_epi32(a, x, _mm512_loadu_si512(w + (long)p * C * 2));
         }
         dwv_store(a, k, fix, out + (long)i * C + c);
@@ -662,14 +670,6 @@ INLINE_VNNI __m512i dwv_widen2(const uint8_t *p0, const uint8_t *p1, int is_sign
 {
     __m128i v = _mm_unpacklo_epi64(_mm_loadl_epi64((const __m128i *)p0), _mm_loadl_epi64((const __m128i *)p1));
     return is_signed ? _mm512_cvtepi8_epi32(v) : _mm512_cvtepu8_epi32(v);
-}
-
-/* Lane l = (p[l], q[l]) as a word pair (sign- or zero-extended bytes), for vpdpwssd against a pair of
- * weights: the bytes interleaved, then widened to words. */
-INLINE_VNNI __m512i dwv_pair(__m128i p, __m128i q, int is_signed)
-{
-    const __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi8(p, q)), _mm_unpackhi_epi8(p, q), 1);
-    return is_signed ? _mm512_cvtepi8_epi16(v) : _mm512_cvtepu8_epi16(v);
 }
 
 /* 16 bytes of a row at column a (p): with L = 2, 8 channels of column a and 8 of column a + S (s bytes on). */
