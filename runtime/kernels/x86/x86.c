@@ -539,18 +539,19 @@ const detc_kernels detc_kernels_avx2 = {
     .roi_sample_q8 = detc_roi_sample_q8_avx2,
     .roi_sample_f32 = detc_roi_sample_f32_avx2,
 };
-/* dwconv_q8 with 16 channels per zmm, one int32 lane per channel: a tap's 16 bytes widened to int32
- * (vpmovzxbd, vpmovsxbd) and vpdpwssd multiplying the low words by the tap's weight with 0 in the other
- * word (the high word of a sign-extended byte meets a weight word of 0). Channel blocks run outside the
- * pixels, so that a block's weights and requantization constants are set up once per run of pixels; the
- * last block of C % 16 != 0 channels overlaps the one before (both write the same bytes there).
+/* dwconv_q8 with 16 channels per zmm, one int32 lane per channel: two taps' 16 bytes interleaved and
+ * widened to word pairs (dwv_pair) and vpdpwssd multiplying both words by a pair of weights, so that
+ * every vpdpwssd sums two taps (the high word of a byte widened alone meets a weight word of 0). Channel
+ * blocks run outside the pixels, so that a block's weights and requantization constants are set up once
+ * per run of pixels; the last block of C % 16 != 0 channels overlaps the one before (both write the same
+ * bytes there).
  * Groups of DWV_NP pixels whose 3x3 windows move by a fixed distance (a stride-1 or stride-2 row away from
  * the left and right padding: pixel p's tap (r, kx) at tap (r, 0) + (s*p + kx) * e_r bytes, e_r = 0 for a
- * window row in the padding; checked per group) widen each input vector of a row once and use it for every
- * pixel whose window covers it; there a tail of 1..8 channels goes two pixels per vector (L = 2).
- * Other pixels (the left and right edges) sum their taps as pairs: two widened taps blended into one word
- * pair against the packed weight pair. The requantization is q8_avx512.h's detc_rq64 (gemmlowp's two
- * roundings as one), four pixels' bytes packed together (q8_pack4). */
+ * window row in the padding; checked per group) read each input vector of a row once and use it for every
+ * pixel whose window covers it, 5 vpdpwssd per vector (dwv_groups); there a tail of 1..8 channels goes two
+ * pixels per vector (L = 2). Other pixels (the left and right edges) sum their taps as the packed weight
+ * pairs (2p, 2p+1) come. The requantization is q8_avx512.h's detc_rq64 (gemmlowp's two roundings as one),
+ * four pixels' bytes packed together (q8_pack4). */
 #define INLINE_VNNI VNNI __attribute__((always_inline)) static inline
 #define DWV_NP 8
 #if defined(__clang__)
