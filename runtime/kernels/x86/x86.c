@@ -539,18 +539,19 @@ const detc_kernels detc_kernels_avx2 = {
     .roi_sample_q8 = detc_roi_sample_q8_avx2,
     .roi_sample_f32 = detc_roi_sample_f32_avx2,
 };
-/* dwconv_q8 with 16 channels per zmm, one int32 lane per channel: a tap's 16 bytes widened to int32
- * (vpmovzxbd, vpmovsxbd) and vpdpwssd multiplying the low words by the tap's weight with 0 in the other
- * word (the high word of a sign-extended byte meets a weight word of 0). Channel blocks run outside the
- * pixels, so that a block's weights and requantization constants are set up once per run of pixels; the
- * last block of C % 16 != 0 channels overlaps the one before (both write the same bytes there).
+/* dwconv_q8 with 16 channels per zmm, one int32 lane per channel: two taps' 16 bytes interleaved and
+ * widened to word pairs (dwv_pair) and vpdpwssd multiplying both words by a pair of weights, so that
+ * every vpdpwssd sums two taps (the high word of a byte widened alone meets a weight word of 0). Channel
+ * blocks run outside the pixels, so that a block's weights and requantization constants are set up once
+ * per run of pixels; the last block of C % 16 != 0 channels overlaps the one before (both write the same
+ * bytes there).
  * Groups of DWV_NP pixels whose 3x3 windows move by a fixed distance (a stride-1 or stride-2 row away from
  * the left and right padding: pixel p's tap (r, kx) at tap (r, 0) + (s*p + kx) * e_r bytes, e_r = 0 for a
- * window row in the padding; checked per group) widen each input vector of a row once and use it for every
- * pixel whose window covers it; there a tail of 1..8 channels goes two pixels per vector (L = 2).
- * Other pixels (the left and right edges) sum their taps as pairs: two widened taps blended into one word
- * pair against the packed weight pair. The requantization is q8_avx512.h's detc_rq64 (gemmlowp's two
- * roundings as one), four pixels' bytes packed together (q8_pack4). */
+ * window row in the padding; checked per group) read each input vector of a row once and use it for every
+ * pixel whose window covers it, 5 vpdpwssd per vector (dwv_groups); there a tail of 1..8 channels goes two
+ * pixels per vector (L = 2). Other pixels (the left and right edges) sum their taps as the packed weight
+ * pairs (2p, 2p+1) come. The requantization is q8_avx512.h's detc_rq64 (gemmlowp's two roundings as one),
+ * four pixels' bytes packed together (q8_pack4). */
 #define INLINE_VNNI VNNI __attribute__((always_inline)) static inline
 #define DWV_NP 8
 #if defined(__clang__)
@@ -623,6 +624,14 @@ INLINE_VNNI __m512i dwv_widen(const uint8_t *p, int is_signed)
     return is_signed ? _mm512_cvtepi8_epi32(v) : _mm512_cvtepu8_epi32(v);
 }
 
+/* Lane l = (p[l], q[l]) as a word pair (sign- or zero-extended bytes), for vpdpwssd against a pair of
+ * weights: the bytes interleaved, then widened to words. */
+INLINE_VNNI __m512i dwv_pair(__m128i p, __m128i q, int is_signed)
+{
+    const __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi8(p, q)), _mm_unpackhi_epi8(p, q), 1);
+    return is_signed ? _mm512_cvtepi8_epi16(v) : _mm512_cvtepu8_epi16(v);
+}
+
 /* n pixels one at a time (taps as given), channels c..c+15. */
 INLINE_VNNI void dwv_pixels(const detc_dwconv_q8_params *prm, const int P, int is_signed, int fix, int n,
                             const uint8_t *const *taps, uint8_t *out, int c, const dwv_consts *k)
@@ -633,8 +642,8 @@ INLINE_VNNI void dwv_pixels(const detc_dwconv_q8_params *prm, const int P, int i
         const uint8_t *const *t = taps + (long)i * 2 * P;
         __m512i a = k->bias;
         for (int p = 0; p < P; p++) {
-            __m512i x = _mm512_mask_blend_epi16(0xAAAAAAAA, dwv_widen(t[2 * p] + c, is_signed),
-                                                _mm512_slli_epi32(dwv_widen(t[2 * p + 1] + c, is_signed), 16));
+            const __m512i x = dwv_pair(_mm_loadu_si128((const __m128i *)(t[2 * p] + c)),
+                                       _mm_loadu_si128((const __m128i *)(t[2 * p + 1] + c)), is_signed);
             a = _mm512_dpwssd_epi32(a, x, _mm512_loadu_si512(w + (long)p * C * 2));
         }
         dwv_store(a, k, fix, out + (long)i * C + c);
@@ -664,37 +673,61 @@ INLINE_VNNI __m512i dwv_widen2(const uint8_t *p0, const uint8_t *p1, int is_sign
     return is_signed ? _mm512_cvtepi8_epi32(v) : _mm512_cvtepu8_epi32(v);
 }
 
+/* 16 bytes of a row at column a (p): with L = 2, 8 channels of column a and 8 of column a + S (s bytes on). */
+INLINE_VNNI __m128i dwv_col(const uint8_t *p, ptrdiff_t s, int L)
+{
+    return L == 1 ? _mm_loadu_si128((const __m128i *)p)
+                  : _mm_unpacklo_epi64(_mm_loadl_epi64((const __m128i *)p), _mm_loadl_epi64((const __m128i *)(p + s)));
+}
+
 /* ngroups groups of DWV_NP pixels (10 tap pointers each, tap 9 of weight 0) whose 3x3 windows move by S
  * times their tap distance. L = 1: channels c..c+15, pixel q in vector q; L = 2: channels c..c+7 of pixels
- * 2q and 2q+1 in vector q (lanes 0-7, 8-15; k and wv hold c..c+7 twice). wv[tap]: weights in the low word.
- * Column a of a row (a tap distance apart) is widened once (with L = 2, beside column a + S: pixel 2q's tap
- * a - 2qS next to pixel 2q+1's) and used for every vector whose window holds it.
+ * 2q and 2q+1 in vector q (lanes 0-7, 8-15; k and the weights hold c..c+7 twice). Both words of every
+ * vpdpwssd carry a tap, 5 per vector (dwv_tap_weights):
+ *   rows 0 and 1 of column a, paired: once per column, against w01[a - a0] (a0: the vector's first column);
+ *   row 2, columns a and a + 1 paired: at a0 against w2[0] = (w[2][0], w[2][1]), and for w[2][2] at
+ *   a0 + 1 against w2[1] = (0, w[2][2]) (S = 1: the next vector's a0 pair when L = 1), or at a0 + 2 against
+ *   w2[1] = (w[2][2], 0) (S = 2: the next vector's a0 pair when L = 1; else row 2 widened alone, the high
+ *   word's weight 0, which keeps every read inside the windows).
+ * With L = 2 a column is pixel 2q's column next to pixel 2q+1's, S further on. Every column is read once
+ * and used for every vector whose window holds it.
  * Group g's taps are at taps + g * tstride, moved by g * gstep bytes: (DWV_NP * 10, 0) for a pointer per tap
  * and pixel, (0, DWV_NP * step) for a run given as its first pixel's taps (dwconv_q8_run). */
 INLINE_VNNI void dwv_groups(const detc_dwconv_q8_params *prm, const int S, const int L, int is_signed, int fix,
                             int ngroups, const uint8_t *const *taps, long tstride, ptrdiff_t gstep, uint8_t *out,
-                            int c, const dwv_consts *k, const __m512i *wv)
+                            int c, const dwv_consts *k, const __m512i *w01, const __m512i *w2)
 {
-    const int C = prm->channels, NV = DWV_NP / L;
+    const int C = prm->channels, NV = DWV_NP / L, LS = L * S;
     for (int g = 0; g < ngroups; g++) {
         const uint8_t *const *t = taps + g * tstride;
+        const uint8_t *x0 = t[0] + c + g * gstep, *x1 = t[3] + c + g * gstep, *x2 = t[6] + c + g * gstep;
+        /* 0 for a row in the padding */
+        const ptrdiff_t e0 = t[1] - t[0], e1 = t[4] - t[3], e2 = t[7] - t[6];
         __m512i acc[DWV_NP];
 DWV_UNROLL
         for (int q = 0; q < NV; q++)
             acc[q] = k->bias;
 DWV_UNROLL
-        for (int r = 0; r < 3; r++) {
-            const uint8_t *x = t[3 * r] + c + g * gstep;
-            const ptrdiff_t e = t[3 * r + 1] - t[3 * r]; /* 0 for a row in the padding */
+        for (int a = 0; a < (NV - 1) * LS + 3; a++) {
+            if (a % LS >= 3) /* no vector's window starts here (L = 2 at stride 2) */
+                continue;
+            const __m512i v01 = dwv_pair(dwv_col(x0 + a * e0, S * e0, L), dwv_col(x1 + a * e1, S * e1, L), is_signed);
 DWV_UNROLL
-            for (int a = 0; a < (DWV_NP - L) * S + 3; a++) {
-                if (a % (L * S) >= 3) /* no vector's window starts here (L = 2 at stride 2) */
-                    continue;
-                const __m512i xv = L == 1 ? dwv_widen(x + a * e, is_signed) : dwv_widen2(x + a * e, x + (a + S) * e, is_signed);
-DWV_UNROLL
-                for (int q = 0; q < NV; q++)
-                    if (a - L * S * q >= 0 && a - L * S * q < 3)
-                        acc[q] = _mm512_dpwssd_epi32(acc[q], xv, wv[3 * r + a - L * S * q]);
+            for (int q = 0; q < NV; q++)
+                if (a - LS * q >= 0 && a - LS * q < 3)
+                    acc[q] = _mm512_dpwssd_epi32(acc[q], v01, w01[a - LS * q]);
+            /* row 2: w2[0] at a0 and w2[1] at a0 + S for the vectors that have them here */
+            const int first = a % LS == 0 && a / LS < NV, second = a >= S && (a - S) % LS == 0 && (a - S) / LS < NV;
+            if (first || second) {
+                __m512i v2;
+                if (first || S == 1)
+                    v2 = dwv_pair(dwv_col(x2 + a * e2, S * e2, L), dwv_col(x2 + (a + 1) * e2, S * e2, L), is_signed);
+                else
+                    v2 = L == 1 ? dwv_widen(x2 + a * e2, is_signed) : dwv_widen2(x2 + a * e2, x2 + (a + S) * e2, is_signed);
+                if (first)
+                    acc[a / LS] = _mm512_dpwssd_epi32(acc[a / LS], v2, w2[0]);
+                if (second)
+                    acc[(a - S) / LS] = _mm512_dpwssd_epi32(acc[(a - S) / LS], v2, w2[1]);
             }
         }
         uint8_t *o = out + (long)g * DWV_NP * C + c;
@@ -754,19 +787,25 @@ INLINE_VNNI int dwv_regular9(const uint8_t *const *t)
     return bad ? 0 : s ? s : 1;
 }
 
-/* Each of the 9 taps' weights alone in the low word of its lane (wv), from the packed pairs of taps 2p, 2p+1. */
-INLINE_VNNI void dwv_tap_weights(const __m512i *pairs, __m512i *wv)
+/* The 3x3 weights for dwv_groups at stride S from the packed pairs of taps 2p, 2p+1 (tap 3r + kx): word pairs
+ * w01[kx] = (w[0][kx], w[1][kx]), w2[0] = (w[2][0], w[2][1]), w2[1] = (0, w[2][2]) at S = 1, (w[2][2], 0) at
+ * S = 2. */
+INLINE_VNNI void dwv_tap_weights(const __m512i *pairs, int S, __m512i *w01, __m512i *w2)
 {
-    for (int tp = 0; tp < 9; tp++)
-        wv[tp] = tp % 2 ? _mm512_srli_epi32(pairs[tp / 2], 16) : _mm512_and_si512(pairs[tp / 2], _mm512_set1_epi32(0xFFFF));
+    /* pairs[p] = (tap 2p, tap 2p + 1) */
+    w01[0] = _mm512_mask_blend_epi16(0xAAAAAAAA, pairs[0], pairs[1]); /* taps 0, 3 */
+    w01[1] = _mm512_or_si512(_mm512_srli_epi32(pairs[0], 16), _mm512_slli_epi32(pairs[2], 16)); /* 1, 4 */
+    w01[2] = _mm512_mask_blend_epi16(0xAAAAAAAA, pairs[1], pairs[2]); /* 2, 5 */
+    w2[0] = pairs[3];                                                 /* 6, 7 */
+    w2[1] = S == 1 ? _mm512_slli_epi32(pairs[4], 16) : _mm512_and_si512(pairs[4], _mm512_set1_epi32(0xFFFF));
 }
 
 /* ng groups at stride kind (1 or 2), 16 channels from c, or with half the 8 from c two pixels per vector. */
 INLINE_VNNI void dwv_groups_at(const detc_dwconv_q8_params *prm, int kind, int half, int is_signed, int fix, int ng,
                                const uint8_t *const *taps, long tstride, ptrdiff_t gstep, uint8_t *out, int c,
-                               const dwv_consts *k, const __m512i *wv)
+                               const dwv_consts *k, const __m512i *w01, const __m512i *w2)
 {
-#define DWV_GROUPS(S, L, FIX) dwv_groups(prm, S, L, is_signed, FIX, ng, taps, tstride, gstep, out, c, k, wv)
+#define DWV_GROUPS(S, L, FIX) dwv_groups(prm, S, L, is_signed, FIX, ng, taps, tstride, gstep, out, c, k, w01, w2)
     if (half)
         kind == 1 ? (fix ? DWV_GROUPS(1, 2, 1) : DWV_GROUPS(1, 2, 0)) : (fix ? DWV_GROUPS(2, 2, 1) : DWV_GROUPS(2, 2, 0));
     else
@@ -782,14 +821,14 @@ INLINE_VNNI void dwv_run(const detc_dwconv_q8_params *prm, const int P, int is_s
     const int C = prm->channels, fix = prm->act_min - prm->out_zp < 0;
     /* groups and a tail of 1..8 channels: the tail two pixels per vector (dwv_groups' L = 2) */
     const int half = kind != 0 && C % 16 != 0 && C % 16 <= 8, cmain = half ? C - C % 16 : C;
-    __m512i pairs[5], wv[9];
+    __m512i pairs[5], w01[3], w2[2];
     if (half) {
         const int c = C - 8;
         const dwv_consts k = dwv_consts_dup8(prm, c);
         for (int p = 0; p < 5; p++)
             pairs[p] = dwv_dup8((const int32_t *)(const void *)(prm->w + ((long)p * C + c) * 2));
-        dwv_tap_weights(pairs, wv);
-        dwv_groups_at(prm, kind, 1, is_signed, fix, n / DWV_NP, taps, tstride, gstep, out, c, &k, wv);
+        dwv_tap_weights(pairs, kind, w01, w2);
+        dwv_groups_at(prm, kind, 1, is_signed, fix, n / DWV_NP, taps, tstride, gstep, out, c, &k, w01, w2);
     }
     for (int c0 = 0; c0 < cmain; c0 += 16) {
         const int c = c0 + 16 <= C ? c0 : C - 16;
@@ -803,8 +842,8 @@ INLINE_VNNI void dwv_run(const detc_dwconv_q8_params *prm, const int P, int is_s
         }
         for (int p = 0; p < 5; p++)
             pairs[p] = _mm512_loadu_si512(prm->w + ((long)p * C + c) * 2);
-        dwv_tap_weights(pairs, wv);
-        dwv_groups_at(prm, kind, 0, is_signed, fix, n / DWV_NP, taps, tstride, gstep, out, c, &k, wv);
+        dwv_tap_weights(pairs, kind, w01, w2);
+        dwv_groups_at(prm, kind, 0, is_signed, fix, n / DWV_NP, taps, tstride, gstep, out, c, &k, w01, w2);
     }
 }
 
