@@ -321,13 +321,15 @@ static void pixel_quant(const dw_job *j, int n, int oy, int ox, int ky0, int ky1
     }
 }
 
-/* One output row: the pixels whose taps all lie inside the input rows (a row's interior, each pixel's taps the
- * previous one's moved by stride * C elements) through dwconv_q8_run / dwconv_f32_run, given the first pixel's
- * taps and that step; the left and right edges through dwconv_q8 / dwconv_f32, in chunks whose tap pointers
- * fit the stack buffer. A kernel row in the top or bottom padding reads the padding row (zero_row / zero_f32),
- * so that those output rows' interiors are runs too (SSD's 19x19 maps: 2 of every 19 rows had gone pixel by
- * pixel). Addresses are formed in bytes (es per element); f32 keeps them as float pointers. */
-static void row_fast(const dw_job *j, int n, int oy)
+/* Output rows [r0, r1) (rows are (image, output row) pairs): in each row, the pixels whose taps all lie inside
+ * the input rows (a row's interior, each pixel's taps the previous one's moved by stride * C elements) through
+ * dwconv_q8_run / dwconv_f32_run, given the first pixel's taps and that step; the edge pixels through dwconv_q8 /
+ * dwconv_f32 with a tap pointer each. A row's right edge and the next row's left edge are adjacent in the output,
+ * so they go in one call (each call sets up every 16-channel block's constants again: on SSD's 19x19 maps a
+ * 1-pixel call cost about 2.5 times a pixel inside a run), in chunks whose pointers fit the stack buffer. A kernel
+ * row in the top or bottom padding reads the padding row (zero_row / zero_f32), so that those output rows'
+ * interiors are runs too. Addresses are formed in bytes (es per element); f32 keeps them as float pointers. */
+static void rows_fast(const dw_job *j, int r0, int r1)
 {
     const dw_data *d = j->d;
     const bool f32 = d->fast_f32;
@@ -335,19 +337,11 @@ static void row_fast(const dw_job *j, int n, int oy)
     const int chunk = DW_MAX_PTRS / ptrs, sw = d->win.stride_w, dw = d->win.dil_w, in_w = d->in_w;
     const int out_w = d->win.out_w, pl = d->win.pads.left;
     const int64_t es = f32 ? (int64_t)sizeof(float) : 1, row_bytes = (int64_t)in_w * C * es;
-    const uint8_t *x = (const uint8_t *)j->x + (int64_t)n * d->in_h * row_bytes;
-    uint8_t *out = (uint8_t *)j->out + ((int64_t)n * d->win.out_h + oy) * out_w * C * es;
     const uint8_t *zero = f32 ? (const uint8_t *)d->zero_f32 : d->zero_row;
     union {
         const uint8_t *q[DW_MAX_PTRS];
         const float *f[DW_MAX_PTRS];
     } tp;
-    const uint8_t *rows[DW_MAX_PTRS]; /* per kernel row: the input row, or the padding row */
-    int iy0 = oy * d->win.stride_h - d->win.pads.top;
-    for (int ky = 0; ky < kh; ky++) {
-        int iy = iy0 + ky * d->win.dil_h;
-        rows[ky] = iy >= 0 && iy < d->in_h ? x + (int64_t)iy * row_bytes : zero;
-    }
     detc_dwconv_f32_params kf = {0};
     if (f32)
         kf = (detc_dwconv_f32_params){.channels = C,
@@ -361,28 +355,50 @@ static void row_fast(const dw_job *j, int n, int oy)
     int xa = (pl + sw - 1) / sw, xb = last < 0 ? 0 : (int)(last / sw + 1 < out_w ? last / sw + 1 : out_w);
     if (xa > xb)
         xa = xb = out_w;
+    /* edge pixels waiting for their call: cnt of them, outputs from pend_out on (k tap pointers in tp) */
+    uint8_t *pend_out = NULL;
+    int cnt = 0, k = 0;
 #define DW_PUT(p) (f32 ? (void)(tp.f[k++] = (const float *)(const void *)(p)) : (void)(tp.q[k++] = (p)))
-    for (int ox0 = 0; ox0 < out_w;) {
-        if (ox0 == xa && xb > xa) { /* the interior: its first pixel's taps and the step */
-            int k = 0;
-            for (int ky = 0; ky < kh; ky++)
-                for (int kx = 0; kx < kw; kx++)
-                    DW_PUT(rows[ky] + ((int64_t)xa * sw - pl + (int64_t)kx * dw) * C * es);
-            if (f32) {
-                j->kernels->dwconv_f32_run(&kf, xb - xa, tp.f, (ptrdiff_t)sw * C,
-                                           (float *)(void *)(out + (int64_t)xa * C * es));
-            } else {
-                if (taps % 2) /* the weight-0 tap that completes the last pair: any tap that moves with the run */
-                    tp.q[k] = tp.q[k - 1];
-                j->kernels->dwconv_q8_run(&d->kp, xb - xa, tp.q, (ptrdiff_t)sw * C, out + (int64_t)xa * C);
-            }
-            ox0 = xb;
-            continue;
+#define DW_FLUSH()                                                                                               \
+    do {                                                                                                         \
+        if (cnt && f32)                                                                                          \
+            j->kernels->dwconv_f32(&kf, cnt, tp.f, (float *)(void *)pend_out);                                   \
+        else if (cnt)                                                                                            \
+            j->kernels->dwconv_q8(&d->kp, cnt, tp.q, pend_out);                                                  \
+        cnt = k = 0;                                                                                             \
+    } while (0)
+    for (int r = r0; r < r1; r++) {
+        const int n = r / d->win.out_h, oy = r % d->win.out_h;
+        const uint8_t *x = (const uint8_t *)j->x + (int64_t)n * d->in_h * row_bytes;
+        uint8_t *out = (uint8_t *)j->out + (int64_t)r * out_w * C * es;
+        const uint8_t *rows[DW_MAX_PTRS]; /* per kernel row: the input row, or the padding row */
+        const int iy0 = oy * d->win.stride_h - d->win.pads.top;
+        for (int ky = 0; ky < kh; ky++) {
+            int iy = iy0 + ky * d->win.dil_h;
+            rows[ky] = iy >= 0 && iy < d->in_h ? x + (int64_t)iy * row_bytes : zero;
         }
-        const int end = ox0 < xa ? xa : out_w; /* up to the interior, or the right edge to the row's end */
-        const int cnt = end - ox0 < chunk ? end - ox0 : chunk;
-        int k = 0;
-        for (int ox = ox0; ox < ox0 + cnt; ox++) {
+        for (int ox = 0; ox < out_w; ox++) {
+            if (ox == xa && xb > xa) { /* the interior: its first pixel's taps and the step */
+                DW_FLUSH(); /* the right edge after it does not continue what waits */
+                for (int ky = 0; ky < kh; ky++)
+                    for (int kx = 0; kx < kw; kx++)
+                        DW_PUT(rows[ky] + ((int64_t)xa * sw - pl + (int64_t)kx * dw) * C * es);
+                if (f32) {
+                    j->kernels->dwconv_f32_run(&kf, xb - xa, tp.f, (ptrdiff_t)sw * C,
+                                               (float *)(void *)(out + (int64_t)xa * C * es));
+                } else {
+                    if (taps % 2) /* the weight-0 tap that completes the last pair: any tap that moves with the run */
+                        tp.q[k] = tp.q[k - 1];
+                    j->kernels->dwconv_q8_run(&d->kp, xb - xa, tp.q, (ptrdiff_t)sw * C, out + (int64_t)xa * C);
+                }
+                k = 0;
+                ox = xb - 1;
+                continue;
+            }
+            if (cnt == chunk)
+                DW_FLUSH();
+            if (!cnt)
+                pend_out = out + (int64_t)ox * C * es;
             const int ix0 = ox * sw - pl;
             for (int ky = 0; ky < kh; ky++)
                 for (int kx = 0; kx < kw; kx++) {
@@ -391,13 +407,11 @@ static void row_fast(const dw_job *j, int n, int oy)
                 }
             if (!f32 && taps % 2)
                 DW_PUT(zero); /* the weight-0 tap that completes the last pair */
+            cnt++;
         }
-        if (f32)
-            j->kernels->dwconv_f32(&kf, cnt, tp.f, (float *)(void *)(out + (int64_t)ox0 * C * es));
-        else
-            j->kernels->dwconv_q8(&d->kp, cnt, tp.q, out + (int64_t)ox0 * C);
-        ox0 += cnt;
     }
+    DW_FLUSH();
+#undef DW_FLUSH
 #undef DW_PUT
 }
 
@@ -407,8 +421,7 @@ static void run_rows(void *ctx, int begin, int end)
     const dw_job *j = ctx;
     const dw_data *d = j->d;
     if (d->fast || d->fast_f32) {
-        for (int r = begin; r < end; r++)
-            row_fast(j, r / d->win.out_h, r % d->win.out_h);
+        rows_fast(j, begin, end);
         return;
     }
     for (int r = begin; r < end; r++) {
