@@ -618,12 +618,6 @@ INLINE_VNNI void dwv_store(__m512i acc, const dwv_consts *k, int fix, uint8_t *o
     _mm_storeu_si128((__m128i *)o, _mm512_cvtepi32_epi8(q8_clamp16(detc_rq64_apply(acc, &k->rq, fix), k->lo, k->hi, k->zp)));
 }
 
-INLINE_VNNI __m512i dwv_widen(const uint8_t *p, int is_signed)
-{
-    __m128i v = _mm_loadu_si128((const __m128i *)p);
-    return is_signed ? _mm512_cvtepi8_epi32(v) : _mm512_cvtepu8_epi32(v);
-}
-
 /* Lane l = (p[l], q[l]) as a word pair (sign- or zero-extended bytes), for vpdpwssd against a pair of
  * weights: the bytes interleaved, then widened to words. */
 INLINE_VNNI __m512i dwv_pair(__m128i p, __m128i q, int is_signed)
@@ -666,18 +660,17 @@ INLINE_VNNI dwv_consts dwv_consts_dup8(const detc_dwconv_q8_params *prm, int c)
     return k;
 }
 
-/* Bytes c..c+7 of pixels at p0 and p1, widened: p0's in lanes 0-7, p1's in lanes 8-15. */
-INLINE_VNNI __m512i dwv_widen2(const uint8_t *p0, const uint8_t *p1, int is_signed)
-{
-    __m128i v = _mm_unpacklo_epi64(_mm_loadl_epi64((const __m128i *)p0), _mm_loadl_epi64((const __m128i *)p1));
-    return is_signed ? _mm512_cvtepi8_epi32(v) : _mm512_cvtepu8_epi32(v);
-}
-
 /* 16 bytes of a row at column a (p): with L = 2, 8 channels of column a and 8 of column a + S (s bytes on). */
 INLINE_VNNI __m128i dwv_col(const uint8_t *p, ptrdiff_t s, int L)
 {
     return L == 1 ? _mm_loadu_si128((const __m128i *)p)
                   : _mm_unpacklo_epi64(_mm_loadl_epi64((const __m128i *)p), _mm_loadl_epi64((const __m128i *)(p + s)));
+}
+
+/* A column's 16 bytes (dwv_col) widened to int32 alone, for vpdpwssd against a weight in the low word. */
+INLINE_VNNI __m512i dwv_widen(__m128i v, int is_signed)
+{
+    return is_signed ? _mm512_cvtepi8_epi32(v) : _mm512_cvtepu8_epi32(v);
 }
 
 /* ngroups groups of DWV_NP pixels (10 tap pointers each, tap 9 of weight 0) whose 3x3 windows move by S
@@ -723,7 +716,7 @@ DWV_UNROLL
                 if (first || S == 1)
                     v2 = dwv_pair(dwv_col(x2 + a * e2, S * e2, L), dwv_col(x2 + (a + 1) * e2, S * e2, L), is_signed);
                 else
-                    v2 = L == 1 ? dwv_widen(x2 + a * e2, is_signed) : dwv_widen2(x2 + a * e2, x2 + (a + S) * e2, is_signed);
+                    v2 = dwv_widen(dwv_col(x2 + a * e2, S * e2, L), is_signed);
                 if (first)
                     acc[a / LS] = _mm512_dpwssd_epi32(acc[a / LS], v2, w2[0]);
                 if (second)
