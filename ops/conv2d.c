@@ -258,6 +258,13 @@ static int channel_slices(const conv_data *d, int unit, int *slice_c)
     return (d->out_c + *slice_c - 1) / *slice_c;
 }
 
+/* Output channels of slice s (the last may be narrower). */
+static int slice_width(const conv_data *d, int s)
+{
+    int c0 = s * d->slice_c;
+    return d->out_c - c0 < d->slice_c ? d->out_c - c0 : d->slice_c;
+}
+
 /* The filter w in the layout of k's conv_q8, whole or in channel slices (replacing any earlier packing). False
  * when memory runs out. */
 static bool pack_filter(conv_data *d, const detc_kernels *k, const void *w)
@@ -267,25 +274,23 @@ static bool pack_filter(conv_data *d, const detc_kernels *k, const void *w)
     d->conv_fn = k->conv_q8;
     free(d->packed);
     d->packed = NULL;
-    for (int s = 0; s < d->n_slices; s++)
-        free(d->slice_packed[s]);
-    d->n_slices = channel_slices(d, CONV_Q8_SLICE_C, &d->slice_c);
-    d->packed_by = pack;
     for (int s = 0; s < d->n_slices; s++) {
-        int c0 = s * d->slice_c, n = d->out_c - c0 < d->slice_c ? d->out_c - c0 : d->slice_c;
-        d->slice_packed[s] = pack(n, d->k, (const uint8_t *)w + (size_t)c0 * d->k, is_signed);
-        if (!d->slice_packed[s]) {
-            d->n_slices = s; /* the ones packed are released with the op */
-            d->packed_by = NULL;
-            return false;
-        }
+        free(d->slice_packed[s]);
+        d->slice_packed[s] = NULL;
     }
-    if (!d->n_slices)
-        d->packed = pack(d->out_c, d->k, w, is_signed);
-    if (!d->n_slices && !d->packed)
-        d->packed_by = NULL;
+    d->packed_by = NULL;
+    d->n_slices = channel_slices(d, CONV_Q8_SLICE_C, &d->slice_c);
+    for (int s = 0; s < d->n_slices; s++) {
+        d->slice_packed[s] = pack(slice_width(d, s), d->k, (const uint8_t *)w + (size_t)s * d->slice_c * d->k,
+                                  is_signed);
+        if (!d->slice_packed[s])
+            return false; /* the ones packed are released with the op */
+    }
+    if (!d->n_slices && !(d->packed = pack(d->out_c, d->k, w, is_signed)))
+        return false;
+    d->packed_by = pack;
     d->kp.packed = d->packed;
-    return d->n_slices || d->packed;
+    return true;
 }
 
 /* After op_requant_prepare: the bias with the zero-point corrections folded in, conv_q8's requantization
@@ -341,8 +346,7 @@ static bool pack_f32(conv_data *d, const detc_kernels *k, const float *w)
     d->n_slices = channel_slices(d, CONV_F32_SLICE_C, &d->slice_c);
     if (d->n_slices) {
         for (int s = 0; s < d->n_slices; s++) {
-            int c0 = s * d->slice_c, n = d->out_c - c0 < d->slice_c ? d->out_c - c0 : d->slice_c;
-            d->slice_packed[s] = k->conv_f32_pack(n, d->k, w + (size_t)c0 * d->k);
+            d->slice_packed[s] = k->conv_f32_pack(slice_width(d, s), d->k, w + (size_t)s * d->slice_c * d->k);
             if (!d->slice_packed[s])
                 return false;
         }
@@ -665,8 +669,8 @@ static void tile_f32_slices(const conv_job *j, uint8_t *slot, int64_t p0, int m,
     const float *a = (const float *)rows_for(j, slot, p0, m, sizeof(float), 0);
     float *out = (float *)j->out + p0 * d->out_c;
     for (int s = s0; s < s1; s++) {
-        int c0 = s * d->slice_c, n = d->out_c - c0 < d->slice_c ? d->out_c - c0 : d->slice_c;
-        detc_conv_f32_params prm = {.n = n, .k = d->k, .packed = d->slice_packed[s],
+        int c0 = s * d->slice_c;
+        detc_conv_f32_params prm = {.n = slice_width(d, s), .k = d->k, .packed = d->slice_packed[s],
                                     .bias = j->bias_f32 ? j->bias_f32 + c0 : NULL,
                                     .act_lo = d->act_lo, .act_hi = d->act_hi};
         j->kernels->conv_f32(&prm, m, a, d->k, out + c0, d->out_c);
@@ -712,7 +716,7 @@ static void tile_quant_slices(const conv_job *j, uint8_t *slot, int64_t p0, int 
     for (int s = s0; s < s1; s++) {
         int c0 = s * d->slice_c;
         detc_conv_q8_params prm = d->kp;
-        prm.n = d->out_c - c0 < d->slice_c ? d->out_c - c0 : d->slice_c;
+        prm.n = slice_width(d, s);
         prm.packed = d->slice_packed[s];
         prm.bias += c0;
         prm.w_zp = prm.w_zp ? prm.w_zp + c0 : NULL;
