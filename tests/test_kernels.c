@@ -456,7 +456,7 @@ static int64_t ref_round_once(int32_t x, int32_t mult, int shift)
  * positive and negative, where the two roundings disagree for negative values (and where gemmlowp's first
  * rounding moves a value across a half). */
 static int check_conv_q8_case(const detc_kernels *k, int M, int N, int K, int is_signed, int wzp_mode,
-                              int extreme, int round_once, int relu, int tight)
+                              int extreme, int round_once, int relu, int tight, int scales)
 {
     /* odd M: lda > K; even M: rows back to back. tight: output rows back to back too (the VNNI kernel stores
      * whole tiles of N = 16..64 at once there); else ldo > N. GUARD bytes after the last row must stay. */
@@ -502,6 +502,22 @@ static int check_conv_q8_case(const detc_kernels *k, int M, int N, int K, int is
             lsh[c] = 0;
             rsh[c] = r;
             bias[c] = (int32_t)((next() % 2 ? -odd : odd) * ((int64_t)1 << e));
+        }
+    }
+    /* scales 1: channel 0's multiplier and right shift for every channel (a per-tensor scale, as every uint8
+     * model has; the VNNI kernel then requantizes every block with one set of constants); 2: the same with a
+     * left shift of 1 or 2 instead, where a real multiplier of 1 to 4 would saturate nearly every output: the
+     * filter at its zero points and biases within +-300, so that acc = bias lands in the output range;
+     * 3: channel 0's right shift for every channel, multipliers per channel; 4: the other way round */
+    const int32_t lsh0 = 1 + (int32_t)(next() % 2);
+    for (int c = 0; scales && c < N; c++) {
+        if (scales != 3)
+            mult[c] = mult[0];
+        lsh[c] = scales == 2 ? lsh0 : scales == 4 ? lsh[c] : 0;
+        rsh[c] = scales == 2 ? 0 : scales == 4 ? rsh[c] : rsh[0];
+        if (scales == 2) {
+            memset(W + (size_t)c * K, wzp_mode ? (uint8_t)wzp[c] : 0, (size_t)K);
+            bias[c] = (int32_t)(next() % 601) - 300;
         }
     }
     if (extreme == 4)
@@ -622,12 +638,14 @@ static void check_conv_q8(const detc_kernels *k)
             K = 1024;
         if (extreme == 4)
             wzp_mode = 0; /* acc = bias exactly */
-        int relu = t % 5 == 2, tight = t % 3 == 1;
-        int bad = check_conv_q8_case(k, M, N, K, is_signed, wzp_mode, extreme, round_once, relu, tight);
+        int relu = t % 5 == 2, tight = t % 3 == 1, scales = (t / 7) % 5;
+        int bad = check_conv_q8_case(k, M, N, K, is_signed, wzp_mode, extreme, round_once, relu, tight, scales);
         if (bad)
-            printf("  %s conv_q8: M %d N %d K %d %s%s, %s rounding%s, filter zero points %s%s: %d wrong\n", k->name, M,
-                   N, K, is_signed ? "i8" : "u8", tight ? ", ldo = N" : "", round_once ? "single" : "double",
+            printf("  %s conv_q8: M %d N %d K %d %s%s, %s rounding%s%s, filter zero points %s%s: %d wrong\n", k->name,
+                   M, N, K, is_signed ? "i8" : "u8", tight ? ", ldo = N" : "", round_once ? "single" : "double",
                    relu ? " (out_zp = act_min)" : "",
+                   scales == 1 ? ", one scale" : scales == 2 ? ", one scale shifting left"
+                   : scales == 3 ? ", one shift" : scales == 4 ? ", one multiplier" : "",
                    wzp_mode == 0 ? "none" : wzp_mode == 1 ? "per tensor" : "per channel",
                    extreme == 1 ? ", extreme values" : extreme == 2 ? ", extreme biases" : extreme == 3 ? ", 255-value filter range" : extreme == 4 ? ", exact ties" : "", bad);
         bad_cases += bad != 0;

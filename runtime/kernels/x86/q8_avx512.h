@@ -35,10 +35,11 @@ detc_requant_gemmlowp16(__m512i acc, __m512i mult, __m512i mult_odd, __m512i lsh
  *   result = (P + 2^30 + 2^(30+e) - [P < -2^30] * 2^31) >> (31 + e)     (e = 0: (P + 2^30) >> 31)
  * in int64 (|P| <= 2^62, so no overflow), exact for every int32 a. h < 0 is P + 2^30 < 0. Without the
  * [h < 0] term (fix = 0) a negative h gives floor((h + 2^(e-1)) / 2^e) <= 0 instead of the true value,
- * also <= 0: callers whose lower clamp (act_min - out_zp) is >= 0 clamp both to the same byte. */
+ * also <= 0: callers whose lower clamp (act_min - out_zp) is >= 0 clamp both to the same byte.
+ * The left shift is applied only with fix = 2: a lane's lsh is almost always 0, and a run-time test per
+ * vector had kept the shifts in a register and a branch in every requantization. */
 typedef struct {
     __m512i mult, mult_odd, lsh, nud_e, nud_o, sh_e, sh_o, cor_e, cor_o;
-    int has_lsh;
 } detc_rq64;
 
 /* From the lanes' multipliers and shifts. */
@@ -50,7 +51,6 @@ __attribute__((always_inline, target("avx512f"))) static inline detc_rq64 detc_r
     r.mult = mult;
     r.mult_odd = _mm512_srli_epi64(r.mult, 32);
     r.lsh = lsh;
-    r.has_lsh = _mm512_test_epi32_mask(r.lsh, r.lsh) != 0;
     const __m512i ee = _mm512_and_si512(e, _mm512_set1_epi64(0xFFFFFFFFLL)), eo = _mm512_srli_epi64(e, 32);
     const __mmask8 pe = _mm512_cmpneq_epi64_mask(ee, z), po = _mm512_cmpneq_epi64_mask(eo, z);
     r.nud_e = _mm512_add_epi64(b30, _mm512_maskz_mov_epi64(pe, _mm512_sllv_epi64(b30, ee)));
@@ -70,10 +70,24 @@ detc_rq64_load(const int32_t *mult, const int32_t *lshift, const int32_t *rshift
                           _mm512_maskz_loadu_epi32(mk, rshift));
 }
 
+/* Some of n channels shift left (a multiplier of 1 or more: rare in convolutions). */
+__attribute__((always_inline, target("avx512f"))) static inline int detc_any_lshift(const int32_t *lshift, int n)
+{
+    __mmask16 any = 0;
+    for (int c = 0; c < n; c += 16) {
+        const __mmask16 mk = n - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - c)) - 1);
+        const __m512i v = _mm512_maskz_loadu_epi32(mk, lshift + c);
+        any |= _mm512_test_epi32_mask(v, v);
+    }
+    return any != 0;
+}
+
+/* fix: 0 without the [h < 0] term (act_min - out_zp >= 0) and without left shifts, 1 with the term, 2 with
+ * the term and the left shifts. */
 __attribute__((always_inline, target("avx512f"))) static inline __m512i detc_rq64_apply(__m512i acc,
                                                                                          const detc_rq64 *r, int fix)
 {
-    const __m512i a = r->has_lsh ? _mm512_sllv_epi32(acc, r->lsh) : acc;
+    const __m512i a = fix == 2 ? _mm512_sllv_epi32(acc, r->lsh) : acc;
     const __m512i pe = _mm512_mul_epi32(a, r->mult), po = _mm512_mul_epi32(_mm512_srli_epi64(a, 32), r->mult_odd);
     __m512i ye = _mm512_add_epi64(pe, r->nud_e), yo = _mm512_add_epi64(po, r->nud_o);
     if (fix) {

@@ -799,10 +799,12 @@ INLINE_VNNI void dwv_groups_at(const detc_dwconv_q8_params *prm, int kind, int h
                                const dwv_consts *k, const __m512i *w01, const __m512i *w2)
 {
 #define DWV_GROUPS(S, L, FIX) dwv_groups(prm, S, L, is_signed, FIX, ng, taps, tstride, gstep, out, c, k, w01, w2)
+#define DWV_GROUPS_FIX(S, L) (fix ? DWV_GROUPS(S, L, 1) : DWV_GROUPS(S, L, 0))
     if (half)
-        kind == 1 ? (fix ? DWV_GROUPS(1, 2, 1) : DWV_GROUPS(1, 2, 0)) : (fix ? DWV_GROUPS(2, 2, 1) : DWV_GROUPS(2, 2, 0));
+        kind == 1 ? DWV_GROUPS_FIX(1, 2) : DWV_GROUPS_FIX(2, 2);
     else
-        kind == 1 ? (fix ? DWV_GROUPS(1, 1, 1) : DWV_GROUPS(1, 1, 0)) : (fix ? DWV_GROUPS(2, 1, 1) : DWV_GROUPS(2, 1, 0));
+        kind == 1 ? DWV_GROUPS_FIX(1, 1) : DWV_GROUPS_FIX(2, 1);
+#undef DWV_GROUPS_FIX
 #undef DWV_GROUPS
 }
 
@@ -897,10 +899,11 @@ VNNI static void dw_vnni_s8(const detc_dwconv_q8_params *prm, int n, const uint8
     dw_vnni_body(prm, prm->tap_pairs, 1, n, taps, out);
 }
 
-/* Fewer than 16 channels: the AVX2 kernel (AVX-512 implies AVX2). */
-static void dwconv_q8_vnni(const detc_dwconv_q8_params *prm, int n, const uint8_t *const *taps, uint8_t *out)
+/* Fewer than 16 channels, or a channel that shifts left (the dwv kernels requantize without left shifts):
+ * the AVX2 kernel (AVX-512 implies AVX2). */
+VNNI static void dwconv_q8_vnni(const detc_dwconv_q8_params *prm, int n, const uint8_t *const *taps, uint8_t *out)
 {
-    if (prm->channels < 16)
+    if (prm->channels < 16 || detc_any_lshift(prm->lshift, prm->channels))
         dwconv_q8_avx2(prm, n, taps, out);
     else if (prm->tap_pairs == 5)
         (prm->is_signed ? dw_vnni_s8_p5 : dw_vnni_u8_p5)(prm, n, taps, out);
@@ -941,12 +944,12 @@ VNNI static int dwv_run_groups(const detc_dwconv_q8_params *prm, int n, const ui
 }
 
 /* A run of pixels (dwconv_q8_run): 3x3 kernels in dwv_groups from the first pixel's taps, the last n % DWV_NP
- * pixels (and every other kernel) by expanding the pointers for dwconv_q8_vnni; fewer than 16 channels as
- * dwconv_q8_vnni does, in the AVX2 kernel. */
-static void dwconv_q8_run_vnni(const detc_dwconv_q8_params *prm, int n, const uint8_t *const *taps0, ptrdiff_t step,
+ * pixels (and every other kernel) by expanding the pointers for dwconv_q8_vnni; fewer than 16 channels or a
+ * left shift as dwconv_q8_vnni does, in the AVX2 kernel. */
+VNNI static void dwconv_q8_run_vnni(const detc_dwconv_q8_params *prm, int n, const uint8_t *const *taps0, ptrdiff_t step,
                                uint8_t *out)
 {
-    if (prm->channels < 16) {
+    if (prm->channels < 16 || detc_any_lshift(prm->lshift, prm->channels)) {
         dwconv_q8_run_avx2(prm, n, taps0, step, out);
         return;
     }
@@ -1030,18 +1033,31 @@ INLINE_VNNI __m512i cq_requant1(__m512i acc, const cq_rq1 *r)
 }
 
 /* A 16-channel block's constants, set up once per pass over the rows: base = bias + corr, coef =
- * 128 (u8) - w_zp, and the gemmlowp requantization. */
+ * 128 (u8) - w_zp, and the gemmlowp requantization (modes 0 and 1: block 0's serves every block). */
 typedef struct {
     __m512i base, coef;
-    detc_rq64 rq; /* modes 0 and 1 */
+    detc_rq64 rq; /* modes 0, 1 and 3 */
     cq_rq1 r1;    /* mode 2 */
 } cq_blk;
+
+/* cq_tile's MODE: gemmlowp with one multiplier and right shift for every channel and no left shift (every
+ * uint8 model: per-tensor scales, multipliers below 1), 0 when act_min >= out_zp and 1 when not (rq64_apply's
+ * fix); 2: round_once; 3: gemmlowp per channel or with left shifts. One set of requantization constants in
+ * modes 0 and 1 leaves the registers of NB - 1 sets to the accumulators. */
+static int cq_mode(const detc_conv_q8_params *prm)
+{
+    if (prm->round_once)
+        return 2;
+    for (int c = 0; c < prm->n; c++)
+        if (prm->mult[c] != prm->mult[0] || prm->rshift[c] != prm->rshift[0] || prm->lshift[c])
+            return 3;
+    return prm->act_min - prm->out_zp < 0;
+}
 
 /* CQ_MR rows (a[i]; rows past mr repeat row 0 and are not stored) x NB blocks starting at block blk.
  * The accumulators start at each block's base. rowc[i]: with uni 1 (one coef for every channel), coef *
  * sum(row i), added to that start; with uni 0, sum(row i), multiplied by each block's coef at the end; with
- * uni 2 (i8 rows, no filter zero point: no row sums), unused. MODE 0: gemmlowp, act_min >= out_zp; 1: gemmlowp;
- * 2: round_once. */
+ * uni 2 (i8 rows, no filter zero point: no row sums), unused. MODE: cq_mode's. */
 INLINE_VNNI void cq_tile(const detc_conv_q8_params *prm, const uint8_t *const *a, const uint8_t *a_end,
                          const uint32_t *rowc, int uni, int mr, int blk, const int NB, const int MODE, const int WHOLE,
                          int is_signed, const cq_blk *cb, const q8_out *q, uint8_t *out, int ldo)
@@ -1049,6 +1065,7 @@ INLINE_VNNI void cq_tile(const detc_conv_q8_params *prm, const uint8_t *const *a
     const int K = prm->k, kf = K >> 2, kt = K & 3;
     const size_t bstride = (size_t)(K + 3) / 4 * 64;
     const uint8_t *b = (const uint8_t *)prm->packed + (size_t)blk * bstride;
+    const int FIX = MODE == 3 ? 2 : MODE; /* detc_rq64_apply's */
     const int32_t flip = is_signed ? (int32_t)0x80808080u : 0;
     __m512i acc[CQ_MR][CQ_NB];
 #pragma GCC unroll 4
@@ -1099,7 +1116,7 @@ INLINE_VNNI void cq_tile(const detc_conv_q8_params *prm, const uint8_t *const *a
                 __m512i x = acc[i][j]; /* the block's base is in it from the start */
                 if (!uni)
                     x = _mm512_add_epi32(x, _mm512_mullo_epi32(cb[j].coef, _mm512_set1_epi32((int32_t)rowc[i])));
-                v[i * NB + j] = detc_rq64_apply(x, &cb[j].rq, MODE);
+                v[i * NB + j] = detc_rq64_apply(x, &cb[MODE == 3 ? j : 0].rq, FIX);
             }
 #pragma GCC unroll 4
         for (int f = 0; f < NB; f++)
@@ -1125,8 +1142,9 @@ INLINE_VNNI void cq_tile(const detc_conv_q8_params *prm, const uint8_t *const *a
                     _mm512_mask_cvtepi32_storeu_epi8(out + (long)i * ldo + c, mk, cq_requant1(v[i], &cb[j].r1));
             continue;
         }
-        const __m512i bytes = q8_pack4(detc_rq64_apply(v[0], &cb[j].rq, MODE), detc_rq64_apply(v[1], &cb[j].rq, MODE),
-                                       detc_rq64_apply(v[2], &cb[j].rq, MODE), detc_rq64_apply(v[3], &cb[j].rq, MODE),
+        const detc_rq64 *rq = &cb[MODE == 3 ? j : 0].rq;
+        const __m512i bytes = q8_pack4(detc_rq64_apply(v[0], rq, FIX), detc_rq64_apply(v[1], rq, FIX),
+                                       detc_rq64_apply(v[2], rq, FIX), detc_rq64_apply(v[3], rq, FIX),
                                        q, is_signed);
         if (left >= 16) {
             _mm_storeu_si128((__m128i *)(out + c), _mm512_castsi512_si128(bytes));
@@ -1188,10 +1206,11 @@ INLINE_VNNI void cq_rows_nb(const detc_conv_q8_params *prm, const uint8_t *A, in
 }
 
 /* WHOLE: the caller checked that the rows are whole (conv_q8_vnni: gemmlowp rounding, N = 16, 32, 48 or 64 in
- * one group of full blocks, ldo = N, so that a tile of CQ_MR rows is 64 * NB contiguous bytes). Separate
- * functions for it, which leave the other shapes' code as it was. */
+ * one group of full blocks, ldo = N, so that a tile of CQ_MR rows is 64 * NB contiguous bytes). MODE: cq_mode's.
+ * One function per signedness, WHOLE and MODE (conv_q8_vnni picks it): each holds only its own four block
+ * counts, so that adding a mode does not move the others' code. */
 INLINE_VNNI void cq_body(const detc_conv_q8_params *prm, int m, const uint8_t *A, int lda, uint8_t *out, int ldo,
-                         int is_signed, const int WHOLE)
+                         int is_signed, const int WHOLE, const int MODE)
 {
     const int N = prm->n, NBLK = (N + 15) / 16;
     const int need_rs = !is_signed || prm->w_zp;
@@ -1203,7 +1222,6 @@ INLINE_VNNI void cq_body(const detc_conv_q8_params *prm, int m, const uint8_t *A
     if (!need_rs)
         uni = 2;
     const uint32_t coef0 = (is_signed ? 0u : 128u) - (prm->w_zp ? (uint32_t)prm->w_zp[0] : 0u);
-    const int mode = prm->round_once ? 2 : prm->act_min - prm->out_zp < 0 ? 1 : 0;
     const q8_out q = q8_out_load(prm->out_zp, prm->act_min, prm->act_max);
     const int nch = (prm->k + 63) / 64; /* 64-byte chunks of a row */
     const uint8_t *a_end = A + (long)(m - 1) * lda + prm->k; /* one past A's last byte */
@@ -1242,55 +1260,55 @@ INLINE_VNNI void cq_body(const detc_conv_q8_params *prm, int m, const uint8_t *A
                 cb[j].coef = _mm512_set1_epi32(is_signed ? 0 : 128);
                 if (prm->w_zp)
                     cb[j].coef = _mm512_sub_epi32(cb[j].coef, _mm512_maskz_loadu_epi32(mk, prm->w_zp + c));
-                if (mode != 2)
-                    cb[j].rq = detc_rq64_load(prm->mult + c, prm->lshift + c, prm->rshift + c, mk);
-                else /* once per pass, not per tile of rows */
+                if (MODE == 2) /* once per pass, not per tile of rows */
                     cb[j].r1 = cq_rq1_load(prm, c, mk);
+                else if (MODE == 3 || j == 0)
+                    cb[j].rq = detc_rq64_load(prm->mult + c, prm->lshift + c, prm->rshift + c, mk);
             }
             const uint8_t *a = A + (long)m0 * lda;
             uint8_t *o = out + (long)m0 * ldo;
-            if (mode == 0)
-                cq_rows_nb(prm, a, lda, a_end, mc, rowc, uni, g, nb, 0, WHOLE, is_signed, cb, &q, o, ldo);
-            else if (mode == 1)
-                cq_rows_nb(prm, a, lda, a_end, mc, rowc, uni, g, nb, 1, WHOLE, is_signed, cb, &q, o, ldo);
-            else
-                cq_rows_nb(prm, a, lda, a_end, mc, rowc, uni, g, nb, 2, 0, is_signed, cb, &q, o, ldo);
+            cq_rows_nb(prm, a, lda, a_end, mc, rowc, uni, g, nb, MODE, WHOLE, is_signed, cb, &q, o, ldo);
         }
     }
 }
 
-VNNI static void conv_q8_vnni_u8(const detc_conv_q8_params *prm, int m, const uint8_t *a, int lda, uint8_t *out,
-                                 int ldo)
-{
-    cq_body(prm, m, a, lda, out, ldo, 0, 0);
-}
+typedef void (*cq_fn)(const detc_conv_q8_params *prm, int m, const uint8_t *a, int lda, uint8_t *out, int ldo);
 
-VNNI static void conv_q8_vnni_s8(const detc_conv_q8_params *prm, int m, const uint8_t *a, int lda, uint8_t *out,
-                                 int ldo)
-{
-    cq_body(prm, m, a, lda, out, ldo, 1, 0);
-}
+#define CQ_FN(SIGNED, WHOLE, MODE)                                                                                 \
+    VNNI static void conv_q8_vnni_##SIGNED##WHOLE##MODE(const detc_conv_q8_params *prm, int m, const uint8_t *a,      \
+                                                        int lda, uint8_t *out, int ldo)                           \
+    {                                                                                                              \
+        cq_body(prm, m, a, lda, out, ldo, SIGNED, WHOLE, MODE);                                                    \
+    }
+CQ_FN(0, 0, 0)
+CQ_FN(0, 0, 1)
+CQ_FN(0, 0, 2)
+CQ_FN(0, 0, 3)
+CQ_FN(0, 1, 0)
+CQ_FN(0, 1, 1)
+CQ_FN(0, 1, 3)
+CQ_FN(1, 0, 0)
+CQ_FN(1, 0, 1)
+CQ_FN(1, 0, 2)
+CQ_FN(1, 0, 3)
+CQ_FN(1, 1, 0)
+CQ_FN(1, 1, 1)
+CQ_FN(1, 1, 3)
+#undef CQ_FN
 
-VNNI static void conv_q8_vnni_u8_whole(const detc_conv_q8_params *prm, int m, const uint8_t *a, int lda,
-                                       uint8_t *out, int ldo)
-{
-    cq_body(prm, m, a, lda, out, ldo, 0, 1);
-}
-
-VNNI static void conv_q8_vnni_s8_whole(const detc_conv_q8_params *prm, int m, const uint8_t *a, int lda,
-                                       uint8_t *out, int ldo)
-{
-    cq_body(prm, m, a, lda, out, ldo, 1, 1);
-}
+/* [is_signed][whole][mode]; whole rows never come with round_once (mode 2) */
+static const cq_fn cq_fns[2][2][4] = {
+    {{conv_q8_vnni_000, conv_q8_vnni_001, conv_q8_vnni_002, conv_q8_vnni_003},
+     {conv_q8_vnni_010, conv_q8_vnni_011, conv_q8_vnni_002, conv_q8_vnni_013}},
+    {{conv_q8_vnni_100, conv_q8_vnni_101, conv_q8_vnni_102, conv_q8_vnni_103},
+     {conv_q8_vnni_110, conv_q8_vnni_111, conv_q8_vnni_102, conv_q8_vnni_113}},
+};
 
 static void conv_q8_vnni(const detc_conv_q8_params *prm, int m, const uint8_t *a, int lda, uint8_t *out, int ldo)
 {
     /* whole rows (cq_body's WHOLE): SSD MobileNet v1 0.75's 150x150 pointwise conv, 24 -> 48 channels */
     const int whole = !prm->round_once && prm->n % 16 == 0 && prm->n <= 16 * CQ_NB && ldo == prm->n;
-    if (prm->is_signed)
-        (whole ? conv_q8_vnni_s8_whole : conv_q8_vnni_s8)(prm, m, a, lda, out, ldo);
-    else
-        (whole ? conv_q8_vnni_u8_whole : conv_q8_vnni_u8)(prm, m, a, lda, out, ldo);
+    cq_fns[prm->is_signed != 0][whole][cq_mode(prm)](prm, m, a, lda, out, ldo);
 }
 
 /* ---------------- byte table look-up (lut_u8) ---------------- */
