@@ -70,6 +70,15 @@ detc_rq64_load(const int32_t *mult, const int32_t *lshift, const int32_t *rshift
                           _mm512_maskz_loadu_epi32(mk, rshift));
 }
 
+/* The output zero point added inside the rounding: floor((X + zp * 2^(31+e)) / 2^(31+e)) = floor(X / 2^(31+e)) + zp
+ * exactly, one add fewer per vector. In int64 while e <= 22 (|P| <= 2^62, zp * 2^53 <= 2^61 for |zp| < 256). */
+__attribute__((always_inline, target("avx512f"))) static inline void detc_rq64_add_zp(detc_rq64 *r, int32_t zp)
+{
+    const __m512i z = _mm512_set1_epi64(zp);
+    r->nud_e = _mm512_add_epi64(r->nud_e, _mm512_sllv_epi64(z, r->sh_e));
+    r->nud_o = _mm512_add_epi64(r->nud_o, _mm512_sllv_epi64(z, r->sh_o));
+}
+
 /* Some of n channels shift left (a multiplier of 1 or more: rare in convolutions). */
 __attribute__((always_inline, target("avx512f"))) static inline int detc_any_lshift(const int32_t *lshift, int n)
 {

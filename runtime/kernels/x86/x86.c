@@ -580,10 +580,14 @@ INLINE_VNNI q8_out q8_out_load(int32_t out_zp, int32_t act_min, int32_t act_max)
  * saturations (int32 -> int16, + out_zp in int16, int16 -> 8 bits) are monotonic and as wide as the clamp
  * to [act_min, act_max] that follows, so the bytes are those of clamp(v + out_zp). packs leaves lane k
  * holding dword i = vector i's values 4k..4k+3; vpermd transposes that 4x4 of dwords. */
-INLINE_VNNI __m512i q8_pack4(__m512i v0, __m512i v1, __m512i v2, __m512i v3, const q8_out *q, int is_signed)
+INLINE_VNNI __m512i q8_pack4(__m512i v0, __m512i v1, __m512i v2, __m512i v3, const q8_out *q, int is_signed,
+                             int add_zp)
 {
-    const __m512i w01 = _mm512_adds_epi16(_mm512_packs_epi32(v0, v1), q->zp16);
-    const __m512i w23 = _mm512_adds_epi16(_mm512_packs_epi32(v2, v3), q->zp16);
+    __m512i w01 = _mm512_packs_epi32(v0, v1), w23 = _mm512_packs_epi32(v2, v3);
+    if (add_zp) { /* else in v already (detc_rq64_add_zp) */
+        w01 = _mm512_adds_epi16(w01, q->zp16);
+        w23 = _mm512_adds_epi16(w23, q->zp16);
+    }
     __m512i b;
     if (is_signed)
         b = _mm512_max_epi8(_mm512_min_epi8(_mm512_packs_epi16(w01, w23), q->hi8), q->lo8);
@@ -728,7 +732,7 @@ DWV_UNROLL
         for (int q = 0; q < NV; q += 4) {
             const __m512i b = q8_pack4(detc_rq64_apply(acc[q], &k->rq, fix), detc_rq64_apply(acc[q + 1], &k->rq, fix),
                                        detc_rq64_apply(acc[q + 2], &k->rq, fix), detc_rq64_apply(acc[q + 3], &k->rq, fix),
-                                       &k->q, is_signed);
+                                       &k->q, is_signed, 1);
             const __m128i v[4] = {_mm512_castsi512_si128(b), _mm512_extracti32x4_epi32(b, 1),
                                   _mm512_extracti32x4_epi32(b, 2), _mm512_extracti32x4_epi32(b, 3)};
 DWV_UNROLL
@@ -1040,10 +1044,11 @@ typedef struct {
     cq_rq1 r1;    /* mode 2 */
 } cq_blk;
 
-/* cq_tile's MODE: gemmlowp with one multiplier and right shift for every channel and no left shift (every
- * uint8 model: per-tensor scales, multipliers below 1), 0 when act_min >= out_zp and 1 when not (rq64_apply's
- * fix); 2: round_once; 3: gemmlowp per channel or with left shifts. One set of requantization constants in
- * modes 0 and 1 leaves the registers of NB - 1 sets to the accumulators. */
+/* cq_tile's MODE: gemmlowp with one multiplier and right shift (at most 22) for every channel and no left
+ * shift (every uint8 model: per-tensor scales, multipliers below 1), 0 when act_min >= out_zp and 1 when not
+ * (rq64_apply's fix); 2: round_once; 3: gemmlowp per channel or with left shifts. One set of requantization
+ * constants in modes 0 and 1 leaves the registers of NB - 1 sets to the accumulators, and holds out_zp
+ * (detc_rq64_add_zp). */
 static int cq_mode(const detc_conv_q8_params *prm)
 {
     if (prm->round_once)
@@ -1051,7 +1056,7 @@ static int cq_mode(const detc_conv_q8_params *prm)
     for (int c = 0; c < prm->n; c++)
         if (prm->mult[c] != prm->mult[0] || prm->rshift[c] != prm->rshift[0] || prm->lshift[c])
             return 3;
-    return prm->act_min - prm->out_zp < 0;
+    return prm->rshift[0] > 22 ? 3 : prm->act_min - prm->out_zp < 0;
 }
 
 /* CQ_MR rows (a[i]; rows past mr repeat row 0 and are not stored) x NB blocks starting at block blk.
@@ -1120,7 +1125,7 @@ INLINE_VNNI void cq_tile(const detc_conv_q8_params *prm, const uint8_t *const *a
             }
 #pragma GCC unroll 4
         for (int f = 0; f < NB; f++)
-            _mm512_storeu_si512(out + 64 * f, q8_pack4(v[4 * f], v[4 * f + 1], v[4 * f + 2], v[4 * f + 3], q, is_signed));
+            _mm512_storeu_si512(out + 64 * f, q8_pack4(v[4 * f], v[4 * f + 1], v[4 * f + 2], v[4 * f + 3], q, is_signed, MODE == 3));
         return;
     }
 #pragma GCC unroll 4
@@ -1145,7 +1150,7 @@ INLINE_VNNI void cq_tile(const detc_conv_q8_params *prm, const uint8_t *const *a
         const detc_rq64 *rq = &cb[MODE == 3 ? j : 0].rq;
         const __m512i bytes = q8_pack4(detc_rq64_apply(v[0], rq, FIX), detc_rq64_apply(v[1], rq, FIX),
                                        detc_rq64_apply(v[2], rq, FIX), detc_rq64_apply(v[3], rq, FIX),
-                                       q, is_signed);
+                                       q, is_signed, MODE == 3);
         if (left >= 16) {
             _mm_storeu_si128((__m128i *)(out + c), _mm512_castsi512_si128(bytes));
             if (mr > 1)
@@ -1264,6 +1269,8 @@ INLINE_VNNI void cq_body(const detc_conv_q8_params *prm, int m, const uint8_t *A
                     cb[j].r1 = cq_rq1_load(prm, c, mk);
                 else if (MODE == 3 || j == 0)
                     cb[j].rq = detc_rq64_load(prm->mult + c, prm->lshift + c, prm->rshift + c, mk);
+                if (MODE < 2 && j == 0)
+                    detc_rq64_add_zp(&cb[0].rq, prm->out_zp);
             }
             const uint8_t *a = A + (long)m0 * lda;
             uint8_t *o = out + (long)m0 * ldo;
