@@ -70,6 +70,8 @@ static int check_dw_case(const detc_kernels *k, const dw_case *t)
     int lo = t->is_signed ? -128 : 0, hi = t->is_signed ? 127 : 255;
     int32_t xz = lo + (int32_t)(next() % 256), wz = t->is_signed ? 0 : (int32_t)(next() % 256);
     int32_t oz = lo + (int32_t)(next() % 256), amin = lo + (int32_t)(next() % 40), amax = hi - (int32_t)(next() % 40);
+    if (next() % 4 == 0) /* the whole byte range: the x86 kernels then leave the clamp to their saturating packs */
+        amin = lo, amax = hi;
     if (t->relu)
         oz = amin;
     for (int i = 0; i < t->H * t->W * C; i++)
@@ -523,6 +525,8 @@ static int check_conv_q8_case(const detc_kernels *k, int M, int N, int K, int is
     if (extreme == 4)
         memset(W, 0, (size_t)N * K);
     int32_t oz = lo + (int32_t)(next() % 256), amin = lo + (int32_t)(next() % 40), amax = hi - (int32_t)(next() % 40);
+    if (next() % 4 == 0) /* the whole byte range: the x86 kernels then leave the clamp to their saturating packs */
+        amin = lo, amax = hi;
     if (relu) /* out_zp = act_min: the x86 kernels then skip gemmlowp's negative-tie fixup */
         oz = amin;
     detc_conv_q8_params prm = {.n = N, .k = K, .is_signed = is_signed, .bias = bias,

@@ -566,14 +566,18 @@ INLINE_VNNI __m512i q8_clamp16(__m512i v, __m512i lo, __m512i hi, __m512i zp)
     return _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(v, lo), hi), zp);
 }
 
-/* The clamp and out_zp in 16-bit and 8-bit lanes, for q8_pack4. */
+/* The clamp and out_zp in 16-bit and 8-bit lanes, for q8_pack4. clamp 0: the range is the whole byte range,
+ * which the saturating packs give already (a ReLU6 output at scale 6/255 and zero point 0, SSD's). */
 typedef struct {
     __m512i zp16, lo8, hi8;
+    int clamp;
 } q8_out;
 
-INLINE_VNNI q8_out q8_out_load(int32_t out_zp, int32_t act_min, int32_t act_max)
+INLINE_VNNI q8_out q8_out_load(int32_t out_zp, int32_t act_min, int32_t act_max, int is_signed)
 {
-    return (q8_out){_mm512_set1_epi16((short)out_zp), _mm512_set1_epi8((char)act_min), _mm512_set1_epi8((char)act_max)};
+    const int whole = act_min <= (is_signed ? -128 : 0) && act_max >= (is_signed ? 127 : 255);
+    return (q8_out){_mm512_set1_epi16((short)out_zp), _mm512_set1_epi8((char)act_min), _mm512_set1_epi8((char)act_max),
+                    !whole};
 }
 
 /* Four vectors of 16 requantized lanes (before + out_zp) to bytes, vector i in 128-bit lane i. The
@@ -588,11 +592,10 @@ INLINE_VNNI __m512i q8_pack4(__m512i v0, __m512i v1, __m512i v2, __m512i v3, con
         w01 = _mm512_adds_epi16(w01, q->zp16);
         w23 = _mm512_adds_epi16(w23, q->zp16);
     }
-    __m512i b;
-    if (is_signed)
-        b = _mm512_max_epi8(_mm512_min_epi8(_mm512_packs_epi16(w01, w23), q->hi8), q->lo8);
-    else
-        b = _mm512_max_epu8(_mm512_min_epu8(_mm512_packus_epi16(w01, w23), q->hi8), q->lo8);
+    __m512i b = is_signed ? _mm512_packs_epi16(w01, w23) : _mm512_packus_epi16(w01, w23);
+    if (q->clamp)
+        b = is_signed ? _mm512_max_epi8(_mm512_min_epi8(b, q->hi8), q->lo8)
+                      : _mm512_max_epu8(_mm512_min_epu8(b, q->hi8), q->lo8);
     const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     return _mm512_permutexvar_epi32(idx, b);
 }
@@ -612,7 +615,7 @@ INLINE_VNNI dwv_consts dwv_consts_load(const detc_dwconv_q8_params *prm, int c)
     k.lo = _mm512_set1_epi32(prm->act_min - prm->out_zp);
     k.hi = _mm512_set1_epi32(prm->act_max - prm->out_zp);
     k.zp = _mm512_set1_epi32(prm->out_zp);
-    k.q = q8_out_load(prm->out_zp, prm->act_min, prm->act_max);
+    k.q = q8_out_load(prm->out_zp, prm->act_min, prm->act_max, prm->is_signed);
     return k;
 }
 
@@ -1227,7 +1230,7 @@ INLINE_VNNI void cq_body(const detc_conv_q8_params *prm, int m, const uint8_t *A
     if (!need_rs)
         uni = 2;
     const uint32_t coef0 = (is_signed ? 0u : 128u) - (prm->w_zp ? (uint32_t)prm->w_zp[0] : 0u);
-    const q8_out q = q8_out_load(prm->out_zp, prm->act_min, prm->act_max);
+    const q8_out q = q8_out_load(prm->out_zp, prm->act_min, prm->act_max, is_signed);
     const int nch = (prm->k + 63) / 64; /* 64-byte chunks of a row */
     const uint8_t *a_end = A + (long)(m - 1) * lda + prm->k; /* one past A's last byte */
     uint32_t rowc[CQ_MC + CQ_MR];
