@@ -567,17 +567,17 @@ INLINE_VNNI __m512i q8_clamp16(__m512i v, __m512i lo, __m512i hi, __m512i zp)
 }
 
 /* The clamp and out_zp in 16-bit and 8-bit lanes, for q8_pack4. clamp 0: the range is the whole byte range,
- * which the saturating packs give already (a ReLU6 output at scale 6/255 and zero point 0, SSD's). */
+ * which the saturating packs give already; zp 0: out_zp is 0 (both: a ReLU6 output at scale 6/255, SSD's). */
 typedef struct {
     __m512i zp16, lo8, hi8;
-    int clamp;
+    int clamp, zp;
 } q8_out;
 
 INLINE_VNNI q8_out q8_out_load(int32_t out_zp, int32_t act_min, int32_t act_max, int is_signed)
 {
     const int whole = act_min <= (is_signed ? -128 : 0) && act_max >= (is_signed ? 127 : 255);
     return (q8_out){_mm512_set1_epi16((short)out_zp), _mm512_set1_epi8((char)act_min), _mm512_set1_epi8((char)act_max),
-                    !whole};
+                    !whole, out_zp != 0};
 }
 
 /* Four vectors of 16 requantized lanes (before + out_zp) to bytes, vector i in 128-bit lane i. The
@@ -588,7 +588,7 @@ INLINE_VNNI __m512i q8_pack4(__m512i v0, __m512i v1, __m512i v2, __m512i v3, con
                              int add_zp)
 {
     __m512i w01 = _mm512_packs_epi32(v0, v1), w23 = _mm512_packs_epi32(v2, v3);
-    if (add_zp) { /* else in v already (detc_rq64_add_zp) */
+    if (add_zp && q->zp) { /* else 0, or in v already (detc_rq64_add_zp) */
         w01 = _mm512_adds_epi16(w01, q->zp16);
         w23 = _mm512_adds_epi16(w23, q->zp16);
     }
