@@ -516,8 +516,10 @@ static int check_conv_q8_case(const detc_kernels *k, int M, int N, int K, int is
     for (int c = 0; scales && c < N - (scales == 5); c++) {
         if (scales != 3)
             mult[c] = mult[0];
-        lsh[c] = scales == 2 ? lsh0 : scales == 4 ? lsh[c] : 0;
-        rsh[c] = scales == 2 ? 0 : scales == 4 ? rsh[c] : rsh[0];
+        if (scales != 4) {
+            lsh[c] = scales == 2 ? lsh0 : 0;
+            rsh[c] = scales == 2 ? 0 : rsh[0];
+        }
         if (scales == 2) {
             memset(W + (size_t)c * K, wzp_mode ? (uint8_t)wzp[c] : 0, (size_t)K);
             bias[c] = (int32_t)(next() % 601) - 300;

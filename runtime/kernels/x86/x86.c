@@ -1047,11 +1047,6 @@ typedef struct {
     cq_rq1 r1;    /* mode 2 */
 } cq_blk;
 
-/* cq_tile's MODE: gemmlowp with one multiplier and right shift (at most 22) for every channel and no left
- * shift (every uint8 model: per-tensor scales, multipliers below 1), 0 when act_min >= out_zp and 1 when not
- * (rq64_apply's fix); 2: round_once; 3: gemmlowp per channel or with left shifts. One set of requantization
- * constants in modes 0 and 1 leaves the registers of NB - 1 sets to the accumulators, and holds out_zp
- * (detc_rq64_add_zp). */
 /* Every one of v[0..n) equals v[0], 16 at a time: conv_q8 checks its channels' scales and zero points once per
  * call (a scalar loop over up to 768 channels was 0.4% of SSD's run). */
 INLINE_VNNI int cq_same(const int32_t *v, int n)
@@ -1065,6 +1060,11 @@ INLINE_VNNI int cq_same(const int32_t *v, int n)
     return diff == 0;
 }
 
+/* cq_tile's MODE: gemmlowp with one multiplier and right shift (at most 22) for every channel and no left
+ * shift (every uint8 model: per-tensor scales, multipliers below 1), 0 when act_min >= out_zp and 1 when not
+ * (rq64_apply's fix); 2: round_once; 3: gemmlowp per channel or with left shifts. One set of requantization
+ * constants in modes 0 and 1 leaves the registers of NB - 1 sets to the accumulators, and holds out_zp
+ * (detc_rq64_add_zp). */
 VNNI static int cq_mode(const detc_conv_q8_params *prm)
 {
     if (prm->round_once)
