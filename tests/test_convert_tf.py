@@ -27,13 +27,14 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 from detc_convert import from_tf, protobuf  # noqa: E402
 from detc_convert.errors import ConvertError  # noqa: E402
 from detc_convert.protobuf import ProtobufError  # noqa: E402
+from scratch import scratch_dir  # noqa: E402
 
 SHARED = os.path.join(os.path.dirname(ROOT), "shared", "models", "opencv_face_ssd_res10")
 PB = os.path.join(SHARED, "opencv_face_detector_uint8.pb")
 PBTXT = os.path.join(SHARED, "opencv_face_detector.pbtxt")
 CONVERT = os.path.join(ROOT, "tools", "detc-convert")
 DETC = os.environ.get("DETC_BIN", os.path.join(ROOT, "build", "detc"))
-TMP = tempfile.mkdtemp(prefix="detc_convert_tf_test_")
+TMP = scratch_dir("detc_convert_tf_test_")
 DT_FLOAT, DT_INT32, DT_UINT8, DT_INT64, DT_BOOL, DT_QUINT8, DT_HALF = 1, 3, 4, 9, 10, 12, 19
 SKIPPED = []
 

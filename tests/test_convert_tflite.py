@@ -16,10 +16,10 @@ import os
 import struct
 import subprocess
 import sys
-import tempfile
 from collections import Counter
 
 import numpy as np
+from scratch import scratch_dir  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.path.dirname(ROOT), "shared", "models")
@@ -27,7 +27,7 @@ CONVERT = os.path.join(ROOT, "tools", "detc-convert")
 SSD = os.path.join(SHARED, "ssd_mobilenet_v1_coco_quant", "detect.tflite")
 SSD_LABELS = os.path.join(SHARED, "ssd_mobilenet_v1_coco_quant", "labelmap.txt")
 BLAZEFACE = os.path.join(SHARED, "blazeface_short_range", "face_detection_short_range.tflite")
-TMP = tempfile.mkdtemp(prefix="detc_convert_test_")
+TMP = scratch_dir("detc_convert_test_")
 
 DTYPE_SIZE = {"f32": 4, "f16": 2, "i8": 1, "u8": 1, "i16": 2, "i32": 4, "i64": 8, "f64": 8, "bool": 1}
 NP_DTYPE = {"f32": "<f4", "f16": "<f2", "i8": "i1", "u8": "u1", "i16": "<i2", "i32": "<i4", "i64": "<i8"}

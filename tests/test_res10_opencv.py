@@ -32,6 +32,7 @@ import sys
 import tempfile
 
 import numpy as np
+from scratch import scratch_dir  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.path.dirname(ROOT), "shared")
@@ -42,7 +43,7 @@ IMAGES = sorted(glob.glob(os.path.join(SHARED, "images", "*.jpg")))
 DETC = os.environ.get("DETC_BIN", os.path.join(ROOT, "build", "detc"))
 CONVERT = os.path.join(ROOT, "tools", "detc-convert")
 OPENCV_REF = os.path.join(ROOT, "tools", "opencv_ref.py")
-TMP = tempfile.mkdtemp(prefix="detc_res10_test_")
+TMP = scratch_dir("detc_res10_test_")
 MODEL = os.path.join(TMP, "res10.detc")
 INTERMEDIATE = ["Relu", "last_relu", "mbox_loc", "mbox_conf_flatten"]
 DET = ["detection_out", "detection_out:1", "detection_out:2", "detection_out:3"]

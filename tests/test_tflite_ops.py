@@ -20,7 +20,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import zlib
 from collections import OrderedDict
 
@@ -31,11 +30,12 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import tflite_writer as tw  # noqa: E402
 from detc_convert import cli as convert_cli  # noqa: E402
+from scratch import scratch_dir  # noqa: E402
 
 DETC = os.environ.get("DETC_BIN", os.path.join(ROOT, "build", "detc"))
 RUNNER = os.path.join(ROOT, "tools", "tflite_ref", "run.mjs")
 DATA = os.path.join(ROOT, "tests", "data", "tflite_ops")
-TMP = tempfile.mkdtemp(prefix="detc_tflite_ops_")
+TMP = scratch_dir("detc_tflite_ops_")
 LIVE = os.environ.get("DETC_TFLITE_LIVE") == "1"
 
 CASES = OrderedDict()

@@ -23,7 +23,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 
 import numpy as np
 
@@ -32,10 +31,11 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 import torchvision_archs as tva  # noqa: E402
 from detc_convert import from_torchvision  # noqa: E402
 from detc_convert.errors import ConvertError  # noqa: E402
+from scratch import scratch_dir  # noqa: E402
 
 DETC = os.environ.get("DETC_BIN") or os.path.join(ROOT, "build", "detc")
 DATA = os.path.join(ROOT, "tests", "data", "tv_archs")
-TMP = tempfile.mkdtemp(prefix="detc_tv_archs_")
+TMP = scratch_dir("detc_tv_archs_")
 FEATURES = ["C2", "C3", "C4", "C5"] + tva.LEVELS
 RESULTS = []
 
