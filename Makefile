@@ -60,6 +60,9 @@ ARM_CPU_FLAGS = $(if $(ARM_CPU),-mtune=$(ARM_CPU))
 KERNEL_FLAGS_neon = -mfpu=neon-vfpv4
 KERNEL_FLAGS_eltwise_neon = -mfpu=neon-vfpv4
 endif
+# The VBMI depthwise kernels' loops at 64-byte boundaries: SSD uint8's 19x19 depthwise layers took 0.052 ms
+# instead of 0.044-0.047 with the group loop where gcc 12 happened to put it (Zen 4), the same code.
+KERNEL_FLAGS_dw_q8_vbmi = $(if $(filter x86_64-%,$(TARGET_MACHINE)),-falign-loops=64)
 
 CFLAGS_BASE = -std=c11 -Wall -Wextra -Werror -g $(OPT) $(VECT_FLAGS) $(ARCH_FLAGS) $(ARM_CPU_FLAGS) $(SAN) -D_FILE_OFFSET_BITS=64 \
 	$(BLAS_CFLAGS_$(BLAS)) -Iruntime -Iruntime/io -Iops -Imodels

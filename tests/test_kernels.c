@@ -1633,7 +1633,7 @@ static void check_lut_u8(const detc_kernels *k)
 
 int main(void)
 {
-    static const char *names[] = {"portable", "avx2", "avx512vnni", "amx", "blas", "neon", "neon-dotprod", "auto"};
+    static const char *names[] = {"portable", "avx2", "avx512vnni", "avx512vbmi", "amx", "blas", "neon", "neon-dotprod", "auto"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         const detc_kernels *k = detc_kernels_select(names[i]);
         if (!k) {

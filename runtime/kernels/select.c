@@ -36,7 +36,7 @@ static int always(void)
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define DETC_HAVE_X86_KERNELS 1
-extern const detc_kernels detc_kernels_avx2, detc_kernels_avx512vnni;
+extern const detc_kernels detc_kernels_avx2, detc_kernels_avx512vnni, detc_kernels_avx512vbmi;
 #ifdef __linux__
 #define DETC_HAVE_AMX_KERNELS 1
 extern const detc_kernels detc_kernels_amx;
@@ -52,6 +52,12 @@ static int has_avx512vnni(void)
 {
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("avx512vnni");
+}
+
+/* VNNI and VBMI (byte permutes): Ice Lake, Sapphire Rapids, Zen 4; Cascade Lake has VNNI alone. */
+static int has_avx512vbmi(void)
+{
+    return has_avx512vnni() && __builtin_cpu_supports("avx512vbmi");
 }
 
 #ifdef DETC_HAVE_AMX_KERNELS
@@ -139,6 +145,7 @@ static const kernel_variant variants[] = {
 #ifdef DETC_HAVE_X86_KERNELS
     {&detc_kernels_avx2, has_avx2},
     {&detc_kernels_avx512vnni, has_avx512vnni},
+    {&detc_kernels_avx512vbmi, has_avx512vbmi},
 #ifdef DETC_HAVE_AMX_KERNELS
     {&detc_kernels_amx, has_amx},
 #endif

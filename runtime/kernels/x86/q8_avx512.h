@@ -210,4 +210,47 @@ detc_row_sums8_q8(const uint8_t *a, long lda, int k, const int NCH, int is_signe
     _mm256_storeu_si256((__m256i *)(void *)out, _mm512_cvtepi64_epi32(t)); /* modulo 2^32 */
 }
 
+/* The output stage shared by x86.c's VNNI conv_q8 and the AVX-512 depthwise kernels (dw_q8_avx512.h). */
+#define DETC_Q8_INLINE __attribute__((always_inline, target("avx512f,avx512bw"))) static inline
+
+/* v clamped to [lo, hi] (act_min, act_max less out_zp), then + out_zp: never wraps. */
+DETC_Q8_INLINE __m512i q8_clamp16(__m512i v, __m512i lo, __m512i hi, __m512i zp)
+{
+    return _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(v, lo), hi), zp);
+}
+
+/* The clamp and out_zp in 16-bit and 8-bit lanes, for q8_pack4. clamp 0: the range is the whole byte range,
+ * which the saturating packs give already; zp 0: out_zp is 0 (both: a ReLU6 output at scale 6/255, SSD's). */
+typedef struct {
+    __m512i zp16, lo8, hi8;
+    int clamp, zp;
+} q8_out;
+
+DETC_Q8_INLINE q8_out q8_out_load(int32_t out_zp, int32_t act_min, int32_t act_max, int is_signed)
+{
+    const int whole = act_min <= (is_signed ? -128 : 0) && act_max >= (is_signed ? 127 : 255);
+    return (q8_out){_mm512_set1_epi16((short)out_zp), _mm512_set1_epi8((char)act_min), _mm512_set1_epi8((char)act_max),
+                    !whole, out_zp != 0};
+}
+
+/* Four vectors of 16 requantized lanes (before + out_zp) to bytes, vector i in 128-bit lane i. The
+ * saturations (int32 -> int16, + out_zp in int16, int16 -> 8 bits) are monotonic and as wide as the clamp
+ * to [act_min, act_max] that follows, so the bytes are those of clamp(v + out_zp). packs leaves lane k
+ * holding dword i = vector i's values 4k..4k+3; vpermd transposes that 4x4 of dwords. */
+DETC_Q8_INLINE __m512i q8_pack4(__m512i v0, __m512i v1, __m512i v2, __m512i v3, const q8_out *q, int is_signed,
+                             int add_zp)
+{
+    __m512i w01 = _mm512_packs_epi32(v0, v1), w23 = _mm512_packs_epi32(v2, v3);
+    if (add_zp && q->zp) { /* else 0, or in v already (detc_rq64_add_zp) */
+        w01 = _mm512_adds_epi16(w01, q->zp16);
+        w23 = _mm512_adds_epi16(w23, q->zp16);
+    }
+    __m512i b = is_signed ? _mm512_packs_epi16(w01, w23) : _mm512_packus_epi16(w01, w23);
+    if (q->clamp)
+        b = is_signed ? _mm512_max_epi8(_mm512_min_epi8(b, q->hi8), q->lo8)
+                      : _mm512_max_epu8(_mm512_min_epu8(b, q->hi8), q->lo8);
+    const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    return _mm512_permutexvar_epi32(idx, b);
+}
+
 #endif
