@@ -1,6 +1,7 @@
 /* x86 SIMD kernels and the avx2 and avx512vnni tables: the float GEMM's micro-kernel (AVX2 + FMA, sgemm.h),
  * quantized conv GEMMs with fused requantization (conv_q8, AVX2 and AVX-512 VNNI), quantized depthwise
- * convolutions (dwconv_q8 and its runs, dw_q8_avx512.h). The tables also name the kernels of
+ * convolutions (dwconv_q8 and its runs; the AVX-512 ones in dw_q8_avx512.h, which dw_q8_vbmi.c also builds for
+ * the avx512vbmi table). The tables also name the kernels of
  * dw_f32_x86.c (float depthwise), conv_f32.c (float conv GEMMs, Winograd transforms), wino_q8_x86.c,
  * logistic_x86.c and eltwise_x86.c (the requantizing add, the f32 <-> u8/i8 casts, ROIAlign's samples).
  * Compiled with target attributes, so the build needs no -march flag and the CPU is probed at run time
@@ -236,7 +237,7 @@ AVX2 static void dw_avx2_run_any(const detc_dwconv_q8_params *prm, int n, const 
 }
 
 void detc_dwconv_q8_run_avx2(const detc_dwconv_q8_params *prm, int n, const uint8_t *const *taps0, ptrdiff_t step,
-                               uint8_t *out)
+                             uint8_t *out)
 {
     if (prm->channels < 8)
         detc_dwconv_q8_run_expand(dw_scalar, prm, 0, n, taps0, step, out);
