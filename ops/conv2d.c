@@ -330,6 +330,7 @@ static bool prepare_quantized(detc_prep *p, conv_data *d, bool pack)
                                   .act_min = d->rq.act_min,
                                   .act_max = d->rq.act_max,
                                   .round_once = d->round_once};
+    d->kp.frq = op_requant_float(&d->rq, d->round_once, &d->kp.frq_scale, &d->kp.frq_offset);
     /* for the table eval will run with; eval repacks if it is handed another */
     if (pack && !pack_filter(d, p->kernels ? p->kernels : &detc_kernels_portable, w->data)) {
         detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");

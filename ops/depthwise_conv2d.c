@@ -161,6 +161,8 @@ static bool prepare_fast(detc_prep *p, dw_data *d)
                                     .out_zp = d->rq.out_zp,
                                     .act_min = d->rq.act_min,
                                     .act_max = d->rq.act_max};
+    if (split) /* the float requantization, for the SIMD kernels: one scale, and exact (op_util.h) */
+        d->kp.frq = op_requant_float(&d->rq, false, &d->kp.frq_scale, &d->kp.frq_offset);
     if (!w || !bias || !split || !d->zero_row) {
         detc_prep_error(p, DETC_ERR_NOMEM, "out of memory");
         return false;

@@ -236,6 +236,19 @@ bool op_requant_split(op_requant *rq)
     return true;
 }
 
+bool op_requant_float(const op_requant *rq, bool round_once, float *scale, float *offset)
+{
+    if (round_once || rq->channels < 1)
+        return false;
+    for (int c = 1; c < rq->channels; c++)
+        if (rq->mul[c].multiplier != rq->mul[0].multiplier || rq->mul[c].shift != rq->mul[0].shift)
+            return false;
+    if (rq->mul[0].shift > 0)
+        return false;
+    return detc_rq_float_fit(rq->mul[0].multiplier, -rq->mul[0].shift, rq->out_zp, rq->act_min, rq->act_max, scale,
+                             offset);
+}
+
 /* Filter: u8 per tensor (any zero point), or i8 per tensor / per channel on w_axis with zero point 0. */
 static bool check_filter_quant(detc_prep *p, int channels, int w_axis)
 {

@@ -83,6 +83,10 @@ bool op_requant_prepare(detc_prep *p, int channels, int w_axis, detc_activation 
 void op_requant_free(op_requant *rq);
 /* Fills rq->mult, lshift and rshift from rq->mul (after op_requant_prepare). False when memory runs out. */
 bool op_requant_split(op_requant *rq);
+/* The float form of rq's requantization for the SIMD kernels (kernels.h's frq): when every channel has the same
+ * multiplier and a right shift and detc_rq_float_fit holds for it (gemmlowp rounding only: round_once false).
+ * Returns whether it does, with *scale and *offset set. */
+bool op_requant_float(const op_requant *rq, bool round_once, float *scale, float *offset);
 
 static inline int32_t op_requantize(int32_t acc, const op_requant *rq, int c)
 {

@@ -22,6 +22,8 @@ typedef struct detc_dwconv_q8_params {
     const int32_t *lshift; /* [C]: max(shift, 0) */
     const int32_t *rshift; /* [C]: max(-shift, 0), at most 31 */
     int32_t out_zp, act_min, act_max;
+    int frq;               /* as conv_q8's (detc_conv_q8_params below) */
+    float frq_scale, frq_offset;
 } detc_dwconv_q8_params;
 
 /* Quantized conv GEMM with fused requantization (conv_q8 below). The filter is packed once by the same
@@ -37,6 +39,11 @@ typedef struct detc_conv_q8_params {
     const int32_t *rshift; /* [N]: max(-shift, 0), at most 31 */
     int32_t out_zp, act_min, act_max;
     int round_once;        /* 0: gemmlowp's two roundings (TFLite uint8 conv); 1: ruy's one rounding (TFLite int8 CONV_2D) */
+    /* frq: every channel's requantization has the float form of quant.h's detc_rq_float_fit (one multiplier and
+     * right shift, gemmlowp rounding, checked at prepare), with frq_scale and frq_offset; SIMD kernels may use it
+     * (the bytes are the same), the portable one ignores it. */
+    int frq;
+    float frq_scale, frq_offset;
 } detc_conv_q8_params;
 
 /* Float depthwise convolution with depth multiplier 1 (dwconv_f32 below). ops/depthwise_conv2d.c passes

@@ -1,5 +1,6 @@
 #include "quant.h"
 
+#include <fenv.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,46 @@ bool detc_qmul_from_double(double real, detc_qmul *out)
     out->multiplier = (int32_t)fixed;
     out->shift = shift;
     return true;
+}
+
+static bool rq_float_check(int32_t mult, int32_t rshift, int32_t out_zp, int32_t act_min, int32_t act_max, float *scale,
+                           float *offset)
+{
+    const double s = (double)mult / ldexp(1.0, 31 + rshift), b = (double)out_zp + 0.5 + ldexp(1.0, -1 - rshift);
+    const float fs = (float)s, fb = (float)b;
+    /* from below the last acc giving act_min to above the first giving act_max */
+    const double lo_d = floor(((double)act_min - 1.0 - b) / s) - 2.0, hi_d = ceil(((double)act_max + 1.0 - b) / s) + 2.0;
+    if (lo_d < (double)INT32_MIN || hi_d > (double)INT32_MAX || hi_d - lo_d > (double)(1 << 20))
+        return false;
+    const detc_qmul q = {mult, -rshift};
+    for (int64_t a = (int64_t)lo_d; a <= (int64_t)hi_d; a++) {
+        int32_t want = detc_qmul_apply((int32_t)a, q) + out_zp;
+        want = want < act_min ? act_min : want > act_max ? act_max : want;
+        const double y = floor(fmaf((float)a, fs, fb));
+        const int32_t got = y < (double)act_min ? act_min : y > (double)act_max ? act_max : (int32_t)y;
+        if (got != want)
+            return false;
+    }
+    /* saturated at both ends: beyond them neither side moves */
+    int32_t first = detc_qmul_apply((int32_t)lo_d, q) + out_zp, last = detc_qmul_apply((int32_t)hi_d, q) + out_zp;
+    if (first > act_min || last < act_max)
+        return false;
+    *scale = fs;
+    *offset = fb;
+    return true;
+}
+
+bool detc_rq_float_fit(int32_t mult, int32_t rshift, int32_t out_zp, int32_t act_min, int32_t act_max, float *scale,
+                       float *offset)
+{
+    if (mult < (1 << 30) || rshift < 1 || rshift > 22 || act_min > act_max)
+        return false;
+    /* the kernels round to nearest whatever the rounding mode: so does the check */
+    const int mode = fegetround();
+    fesetround(FE_TONEAREST);
+    const bool fits = rq_float_check(mult, rshift, out_zp, act_min, act_max, scale, offset);
+    fesetround(mode);
+    return fits;
 }
 
 void detc_activation_range_q(detc_activation act, const detc_tensor *out, int32_t *qmin, int32_t *qmax)

@@ -54,7 +54,10 @@ static void check_f32_gemm(const detc_kernels *k)
 typedef struct {
     int H, W, C, KH, KW, stride, pad, dil, is_signed, per_channel, zero_weights;
     int relu; /* out_zp = act_min, as after a ReLU: the x86 kernels then skip gemmlowp's negative-tie fixup */
+    int frq;  /* one scale with a right shift of 3..10, and the float requantization when it fits (kernels.h) */
 } dw_case;
+
+static int dw_frq_cases; /* check_dw_case's cases that took the float requantization */
 
 static int check_dw_case(const detc_kernels *k, const dw_case *t)
 {
@@ -84,7 +87,9 @@ static int check_dw_case(const detc_kernels *k, const dw_case *t)
         /* multipliers in [2^30, 2^31) with shifts from -31 to +2; biases small, or anywhere in int32 when
          * the weights are all zero (the accumulator is then the bias: requantization of extreme values) */
         detc_qmul q = {(int32_t)((1u << 30) + (next() % (1u << 30))), -(int)(next() % 34) + 2};
-        if (c == 0 || t->per_channel)
+        if (t->frq)
+            q.shift = -3 - (int)(next() % 8);
+        if (c == 0 || (t->per_channel && !t->frq))
             q0 = q;
         q = q0;
         mult[c] = q.multiplier;
@@ -104,6 +109,10 @@ static int check_dw_case(const detc_kernels *k, const dw_case *t)
     detc_dwconv_q8_params prm = {.channels = C, .tap_pairs = P, .is_signed = t->is_signed, .w = wp, .bias = fbias,
                                  .mult = mult, .lshift = lsh, .rshift = rsh, .out_zp = oz, .act_min = amin,
                                  .act_max = amax};
+    if (t->frq) {
+        prm.frq = detc_rq_float_fit(mult[0], rsh[0], oz, amin, amax, &prm.frq_scale, &prm.frq_offset);
+        dw_frq_cases += prm.frq;
+    }
 #define XV(v) (t->is_signed ? (int32_t)(int8_t)(v) : (int32_t)(v))
     for (int oy = 0; oy < OH; oy++)
         for (int ox = 0; ox < OW; ox++)
@@ -201,6 +210,25 @@ static void check_dwconv(const detc_kernels *k)
             bad_cases += bad != 0;
             cases++;
         }
+    /* the float requantization (kernels.h's frq): narrow and wide rows, both strides, u8 and i8 */
+    dw_frq_cases = 0;
+    for (int v = 0; v < 80; v++) {
+        dw_case t = {.C = Cs[next() % (sizeof Cs / sizeof Cs[0])], .H = 2 + (int)(next() % 5),
+                     .W = v % 2 ? 23 + (int)(next() % 9) : 1 + (int)(next() % 11), .KH = 3, .KW = 3,
+                     .stride = 1 + (v / 2) % 2, .pad = (int)(next() % 2), .dil = 1, .is_signed = (v / 4) % 2,
+                     .relu = v % 3 == 1, .frq = 1};
+        if (t.H + 2 * t.pad < 3)
+            t.H = 3;
+        if (t.W + 2 * t.pad < 3)
+            t.W = 3;
+        int bad = check_dw_case(k, &t);
+        if (bad)
+            printf("  %s dwconv_q8: C %d, %dx%d input, stride %d, pad %d, %s, float requantization: %d wrong\n",
+                   k->name, t.C, t.H, t.W, t.stride, t.pad, t.is_signed ? "i8" : "u8", bad);
+        bad_cases += bad != 0;
+        cases++;
+    }
+    CHECK(dw_frq_cases >= 15, "%s dwconv_q8: %d cases took the float requantization", k->name, dw_frq_cases);
     CHECK(bad_cases == 0, "%s dwconv_q8: %d wrong of %d cases", k->name, bad_cases, cases);
 }
 
@@ -457,6 +485,8 @@ static int64_t ref_round_once(int32_t x, int32_t mult, int shift)
  * integers (mult = 2^30 and bias = odd * 2^r, or mult = 3 * 2^29 and bias = odd * 2^(r+1), r = -shift),
  * positive and negative, where the two roundings disagree for negative values (and where gemmlowp's first
  * rounding moves a value across a half). */
+static int conv_q8_frq_cases; /* check_conv_q8_case's cases with the float requantization (scales 6) */
+
 static int check_conv_q8_case(const detc_kernels *k, int M, int N, int K, int is_signed, int wzp_mode,
                               int extreme, int round_once, int relu, int tight, int scales)
 {
@@ -511,8 +541,11 @@ static int check_conv_q8_case(const detc_kernels *k, int M, int N, int K, int is
      * left shift of 1 or 2 instead, where a real multiplier of 1 to 4 would saturate nearly every output: the
      * filter at its zero points and biases within +-300, so that acc = bias lands in the output range;
      * 3: channel 0's right shift for every channel, multipliers per channel; 4: the other way round; 5: as 1
-     * but for the last channel, which keeps its own (the checks for one scale must look at every lane) */
+     * but for the last channel, which keeps its own (the checks for one scale must look at every lane); 6: as 1
+     * with a right shift of 3..10 and, when detc_rq_float_fit holds, the float form (prm.frq) */
     const int32_t lsh0 = 1 + (int32_t)(next() % 2);
+    if (scales == 6)
+        rsh[0] = 3 + (int32_t)(next() % 8), lsh[0] = 0, mult[0] = mult[0] ? mult[0] : 1 << 30;
     for (int c = 0; scales && c < N - (scales == 5); c++) {
         if (scales != 3)
             mult[c] = mult[0];
@@ -535,6 +568,10 @@ static int check_conv_q8_case(const detc_kernels *k, int M, int N, int K, int is
     detc_conv_q8_params prm = {.n = N, .k = K, .is_signed = is_signed, .bias = bias,
                                .w_zp = wzp_mode ? wzp : NULL, .mult = mult, .lshift = lsh, .rshift = rsh,
                                .out_zp = oz, .act_min = amin, .act_max = amax, .round_once = round_once};
+    if (scales == 6 && !round_once) {
+        prm.frq = detc_rq_float_fit(mult[0], rsh[0], oz, amin, amax, &prm.frq_scale, &prm.frq_offset);
+        conv_q8_frq_cases += prm.frq;
+    }
 #define XV(v) (is_signed ? (int64_t)(int8_t)(v) : (int64_t)(uint8_t)(v))
     memset(ref, 0x5a, (size_t)M * ldo + GUARD);
     for (int m = 0; m < M; m++) {
@@ -659,6 +696,25 @@ static void check_conv_q8(const detc_kernels *k)
         bad_cases += bad != 0;
         cases++;
     }
+    /* the float requantization (kernels.h's frq): one scale, gemmlowp rounding, whatever shape */
+    conv_q8_frq_cases = 0;
+    for (int t = 0; t < 120; t++) {
+        int M = Ms[next() % (sizeof Ms / sizeof Ms[0])], N = Ns[next() % (sizeof Ns / sizeof Ns[0])];
+        int K = Ks[next() % (sizeof Ks / sizeof Ks[0])], is_signed = t % 2, wzp_mode = (t / 2) % 3;
+        int bad = check_conv_q8_case(k, M, N, K, is_signed, wzp_mode, t % 5 == 4 ? 2 : 0, 0, t % 3 == 1, t % 4 < 2, 6);
+        if (bad)
+            printf("  %s conv_q8: M %d N %d K %d %s, float requantization: %d wrong\n", k->name, M, N, K,
+                   is_signed ? "i8" : "u8", bad);
+        bad_cases += bad != 0;
+        cases++;
+    }
+    /* SSD MobileNet v1's Conv2d_3_pointwise (ReLU6 at 6/255: zero point 0, the whole byte range) has the float
+     * form; a right shift of 0 is refused (the float product could round up to 2^31) */
+    float fs, fb;
+    CHECK(detc_rq_float_fit(2050247808, 7, 0, 0, 255, &fs, &fb) && fabsf(fs - 0.00745876f) < 1e-7f &&
+              fb == 0.50390625f, "float requantization of SSD's Conv2d_3_pointwise (%g, %g)", fs, fb);
+    CHECK(!detc_rq_float_fit(2050247808, 0, 0, 0, 255, &fs, &fb), "no float requantization with a right shift of 0");
+    CHECK(conv_q8_frq_cases >= 20, "%s conv_q8: %d cases took the float requantization", k->name, conv_q8_frq_cases);
     CHECK(bad_cases == 0, "%s conv_q8: %d wrong of %d cases", k->name, bad_cases, cases);
 }
 

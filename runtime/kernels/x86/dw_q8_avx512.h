@@ -40,6 +40,8 @@ typedef struct {
     __m512i bias, lo, hi, zp;
     detc_rq64 rq;
     q8_out q;
+    __m512 fs, fb;       /* the float form (fix 3) */
+    __m512i amin, amax;
 } dwv_consts;
 
 DWV_INLINE dwv_consts dwv_consts_load(const detc_dwconv_q8_params *prm, int c)
@@ -51,13 +53,26 @@ DWV_INLINE dwv_consts dwv_consts_load(const detc_dwconv_q8_params *prm, int c)
     k.hi = _mm512_set1_epi32(prm->act_max - prm->out_zp);
     k.zp = _mm512_set1_epi32(prm->out_zp);
     k.q = q8_out_load(prm->out_zp, prm->act_min, prm->act_max, prm->is_signed);
+    k.fs = _mm512_set1_ps(prm->frq_scale);
+    k.fb = _mm512_set1_ps(prm->frq_offset);
+    k.amin = _mm512_set1_epi32(prm->act_min);
+    k.amax = _mm512_set1_epi32(prm->act_max);
     return k;
+}
+
+/* fix 0 and 1: detc_rq64_apply's, out_zp added after; 3: the float form the op found exact (kernels.h's frq),
+ * out_zp in its offset. */
+DWV_INLINE __m512i dwv_rq(__m512i acc, const dwv_consts *k, int fix)
+{
+    return fix == 3 ? detc_rq_float_apply(acc, k->fs, k->fb) : detc_rq64_apply(acc, &k->rq, fix);
 }
 
 /* Clamped to the output range already: truncating to bytes is exact. */
 DWV_INLINE void dwv_store(__m512i acc, const dwv_consts *k, int fix, uint8_t *o)
 {
-    _mm_storeu_si128((__m128i *)o, _mm512_cvtepi32_epi8(q8_clamp16(detc_rq64_apply(acc, &k->rq, fix), k->lo, k->hi, k->zp)));
+    const __m512i v = fix == 3 ? _mm512_min_epi32(_mm512_max_epi32(dwv_rq(acc, k, 3), k->amin), k->amax)
+                               : q8_clamp16(dwv_rq(acc, k, fix), k->lo, k->hi, k->zp);
+    _mm_storeu_si128((__m128i *)o, _mm512_cvtepi32_epi8(v));
 }
 
 /* Lane l = (p[l], q[l]) as a word pair (sign- or zero-extended bytes), for vpdpwssd against a pair of
@@ -182,9 +197,8 @@ DWV_UNROLL
         uint8_t *o = out + (long)g * DWV_NP * C + c;
 DWV_UNROLL
         for (int q = 0; q < NV; q += 4) {
-            const __m512i b = q8_pack4(detc_rq64_apply(acc[q], &k->rq, fix), detc_rq64_apply(acc[q + 1], &k->rq, fix),
-                                       detc_rq64_apply(acc[q + 2], &k->rq, fix), detc_rq64_apply(acc[q + 3], &k->rq, fix),
-                                       &k->q, is_signed, 1);
+            const __m512i b = q8_pack4(dwv_rq(acc[q], k, fix), dwv_rq(acc[q + 1], k, fix), dwv_rq(acc[q + 2], k, fix),
+                                       dwv_rq(acc[q + 3], k, fix), &k->q, is_signed, fix != 3);
             const __m128i v[4] = {_mm512_castsi512_si128(b), _mm512_extracti32x4_epi32(b, 1),
                                   _mm512_extracti32x4_epi32(b, 2), _mm512_extracti32x4_epi32(b, 3)};
 DWV_UNROLL
@@ -255,7 +269,7 @@ DWV_INLINE void dwv_groups_at(const detc_dwconv_q8_params *prm, int kind, int ha
                                const dwv_consts *k, const __m512i *w01, const __m512i *w2)
 {
 #define DWV_GROUPS(S, L, FIX) dwv_groups(prm, S, L, is_signed, FIX, ng, taps, tstride, gstep, out, c, k, w01, w2)
-#define DWV_GROUPS_FIX(S, L) (fix ? DWV_GROUPS(S, L, 1) : DWV_GROUPS(S, L, 0))
+#define DWV_GROUPS_FIX(S, L) (fix == 3 ? DWV_GROUPS(S, L, 3) : fix ? DWV_GROUPS(S, L, 1) : DWV_GROUPS(S, L, 0))
     if (half)
         kind == 1 ? DWV_GROUPS_FIX(1, 2) : DWV_GROUPS_FIX(2, 2);
     else
@@ -269,7 +283,8 @@ DWV_INLINE void dwv_groups_at(const detc_dwconv_q8_params *prm, int kind, int ha
 DWV_INLINE void dwv_run(const detc_dwconv_q8_params *prm, const int P, int is_signed, int kind, int n,
                          const uint8_t *const *taps, long tstride, ptrdiff_t gstep, uint8_t *out)
 {
-    const int C = prm->channels, fix = prm->act_min - prm->out_zp < 0;
+    /* fix: detc_rq64_apply's 0 or 1, or 3 for the float form */
+    const int C = prm->channels, fix = prm->frq ? 3 : prm->act_min - prm->out_zp < 0;
     /* groups and a tail of 1..8 channels: the tail two pixels per vector (dwv_groups' L = 2) */
     const int half = kind != 0 && C % 16 != 0 && C % 16 <= 8, cmain = half ? C - C % 16 : C;
     __m512i pairs[5], w01[3], w2[2];
@@ -285,7 +300,9 @@ DWV_INLINE void dwv_run(const detc_dwconv_q8_params *prm, const int P, int is_si
         const int c = c0 + 16 <= C ? c0 : C - 16;
         const dwv_consts k = dwv_consts_load(prm, c);
         if (kind == 0) {
-            if (fix)
+            if (fix == 3)
+                dwv_pixels(prm, P, is_signed, 3, n, taps, out, c, &k);
+            else if (fix)
                 dwv_pixels(prm, P, is_signed, 1, n, taps, out, c, &k);
             else
                 dwv_pixels(prm, P, is_signed, 0, n, taps, out, c, &k);

@@ -210,6 +210,19 @@ detc_row_sums8_q8(const uint8_t *a, long lda, int k, const int NCH, int is_signe
     _mm256_storeu_si256((__m256i *)(void *)out, _mm512_cvtepi64_epi32(t)); /* modulo 2^32 */
 }
 
+/* The float form of the requantization (kernels.h's frq, quant.h's detc_rq_float_fit) on 16 lanes:
+ * floor(fma(acc, scale, offset)), each step rounded to nearest whatever MXCSR says (as the fit checked it),
+ * out_zp inside the offset, not clamped. 4 operations where detc_rq64_apply takes 8, none of them a 64-bit
+ * multiply. */
+__attribute__((always_inline, target("avx512f"))) static inline __m512i detc_rq_float_apply(__m512i acc, __m512 scale,
+                                                                                            __m512 offset)
+{
+#define DETC_NEAR (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+    const __m512 y = _mm512_fmadd_round_ps(_mm512_cvt_roundepi32_ps(acc, DETC_NEAR), scale, offset, DETC_NEAR);
+#undef DETC_NEAR
+    return _mm512_cvt_roundps_epi32(y, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+}
+
 /* The output stage shared by x86.c's VNNI conv_q8 and the AVX-512 depthwise kernels (dw_q8_avx512.h). */
 #define DETC_Q8_INLINE __attribute__((always_inline, target("avx512f,avx512bw"))) static inline
 

@@ -630,8 +630,9 @@ INLINE_VNNI __m512i cq_requant1(__m512i acc, const cq_rq1 *r)
  * 128 (u8) - w_zp, and the gemmlowp requantization (modes 0 and 1: block 0's serves every block). */
 typedef struct {
     __m512i base, coef;
-    detc_rq64 rq; /* modes 0, 1 and 3 */
-    cq_rq1 r1;    /* mode 2 */
+    detc_rq64 rq;       /* modes 0, 1 and 3 */
+    cq_rq1 r1;          /* mode 2 */
+    __m512 fs, fb;      /* mode 4: frq_scale, frq_offset */
 } cq_blk;
 
 /* Every one of v[0..n) equals v[0], 16 at a time: conv_q8 checks its channels' scales and zero points once per
@@ -649,17 +650,26 @@ INLINE_VNNI int cq_same(const int32_t *v, int n)
 
 /* cq_tile's MODE: gemmlowp with one multiplier and right shift (at most 22) for every channel and no left
  * shift (every uint8 model: per-tensor scales, multipliers below 1), 0 when act_min >= out_zp and 1 when not
- * (rq64_apply's fix); 2: round_once; 3: gemmlowp per channel or with left shifts. One set of requantization
- * constants in modes 0 and 1 leaves the registers of NB - 1 sets to the accumulators, and holds out_zp
- * (detc_rq64_add_zp). */
+ * (rq64_apply's fix); 2: round_once; 3: gemmlowp per channel or with left shifts; 4: the float form the op
+ * found exact (prm->frq, cq_rq). One set of requantization constants in modes 0, 1 and 4 leaves the registers
+ * of NB - 1 sets to the accumulators, and holds out_zp (detc_rq64_add_zp, frq_offset). */
 VNNI static int cq_mode(const detc_conv_q8_params *prm)
 {
     if (prm->round_once)
         return 2;
+    if (prm->frq)
+        return 4;
     if (!cq_same(prm->mult, prm->n) || !cq_same(prm->rshift, prm->n) || detc_any_lshift(prm->lshift, prm->n) ||
         prm->rshift[0] > 22)
         return 3;
     return prm->act_min - prm->out_zp < 0;
+}
+
+/* The requantization of MODE (cq_mode's) without the clamp: mode 4's float form has out_zp in its offset; the
+ * byte packs and q8_pack4's clamp then clamp it as they do the integer form. */
+INLINE_VNNI __m512i cq_rq(__m512i acc, const cq_blk *b, const int MODE, const int FIX)
+{
+    return MODE == 4 ? detc_rq_float_apply(acc, b->fs, b->fb) : detc_rq64_apply(acc, &b->rq, FIX);
 }
 
 /* CQ_MR rows (a[i]; rows past mr repeat row 0 and are not stored) x NB blocks starting at block blk.
@@ -673,7 +683,7 @@ INLINE_VNNI void cq_tile(const detc_conv_q8_params *prm, const uint8_t *const *a
     const int K = prm->k, kf = K >> 2, kt = K & 3;
     const size_t bstride = (size_t)(K + 3) / 4 * 64;
     const uint8_t *b = (const uint8_t *)prm->packed + (size_t)blk * bstride;
-    const int FIX = MODE == 3 ? 2 : MODE; /* detc_rq64_apply's */
+    const int FIX = MODE == 3 ? 2 : MODE == 4 ? 0 : MODE; /* detc_rq64_apply's */
     const int32_t flip = is_signed ? (int32_t)0x80808080u : 0;
     __m512i acc[CQ_MR][CQ_NB];
 #pragma GCC unroll 4
@@ -724,7 +734,7 @@ INLINE_VNNI void cq_tile(const detc_conv_q8_params *prm, const uint8_t *const *a
                 __m512i x = acc[i][j]; /* the block's base is in it from the start */
                 if (!uni)
                     x = _mm512_add_epi32(x, _mm512_mullo_epi32(cb[j].coef, _mm512_set1_epi32((int32_t)rowc[i])));
-                v[i * NB + j] = detc_rq64_apply(x, &cb[MODE == 3 ? j : 0].rq, FIX);
+                v[i * NB + j] = cq_rq(x, &cb[MODE == 3 ? j : 0], MODE, FIX);
             }
 #pragma GCC unroll 4
         for (int f = 0; f < NB; f++)
@@ -750,10 +760,9 @@ INLINE_VNNI void cq_tile(const detc_conv_q8_params *prm, const uint8_t *const *a
                     _mm512_mask_cvtepi32_storeu_epi8(out + (long)i * ldo + c, mk, cq_requant1(v[i], &cb[j].r1));
             continue;
         }
-        const detc_rq64 *rq = &cb[MODE == 3 ? j : 0].rq;
-        const __m512i bytes = q8_pack4(detc_rq64_apply(v[0], rq, FIX), detc_rq64_apply(v[1], rq, FIX),
-                                       detc_rq64_apply(v[2], rq, FIX), detc_rq64_apply(v[3], rq, FIX),
-                                       q, is_signed, MODE == 3);
+        const cq_blk *rb = &cb[MODE == 3 ? j : 0];
+        const __m512i bytes = q8_pack4(cq_rq(v[0], rb, MODE, FIX), cq_rq(v[1], rb, MODE, FIX), cq_rq(v[2], rb, MODE, FIX),
+                                       cq_rq(v[3], rb, MODE, FIX), q, is_signed, MODE == 3);
         if (left >= 16) {
             _mm_storeu_si128((__m128i *)(out + c), _mm512_castsi512_si128(bytes));
             if (mr > 1)
@@ -868,7 +877,10 @@ INLINE_VNNI void cq_body(const detc_conv_q8_params *prm, int m, const uint8_t *A
                     cb[j].coef = _mm512_sub_epi32(cb[j].coef, _mm512_maskz_loadu_epi32(mk, prm->w_zp + c));
                 if (MODE == 2) /* once per pass, not per tile of rows */
                     cb[j].r1 = cq_rq1_load(prm, c, mk);
-                else if (MODE == 3 || j == 0)
+                else if (MODE == 4 && j == 0) {
+                    cb[0].fs = _mm512_set1_ps(prm->frq_scale);
+                    cb[0].fb = _mm512_set1_ps(prm->frq_offset);
+                } else if (MODE == 3 || (MODE != 4 && j == 0))
                     cb[j].rq = detc_rq64_load(prm->mult + c, prm->lshift + c, prm->rshift + c, mk);
                 if (MODE < 2 && j == 0)
                     detc_rq64_add_zp(&cb[0].rq, prm->out_zp);
@@ -892,24 +904,28 @@ CQ_FN(0, 0, 0)
 CQ_FN(0, 0, 1)
 CQ_FN(0, 0, 2)
 CQ_FN(0, 0, 3)
+CQ_FN(0, 0, 4)
 CQ_FN(0, 1, 0)
 CQ_FN(0, 1, 1)
 CQ_FN(0, 1, 3)
+CQ_FN(0, 1, 4)
 CQ_FN(1, 0, 0)
 CQ_FN(1, 0, 1)
 CQ_FN(1, 0, 2)
 CQ_FN(1, 0, 3)
+CQ_FN(1, 0, 4)
 CQ_FN(1, 1, 0)
 CQ_FN(1, 1, 1)
 CQ_FN(1, 1, 3)
+CQ_FN(1, 1, 4)
 #undef CQ_FN
 
 /* [is_signed][whole][mode]; whole rows never come with round_once (mode 2) */
-static const cq_fn cq_fns[2][2][4] = {
-    {{conv_q8_vnni_000, conv_q8_vnni_001, conv_q8_vnni_002, conv_q8_vnni_003},
-     {conv_q8_vnni_010, conv_q8_vnni_011, conv_q8_vnni_002, conv_q8_vnni_013}},
-    {{conv_q8_vnni_100, conv_q8_vnni_101, conv_q8_vnni_102, conv_q8_vnni_103},
-     {conv_q8_vnni_110, conv_q8_vnni_111, conv_q8_vnni_102, conv_q8_vnni_113}},
+static const cq_fn cq_fns[2][2][5] = {
+    {{conv_q8_vnni_000, conv_q8_vnni_001, conv_q8_vnni_002, conv_q8_vnni_003, conv_q8_vnni_004},
+     {conv_q8_vnni_010, conv_q8_vnni_011, conv_q8_vnni_002, conv_q8_vnni_013, conv_q8_vnni_014}},
+    {{conv_q8_vnni_100, conv_q8_vnni_101, conv_q8_vnni_102, conv_q8_vnni_103, conv_q8_vnni_104},
+     {conv_q8_vnni_110, conv_q8_vnni_111, conv_q8_vnni_102, conv_q8_vnni_113, conv_q8_vnni_114}},
 };
 
 VNNI static void conv_q8_vnni(const detc_conv_q8_params *prm, int m, const uint8_t *a, int lda, uint8_t *out, int ldo)
