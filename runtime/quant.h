@@ -50,14 +50,15 @@ static inline int32_t detc_qmul_apply(int32_t x, detc_qmul m)
  * output zero point and the clamp, in float: for every int32 acc,
  *   clamp(floor(fma((float)acc, *scale, *offset)), act_min, act_max)
  *     == clamp(detc_qmul_apply(acc, {mult, -rshift}) + out_zp, act_min, act_max)
- * with (float)acc and the fma rounded to nearest (|fma| < 2^30 + 256: its floor fits int32). gemmlowp's two roundings are one floor of
- * acc * mult / 2^(31 + rshift) + 1/2 + 2^(-1 - rshift) for acc >= 0 (x86.c's detc_rq64); the float product's
- * error (below 2^-16 of an output step over the byte range) crosses that floor for some multipliers and not
- * for others, so every acc from where the result leaves act_min to where it reaches act_max (plus a margin;
- * outside it both sides are monotonic and saturated) is checked, up to 2^20 of them. True when the float form
- * holds, with *scale and *offset set (kernels then may use it: 4 vector operations per 16 outputs where the
- * integer form takes 8, two of them 64-bit multiplies); false otherwise (a negative acc rounding half away
- * from zero within the range, e.g. a conv without ReLU whose zero point is mid-range, fails). */
+ * with (float)acc and the fma rounded to nearest (|fma| < 2^30 + 256: its floor fits int32). gemmlowp's two
+ * roundings are one floor of acc * mult / 2^(31 + rshift) + 1/2 + 2^(-1 - rshift) for acc >= 0 (detc_rq64 in
+ * kernels/x86/q8_avx512.h); the float product's error (below 2^-16 of an output step over the byte range)
+ * crosses that floor for some multipliers and not for others, so every acc from where the result leaves
+ * act_min to where it reaches act_max (plus a margin; outside it both sides are monotonic and saturated) is
+ * checked, up to 2^20 of them. True when the float form holds, with *scale and *offset set (kernels then may
+ * use it: 3 vector operations per 16 outputs where the integer form takes 8, two of them 64-bit multiplies);
+ * false otherwise (a negative acc rounding half away from zero within the range, e.g. a conv without ReLU whose
+ * zero point is mid-range, fails). */
 bool detc_rq_float_fit(int32_t mult, int32_t rshift, int32_t out_zp, int32_t act_min, int32_t act_max, float *scale,
                        float *offset);
 

@@ -212,8 +212,8 @@ detc_row_sums8_q8(const uint8_t *a, long lda, int k, const int NCH, int is_signe
 
 /* The float form of the requantization (kernels.h's frq, quant.h's detc_rq_float_fit) on 16 lanes:
  * floor(fma(acc, scale, offset)), each step rounded to nearest whatever MXCSR says (as the fit checked it),
- * out_zp inside the offset, not clamped. 4 operations where detc_rq64_apply takes 8, none of them a 64-bit
- * multiply. */
+ * out_zp inside the offset, not clamped. 3 operations (convert, multiply-add, convert with floor) where
+ * detc_rq64_apply takes 8, none of them a 64-bit multiply. */
 __attribute__((always_inline, target("avx512f"))) static inline __m512i detc_rq_float_apply(__m512i acc, __m512 scale,
                                                                                             __m512 offset)
 {
